@@ -1,0 +1,54 @@
+# Dumu Waks — the two commands a new developer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test install services db migrate demo lint format check-migrations schema bench clean
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null || PYTHON=python3; $${PYTHON:-$(PYTHON)} -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+services:  ## start local PostgreSQL and Redis when they are installed but not running
+	@bin/ensure-services
+
+db: install services
+	DJANGO_SETTINGS_MODULE=dumuwaks.settings.local $(PY) manage.py ensure_database
+
+migrate: db
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo_data
+
+run: demo  ## API + WebSockets on http://localhost:8000, Celery worker and beat; Ctrl-C stops all
+	bin/run-dev
+
+test: install services  ## the whole suite on the real PostgreSQL and Redis
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	DJANGO_SETTINGS_MODULE=dumuwaks.settings.test $(PY) manage.py makemigrations --check --dry-run
+	DW_TEST_RUN_ID=$$$$ $(PY) -m pytest -n $(PYTEST_WORKERS) --create-db -q
+
+lint: install
+	$(PY) -m ruff check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+schema: install
+	DJANGO_SETTINGS_MODULE=dumuwaks.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

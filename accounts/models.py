@@ -1,0 +1,261 @@
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.money import CurrencyField, MoneyField
+from dumuwaks.core.phone import PhoneNumberField
+
+
+class Role(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    TECHNICIAN = "technician", "Technician"
+    CORPORATE = "corporate", "Corporate client"
+    SUPPORT = "support", "Support agent"
+    ADMIN = "admin", "Administrator"
+
+
+SELF_SERVICE_ROLES = (Role.CUSTOMER, Role.TECHNICIAN, Role.CORPORATE)
+STAFF_ROLES = (Role.SUPPORT, Role.ADMIN)
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    SWAHILI = "sw", "Kiswahili"
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("Users need an email address")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True, role=Role.ADMIN)
+        extra.setdefault("is_email_verified", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
+    """Everyone who signs in: customers, technicians, corporate clients and staff.
+
+    Deleting a user deactivates and anonymises the row (`deleted_at` set) so bookings and money records keep
+    their counterparty.
+    """
+
+    email = models.EmailField(max_length=254, unique=True)  # stored lower-cased; see constraint
+    phone_number = PhoneNumberField(null=True, blank=True)
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
+
+    address = models.CharField(max_length=255, blank=True)
+    county = models.CharField(max_length=64, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    preferred_language = models.CharField(
+        max_length=2, choices=Language.choices, default=Language.ENGLISH
+    )
+
+    is_email_verified = models.BooleanField(default=False)
+    is_phone_verified = models.BooleanField(default=False)
+    phone_changed_at = models.DateTimeField(null=True, blank=True)
+
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Can log into the Django admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    failed_login_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["first_name", "last_name"]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(fields=["phone_number"], name="user_phone_unique"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["role", "is_active"]),
+            models.Index(fields=["latitude", "longitude"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_full_name()} <{self.email}>"
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name
+
+    @property
+    def is_technician(self) -> bool:
+        return self.role == Role.TECHNICIAN
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role in (Role.CUSTOMER, Role.CORPORATE)
+
+    @property
+    def is_staff_member(self) -> bool:
+        return self.is_superuser or self.role in STAFF_ROLES
+
+    @property
+    def is_locked(self) -> bool:
+        return bool(self.locked_until and self.locked_until > timezone.now())
+
+
+class ServiceCategory(TimeStampedModel):
+    """A trade customers book (plumbing, electrical, …) with a typical price range in KES."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    name_sw = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    typical_price_min = MoneyField(default=0)
+    typical_price_max = MoneyField(default=0)
+    currency = CurrencyField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "service categories"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(typical_price_max__gte=models.F("typical_price_min")),
+                name="category_price_range_ordered",
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class KycStatus(models.TextChoices):
+    NOT_SUBMITTED = "not_submitted", "Not submitted"
+    PENDING = "pending", "Pending review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class TechnicianProfile(TimeStampedModel):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="technician_profile")
+    bio = models.TextField(blank=True)
+    hourly_rate = MoneyField(default=0)
+    currency = CurrencyField()
+    service_radius_km = models.PositiveIntegerField(default=20)
+    is_available = models.BooleanField(default=True)
+    skills = models.ManyToManyField(
+        ServiceCategory, through="TechnicianSkill", related_name="technicians"
+    )
+
+    national_id_number = models.CharField(max_length=20, blank=True)
+    id_document_url = models.URLField(max_length=500, blank=True)
+    selfie_url = models.URLField(max_length=500, blank=True)
+    kyc_status = models.CharField(
+        max_length=16, choices=KycStatus.choices, default=KycStatus.NOT_SUBMITTED
+    )
+    kyc_submitted_at = models.DateTimeField(null=True, blank=True)
+    kyc_reviewed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="kyc_reviews_done"
+    )
+    kyc_reviewed_at = models.DateTimeField(null=True, blank=True)
+    kyc_rejection_reason = models.TextField(blank=True)
+
+    # Aggregates maintained by the services that own the facts (reviews, bookings); read by matching/search.
+    rating_average = models.DecimalField(max_digits=3, decimal_places=2, default=0)
+    rating_count = models.PositiveIntegerField(default=0)
+    jobs_completed = models.PositiveIntegerField(default=0)
+    jobs_cancelled_by_technician = models.PositiveIntegerField(default=0)
+    average_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kyc_status__in=KycStatus.values), name="kyc_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hourly_rate__gte=0), name="hourly_rate_non_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["kyc_status", "is_available"])]
+
+    def __str__(self):
+        return f"Technician {self.user.get_full_name()}"
+
+
+class TechnicianSkill(TimeStampedModel):
+    profile = models.ForeignKey(
+        TechnicianProfile, on_delete=models.CASCADE, related_name="skill_links"
+    )
+    category = models.ForeignKey(
+        ServiceCategory, on_delete=models.PROTECT, related_name="skill_links"
+    )
+    years_of_experience = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "category"], name="technician_skill_unique")
+        ]
+
+
+class PortfolioItem(TimeStampedModel):
+    profile = models.ForeignKey(
+        TechnicianProfile, on_delete=models.CASCADE, related_name="portfolio_items"
+    )
+    title = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    media_url = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class KycReview(TimeStampedModel):
+    """Audit row for every KYC status change."""
+
+    profile = models.ForeignKey(
+        TechnicianProfile, on_delete=models.CASCADE, related_name="kyc_history"
+    )
+    actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    from_status = models.CharField(max_length=16, choices=KycStatus.choices)
+    to_status = models.CharField(max_length=16, choices=KycStatus.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class CorporateProfile(TimeStampedModel):
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="corporate_profile")
+    company_name = models.CharField(max_length=200)
+    kra_pin = models.CharField(
+        max_length=11, blank=True, help_text="Kenya Revenue Authority PIN, e.g. P051234567X"
+    )
+
+    def __str__(self):
+        return self.company_name

@@ -1,0 +1,40 @@
+"""The one pricing function for a booking. Whole shillings in, whole shillings out.
+
+Rule (see dumuwaks/core/money.py): deposit = round_half_up(price × 20 %), balance = price − deposit;
+platform fee = round_half_up(price × 15 %), technician share = price − platform fee. So
+deposit + balance == price and platform_fee + technician_share == price, to the shilling.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dumuwaks.core.money import DEFAULT_CURRENCY, ceil_shillings, split_amount
+
+DEPOSIT_RATE = Decimal("0.20")
+PLATFORM_FEE_RATE = Decimal("0.15")
+TECHNICIAN_SHARE_RATE = Decimal("1") - PLATFORM_FEE_RATE
+
+
+@dataclass(frozen=True)
+class PriceBreakdown:
+    price: Decimal
+    deposit: Decimal
+    balance: Decimal
+    platform_fee: Decimal
+    technician_share: Decimal
+    currency: str = DEFAULT_CURRENCY
+
+
+def price_breakdown(price, currency: str = DEFAULT_CURRENCY) -> PriceBreakdown:
+    """Split a quoted price. A price with cents is first rounded up to the next shilling."""
+    whole_price = ceil_shillings(price)
+    deposit, balance = split_amount(whole_price, DEPOSIT_RATE)
+    platform_fee, technician_share = split_amount(whole_price, PLATFORM_FEE_RATE)
+    return PriceBreakdown(
+        price=whole_price,
+        deposit=deposit,
+        balance=balance,
+        platform_fee=platform_fee,
+        technician_share=technician_share,
+        currency=currency,
+    )

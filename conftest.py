@@ -1,0 +1,189 @@
+"""Personas and clients shared by every app's tests (see ../shared/STYLE.md, "Tests")."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import (
+    KycStatus,
+    Role,
+    ServiceCategory,
+    TechnicianProfile,
+    TechnicianSkill,
+    User,
+)
+
+DEFAULT_PASSWORD = "S3cure-Passw0rd!"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test starts with an empty cache (throttles, tokens, locks) under this worker's key prefix."""
+    _delete_prefixed_cache_keys()
+    yield
+    _delete_prefixed_cache_keys()
+
+
+def _delete_prefixed_cache_keys():
+    client = cache._cache.get_client(write=True)
+    prefix = cache.key_prefix
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def make_user(
+    *, email, role=Role.CUSTOMER, phone_number=None, password=DEFAULT_PASSWORD, **extra
+) -> User:
+    extra.setdefault("first_name", email.split("@")[0].title())
+    extra.setdefault("last_name", "Test")
+    extra.setdefault("is_email_verified", True)
+    return User.objects.create_user(
+        email=email, password=password, role=role, phone_number=phone_number, **extra
+    )
+
+
+@pytest.fixture
+def service_category(db) -> ServiceCategory:
+    category, _ = ServiceCategory.objects.get_or_create(
+        slug="plumbing",
+        defaults={"name": "Plumbing", "typical_price_min": 1000, "typical_price_max": 15000},
+    )
+    return category
+
+
+def make_technician(
+    *, email, phone_number, category=None, latitude=-1.2921, longitude=36.8219, **extra
+):
+    user = make_user(
+        email=email,
+        role=Role.TECHNICIAN,
+        phone_number=phone_number,
+        latitude=latitude,
+        longitude=longitude,
+        county="Nairobi",
+        **extra,
+    )
+    profile = TechnicianProfile.objects.create(
+        user=user, hourly_rate=1500, kyc_status=KycStatus.APPROVED, service_radius_km=30
+    )
+    if category is not None:
+        TechnicianSkill.objects.create(profile=profile, category=category, years_of_experience=5)
+    return user
+
+
+@pytest.fixture
+def customer(db) -> User:
+    return make_user(
+        email="wanjiku@example.co.ke",
+        phone_number="+254712345678",
+        first_name="Wanjiku",
+        last_name="Kamau",
+        latitude=-1.2921,
+        longitude=36.8219,
+        county="Nairobi",
+    )
+
+
+@pytest.fixture
+def other_customer(db) -> User:
+    return make_user(
+        email="otieno@example.co.ke",
+        phone_number="+254722000111",
+        first_name="Otieno",
+        last_name="Odhiambo",
+    )
+
+
+@pytest.fixture
+def technician(db, service_category) -> User:
+    return make_technician(
+        email="kiprop@example.co.ke",
+        phone_number="+254733000222",
+        category=service_category,
+        first_name="Kiprop",
+        last_name="Cheruiyot",
+    )
+
+
+@pytest.fixture
+def other_technician(db, service_category) -> User:
+    return make_technician(
+        email="mwangi@example.co.ke",
+        phone_number="+254744000333",
+        category=service_category,
+        first_name="Mwangi",
+        last_name="Njoroge",
+    )
+
+
+@pytest.fixture
+def support_agent(db) -> User:
+    return make_user(
+        email="agent@dumuwaks.co.ke",
+        role=Role.SUPPORT,
+        phone_number="+254755000444",
+        is_staff=True,
+        first_name="Achieng",
+        last_name="Support",
+    )
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user(
+        email="admin@dumuwaks.co.ke",
+        role=Role.ADMIN,
+        phone_number="+254766000555",
+        is_staff=True,
+        is_superuser=True,
+        first_name="Baraka",
+        last_name="Admin",
+    )
+
+
+def bearer_client(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    return bearer_client(customer)
+
+
+@pytest.fixture
+def other_customer_client(other_customer) -> APIClient:
+    return bearer_client(other_customer)
+
+
+@pytest.fixture
+def technician_client(technician) -> APIClient:
+    return bearer_client(technician)
+
+
+@pytest.fixture
+def other_technician_client(other_technician) -> APIClient:
+    return bearer_client(other_technician)
+
+
+@pytest.fixture
+def support_client(support_agent) -> APIClient:
+    return bearer_client(support_agent)
+
+
+@pytest.fixture
+def admin_client_api(admin_user) -> APIClient:
+    return bearer_client(admin_user)

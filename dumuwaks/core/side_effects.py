@@ -1,0 +1,71 @@
+"""Everything that leaves the database transaction (Celery tasks, WebSocket pushes, emails, SMS) starts here.
+
+Work is deferred with `transaction.on_commit`, so a rolled-back request sends nothing, and carries ids only:
+the receiver re-reads and re-checks the state before acting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_after_commit(task, *args, countdown: int | None = None, **kwargs) -> None:
+    """Queue a Celery task once the current transaction commits (immediately when none is open)."""
+
+    def _send():
+        if countdown:
+            task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
+        else:
+            task.delay(*args, **kwargs)
+
+    transaction.on_commit(_send)
+
+
+def group_send_after_commit(group: str, message: dict) -> None:
+    """Push a Channels message to a group after commit. Failure to reach Redis never breaks the write."""
+
+    def _send():
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a live update is best-effort; the data is already committed
+            logger.warning("group_send to %s failed", group, exc_info=True)
+
+    transaction.on_commit(_send)
+
+
+# --- Domain events ----------------------------------------------------------------------------------------------
+# Apps publish facts ("booking.status_changed") with ids only; other apps subscribe in their AppConfig.ready().
+# Handlers run after commit and should only enqueue tasks or push messages.
+
+EventHandler = Callable[..., None]
+_subscribers: dict[str, list[EventHandler]] = defaultdict(list)
+
+
+def subscribe(event: str, handler: EventHandler) -> None:
+    if handler not in _subscribers[event]:
+        _subscribers[event].append(handler)
+
+
+def publish_after_commit(event: str, **payload) -> None:
+    """Announce `event` to its subscribers once the transaction commits. Payload values are ids/strings."""
+
+    def _dispatch():
+        for handler in list(_subscribers.get(event, ())):
+            try:
+                handler(**payload)
+            except Exception:  # one broken subscriber must not stop the others
+                logger.exception("handler %r for %s failed", handler, event)
+
+    transaction.on_commit(_dispatch)

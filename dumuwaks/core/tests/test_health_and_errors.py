@@ -1,0 +1,61 @@
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_reports_database_and_redis(anon_client):
+    response = anon_client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy"
+    assert body["database"]["isHealthy"] is True
+    assert body["redis"] == {"status": "connected", "isHealthy": True}
+    assert body["environment"] == "test"
+    assert "+03:00" in body["timestamp"]
+    assert anon_client.get("/api/v1/health").status_code == 200
+
+
+def test_health_is_503_when_redis_is_unreachable(anon_client, settings):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+    }
+    response = anon_client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["redis"]["isHealthy"] is False
+
+
+def test_health_is_503_when_postgres_is_unreachable(anon_client, monkeypatch):
+    from django.db.backends.utils import CursorWrapper
+
+    def broken_execute(self, sql, params=None):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(CursorWrapper, "execute", broken_execute)
+    response = anon_client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["database"]["isHealthy"] is False
+
+
+def test_unknown_url_answers_with_the_error_body(anon_client):
+    response = anon_client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Not found."}
+
+
+def test_openapi_schema_validates_without_warnings(tmp_path):
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
+    )
+    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
+
+
+def test_api_docs_pages_are_served(anon_client):
+    assert anon_client.get("/api-docs").status_code == 200
+    assert anon_client.get("/api/redoc/").status_code == 200
+    assert anon_client.get("/api/schema/").status_code == 200

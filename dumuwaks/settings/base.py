@@ -1,0 +1,290 @@
+"""Settings shared by every environment. Holds no secret: everything sensitive comes from the environment."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "corsheaders",
+    "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "dumuwaks.core",
+    "accounts",
+    "bookings",
+    "matching",
+    "payments",
+    "social",
+    "support",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "dumuwaks.core.request_id.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dumuwaks.urls"
+WSGI_APPLICATION = "dumuwaks.wsgi.application"
+ASGI_APPLICATION = "dumuwaks.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/dumuwaks")
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+    "DB_CONNECT_TIMEOUT", default=5
+)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="dw"),
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="dw-asgi")},
+    }
+}
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
+TIME_ZONE = "Africa/Nairobi"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+
+# --- API ---------------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["djangorestframework_camel_case.render.CamelCaseJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "djangorestframework_camel_case.parser.CamelCaseFormParser",
+        "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "dumuwaks.core.pagination.StandardPagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "dumuwaks.core.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": "300/min",
+        "user": "1200/min",
+        "login_ip": "20/min",
+        "login_account": "10/min",
+        "password_reset": "5/hour",
+        "otp": "10/min",
+        "two_factor": "10/min",
+    },
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Dumu Waks API",
+    "DESCRIPTION": "Kenyan marketplace for skilled technicians: bookings, M-Pesa payments, chat and reviews.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "CAMELIZE_NAMES": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+    ],
+    "ENUM_NAME_OVERRIDES": {},
+}
+
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CLIENT_WEB_URL = env.str("CLIENT_WEB_URL", default="http://localhost:3000")
+if CLIENT_WEB_URL and CLIENT_WEB_URL not in CORS_ALLOWED_ORIGINS:
+    CORS_ALLOWED_ORIGINS.append(CLIENT_WEB_URL)
+PUBLIC_API_URL = env.str("PUBLIC_API_URL", default="http://localhost:8000")
+
+# --- Celery ------------------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic tasks in dumuwaks/celery.py
+
+# --- Email / SMS / push / media ----------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dumu Waks <no-reply@dumuwaks.co.ke>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")  # console | africastalking
+AFRICASTALKING_USERNAME = env.str("AFRICASTALKING_USERNAME", default="sandbox")
+AFRICASTALKING_API_KEY = env.str("AFRICASTALKING_API_KEY", default="")
+AFRICASTALKING_SENDER_ID = env.str("AFRICASTALKING_SENDER_ID", default="")
+if SMS_BACKEND == "africastalking" and not AFRICASTALKING_API_KEY:
+    raise environ.ImproperlyConfigured("SMS_BACKEND=africastalking needs AFRICASTALKING_API_KEY")
+
+PUSH_BACKEND = env.str("PUSH_BACKEND", default="console")  # console | fcm
+FIREBASE_CREDENTIALS_FILE = env.str("FIREBASE_CREDENTIALS_FILE", default="")
+if PUSH_BACKEND == "fcm" and not FIREBASE_CREDENTIALS_FILE:
+    raise environ.ImproperlyConfigured("PUSH_BACKEND=fcm needs FIREBASE_CREDENTIALS_FILE")
+
+MEDIA_BACKEND = env.str("MEDIA_BACKEND", default="local")  # local | cloudinary
+CLOUDINARY_URL = env.str("CLOUDINARY_URL", default="")
+if MEDIA_BACKEND == "cloudinary" and not CLOUDINARY_URL:
+    raise environ.ImproperlyConfigured("MEDIA_BACKEND=cloudinary needs CLOUDINARY_URL")
+
+# --- M-Pesa / Stripe ---------------------------------------------------------------------------------------------
+MPESA_BACKEND = env.str("MPESA_BACKEND", default="simulator")  # simulator | sandbox | production
+MPESA_CONSUMER_KEY = env.str("MPESA_CONSUMER_KEY", default="")
+MPESA_CONSUMER_SECRET = env.str("MPESA_CONSUMER_SECRET", default="")
+MPESA_SHORTCODE = env.str("MPESA_SHORTCODE", default="174379")
+MPESA_PASSKEY = env.str(
+    "MPESA_PASSKEY", default="bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+)  # the public Daraja sandbox passkey, only meaningful with the simulator/sandbox
+MPESA_B2C_SHORTCODE = env.str("MPESA_B2C_SHORTCODE", default="600992")
+MPESA_INITIATOR_NAME = env.str("MPESA_INITIATOR_NAME", default="testapi")
+MPESA_INITIATOR_PASSWORD = env.str("MPESA_INITIATOR_PASSWORD", default="")
+MPESA_CERTIFICATE_FILE = env.str("MPESA_CERTIFICATE_FILE", default="")
+MPESA_CALLBACK_TOKEN = env.str("MPESA_CALLBACK_TOKEN", default="dev-callback-token")
+MPESA_CALLBACK_BASE_URL = env.str("MPESA_CALLBACK_BASE_URL", default=PUBLIC_API_URL)
+MPESA_ALLOWED_IPS = env.list("MPESA_ALLOWED_IPS", default=[])
+MPESA_BASE_URL_OVERRIDE = env.str(
+    "MPESA_BASE_URL_OVERRIDE", default=""
+)  # tests point the client at a fake
+if MPESA_BACKEND in {"sandbox", "production"}:
+    for _name in (
+        "MPESA_CONSUMER_KEY",
+        "MPESA_CONSUMER_SECRET",
+        "MPESA_PASSKEY",
+        "MPESA_INITIATOR_PASSWORD",
+    ):
+        if not globals()[_name]:
+            raise environ.ImproperlyConfigured(f"MPESA_BACKEND={MPESA_BACKEND} needs {_name}")
+
+PAYOUT_REVIEW_THRESHOLD_KES = env.int("PAYOUT_REVIEW_THRESHOLD_KES", default=50_000)
+
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE_OVERRIDE = env.str("STRIPE_API_BASE_OVERRIDE", default="")
+
+# --- Logging -----------------------------------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")  # text | json
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "dumuwaks.core.request_id.RequestIdLogFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "dumuwaks.core.logging_json.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
