@@ -59,3 +59,48 @@ def test_api_docs_pages_are_served(anon_client):
     assert anon_client.get("/api-docs").status_code == 200
     assert anon_client.get("/api/redoc/").status_code == 200
     assert anon_client.get("/api/schema/").status_code == 200
+
+
+def test_responses_carry_a_request_id(anon_client):
+    response = anon_client.get("/health", HTTP_X_REQUEST_ID="req-42")
+    assert response["X-Request-ID"] == "req-42"
+    generated = anon_client.get("/health")["X-Request-ID"]
+    assert len(generated) == 32
+
+
+def test_unexpected_exception_is_a_generic_500_with_a_logged_traceback(caplog):
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    class Exploding(APIView):
+        authentication_classes = []
+        permission_classes = []
+
+        def get(self, request):
+            raise RuntimeError("secret internals")
+
+    request = APIRequestFactory().get("/boom")
+    with caplog.at_level("ERROR"):
+        response = Exploding.as_view()(request)
+    assert response.status_code == 500
+    assert response.data == {
+        "code": "server_error",
+        "message": "Something went wrong on our side. It has been logged.",
+    }
+    assert "secret internals" in caplog.text
+
+
+def test_database_outage_inside_a_view_is_a_503():
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    class NeedsDatabase(APIView):
+        authentication_classes = []
+        permission_classes = []
+
+        def get(self, request):
+            raise OperationalError("server closed the connection unexpectedly")
+
+    response = NeedsDatabase.as_view()(APIRequestFactory().get("/x"))
+    assert response.status_code == 503
+    assert response.data["code"] == "service_unavailable"

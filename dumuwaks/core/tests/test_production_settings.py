@@ -1,0 +1,77 @@
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dumuwaks.core.logging_json import JsonFormatter
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _run_manage(*args, env_overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "SECRET_KEY"))}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings():
+    result = _run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_overrides={
+            "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.production",
+            "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789",
+            "ALLOWED_HOSTS": "api.dumuwaks.co.ke",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _run_manage(
+        "check",
+        env_overrides={
+            "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.production",
+            "ALLOWED_HOSTS": "x",
+        },
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "backend,missing", [("sandbox", "MPESA_CONSUMER_KEY"), ("production", "MPESA_CONSUMER_KEY")]
+)
+def test_enabling_a_real_mpesa_backend_requires_its_secrets(backend, missing):
+    result = _run_manage(
+        "check",
+        env_overrides={
+            "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.local",
+            "MPESA_BACKEND": backend,
+        },
+    )
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_json_log_lines_carry_the_request_id():
+    record = logging.LogRecord("dumuwaks", logging.INFO, __file__, 1, "paid %s", ("KES 100",), None)
+    record.request_id = "abc123"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "paid KES 100"
+    assert line["request_id"] == "abc123"
+    assert line["level"] == "INFO"
