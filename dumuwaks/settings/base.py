@@ -145,8 +145,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "dumuwaks.core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
-        "anon": "300/min",
-        "user": "1200/min",
+        "anon": env.str("THROTTLE_ANON_RATE", default="300/min"),
+        "user": env.str("THROTTLE_USER_RATE", default="1200/min"),
         "login_ip": "20/min",
         "login_account": "10/min",
         "password_reset": "5/hour",
