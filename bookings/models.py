@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
 from django.db import models
 
 from dumuwaks.core.models import TimeStampedModel
@@ -27,10 +29,52 @@ ACTIVE_STATUSES = (
 )
 
 
+class TransitionRole(models.TextChoices):
+    """Who may ask for a status change; `system` is a timer (actor None)."""
+
+    CUSTOMER = "customer", "Customer"
+    TECHNICIAN = "technician", "Technician"
+    STAFF = "staff", "Support/admin"
+    SYSTEM = "system", "System timer"
+
+
+_C, _T, _S, _SYS = (
+    TransitionRole.CUSTOMER,
+    TransitionRole.TECHNICIAN,
+    TransitionRole.STAFF,
+    TransitionRole.SYSTEM,
+)
+_B = BookingStatus
+
+# The booking workflow: (from, to) -> roles allowed to make that change. Nothing else is possible.
+# pending -> pending is a technician *declining*: the technician is cleared and the job goes back to the pool.
+ALLOWED_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    (_B.PENDING, _B.ACCEPTED): frozenset({_T}),
+    (_B.PENDING, _B.PENDING): frozenset({_T}),
+    (_B.PENDING, _B.CANCELLED): frozenset({_C, _T, _S}),
+    (_B.PENDING, _B.EXPIRED): frozenset({_SYS}),
+    (_B.ACCEPTED, _B.PENDING): frozenset({_T}),
+    (_B.ACCEPTED, _B.EN_ROUTE): frozenset({_T}),
+    (_B.ACCEPTED, _B.CANCELLED): frozenset({_C, _T, _S}),
+    (_B.EN_ROUTE, _B.IN_PROGRESS): frozenset({_T}),
+    (_B.EN_ROUTE, _B.CANCELLED): frozenset({_C, _T, _S}),
+    (_B.IN_PROGRESS, _B.COMPLETED): frozenset({_T}),
+    (_B.COMPLETED, _B.CONFIRMED): frozenset({_C, _SYS}),
+    (_B.COMPLETED, _B.DISPUTED): frozenset({_C, _T}),
+    (_B.CONFIRMED, _B.DISPUTED): frozenset({_C, _T}),
+    (_B.DISPUTED, _B.RESOLVED): frozenset({_S}),
+}
+
+
 class Urgency(models.TextChoices):
     NORMAL = "normal", "Normal"
     URGENT = "urgent", "Urgent"
     EMERGENCY = "emergency", "Emergency"
+
+
+class TsTzRange(models.Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
 
 
 class Booking(TimeStampedModel):
@@ -115,6 +159,19 @@ class Booking(TimeStampedModel):
                 ),
                 name="booking_amounts_non_negative",
             ),
+            # A technician never holds two active bookings whose [start, end) slots overlap; the database
+            # decides, so two concurrent requests cannot both win (needs btree_gist, migration 0002).
+            ExclusionConstraint(
+                name="booking_technician_no_overlap",
+                expressions=[
+                    ("technician", RangeOperators.EQUAL),
+                    (
+                        TsTzRange("scheduled_start", "scheduled_end", RangeBoundary()),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
+                condition=models.Q(status__in=ACTIVE_STATUSES, technician__isnull=False),
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "status"]),
@@ -144,3 +201,171 @@ class BookingStatusHistory(models.Model):
 
     def __str__(self):
         return f"{self.booking_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+# --- Availability ---------------------------------------------------------------------------------------------
+
+
+class WeeklyAvailability(TimeStampedModel):
+    """A technician's recurring working window on one weekday (0 = Monday), in Africa/Nairobi local time.
+
+    A technician with NO rows at all is treated as available at any time, so a freshly registered technician
+    can be booked before setting hours. Once any row exists, slots must fit inside one window.
+    """
+
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="weekly_availability"
+    )
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday … 6 = Sunday")
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "start_time"]
+        verbose_name_plural = "weekly availability"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6),
+                name="availability_weekday_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_time__gt=models.F("start_time")),
+                name="availability_window_ordered",
+            ),
+        ]
+        indexes = [models.Index(fields=["technician", "weekday"])]
+
+    def __str__(self):
+        return f"{self.technician_id} day {self.weekday} {self.start_time}-{self.end_time}"
+
+
+class TimeOff(TimeStampedModel):
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="time_off"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="time_off_ordered"
+            ),
+        ]
+        indexes = [models.Index(fields=["technician", "starts_at", "ends_at"])]
+
+    def __str__(self):
+        return f"{self.technician_id} off {self.starts_at:%Y-%m-%d %H:%M}-{self.ends_at:%Y-%m-%d %H:%M}"
+
+
+# --- Disputes -------------------------------------------------------------------------------------------------
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    UNDER_REVIEW = "under_review", "Under review"
+    RESOLVED = "resolved", "Resolved"
+
+
+DISPUTE_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    DisputeStatus.OPEN: frozenset({DisputeStatus.UNDER_REVIEW, DisputeStatus.RESOLVED}),
+    DisputeStatus.UNDER_REVIEW: frozenset({DisputeStatus.RESOLVED}),
+    DisputeStatus.RESOLVED: frozenset(),
+}
+
+
+class DisputeOutcome(models.TextChoices):
+    RELEASE_TO_TECHNICIAN = "release_to_technician", "Release payment to technician"
+    FULL_REFUND = "full_refund", "Full refund to customer"
+    PARTIAL_REFUND = "partial_refund", "Partial refund to customer"
+
+
+class Dispute(TimeStampedModel):
+    """A disagreement about a completed/confirmed booking. The outcome is recorded here; payments executes it."""
+
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="disputes")
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_opened"
+    )
+    reason = models.TextField()
+    evidence = models.JSONField(
+        default=list, blank=True, help_text="Media refs: [{url, publicId, type}]"
+    )
+    status = models.CharField(
+        max_length=16, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    outcome = models.CharField(max_length=32, choices=DisputeOutcome.choices, blank=True)
+    refund_amount = MoneyField(null=True, blank=True)
+    currency = CurrencyField()
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="disputes_resolved",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DisputeStatus.values), name="dispute_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome="") | models.Q(outcome__in=DisputeOutcome.values),
+                name="dispute_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refund_amount__isnull=True) | models.Q(refund_amount__gt=0),
+                name="dispute_refund_positive",
+            ),
+            # A booking is disputed at most once at a time.
+            models.UniqueConstraint(
+                fields=["booking"],
+                condition=~models.Q(status=DisputeStatus.RESOLVED),
+                name="dispute_one_open_per_booking",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"Dispute {self.pk} on {self.booking_id}"
+
+
+class DisputeStatusHistory(models.Model):
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="status_history")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, choices=DisputeStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=DisputeStatus.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "dispute status history"
+
+    def __str__(self):
+        return f"{self.dispute_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class DisputeNote(TimeStampedModel):
+    """Internal notes staff add while reviewing a dispute."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"Note {self.pk} on dispute {self.dispute_id}"
