@@ -288,3 +288,37 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- accounts ----------------------------------------------------------------------------------------------------
+OTP_TOTP_ISSUER = "Dumu Waks"
+ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE = 3 * 24 * 3600  # seconds a verify-email link stays valid
+ACCOUNTS_PASSWORD_RESET_MAX_AGE = 3600  # seconds a reset link stays valid (single use)
+ACCOUNTS_TWO_FACTOR_CHALLENGE_MAX_AGE = 300  # seconds between password and 2FA code at login
+ACCOUNTS_PHONE_CODE_TTL = 600  # seconds an SMS verification code stays valid
+ACCOUNTS_PHONE_CODE_MAX_ATTEMPTS = 5
+ACCOUNTS_LOGIN_MAX_FAILURES = 5
+ACCOUNTS_LOCKOUT_MINUTES = 15
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("verification_email", "5/hour")
+AFRICASTALKING_API_BASE_OVERRIDE = env.str(
+    "AFRICASTALKING_API_BASE_OVERRIDE", default=""
+)  # tests only: point the SDK at a local fake
+
+# --- social ---
+MEDIA_FOLDER_ROOT = env.str("MEDIA_FOLDER_ROOT", default="dumuwaks")  # Cloudinary/local folder prefix
+CLOUDINARY_UPLOAD_PREFIX = env.str(
+    "CLOUDINARY_UPLOAD_PREFIX", default=""
+)  # tests only: point the Cloudinary SDK at a local fake
+# Uploads above 2.5 MB stream to a temporary file instead of memory (100 MB videos); the upload views also refuse
+# a request whose Content-Length exceeds what the endpoint can accept before parsing it.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+SOCIAL_REVIEW_BLIND_DAYS = env.int("SOCIAL_REVIEW_BLIND_DAYS", default=7)
+
+# --- bookings ----------------------------------------------------------------------------------------------------
+# Minutes a customer has to pay the deposit before a pending booking expires.
+BOOKING_PAYMENT_WINDOW_MINUTES = env.int("BOOKING_PAYMENT_WINDOW_MINUTES", default=30)
+# Hours a paid pending booking waits for a technician (never past the slot start) before it expires.
+BOOKING_ACCEPT_TIMEOUT_HOURS = env.int("BOOKING_ACCEPT_TIMEOUT_HOURS", default=24)
+# Hours after completion before an unconfirmed, undisputed booking is confirmed automatically.
+BOOKING_AUTO_CONFIRM_HOURS = env.int("BOOKING_AUTO_CONFIRM_HOURS", default=72)
+# Days after completion during which customer or technician may open a dispute.
+BOOKING_DISPUTE_WINDOW_DAYS = env.int("BOOKING_DISPUTE_WINDOW_DAYS", default=7)
