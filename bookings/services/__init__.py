@@ -1,0 +1,43 @@
+"""Writes for bookings. Import from here: `from bookings.services import booking_create, ...`."""
+
+from bookings.services.availability import availability_replace
+from bookings.services.bookings import (
+    booking_auto_confirm_if_due,
+    booking_cancel,
+    booking_create,
+    booking_expire_if_stale,
+    booking_mark_deposit_paid,
+    booking_transition,
+    booking_update,
+    lock_booking,
+)
+from bookings.services.cancellation import (
+    CancellationQuote,
+    cancellation_fee_for,
+    cancellation_quote,
+)
+from bookings.services.disputes import (
+    dispute_add_note,
+    dispute_open,
+    dispute_resolve,
+    dispute_transition,
+)
+
+__all__ = [
+    "CancellationQuote",
+    "availability_replace",
+    "booking_auto_confirm_if_due",
+    "booking_cancel",
+    "booking_create",
+    "booking_expire_if_stale",
+    "booking_mark_deposit_paid",
+    "booking_transition",
+    "booking_update",
+    "cancellation_fee_for",
+    "cancellation_quote",
+    "dispute_add_note",
+    "dispute_open",
+    "dispute_resolve",
+    "dispute_transition",
+    "lock_booking",
+]

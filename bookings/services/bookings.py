@@ -1,0 +1,465 @@
+"""Booking lifecycle: create, edit, the ONE status transition service, deposit, cancel, timers.
+
+Lock order (see STYLE.md): booking -> payment -> escrow -> payout. Everything here locks only the booking.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import ServiceCategory, TechnicianProfile
+from bookings.errors import (
+    BookingNotEditable,
+    BookingNotFound,
+    CustomersOnly,
+    DepositNotPaid,
+    InvalidBooking,
+    SlotTaken,
+    TechnicianNotEligible,
+    TechnicianUnavailable,
+)
+from bookings.models import (
+    ALLOWED_TRANSITIONS,
+    Booking,
+    BookingStatus,
+    BookingStatusHistory,
+    TransitionRole,
+    Urgency,
+)
+from bookings.numbering import next_booking_number
+from bookings.pricing import price_breakdown
+from bookings.selectors import (
+    REASON_BOOKED,
+    REASON_OUTSIDE_HOURS,
+    REASON_TIME_OFF,
+    stale_pending_q,
+    technician_can_take_category,
+    technician_unavailability_reason,
+)
+from bookings.services.cancellation import cancellation_fee_for
+from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.money import to_decimal
+from dumuwaks.core.permissions import is_staff_member
+from dumuwaks.core.side_effects import publish_after_commit
+
+MIN_DURATION_MINUTES = 30
+MAX_DURATION_MINUTES = 12 * 60
+MAX_PRICE = Decimal("1000000")
+EDITABLE_STATUSES = (BookingStatus.PENDING, BookingStatus.ACCEPTED)
+OVERLAP_CONSTRAINT = "booking_technician_no_overlap"
+
+_UNAVAILABLE_MESSAGES = {
+    REASON_BOOKED: "The technician already has a booking in this time slot.",
+    REASON_TIME_OFF: "The technician is off at this time.",
+    REASON_OUTSIDE_HOURS: "This time slot is outside the technician's working hours.",
+}
+
+
+def _setting(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+def _is_overlap_violation(exc: IntegrityError) -> bool:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT
+
+
+def lock_booking(booking_id: int) -> Booking:
+    """Re-read the booking with a row lock. Caller must be inside `transaction.atomic()`."""
+    try:
+        return Booking.objects.select_for_update().get(pk=booking_id)
+    except Booking.DoesNotExist:
+        raise BookingNotFound() from None
+
+
+def _check_technician_for_slot(*, technician, category_id, start, end, exclude_booking_id=None):
+    if not technician_can_take_category(technician=technician, category_id=category_id):
+        raise TechnicianNotEligible(
+            "This technician is not approved for this service category.",
+        )
+    reason = technician_unavailability_reason(
+        technician=technician, start=start, end=end, exclude_booking_id=exclude_booking_id
+    )
+    if reason == REASON_BOOKED:
+        raise SlotTaken()
+    if reason is not None:
+        raise TechnicianUnavailable(_UNAVAILABLE_MESSAGES[reason], extra={"reason": reason})
+
+
+def _validate_slot(*, scheduled_start: datetime, duration_minutes: int, now: datetime):
+    fields = {}
+    if timezone.is_naive(scheduled_start):
+        fields["scheduled_start"] = ["Give the time with its timezone."]
+    elif scheduled_start <= now:
+        fields["scheduled_start"] = ["The booking must start in the future."]
+    if not MIN_DURATION_MINUTES <= int(duration_minutes) <= MAX_DURATION_MINUTES:
+        fields["duration_minutes"] = [
+            f"Duration must be between {MIN_DURATION_MINUTES} and {MAX_DURATION_MINUTES} minutes."
+        ]
+    if fields:
+        raise InvalidBooking(fields=fields)
+
+
+def booking_create(
+    *,
+    customer,
+    category: ServiceCategory,
+    title: str,
+    description: str = "",
+    urgency: str = Urgency.NORMAL,
+    address: str,
+    county: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    scheduled_start: datetime,
+    duration_minutes: int,
+    price,
+    technician=None,
+    attachments=(),
+) -> Booking:
+    """Create a pending booking awaiting its deposit (and a technician, unless one was chosen)."""
+    now = timezone.now()
+    if not getattr(customer, "is_customer", False):
+        raise CustomersOnly()
+    fields = {}
+    if not category.is_active:
+        fields["category"] = ["This service category is not offered."]
+    if urgency not in Urgency.values:
+        fields["urgency"] = ["Unknown urgency."]
+    if not (title or "").strip():
+        fields["title"] = ["A title is required."]
+    if not (address or "").strip():
+        fields["address"] = ["An address is required."]
+    price = to_decimal(price)
+    if price <= 0 or price > MAX_PRICE:
+        fields["price"] = [f"Price must be more than 0 and at most {MAX_PRICE}."]
+    if fields:
+        raise InvalidBooking(fields=fields)
+    _validate_slot(scheduled_start=scheduled_start, duration_minutes=duration_minutes, now=now)
+    scheduled_end = scheduled_start + timedelta(minutes=int(duration_minutes))
+    if technician is not None:
+        _check_technician_for_slot(
+            technician=technician, category_id=category.pk, start=scheduled_start, end=scheduled_end
+        )
+
+    amounts = price_breakdown(price)
+    payment_window = timedelta(minutes=_setting("BOOKING_PAYMENT_WINDOW_MINUTES", 30))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                booking = Booking.objects.create(
+                    number=next_booking_number(now),
+                    customer=customer,
+                    technician=technician,
+                    category=category,
+                    title=title.strip(),
+                    description=description or "",
+                    urgency=urgency,
+                    address=address.strip(),
+                    county=county or "",
+                    latitude=latitude,
+                    longitude=longitude,
+                    scheduled_start=scheduled_start,
+                    scheduled_end=scheduled_end,
+                    attachments=list(attachments or []),
+                    price=amounts.price,
+                    deposit_amount=amounts.deposit,
+                    balance_amount=amounts.balance,
+                    platform_fee=amounts.platform_fee,
+                    technician_share=amounts.technician_share,
+                    currency=amounts.currency,
+                    status=BookingStatus.PENDING,
+                    payment_due_at=now + payment_window,
+                )
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise SlotTaken() from exc
+            raise
+        BookingStatusHistory.objects.create(
+            booking=booking, actor=customer, from_status="", to_status=BookingStatus.PENDING
+        )
+        publish_after_commit("booking.created", booking_id=booking.pk)
+    return booking
+
+
+_EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "urgency",
+    "address",
+    "county",
+    "latitude",
+    "longitude",
+    "attachments",
+)
+
+
+def booking_update(
+    *,
+    booking: Booking,
+    actor,
+    scheduled_start: datetime | None = None,
+    duration_minutes: int | None = None,
+    **changes,
+) -> Booking:
+    """The customer edits details or reschedules while the booking is pending/accepted.
+
+    A reschedule re-checks the assigned technician's availability (and the overlap constraint decides races).
+    """
+    unknown = set(changes) - set(_EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidBooking(fields={name: ["This field cannot be changed."] for name in unknown})
+    now = timezone.now()
+    with transaction.atomic():
+        locked = lock_booking(booking.pk)
+        if actor is None or actor.pk != locked.customer_id:
+            raise BookingNotEditable("Only the customer who booked can change the booking.")
+        if locked.status not in EDITABLE_STATUSES:
+            raise BookingNotEditable()
+        if "urgency" in changes and changes["urgency"] not in Urgency.values:
+            raise InvalidBooking(fields={"urgency": ["Unknown urgency."]})
+        for name in ("title", "address"):
+            if name in changes and not (changes[name] or "").strip():
+                raise InvalidBooking(fields={name: ["This field may not be blank."]})
+        for name, value in changes.items():
+            if value is None and name not in ("latitude", "longitude"):
+                value = [] if name == "attachments" else ""
+            setattr(locked, name, value)
+        if scheduled_start is not None or duration_minutes is not None:
+            start = scheduled_start or locked.scheduled_start
+            minutes = (
+                duration_minutes
+                if duration_minutes is not None
+                else int((locked.scheduled_end - locked.scheduled_start).total_seconds() // 60)
+            )
+            _validate_slot(scheduled_start=start, duration_minutes=minutes, now=now)
+            end = start + timedelta(minutes=int(minutes))
+            if locked.technician_id is not None and (
+                start != locked.scheduled_start or end != locked.scheduled_end
+            ):
+                _check_technician_for_slot(
+                    technician=locked.technician,
+                    category_id=locked.category_id,
+                    start=start,
+                    end=end,
+                    exclude_booking_id=locked.pk,
+                )
+            locked.scheduled_start, locked.scheduled_end = start, end
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise SlotTaken() from exc
+            raise
+    return locked
+
+
+def _actor_roles(actor, booking: Booking, to: str) -> set[str]:
+    if actor is None:
+        return {TransitionRole.SYSTEM}
+    roles = set()
+    if is_staff_member(actor):
+        roles.add(TransitionRole.STAFF)
+    if actor.pk == booking.customer_id:
+        roles.add(TransitionRole.CUSTOMER)
+    if actor.pk == booking.technician_id:
+        roles.add(TransitionRole.TECHNICIAN)
+    elif (
+        booking.technician_id is None
+        and to == BookingStatus.ACCEPTED
+        and getattr(actor, "is_technician", False)
+    ):
+        roles.add(TransitionRole.TECHNICIAN)  # an open job: eligibility is checked below
+    return roles
+
+
+def booking_transition(
+    *, booking: Booking, to: str, actor, note: str = "", updates: dict | None = None
+) -> Booking:
+    """The ONE way a booking changes status. `actor=None` is the system (timers).
+
+    Checks the (from, to) pair and the actor's role against ALLOWED_TRANSITIONS, then updates with a guard on
+    the status the caller saw (0 rows = someone else changed it first = 409), appends a history row and
+    publishes `booking.status_changed` after commit. `updates` are extra columns set in the same UPDATE.
+    """
+    current = booking.status
+    to = BookingStatus(to)
+    allowed_roles = ALLOWED_TRANSITIONS.get((current, to))
+    if allowed_roles is None:
+        raise InvalidTransition(f"A booking cannot go from {current} to {to}.")
+    roles = _actor_roles(actor, booking, to)
+    if not roles & allowed_roles:
+        raise InvalidTransition(f"You may not move this booking from {current} to {to}.")
+
+    now = timezone.now()
+    values: dict = {"status": to, "updated_at": now, **(updates or {})}
+    guard: dict = {"pk": booking.pk, "status": current}
+    is_decline = to == BookingStatus.PENDING
+    if to == BookingStatus.ACCEPTED:
+        if booking.deposit_paid_at is None:
+            raise DepositNotPaid()
+        guard["deposit_paid_at__isnull"] = False
+        if booking.technician_id is None:
+            _check_technician_for_slot(
+                technician=actor,
+                category_id=booking.category_id,
+                start=booking.scheduled_start,
+                end=booking.scheduled_end,
+            )
+            guard["technician__isnull"] = True
+            values["technician"] = actor
+        else:
+            guard["technician_id"] = booking.technician_id
+        values["accepted_at"] = now
+    elif is_decline:
+        guard["technician_id"] = booking.technician_id
+        values.update(technician=None, accepted_at=None)
+    elif to == BookingStatus.IN_PROGRESS:
+        values["started_at"] = now
+    elif to == BookingStatus.COMPLETED:
+        values["completed_at"] = now
+    elif to == BookingStatus.CONFIRMED:
+        values["confirmed_at"] = now
+    elif to == BookingStatus.CANCELLED:
+        values.setdefault("cancelled_at", now)
+        values.setdefault("cancelled_by", actor)
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                updated = Booking.objects.filter(**guard).update(**values)
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise SlotTaken() from exc
+            raise
+        if updated == 0:
+            fresh = Booking.objects.filter(pk=booking.pk).only("deposit_paid_at", "status").first()
+            if (
+                to == BookingStatus.ACCEPTED
+                and fresh is not None
+                and fresh.status == current
+                and fresh.deposit_paid_at is None
+            ):
+                raise DepositNotPaid()
+            raise InvalidTransition("The booking changed in the meantime; reload and try again.")
+        if to == BookingStatus.CONFIRMED and booking.technician_id:
+            TechnicianProfile.objects.filter(user_id=booking.technician_id).update(
+                jobs_completed=F("jobs_completed") + 1
+            )
+        BookingStatusHistory.objects.create(
+            booking=booking, actor=actor, from_status=current, to_status=to, note=note or ""
+        )
+        publish_after_commit(
+            "booking.status_changed",
+            booking_id=booking.pk,
+            from_status=str(current),
+            to_status=str(to),
+            actor_id=actor.pk if actor is not None else None,
+        )
+
+    for name, value in values.items():
+        setattr(booking, name, value)
+    if "technician" in values:
+        booking.technician_id = values["technician"].pk if values["technician"] else None
+    if "cancelled_by" in values:
+        booking.cancelled_by_id = values["cancelled_by"].pk if values["cancelled_by"] else None
+    return booking
+
+
+def booking_mark_deposit_paid(*, booking_id: int, paid_at: datetime | None = None) -> Booking:
+    """Record that the deposit arrived. Idempotent: a replay changes nothing and publishes nothing.
+
+    Recorded even if the booking has meanwhile expired or been cancelled (the money did arrive); the payments
+    work refunds it in that case.
+    """
+    with transaction.atomic():
+        booking = lock_booking(booking_id)
+        if booking.deposit_paid_at is not None:
+            return booking
+        booking.deposit_paid_at = paid_at or timezone.now()
+        booking.save(update_fields=["deposit_paid_at", "updated_at"])
+        publish_after_commit("booking.deposit_paid", booking_id=booking.pk)
+    return booking
+
+
+def booking_cancel(*, booking: Booking, actor, reason: str) -> Booking:
+    """Cancel with the fee from `cancellation_fee_for`; a technician/staff cancel counts against the technician."""
+    if not (reason or "").strip():
+        raise InvalidBooking(fields={"reason": ["Say why the booking is cancelled."]})
+    now = timezone.now()
+    with transaction.atomic():
+        locked = lock_booking(
+            booking.pk
+        )  # act on the fresh state: the map decides what is possible
+        fee = cancellation_fee_for(booking=locked, cancelled_by=actor, at=now)
+        booking_transition(
+            booking=locked,
+            to=BookingStatus.CANCELLED,
+            actor=actor,
+            note=reason.strip(),
+            updates={
+                "cancellation_reason": reason.strip(),
+                "cancellation_fee": fee,
+                "cancelled_at": now,
+                "cancelled_by": actor,
+            },
+        )
+        against_technician = (
+            locked.technician_id is not None
+            and actor is not None
+            and actor.pk != locked.customer_id
+        )
+        if against_technician:
+            TechnicianProfile.objects.filter(user_id=locked.technician_id).update(
+                jobs_cancelled_by_technician=F("jobs_cancelled_by_technician") + 1
+            )
+    return locked
+
+
+def booking_expire_if_stale(*, booking_id: int) -> bool:
+    """Timer: expire a pending booking that was not paid in time or not accepted in time. Re-checks state."""
+    now = timezone.now()
+    accept_timeout = timedelta(hours=_setting("BOOKING_ACCEPT_TIMEOUT_HOURS", 24))
+    with transaction.atomic():
+        stale = (
+            Booking.objects.select_for_update()
+            .filter(stale_pending_q(now, accept_timeout), pk=booking_id)
+            .first()
+        )
+        if stale is None:
+            return False
+        note = (
+            "Deposit not paid in time."
+            if stale.deposit_paid_at is None
+            else "No technician accepted in time."
+        )
+        booking_transition(booking=stale, to=BookingStatus.EXPIRED, actor=None, note=note)
+    return True
+
+
+def booking_auto_confirm_if_due(*, booking_id: int) -> bool:
+    """Timer: confirm a completed booking nobody confirmed or disputed within BOOKING_AUTO_CONFIRM_HOURS."""
+    now = timezone.now()
+    after = timedelta(hours=_setting("BOOKING_AUTO_CONFIRM_HOURS", 72))
+    with transaction.atomic():
+        due = (
+            Booking.objects.select_for_update()
+            .filter(pk=booking_id, status=BookingStatus.COMPLETED, completed_at__lte=now - after)
+            .first()
+        )
+        if due is None:
+            return False
+        booking_transition(
+            booking=due,
+            to=BookingStatus.CONFIRMED,
+            actor=None,
+            note="Confirmed automatically: no confirmation or dispute within the confirmation period.",
+        )
+    return True

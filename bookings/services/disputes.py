@@ -1,0 +1,167 @@
+"""Disputes: opened by a party on a completed/confirmed booking, reviewed and resolved by staff.
+
+The outcome (release to technician, full refund, partial refund with amount) is recorded here; the payments
+work executes it when it receives `dispute.resolved`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings.errors import (
+    DisputeAlreadyOpen,
+    DisputeWindowClosed,
+    InvalidBooking,
+    InvalidDisputeResolution,
+)
+from bookings.models import (
+    DISPUTE_ALLOWED_TRANSITIONS,
+    Booking,
+    BookingStatus,
+    Dispute,
+    DisputeNote,
+    DisputeOutcome,
+    DisputeStatus,
+    DisputeStatusHistory,
+)
+from bookings.services.bookings import booking_transition, lock_booking
+from dumuwaks.core.errors import Forbidden, InvalidTransition
+from dumuwaks.core.money import to_decimal
+from dumuwaks.core.permissions import is_staff_member
+from dumuwaks.core.side_effects import publish_after_commit
+
+DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
+
+
+def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Dispute:
+    """A party opens a dispute within BOOKING_DISPUTE_WINDOW_DAYS of completion; the booking becomes disputed."""
+    if not (reason or "").strip():
+        raise InvalidBooking(fields={"reason": ["Describe the problem."]})
+    window = timedelta(days=int(getattr(settings, "BOOKING_DISPUTE_WINDOW_DAYS", 7)))
+    now = timezone.now()
+    with transaction.atomic():
+        locked = lock_booking(booking.pk)
+        if opened_by is None or opened_by.pk not in (locked.customer_id, locked.technician_id):
+            raise Forbidden("Only the customer or the technician of a booking can dispute it.")
+        if locked.status not in DISPUTABLE_STATUSES:
+            raise InvalidTransition(f"A {locked.status} booking cannot be disputed.")
+        if locked.completed_at is None or now - locked.completed_at > window:
+            raise DisputeWindowClosed()
+        try:
+            with transaction.atomic():
+                dispute = Dispute.objects.create(
+                    booking=locked,
+                    opened_by=opened_by,
+                    reason=reason.strip(),
+                    evidence=list(evidence or []),
+                    currency=locked.currency,
+                )
+        except IntegrityError as exc:
+            raise DisputeAlreadyOpen() from exc
+        DisputeStatusHistory.objects.create(
+            dispute=dispute, actor=opened_by, from_status="", to_status=DisputeStatus.OPEN
+        )
+        booking_transition(
+            booking=locked, to=BookingStatus.DISPUTED, actor=opened_by, note=reason.strip()
+        )
+        publish_after_commit("dispute.opened", dispute_id=dispute.pk, booking_id=locked.pk)
+    return dispute
+
+
+def dispute_transition(
+    *, dispute: Dispute, to: str, actor, note: str = "", updates: dict | None = None
+) -> Dispute:
+    """Guarded status change of a dispute with its history row."""
+    current = dispute.status
+    to = DisputeStatus(to)
+    if to not in DISPUTE_ALLOWED_TRANSITIONS.get(current, ()):
+        raise InvalidTransition(f"A dispute cannot go from {current} to {to}.")
+    values = {"status": to, "updated_at": timezone.now(), **(updates or {})}
+    with transaction.atomic():
+        if Dispute.objects.filter(pk=dispute.pk, status=current).update(**values) == 0:
+            raise InvalidTransition("The dispute changed in the meantime; reload and try again.")
+        DisputeStatusHistory.objects.create(
+            dispute=dispute, actor=actor, from_status=current, to_status=to, note=note or ""
+        )
+    for name, value in values.items():
+        setattr(dispute, name, value)
+    return dispute
+
+
+def dispute_add_note(*, dispute: Dispute, author, body: str) -> DisputeNote:
+    """Staff note; the first note moves an open dispute to under_review."""
+    if not is_staff_member(author):
+        raise Forbidden("Only support staff can add dispute notes.")
+    if not (body or "").strip():
+        raise InvalidBooking(fields={"body": ["The note is empty."]})
+    with transaction.atomic():
+        note = DisputeNote.objects.create(dispute=dispute, author=author, body=body.strip())
+        if dispute.status == DisputeStatus.OPEN:
+            dispute_transition(
+                dispute=dispute, to=DisputeStatus.UNDER_REVIEW, actor=author, note="Review started."
+            )
+    return note
+
+
+def _validated_refund(outcome: str, refund_amount, booking: Booking) -> Decimal | None:
+    if outcome != DisputeOutcome.PARTIAL_REFUND:
+        if refund_amount not in (None, ""):
+            raise InvalidDisputeResolution(
+                fields={"refund_amount": ["Only a partial refund takes an amount."]}
+            )
+        return None
+    try:
+        amount = to_decimal(refund_amount)
+    except (InvalidOperation, TypeError, ValueError):
+        amount = None
+    if amount is None or amount <= 0 or amount >= booking.price or amount != amount.to_integral():
+        raise InvalidDisputeResolution(
+            fields={
+                "refund_amount": [
+                    f"A partial refund is a whole number of shillings above 0 and below {booking.price}."
+                ]
+            }
+        )
+    return amount
+
+
+def dispute_resolve(
+    *, dispute: Dispute, actor, outcome: str, refund_amount=None, notes: str = ""
+) -> Dispute:
+    """Staff record the outcome; the booking goes disputed -> resolved; `dispute.resolved` is published."""
+    if not is_staff_member(actor):
+        raise Forbidden("Only support staff can resolve disputes.")
+    if outcome not in DisputeOutcome.values:
+        raise InvalidDisputeResolution(fields={"outcome": ["Unknown outcome."]})
+    with transaction.atomic():
+        booking = lock_booking(dispute.booking_id)
+        amount = _validated_refund(outcome, refund_amount, booking)
+        now = timezone.now()
+        dispute_transition(
+            dispute=dispute,
+            to=DisputeStatus.RESOLVED,
+            actor=actor,
+            note=notes,
+            updates={
+                "outcome": outcome,
+                "refund_amount": amount,
+                "resolved_by": actor,
+                "resolved_at": now,
+                "resolution_notes": notes or "",
+            },
+        )
+        if booking.status == BookingStatus.DISPUTED:
+            booking_transition(
+                booking=booking,
+                to=BookingStatus.RESOLVED,
+                actor=actor,
+                note=f"Dispute resolved: {outcome}.",
+            )
+        publish_after_commit("dispute.resolved", dispute_id=dispute.pk, booking_id=booking.pk)
+    dispute.resolved_by_id = actor.pk
+    return dispute
