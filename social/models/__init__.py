@@ -1,0 +1,44 @@
+"""Social models by sub-domain: media assets, posts (feed, comments, likes, moderation), reviews."""
+
+from social.models.media import MediaAsset, MediaBackendName, ResourceType
+from social.models.posts import (
+    ALLOWED_POST_TRANSITIONS,
+    Comment,
+    EngagementEvent,
+    EngagementKind,
+    Hashtag,
+    Like,
+    Post,
+    PostMedia,
+    PostMention,
+    PostModeration,
+    PostReport,
+    PostStatus,
+    PostType,
+    ReportStatus,
+    Share,
+)
+from social.models.reviews import Review, ReviewDirection
+
+__all__ = [
+    "ALLOWED_POST_TRANSITIONS",
+    "Comment",
+    "EngagementEvent",
+    "EngagementKind",
+    "Hashtag",
+    "Like",
+    "MediaAsset",
+    "MediaBackendName",
+    "Post",
+    "PostMedia",
+    "PostMention",
+    "PostModeration",
+    "PostReport",
+    "PostStatus",
+    "PostType",
+    "ReportStatus",
+    "ResourceType",
+    "Review",
+    "ReviewDirection",
+    "Share",
+]

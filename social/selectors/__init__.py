@@ -1,0 +1,1 @@
+"""Read operations of the social app, by sub-domain: media.py, posts.py, reviews.py."""

@@ -1,0 +1,26 @@
+from django.db.models import QuerySet
+
+from accounts.models import User
+from dumuwaks.core.permissions import is_staff_member
+from social.errors import MediaNotFound
+from social.models import MediaAsset
+
+
+def media_list_for_owner(*, owner: User) -> QuerySet[MediaAsset]:
+    return MediaAsset.objects.filter(owner=owner, is_deleted=False).order_by("-created_at", "-id")
+
+
+def media_get_for_actor(*, actor: User, public_id: str) -> MediaAsset:
+    """Owner or staff; anyone else gets the same 404 as for a missing asset."""
+    asset = MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+    if asset is None or (asset.owner_id != actor.id and not is_staff_member(actor)):
+        raise MediaNotFound()
+    return asset
+
+
+def media_get_public(*, public_id: str) -> MediaAsset:
+    """Any live asset: delivery URLs are public anyway (posts, reviews, avatars)."""
+    asset = MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+    if asset is None:
+        raise MediaNotFound()
+    return asset

@@ -1,0 +1,1 @@
+"""Write operations of the social app, by sub-domain: media.py, posts.py, reviews.py."""

@@ -1,0 +1,213 @@
+"""Uploading, registering and deleting media files.
+
+Network calls to the storage backend happen before (upload) or outside (delete) database writes, as the style
+guide asks: a failed Cloudinary call leaves no row behind, and a failed row write after a successful upload only
+leaves an orphan file (logged), never a row pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from dumuwaks.core.errors import ValidationFailed
+from dumuwaks.core.permissions import is_staff_member
+from social.errors import (
+    FileTooLarge,
+    InvalidUploadSignature,
+    MediaNotFound,
+    TooManyFiles,
+    UnsupportedFileType,
+)
+from social.models import MediaAsset
+from social.storage.backends import (
+    CloudinaryMediaBackend,
+    LocalMediaBackend,
+    StoredMedia,
+    get_media_backend,
+    owner_folder,
+    owner_prefix,
+)
+from social.storage.validation import (
+    IMAGE_FORMATS,
+    MAX_IMAGE_BYTES,
+    MAX_VIDEO_BYTES,
+    VIDEO_FORMATS,
+    inspect_upload,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_FILES_PER_REQUEST = 10
+
+
+def _backend_named(name: str):
+    return CloudinaryMediaBackend() if name == "cloudinary" else LocalMediaBackend()
+
+
+def _asset_from_stored(*, owner, stored: StoredMedia, backend: str) -> MediaAsset:
+    return MediaAsset(
+        owner=owner,
+        public_id=stored.public_id,
+        url=stored.url,
+        secure_url=stored.secure_url,
+        thumbnail_url=stored.thumbnail_url,
+        optimized_url=stored.optimized_url,
+        resource_type=stored.resource_type,
+        format=stored.format,
+        bytes=stored.bytes,
+        width=stored.width,
+        height=stored.height,
+        duration=stored.duration,
+        version=stored.version,
+        folder=stored.folder,
+        original_filename=stored.original_filename,
+        backend=backend,
+    )
+
+
+def media_upload(
+    *, owner: User, uploaded, allowed: tuple[str, ...] = ("image", "video"), purpose="uploads"
+) -> MediaAsset:
+    return media_upload_many(owner=owner, files=[uploaded], allowed=allowed, purpose=purpose)[0]
+
+
+def media_upload_many(
+    *, owner: User, files: list, allowed: tuple[str, ...] = ("image", "video"), purpose="uploads"
+) -> list[MediaAsset]:
+    """Validate every file by content first (one bad file stores nothing), then store them in order."""
+    if not files:
+        raise ValidationFailed(fields={"file": ["Attach at least one file."]})
+    if len(files) > MAX_FILES_PER_REQUEST:
+        raise TooManyFiles(f"At most {MAX_FILES_PER_REQUEST} files per request.")
+    checked = []
+    for index, uploaded in enumerate(files):
+        try:
+            checked.append((uploaded, inspect_upload(uploaded, allowed=allowed)))
+        except UnsupportedFileType as exc:
+            if len(files) > 1:
+                exc.fields = {f"files.{index}": next(iter((exc.fields or {}).values()), [])}
+            raise
+    backend = get_media_backend()
+    folder = owner_folder(owner.id, purpose)
+    stored_files: list[StoredMedia] = []
+    try:
+        for uploaded, sniffed in checked:
+            stored_files.append(backend.store(uploaded=uploaded, sniffed=sniffed, folder=folder))
+    except Exception:
+        for stored in stored_files:  # best effort: do not leave half of a batch behind
+            _delete_quietly(backend, stored.public_id, stored.resource_type, stored.format)
+        raise
+    assets = [_asset_from_stored(owner=owner, stored=s, backend=backend.name) for s in stored_files]
+    with transaction.atomic():
+        MediaAsset.objects.bulk_create(assets)
+    return assets
+
+
+def media_upload_profile_picture(*, user: User, uploaded) -> MediaAsset:
+    asset = media_upload(owner=user, uploaded=uploaded, allowed=("image",), purpose="avatars")
+    avatar_url = asset.optimized_url or asset.delivery_url
+    User.objects.filter(pk=user.pk).update(avatar_url=avatar_url, updated_at=timezone.now())
+    user.avatar_url = avatar_url
+    return asset
+
+
+def _delete_quietly(backend, public_id: str, resource_type: str, fmt: str) -> None:
+    try:
+        backend.delete(public_id=public_id, resource_type=resource_type, format=fmt)
+    except Exception:
+        logger.exception("could not clean up media %s", public_id)
+
+
+def _asset_for_delete(*, actor: User, public_id: str) -> MediaAsset:
+    asset = MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+    # Another user's asset answers exactly like a missing one: ids must not be probeable.
+    if asset is None or (asset.owner_id != actor.id and not is_staff_member(actor)):
+        raise MediaNotFound()
+    return asset
+
+
+def media_delete(*, actor: User, public_id: str) -> MediaAsset:
+    """Delete the file at the backend that stored it, then mark the row. Safe to repeat after a failure:
+    the backend treats a missing file as deleted."""
+    asset = _asset_for_delete(actor=actor, public_id=public_id)
+    _backend_named(asset.backend).delete(
+        public_id=asset.public_id, resource_type=asset.resource_type, format=asset.format
+    )
+    now = timezone.now()
+    MediaAsset.objects.filter(pk=asset.pk, is_deleted=False).update(
+        is_deleted=True, deleted_at=now, updated_at=now
+    )
+    asset.is_deleted, asset.deleted_at = True, now
+    return asset
+
+
+def media_delete_many(*, actor: User, public_ids: list[str]) -> dict[str, list[str]]:
+    deleted, not_found = [], []
+    for public_id in dict.fromkeys(public_ids):
+        try:
+            media_delete(actor=actor, public_id=public_id)
+        except MediaNotFound:
+            not_found.append(public_id)
+        else:
+            deleted.append(public_id)
+    return {"deleted": deleted, "not_found": not_found}
+
+
+def media_direct_upload_sign(*, owner: User, resource_type: str) -> dict:
+    return get_media_backend().sign_direct_upload(
+        folder=owner_folder(owner.id, "direct"), resource_type=resource_type
+    )
+
+
+def media_direct_upload_confirm(
+    *, owner: User, public_id: str, version: int, signature: str, resource_type: str
+) -> tuple[MediaAsset, bool]:
+    """Register a file the client uploaded straight to Cloudinary with a signature from us.
+
+    Returns (asset, created). Checks, in order: Cloudinary's response signature over public_id+version, that the
+    file lies in the caller's own folder, then the authoritative size/format from the Admin API (a file that
+    breaks our limits is destroyed at Cloudinary and refused).
+    """
+    backend = get_media_backend()
+    if not backend.verify_response_signature(
+        public_id=public_id, version=version, signature=signature
+    ):
+        raise InvalidUploadSignature()
+    if not public_id.startswith(owner_prefix(owner.id)):
+        raise InvalidUploadSignature("This upload was not made into your folder.")
+    existing = MediaAsset.objects.filter(public_id=public_id).first()
+    if existing is not None:
+        if existing.owner_id != owner.id or existing.is_deleted:
+            raise MediaNotFound()
+        return existing, False
+    stored = backend.fetch_resource(public_id=public_id, resource_type=resource_type)
+    if stored is None:
+        raise MediaNotFound()
+    formats, limit = (
+        (IMAGE_FORMATS, MAX_IMAGE_BYTES)
+        if stored.resource_type == "image"
+        else (VIDEO_FORMATS, MAX_VIDEO_BYTES)
+    )
+    fmt = "jpg" if stored.format == "jpeg" else stored.format
+    if stored.resource_type not in ("image", "video") or fmt not in formats:
+        _delete_quietly(backend, public_id, stored.resource_type, stored.format)
+        raise UnsupportedFileType()
+    if stored.bytes > limit:
+        _delete_quietly(backend, public_id, stored.resource_type, stored.format)
+        raise FileTooLarge(extra={"maxBytes": limit})
+    stored.format = fmt
+    asset = _asset_from_stored(owner=owner, stored=stored, backend=backend.name)
+    try:
+        with transaction.atomic():
+            asset.save()
+    except IntegrityError:  # a concurrent confirm of the same upload won
+        return MediaAsset.objects.get(public_id=public_id, owner=owner), False
+    return asset, True
+
+
+def media_optimized_url(*, asset: MediaAsset, **options) -> str:
+    return _backend_named(asset.backend).optimized_url(asset=asset, **options)
