@@ -322,3 +322,13 @@ BOOKING_ACCEPT_TIMEOUT_HOURS = env.int("BOOKING_ACCEPT_TIMEOUT_HOURS", default=2
 BOOKING_AUTO_CONFIRM_HOURS = env.int("BOOKING_AUTO_CONFIRM_HOURS", default=72)
 # Days after completion during which customer or technician may open a dispute.
 BOOKING_DISPUTE_WINDOW_DAYS = env.int("BOOKING_DISPUTE_WINDOW_DAYS", default=7)
+
+# --- support ---
+# Support ticket enums get their own names so they never collide with bookings'/payments' `status`.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "SupportTicketStatusEnum": "support.models.TicketStatus",
+        "SupportTicketPriorityEnum": "support.models.TicketPriority",
+        "SupportTicketCategoryEnum": "support.models.TicketCategory",
+    }
+)

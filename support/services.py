@@ -1,0 +1,495 @@
+"""Writes for the support desk: tickets, their status workflow, messages, SLA bookkeeping, assignment."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.db.models import Count, F, IntegerField, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import Role, User
+from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.permissions import is_staff_member
+from dumuwaks.core.side_effects import publish_after_commit
+from support.errors import (
+    InternalNoteStaffOnly,
+    InvalidAssignee,
+    RelatedBookingNotFound,
+    TicketAlreadyRated,
+    TicketClosed,
+    TicketCreatorOnly,
+    TicketNotFinished,
+    TicketStaffOnly,
+)
+from support.models import (
+    ALLOWED_TRANSITIONS,
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    PRIORITY_BUMP,
+    TICKET_NUMBER_SEQUENCE,
+    AgentAvailability,
+    SupportTicket,
+    TicketMessage,
+    TicketPriority,
+    TicketStatus,
+    TicketStatusHistory,
+)
+from support.sla import sla_deadlines
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_OPEN_TICKETS = 20
+# pg_advisory_xact_lock key serialising auto-assignment (arbitrary constant, "SUPP").
+ASSIGNMENT_LOCK_KEY = 0x53555050
+AGENT_ROLES = (Role.SUPPORT, Role.ADMIN)
+
+
+def _next_ticket_number(now: datetime) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [TICKET_NUMBER_SEQUENCE])
+        (value,) = cursor.fetchone()
+    return f"TKT-{timezone.localtime(now):%y%m}-{value:06d}"
+
+
+def _require_staff(user) -> None:
+    if not is_staff_member(user):
+        raise TicketStaffOnly()
+
+
+def _record_history(*, ticket_id: int, actor, from_status: str, to_status: str, note: str = ""):
+    TicketStatusHistory.objects.create(
+        ticket_id=ticket_id,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+    )
+
+
+# --- Assignment --------------------------------------------------------------------------------------------------
+
+
+def agent_workloads():
+    """Active support agents annotated with `open_tickets`, `capacity` and `available` (missing row = available)."""
+    return (
+        User.objects.filter(role=Role.SUPPORT, is_active=True)
+        .annotate(
+            open_tickets=Count(
+                "assigned_support_tickets",
+                filter=Q(assigned_support_tickets__status__in=OPEN_STATUSES),
+            ),
+            capacity=Coalesce(
+                F("support_availability__max_open_tickets"),
+                Value(DEFAULT_MAX_OPEN_TICKETS),
+                output_field=IntegerField(),
+            ),
+        )
+        .filter(Q(support_availability__isnull=True) | Q(support_availability__is_available=True))
+    )
+
+
+def _pick_agent(*, exclude_ids: tuple[int, ...] = ()) -> User | None:
+    """The available agent with the fewest open tickets and spare capacity.
+
+    Caller holds the assignment advisory lock inside its transaction, so the counts it reads include every
+    assignment committed before it and no concurrent assignment can read the same counts.
+    """
+    return (
+        agent_workloads()
+        .exclude(pk__in=exclude_ids)
+        .filter(open_tickets__lt=F("capacity"))
+        .order_by("open_tickets", "id")
+        .first()
+    )
+
+
+def _lock_assignment() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ASSIGNMENT_LOCK_KEY])
+
+
+def _auto_assign(*, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()) -> User | None:
+    """Assign `ticket` to the least-loaded available agent. Caller is inside a transaction."""
+    _lock_assignment()
+    agent = _pick_agent(exclude_ids=exclude_ids)
+    if agent is None:
+        return None
+    _apply_assignment(ticket=ticket, agent=agent, actor=None, note="auto-assigned")
+    return agent
+
+
+def _apply_assignment(*, ticket: SupportTicket, agent: User, actor, note: str) -> None:
+    now = timezone.now()
+    current = ticket.status
+    updates = {"assigned_to": agent, "assigned_at": now, "updated_at": now}
+    moves_status = current in (TicketStatus.OPEN, TicketStatus.REOPENED)
+    if moves_status:
+        updates["status"] = TicketStatus.ASSIGNED
+    if SupportTicket.objects.filter(pk=ticket.pk, status=current).update(**updates) == 0:
+        raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
+    if moves_status:
+        _record_history(
+            ticket_id=ticket.pk,
+            actor=actor,
+            from_status=current,
+            to_status=TicketStatus.ASSIGNED,
+            note=note,
+        )
+        ticket.status = TicketStatus.ASSIGNED
+    ticket.assigned_to = agent
+    ticket.assigned_at = now
+
+
+def ticket_assign(*, ticket: SupportTicket, agent: User | None, actor: User) -> SupportTicket:
+    """Assign to `agent`, or to the least-loaded available agent when `agent` is None."""
+    _require_staff(actor)
+    if ticket.status in FINISHED_STATUSES:
+        raise InvalidTransition("Finished tickets cannot be reassigned; reopen first.")
+    if agent is not None and not (agent.is_active and agent.role in AGENT_ROLES):
+        raise InvalidAssignee()
+    with transaction.atomic():
+        if agent is None:
+            if _auto_assign(ticket=ticket) is None:
+                raise InvalidAssignee("No support agent is available right now.")
+        else:
+            _apply_assignment(ticket=ticket, agent=agent, actor=actor, note="assigned")
+    return _reload(ticket)
+
+
+# --- Creation ----------------------------------------------------------------------------------------------------
+
+
+def ticket_create(
+    *,
+    created_by: User,
+    subject: str,
+    description: str,
+    category: str,
+    priority: str = TicketPriority.MEDIUM,
+    related_booking_id: int | None = None,
+    related_transaction_ref: str = "",
+    attachments: list | None = None,
+) -> SupportTicket:
+    if related_booking_id is not None:
+        from bookings.models import Booking
+
+        bookings = Booking.objects.filter(pk=related_booking_id)
+        if not is_staff_member(created_by):
+            bookings = bookings.filter(Q(customer=created_by) | Q(technician=created_by))
+        if not bookings.exists():
+            raise RelatedBookingNotFound(
+                fields={"related_booking_id": [RelatedBookingNotFound.message]}
+            )
+    now = timezone.now()
+    first_due, resolution_due = sla_deadlines(priority=priority, started_at=now)
+    with transaction.atomic():
+        ticket = SupportTicket.objects.create(
+            number=_next_ticket_number(now),
+            subject=subject,
+            description=description,
+            category=category,
+            priority=priority,
+            created_by=created_by,
+            related_booking_id=related_booking_id,
+            related_transaction_ref=related_transaction_ref,
+            sla_started_at=now,
+            first_response_due_at=first_due,
+            resolution_due_at=resolution_due,
+        )
+        _record_history(
+            ticket_id=ticket.pk, actor=created_by, from_status="", to_status=TicketStatus.OPEN
+        )
+        if attachments:
+            TicketMessage.objects.create(
+                ticket=ticket, author=created_by, body=description, attachments=attachments
+            )
+        _auto_assign(ticket=ticket)
+        publish_after_commit("support.ticket_created", ticket_id=ticket.pk)
+    return _reload(ticket)
+
+
+def _reload(ticket: SupportTicket) -> SupportTicket:
+    return SupportTicket.objects.select_related("created_by", "assigned_to", "related_booking").get(
+        pk=ticket.pk
+    )
+
+
+# --- Status workflow ---------------------------------------------------------------------------------------------
+
+
+def ticket_transition(
+    *,
+    ticket: SupportTicket,
+    to: str,
+    actor: User | None,
+    note: str = "",
+    extra_updates: dict | None = None,
+) -> SupportTicket:
+    """The one place a ticket's status changes: guarded on the current status, with a history row.
+
+    Resolving/closing stamps `resolved_at`/`closed_at` and records whether the resolution SLA was met.
+    """
+    current = ticket.status
+    if to not in ALLOWED_TRANSITIONS.get(current, ()):
+        raise InvalidTransition(f"A ticket cannot go from {current} to {to}.")
+    now = timezone.now()
+    updates: dict = {"status": to, "updated_at": now, **(extra_updates or {})}
+    if to in FINISHED_STATUSES and ticket.resolved_at is None:
+        updates["resolved_at"] = now
+        if ticket.sla_resolution_met is None:
+            updates["sla_resolution_met"] = now <= ticket.resolution_due_at
+    if to == TicketStatus.CLOSED:
+        updates["closed_at"] = now
+    with transaction.atomic():
+        if SupportTicket.objects.filter(pk=ticket.pk, status=current).update(**updates) == 0:
+            raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
+        _record_history(
+            ticket_id=ticket.pk, actor=actor, from_status=current, to_status=to, note=note
+        )
+        publish_after_commit(
+            "support.ticket_status_changed",
+            ticket_id=ticket.pk,
+            from_status=current,
+            to_status=to,
+            actor_id=actor.pk if actor is not None else None,
+        )
+    return _reload(ticket)
+
+
+def ticket_change_status(*, ticket: SupportTicket, to: str, actor: User, note: str = ""):
+    """Staff moving a ticket along the workflow (reopen/close have their own services)."""
+    _require_staff(actor)
+    if to == TicketStatus.REOPENED:
+        return ticket_reopen(ticket=ticket, actor=actor, note=note)
+    return ticket_transition(ticket=ticket, to=to, actor=actor, note=note)
+
+
+def ticket_close(*, ticket: SupportTicket, actor: User, resolution: str) -> SupportTicket:
+    if not (is_staff_member(actor) or ticket.created_by_id == actor.pk):
+        raise TicketCreatorOnly()
+    return ticket_transition(
+        ticket=ticket,
+        to=TicketStatus.CLOSED,
+        actor=actor,
+        note=resolution,
+        extra_updates={"resolution": resolution},
+    )
+
+
+def ticket_reopen(*, ticket: SupportTicket, actor: User, note: str = "") -> SupportTicket:
+    """Restart the SLA clock: new deadlines from now, resolution outcome cleared, agent kept if present."""
+    if not (is_staff_member(actor) or ticket.created_by_id == actor.pk):
+        raise TicketCreatorOnly()
+    now = timezone.now()
+    _, resolution_due = sla_deadlines(priority=ticket.priority, started_at=now)
+    updates = {
+        "sla_started_at": now,
+        "resolution_due_at": resolution_due,
+        "resolved_at": None,
+        "closed_at": None,
+        "sla_resolution_met": None,
+    }
+    with transaction.atomic():
+        ticket = ticket_transition(
+            ticket=ticket,
+            to=TicketStatus.REOPENED,
+            actor=actor,
+            note=note,
+            extra_updates=updates,
+        )
+        if ticket.assigned_to_id is None:
+            _auto_assign(ticket=ticket)
+    return _reload(ticket)
+
+
+def ticket_change_priority(*, ticket: SupportTicket, priority: str, actor: User) -> SupportTicket:
+    _require_staff(actor)
+    _set_priority(ticket=ticket, priority=priority)
+    return _reload(ticket)
+
+
+def _set_priority(*, ticket: SupportTicket, priority: str, **extra) -> int:
+    """Deadlines follow the priority: recomputed from the SLA start whenever it changes."""
+    first_due, resolution_due = sla_deadlines(priority=priority, started_at=ticket.sla_started_at)
+    return SupportTicket.objects.filter(pk=ticket.pk).update(
+        priority=priority,
+        first_response_due_at=first_due,
+        resolution_due_at=resolution_due,
+        updated_at=timezone.now(),
+        **extra,
+    )
+
+
+def ticket_escalate(
+    *, ticket: SupportTicket, actor: User | None, reason: str = ""
+) -> SupportTicket:
+    """Raise the escalation level and the priority; hand the ticket to an agent who can take it.
+
+    `actor` None means the SLA monitor. A ticket with no agent, or whose agent has gone away, is reassigned to
+    the least-loaded available agent (another one than the current).
+    """
+    if actor is not None:
+        _require_staff(actor)
+    if ticket.status in FINISHED_STATUSES:
+        raise InvalidTransition("Finished tickets cannot be escalated.")
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = SupportTicket.objects.select_for_update().get(pk=ticket.pk)
+        _set_priority(
+            ticket=ticket,
+            priority=PRIORITY_BUMP[ticket.priority],
+            escalation_level=F("escalation_level") + 1,
+            last_escalated_at=now,
+        )
+        ticket.refresh_from_db()
+        agent = ticket.assigned_to
+        agent_away = agent is not None and (
+            not agent.is_active
+            or AgentAvailability.objects.filter(agent=agent, is_available=False).exists()
+        )
+        if agent is None or agent_away:
+            exclude = (agent.pk,) if agent is not None else ()
+            _auto_assign(ticket=ticket, exclude_ids=exclude)
+        TicketMessage.objects.create(
+            ticket=ticket,
+            author=actor,
+            body=f"Escalated to level {ticket.escalation_level}. {reason}".strip(),
+            is_internal=True,
+        )
+        publish_after_commit(
+            "support.ticket_escalated", ticket_id=ticket.pk, level=ticket.escalation_level
+        )
+    return _reload(ticket)
+
+
+# --- Messages ----------------------------------------------------------------------------------------------------
+
+
+def ticket_message_create(
+    *,
+    ticket: SupportTicket,
+    author: User,
+    body: str,
+    is_internal: bool = False,
+    attachments: list | None = None,
+) -> TicketMessage:
+    """A reply or an internal note. The first public staff reply stops the first-response SLA clock; a
+    customer's reply to a ticket waiting on them puts it back in progress."""
+    staff = is_staff_member(author)
+    if is_internal and not staff:
+        raise InternalNoteStaffOnly()
+    if ticket.status == TicketStatus.CLOSED:
+        raise TicketClosed()
+    now = timezone.now()
+    with transaction.atomic():
+        message = TicketMessage.objects.create(
+            ticket=ticket,
+            author=author,
+            body=body,
+            is_internal=is_internal,
+            attachments=attachments or [],
+        )
+        if staff and not is_internal and ticket.created_by_id != author.pk:
+            SupportTicket.objects.filter(pk=ticket.pk, first_responded_at__isnull=True).update(
+                first_responded_at=now,
+                sla_first_response_met=Coalesce(
+                    F("sla_first_response_met"), Value(now <= ticket.first_response_due_at)
+                ),
+                updated_at=now,
+            )
+        elif not staff and ticket.status == TicketStatus.WAITING_CUSTOMER:
+            # If someone moved the ticket meanwhile, the reply still stands.
+            with contextlib.suppress(InvalidTransition):
+                ticket_transition(
+                    ticket=ticket,
+                    to=TicketStatus.IN_PROGRESS,
+                    actor=author,
+                    note="customer replied",
+                )
+        if not is_internal:
+            publish_after_commit(
+                "support.ticket_replied", ticket_id=ticket.pk, message_id=message.pk
+            )
+    return message
+
+
+# --- CSAT --------------------------------------------------------------------------------------------------------
+
+
+def ticket_rate(*, ticket: SupportTicket, actor: User, rating: int, comment: str = ""):
+    if ticket.created_by_id != actor.pk:
+        raise TicketCreatorOnly()
+    if ticket.status not in FINISHED_STATUSES:
+        raise TicketNotFinished()
+    updated = SupportTicket.objects.filter(
+        pk=ticket.pk, csat_rating__isnull=True, status__in=FINISHED_STATUSES
+    ).update(
+        csat_rating=rating,
+        csat_comment=comment,
+        rated_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    if updated == 0:
+        raise TicketAlreadyRated()
+    return _reload(ticket)
+
+
+# --- Agents ------------------------------------------------------------------------------------------------------
+
+
+def agent_availability_update(
+    *, agent: User, is_available: bool | None = None, max_open_tickets: int | None = None
+) -> AgentAvailability:
+    _require_staff(agent)
+    defaults = {}
+    if is_available is not None:
+        defaults["is_available"] = is_available
+    if max_open_tickets is not None:
+        defaults["max_open_tickets"] = max_open_tickets
+    availability, _ = AgentAvailability.objects.update_or_create(agent=agent, defaults=defaults)
+    return availability
+
+
+# --- SLA monitor -------------------------------------------------------------------------------------------------
+
+
+def sla_breaches_process(*, now: datetime | None = None) -> dict[str, int]:
+    """Flag tickets whose first-response or resolution deadline passed, once each, and escalate them.
+
+    Each flag is set by a guarded UPDATE (`sla_*_met IS NULL`), so concurrent or repeated runs escalate a
+    breach exactly once.
+    """
+    now = now or timezone.now()
+    counts = {"first_response_breached": 0, "resolution_breached": 0, "escalated": 0}
+    first_response_late = SupportTicket.objects.filter(
+        status__in=OPEN_STATUSES,
+        first_responded_at__isnull=True,
+        sla_first_response_met__isnull=True,
+        first_response_due_at__lt=now,
+    ).values_list("pk", flat=True)
+    resolution_late = SupportTicket.objects.filter(
+        status__in=OPEN_STATUSES,
+        sla_resolution_met__isnull=True,
+        resolution_due_at__lt=now,
+    ).values_list("pk", flat=True)
+    for kind, ids, flag in (
+        ("first_response_breached", list(first_response_late), "sla_first_response_met"),
+        ("resolution_breached", list(resolution_late), "sla_resolution_met"),
+    ):
+        for ticket_id in ids:
+            with transaction.atomic():
+                flagged = SupportTicket.objects.filter(
+                    pk=ticket_id, status__in=OPEN_STATUSES, **{f"{flag}__isnull": True}
+                ).update(**{flag: False, "updated_at": now})
+                if not flagged:
+                    continue
+                counts[kind] += 1
+                ticket = SupportTicket.objects.select_related("assigned_to").get(pk=ticket_id)
+                label = "first response" if flag == "sla_first_response_met" else "resolution"
+                ticket_escalate(ticket=ticket, actor=None, reason=f"SLA {label} deadline missed.")
+                counts["escalated"] += 1
+    return counts
