@@ -1,4 +1,9 @@
-"""WebSocket authentication by access JWT: `?token=<jwt>` or `Sec-WebSocket-Protocol: bearer, <jwt>`."""
+"""WebSocket authentication by access JWT: `?token=<jwt>` or `Sec-WebSocket-Protocol: bearer, <jwt>`.
+
+Sets `scope["user"]` (AnonymousUser when the token is missing, invalid, expired or its user inactive) and
+`scope["token_exp"]` (epoch seconds) so a consumer can close a socket whose token has since expired.
+Consumers decide how to refuse (ours accept, then close with 4401 so browsers can read the code).
+"""
 
 from urllib.parse import parse_qs
 
@@ -10,34 +15,41 @@ from django.contrib.auth.models import AnonymousUser
 @database_sync_to_async
 def _user_for_token(raw_token: str):
     from rest_framework_simplejwt.authentication import JWTAuthentication
-    from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
     auth = JWTAuthentication()
     try:
         validated = auth.get_validated_token(raw_token)
-        return auth.get_user(validated)
-    except (InvalidToken, TokenError, Exception):
-        return AnonymousUser()
+        return auth.get_user(validated), validated.get("exp")
+    except (
+        Exception
+    ):  # any invalid token (bad signature, expired, unknown or inactive user) → anonymous
+        return AnonymousUser(), None
 
 
 def _token_from_scope(scope) -> str | None:
-    query = parse_qs(scope.get("query_string", b"").decode())
+    query = parse_qs(scope.get("query_string", b"").decode(errors="ignore"))
     if query.get("token"):
         return query["token"][0]
-    for name, value in scope.get("headers", []):
-        if name == b"sec-websocket-protocol":
-            parts = [p.strip() for p in value.decode().split(",")]
-            if len(parts) == 2 and parts[0].lower() == "bearer":
-                return parts[1]
+    # Channels parses the header into scope["subprotocols"]; fall back to the raw header.
+    subprotocols = list(scope.get("subprotocols") or [])
+    if not subprotocols:
+        for name, value in scope.get("headers", []):
+            if name == b"sec-websocket-protocol":
+                subprotocols = [p.strip() for p in value.decode(errors="ignore").split(",")]
+    if len(subprotocols) == 2 and subprotocols[0].lower() == "bearer":
+        return subprotocols[1]
     return None
 
 
 class JWTAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
+        scope = dict(scope)
         token = _token_from_scope(scope)
-        scope["user"] = await _user_for_token(token) if token else AnonymousUser()
-        if not getattr(scope["user"], "is_active", False):
-            scope["user"] = AnonymousUser()
+        user, exp = (await _user_for_token(token)) if token else (AnonymousUser(), None)
+        if not getattr(user, "is_active", False):
+            user, exp = AnonymousUser(), None
+        scope["user"] = user
+        scope["token_exp"] = exp
         return await super().__call__(scope, receive, send)
 
 

@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+    verbose_name = "Notifications and chat"
+
+    def ready(self):
+        from notifications import producers
+
+        producers.register()

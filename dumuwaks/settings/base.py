@@ -304,7 +304,9 @@ AFRICASTALKING_API_BASE_OVERRIDE = env.str(
 )  # tests only: point the SDK at a local fake
 
 # --- social ---
-MEDIA_FOLDER_ROOT = env.str("MEDIA_FOLDER_ROOT", default="dumuwaks")  # Cloudinary/local folder prefix
+MEDIA_FOLDER_ROOT = env.str(
+    "MEDIA_FOLDER_ROOT", default="dumuwaks"
+)  # Cloudinary/local folder prefix
 CLOUDINARY_UPLOAD_PREFIX = env.str(
     "CLOUDINARY_UPLOAD_PREFIX", default=""
 )  # tests only: point the Cloudinary SDK at a local fake
@@ -323,6 +325,26 @@ BOOKING_AUTO_CONFIRM_HOURS = env.int("BOOKING_AUTO_CONFIRM_HOURS", default=72)
 # Days after completion during which customer or technician may open a dispute.
 BOOKING_DISPUTE_WINDOW_DAYS = env.int("BOOKING_DISPUTE_WINDOW_DAYS", default=7)
 
+# --- notifications ---
+# Name the chat/notification enums explicitly so other apps' `kind`/`type`/`platform` fields never collide.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ConversationKindEnum": "notifications.models.ConversationKind",
+        "DeviceTargetKindEnum": "notifications.models.DeviceTargetKind",
+        "DevicePlatformEnum": "notifications.models.DevicePlatform",
+        "ChatAttachmentTypeEnum": "notifications.models.AttachmentType",
+        "NotificationGroupEnum": "notifications.models.NotificationGroup",
+    }
+)
+
+# --- payments ---
+# Seconds a customer has to answer an STK prompt before the payment counts as expired.
+PAYMENT_STK_EXPIRY_SECONDS = env.int("PAYMENT_STK_EXPIRY_SECONDS", default=300)
+# Pending STK payments older than this with no callback are resolved by STK Query (beat task).
+PAYMENT_STK_QUERY_AFTER_SECONDS = env.int("PAYMENT_STK_QUERY_AFTER_SECONDS", default=120)
+# Payouts without a B2C result for this long are checked with Transaction Status (beat task).
+PAYOUT_RECONCILE_AFTER_SECONDS = env.int("PAYOUT_RECONCILE_AFTER_SECONDS", default=600)
+
 # --- support ---
 # Support ticket enums get their own names so they never collide with bookings'/payments' `status`.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
@@ -330,5 +352,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "SupportTicketStatusEnum": "support.models.TicketStatus",
         "SupportTicketPriorityEnum": "support.models.TicketPriority",
         "SupportTicketCategoryEnum": "support.models.TicketCategory",
+    }
+)
+# --- bookings (schema enum names) ---
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+        "BookingDisputeStatusEnum": "bookings.models.DisputeStatus",
+        "BookingDisputeOutcomeEnum": "bookings.models.DisputeOutcome",
+        "BookingUrgencyEnum": "bookings.models.Urgency",
     }
 )

@@ -1,0 +1,314 @@
+"""The one WebSocket endpoint (`ws/`, alias `ws/chat/`). A thin transport: every write goes through the same
+services as the REST API (database_sync_to_async), and server events arrive as `realtime.event` group
+messages whose payload is forwarded as is.
+
+Client → server (JSON, `action` plus fields, optional `requestId` echoed in the reply):
+  join {conversationId} · leave {conversationId} · message.send {conversationId, body, attachments?,
+  replyToId?, clientId?} · message.edit {messageId, body} · message.delete {messageId} ·
+  typing.start / typing.stop {conversationId} · read {conversationId, messageId?} · ping
+Server → client (`type`): ready, joined, left, message.ack, message.new, message.edited, message.deleted,
+  typing, read_receipt, presence, booking.status_changed, notification.new, pong, error.
+Close codes: 4401 no/invalid/expired token.
+"""
+
+from __future__ import annotations
+
+import time
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from djangorestframework_camel_case.util import camelize
+from rest_framework import serializers
+
+from dumuwaks.core.errors import ApplicationError
+from notifications import presence, selectors
+from notifications.realtime import conversation_group, envelope, user_group
+from notifications.serializers import (
+    ChatMessageOutputSerializer,
+    MessageCreateInputSerializer,
+    MessageUpdateInputSerializer,
+)
+from notifications.services import chat as chat_services
+
+CLOSE_UNAUTHENTICATED = 4401
+MAX_JOINED = 100
+
+
+def _validation_fields(exc: serializers.ValidationError) -> dict:
+    from dumuwaks.core.errors import _flatten_validation_detail
+
+    return _flatten_validation_detail(exc.detail)
+
+
+# --- sync helpers run in the DB thread ---------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def _join_allowed(conversation_id: int, user_id: int) -> list[int] | None:
+    """Participant ids of the conversation if the user takes part, else None."""
+    from notifications.models import ConversationParticipant
+
+    ids = list(
+        ConversationParticipant.objects.filter(conversation_id=conversation_id).values_list(
+            "user_id", flat=True
+        )
+    )
+    return ids if user_id in ids else None
+
+
+@database_sync_to_async
+def _send_message(user, data: dict) -> dict:
+    serializer = MessageCreateInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    values = serializer.validated_data
+    conversation = chat_services.conversation_for_participant(
+        conversation_id=values["conversation_id"], user=user
+    )
+    message = chat_services.message_send(
+        conversation=conversation,
+        sender=user,
+        body=values["body"],
+        attachments=values["attachments"],
+        reply_to=values.get("reply_to_id"),
+    )
+    return dict(ChatMessageOutputSerializer(message).data)
+
+
+@database_sync_to_async
+def _edit_message(user, message_id, data: dict) -> dict:
+    serializer = MessageUpdateInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    message = chat_services.message_edit(
+        message=_int(message_id, "messageId"), user=user, body=serializer.validated_data["body"]
+    )
+    return dict(ChatMessageOutputSerializer(message).data)
+
+
+@database_sync_to_async
+def _delete_message(user, message_id) -> None:
+    chat_services.message_delete(message=_int(message_id, "messageId"), user=user)
+
+
+@database_sync_to_async
+def _mark_read(user, conversation_id, message_id) -> dict:
+    conversation = chat_services.conversation_for_participant(
+        conversation_id=conversation_id, user=user
+    )
+    result = chat_services.conversation_mark_read(
+        conversation=conversation,
+        user=user,
+        up_to_message=_int(message_id, "messageId") if message_id is not None else None,
+    )
+    return {
+        **result,
+        "last_read_at": result["last_read_at"].isoformat() if result["last_read_at"] else None,
+    }
+
+
+@database_sync_to_async
+def _contacts(user_id: int) -> list[int]:
+    return selectors.contact_ids_for_user(user_id=user_id)
+
+
+def _int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise serializers.ValidationError({name: ["A whole number is required."]})
+    try:
+        number = int(value)
+    except ValueError:
+        raise serializers.ValidationError({name: ["A whole number is required."]}) from None
+    if number < 1:
+        raise serializers.ValidationError({name: ["Must be positive."]})
+    return number
+
+
+class RealtimeConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.user = self.scope.get("user")
+        self.joined: set[int] = set()
+        self.counted_online = False
+        subprotocols = self.scope.get("subprotocols") or []
+        # Browsers fail the handshake unless we echo the subprotocol they offered.
+        await self.accept(subprotocol="bearer" if "bearer" in subprotocols else None)
+        if not getattr(self.user, "is_authenticated", False):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user_id = self.user.pk
+        await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        came_online = await sync_to_async(presence.presence_connect)(self.user_id)
+        self.counted_online = True
+        if came_online:
+            await self._broadcast_presence(online=True)
+        await self.send_json({"type": "ready", "userId": self.user_id})
+
+    async def disconnect(self, code):
+        if not getattr(self, "counted_online", False):
+            return
+        for conversation_id in list(self.joined):
+            await self.channel_layer.group_discard(
+                conversation_group(conversation_id), self.channel_name
+            )
+        await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+        went_offline = await sync_to_async(presence.presence_disconnect)(self.user_id)
+        self.counted_online = False
+        if went_offline:
+            await self._broadcast_presence(online=False)
+
+    async def _broadcast_presence(self, *, online: bool):
+        event = envelope(
+            "presence", {"user_id": self.user_id, "status": "online" if online else "offline"}
+        )
+        for contact_id in await _contacts(self.user_id):
+            await self.channel_layer.group_send(user_group(contact_id), event)
+
+    def _token_expired(self) -> bool:
+        exp = self.scope.get("token_exp")
+        return bool(exp and exp < time.time())
+
+    # --- client → server ---------------------------------------------------------------------------------------
+
+    async def receive_json(self, content, **kwargs):
+        if not getattr(self, "counted_online", False):
+            return
+        if self._token_expired():
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not isinstance(content, dict):
+            await self._error(None, "bad_request", "Send a JSON object with an action.")
+            return
+        action = content.get("action") or content.get("type")
+        request_id = content.get("requestId")
+        handler = self._actions.get(action)
+        if handler is None:
+            await self._error(request_id, "unknown_action", f"Unknown action {action!r}.")
+            return
+        try:
+            await handler(self, content, request_id)
+        except ApplicationError as exc:
+            await self._error(request_id, exc.code, exc.message, exc.fields)
+        except serializers.ValidationError as exc:
+            await self._error(
+                request_id, "validation_error", "Some fields are invalid.", _validation_fields(exc)
+            )
+
+    async def decode_json(self, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None
+
+    async def _error(self, request_id, code: str, message: str, fields: dict | None = None):
+        body = {"type": "error", "code": code, "message": message}
+        if fields:
+            body["fields"] = camelize(fields)
+        if request_id is not None:
+            body["requestId"] = request_id
+        await self.send_json(body)
+
+    async def _reply(self, request_id, body: dict):
+        if request_id is not None:
+            body["requestId"] = request_id
+        await self.send_json(body)
+
+    async def _do_join(self, content, request_id):
+        conversation_id = _int(content.get("conversationId"), "conversationId")
+        participant_ids = await _join_allowed(conversation_id, self.user_id)
+        if participant_ids is None:
+            await self._error(request_id, "conversation_not_found", "Conversation not found.")
+            return
+        if conversation_id not in self.joined and len(self.joined) >= MAX_JOINED:
+            await self._error(request_id, "too_many_conversations", "Leave a conversation first.")
+            return
+        await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+        self.joined.add(conversation_id)
+        online = await sync_to_async(presence.online_user_ids)(participant_ids)
+        await self._reply(
+            request_id,
+            {
+                "type": "joined",
+                "conversationId": conversation_id,
+                "online": sorted(uid for uid in online if uid != self.user_id),
+            },
+        )
+
+    async def _do_leave(self, content, request_id):
+        conversation_id = _int(content.get("conversationId"), "conversationId")
+        if conversation_id in self.joined:
+            self.joined.discard(conversation_id)
+            await self.channel_layer.group_discard(
+                conversation_group(conversation_id), self.channel_name
+            )
+        await self._reply(request_id, {"type": "left", "conversationId": conversation_id})
+
+    async def _do_send(self, content, request_id):
+        data = {
+            "conversation_id": content.get("conversationId"),
+            "body": content.get("body", ""),
+            "attachments": content.get("attachments") or [],
+            "reply_to_id": content.get("replyToId"),
+        }
+        message = await _send_message(self.user, data)
+        body = {"type": "message.ack", "message": camelize(message)}
+        if content.get("clientId") is not None:
+            body["clientId"] = content["clientId"]
+        await self._reply(request_id, body)
+
+    async def _do_edit(self, content, request_id):
+        message = await _edit_message(
+            self.user, content.get("messageId"), {"body": content.get("body", "")}
+        )
+        await self._reply(request_id, {"type": "message.ack", "message": camelize(message)})
+
+    async def _do_delete(self, content, request_id):
+        await _delete_message(self.user, content.get("messageId"))
+        await self._reply(
+            request_id, {"type": "message.ack", "messageId": content.get("messageId")}
+        )
+
+    async def _do_typing(self, content, request_id):
+        conversation_id = _int(content.get("conversationId"), "conversationId")
+        if conversation_id not in self.joined:
+            await self._error(request_id, "not_joined", "Join the conversation first.")
+            return
+        is_typing = (content.get("action") or content.get("type")) == "typing.start"
+        await self.channel_layer.group_send(
+            conversation_group(conversation_id),
+            envelope(
+                "typing",
+                {
+                    "conversation_id": conversation_id,
+                    "user_id": self.user_id,
+                    "is_typing": is_typing,
+                },
+                exclude_channel=self.channel_name,
+            ),
+        )
+
+    async def _do_read(self, content, request_id):
+        conversation_id = _int(content.get("conversationId"), "conversationId")
+        result = await _mark_read(self.user, conversation_id, content.get("messageId"))
+        await self._reply(request_id, {"type": "read.ack", **camelize(result)})
+
+    async def _do_ping(self, content, request_id):
+        await sync_to_async(presence.presence_touch)(self.user_id)
+        await self._reply(request_id, {"type": "pong"})
+
+    _actions = {
+        "join": _do_join,
+        "leave": _do_leave,
+        "message.send": _do_send,
+        "message.edit": _do_edit,
+        "message.delete": _do_delete,
+        "typing.start": _do_typing,
+        "typing.stop": _do_typing,
+        "read": _do_read,
+        "ping": _do_ping,
+    }
+
+    # --- server → client ---------------------------------------------------------------------------------------
+
+    async def realtime_event(self, event):
+        if event.get("exclude_channel") == self.channel_name:
+            return
+        await self.send_json(event["payload"])

@@ -1,0 +1,64 @@
+"""Who is online: a Redis counter per user, incremented by each open socket and decremented when it closes.
+
+The key expires PRESENCE_TTL seconds after the last activity of any of the user's sockets, so a crashed
+server cannot leave someone "online" forever; clients ping at least every 30 s to stay online. Keys live
+under the cache's KEY_PREFIX (per test worker in tests).
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+PRESENCE_TTL = 90
+
+_INCR_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return n
+"""
+# Never below zero: an expired key followed by a late disconnect must not leave -1 behind.
+_DECR_SCRIPT = """
+local n = redis.call('DECR', KEYS[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) return 0 end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return n
+"""
+
+
+def _client():
+    return cache._cache.get_client(write=True)
+
+
+def _key(user_id: int) -> str:
+    return cache.make_key(f"presence:user:{user_id}")
+
+
+def presence_connect(user_id: int) -> bool:
+    """Count one more socket; True when the user just came online."""
+    return int(_client().eval(_INCR_SCRIPT, 1, _key(user_id), PRESENCE_TTL)) == 1
+
+
+def presence_disconnect(user_id: int) -> bool:
+    """Count one socket less; True when the user just went offline."""
+    return int(_client().eval(_DECR_SCRIPT, 1, _key(user_id), PRESENCE_TTL)) == 0
+
+
+def presence_touch(user_id: int) -> None:
+    client = _client()
+    key = _key(user_id)
+    if not client.expire(key, PRESENCE_TTL):
+        # The key expired while the socket stayed open (no pings): count this socket again.
+        client.eval(_INCR_SCRIPT, 1, key, PRESENCE_TTL)
+
+
+def is_online(user_id: int) -> bool:
+    value = _client().get(_key(user_id))
+    return bool(value and int(value) > 0)
+
+
+def online_user_ids(user_ids) -> set[int]:
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    values = _client().mget([_key(uid) for uid in ids])
+    return {uid for uid, value in zip(ids, values, strict=True) if value and int(value) > 0}

@@ -1,0 +1,251 @@
+"""Domain events → notifications and live updates.
+
+`register()` (called from NotificationsConfig.ready) subscribes the `on_*` handlers. Handlers run after the
+publisher's commit and only push socket events or enqueue tasks (ids only); the `*_notify` functions run
+inside those tasks, re-read the rows and call `notify`.
+
+Who hears what:
+- booking.status_changed: both parties get the live `booking.status_changed` event; the notification goes
+  to the parties other than the actor (both for timer-driven changes and staff actions);
+- booking.deposit_paid: both parties; payment.succeeded / payment.failed: the payer;
+- payout.paid: the recipient; support.ticket_replied: the ticket's creator (unless they wrote the reply);
+- dispute.opened / dispute.resolved: both booking parties;
+- a new chat message: every other participant who has no open socket (presence) gets `message.received`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.apps import apps as django_apps
+
+from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
+from notifications.realtime import send_to_user_after_commit
+
+logger = logging.getLogger(__name__)
+
+
+def _tasks():
+    from notifications import tasks
+
+    return tasks
+
+
+def _booking(booking_id):
+    from bookings.models import Booking
+
+    return Booking.objects.select_related("customer", "technician").filter(pk=booking_id).first()
+
+
+def _booking_context(booking) -> dict:
+    return {
+        "booking_id": booking.pk,
+        "booking_number": booking.number,
+        "booking_title": booking.title,
+        "customer_name": booking.customer.get_full_name() if booking.customer_id else "",
+        "technician_name": booking.technician.get_full_name() if booking.technician_id else "",
+    }
+
+
+def _parties(booking) -> list[int]:
+    return [uid for uid in (booking.customer_id, booking.technician_id) if uid]
+
+
+# --- handlers (run after the publisher's commit) -----------------------------------------------------------------
+
+
+def on_booking_status_changed(*, booking_id, from_status=None, to_status=None, actor_id=None, **_):
+    booking = _booking(booking_id)
+    if booking is None:
+        return
+    event = {
+        "booking_id": booking.pk,
+        "booking_number": booking.number,
+        "from_status": from_status or "",
+        "to_status": to_status or booking.status,
+        "actor_id": actor_id,
+    }
+    for user_id in _parties(booking):
+        send_to_user_after_commit(user_id, "booking.status_changed", event)
+    enqueue_after_commit(
+        _tasks().booking_status_changed_notify, booking.pk, from_status, to_status, actor_id
+    )
+
+
+def on_booking_deposit_paid(*, booking_id, **_):
+    enqueue_after_commit(_tasks().booking_deposit_paid_notify, booking_id)
+
+
+def on_payment_succeeded(*, payment_id, booking_id=None, **_):
+    enqueue_after_commit(_tasks().payment_result_notify, payment_id, booking_id, True)
+
+
+def on_payment_failed(*, payment_id, booking_id=None, **_):
+    enqueue_after_commit(_tasks().payment_result_notify, payment_id, booking_id, False)
+
+
+def on_payout_paid(*, payout_id, **_):
+    enqueue_after_commit(_tasks().payout_paid_notify, payout_id)
+
+
+def on_support_ticket_replied(*, ticket_id, message_id=None, **_):
+    enqueue_after_commit(_tasks().support_ticket_replied_notify, ticket_id, message_id)
+
+
+def on_dispute_opened(*, dispute_id=None, booking_id, **_):
+    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.opened")
+
+
+def on_dispute_resolved(*, dispute_id=None, booking_id, **_):
+    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.resolved")
+
+
+def register() -> None:
+    subscribe("booking.status_changed", on_booking_status_changed)
+    subscribe("booking.deposit_paid", on_booking_deposit_paid)
+    subscribe("payment.succeeded", on_payment_succeeded)
+    subscribe("payment.failed", on_payment_failed)
+    subscribe("payout.paid", on_payout_paid)
+    subscribe("support.ticket_replied", on_support_ticket_replied)
+    subscribe("dispute.opened", on_dispute_opened)
+    subscribe("dispute.resolved", on_dispute_resolved)
+
+
+# --- work done inside tasks --------------------------------------------------------------------------------------
+
+
+def _notify(user_id, type_, context):
+    from notifications.services.notifications import notify
+
+    return notify(user_id=user_id, type=type_, context=context)
+
+
+def booking_status_changed_notify(*, booking_id, from_status, to_status, actor_id) -> list[int]:
+    from notifications.catalogue import CATALOGUE
+
+    booking = _booking(booking_id)
+    if booking is None:
+        return []
+    to_status = to_status or booking.status
+    type_ = f"booking.{to_status}"
+    if type_ not in CATALOGUE:
+        type_ = "booking.status_changed"
+    context = {
+        **_booking_context(booking),
+        "from_status": from_status or "",
+        "to_status": to_status,
+    }
+    recipients = [uid for uid in _parties(booking) if uid != actor_id]
+    for user_id in recipients:
+        _notify(user_id, type_, context)
+    return recipients
+
+
+def booking_deposit_paid_notify(*, booking_id) -> list[int]:
+    booking = _booking(booking_id)
+    if booking is None:
+        return []
+    recipients = _parties(booking)
+    for user_id in recipients:
+        _notify(user_id, "booking.deposit_paid", _booking_context(booking))
+    return recipients
+
+
+def _optional_model(app_label: str, name: str):
+    """Models of apps that may not be deployed yet (payments/support are built in parallel)."""
+    try:
+        return django_apps.get_model(app_label, name)
+    except LookupError:
+        return None
+
+
+def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | None:
+    payment_model = _optional_model("payments", "Payment")
+    payment = payment_model.objects.filter(pk=payment_id).first() if payment_model else None
+    booking = _booking(booking_id or getattr(payment, "booking_id", None))
+    payer_id = getattr(payment, "payer_id", None) or (booking.customer_id if booking else None)
+    if payer_id is None:
+        logger.warning("payment %s: no payer to notify", payment_id)
+        return None
+    context = {"payment_id": payment_id, "amount": getattr(payment, "amount", "") or ""}
+    if booking is not None:
+        context.update(_booking_context(booking))
+    _notify(payer_id, "payment.succeeded" if succeeded else "payment.failed", context)
+    return payer_id
+
+
+def payout_paid_notify(*, payout_id) -> int | None:
+    payout_model = _optional_model("payments", "Payout")
+    payout = payout_model.objects.filter(pk=payout_id).first() if payout_model else None
+    recipient_id = getattr(payout, "recipient_id", None)
+    if recipient_id is None:
+        logger.warning("payout %s: no recipient to notify", payout_id)
+        return None
+    context = {"payout_id": payout_id, "amount": getattr(payout, "amount", "") or ""}
+    _notify(recipient_id, "payout.paid", context)
+    return recipient_id
+
+
+def support_ticket_replied_notify(*, ticket_id, message_id) -> int | None:
+    ticket_model = _optional_model("support", "SupportTicket")
+    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
+    owner_id = getattr(ticket, "created_by_id", None)
+    if owner_id is None:
+        return None
+    author_id = None
+    message_model = _optional_model("support", "TicketMessage")
+    if message_model is not None and message_id is not None:
+        message = message_model.objects.filter(pk=message_id).first()
+        author_id = next(
+            (
+                getattr(message, f, None)
+                for f in ("author_id", "sender_id", "user_id")
+                if getattr(message, f, None)
+            ),
+            None,
+        )
+    if author_id == owner_id:
+        return None
+    _notify(
+        owner_id,
+        "support.ticket_replied",
+        {"ticket_id": ticket_id, "ticket_number": getattr(ticket, "number", "")},
+    )
+    return owner_id
+
+
+def dispute_notify(*, booking_id, type_) -> list[int]:
+    booking = _booking(booking_id)
+    if booking is None:
+        return []
+    recipients = _parties(booking)
+    for user_id in recipients:
+        _notify(user_id, type_, _booking_context(booking))
+    return recipients
+
+
+def offline_recipients_notify(*, message_id) -> list[int]:
+    """Notify (group "messages") every other participant of the message's conversation who is offline."""
+    from notifications.models import ConversationParticipant, Message
+    from notifications.presence import online_user_ids
+
+    message = Message.objects.select_related("sender").filter(pk=message_id).first()
+    if message is None or message.is_deleted:
+        return []
+    recipient_ids = list(
+        ConversationParticipant.objects.filter(conversation_id=message.conversation_id)
+        .exclude(user_id=message.sender_id)
+        .values_list("user_id", flat=True)
+    )
+    online = online_user_ids(recipient_ids)
+    offline = [uid for uid in recipient_ids if uid not in online]
+    preview = message.body[:120] if message.body else "📎"
+    context = {
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "sender_name": message.sender.get_full_name() if message.sender else "",
+        "preview": preview,
+    }
+    for user_id in offline:
+        _notify(user_id, "message.received", context)
+    return offline

@@ -1,0 +1,236 @@
+"""Input and output shapes of the chat and notification endpoints (and of the WebSocket payloads, which
+reuse the output serializers so both transports show the same message)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from notifications.models import (
+    AttachmentType,
+    Conversation,
+    ConversationKind,
+    ConversationParticipant,
+    DevicePlatform,
+    DeviceTargetKind,
+    DeviceToken,
+    Message,
+    Notification,
+    NotificationChannel,
+    NotificationGroup,
+)
+
+MAX_BODY_LENGTH = 4000
+MAX_ATTACHMENTS = 10
+MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
+
+
+# --- Chat --------------------------------------------------------------------------------------------------------
+
+
+class ChatUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    avatar_url = serializers.CharField()
+    role = serializers.CharField()
+
+
+class ChatAttachmentSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    public_id = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    type = serializers.ChoiceField(choices=AttachmentType.choices)
+    size = serializers.IntegerField(min_value=0, max_value=MAX_ATTACHMENT_BYTES)
+
+
+class ChatMessageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    conversation_id = serializers.IntegerField()
+    sender = ChatUserSerializer(allow_null=True)
+    body = serializers.SerializerMethodField()
+    attachments = serializers.SerializerMethodField()
+    reply_to_id = serializers.IntegerField(allow_null=True)
+    is_edited = serializers.BooleanField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    is_deleted = serializers.BooleanField()
+    deleted_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_body(self, message: Message) -> str:
+        return "" if message.is_deleted else message.body
+
+    @extend_schema_field(ChatAttachmentSerializer(many=True))
+    def get_attachments(self, message: Message) -> list:
+        return [] if message.is_deleted else list(message.attachments or [])
+
+
+class ChatParticipantSerializer(serializers.Serializer):
+    user = ChatUserSerializer()
+    last_read_at = serializers.DateTimeField(allow_null=True)
+    last_read_message_id = serializers.IntegerField(allow_null=True)
+
+
+class ConversationLastMessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sender_id = serializers.IntegerField(allow_null=True)
+    body = serializers.SerializerMethodField()
+    attachment_count = serializers.SerializerMethodField()
+    is_deleted = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_body(self, message: Message) -> str:
+        return "" if message.is_deleted else message.body[:200]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_attachment_count(self, message: Message) -> int:
+        return 0 if message.is_deleted else len(message.attachments or [])
+
+
+class ConversationOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ConversationKind.choices)
+    booking_id = serializers.IntegerField(allow_null=True)
+    subject = serializers.CharField()
+    created_by_id = serializers.IntegerField(allow_null=True)
+    last_message_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    unread_count = serializers.IntegerField(source="my_unread_count", default=0)
+    last_message = serializers.SerializerMethodField()
+    participants = serializers.SerializerMethodField()
+
+    @extend_schema_field(ConversationLastMessageSerializer(allow_null=True))
+    def get_last_message(self, conversation: Conversation):
+        message = getattr(conversation, "last_message", None)
+        return ConversationLastMessageSerializer(message).data if message else None
+
+    @extend_schema_field(ChatParticipantSerializer(many=True))
+    def get_participants(self, conversation: Conversation):
+        participants: list[ConversationParticipant] = list(conversation.participants.all())
+        return ChatParticipantSerializer(participants, many=True).data
+
+
+class ConversationCreateInputSerializer(serializers.Serializer):
+    booking_id = serializers.IntegerField(required=False, min_value=1)
+    user_id = serializers.IntegerField(required=False, min_value=1)
+
+    def validate(self, attrs):
+        if ("booking_id" in attrs) == ("user_id" in attrs):
+            raise serializers.ValidationError("Send exactly one of bookingId or userId.")
+        return attrs
+
+
+class ConversationReadInputSerializer(serializers.Serializer):
+    message_id = serializers.IntegerField(required=False, min_value=1)
+
+
+class ConversationReadOutputSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    last_read_message_id = serializers.IntegerField(allow_null=True)
+    last_read_at = serializers.DateTimeField(allow_null=True)
+    unread_count = serializers.IntegerField()
+    message_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class MessageListQuerySerializer(serializers.Serializer):
+    conversation = serializers.IntegerField(min_value=1)
+
+
+class MessageCreateInputSerializer(serializers.Serializer):
+    conversation_id = serializers.IntegerField(min_value=1)
+    body = serializers.CharField(
+        max_length=MAX_BODY_LENGTH,
+        allow_blank=True,
+        required=False,
+        default="",
+        trim_whitespace=True,
+    )
+    attachments = ChatAttachmentSerializer(many=True, required=False, default=list)
+    reply_to_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    def validate_attachments(self, value):
+        if len(value) > MAX_ATTACHMENTS:
+            raise serializers.ValidationError(f"At most {MAX_ATTACHMENTS} attachments.")
+        return value
+
+    def validate(self, attrs):
+        if not attrs.get("body") and not attrs.get("attachments"):
+            raise serializers.ValidationError("A message needs a body or an attachment.")
+        return attrs
+
+
+class MessageUpdateInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=MAX_BODY_LENGTH, trim_whitespace=True)
+
+
+# --- Notifications -----------------------------------------------------------------------------------------------
+
+
+class NotificationOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "type",
+            "group",
+            "title",
+            "body",
+            "data",
+            "is_read",
+            "read_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class NotificationListQuerySerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+    group = serializers.ChoiceField(choices=NotificationGroup.choices, required=False)
+
+
+class NotificationReadAllOutputSerializer(serializers.Serializer):
+    updated = serializers.IntegerField()
+
+
+class NotificationChannelPreferencesSerializer(serializers.Serializer):
+    in_app = serializers.BooleanField(required=False)
+    push = serializers.BooleanField(required=False)
+    email = serializers.BooleanField(required=False)
+    sms = serializers.BooleanField(required=False)
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    """{group: {channel: enabled}}. On PUT every key is optional: what is sent is changed, the rest kept."""
+
+    bookings = NotificationChannelPreferencesSerializer(required=False)
+    payments = NotificationChannelPreferencesSerializer(required=False)
+    messages = NotificationChannelPreferencesSerializer(required=False)
+    support = NotificationChannelPreferencesSerializer(required=False)
+    marketing = NotificationChannelPreferencesSerializer(required=False)
+    account = NotificationChannelPreferencesSerializer(required=False)
+
+
+assert set(NotificationPreferencesSerializer._declared_fields) == set(NotificationGroup.values)
+assert set(NotificationChannelPreferencesSerializer._declared_fields) == set(
+    NotificationChannel.values
+)
+
+
+class DeviceRegisterInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
+    platform = serializers.ChoiceField(choices=DevicePlatform.choices)
+    kind = serializers.ChoiceField(
+        choices=DeviceTargetKind.choices, required=False, default=DeviceTargetKind.TOKEN
+    )
+
+
+class DeviceDeleteInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=512)
+
+
+class DeviceOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeviceToken
+        fields = ["id", "token", "kind", "platform", "last_seen", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,165 @@
+"""One attempt to deliver a notification on one external channel (push, email, SMS).
+
+Called by `notifications.tasks.deliver_notification` with the delivery id only: the attempt re-reads the
+delivery, its notification and the user, re-checks the user's preference (they may have opted out since it
+was queued) and records the outcome on the NotificationDelivery row. Network calls happen outside any
+transaction. Returns RETRY for failures worth another attempt; the task owns the backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import F
+from django.utils import timezone
+
+from notifications.models import (
+    DeliveryStatus,
+    DeviceToken,
+    NotificationChannel,
+    NotificationDelivery,
+)
+from notifications.preferences import enabled_channels
+
+logger = logging.getLogger(__name__)
+
+SENT = "sent"
+FAILED = "failed"
+SKIPPED = "skipped"
+RETRY = "retry"
+NOTHING_TO_DO = "nothing_to_do"
+
+EMAIL_TEMPLATE = "notifications/generic"  # templates/email/notifications/generic.*
+
+
+class TransientDeliveryError(Exception):
+    """Worth retrying (provider unreachable, throttled, 5xx)."""
+
+
+def _finish(
+    delivery_id: int, *, status: str, error: str = "", provider_message_id: str = ""
+) -> str:
+    now = timezone.now()
+    fields = {"status": status, "error": error[:2000], "updated_at": now}
+    if provider_message_id:
+        fields["provider_message_id"] = provider_message_id[:255]
+    if status == DeliveryStatus.SENT:
+        fields["sent_at"] = now
+    NotificationDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED).update(
+        **fields
+    )
+    return status
+
+
+def delivery_attempt(*, delivery_id: int, final_attempt: bool = False) -> str:
+    delivery = (
+        NotificationDelivery.objects.select_related("notification__user")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None or delivery.status != DeliveryStatus.QUEUED:
+        return NOTHING_TO_DO  # already delivered, skipped or failed: a replayed task does nothing
+    notification = delivery.notification
+    user = notification.user
+    if not user.is_active:
+        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="user inactive")
+    if delivery.channel not in enabled_channels(user_id=user.pk, group=notification.group):
+        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="channel turned off")
+
+    NotificationDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
+    sender = {
+        NotificationChannel.PUSH: _deliver_push,
+        NotificationChannel.EMAIL: _deliver_email,
+        NotificationChannel.SMS: _deliver_sms,
+    }[delivery.channel]
+    try:
+        return sender(delivery, notification, user)
+    except TransientDeliveryError as exc:
+        logger.warning("%s delivery %s failed, transient: %s", delivery.channel, delivery.pk, exc)
+        if final_attempt:
+            return _finish(delivery.pk, status=DeliveryStatus.FAILED, error=str(exc))
+        NotificationDelivery.objects.filter(pk=delivery.pk).update(error=str(exc)[:2000])
+        return RETRY
+
+
+def _deliver_push(delivery, notification, user) -> str:
+    from notifications import push
+
+    devices = list(DeviceToken.objects.filter(user=user).order_by("id"))
+    if not devices:
+        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="no registered device")
+    data = {
+        **{k: v for k, v in (notification.data or {}).items() if not isinstance(v, dict | list)},
+        "notification_id": notification.pk,
+        "group": notification.group,
+    }
+    try:
+        results = push.send_push(
+            targets=[push.PushTarget(token=d.token, kind=d.kind) for d in devices],
+            title=notification.title,
+            body=notification.body,
+            data=data,
+        )
+    except Exception as exc:  # the whole batch failed (network, credentials): retry later
+        raise TransientDeliveryError(f"push batch failed: {exc}") from exc
+    dead = [r.target.token for r in results if r.prune]
+    if dead:
+        DeviceToken.objects.filter(user=user, token__in=dead).delete()
+    sent = [r for r in results if r.success]
+    if sent:
+        return _finish(
+            delivery.pk,
+            status=DeliveryStatus.SENT,
+            provider_message_id=sent[0].message_id,
+            error="; ".join(r.error for r in results if not r.success),
+        )
+    if any(r.retry for r in results):
+        raise TransientDeliveryError("; ".join(r.error for r in results))
+    return _finish(
+        delivery.pk,
+        status=DeliveryStatus.FAILED,
+        error="; ".join(r.error for r in results) or "no device accepted the push",
+    )
+
+
+def _deliver_email(delivery, notification, user) -> str:
+    import smtplib
+
+    from notifications.email import send_templated_email
+
+    try:
+        sent = send_templated_email(
+            to=[user.email],
+            template=EMAIL_TEMPLATE,
+            context={
+                "first_name": user.first_name,
+                "title": notification.title,
+                "body": notification.body,
+                "group": notification.group,
+            },
+            language=notification.language,
+        )
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        raise TransientDeliveryError(f"SMTP: {exc}") from exc
+    if not sent:
+        return _finish(delivery.pk, status=DeliveryStatus.FAILED, error="email not accepted")
+    return _finish(delivery.pk, status=DeliveryStatus.SENT)
+
+
+def _deliver_sms(delivery, notification, user) -> str:
+    from notifications.sms import SmsDeliveryError, send_sms
+
+    if not user.phone_number:
+        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="user has no phone number")
+    text = f"{notification.title}: {notification.body}" if notification.body else notification.title
+    try:
+        result = send_sms(to=user.phone_number, message=text[:459])  # at most 3 SMS segments
+    except SmsDeliveryError as exc:
+        raise TransientDeliveryError(str(exc)) from exc
+    if result.status == "sent":
+        return _finish(
+            delivery.pk,
+            status=DeliveryStatus.SENT,
+            provider_message_id=result.provider_message_id or "",
+        )
+    return _finish(delivery.pk, status=DeliveryStatus.FAILED, error=result.detail or "rejected")

@@ -1,0 +1,70 @@
+"""Celery tasks: ids only, each re-reads its rows. Delivery retries with exponential backoff."""
+
+from __future__ import annotations
+
+import random
+
+from celery import shared_task
+
+from notifications import producers
+from notifications.services.delivery import RETRY, delivery_attempt
+
+MAX_DELIVERY_RETRIES = 5
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+
+
+def backoff_seconds(retries: int) -> int:
+    """30 s, 60 s, 120 s, … capped at an hour, with up to 20 % jitter so retries do not stampede."""
+    base = min(BACKOFF_BASE_SECONDS * (2**retries), BACKOFF_CAP_SECONDS)
+    return int(base + random.uniform(0, base * 0.2))  # noqa: S311 - jitter, not security
+
+
+@shared_task(bind=True, max_retries=MAX_DELIVERY_RETRIES, acks_late=True)
+def deliver_notification(self, delivery_id: int) -> str:
+    final = self.request.retries >= self.max_retries
+    outcome = delivery_attempt(delivery_id=delivery_id, final_attempt=final)
+    if outcome == RETRY:
+        raise self.retry(countdown=backoff_seconds(self.request.retries))
+    return outcome
+
+
+@shared_task
+def notify_offline_recipients(message_id: int) -> list[int]:
+    return producers.offline_recipients_notify(message_id=message_id)
+
+
+@shared_task
+def booking_status_changed_notify(
+    booking_id: int, from_status: str | None, to_status: str | None, actor_id: int | None
+) -> list[int]:
+    return producers.booking_status_changed_notify(
+        booking_id=booking_id, from_status=from_status, to_status=to_status, actor_id=actor_id
+    )
+
+
+@shared_task
+def booking_deposit_paid_notify(booking_id: int) -> list[int]:
+    return producers.booking_deposit_paid_notify(booking_id=booking_id)
+
+
+@shared_task
+def payment_result_notify(payment_id: int, booking_id: int | None, succeeded: bool):
+    return producers.payment_result_notify(
+        payment_id=payment_id, booking_id=booking_id, succeeded=succeeded
+    )
+
+
+@shared_task
+def payout_paid_notify(payout_id: int):
+    return producers.payout_paid_notify(payout_id=payout_id)
+
+
+@shared_task
+def support_ticket_replied_notify(ticket_id: int, message_id: int | None):
+    return producers.support_ticket_replied_notify(ticket_id=ticket_id, message_id=message_id)
+
+
+@shared_task
+def dispute_notify(booking_id: int, event: str) -> list[int]:
+    return producers.dispute_notify(booking_id=booking_id, type_=event)
