@@ -1,0 +1,12 @@
+"""Periodic tasks of the bookings app (collected by dumuwaks/celery.py)."""
+
+BEAT_SCHEDULE = {
+    "bookings-expire-stale": {
+        "task": "bookings.expire_stale_bookings",
+        "schedule": 60.0,
+    },
+    "bookings-auto-confirm": {
+        "task": "bookings.auto_confirm_completed_bookings",
+        "schedule": 300.0,
+    },
+}

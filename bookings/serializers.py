@@ -1,0 +1,349 @@
+"""Input/output serializers of the bookings API (names prefixed to keep OpenAPI components distinct)."""
+
+from rest_framework import serializers
+
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    BookingStatusHistory,
+    Dispute,
+    DisputeNote,
+    DisputeOutcome,
+    DisputeStatus,
+    TimeOff,
+    Urgency,
+)
+from bookings.selectors import BOOKING_ORDERINGS
+from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+from dumuwaks.core.permissions import is_staff_member
+
+# Statuses in which the technician may see the customer's phone and email (and vice versa).
+CONTACT_VISIBLE_STATUSES = (
+    BookingStatus.ACCEPTED,
+    BookingStatus.EN_ROUTE,
+    BookingStatus.IN_PROGRESS,
+)
+MAX_MEDIA = 10
+
+
+class BookingMediaRefSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    public_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    type = serializers.ChoiceField(
+        choices=["image", "video", "document"], required=False, default="image"
+    )
+
+
+class BookingPartySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    full_name = serializers.CharField(source="get_full_name")
+    avatar_url = serializers.CharField()
+    phone_number = serializers.CharField(allow_null=True)
+    email = serializers.EmailField(allow_null=True)
+
+
+class BookingCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class BookingOutputSerializer(serializers.ModelSerializer):
+    customer = BookingPartySerializer()
+    technician = BookingPartySerializer(allow_null=True)
+    category = BookingCategorySerializer()
+    duration_minutes = serializers.SerializerMethodField()
+    attachments = BookingMediaRefSerializer(many=True)
+    completion_photos = BookingMediaRefSerializer(many=True)
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "number",
+            "status",
+            "customer",
+            "technician",
+            "category",
+            "title",
+            "description",
+            "urgency",
+            "address",
+            "county",
+            "latitude",
+            "longitude",
+            "scheduled_start",
+            "scheduled_end",
+            "duration_minutes",
+            "attachments",
+            "price",
+            "deposit_amount",
+            "balance_amount",
+            "platform_fee",
+            "technician_share",
+            "currency",
+            "payment_due_at",
+            "deposit_paid_at",
+            "accepted_at",
+            "started_at",
+            "completed_at",
+            "confirmed_at",
+            "completion_notes",
+            "completion_photos",
+            "cancelled_at",
+            "cancellation_reason",
+            "cancellation_fee",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_duration_minutes(self, obj) -> int:
+        return int((obj.scheduled_end - obj.scheduled_start).total_seconds() // 60)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        viewer = self.context.get("request").user if self.context.get("request") else None
+        active = instance.status in CONTACT_VISIBLE_STATUSES
+        staff = is_staff_member(viewer)
+        # Contact details cross between the parties only while the job is live.
+        is_customer = bool(viewer and viewer.pk == instance.customer_id)
+        is_technician = bool(viewer and viewer.pk == instance.technician_id)
+        if not (staff or is_customer or (active and is_technician)):
+            data["customer"]["phone_number"] = None
+            data["customer"]["email"] = None
+        if data["technician"] is not None and not (
+            staff or is_technician or (active and is_customer)
+        ):
+            data["technician"]["phone_number"] = None
+            data["technician"]["email"] = None
+        return data
+
+
+class BookingCreateInputSerializer(serializers.Serializer):
+    category_id = serializers.IntegerField(min_value=1)
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    address = serializers.CharField(max_length=255)
+    county = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True
+    )
+    scheduled_start = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField(
+        min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
+    )
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=1)
+    technician_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    attachments = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
+
+
+class BookingUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    address = serializers.CharField(max_length=255)
+    county = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True
+    )
+    scheduled_start = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField(
+        min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
+    )
+    attachments = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
+
+
+class BookingCancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class BookingCancellationOutputSerializer(serializers.Serializer):
+    fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refund = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    booking = BookingOutputSerializer()
+
+
+class BookingCancellationQuoteOutputSerializer(serializers.Serializer):
+    fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refund = serializers.DecimalField(max_digits=12, decimal_places=2)
+    rate = serializers.DecimalField(max_digits=4, decimal_places=2)
+    tier = serializers.CharField()
+    deposit_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    deposit_paid = serializers.BooleanField()
+    hours_before_start = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class BookingActionInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class BookingCompleteInputSerializer(BookingActionInputSerializer):
+    completion_notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    completion_photos = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
+
+
+class BookingDisputeInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+    evidence = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
+
+
+class BookingHistoryOutputSerializer(serializers.ModelSerializer):
+    actor_id = serializers.IntegerField(allow_null=True)
+    actor_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BookingStatusHistory
+        fields = ["id", "from_status", "to_status", "actor_id", "actor_name", "note", "created_at"]
+
+    def get_actor_name(self, obj) -> str:
+        return obj.actor.get_full_name() if obj.actor_id else "system"
+
+
+class BookingStatusCountSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=BookingStatus.choices)
+    count = serializers.IntegerField()
+
+
+class BookingStatsOutputSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    by_status = BookingStatusCountSerializer(many=True)
+
+
+class BookingListQuerySerializer(serializers.Serializer):
+    status = serializers.CharField(required=False, help_text="Comma-separated statuses")
+    category = serializers.IntegerField(required=False, min_value=1)
+    available = serializers.BooleanField(required=False, default=False)
+    ordering = serializers.ChoiceField(
+        choices=sorted(BOOKING_ORDERINGS), required=False, default="-scheduled_start"
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # `from`/`to` are Python keywords, so they cannot be class attributes.
+        fields["from"] = serializers.DateTimeField(required=False)
+        fields["to"] = serializers.DateTimeField(required=False)
+        return fields
+
+    def validate_status(self, value):
+        statuses = [s.strip() for s in value.split(",") if s.strip()]
+        unknown = [s for s in statuses if s not in BookingStatus.values]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown status: {', '.join(unknown)}.")
+        return statuses
+
+
+# --- Disputes -------------------------------------------------------------------------------------------------
+
+
+class BookingDisputeNoteOutputSerializer(serializers.ModelSerializer):
+    author_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = DisputeNote
+        fields = ["id", "author_id", "body", "created_at"]
+
+
+class BookingDisputeOutputSerializer(serializers.ModelSerializer):
+    booking_id = serializers.IntegerField()
+    booking_number = serializers.CharField(source="booking.number")
+    opened_by_id = serializers.IntegerField()
+    resolved_by_id = serializers.IntegerField(allow_null=True)
+    evidence = BookingMediaRefSerializer(many=True)
+
+    class Meta:
+        model = Dispute
+        fields = [
+            "id",
+            "booking_id",
+            "booking_number",
+            "opened_by_id",
+            "reason",
+            "evidence",
+            "status",
+            "outcome",
+            "refund_amount",
+            "currency",
+            "resolved_by_id",
+            "resolved_at",
+            "resolution_notes",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class BookingDisputeStaffOutputSerializer(BookingDisputeOutputSerializer):
+    notes = BookingDisputeNoteOutputSerializer(many=True)
+
+    class Meta(BookingDisputeOutputSerializer.Meta):
+        fields = [*BookingDisputeOutputSerializer.Meta.fields, "notes"]
+
+
+class BookingDisputeQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DisputeStatus.choices, required=False)
+
+
+class BookingDisputeResolveInputSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=DisputeOutcome.choices)
+    refund_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=1
+    )
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class BookingDisputeNoteInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+
+
+# --- Availability ---------------------------------------------------------------------------------------------
+
+
+class BookingWeeklyHoursSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Monday")
+    start_time = serializers.TimeField()
+    end_time = serializers.TimeField()
+
+
+class BookingTimeOffSerializer(serializers.ModelSerializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = TimeOff
+        fields = ["id", "starts_at", "ends_at", "reason"]
+        read_only_fields = ["id"]
+
+
+class BookingAvailabilitySerializer(serializers.Serializer):
+    weekly_hours = BookingWeeklyHoursSerializer(many=True, max_length=50)
+    time_off = BookingTimeOffSerializer(many=True, max_length=100)
+
+
+class BookingFreeSlotsQuerySerializer(serializers.Serializer):
+    duration = serializers.IntegerField(
+        required=False, default=60, min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(required=False)
+        fields["to"] = serializers.DateField(required=False)
+        return fields
+
+
+class BookingFreeSlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class BookingFreeSlotsOutputSerializer(serializers.Serializer):
+    technician_id = serializers.IntegerField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    slot_minutes = serializers.IntegerField()
+    has_working_hours = serializers.BooleanField()
+    slots = BookingFreeSlotSerializer(many=True)
