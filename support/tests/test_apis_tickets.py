@@ -331,6 +331,8 @@ def test_chat_opens_one_conversation_per_ticket(customer, customer_client, monke
         calls.append((customer.pk, subject))
         return type("Conversation", (), {"pk": 77})()
 
+    monkeypatch.setattr(chat, "_add_participant", lambda **kwargs: None)
+
     ticket = _open(customer)
     url = f"{TICKETS}/{ticket.pk}/chat"
     monkeypatch.setattr(chat, "_conversation_create_support", lambda: None)
@@ -345,3 +347,40 @@ def test_chat_opens_one_conversation_per_ticket(customer, customer_client, monke
     assert first.json() == {"ticketId": ticket.pk, "conversationId": 77}
     assert second.json()["conversationId"] == 77
     assert len(calls) == 1
+
+
+def test_chat_uses_the_notifications_support_conversation(
+    customer, support_agent, customer_client, support_client
+):
+    from notifications.models import Conversation
+
+    ticket = _open(customer)
+    response = customer_client.post(f"{TICKETS}/{ticket.pk}/chat")
+    assert response.status_code == 200, response.json()
+    conversation = Conversation.objects.get(pk=response.json()["conversationId"])
+    assert conversation.kind == "support"
+    assert set(conversation.participants.values_list("user_id", flat=True)) == {
+        customer.pk,
+        support_agent.pk,
+    }
+    again = support_client.post(f"{TICKETS}/{ticket.pk}/chat")
+    assert again.json()["conversationId"] == conversation.pk
+    assert Conversation.objects.count() == 1
+
+
+def test_newly_assigned_agent_joins_open_chat(
+    customer, support_agent, other_agent, customer_client, admin_client_api, admin_user
+):
+    from notifications.models import ConversationParticipant
+
+    AgentAvailability.objects.create(agent=support_agent, is_available=False)
+    AgentAvailability.objects.create(agent=other_agent, is_available=False)
+    ticket = _open(customer)
+    conversation_id = customer_client.post(f"{TICKETS}/{ticket.pk}/chat").json()["conversationId"]
+    admin_client_api.post(f"{TICKETS}/{ticket.pk}/assign", {"agentId": other_agent.pk})
+    members = set(
+        ConversationParticipant.objects.filter(conversation_id=conversation_id).values_list(
+            "user_id", flat=True
+        )
+    )
+    assert members == {customer.pk, other_agent.pk}

@@ -1,166 +1,44 @@
-"""Writes for the support desk: tickets, their status workflow, messages, SLA bookkeeping, assignment."""
+"""Ticket lifecycle: creation, the status workflow, priority/escalation, messages and CSAT."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from datetime import datetime
 
-from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, Q, Value
+from django.db import transaction
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
 from support.errors import (
     InternalNoteStaffOnly,
-    InvalidAssignee,
     RelatedBookingNotFound,
     TicketAlreadyRated,
     TicketClosed,
     TicketCreatorOnly,
     TicketNotFinished,
-    TicketStaffOnly,
 )
 from support.models import (
     ALLOWED_TRANSITIONS,
     FINISHED_STATUSES,
-    OPEN_STATUSES,
     PRIORITY_BUMP,
-    TICKET_NUMBER_SEQUENCE,
     AgentAvailability,
     SupportTicket,
     TicketMessage,
     TicketPriority,
     TicketStatus,
-    TicketStatusHistory,
 )
+from support.services._common import (
+    _next_ticket_number,
+    _record_history,
+    _reload,
+    _require_staff,
+)
+from support.services.assignment import _auto_assign
 from support.sla import sla_deadlines
-
-logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_OPEN_TICKETS = 20
-# pg_advisory_xact_lock key serialising auto-assignment (arbitrary constant, "SUPP").
-ASSIGNMENT_LOCK_KEY = 0x53555050
-AGENT_ROLES = (Role.SUPPORT, Role.ADMIN)
-
-
-def _next_ticket_number(now: datetime) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s)", [TICKET_NUMBER_SEQUENCE])
-        (value,) = cursor.fetchone()
-    return f"TKT-{timezone.localtime(now):%y%m}-{value:06d}"
-
-
-def _require_staff(user) -> None:
-    if not is_staff_member(user):
-        raise TicketStaffOnly()
-
-
-def _record_history(*, ticket_id: int, actor, from_status: str, to_status: str, note: str = ""):
-    TicketStatusHistory.objects.create(
-        ticket_id=ticket_id,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-    )
-
-
-# --- Assignment --------------------------------------------------------------------------------------------------
-
-
-def agent_workloads():
-    """Active support agents annotated with `open_tickets`, `capacity` and `available` (missing row = available)."""
-    return (
-        User.objects.filter(role=Role.SUPPORT, is_active=True)
-        .annotate(
-            open_tickets=Count(
-                "assigned_support_tickets",
-                filter=Q(assigned_support_tickets__status__in=OPEN_STATUSES),
-            ),
-            capacity=Coalesce(
-                F("support_availability__max_open_tickets"),
-                Value(DEFAULT_MAX_OPEN_TICKETS),
-                output_field=IntegerField(),
-            ),
-        )
-        .filter(Q(support_availability__isnull=True) | Q(support_availability__is_available=True))
-    )
-
-
-def _pick_agent(*, exclude_ids: tuple[int, ...] = ()) -> User | None:
-    """The available agent with the fewest open tickets and spare capacity.
-
-    Caller holds the assignment advisory lock inside its transaction, so the counts it reads include every
-    assignment committed before it and no concurrent assignment can read the same counts.
-    """
-    return (
-        agent_workloads()
-        .exclude(pk__in=exclude_ids)
-        .filter(open_tickets__lt=F("capacity"))
-        .order_by("open_tickets", "id")
-        .first()
-    )
-
-
-def _lock_assignment() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ASSIGNMENT_LOCK_KEY])
-
-
-def _auto_assign(*, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()) -> User | None:
-    """Assign `ticket` to the least-loaded available agent. Caller is inside a transaction."""
-    _lock_assignment()
-    agent = _pick_agent(exclude_ids=exclude_ids)
-    if agent is None:
-        return None
-    _apply_assignment(ticket=ticket, agent=agent, actor=None, note="auto-assigned")
-    return agent
-
-
-def _apply_assignment(*, ticket: SupportTicket, agent: User, actor, note: str) -> None:
-    now = timezone.now()
-    current = ticket.status
-    updates = {"assigned_to": agent, "assigned_at": now, "updated_at": now}
-    moves_status = current in (TicketStatus.OPEN, TicketStatus.REOPENED)
-    if moves_status:
-        updates["status"] = TicketStatus.ASSIGNED
-    if SupportTicket.objects.filter(pk=ticket.pk, status=current).update(**updates) == 0:
-        raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
-    if moves_status:
-        _record_history(
-            ticket_id=ticket.pk,
-            actor=actor,
-            from_status=current,
-            to_status=TicketStatus.ASSIGNED,
-            note=note,
-        )
-        ticket.status = TicketStatus.ASSIGNED
-    ticket.assigned_to = agent
-    ticket.assigned_at = now
-
-
-def ticket_assign(*, ticket: SupportTicket, agent: User | None, actor: User) -> SupportTicket:
-    """Assign to `agent`, or to the least-loaded available agent when `agent` is None."""
-    _require_staff(actor)
-    if ticket.status in FINISHED_STATUSES:
-        raise InvalidTransition("Finished tickets cannot be reassigned; reopen first.")
-    if agent is not None and not (agent.is_active and agent.role in AGENT_ROLES):
-        raise InvalidAssignee()
-    with transaction.atomic():
-        if agent is None:
-            if _auto_assign(ticket=ticket) is None:
-                raise InvalidAssignee("No support agent is available right now.")
-        else:
-            _apply_assignment(ticket=ticket, agent=agent, actor=actor, note="assigned")
-    return _reload(ticket)
-
-
-# --- Creation ----------------------------------------------------------------------------------------------------
 
 
 def ticket_create(
@@ -210,15 +88,6 @@ def ticket_create(
         _auto_assign(ticket=ticket)
         publish_after_commit("support.ticket_created", ticket_id=ticket.pk)
     return _reload(ticket)
-
-
-def _reload(ticket: SupportTicket) -> SupportTicket:
-    return SupportTicket.objects.select_related("created_by", "assigned_to", "related_booking").get(
-        pk=ticket.pk
-    )
-
-
-# --- Status workflow ---------------------------------------------------------------------------------------------
 
 
 def ticket_transition(
@@ -366,9 +235,6 @@ def ticket_escalate(
     return _reload(ticket)
 
 
-# --- Messages ----------------------------------------------------------------------------------------------------
-
-
 def ticket_message_create(
     *,
     ticket: SupportTicket,
@@ -417,9 +283,6 @@ def ticket_message_create(
     return message
 
 
-# --- CSAT --------------------------------------------------------------------------------------------------------
-
-
 def ticket_rate(*, ticket: SupportTicket, actor: User, rating: int, comment: str = ""):
     if ticket.created_by_id != actor.pk:
         raise TicketCreatorOnly()
@@ -436,60 +299,3 @@ def ticket_rate(*, ticket: SupportTicket, actor: User, rating: int, comment: str
     if updated == 0:
         raise TicketAlreadyRated()
     return _reload(ticket)
-
-
-# --- Agents ------------------------------------------------------------------------------------------------------
-
-
-def agent_availability_update(
-    *, agent: User, is_available: bool | None = None, max_open_tickets: int | None = None
-) -> AgentAvailability:
-    _require_staff(agent)
-    defaults = {}
-    if is_available is not None:
-        defaults["is_available"] = is_available
-    if max_open_tickets is not None:
-        defaults["max_open_tickets"] = max_open_tickets
-    availability, _ = AgentAvailability.objects.update_or_create(agent=agent, defaults=defaults)
-    return availability
-
-
-# --- SLA monitor -------------------------------------------------------------------------------------------------
-
-
-def sla_breaches_process(*, now: datetime | None = None) -> dict[str, int]:
-    """Flag tickets whose first-response or resolution deadline passed, once each, and escalate them.
-
-    Each flag is set by a guarded UPDATE (`sla_*_met IS NULL`), so concurrent or repeated runs escalate a
-    breach exactly once.
-    """
-    now = now or timezone.now()
-    counts = {"first_response_breached": 0, "resolution_breached": 0, "escalated": 0}
-    first_response_late = SupportTicket.objects.filter(
-        status__in=OPEN_STATUSES,
-        first_responded_at__isnull=True,
-        sla_first_response_met__isnull=True,
-        first_response_due_at__lt=now,
-    ).values_list("pk", flat=True)
-    resolution_late = SupportTicket.objects.filter(
-        status__in=OPEN_STATUSES,
-        sla_resolution_met__isnull=True,
-        resolution_due_at__lt=now,
-    ).values_list("pk", flat=True)
-    for kind, ids, flag in (
-        ("first_response_breached", list(first_response_late), "sla_first_response_met"),
-        ("resolution_breached", list(resolution_late), "sla_resolution_met"),
-    ):
-        for ticket_id in ids:
-            with transaction.atomic():
-                flagged = SupportTicket.objects.filter(
-                    pk=ticket_id, status__in=OPEN_STATUSES, **{f"{flag}__isnull": True}
-                ).update(**{flag: False, "updated_at": now})
-                if not flagged:
-                    continue
-                counts[kind] += 1
-                ticket = SupportTicket.objects.select_related("assigned_to").get(pk=ticket_id)
-                label = "first response" if flag == "sla_first_response_met" else "resolution"
-                ticket_escalate(ticket=ticket, actor=None, reason=f"SLA {label} deadline missed.")
-                counts["escalated"] += 1
-    return counts

@@ -1,0 +1,55 @@
+"""Helpers shared by the support services."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import Role
+from dumuwaks.core.permissions import is_staff_member
+from support.errors import (
+    TicketStaffOnly,
+)
+from support.models import (
+    TICKET_NUMBER_SEQUENCE,
+    SupportTicket,
+    TicketStatusHistory,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_OPEN_TICKETS = 20
+# pg_advisory_xact_lock key serialising auto-assignment (arbitrary constant, "SUPP").
+ASSIGNMENT_LOCK_KEY = 0x53555050
+AGENT_ROLES = (Role.SUPPORT, Role.ADMIN)
+
+
+def _next_ticket_number(now: datetime) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [TICKET_NUMBER_SEQUENCE])
+        (value,) = cursor.fetchone()
+    return f"TKT-{timezone.localtime(now):%y%m}-{value:06d}"
+
+
+def _require_staff(user) -> None:
+    if not is_staff_member(user):
+        raise TicketStaffOnly()
+
+
+def _record_history(*, ticket_id: int, actor, from_status: str, to_status: str, note: str = ""):
+    TicketStatusHistory.objects.create(
+        ticket_id=ticket_id,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+    )
+
+
+def _reload(ticket: SupportTicket) -> SupportTicket:
+    return SupportTicket.objects.select_related("created_by", "assigned_to", "related_booking").get(
+        pk=ticket.pk
+    )
