@@ -1,0 +1,345 @@
+"""The WebSocket endpoint end to end over the real Redis channel layer (settings.CHANNEL_LAYERS, with a
+per-worker prefix), through the same JWT middleware and URL router as production."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+from rest_framework_simplejwt.tokens import AccessToken
+
+from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.routing import websocket_urlpatterns
+from dumuwaks.ws_auth import JWTAuthMiddlewareStack
+from notifications.models import Message, Notification
+from notifications.services import chat
+from notifications.services.notifications import notify
+
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 5
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """channels caches one layer per process; channels_redis binds its locks to the loop that used it
+    first, and every test runs in a new loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def _app():
+    return JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+
+
+def _token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+async def _connect(user, *, path="/ws/", via="query"):
+    if via == "query":
+        communicator = WebsocketCommunicator(_app(), f"{path}?token={_token(user)}")
+    else:
+        communicator = WebsocketCommunicator(_app(), path, subprotocols=["bearer", _token(user)])
+    connected, subprotocol = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    ready = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert ready == {"type": "ready", "userId": user.pk}
+    return communicator, subprotocol
+
+
+async def _receive(communicator, wanted: str, *, timeout=TIMEOUT) -> dict:
+    """Next event of type `wanted`, skipping others (presence changes may interleave)."""
+
+    async def _loop():
+        while True:
+            event = await communicator.receive_json_from(timeout=timeout)
+            if event.get("type") == wanted:
+                return event
+
+    return await asyncio.wait_for(_loop(), timeout)
+
+
+async def _join(communicator, conversation_id):
+    await communicator.send_json_to({"action": "join", "conversationId": conversation_id})
+    return await _receive(communicator, "joined")
+
+
+async def test_unauthenticated_socket_is_closed_with_4401(customer):
+    for path in ("/ws/", "/ws/chat/?token=not-a-jwt", "/ws/?token="):
+        communicator = WebsocketCommunicator(_app(), path)
+        connected, _ = await communicator.connect(timeout=TIMEOUT)
+        assert connected  # accepted first so that browsers can read the close code
+        closing = await communicator.receive_output(timeout=TIMEOUT)
+        assert closing == {"type": "websocket.close", "code": 4401}
+        await communicator.wait()
+
+
+async def test_inactive_user_token_is_refused(customer):
+    token = _token(customer)
+    customer.is_active = False
+    await database_sync_to_async(customer.save)(update_fields=["is_active"])
+    communicator = WebsocketCommunicator(_app(), f"/ws/?token={token}")
+    await communicator.connect(timeout=TIMEOUT)
+    assert (await communicator.receive_output(timeout=TIMEOUT))["code"] == 4401
+
+
+async def test_bearer_subprotocol_is_accepted_and_echoed(customer):
+    communicator, subprotocol = await _connect(customer, via="subprotocol")
+    assert subprotocol == "bearer"
+    await communicator.send_json_to({"action": "ping", "requestId": "p1"})
+    assert await communicator.receive_json_from(timeout=TIMEOUT) == {
+        "type": "pong",
+        "requestId": "p1",
+    }
+    await communicator.disconnect()
+
+
+async def test_message_round_trip_between_two_users(booking_conversation, customer, technician):
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician, path="/ws/chat/", via="subprotocol")
+    joined = await _join(alice, booking_conversation.pk)
+    assert joined["conversationId"] == booking_conversation.pk
+    await _join(bob, booking_conversation.pk)
+
+    await alice.send_json_to(
+        {
+            "action": "message.send",
+            "conversationId": booking_conversation.pk,
+            "body": "Habari, uko njiani?",
+            "clientId": "c-1",
+            "requestId": 7,
+        }
+    )
+    ack = await _receive(alice, "message.ack")
+    assert ack["clientId"] == "c-1" and ack["requestId"] == 7
+    stored = await database_sync_to_async(Message.objects.get)(pk=ack["message"]["id"])
+    assert stored.body == "Habari, uko njiani?" and stored.sender_id == customer.pk
+
+    received = await _receive(bob, "message.new")
+    assert received["id"] == stored.pk
+    assert received["conversationId"] == booking_conversation.pk
+    assert received["body"] == "Habari, uko njiani?"
+    assert received["sender"]["id"] == customer.pk
+    echoed = await _receive(alice, "message.new")  # the author's other tabs see it too
+    assert echoed["id"] == stored.pk
+
+    # Edit and delete travel the same way.
+    await alice.send_json_to({"action": "message.edit", "messageId": stored.pk, "body": "Edited"})
+    edited = await _receive(bob, "message.edited")
+    assert edited["body"] == "Edited" and edited["isEdited"] is True
+    await alice.send_json_to({"action": "message.delete", "messageId": stored.pk})
+    deleted = await _receive(bob, "message.deleted")
+    assert deleted["id"] == stored.pk
+
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_cannot_edit_others_message_over_socket(booking_conversation, customer, technician):
+    message = await database_sync_to_async(chat.message_send)(
+        conversation=booking_conversation, sender=customer, body="mine"
+    )
+    bob, _ = await _connect(technician)
+    await bob.send_json_to(
+        {"action": "message.edit", "messageId": message.pk, "body": "x", "requestId": "e"}
+    )
+    error = await _receive(bob, "error")
+    assert error["code"] == "not_message_sender" and error["requestId"] == "e"
+    await database_sync_to_async(message.refresh_from_db)()
+    assert message.body == "mine"
+    await bob.disconnect()
+
+
+async def test_typing_is_broadcast_to_others_only(booking_conversation, customer, technician):
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+    await _join(alice, booking_conversation.pk)
+    await _join(bob, booking_conversation.pk)
+
+    await alice.send_json_to({"action": "typing.start", "conversationId": booking_conversation.pk})
+    typing = await _receive(bob, "typing")
+    assert typing == {
+        "type": "typing",
+        "conversationId": booking_conversation.pk,
+        "userId": customer.pk,
+        "isTyping": True,
+    }
+    await alice.send_json_to({"action": "typing.stop", "conversationId": booking_conversation.pk})
+    assert (await _receive(bob, "typing"))["isTyping"] is False
+    # Not echoed to the typist and not stored.
+    await asyncio.sleep(0.2)
+    while not await alice.receive_nothing(timeout=0.1):
+        assert (await alice.receive_json_from())["type"] != "typing"
+    assert await database_sync_to_async(Message.objects.count)() == 0
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_read_receipts(booking_conversation, customer, technician):
+    first = await database_sync_to_async(chat.message_send)(
+        conversation=booking_conversation, sender=customer, body="one"
+    )
+    second = await database_sync_to_async(chat.message_send)(
+        conversation=booking_conversation, sender=customer, body="two"
+    )
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+    await _join(alice, booking_conversation.pk)
+    await _join(bob, booking_conversation.pk)
+
+    await bob.send_json_to({"action": "read", "conversationId": booking_conversation.pk})
+    ack = await _receive(bob, "read.ack")
+    assert ack["unreadCount"] == 0
+    receipt = await _receive(alice, "read_receipt")
+    assert receipt["userId"] == technician.pk
+    assert receipt["messageIds"] == [first.pk, second.pk]
+    assert receipt["lastReadMessageId"] == second.pk
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_non_participant_cannot_join_or_send(booking_conversation, customer, other_customer):
+    mallory, _ = await _connect(other_customer)
+    await mallory.send_json_to(
+        {"action": "join", "conversationId": booking_conversation.pk, "requestId": "j"}
+    )
+    error = await _receive(mallory, "error")
+    assert error == {
+        "type": "error",
+        "code": "conversation_not_found",
+        "message": "Conversation not found.",
+        "requestId": "j",
+    }
+    await mallory.send_json_to(
+        {"action": "message.send", "conversationId": booking_conversation.pk, "body": "spam"}
+    )
+    assert (await _receive(mallory, "error"))["code"] == "conversation_not_found"
+    await mallory.send_json_to(
+        {"action": "typing.start", "conversationId": booking_conversation.pk}
+    )
+    assert (await _receive(mallory, "error"))["code"] == "not_joined"
+
+    # Messages in that conversation never reach the outsider.
+    alice, _ = await _connect(customer)
+    await _join(alice, booking_conversation.pk)
+    await alice.send_json_to(
+        {"action": "message.send", "conversationId": booking_conversation.pk, "body": "private"}
+    )
+    await _receive(alice, "message.new")
+    assert await mallory.receive_nothing(timeout=0.3)
+    assert await database_sync_to_async(Message.objects.filter(body="spam").exists)() is False
+    await alice.disconnect()
+    await mallory.disconnect()
+
+
+async def test_bad_input_gets_error_events_not_a_crash(customer):
+    alice, _ = await _connect(customer)
+    await alice.send_to(text_data="not json")
+    assert (await _receive(alice, "error"))["code"] == "bad_request"
+    await alice.send_json_to({"action": "launch.missiles"})
+    assert (await _receive(alice, "error"))["code"] == "unknown_action"
+    await alice.send_json_to({"action": "join", "conversationId": "abc"})
+    error = await _receive(alice, "error")
+    assert error["code"] == "validation_error" and "conversationId" in error["fields"]
+    await alice.send_json_to({"action": "message.send", "conversationId": 1})
+    assert (await _receive(alice, "error"))["code"] == "validation_error"
+    await alice.disconnect()
+
+
+async def test_presence_online_and_offline(booking_conversation, customer, technician):
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+    online = await _receive(alice, "presence")
+    assert online == {"type": "presence", "userId": technician.pk, "status": "online"}
+    joined = await _join(alice, booking_conversation.pk)
+    assert joined["online"] == [technician.pk]
+
+    # A second socket of the same user does not flap presence; closing the last one does.
+    bob2, _ = await _connect(technician)
+    await bob.disconnect()
+    assert await alice.receive_nothing(timeout=0.3)
+    await bob2.disconnect()
+    offline = await _receive(alice, "presence")
+    assert offline == {"type": "presence", "userId": technician.pk, "status": "offline"}
+    await alice.disconnect()
+
+
+async def test_notification_and_booking_status_reach_the_users_sockets(
+    booking, customer, technician
+):
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+
+    notification = await database_sync_to_async(notify)(
+        user_id=customer.pk, type="booking.accepted", context={"booking_number": booking.number}
+    )
+    event = await _receive(alice, "notification.new")
+    assert event["notification"]["id"] == notification.pk
+    assert event["notification"]["title"] == "Booking accepted"
+
+    def _publish():
+        publish_after_commit(
+            "booking.status_changed",
+            booking_id=booking.pk,
+            from_status="pending",
+            to_status="accepted",
+            actor_id=technician.pk,
+        )
+
+    await database_sync_to_async(_publish)()
+    for communicator in (alice, bob):
+        changed = await _receive(communicator, "booking.status_changed")
+        assert changed["bookingId"] == booking.pk and changed["toStatus"] == "accepted"
+    # The actor is not notified of their own action; the customer is.
+    types = await database_sync_to_async(
+        lambda: list(Notification.objects.values_list("user_id", "type"))
+    )()
+    assert (customer.pk, "booking.accepted") in types
+    assert all(user_id != technician.pk for user_id, _ in types)
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_offline_recipient_gets_a_message_notification(
+    booking_conversation, customer, technician
+):
+    alice, _ = await _connect(customer)
+    await _join(alice, booking_conversation.pk)
+    await alice.send_json_to(
+        {"action": "message.send", "conversationId": booking_conversation.pk, "body": "Uko wapi?"}
+    )
+    await _receive(alice, "message.ack")
+    notifications = await database_sync_to_async(
+        lambda: list(Notification.objects.values_list("user_id", "type", "body"))
+    )()
+    assert notifications == [(technician.pk, "message.received", "Uko wapi?")]
+
+    # Online now: no more message notifications.
+    bob, _ = await _connect(technician)
+    await alice.send_json_to(
+        {"action": "message.send", "conversationId": booking_conversation.pk, "body": "Sawa"}
+    )
+    await _receive(alice, "message.ack")
+    assert await database_sync_to_async(Notification.objects.count)() == 1
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+async def test_anonymous_scope_without_middleware_is_refused():
+    from notifications.consumers import RealtimeConsumer
+
+    communicator = WebsocketCommunicator(RealtimeConsumer.as_asgi(), "/ws/")
+    communicator.scope["user"] = AnonymousUser()
+    await communicator.connect(timeout=TIMEOUT)
+    assert (await communicator.receive_output(timeout=TIMEOUT))["code"] == 4401
