@@ -72,8 +72,12 @@ def _status_key(originator_id: str) -> str:
     return f"daraja:sim:status:{originator_id}"
 
 
+def _celery_is_eager() -> bool:
+    return bool(current_app.conf.task_always_eager)
+
+
 def _schedule(task, kind: str, ident: str) -> None:
-    if current_app.conf.task_always_eager:
+    if _celery_is_eager():
         pending = cache.get(PENDING_INDEX_KEY) or []
         cache.set(PENDING_INDEX_KEY, [*pending, [kind, ident]], timeout=STATE_TTL)
         return
