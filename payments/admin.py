@@ -1,1 +1,149 @@
+from django.contrib import admin, messages
 
+from dumuwaks.core.permissions import is_admin
+from payments.models import (
+    CallbackEvent,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Payment,
+    PaymentStatusHistory,
+    Payout,
+    PayoutStatusHistory,
+)
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PaymentStatusHistoryInline(_ReadOnlyInline):
+    model = PaymentStatusHistory
+    fields = ["created_at", "from_status", "to_status", "actor", "note"]
+    readonly_fields = fields
+
+
+class PayoutStatusHistoryInline(_ReadOnlyInline):
+    model = PayoutStatusHistory
+    fields = ["created_at", "from_status", "to_status", "actor", "note"]
+    readonly_fields = fields
+
+
+class _NoWriteAdmin(admin.ModelAdmin):
+    """Money rows change only through services (status transitions with history)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(_NoWriteAdmin):
+    list_display = ["id", "booking", "payer", "purpose", "method", "amount", "status", "created_at"]
+    list_filter = ["status", "purpose", "method"]
+    search_fields = [
+        "checkout_request_id",
+        "mpesa_receipt",
+        "stripe_payment_intent_id",
+        "booking__number",
+        "payer__email",
+        "phone",
+    ]
+    list_select_related = ["booking", "payer"]
+    raw_id_fields = ["booking", "payer"]
+    inlines = [PaymentStatusHistoryInline]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Payout)
+class PayoutAdmin(_NoWriteAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "channel",
+        "booking",
+        "recipient",
+        "amount",
+        "status",
+        "review_reason",
+        "attempt",
+        "created_at",
+    ]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = [
+        "originator_conversation_id",
+        "conversation_id",
+        "receipt",
+        "booking__number",
+        "recipient__email",
+        "phone",
+    ]
+    list_select_related = ["booking", "recipient"]
+    raw_id_fields = ["booking", "recipient", "approved_by", "source_payment"]
+    inlines = [PayoutStatusHistoryInline]
+    actions = ["process_selected_payouts"]
+
+    @admin.action(description="Process selected payouts (approve / retry / re-check)")
+    def process_selected_payouts(self, request, queryset):
+        from payments.apis import payout_process_one
+
+        if not is_admin(request.user):
+            self.message_user(request, "Only administrators may move money.", messages.ERROR)
+            return
+        results = [
+            payout_process_one(payout_id=pk, actor=request.user)
+            for pk in queryset.values_list("pk", flat=True)
+        ]
+        done = sum(1 for r in results if r["ok"])
+        failed = [f"#{r['id']} ({r['code']})" for r in results if not r["ok"]]
+        self.message_user(request, f"{done} payout(s) processed.", messages.SUCCESS)
+        if failed:
+            self.message_user(request, "Not processed: " + ", ".join(failed), messages.WARNING)
+
+
+@admin.register(CallbackEvent)
+class CallbackEventAdmin(_NoWriteAdmin):
+    list_display = ["id", "provider", "kind", "provider_key", "status", "outcome", "replay_count"]
+    list_filter = ["provider", "kind", "status"]
+    search_fields = ["provider_key", "outcome"]
+    date_hierarchy = "created_at"
+
+
+class LedgerEntryInline(_ReadOnlyInline):
+    model = LedgerEntry
+    fields = ["account", "side", "amount", "currency"]
+    readonly_fields = fields
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(_NoWriteAdmin):
+    list_display = ["id", "kind", "reference", "booking", "payment", "payout", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["reference", "memo", "booking__number"]
+    inlines = [LedgerEntryInline]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(_NoWriteAdmin):
+    list_display = ["id", "transaction", "account", "side", "amount", "currency", "created_at"]
+    list_filter = ["side"]
+    search_fields = ["account__code", "transaction__reference"]
+    list_select_related = ["transaction", "account"]
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(_NoWriteAdmin):
+    list_display = ["code", "name", "currency", "booking", "user", "created_at"]
+    search_fields = ["code", "name"]

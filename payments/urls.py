@@ -1,1 +1,89 @@
-urlpatterns: list = []
+from django.urls import path
+
+from payments import apis, callback_apis
+
+urlpatterns = [
+    path("payments/mpesa/stk-push", apis.PaymentStkPushApi.as_view(), name="payments-stk-push"),
+    path("payments/mpesa/<int:pk>/query", apis.PaymentQueryApi.as_view(), name="payments-query"),
+    path(
+        "payments/mpesa/callback",
+        callback_apis.MpesaStkCallbackApi.as_view(),
+        name="payments-mpesa-callback",
+    ),
+    path(
+        "payments/mpesa/timeout",
+        callback_apis.MpesaStkTimeoutApi.as_view(),
+        name="payments-mpesa-timeout",
+    ),
+    path(
+        "payments/mpesa/b2c-callback",
+        callback_apis.MpesaB2CResultApi.as_view(),
+        name="payments-mpesa-b2c-callback",
+    ),
+    path(
+        "payments/mpesa/b2c-timeout",
+        callback_apis.MpesaB2CTimeoutApi.as_view(),
+        name="payments-mpesa-b2c-timeout",
+    ),
+    path(
+        "payments/mpesa/status-callback",
+        callback_apis.MpesaStatusResultApi.as_view(),
+        name="payments-mpesa-status-callback",
+    ),
+    path(
+        "payments/mpesa/status-timeout",
+        callback_apis.MpesaStatusTimeoutApi.as_view(),
+        name="payments-mpesa-status-timeout",
+    ),
+    path(
+        "payments/transactions",
+        apis.PaymentTransactionListApi.as_view(),
+        name="payments-transactions",
+    ),
+    path(
+        "payments/transactions/<int:pk>",
+        apis.PaymentTransactionDetailApi.as_view(),
+        name="payments-transaction-detail",
+    ),
+    path(
+        "payments/transactions/<int:pk>/receipt",
+        apis.PaymentReceiptApi.as_view(),
+        name="payments-transaction-receipt",
+    ),
+    path(
+        "bookings/<int:pk>/fee-breakdown",
+        apis.BookingFeeBreakdownApi.as_view(),
+        name="bookings-fee-breakdown",
+    ),
+    path(
+        "payments/payouts/pending",
+        apis.PayoutPendingListApi.as_view(),
+        name="payments-payouts-pending",
+    ),
+    path(
+        "payments/payouts/my-payouts",
+        apis.PayoutMyEarningsApi.as_view(),
+        name="payments-payouts-mine",
+    ),
+    path(
+        "payments/payouts/batch-process",
+        apis.PayoutBatchProcessApi.as_view(),
+        name="payments-payouts-batch-process",
+    ),
+    path("payments/payouts/<int:pk>", apis.PayoutDetailApi.as_view(), name="payments-payout"),
+    path(
+        "payments/payouts/<int:pk>/process",
+        apis.PayoutProcessApi.as_view(),
+        name="payments-payout-process",
+    ),
+    path(
+        "payments/stripe/payment-intent",
+        apis.PaymentCardIntentApi.as_view(),
+        name="payments-stripe-intent",
+    ),
+    path(
+        "payments/stripe/webhook",
+        callback_apis.StripeWebhookApi.as_view(),
+        name="payments-stripe-webhook",
+    ),
+]

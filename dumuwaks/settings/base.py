@@ -363,3 +363,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "BookingUrgencyEnum": "bookings.models.Urgency",
     }
 )
+# --- payments (schema enum names) ---
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "PaymentStatusEnum": "payments.models.PaymentStatus",
+        "PaymentPurposeEnum": "payments.models.PaymentPurpose",
+        "PaymentMethodEnum": "payments.models.PaymentMethod",
+        "PayoutStatusEnum": "payments.models.PayoutStatus",
+        "PayoutKindEnum": "payments.models.PayoutKind",
+        "PayoutChannelEnum": "payments.models.PayoutChannel",
+    }
+)

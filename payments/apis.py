@@ -1,0 +1,292 @@
+"""Payments HTTP API (customers, technicians, staff). Provider callbacks live in callback_apis.py."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.openapi import error_responses
+from dumuwaks.core.pagination import StandardPagination
+from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician
+from payments import errors, selectors
+from payments.receipts import render_receipt_pdf
+from payments.serializers import (
+    BookingFeeBreakdownOutputSerializer,
+    PaymentCardIntentInputSerializer,
+    PaymentCardIntentOutputSerializer,
+    PaymentOutputSerializer,
+    PaymentStkPushInputSerializer,
+    PaymentTransactionDetailQuerySerializer,
+    PaymentTransactionFilterSerializer,
+    PaymentTransactionOutputSerializer,
+    PayoutBatchProcessInputSerializer,
+    PayoutBatchProcessOutputSerializer,
+    PayoutEarningsOutputSerializer,
+    PayoutOutputSerializer,
+    PayoutPendingFilterSerializer,
+)
+from payments.services import payments as payment_services
+from payments.services import payouts as payout_services
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Same key (per user) → the same payment is returned and no second request is sent.",
+)
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise errors.InvalidIdempotencyKey()
+    return key
+
+
+class PaymentStkPushApi(APIView):
+    @extend_schema(
+        operation_id="payments_mpesa_stk_push",
+        tags=["payments"],
+        parameters=[IDEMPOTENCY_HEADER],
+        request=PaymentStkPushInputSerializer,
+        responses={201: PaymentOutputSerializer, **error_responses(400, 401, 404, 409)},
+        description="Send an M-Pesa STK push for a booking's deposit (default) or balance.",
+    )
+    def post(self, request):
+        data = PaymentStkPushInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment = payment_services.payment_request_stk(
+            booking_id=data.validated_data["booking_id"],
+            payer=request.user,
+            purpose=data.validated_data["purpose"],
+            phone=data.validated_data.get("phone_number") or None,
+            idempotency_key=_idempotency_key(request),
+        )
+        return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class PaymentQueryApi(APIView):
+    @extend_schema(
+        operation_id="payments_mpesa_query",
+        tags=["payments"],
+        responses={200: PaymentOutputSerializer, **error_responses(401, 404)},
+        description="Current status of a payment; a pending M-Pesa payment is checked with STK Query.",
+    )
+    def get(self, request, pk: int):
+        payment = selectors.payment_get_for_user(payment_id=pk, user=request.user)
+        payment = payment_services.payment_query_status(payment_id=payment.pk)
+        payment = selectors.payment_get_for_user(payment_id=pk, user=request.user)
+        return Response(PaymentOutputSerializer(payment).data)
+
+
+class PaymentTransactionListApi(APIView):
+    @extend_schema(
+        operation_id="payments_transactions_list",
+        tags=["payments"],
+        parameters=[PaymentTransactionFilterSerializer],
+        responses={200: PaymentTransactionOutputSerializer(many=True), **error_responses(400, 401)},
+        description="Payments the caller made and payouts the caller received, newest first "
+        "(staff see everyone's). Filter by type, status, kind, booking.",
+    )
+    def get(self, request):
+        filters = PaymentTransactionFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = selectors.transaction_list(user=request.user, filters=filters.validated_data)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(
+            PaymentTransactionOutputSerializer(page, many=True).data
+        )
+
+
+class PaymentTransactionDetailApi(APIView):
+    @extend_schema(
+        operation_id="payments_transactions_retrieve",
+        tags=["payments"],
+        parameters=[PaymentTransactionDetailQuerySerializer],
+        responses={200: PaymentOutputSerializer, **error_responses(401, 404)},
+        description="One payment (default) or, with `?type=payout`, one payout the caller may see.",
+    )
+    def get(self, request, pk: int):
+        query = PaymentTransactionDetailQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if query.validated_data["type"] == "payout":
+            payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+            return Response(PayoutOutputSerializer(payout).data)
+        payment = selectors.payment_get_for_user(payment_id=pk, user=request.user)
+        return Response(PaymentOutputSerializer(payment).data)
+
+
+class PaymentReceiptApi(APIView):
+    @extend_schema(
+        operation_id="payments_transactions_receipt",
+        tags=["payments"],
+        parameters=[PaymentTransactionDetailQuerySerializer],
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
+            **error_responses(401, 404, 409),
+        },
+        description="PDF receipt of a succeeded payment (or, with `?type=payout`, a paid payout).",
+    )
+    def get(self, request, pk: int):
+        query = PaymentTransactionDetailQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if query.validated_data["type"] == "payout":
+            record = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        else:
+            record = selectors.payment_get_for_user(payment_id=pk, user=request.user)
+        pdf, filename = render_receipt_pdf(record)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class BookingFeeBreakdownApi(APIView):
+    @extend_schema(
+        operation_id="bookings_fee_breakdown",
+        tags=["payments"],
+        responses={200: BookingFeeBreakdownOutputSerializer, **error_responses(401, 404)},
+        description="Price split of a booking and what was paid, held, released and refunded.",
+    )
+    def get(self, request, pk: int):
+        data = selectors.booking_fee_breakdown(booking_id=pk, user=request.user)
+        return Response(BookingFeeBreakdownOutputSerializer(data).data)
+
+
+class PayoutPendingListApi(APIView):
+    permission_classes = [IsAuthenticated, IsStaffMember]
+
+    @extend_schema(
+        operation_id="payments_payouts_pending",
+        tags=["payouts"],
+        parameters=[PayoutPendingFilterSerializer],
+        responses={200: PayoutOutputSerializer(many=True), **error_responses(400, 401, 403)},
+        description="Staff: payouts waiting for review (or, with `status`, in that status).",
+    )
+    def get(self, request):
+        filters = PayoutPendingFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        rows = selectors.payout_pending_list(status=filters.validated_data.get("status"))
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(PayoutOutputSerializer(page, many=True).data)
+
+
+class PayoutDetailApi(APIView):
+    @extend_schema(
+        operation_id="payments_payouts_retrieve",
+        tags=["payouts"],
+        responses={200: PayoutOutputSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, pk: int):
+        payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        return Response(PayoutOutputSerializer(payout).data)
+
+
+class PayoutProcessApi(APIView):
+    permission_classes = [IsAuthenticated, IsAdmin]
+
+    @extend_schema(
+        operation_id="payments_payouts_process",
+        tags=["payouts"],
+        request=None,
+        responses={200: PayoutOutputSerializer, **error_responses(401, 403, 404, 409)},
+        description="Admins: approve a held payout, retry a failed one (new attempt) or re-check one "
+        "whose outcome is unknown.",
+    )
+    def post(self, request, pk: int):
+        selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        payout_services.payout_process(payout_id=pk, actor=request.user)
+        payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        return Response(PayoutOutputSerializer(payout).data)
+
+
+class PayoutBatchProcessApi(APIView):
+    permission_classes = [IsAuthenticated, IsAdmin]
+
+    @extend_schema(
+        operation_id="payments_payouts_batch_process",
+        tags=["payouts"],
+        request=PayoutBatchProcessInputSerializer,
+        responses={200: PayoutBatchProcessOutputSerializer, **error_responses(400, 401, 403)},
+        description="Admins: process up to 100 payouts; each result says whether it worked.",
+    )
+    def post(self, request):
+        data = PayoutBatchProcessInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        results = [
+            payout_process_one(payout_id=payout_id, actor=request.user)
+            for payout_id in dict.fromkeys(data.validated_data["payout_ids"])
+        ]
+        return Response(PayoutBatchProcessOutputSerializer({"results": results}).data)
+
+
+def payout_process_one(*, payout_id: int, actor) -> dict:
+    from payments.models import Payout
+
+    try:
+        payout = payout_services.payout_process(payout_id=payout_id, actor=actor)
+    except Payout.DoesNotExist:
+        return {"id": payout_id, "ok": False, "status": "", "code": "payout_not_found"}
+    except ApplicationError as exc:
+        current = Payout.objects.filter(pk=payout_id).values_list("status", flat=True).first()
+        return {"id": payout_id, "ok": False, "status": current or "", "code": exc.code}
+    return {"id": payout_id, "ok": True, "status": payout.status, "code": ""}
+
+
+class PayoutMyEarningsApi(APIView):
+    permission_classes = [IsAuthenticated, IsTechnician]
+
+    @extend_schema(
+        operation_id="payments_payouts_my_payouts",
+        tags=["payouts"],
+        responses={200: PayoutEarningsOutputSerializer, **error_responses(401, 403)},
+        description="Technician: own payouts, newest first, with totals (paid, in progress, failed) and "
+        "the payable balance not yet paid out.",
+    )
+    def get(self, request):
+        rows = selectors.payout_list_for_recipient(user=request.user)
+        paginator = StandardPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        response = paginator.get_paginated_response(PayoutOutputSerializer(page, many=True).data)
+        totals = selectors.payout_totals_for_recipient(user=request.user)
+        from payments.serializers import PayoutTotalsSerializer
+
+        response.data["totals"] = PayoutTotalsSerializer(totals).data
+        return response
+
+
+class PaymentCardIntentApi(APIView):
+    @extend_schema(
+        operation_id="payments_stripe_payment_intent",
+        tags=["payments"],
+        parameters=[IDEMPOTENCY_HEADER],
+        request=PaymentCardIntentInputSerializer,
+        responses={201: PaymentCardIntentOutputSerializer, **error_responses(400, 401, 404, 409)},
+        description="Pay a booking's deposit or balance by card (Stripe). Only when Stripe is configured.",
+    )
+    def post(self, request):
+        data = PaymentCardIntentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payment, client_secret = payment_services.payment_create_card_intent(
+            booking_id=data.validated_data["booking_id"],
+            payer=request.user,
+            purpose=data.validated_data["purpose"],
+            idempotency_key=_idempotency_key(request),
+        )
+        body = PaymentCardIntentOutputSerializer(
+            {"payment": payment, "client_secret": client_secret}
+        ).data
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -1,0 +1,12 @@
+from datetime import timedelta
+
+BEAT_SCHEDULE = {
+    "payments-resolve-stale-stk": {
+        "task": "payments.tasks.payments_resolve_stale_task",
+        "schedule": timedelta(minutes=1),
+    },
+    "payments-reconcile-stale-payouts": {
+        "task": "payments.tasks.payouts_reconcile_stale_task",
+        "schedule": timedelta(minutes=5),
+    },
+}

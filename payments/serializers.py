@@ -1,0 +1,165 @@
+from rest_framework import serializers
+
+from payments.models import Payment, PaymentPurpose, Payout, PayoutStatus
+
+
+class PaymentStkPushInputSerializer(serializers.Serializer):
+    booking_id = serializers.IntegerField(min_value=1)
+    phone_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    purpose = serializers.ChoiceField(
+        choices=PaymentPurpose.choices, default=PaymentPurpose.DEPOSIT
+    )
+
+
+class PaymentCardIntentInputSerializer(serializers.Serializer):
+    booking_id = serializers.IntegerField(min_value=1)
+    purpose = serializers.ChoiceField(
+        choices=PaymentPurpose.choices, default=PaymentPurpose.DEPOSIT
+    )
+
+
+class PaymentOutputSerializer(serializers.ModelSerializer):
+    booking_number = serializers.CharField(source="booking.number", read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "booking_id",
+            "booking_number",
+            "purpose",
+            "method",
+            "amount",
+            "currency",
+            "phone",
+            "status",
+            "checkout_request_id",
+            "mpesa_receipt",
+            "result_code",
+            "result_desc",
+            "expires_at",
+            "completed_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentCardIntentOutputSerializer(serializers.Serializer):
+    payment = PaymentOutputSerializer()
+    client_secret = serializers.CharField()
+
+
+class PayoutOutputSerializer(serializers.ModelSerializer):
+    booking_number = serializers.CharField(source="booking.number", read_only=True)
+    recipient_name = serializers.CharField(source="recipient.get_full_name", read_only=True)
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "kind",
+            "channel",
+            "booking_id",
+            "booking_number",
+            "recipient_id",
+            "recipient_name",
+            "phone",
+            "amount",
+            "currency",
+            "status",
+            "review_reason",
+            "attempt",
+            "receipt",
+            "result_code",
+            "result_desc",
+            "approved_by_id",
+            "approved_at",
+            "sent_at",
+            "paid_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentTransactionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=["payment", "payout"])
+    kind = serializers.CharField(help_text="deposit | balance | technician_payout | refund")
+    channel = serializers.CharField(help_text="mpesa | card")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    reference = serializers.CharField(allow_blank=True, allow_null=True)
+    booking_id = serializers.IntegerField()
+    booking_number = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PaymentTransactionFilterSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["payment", "payout"], required=False)
+    status = serializers.CharField(max_length=24, required=False)
+    kind = serializers.CharField(max_length=24, required=False)
+    booking = serializers.IntegerField(min_value=1, required=False)
+
+
+class PaymentTransactionDetailQuerySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["payment", "payout"], default="payment")
+
+
+class PayoutPendingFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PayoutStatus.choices, required=False)
+
+
+class PayoutBatchProcessInputSerializer(serializers.Serializer):
+    payout_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=100
+    )
+
+
+class PayoutBatchResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    ok = serializers.BooleanField()
+    status = serializers.CharField(allow_blank=True)
+    code = serializers.CharField(allow_blank=True)
+
+
+class PayoutBatchProcessOutputSerializer(serializers.Serializer):
+    results = PayoutBatchResultSerializer(many=True)
+
+
+class PayoutTotalsSerializer(serializers.Serializer):
+    total_paid = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total_in_progress = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total_failed = serializers.DecimalField(max_digits=14, decimal_places=2)
+    payable_balance = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+
+
+class PayoutEarningsOutputSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    totals = PayoutTotalsSerializer()
+    results = PayoutOutputSerializer(many=True)
+
+
+class BookingFeeBreakdownOutputSerializer(serializers.Serializer):
+    booking_id = serializers.IntegerField()
+    booking_number = serializers.CharField()
+    currency = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    deposit_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    platform_fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    technician_share = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cancellation_fee = serializers.DecimalField(max_digits=12, decimal_places=2)
+    deposit_paid = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance_paid = serializers.DecimalField(max_digits=12, decimal_places=2)
+    escrow_held = serializers.DecimalField(max_digits=12, decimal_places=2)
+    released = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refunded = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class MpesaCallbackAckSerializer(serializers.Serializer):
+    ResultCode = serializers.IntegerField()
+    ResultDesc = serializers.CharField()

@@ -1,0 +1,421 @@
+"""Provider callbacks: stored first under their unique provider key, then applied under the owner's row lock.
+
+A replay (same provider key) finds the stored event and changes nothing. Callers have already authenticated the
+request (token + optional IP allow-list) before anything here runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from dumuwaks.core.money import to_decimal
+from payments.models import (
+    CallbackEvent,
+    CallbackKind,
+    CallbackProvider,
+    CallbackStatus,
+    Payment,
+    PaymentStatus,
+    Payout,
+)
+from payments.services import payments as payment_services
+from payments.services.common import lock_booking, lock_payment, now
+from payments.services.payouts import payout_apply_result, payout_mark_needs_reconciliation
+
+logger = logging.getLogger(__name__)
+
+
+def _body_key(payload) -> str:
+    raw = json.dumps(payload, sort_keys=True, default=str).encode()
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def callback_event_store(
+    *, provider: str, kind: str, provider_key: str, payload, remote_addr: str | None = None
+) -> tuple[CallbackEvent, bool]:
+    """Insert the event; on a replay return the stored one (and count the replay)."""
+    try:
+        with transaction.atomic():
+            event = CallbackEvent.objects.create(
+                provider=provider,
+                kind=kind,
+                provider_key=provider_key[:128],
+                payload=payload,
+                remote_addr=remote_addr,
+            )
+        return event, True
+    except IntegrityError:
+        CallbackEvent.objects.filter(
+            provider=provider, kind=kind, provider_key=provider_key[:128]
+        ).update(replay_count=F("replay_count") + 1)
+        return CallbackEvent.objects.get(
+            provider=provider, kind=kind, provider_key=provider_key[:128]
+        ), False
+
+
+def _finish(event_id: int, status: str, outcome: str) -> None:
+    CallbackEvent.objects.filter(pk=event_id).update(
+        status=status, outcome=outcome[:255], processed_at=now()
+    )
+
+
+# --- STK ----------------------------------------------------------------------------------------------------------
+
+
+def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
+    from payments.daraja.parsing import MalformedCallback, parse_stk_callback
+
+    try:
+        callback = parse_stk_callback(payload)
+    except MalformedCallback as exc:
+        event, created = callback_event_store(
+            provider=CallbackProvider.MPESA,
+            kind=CallbackKind.STK,
+            provider_key=_body_key(payload),
+            payload=payload,
+            remote_addr=remote_addr,
+        )
+        if created:
+            _finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
+        return event
+    event, created = callback_event_store(
+        provider=CallbackProvider.MPESA,
+        kind=CallbackKind.STK,
+        provider_key=callback.checkout_request_id,
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if created or event.status == CallbackStatus.RECEIVED:
+        mpesa_stk_callback_apply(event_id=event.pk)
+        event.refresh_from_db()
+    return event
+
+
+def mpesa_stk_callback_apply(*, event_id: int) -> str:
+    """Apply a stored STK callback to its payment. Leaves the event `received` while no payment matches yet
+    (the callback overtook the STK push response); `_payment_send_stk` applies it once the id is stored."""
+    from payments.daraja.parsing import parse_stk_callback
+
+    event = CallbackEvent.objects.get(pk=event_id)
+    callback = parse_stk_callback(event.payload)
+    row = (
+        Payment.objects.filter(checkout_request_id=callback.checkout_request_id)
+        .values_list("pk", "booking_id")
+        .first()
+    )
+    if row is None:
+        CallbackEvent.objects.filter(pk=event_id).update(outcome="payment_not_found")
+        return "payment_not_found"
+    payment_id, booking_id = row
+    with transaction.atomic():
+        booking = lock_booking(booking_id)
+        payment = lock_payment(payment_id)
+        event = CallbackEvent.objects.select_for_update().get(pk=event_id)
+        if event.status != CallbackStatus.RECEIVED:
+            return event.outcome
+        outcome = _apply_stk(booking, payment, callback)
+        status = (
+            CallbackStatus.IGNORED if outcome.startswith("already_") else CallbackStatus.PROCESSED
+        )
+        _finish(event_id, status, outcome)
+    return outcome
+
+
+def _apply_stk(booking, payment: Payment, callback) -> str:
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED, PaymentStatus.CANCELLED):
+        return f"already_{payment.status}"
+    if callback.result_code != "0":
+        if payment.status not in (PaymentStatus.INITIATED, PaymentStatus.PENDING):
+            return f"already_{payment.status}"
+        payment_services.payment_mark_failed(
+            payment=payment,
+            result_code=callback.result_code,
+            result_desc=callback.result_desc or "failed",
+        )
+        return payment.status
+    paid_amount = to_decimal(callback.amount) if callback.amount is not None else None
+    fields = {
+        "result_code": "0",
+        "result_desc": (callback.result_desc or "")[:255],
+        "paid_amount": paid_amount,
+        "paid_phone": callback.phone_number or "",
+        "provider_paid_at": callback.transaction_date,
+        "completed_at": now(),
+    }
+    if paid_amount != payment.amount:
+        payment_services.payment_flag(
+            payment=payment, note=f"amount mismatch: paid {paid_amount}", **fields
+        )
+        return "flagged_amount_mismatch"
+    if callback.phone_number and payment.phone and callback.phone_number != payment.phone:
+        payment_services.payment_flag(
+            payment=payment, note=f"phone mismatch: paid from {callback.phone_number}", **fields
+        )
+        return "flagged_phone_mismatch"
+    receipt = callback.receipt_number or None
+    if receipt and Payment.objects.filter(mpesa_receipt=receipt).exclude(pk=payment.pk).exists():
+        payment_services.payment_flag(
+            payment=payment, note=f"receipt {receipt} already used", **fields
+        )
+        return "flagged_duplicate_receipt"
+    payment_services.payment_mark_succeeded(
+        booking=booking,
+        payment=payment,
+        receipt=receipt,
+        paid_amount=paid_amount,
+        paid_phone=callback.phone_number or "",
+        provider_paid_at=callback.transaction_date,
+        note=f"M-Pesa receipt {receipt}" if receipt else "paid",
+    )
+    return "succeeded"
+
+
+def mpesa_stk_timeout_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
+    """Not a Daraja STK feature, kept for parity with the old API: store it and query the payment."""
+    checkout_id = _find_key(payload, "CheckoutRequestID")
+    event, created = callback_event_store(
+        provider=CallbackProvider.MPESA,
+        kind=CallbackKind.STK_TIMEOUT,
+        provider_key=checkout_id or _body_key(payload),
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if not created:
+        return event
+    payment_id = (
+        Payment.objects.filter(checkout_request_id=checkout_id).values_list("pk", flat=True).first()
+        if checkout_id
+        else None
+    )
+    if payment_id is None:
+        _finish(event.pk, CallbackStatus.IGNORED, "payment_not_found")
+        return event
+    from dumuwaks.core.side_effects import enqueue_after_commit
+    from payments.tasks import payment_query_status_task
+
+    enqueue_after_commit(payment_query_status_task, payment_id)
+    _finish(event.pk, CallbackStatus.PROCESSED, "query_scheduled")
+    return event
+
+
+def _find_key(payload, key: str):
+    if isinstance(payload, dict):
+        for name, value in payload.items():
+            if name == key and isinstance(value, str | int):
+                return str(value)
+            found = _find_key(value, key)
+            if found:
+                return found
+    elif isinstance(payload, list):
+        for item in payload:
+            found = _find_key(item, key)
+            if found:
+                return found
+    return None
+
+
+# --- B2C ----------------------------------------------------------------------------------------------------------
+
+
+def _payout_id_for(originator_id: str | None, conversation_id: str | None) -> int | None:
+    if originator_id:
+        found = (
+            Payout.objects.filter(originator_conversation_id=originator_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if found:
+            return found
+    if conversation_id:
+        return (
+            Payout.objects.filter(conversation_id=conversation_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return None
+
+
+def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
+    from payments.daraja.parsing import MalformedCallback, parse_b2c_result
+
+    try:
+        result = parse_b2c_result(payload)
+    except MalformedCallback as exc:
+        event, created = callback_event_store(
+            provider=CallbackProvider.MPESA,
+            kind=CallbackKind.B2C_RESULT,
+            provider_key=_body_key(payload),
+            payload=payload,
+            remote_addr=remote_addr,
+        )
+        if created:
+            _finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
+        return event
+    event, created = callback_event_store(
+        provider=CallbackProvider.MPESA,
+        kind=CallbackKind.B2C_RESULT,
+        provider_key=result.originator_conversation_id,
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if not created and event.status != CallbackStatus.RECEIVED:
+        return event
+    payout_id = _payout_id_for(result.originator_conversation_id, result.conversation_id)
+    if payout_id is None:
+        _finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
+        return event
+    outcome = payout_apply_result(
+        payout_id=payout_id,
+        success=result.is_success,
+        result_code=result.result_code,
+        result_desc=result.result_desc or "",
+        receipt=result.receipt_number or result.transaction_id or "",
+        conversation_id=result.conversation_id or "",
+        receiver_name=result.receiver_name or "",
+        paid_at=result.completed_at,
+        amount=result.amount,
+    )
+    status = CallbackStatus.PROCESSED if outcome in ("paid", "failed") else CallbackStatus.IGNORED
+    _finish(event.pk, status, outcome)
+    event.refresh_from_db()
+    return event
+
+
+def mpesa_b2c_timeout_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
+    from payments.daraja.parsing import parse_queue_timeout
+
+    timeout = parse_queue_timeout(payload)
+    event, created = callback_event_store(
+        provider=CallbackProvider.MPESA,
+        kind=CallbackKind.B2C_TIMEOUT,
+        provider_key=timeout.originator_conversation_id
+        or timeout.conversation_id
+        or _body_key(payload),
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if not created:
+        return event
+    payout_id = _payout_id_for(timeout.originator_conversation_id, timeout.conversation_id)
+    if payout_id is None:
+        _finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
+        return event
+    outcome = payout_mark_needs_reconciliation(
+        payout_id=payout_id, note=f"queue timeout: {timeout.result_desc}"
+    )
+    _finish(event.pk, CallbackStatus.PROCESSED, outcome)
+    return event
+
+
+# Transaction Status answers whose TransactionStatus means the money went out.
+_COMPLETED = {"completed", "success", "successful"}
+
+
+def mpesa_status_result_record(
+    *, payload, payout_id: int | None, remote_addr: str | None = None
+) -> CallbackEvent:
+    from payments.daraja.parsing import MalformedCallback, parse_transaction_status_result
+
+    try:
+        result = parse_transaction_status_result(payload)
+    except MalformedCallback as exc:
+        event, created = callback_event_store(
+            provider=CallbackProvider.MPESA,
+            kind=CallbackKind.STATUS_RESULT,
+            provider_key=_body_key(payload),
+            payload=payload,
+            remote_addr=remote_addr,
+        )
+        if created:
+            _finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
+        return event
+    event, created = callback_event_store(
+        provider=CallbackProvider.MPESA,
+        kind=CallbackKind.STATUS_RESULT,
+        provider_key=result.conversation_id
+        or result.originator_conversation_id
+        or _body_key(payload),
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if not created and event.status != CallbackStatus.RECEIVED:
+        return event
+    target = _payout_id_for(
+        result.original_originator_conversation_id, result.original_conversation_id
+    )
+    target = target or payout_id
+    if target is None or not Payout.objects.filter(pk=target).exists():
+        _finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
+        return event
+    completed = result.is_success and (result.transaction_status or "").lower() in _COMPLETED
+    outcome = payout_apply_result(
+        payout_id=target,
+        success=completed,
+        result_code=result.result_code,
+        result_desc=result.result_desc or (result.transaction_status or ""),
+        receipt=result.receipt_number or result.transaction_id or "",
+        paid_at=result.finalised_at,
+        amount=result.amount,
+    )
+    status = CallbackStatus.PROCESSED if outcome in ("paid", "failed") else CallbackStatus.IGNORED
+    _finish(event.pk, status, outcome)
+    event.refresh_from_db()
+    return event
+
+
+def mpesa_status_timeout_record(
+    *, payload, payout_id: int | None, remote_addr: str | None = None
+) -> CallbackEvent:
+    event, created = callback_event_store(
+        provider=CallbackProvider.MPESA,
+        kind=CallbackKind.STATUS_TIMEOUT,
+        provider_key=_body_key(payload),
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if created:
+        # The periodic reconciliation task asks again; nothing to change now.
+        _finish(event.pk, CallbackStatus.IGNORED, f"status query timed out for payout {payout_id}")
+    return event
+
+
+# --- Stripe -------------------------------------------------------------------------------------------------------
+
+_STRIPE_HANDLED = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}
+
+
+def stripe_event_record(*, event) -> CallbackEvent:
+    """A verified Stripe event; deduplicated by event id."""
+    event_id = event["id"]
+    event_type = event["type"]
+    payload = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    stored, created = callback_event_store(
+        provider=CallbackProvider.STRIPE,
+        kind=CallbackKind.STRIPE_EVENT,
+        provider_key=event_id,
+        payload=payload,
+    )
+    if not created and stored.status != CallbackStatus.RECEIVED:
+        return stored
+    if event_type not in _STRIPE_HANDLED:
+        _finish(stored.pk, CallbackStatus.IGNORED, f"unhandled {event_type}")
+        return stored
+    intent = payload["data"]["object"]
+    outcome = payment_services.stripe_payment_intent_apply(
+        intent=intent, succeeded=_STRIPE_HANDLED[event_type]
+    )
+    status = (
+        CallbackStatus.FAILED
+        if outcome == "payment_not_found"
+        else CallbackStatus.IGNORED
+        if outcome.startswith("already_")
+        else CallbackStatus.PROCESSED
+    )
+    _finish(stored.pk, status, outcome)
+    stored.refresh_from_db()
+    return stored

@@ -1,0 +1,48 @@
+"""Row locks (always in the order booking → payment → escrow → payout), provider access and callback URLs."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.utils import timezone
+
+from bookings.models import Booking
+from payments.models import LedgerAccount, Payment, Payout
+from payments.services.ledger import escrow_code, ledger_account
+
+
+def lock_booking(booking_id: int) -> Booking:
+    return Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
+
+
+def lock_payment(payment_id: int) -> Payment:
+    """Caller holds the booking lock (lock order booking → payment → escrow → payout)."""
+    return Payment.objects.select_for_update(of=("self",)).get(pk=payment_id)
+
+
+def lock_escrow(booking_id: int) -> LedgerAccount:
+    account = ledger_account(escrow_code(booking_id), booking_id=booking_id)
+    return LedgerAccount.objects.select_for_update().get(pk=account.pk)
+
+
+def lock_payout(payout_id: int) -> Payout:
+    return Payout.objects.select_for_update(of=("self",)).get(pk=payout_id)
+
+
+def mpesa_client():
+    """The configured Daraja client (simulator | sandbox | production); tests swap it for a fake server."""
+    from payments.daraja import get_mpesa_client
+
+    return get_mpesa_client()
+
+
+def callback_url(path: str, **params) -> str:
+    """Public URL Daraja posts to: base + /api/v1/<path> + ?token=<secret> (+ extra params)."""
+    query = urlencode({"token": settings.MPESA_CALLBACK_TOKEN, **params})
+    base = settings.MPESA_CALLBACK_BASE_URL.rstrip("/")
+    return f"{base}/api/v1/{path}?{query}"
+
+
+def now():
+    return timezone.now()

@@ -1,0 +1,133 @@
+"""The append-only double-entry ledger: the only code that writes ledger rows.
+
+Convention: a transfer of X from account A to account B credits A and debits B. An account's balance is
+Σdebits − Σcredits, i.e. what it currently holds. Accounts:
+
+| code                          | holds                                                                 |
+|-------------------------------|-----------------------------------------------------------------------|
+| `customer_clearing`           | money received from customers (M-Pesa paybill or card); goes negative: it is the outside world paying in |
+| `escrow:booking:<id>`         | money a booking's customer paid that is not yet released or refunded  |
+| `technician_payable:<user>`   | a technician's earned money not yet paid out                          |
+| `platform_revenue`            | the platform's 15 % fee and its part of cancellation fees             |
+| `refunds_payable`             | money owed back to customers, not yet sent                            |
+| `mpesa_b2c_disbursed`         | money sent out by M-Pesa B2C (payouts and refunds)                    |
+| `card_refunds_disbursed`      | money returned to cards through Stripe refunds                        |
+
+Every transaction balances (Σdebit == Σcredit, checked here before writing), so all balances always sum to 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from dumuwaks.core.money import DEFAULT_CURRENCY, to_decimal
+from payments.errors import UnbalancedTransaction
+from payments.models import EntrySide, LedgerAccount, LedgerEntry, LedgerTransaction
+
+CUSTOMER_CLEARING = "customer_clearing"
+PLATFORM_REVENUE = "platform_revenue"
+REFUNDS_PAYABLE = "refunds_payable"
+MPESA_B2C_DISBURSED = "mpesa_b2c_disbursed"
+CARD_REFUNDS_DISBURSED = "card_refunds_disbursed"
+
+_NAMES = {
+    CUSTOMER_CLEARING: "Customer payments clearing",
+    PLATFORM_REVENUE: "Platform revenue",
+    REFUNDS_PAYABLE: "Refunds payable to customers",
+    MPESA_B2C_DISBURSED: "Sent by M-Pesa B2C",
+    CARD_REFUNDS_DISBURSED: "Refunded to cards",
+}
+
+
+def escrow_code(booking_id: int) -> str:
+    return f"escrow:booking:{booking_id}"
+
+
+def technician_payable_code(user_id: int) -> str:
+    return f"technician_payable:{user_id}"
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    side: str
+    amount: Decimal
+
+
+def transfer(amount, *, source: str, to: str) -> list[Line]:
+    """Move `amount` from `source` to `to` (credit source, debit destination)."""
+    value = to_decimal(amount)
+    return [Line(source, EntrySide.CREDIT, value), Line(to, EntrySide.DEBIT, value)]
+
+
+def ledger_account(code: str, *, booking_id: int | None = None, user_id: int | None = None):
+    account, _ = LedgerAccount.objects.get_or_create(
+        code=code,
+        defaults={"name": _NAMES.get(code, code), "booking_id": booking_id, "user_id": user_id},
+    )
+    return account
+
+
+def _account_for(code: str) -> LedgerAccount:
+    if code.startswith("escrow:booking:"):
+        return ledger_account(code, booking_id=int(code.rsplit(":", 1)[1]))
+    if code.startswith("technician_payable:"):
+        return ledger_account(code, user_id=int(code.rsplit(":", 1)[1]))
+    return ledger_account(code)
+
+
+def ledger_post(
+    *,
+    kind: str,
+    reference: str,
+    lines: list[Line],
+    booking_id: int | None = None,
+    payment_id: int | None = None,
+    payout_id: int | None = None,
+    memo: str = "",
+    currency: str = DEFAULT_CURRENCY,
+) -> LedgerTransaction | None:
+    """Post one balanced transaction. Returns None when `reference` was already posted (idempotent).
+
+    Zero-amount lines are dropped; a transaction left with fewer than two lines is not posted.
+    """
+    lines = [line for line in lines if to_decimal(line.amount) != 0]
+    if any(to_decimal(line.amount) < 0 for line in lines):
+        raise UnbalancedTransaction(f"{reference}: negative line amount")
+    debits = sum((to_decimal(x.amount) for x in lines if x.side == EntrySide.DEBIT), Decimal(0))
+    credits = sum((to_decimal(x.amount) for x in lines if x.side == EntrySide.CREDIT), Decimal(0))
+    if debits != credits:
+        raise UnbalancedTransaction(f"{reference}: debits {debits} != credits {credits}")
+    if len(lines) < 2:
+        return None
+    accounts = {line.account: _account_for(line.account) for line in lines}
+    try:
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(
+                kind=kind,
+                reference=reference,
+                memo=memo[:255],
+                booking_id=booking_id,
+                payment_id=payment_id,
+                payout_id=payout_id,
+            )
+    except IntegrityError:
+        return None
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            transaction=txn,
+            account=accounts[line.account],
+            side=line.side,
+            amount=to_decimal(line.amount),
+            currency=currency,
+        )
+        for line in lines
+    )
+    return txn
+
+
+def ledger_reference_exists(reference: str) -> bool:
+    return LedgerTransaction.objects.filter(reference=reference).exists()

@@ -1,0 +1,120 @@
+"""Celery tasks: ids only; every task re-reads the rows and re-checks state before acting (safe to retry)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from payments.daraja.errors import DarajaBusy
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True)
+def payment_request_deposit_task(booking_id: int) -> str:
+    return _request_stk(booking_id, "deposit")
+
+
+@shared_task(ignore_result=True)
+def payment_request_balance_task(booking_id: int) -> str:
+    return _request_stk(booking_id, "balance")
+
+
+def _request_stk(booking_id: int, purpose: str) -> str:
+    from bookings.models import Booking
+    from dumuwaks.core.errors import ApplicationError
+    from payments.services.payments import payment_request_stk
+
+    booking = Booking.objects.select_related("customer").filter(pk=booking_id).first()
+    if booking is None:
+        return "booking_not_found"
+    try:
+        payment = payment_request_stk(
+            booking_id=booking.pk,
+            payer=booking.customer,
+            purpose=purpose,
+            idempotency_key=f"auto-{purpose}-{booking.pk}",
+        )
+    except ApplicationError as exc:  # nothing due (already paid, cancelled meanwhile, no phone)
+        logger.info("no %s STK for booking %s: %s", purpose, booking_id, exc.code)
+        return exc.code
+    return payment.status
+
+
+@shared_task(ignore_result=True)
+def booking_release_if_complete_task(booking_id: int) -> bool:
+    from django.db import transaction
+
+    from payments.services.common import lock_booking
+    from payments.services.escrow import escrow_release_if_complete
+
+    with transaction.atomic():
+        booking = lock_booking(booking_id)
+        return escrow_release_if_complete(booking=booking)
+
+
+@shared_task(ignore_result=True)
+def booking_settle_cancellation_task(booking_id: int) -> bool:
+    from payments.services.escrow import booking_settle_cancellation
+
+    return booking_settle_cancellation(booking_id=booking_id)
+
+
+@shared_task(ignore_result=True)
+def dispute_settle_task(dispute_id: int) -> str:
+    from payments.services.escrow import dispute_settle
+
+    return dispute_settle(dispute_id=dispute_id)
+
+
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    autoretry_for=(DarajaBusy,),
+    retry_backoff=30,
+    retry_backoff_max=900,
+    retry_jitter=True,
+    max_retries=8,
+)
+def payout_send_task(self, payout_id: int) -> str:
+    from payments.services.payouts import payout_send
+
+    return payout_send(payout_id=payout_id)
+
+
+@shared_task(ignore_result=True)
+def payout_query_status_task(payout_id: int) -> str:
+    from payments.services.payouts import payout_query_status
+
+    return payout_query_status(payout_id=payout_id)
+
+
+@shared_task(ignore_result=True)
+def payment_query_status_task(payment_id: int) -> str:
+    from payments.services.payments import payment_query_status
+
+    return payment_query_status(payment_id=payment_id).status
+
+
+@shared_task(ignore_result=True)
+def payments_resolve_stale_task() -> int:
+    """Beat: pending STK payments whose callback never came are queried (and expired when overdue)."""
+    from payments.services.payments import payments_stale_pending_ids
+
+    ids = payments_stale_pending_ids(older_than_seconds=settings.PAYMENT_STK_QUERY_AFTER_SECONDS)
+    for payment_id in ids:
+        payment_query_status_task.delay(payment_id)
+    return len(ids)
+
+
+@shared_task(ignore_result=True)
+def payouts_reconcile_stale_task() -> int:
+    """Beat: payouts without a result for a while are checked with Transaction Status."""
+    from payments.services.payouts import payouts_stale_ids
+
+    ids = payouts_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
+    for payout_id in ids:
+        payout_query_status_task.delay(payout_id)
+    return len(ids)

@@ -1,0 +1,31 @@
+"""Fixtures for the payments tests: a booking at each stage, the fake Daraja server, callback posting."""
+
+from __future__ import annotations
+
+import pytest
+
+from bookings.tests.factories import BookingFactory
+from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja, fake_stripe, ...)
+from payments.tests.helpers import CALLBACK_TOKEN, PRICE
+
+
+@pytest.fixture(autouse=True)
+def _payments_settings(settings):
+    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
+    settings.MPESA_CALLBACK_BASE_URL = "https://api.dumuwaks.test"
+    settings.MPESA_ALLOWED_IPS = []
+    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+
+
+@pytest.fixture
+def mpesa(fake_daraja):
+    """The fake Daraja server with strict Daraja validation."""
+    return fake_daraja
+
+
+@pytest.fixture
+def booking(customer, technician, service_category):
+    """A pending booking (deposit unpaid) of the customer persona with the technician persona."""
+    return BookingFactory(
+        customer=customer, technician=technician, category=service_category, price=PRICE
+    )

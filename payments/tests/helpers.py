@@ -1,0 +1,69 @@
+"""Helpers shared by the payments tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from bookings.tests.factories import BookingFactory
+from payments.models import Payment, PaymentPurpose, PaymentStatus
+from payments.selectors import account_balance, ledger_reconciliation_check
+
+CALLBACK_TOKEN = "test-callback-token-0123456789abcdef"
+PRICE = Decimal("5000.00")  # deposit 1000, balance 4000, platform fee 750, technician 4250
+
+
+def make_booking(customer, technician, **kwargs):
+    kwargs.setdefault("price", PRICE)
+    return BookingFactory(customer=customer, technician=technician, **kwargs)
+
+
+def callback_path(name: str, token: str = CALLBACK_TOKEN, **params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items())
+    return f"/api/v1/payments/mpesa/{name}?{query}"
+
+
+def post_callback(client, name: str, payload, token: str = CALLBACK_TOKEN, **params):
+    return client.post(
+        callback_path(name, token, **params), data=payload, format="json", REMOTE_ADDR="127.0.0.1"
+    )
+
+
+def set_status(booking, status: str, **fields) -> None:
+    """Move a booking without the bookings workflow (setup only; publishes no event)."""
+    type(booking).objects.filter(pk=booking.pk).update(status=status, **fields)
+    booking.refresh_from_db()
+
+
+def paid_payment(booking, purpose=PaymentPurpose.DEPOSIT, **kwargs) -> Payment:
+    """A succeeded payment credited to escrow through the real success path."""
+    from payments.services.common import lock_booking, lock_payment
+    from payments.services.payments import payment_mark_succeeded
+
+    amount = booking.deposit_amount if purpose == PaymentPurpose.DEPOSIT else booking.balance_amount
+    payment = Payment.objects.create(
+        booking=booking,
+        payer=booking.customer,
+        purpose=purpose,
+        amount=amount,
+        phone=booking.customer.phone_number,
+        status=PaymentStatus.PENDING,
+        **kwargs,
+    )
+    with transaction.atomic():
+        locked_booking = lock_booking(booking.pk)
+        payment = lock_payment(payment.pk)
+        payment_mark_succeeded(booking=locked_booking, payment=payment)
+    booking.refresh_from_db()
+    payment.refresh_from_db()
+    return payment
+
+
+def escrow(booking) -> Decimal:
+    return account_balance(f"escrow:booking:{booking.pk}")
+
+
+def assert_reconciled() -> None:
+    report = ledger_reconciliation_check()
+    assert report.ok, report
