@@ -1,1 +1,163 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 
+from accounts.models import (
+    CorporateProfile,
+    KycReview,
+    KycStatus,
+    PortfolioItem,
+    ServiceCategory,
+    TechnicianProfile,
+    TechnicianSkill,
+    User,
+)
+from accounts.services import kyc_transition
+from dumuwaks.core.errors import ApplicationError
+
+ADMIN_REJECTION_REASON = "Rejected by staff in the admin: the documents could not be verified."
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "phone_number",
+        "is_email_verified",
+        "is_phone_verified",
+        "is_active",
+        "date_joined",
+    ]
+    list_filter = [
+        "role",
+        "is_active",
+        "is_staff",
+        "is_email_verified",
+        "is_phone_verified",
+        "preferred_language",
+        "county",
+    ]
+    search_fields = ["email", "first_name", "last_name", "phone_number"]
+    ordering = ["-date_joined"]
+    readonly_fields = [
+        "password",
+        "last_login",
+        "date_joined",
+        "deleted_at",
+        "failed_login_attempts",
+        "locked_until",
+        "phone_changed_at",
+        "created_at",
+        "updated_at",
+    ]
+    filter_horizontal = ["groups", "user_permissions"]
+
+
+class TechnicianSkillInline(admin.TabularInline):
+    model = TechnicianSkill
+    extra = 0
+    autocomplete_fields = ["category"]
+
+
+class PortfolioItemInline(admin.TabularInline):
+    model = PortfolioItem
+    extra = 0
+
+
+class KycReviewInline(admin.TabularInline):
+    model = KycReview
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "actor", "from_status", "to_status", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _transition_selected(modeladmin, request, queryset: QuerySet, to: str, reason: str) -> None:
+    done = 0
+    for profile in queryset:
+        try:
+            kyc_transition(profile=profile, to=to, actor=request.user, reason=reason)
+        except ApplicationError as exc:
+            modeladmin.message_user(
+                request, f"{profile.user.email}: {exc.message}", level=messages.WARNING
+            )
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, f"{done} profile(s) now {to}.", level=messages.SUCCESS)
+
+
+@admin.register(TechnicianProfile)
+class TechnicianProfileAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "user",
+        "kyc_status",
+        "kyc_submitted_at",
+        "is_available",
+        "hourly_rate",
+        "rating_average",
+        "jobs_completed",
+    ]
+    list_filter = ["kyc_status", "is_available"]
+    search_fields = ["user__email", "user__first_name", "user__last_name", "national_id_number"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    # KYC status changes only through the actions, so each one leaves an audit row.
+    readonly_fields = [
+        "kyc_status",
+        "kyc_submitted_at",
+        "kyc_reviewed_by",
+        "kyc_reviewed_at",
+        "kyc_rejection_reason",
+        "rating_average",
+        "rating_count",
+        "jobs_completed",
+        "jobs_cancelled_by_technician",
+        "average_response_minutes",
+    ]
+    inlines = [TechnicianSkillInline, PortfolioItemInline, KycReviewInline]
+    actions = ["approve_kyc", "reject_kyc"]
+
+    @admin.action(description="Approve KYC of the selected technicians")
+    def approve_kyc(self, request, queryset):
+        _transition_selected(self, request, queryset, KycStatus.APPROVED, "Approved in the admin")
+
+    @admin.action(description="Reject KYC of the selected technicians")
+    def reject_kyc(self, request, queryset):
+        _transition_selected(self, request, queryset, KycStatus.REJECTED, ADMIN_REJECTION_REASON)
+
+
+@admin.register(ServiceCategory)
+class ServiceCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "typical_price_min", "typical_price_max", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "name_sw", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(CorporateProfile)
+class CorporateProfileAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "kra_pin", "user", "created_at"]
+    search_fields = ["company_name", "kra_pin", "user__email"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(KycReview)
+class KycReviewAdmin(admin.ModelAdmin):
+    list_display = ["profile", "from_status", "to_status", "actor", "created_at"]
+    list_filter = ["to_status"]
+    search_fields = ["profile__user__email", "reason"]
+    readonly_fields = ["profile", "actor", "from_status", "to_status", "reason", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

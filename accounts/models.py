@@ -162,6 +162,15 @@ class KycStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+# The one KYC transition service (accounts.services.kyc.kyc_transition) only follows these edges.
+KYC_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    KycStatus.NOT_SUBMITTED: frozenset({KycStatus.PENDING}),
+    KycStatus.PENDING: frozenset({KycStatus.APPROVED, KycStatus.REJECTED}),
+    KycStatus.REJECTED: frozenset({KycStatus.PENDING}),
+    KycStatus.APPROVED: frozenset({KycStatus.REJECTED}),  # staff may revoke an approval
+}
+
+
 class TechnicianProfile(TimeStampedModel):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="technician_profile")
     bio = models.TextField(blank=True)

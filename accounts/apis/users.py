@@ -1,0 +1,195 @@
+"""User administration, technician self-service, public technician search and categories."""
+
+from __future__ import annotations
+
+from djangorestframework_camel_case.util import underscoreize
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts import serializers as s
+from dumuwaks.core.openapi import error_responses
+from dumuwaks.core.pagination import StandardPagination
+from dumuwaks.core.permissions import IsStaffMember, IsTechnician
+
+TAG = ["users"]
+
+
+def _query(request):
+    # Query strings are camelCase on the wire too (`kycStatus`, `radiusKm`); the JSON parser does not see them.
+    return underscoreize(request.query_params)
+
+
+def _paginated(request, view, queryset, serializer_class):
+    paginator = StandardPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class UserListApi(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_list",
+        parameters=[s.AccountUserListFilterSerializer],
+        responses={200: s.AccountUserSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def get(self, request):
+        filters = s.AccountUserListFilterSerializer(data=_query(request))
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.user_list(**filters.validated_data)
+        return _paginated(request, self, queryset, s.AccountUserSerializer)
+
+
+class UserDetailApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_retrieve",
+        responses={200: s.AccountUserSerializer, **error_responses(401, 404)},
+    )
+    def get(self, request, pk: int):
+        user = selectors.user_get_for_viewer(viewer=request.user, user_id=pk)
+        return Response(s.AccountUserSerializer(user).data)
+
+    def _update(self, request, pk: int):
+        user = selectors.user_get_for_viewer(viewer=request.user, user_id=pk, for_write=True)
+        data = s.AccountUserUpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.user_update(user=user, data=data.validated_data)
+        return Response(s.AccountUserSerializer(selectors.user_get_with_profile(user_id=pk)).data)
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_update",
+        request=s.AccountUserUpdateInputSerializer,
+        responses={200: s.AccountUserSerializer, **error_responses(400, 401, 403, 404, 409)},
+        description="Self or admin. Only the fields sent change (PUT behaves like PATCH).",
+    )
+    def put(self, request, pk: int):
+        return self._update(request, pk)
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_partial_update",
+        request=s.AccountUserUpdateInputSerializer,
+        responses={200: s.AccountUserSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def patch(self, request, pk: int):
+        return self._update(request, pk)
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_destroy",
+        responses={
+            204: OpenApiResponse(description="Deactivated and anonymised"),
+            **error_responses(401, 403, 404),
+        },
+        description="Deactivates and anonymises the account and revokes its refresh tokens; "
+        "bookings and payments keep the row.",
+    )
+    def delete(self, request, pk: int):
+        user = selectors.user_get_for_viewer(viewer=request.user, user_id=pk, for_write=True)
+        services.user_delete(user=user, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TechnicianSearchApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_technicians_search",
+        parameters=[s.TechnicianSearchQuerySerializer],
+        responses={200: s.TechnicianSearchResultSerializer(many=True), **error_responses(400)},
+        description="Approved technicians; with lat/lng only those within radiusKm, nearest first.",
+    )
+    def get(self, request):
+        query = s.TechnicianSearchQuerySerializer(data=_query(request))
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        queryset = selectors.technician_search(
+            skill=params.get("skill"),
+            latitude=params.get("lat"),
+            longitude=params.get("lng"),
+            radius_km=params["radius_km"],
+            min_rating=params.get("min_rating"),
+            available=params.get("available"),
+        )
+        return _paginated(request, self, queryset, s.TechnicianSearchResultSerializer)
+
+
+class KycReviewApi(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_kyc_review",
+        request=s.AccountKycReviewInputSerializer,
+        responses={
+            200: s.AccountTechnicianProfileSerializer,
+            **error_responses(400, 401, 403, 404, 409),
+        },
+    )
+    def post(self, request, pk: int):
+        data = s.AccountKycReviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = selectors.technician_profile_get_for_staff(user_id=pk)
+        profile = services.kyc_review(profile=profile, actor=request.user, **data.validated_data)
+        return Response(s.AccountTechnicianProfileSerializer(profile).data)
+
+
+class MyTechnicianProfileApi(APIView):
+    permission_classes = [IsTechnician]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_me_technician_profile_update",
+        request=s.AccountTechnicianProfileInputSerializer,
+        responses={200: s.AccountTechnicianProfileSerializer, **error_responses(400, 401, 403)},
+        description="Only the fields sent change; `skills`, when sent, replaces the whole set.",
+    )
+    def put(self, request):
+        data = s.AccountTechnicianProfileInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = services.technician_profile_update(user=request.user, **data.validated_data)
+        user = selectors.user_get_with_profile(user_id=profile.user_id)
+        return Response(s.AccountTechnicianProfileSerializer(user.technician_profile).data)
+
+
+class MyKycApi(APIView):
+    permission_classes = [IsTechnician]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="users_me_kyc_submit",
+        request=s.AccountKycSubmitInputSerializer,
+        responses={
+            200: s.AccountTechnicianProfileSerializer,
+            **error_responses(400, 401, 403, 409),
+        },
+    )
+    def post(self, request):
+        data = s.AccountKycSubmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = services.kyc_submit(user=request.user, **data.validated_data)
+        return Response(s.AccountTechnicianProfileSerializer(profile).data)
+
+
+class CategoryListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["categories"],
+        operation_id="categories_list",
+        parameters=[
+            OpenApiParameter("page", int, required=False),
+            OpenApiParameter("pageSize", int, required=False),
+        ],
+        responses={200: s.AccountCategorySerializer(many=True)},
+    )
+    def get(self, request):
+        return _paginated(request, self, selectors.category_list(), s.AccountCategorySerializer)

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import math
+
+from django.db.models import (
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import (
+    KycStatus,
+    Role,
+    ServiceCategory,
+    TechnicianProfile,
+    TechnicianSkill,
+    User,
+)
+from dumuwaks.core.errors import NotFound
+from dumuwaks.core.permissions import is_admin, is_staff_member
+
+EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE_LATITUDE = 111.045
+
+
+def _with_profile_data(queryset: QuerySet[User]) -> QuerySet[User]:
+    return (
+        queryset.select_related("technician_profile", "corporate_profile")
+        .prefetch_related(
+            Prefetch(
+                "technician_profile__skill_links",
+                queryset=TechnicianSkill.objects.select_related("category").order_by(
+                    "category__name"
+                ),
+            )
+        )
+        .annotate(
+            two_factor_enabled=Exists(
+                TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True)
+            )
+        )
+    )
+
+
+def user_get_with_profile(*, user_id: int) -> User:
+    user = _with_profile_data(User.objects.filter(pk=user_id)).first()
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def user_list(
+    *,
+    role: str | None = None,
+    kyc_status: str | None = None,
+    search: str | None = None,
+    is_active: bool | None = None,
+) -> QuerySet[User]:
+    queryset = User.objects.all()
+    if role:
+        queryset = queryset.filter(role=role)
+    if kyc_status:
+        queryset = queryset.filter(technician_profile__kyc_status=kyc_status)
+    if is_active is not None:
+        queryset = queryset.filter(is_active=is_active)
+    if search:
+        term = search.strip()
+        queryset = queryset.filter(
+            Q(email__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(phone_number__icontains=term)
+            | Q(corporate_profile__company_name__icontains=term)
+        )
+    return _with_profile_data(queryset).order_by("-date_joined", "-id")
+
+
+def user_get_for_viewer(*, viewer: User, user_id: int, for_write: bool = False) -> User:
+    """The user `viewer` may see: themselves, anyone for staff. Others do not exist (404).
+
+    Writes are for the user themselves or an admin; support agents can read but not write (403).
+    """
+    if viewer.pk == user_id:
+        return user_get_with_profile(user_id=user_id)
+    if not is_staff_member(viewer):
+        raise NotFound()
+    user = user_get_with_profile(user_id=user_id)
+    if for_write and not is_admin(viewer):
+        from dumuwaks.core.errors import Forbidden
+
+        raise Forbidden("Only administrators may change other users.")
+    return user
+
+
+def technician_profile_get_for_staff(*, user_id: int) -> TechnicianProfile:
+    profile = (
+        TechnicianProfile.objects.select_related("user")
+        .filter(user_id=user_id, user__deleted_at__isnull=True)
+        .first()
+    )
+    if profile is None:
+        raise NotFound("This user has no technician profile.")
+    return profile
+
+
+def category_list() -> QuerySet[ServiceCategory]:
+    return ServiceCategory.objects.filter(is_active=True).order_by("name", "id")
+
+
+def _haversine_km(lat: float, lng: float):
+    """Great-circle distance from (lat, lng) to each user's coordinates, computed by PostgreSQL."""
+    lat_rad = math.radians(lat)
+    dlat = Radians(F("user__latitude")) - Value(lat_rad)
+    dlng = Radians(F("user__longitude")) - Value(math.radians(lng))
+    a = Power(Sin(dlat / 2), 2) + Value(math.cos(lat_rad)) * Cos(
+        Radians(F("user__latitude"))
+    ) * Power(Sin(dlng / 2), 2)
+    # Least() guards against a rounding error pushing asin's argument past 1.
+    return Value(2 * EARTH_RADIUS_KM) * ASin(Sqrt(Least(a, Value(1.0))))
+
+
+def technician_search(
+    *,
+    skill: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    radius_km: float = 25.0,
+    min_rating: float | None = None,
+    available: bool | None = None,
+) -> QuerySet[TechnicianProfile]:
+    """Public search over approved, active technicians; nearest first when a location is given."""
+    queryset = TechnicianProfile.objects.filter(
+        kyc_status=KycStatus.APPROVED,
+        user__role=Role.TECHNICIAN,
+        user__is_active=True,
+        user__deleted_at__isnull=True,
+    )
+    if skill:
+        queryset = queryset.filter(
+            Exists(
+                TechnicianSkill.objects.filter(
+                    profile_id=OuterRef("pk"), category__slug=skill, category__is_active=True
+                )
+            )
+        )
+    if min_rating is not None:
+        queryset = queryset.filter(rating_average__gte=min_rating)
+    if available is not None:
+        queryset = queryset.filter(is_available=available)
+
+    queryset = queryset.select_related("user").prefetch_related(
+        Prefetch(
+            "skill_links",
+            queryset=TechnicianSkill.objects.select_related("category").order_by("category__name"),
+        )
+    )
+    if latitude is None or longitude is None:
+        return queryset.annotate(distance_km=Value(None, output_field=FloatField())).order_by(
+            "-rating_average", "-rating_count", "pk"
+        )
+
+    # A cheap bounding box (index on latitude/longitude) narrows the rows before the exact distance.
+    lat_delta = radius_km / KM_PER_DEGREE_LATITUDE
+    lng_delta = radius_km / (KM_PER_DEGREE_LATITUDE * max(math.cos(math.radians(latitude)), 0.01))
+    return (
+        queryset.filter(
+            user__latitude__range=(latitude - lat_delta, latitude + lat_delta),
+            user__longitude__range=(longitude - lng_delta, longitude + lng_delta),
+        )
+        .annotate(distance_km=_haversine_km(latitude, longitude))
+        .filter(distance_km__lte=radius_km)
+        .order_by("distance_km", "-rating_average", "pk")
+    )

@@ -1,0 +1,414 @@
+"""Input serializers whitelist what clients may send; output serializers decide what each audience sees."""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ObjectDoesNotExist
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import (
+    SELF_SERVICE_ROLES,
+    KycStatus,
+    Language,
+    Role,
+    ServiceCategory,
+    TechnicianProfile,
+    User,
+)
+from dumuwaks.core.phone import InvalidPhoneNumber, normalize_phone
+
+# Fields that only their own flows (or staff in the Django admin) change. Sending them is refused loudly
+# rather than ignored, so a client bug or an escalation attempt is visible.
+PROTECTED_FIELDS = frozenset(
+    {
+        "role",
+        "is_staff",
+        "is_superuser",
+        "is_active",
+        "kyc_status",
+        "is_email_verified",
+        "is_phone_verified",
+        "phone_changed_at",
+        "failed_login_attempts",
+        "locked_until",
+        "deleted_at",
+        "date_joined",
+        "password",
+        "groups",
+        "user_permissions",
+    }
+)
+
+KRA_PIN_RE = re.compile(r"^[AP]\d{9}[A-Z]$")
+
+
+class _RefuseProtectedFieldsMixin:
+    protected_fields: frozenset[str] = PROTECTED_FIELDS
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            refused = sorted(set(data.keys()) & self.protected_fields)
+            if refused:
+                raise serializers.ValidationError(
+                    {name: ["This field cannot be changed here."] for name in refused}
+                )
+        return super().to_internal_value(data)
+
+
+class PhoneNumberInputField(serializers.CharField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalize_phone(value)
+        except InvalidPhoneNumber as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+
+# --- auth inputs -------------------------------------------------------------------------------------------------
+
+
+class AuthRegisterInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
+    protected_fields = PROTECTED_FIELDS - {"role", "password"}
+
+    first_name = serializers.CharField(max_length=80)
+    last_name = serializers.CharField(max_length=80)
+    email = serializers.EmailField(max_length=254)
+    phone_number = PhoneNumberInputField(max_length=20)
+    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    # All roles in the schema (one shared enum); only self-service roles pass validation.
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        default=Role.CUSTOMER,
+        help_text="customer, technician or corporate; staff accounts are created by staff",
+    )
+    preferred_language = serializers.ChoiceField(choices=Language.choices, default=Language.ENGLISH)
+    company_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    kra_pin = serializers.CharField(max_length=11, required=False, allow_blank=True)
+
+    def validate_role(self, value):
+        if value not in SELF_SERVICE_ROLES:
+            raise serializers.ValidationError("Choose customer, technician or corporate.")
+        return value
+
+    def validate_kra_pin(self, value):
+        value = value.strip().upper()
+        if value and not KRA_PIN_RE.match(value):
+            raise serializers.ValidationError("Enter a KRA PIN such as P051234567X.")
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("role") == Role.CORPORATE and not attrs.get("company_name", "").strip():
+            raise serializers.ValidationError(
+                {"company_name": ["Corporate accounts need a company name."]}
+            )
+        return attrs
+
+
+class AuthLoginInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class AuthTwoFactorLoginInputSerializer(serializers.Serializer):
+    challenge_token = serializers.CharField(max_length=500)
+    code = serializers.CharField(max_length=32, help_text="6-digit TOTP code or a backup code")
+
+
+class AuthRefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class AuthTokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class AuthEmailInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class AuthResetPasswordInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=500)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class AuthChangePasswordInputSerializer(serializers.Serializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class AuthCodeInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+
+
+class AuthTwoFactorDisableInputSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    code = serializers.CharField(max_length=32, help_text="6-digit TOTP code or a backup code")
+
+
+class AuthMessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
+class AuthTwoFactorSetupOutputSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Base32 secret for manual entry")
+    otpauth_uri = serializers.CharField()
+    qr_code = serializers.CharField(help_text="data:image/png;base64,… of the otpauth URI")
+
+
+class AuthBackupCodesSerializer(serializers.Serializer):
+    backup_codes = serializers.ListField(child=serializers.CharField())
+
+
+# --- user outputs ------------------------------------------------------------------------------------------------
+
+
+class AccountSkillSerializer(serializers.Serializer):
+    category_id = serializers.IntegerField(source="category.id")
+    slug = serializers.CharField(source="category.slug")
+    name = serializers.CharField(source="category.name")
+    years_of_experience = serializers.IntegerField()
+
+
+class AccountTechnicianProfileSerializer(serializers.ModelSerializer):
+    skills = AccountSkillSerializer(source="skill_links", many=True, read_only=True)
+
+    class Meta:
+        model = TechnicianProfile
+        fields = [
+            "id",
+            "bio",
+            "hourly_rate",
+            "currency",
+            "service_radius_km",
+            "is_available",
+            "skills",
+            "kyc_status",
+            "kyc_submitted_at",
+            "kyc_reviewed_at",
+            "kyc_rejection_reason",
+            "national_id_number",
+            "id_document_url",
+            "selfie_url",
+            "rating_average",
+            "rating_count",
+            "jobs_completed",
+        ]
+        read_only_fields = fields
+
+
+class AccountCorporateProfileSerializer(serializers.Serializer):
+    company_name = serializers.CharField()
+    kra_pin = serializers.CharField()
+
+
+class AccountUserSerializer(serializers.ModelSerializer):
+    """A user as they (or staff) see themselves: includes contact details and verification state."""
+
+    full_name = serializers.CharField(source="get_full_name", read_only=True)
+    two_factor_enabled = serializers.SerializerMethodField()
+    technician_profile = serializers.SerializerMethodField()
+    corporate_profile = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "phone_number",
+            "first_name",
+            "last_name",
+            "full_name",
+            "role",
+            "address",
+            "county",
+            "latitude",
+            "longitude",
+            "avatar_url",
+            "preferred_language",
+            "is_email_verified",
+            "is_phone_verified",
+            "two_factor_enabled",
+            "is_active",
+            "date_joined",
+            "last_login",
+            "technician_profile",
+            "corporate_profile",
+        ]
+        read_only_fields = fields
+
+    def get_two_factor_enabled(self, user) -> bool:
+        if hasattr(user, "two_factor_enabled"):
+            return bool(user.two_factor_enabled)
+        return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+    @extend_schema_field(AccountTechnicianProfileSerializer(allow_null=True))
+    def get_technician_profile(self, user):
+        try:
+            profile = user.technician_profile
+        except ObjectDoesNotExist:
+            return None
+        return AccountTechnicianProfileSerializer(profile).data
+
+    @extend_schema_field(AccountCorporateProfileSerializer(allow_null=True))
+    def get_corporate_profile(self, user):
+        try:
+            profile = user.corporate_profile
+        except ObjectDoesNotExist:
+            return None
+        return AccountCorporateProfileSerializer(profile).data
+
+
+class AuthSessionSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+    user = AccountUserSerializer()
+
+
+class AuthLoginOutputSerializer(serializers.Serializer):
+    """Either a session (`access`, `refresh`, `user`) or, for 2FA accounts, a challenge for verify-2fa."""
+
+    two_factor_required = serializers.BooleanField()
+    access = serializers.CharField(required=False)
+    refresh = serializers.CharField(required=False)
+    user = AccountUserSerializer(required=False)
+    challenge_token = serializers.CharField(required=False)
+    challenge_expires_in = serializers.IntegerField(required=False, help_text="seconds")
+
+
+# --- user inputs -------------------------------------------------------------------------------------------------
+
+
+class AccountUserUpdateInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
+    """Every field is optional for PUT and PATCH alike: only the fields sent change."""
+
+    first_name = serializers.CharField(max_length=80, required=False)
+    last_name = serializers.CharField(max_length=80, required=False)
+    email = serializers.EmailField(max_length=254, required=False)
+    phone_number = PhoneNumberInputField(max_length=20, required=False, allow_null=True)
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    county = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True)
+    longitude = serializers.FloatField(
+        min_value=-180, max_value=180, required=False, allow_null=True
+    )
+    avatar_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
+
+
+class AccountUserListFilterSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    kyc_status = serializers.ChoiceField(choices=KycStatus.choices, required=False)
+    search = serializers.CharField(max_length=100, required=False)
+    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class AccountSkillInputSerializer(serializers.Serializer):
+    category_id = serializers.IntegerField(required=False, min_value=1)
+    slug = serializers.SlugField(required=False)
+    years_of_experience = serializers.IntegerField(min_value=0, max_value=60, default=0)
+
+    def validate(self, attrs):
+        if attrs.get("category_id") is None and not attrs.get("slug"):
+            raise serializers.ValidationError("Give categoryId or slug.")
+        return attrs
+
+
+class AccountTechnicianProfileInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
+    protected_fields = PROTECTED_FIELDS | {
+        "rating_average",
+        "rating_count",
+        "jobs_completed",
+        "national_id_number",
+        "id_document_url",
+        "selfie_url",
+    }
+
+    bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    hourly_rate = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False
+    )
+    service_radius_km = serializers.IntegerField(min_value=1, max_value=200, required=False)
+    is_available = serializers.BooleanField(required=False)
+    skills = AccountSkillInputSerializer(many=True, required=False, max_length=20)
+
+    def validate_skills(self, skills):
+        keys = [s.get("category_id") or s.get("slug") for s in skills]
+        if len(keys) != len(set(keys)):
+            raise serializers.ValidationError("Each skill may appear once.")
+        return skills
+
+
+class AccountKycSubmitInputSerializer(serializers.Serializer):
+    national_id_number = serializers.RegexField(
+        r"^\d{6,10}$", max_length=10, error_messages={"invalid": "Enter 6 to 10 digits."}
+    )
+    id_document_url = serializers.URLField(max_length=500)
+    selfie_url = serializers.URLField(max_length=500)
+
+
+class AccountKycReviewInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[("approve", "approve"), ("reject", "reject")])
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+# --- public ------------------------------------------------------------------------------------------------------
+
+
+class AccountCategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceCategory
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "name_sw",
+            "description",
+            "typical_price_min",
+            "typical_price_max",
+            "currency",
+        ]
+        read_only_fields = fields
+
+
+class TechnicianSearchQuerySerializer(serializers.Serializer):
+    skill = serializers.SlugField(required=False)
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    lng = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    radius_km = serializers.FloatField(min_value=0.1, max_value=500, default=25)
+    min_rating = serializers.FloatField(min_value=0, max_value=5, required=False)
+    available = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs):
+        if (attrs.get("lat") is None) != (attrs.get("lng") is None):
+            raise serializers.ValidationError({"lat": ["Give both lat and lng, or neither."]})
+        return attrs
+
+
+class TechnicianSearchResultSerializer(serializers.Serializer):
+    """Public view of a technician: no email, phone, exact location or KYC documents."""
+
+    id = serializers.IntegerField(source="user.id")
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+    avatar_url = serializers.CharField(source="user.avatar_url")
+    county = serializers.CharField(source="user.county")
+    bio = serializers.CharField()
+    hourly_rate = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    service_radius_km = serializers.IntegerField()
+    is_available = serializers.BooleanField()
+    rating_average = serializers.DecimalField(max_digits=3, decimal_places=2)
+    rating_count = serializers.IntegerField()
+    jobs_completed = serializers.IntegerField()
+    skills = AccountSkillSerializer(source="skill_links", many=True)
+    distance_km = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.FLOAT)
+    def get_distance_km(self, profile) -> float | None:
+        distance = getattr(profile, "distance_km", None)
+        return None if distance is None else round(distance, 2)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import NotATechnician
+from accounts.models import (
+    KYC_ALLOWED_TRANSITIONS,
+    KycReview,
+    KycStatus,
+    Role,
+    TechnicianProfile,
+    User,
+)
+from dumuwaks.core.errors import InvalidTransition, ValidationFailed
+from dumuwaks.core.side_effects import enqueue_after_commit
+
+
+def kyc_transition(
+    *,
+    profile: TechnicianProfile,
+    to: str,
+    actor: User | None,
+    reason: str = "",
+    extra_updates: dict | None = None,
+) -> TechnicianProfile:
+    """The only way KYC status changes: compare-and-set on the current status plus a KycReview audit row."""
+    current = profile.kyc_status
+    if to not in KYC_ALLOWED_TRANSITIONS.get(current, frozenset()):
+        raise InvalidTransition(
+            f"KYC cannot go from {current} to {to}.", extra={"from": current, "to": to}
+        )
+    now = timezone.now()
+    updates = {"kyc_status": to, "updated_at": now, **(extra_updates or {})}
+    if to == KycStatus.PENDING:
+        updates.update(
+            kyc_submitted_at=now,
+            kyc_reviewed_by=None,
+            kyc_reviewed_at=None,
+            kyc_rejection_reason="",
+        )
+    else:
+        updates.update(
+            kyc_reviewed_by=actor,
+            kyc_reviewed_at=now,
+            kyc_rejection_reason=reason if to == KycStatus.REJECTED else "",
+        )
+    with transaction.atomic():
+        rows = TechnicianProfile.objects.filter(pk=profile.pk, kyc_status=current).update(**updates)
+        if rows == 0:
+            raise InvalidTransition("The KYC status changed meanwhile; reload and try again.")
+        KycReview.objects.create(
+            profile=profile, actor=actor, from_status=current, to_status=to, reason=reason
+        )
+        if to in (KycStatus.APPROVED, KycStatus.REJECTED):
+            from accounts.tasks import send_kyc_decision_email
+
+            enqueue_after_commit(send_kyc_decision_email, profile.pk)
+    profile.refresh_from_db()
+    return profile
+
+
+def kyc_submit(
+    *, user: User, national_id_number: str, id_document_url: str, selfie_url: str
+) -> TechnicianProfile:
+    if user.role != Role.TECHNICIAN:
+        raise NotATechnician()
+    profile, _ = TechnicianProfile.objects.get_or_create(user=user)
+    return kyc_transition(
+        profile=profile,
+        to=KycStatus.PENDING,
+        actor=user,
+        reason="Documents submitted",
+        extra_updates={
+            "national_id_number": national_id_number.strip(),
+            "id_document_url": id_document_url,
+            "selfie_url": selfie_url,
+        },
+    )
+
+
+def kyc_review(
+    *, profile: TechnicianProfile, decision: str, reason: str, actor: User
+) -> TechnicianProfile:
+    """Staff decision on submitted documents: `approve` or `reject` (a reason is required to reject)."""
+    if decision == "approve":
+        return kyc_transition(profile=profile, to=KycStatus.APPROVED, actor=actor, reason=reason)
+    if decision == "reject":
+        if not reason.strip():
+            raise ValidationFailed(fields={"reason": ["Give the technician a reason."]})
+        return kyc_transition(
+            profile=profile, to=KycStatus.REJECTED, actor=actor, reason=reason.strip()
+        )
+    raise ValidationFailed(fields={"decision": ["Choose approve or reject."]})

@@ -1,0 +1,102 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from conftest import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _session(client):
+    response = client.post(
+        "/api/v1/auth/login",
+        {"email": "wanjiku@example.co.ke", "password": DEFAULT_PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+def _me(access):
+    return APIClient().get("/api/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+def _refresh(refresh):
+    return APIClient().post("/api/v1/auth/refresh", {"refresh": refresh}, format="json")
+
+
+def test_access_token_expires_after_15_minutes(anon_client, customer):
+    session = _session(anon_client)
+    with time_machine.travel(timezone.now() + timedelta(minutes=14), tick=False):
+        assert _me(session["access"]).status_code == 200
+    with time_machine.travel(timezone.now() + timedelta(minutes=16), tick=False):
+        response = _me(session["access"])
+        assert response.status_code == 401
+        assert response.json()["code"] == "authentication_failed"
+
+
+def test_refresh_rotates_and_blacklists_the_old_token(anon_client, customer):
+    session = _session(anon_client)
+    rotated = _refresh(session["refresh"])
+    assert rotated.status_code == 200
+    pair = rotated.json()
+    assert set(pair) == {"access", "refresh"}
+    assert pair["refresh"] != session["refresh"]
+    assert _me(pair["access"]).status_code == 200
+
+    replay = _refresh(session["refresh"])
+    assert replay.status_code == 401
+    assert replay.json()["code"] == "token_not_valid"
+    assert _refresh(pair["refresh"]).status_code == 200
+
+
+def test_refresh_token_expires_after_7_days(anon_client, customer):
+    session = _session(anon_client)
+    with time_machine.travel(timezone.now() + timedelta(days=6, hours=23), tick=False):
+        assert _refresh(session["refresh"]).status_code == 200
+    session = _session(anon_client)
+    with time_machine.travel(timezone.now() + timedelta(days=7, minutes=1), tick=False):
+        assert _refresh(session["refresh"]).status_code == 401
+
+
+def test_refresh_rejects_bad_input():
+    missing = APIClient().post("/api/v1/auth/refresh", {}, format="json")
+    assert missing.status_code == 400
+    assert "refresh" in missing.json()["fields"]
+    garbage = _refresh("garbage")
+    assert garbage.status_code == 401
+    assert garbage.json()["code"] == "token_not_valid"
+
+
+def test_logout_blacklists_the_refresh_token(anon_client, customer):
+    session = _session(anon_client)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
+    response = client.post("/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json")
+    assert response.status_code == 204
+    assert _refresh(session["refresh"]).status_code == 401
+    again = client.post("/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json")
+    assert again.status_code == 400
+    assert again.json()["code"] == "invalid_token"
+
+
+def test_logout_refuses_another_users_token(anon_client, customer, other_customer_client):
+    session = _session(anon_client)
+    response = other_customer_client.post(
+        "/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_token"
+    assert _refresh(session["refresh"]).status_code == 200
+
+
+def test_logout_needs_authentication_and_a_token(anon_client, customer_client):
+    assert (
+        anon_client.post("/api/v1/auth/logout", {"refresh": "x"}, format="json").status_code == 401
+    )
+    missing = customer_client.post("/api/v1/auth/logout", {}, format="json")
+    assert missing.status_code == 400
+    assert "refresh" in missing.json()["fields"]

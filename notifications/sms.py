@@ -1,0 +1,159 @@
+"""Send one SMS through the backend chosen by `settings.SMS_BACKEND` ("console" or "africastalking").
+
+`send_sms` returns an `SmsResult` for outcomes that retrying cannot change (sent, or rejected for good) and
+raises `SmsDeliveryError` for transient failures (network, provider 5xx) so a Celery task can retry it.
+
+Templates for SMS bodies live in `templates/sms/<name>.txt` with an optional Swahili variant
+`templates/sms/<name>.sw.txt`; render them with `render_sms`.
+
+Tests: the console backend appends every message to `notifications.sms.outbox` (like `mail.outbox`); clear it
+in an autouse fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from django.template import Context
+from django.template.loader import select_template
+from django.utils import translation
+
+from dumuwaks.core.phone import InvalidPhoneNumber, mask_phone, normalize_phone
+
+logger = logging.getLogger(__name__)
+
+# Per-recipient status codes from Africa's Talking's bulk SMS API.
+_AT_ACCEPTED = {100, 101, 102}  # Processed, Sent, Queued
+_AT_TRANSIENT = {500, 501}  # InternalServerError, GatewayError: worth a retry
+
+
+class SmsDeliveryError(Exception):
+    """A transient failure: the caller (a Celery task) should retry later."""
+
+
+@dataclass(frozen=True)
+class SmsResult:
+    status: Literal["sent", "failed"]
+    provider_message_id: str | None
+    detail: str
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status == "sent"
+
+
+@dataclass(frozen=True)
+class OutboxSms:
+    to: str
+    message: str
+
+
+outbox: list[OutboxSms] = []
+
+
+def render_sms(*, template: str, context: dict, language: str = "en") -> str:
+    """Render `templates/sms/<template>.txt` (or `<template>.sw.txt` for Swahili when it exists)."""
+    names = [f"sms/{template}.txt"]
+    if language and language != "en":
+        names.insert(0, f"sms/{template}.{language}.txt")
+    with translation.override(language or "en"):
+        # SMS is plain text: no HTML escaping.
+        return select_template(names).template.render(Context(context, autoescape=False)).strip()
+
+
+def send_sms(*, to: str, message: str) -> SmsResult:
+    try:
+        recipient = normalize_phone(to)
+    except InvalidPhoneNumber:
+        return SmsResult(status="failed", provider_message_id=None, detail="invalid_phone_number")
+    backend = settings.SMS_BACKEND
+    if backend == "console":
+        return _send_console(recipient, message)
+    if backend == "africastalking":
+        return _send_africastalking(recipient, message)
+    raise ValueError(f"Unknown SMS_BACKEND {backend!r}")
+
+
+def _send_console(to: str, message: str) -> SmsResult:
+    # The console backend is for development and tests: the full text is what a developer needs to see.
+    logger.info("SMS to %s: %s", to, message)
+    outbox.append(OutboxSms(to=to, message=message))
+    return SmsResult(status="sent", provider_message_id=f"console-{len(outbox)}", detail="console")
+
+
+def _africastalking_service():
+    from africastalking.SMS import SMSService
+
+    service = SMSService(settings.AFRICASTALKING_USERNAME, settings.AFRICASTALKING_API_KEY)
+    override = getattr(settings, "AFRICASTALKING_API_BASE_OVERRIDE", "")
+    if override:
+        # The SDK has no public option for the host; tests point it at a fake on 127.0.0.1.
+        service._baseUrl = override.rstrip("/") + "/version1"
+    return service
+
+
+def _send_africastalking(to: str, message: str) -> SmsResult:
+    import requests
+    from africastalking.Service import AfricasTalkingException
+
+    service = _africastalking_service()
+    try:
+        response = service.send(message, [to], sender_id=settings.AFRICASTALKING_SENDER_ID or None)
+    except requests.RequestException as exc:
+        raise SmsDeliveryError(f"Africa's Talking unreachable: {exc}") from exc
+    except AfricasTalkingException as exc:
+        # Non-2xx: the SDK keeps only the body text (no status code), so we cannot tell a bad key from an
+        # outage; let the task retry a few times and log the text.
+        logger.warning("Africa's Talking refused SMS to %s: %s", mask_phone(to), exc)
+        raise SmsDeliveryError(f"Africa's Talking error: {exc}") from exc
+
+    if isinstance(response, str):
+        # The SDK returns the raw text unless content-type is exactly "application/json".
+        try:
+            response = json.loads(response)
+        except ValueError as exc:
+            raise SmsDeliveryError(
+                f"Unreadable Africa's Talking response: {response[:200]}"
+            ) from exc
+
+    data = (response or {}).get("SMSMessageData") or {}
+    recipients = data.get("Recipients") or []
+    if not recipients:
+        # e.g. {"Message": "InvalidSenderId", "Recipients": []}: nothing was accepted.
+        return SmsResult(
+            status="failed", provider_message_id=None, detail=str(data.get("Message", ""))
+        )
+    recipient = recipients[0]
+    try:
+        status_code = int(recipient.get("statusCode"))
+    except (TypeError, ValueError):
+        status_code = 0
+    status_text = str(recipient.get("status", ""))
+    if status_code in _AT_ACCEPTED:
+        return SmsResult(
+            status="sent", provider_message_id=recipient.get("messageId"), detail=status_text
+        )
+    if status_code in _AT_TRANSIENT:
+        raise SmsDeliveryError(f"Africa's Talking {status_code} {status_text}")
+    logger.warning(
+        "Africa's Talking rejected SMS to %s: %s %s", mask_phone(to), status_code, status_text
+    )
+    return SmsResult(
+        status="failed",
+        provider_message_id=recipient.get("messageId") or None,
+        detail=f"{status_code} {status_text}".strip(),
+    )
+
+
+__all__ = [
+    "OutboxSms",
+    "SmsDeliveryError",
+    "SmsResult",
+    "outbox",
+    "render_sms",
+    "send_sms",
+]
