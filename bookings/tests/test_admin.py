@@ -1,0 +1,62 @@
+"""Admin pages render and resolving a dispute from the admin goes through the service."""
+
+import pytest
+from django.test import Client
+
+from bookings.models import BookingStatus, Dispute, DisputeStatus
+from bookings.tests.factories import (
+    BookingFactory,
+    DisputeFactory,
+    TimeOffFactory,
+    WeeklyAvailabilityFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_web(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_admin_pages_render(admin_web):
+    booking = BookingFactory()
+    dispute = DisputeFactory()
+    WeeklyAvailabilityFactory()
+    TimeOffFactory()
+    for url in [
+        "/admin/bookings/booking/",
+        f"/admin/bookings/booking/?q={booking.number}",
+        f"/admin/bookings/booking/{booking.pk}/change/",
+        "/admin/bookings/dispute/",
+        f"/admin/bookings/dispute/{dispute.pk}/change/",
+        "/admin/bookings/weeklyavailability/",
+        "/admin/bookings/timeoff/",
+    ]:
+        assert admin_web.get(url).status_code == 200, url
+
+
+def test_resolve_from_admin_calls_the_service(admin_web, admin_user):
+    dispute = DisputeFactory()
+    response = admin_web.post(
+        f"/admin/bookings/dispute/{dispute.pk}/change/",
+        {
+            "add_note": "Spoke to both",
+            "resolve_outcome": "full_refund",
+            "resolve_refund_amount": "",
+            "resolve_notes": "Work not done",
+            "notes-TOTAL_FORMS": "0",
+            "notes-INITIAL_FORMS": "0",
+            "status_history-TOTAL_FORMS": "0",
+            "status_history-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    assert dispute.status == DisputeStatus.RESOLVED and dispute.outcome == "full_refund"
+    assert dispute.resolved_by == admin_user
+    assert dispute.notes.count() == 1
+    dispute.booking.refresh_from_db()
+    assert dispute.booking.status == BookingStatus.RESOLVED

@@ -1,0 +1,116 @@
+"""Two concurrent requests for one technician's slot: the exclusion constraint lets exactly one win."""
+
+import threading
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from bookings.models import Booking, BookingStatus
+from bookings.tests.factories import (
+    BookingFactory,
+    CustomerFactory,
+    ServiceCategoryFactory,
+    TechnicianFactory,
+)
+from conftest import bearer_client
+from dumuwaks.core import side_effects
+
+
+def _race(calls):
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.fixture
+def quiet_events(monkeypatch):
+    # Other apps' subscribers would run for real after these commits; this test is about the slot only.
+    monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_customers_racing_for_one_slot(quiet_events):
+    category = ServiceCategoryFactory()
+    technician = TechnicianFactory(skill=category)
+    clients = [bearer_client(CustomerFactory()) for _ in range(2)]
+    start = (timezone.now() + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+
+    def book(client, offset_minutes):
+        def call():
+            return client.post(
+                "/api/v1/bookings",
+                {
+                    "categoryId": category.pk,
+                    "title": "Fix tap",
+                    "address": "Ngong Rd",
+                    "scheduledStart": (start + timedelta(minutes=offset_minutes)).isoformat(),
+                    "durationMinutes": 60,
+                    "price": "2000",
+                    "technicianId": technician.pk,
+                },
+            )
+
+        return call
+
+    responses = _race([book(clients[0], 0), book(clients[1], 30)])
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201, 409]
+    loser = next(r for r in responses if r.status_code == 409)
+    assert loser.json()["code"] == "slot_taken"
+    assert Booking.objects.filter(technician=technician).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_technician_racing_to_accept_two_overlapping_open_jobs(quiet_events):
+    technician = TechnicianFactory()
+    first = BookingFactory(technician=None, deposit_paid=True)
+    second = BookingFactory(
+        technician=None,
+        deposit_paid=True,
+        scheduled_start=first.scheduled_start + timedelta(minutes=15),
+        scheduled_end=first.scheduled_end + timedelta(minutes=15),
+    )
+    client_a, client_b = bearer_client(technician), bearer_client(technician)
+    responses = _race(
+        [
+            lambda: client_a.post(f"/api/v1/bookings/{first.pk}/accept"),
+            lambda: client_b.post(f"/api/v1/bookings/{second.pk}/accept"),
+        ]
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    assert next(r for r in responses if r.status_code == 409).json()["code"] == "slot_taken"
+    assert Booking.objects.filter(technician=technician, status=BookingStatus.ACCEPTED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_technicians_racing_for_one_open_job(quiet_events):
+    booking = BookingFactory(technician=None, deposit_paid=True)
+    a, b = TechnicianFactory(), TechnicianFactory()
+    responses = _race(
+        [
+            lambda: bearer_client(a).post(f"/api/v1/bookings/{booking.pk}/accept"),
+            lambda: bearer_client(b).post(f"/api/v1/bookings/{booking.pk}/accept"),
+        ]
+    )
+    codes = sorted(r.status_code for r in responses)
+    # The loser either lost the guarded update (409) or already sees the job taken (404).
+    assert codes[0] == 200 and codes[1] in (404, 409)
+    booking.refresh_from_db()
+    assert booking.status == BookingStatus.ACCEPTED and booking.technician in (a, b)
+    assert booking.status_history.count() == 1
