@@ -374,3 +374,14 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "PayoutChannelEnum": "payments.models.PayoutChannel",
     }
 )
+
+# --- matching ---
+# Search radius when neither the request nor the customer's preferences give one.
+MATCHING_DEFAULT_MAX_DISTANCE_KM = env.float("MATCHING_DEFAULT_MAX_DISTANCE_KM", default=50.0)
+# Suggested matches expire this long after the search (or when their slot starts, if sooner).
+MATCHING_MATCH_TTL_HOURS = env.int("MATCHING_MATCH_TTL_HOURS", default=24)
+# At most this many nearest eligible technicians are scored per search.
+MATCHING_CANDIDATE_CAP = env.int("MATCHING_CANDIDATE_CAP", default=300)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"MatchStatusEnum": "matching.models.MatchStatus"}
+)

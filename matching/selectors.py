@@ -1,0 +1,234 @@
+"""Reads for matching: the candidate pre-filter (one SQL query), booking-derived stats, match lists."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import KycStatus, Role
+from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
+from matching.models import CustomerBlock, Match, MatchingPreference
+from matching.scoring import (
+    AVAILABILITY_BUFFER_MINUTES,
+    DEFAULT_WEIGHTS,
+    EARTH_RADIUS_KM,
+    Candidate,
+    bounding_box,
+)
+
+# Bookings that count as a job done by the technician.
+DONE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED, BookingStatus.RESOLVED)
+
+# One query, shaped for the partial GiST index `matching_technician_location_gist` (migration 0002) on
+# point(longitude, latitude) of active technicians: the box condition and the KNN ordering (`<->`) both run
+# on that index, the profile and the skill are index probes per row, and PostgreSQL stops after `cap` rows.
+# Degrees-as-Euclidean ordering is nearly proportional to distance on the equator (Kenya spans ±5°), and the
+# exact haversine decides eligibility.
+# Only module constants are interpolated into the text; every input is a bound parameter.
+_CANDIDATES_SQL = f"""
+SELECT u.id, u.first_name, u.last_name,
+       p.hourly_rate, p.rating_average, p.rating_count, p.jobs_completed,
+       p.jobs_cancelled_by_technician, p.average_response_minutes,
+       s.years_of_experience,
+       (SELECT count(*) FROM accounts_technicianskill s2 WHERE s2.profile_id = p.id) AS skill_count,
+       d.distance_km
+FROM accounts_user u
+JOIN accounts_technicianprofile p ON p.user_id = u.id
+JOIN accounts_technicianskill s ON s.profile_id = p.id AND s.category_id = %(category_id)s
+CROSS JOIN LATERAL (
+    SELECT 2 * {EARTH_RADIUS_KM} * asin(least(1.0, sqrt(
+        power(sin(radians(u.latitude - %(lat)s) / 2), 2)
+        + cos(radians(%(lat)s)) * cos(radians(u.latitude))
+          * power(sin(radians(u.longitude - %(lng)s) / 2), 2)
+    ))) AS distance_km
+) d
+WHERE u.role = '{Role.TECHNICIAN.value}' AND u.is_active
+  AND u.latitude IS NOT NULL AND u.longitude IS NOT NULL
+  AND u.deleted_at IS NULL
+  AND point(u.longitude, u.latitude) <@ box(point(%(min_lng)s, %(min_lat)s),
+                                            point(%(max_lng)s, %(max_lat)s))
+  AND p.kyc_status = '{KycStatus.APPROVED.value}' AND p.is_available
+  AND d.distance_km <= least(p.service_radius_km::float8, %(max_km)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM matching_customerblock b
+      WHERE b.customer_id = %(customer_id)s AND b.technician_id = u.id
+  )
+ORDER BY point(u.longitude, u.latitude) <-> point(%(lng)s, %(lat)s)
+LIMIT %(cap)s
+"""  # noqa: S608
+
+
+def candidate_rows(
+    *,
+    customer_id: int,
+    category_id: int,
+    latitude: float,
+    longitude: float,
+    max_distance_km: float,
+    cap: int,
+) -> list[Candidate]:
+    """Technicians who have the skill, approved KYC, are available and active, lie within both the customer's
+    maximum distance and their own service radius, and are not blocked by the customer; nearest `cap`."""
+    min_lat, max_lat, min_lng, max_lng = bounding_box(latitude, longitude, max_distance_km)
+    params = {
+        "category_id": category_id,
+        "lat": latitude,
+        "lng": longitude,
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lng": min_lng,
+        "max_lng": max_lng,
+        "max_km": float(max_distance_km),
+        "customer_id": customer_id,
+        "cap": cap,
+    }
+    nested = connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        # PostgreSQL estimates `point <@ box` at a fixed 0.1 % of rows, so it prefers a bitmap scan of the
+        # whole box plus a sort (35k rows in Nairobi) to the KNN index scan that stops after `cap`
+        # eligible rows; the box still bounds the KNN scan in sparse areas.
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(_CANDIDATES_SQL, params)
+        rows = cursor.fetchall()
+        if nested:  # do not leak the planner setting into the caller's transaction
+            cursor.execute("RESET enable_bitmapscan")
+    return [
+        Candidate(
+            technician_id=row[0],
+            name=f"{row[1]} {row[2]}".strip(),
+            hourly_rate=row[3],
+            rating_average=float(row[4]),
+            rating_count=row[5],
+            jobs_completed=row[6],
+            jobs_cancelled_by_technician=row[7],
+            average_response_minutes=row[8],
+            years_of_experience=row[9],
+            skill_count=row[10],
+            distance_km=row[11],
+        )
+        for row in rows
+    ]
+
+
+def busy_technician_ids(*, technician_ids: list[int], start: datetime, end: datetime) -> set[int]:
+    """The one adapter to the bookings availability rules (overlapping bookings, time off, working hours)."""
+    if not technician_ids:
+        return set()
+    try:
+        from bookings.selectors import busy_technician_ids as bookings_busy_ids
+    except ImportError:  # TODO(bookings): remove once bookings.selectors.busy_technician_ids lands
+        return set(
+            Booking.objects.filter(
+                technician_id__in=technician_ids,
+                status__in=ACTIVE_STATUSES,
+                scheduled_start__lt=end,
+                scheduled_end__gt=start,
+            ).values_list("technician_id", flat=True)
+        )
+    return set(bookings_busy_ids(technician_ids=technician_ids, start=start, end=end))
+
+
+def job_counts(
+    *, technician_ids: list[int], category_id: int, customer_id: int
+) -> dict[int, tuple[int, int]]:
+    """technician id → (jobs done in this category, confirmed jobs done for this customer)."""
+    if not technician_ids:
+        return {}
+    rows = (
+        Booking.objects.filter(technician_id__in=technician_ids, status__in=DONE_STATUSES)
+        .values("technician_id")
+        .annotate(
+            category_jobs=Count("id", filter=Q(category_id=category_id)),
+            customer_jobs=Count(
+                "id", filter=Q(customer_id=customer_id, status=BookingStatus.CONFIRMED)
+            ),
+        )
+    )
+    return {r["technician_id"]: (r["category_jobs"], r["customer_jobs"]) for r in rows}
+
+
+def neighbouring_gaps(
+    *, technician_ids: list[int], start: datetime, end: datetime
+) -> dict[int, float]:
+    """technician id → minutes between the requested slot and their nearest other active booking within
+    the availability buffer (absent: nothing nearby). Overlapping bookings are the busy filter's job."""
+    if not technician_ids:
+        return {}
+    buffer = timedelta(minutes=AVAILABILITY_BUFFER_MINUTES)
+    rows = Booking.objects.filter(
+        technician_id__in=technician_ids,
+        status__in=ACTIVE_STATUSES,
+        scheduled_start__lt=end + buffer,
+        scheduled_end__gt=start - buffer,
+    ).values_list("technician_id", "scheduled_start", "scheduled_end")
+    gaps: dict[int, float] = defaultdict(lambda: float(AVAILABILITY_BUFFER_MINUTES))
+    for technician_id, b_start, b_end in rows:
+        gap = max((start - b_end).total_seconds(), (b_start - end).total_seconds(), 0) / 60
+        gaps[technician_id] = min(gaps[technician_id], gap)
+    return dict(gaps)
+
+
+def preference_for(customer) -> MatchingPreference:
+    """The customer's preferences (an unsaved default when they never set any), with preferred ids."""
+    preference = (
+        MatchingPreference.objects.filter(customer=customer)
+        .prefetch_related("preferred_technicians")
+        .first()
+    )
+    return preference or MatchingPreference(customer=customer)
+
+
+def preferred_technician_ids(preference: MatchingPreference) -> set[int]:
+    if preference.pk is None:
+        return set()
+    return {t.pk for t in preference.preferred_technicians.all()}
+
+
+def effective_weights(preference: MatchingPreference) -> dict[str, float]:
+    """Learned weights win, then the customer's own, then the platform defaults."""
+    return dict(preference.learned_weights or preference.custom_weights or DEFAULT_WEIGHTS)
+
+
+def base_weights(preference: MatchingPreference) -> dict[str, float]:
+    return dict(preference.custom_weights or DEFAULT_WEIGHTS)
+
+
+def match_list_for_customer(*, customer, status: str | None = None) -> QuerySet[Match]:
+    queryset = Match.objects.filter(customer=customer).select_related(
+        "technician", "technician__technician_profile", "category"
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "rank", "id")
+
+
+def match_get_for_customer(*, customer, match_id: int) -> Match | None:
+    return (
+        match_list_for_customer(customer=customer)
+        .prefetch_related("status_history")
+        .filter(pk=match_id)
+        .first()
+    )
+
+
+def blocked_technician_ids(*, customer) -> list[int]:
+    return list(
+        CustomerBlock.objects.filter(customer=customer)
+        .order_by("-created_at")
+        .values_list("technician_id", flat=True)
+    )
+
+
+def category_resolve(*, category_id: int | None = None, slug: str | None = None):
+    """The active category named by id or slug, or None."""
+    from accounts.models import ServiceCategory
+
+    queryset = ServiceCategory.objects.filter(is_active=True)
+    if category_id is not None:
+        return queryset.filter(pk=category_id).first()
+    if slug:
+        return queryset.filter(slug=slug).first()
+    return None

@@ -1,0 +1,12 @@
+"""Matching timers (Celery beat). The expiry service moves only rows still `suggested`, under row locks with
+SKIP LOCKED, so overlapping runs and a concurrent accept never collide."""
+
+from celery import shared_task
+
+from matching.services import matches_expire_stale
+
+
+@shared_task(name="matching.expire_stale_matches")
+def expire_stale_matches() -> int:
+    """Suggested matches older than MATCHING_MATCH_TTL_HOURS, or whose slot has started → expired."""
+    return matches_expire_stale()
