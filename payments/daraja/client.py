@@ -161,6 +161,9 @@ class DarajaClient:
             token = self.access_token(stale_token=token)
             response, data = self._send(path, body, token, side_effect=side_effect)
         if response.status_code == 200 and "errorCode" not in data:
+            if side_effect and "ResponseCode" not in data:
+                # 200 with an unreadable body (proxy page, truncated JSON): it may have been accepted.
+                raise DarajaOutcomeUnknown("unparsable", response.text[:200], 200)
             return data
         raise self._error_from(response, data, side_effect=side_effect)
 
@@ -222,6 +225,12 @@ class DarajaClient:
                 200,
             )
 
+    def _callback_url(self, url: str) -> str:
+        url = url.strip()
+        if self.backend == "production" and not url.startswith("https://"):
+            raise DarajaConfigurationError(f"production callback URLs must be HTTPS: {url!r}")
+        return url
+
     # --- APIs -----------------------------------------------------------------------------------------------
 
     def stk_push(
@@ -246,7 +255,7 @@ class DarajaClient:
             "PartyA": phone,
             "PartyB": self.party_b,
             "PhoneNumber": phone,
-            "CallBackURL": callback_url.strip(),
+            "CallBackURL": self._callback_url(callback_url),
             "AccountReference": security.account_reference(account_reference),
             "TransactionDesc": security.transaction_desc(description),
         }
@@ -323,8 +332,8 @@ class DarajaClient:
             "PartyA": self.b2c_shortcode,
             "PartyB": security.msisdn(phone_msisdn),
             "Remarks": security.clip(remarks, minimum=2, maximum=100, default="Payout"),
-            "QueueTimeOutURL": timeout_url.strip(),
-            "ResultURL": result_url.strip(),
+            "QueueTimeOutURL": self._callback_url(timeout_url),
+            "ResultURL": self._callback_url(result_url),
             "Occassion": security.clip(occasion, minimum=1, maximum=100, default="Payout"),
         }
         data = self._post(PATH_B2C, body, side_effect=True)
@@ -359,8 +368,8 @@ class DarajaClient:
             "CommandID": "TransactionStatusQuery",
             "PartyA": self.b2c_shortcode,
             "IdentifierType": "4",
-            "ResultURL": result_url.strip(),
-            "QueueTimeOutURL": timeout_url.strip(),
+            "ResultURL": self._callback_url(result_url),
+            "QueueTimeOutURL": self._callback_url(timeout_url),
             "Remarks": security.clip(remarks, minimum=2, maximum=100, default="Status check"),
             "Occasion": "Status check",
         }

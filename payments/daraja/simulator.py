@@ -328,8 +328,14 @@ def deliver_pending_callbacks(*, post: PostFn | None = None) -> int:
         if not pending:
             return sent
         cache.delete(PENDING_INDEX_KEY)
-        for kind, ident in pending:
-            sent += int(_DELIVERERS[kind](ident, post))
+        for position, (kind, ident) in enumerate(pending):
+            try:
+                sent += int(_DELIVERERS[kind](ident, post))
+            except Exception:
+                # Keep this one and the rest queued (a later call retries them), then report the failure.
+                requeue = pending[position:] + (cache.get(PENDING_INDEX_KEY) or [])
+                cache.set(PENDING_INDEX_KEY, requeue, timeout=STATE_TTL)
+                raise
 
 
 # Explicit names: Celery autodiscovery imports only payments.tasks, and these are registered whenever

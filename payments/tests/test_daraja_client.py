@@ -283,7 +283,7 @@ def test_stk_push_timeout_is_outcome_unknown(fake_daraja):
     assert len(fake_daraja.stk) == 1
 
 
-@pytest.mark.parametrize("kind", ["reset", "internal", "bad_gateway"])
+@pytest.mark.parametrize("kind", ["reset", "internal", "bad_gateway", "garbage"])
 def test_stk_push_lost_answer_is_outcome_unknown(fake_daraja, kind):
     fake_daraja.fail_next(PATH_STK_PUSH, kind)
     with pytest.raises(DarajaOutcomeUnknown):
@@ -474,3 +474,52 @@ def test_transaction_status_timeout_is_retryable(fake_daraja):
         get_mpesa_client().transaction_status(
             originator_conversation_id="payout-17-1", result_url=RESULT, timeout_url=TIMEOUT
         )
+
+
+def test_production_refuses_plain_http_callback_urls(fake_daraja, settings):
+    settings.MPESA_BACKEND = "production"
+    with pytest.raises(DarajaConfigurationError):
+        stk(get_mpesa_client(), callback_url="http://api.example.co.ke/cb")
+    with pytest.raises(DarajaConfigurationError):
+        b2c(get_mpesa_client(), result_url="http://api.example.co.ke/cb")
+    assert fake_daraja.requests_to(PATH_STK_PUSH) == fake_daraja.requests_to(PATH_B2C) == []
+    assert stk(get_mpesa_client()).response_code == "0"  # https is fine
+
+
+def test_fake_enforces_daraja_field_rules(fake_daraja):
+    """The fake is only useful if it rejects what Daraja rejects; send raw bodies past the client."""
+    client = get_mpesa_client()
+    token = client.access_token()
+    good = {
+        "BusinessShortCode": "174379",
+        "Timestamp": security.eat_timestamp(),
+        "TransactionType": "CustomerPayBillOnline",
+        "Amount": 10,
+        "PartyA": "254708374149",
+        "PartyB": "174379",
+        "PhoneNumber": "254708374149",
+        "CallBackURL": CALLBACK,
+        "AccountReference": "BK42",
+        "TransactionDesc": "Deposit",
+    }
+    good["Password"] = security.stk_password("174379", fake_daraja.passkey, good["Timestamp"])
+    utc_stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    cases = {
+        "Amount": {"Amount": 10.5},
+        "PhoneNumber": {"PhoneNumber": "0708374149"},
+        "AccountReference": {"AccountReference": "X" * 13},
+        "Remarks": {"TransactionDesc": ""},
+        "CallBackURL": {"CallBackURL": CALLBACK + " "},
+        "Timestamp": {
+            "Timestamp": utc_stamp,
+            "Password": security.stk_password("174379", fake_daraja.passkey, utc_stamp),
+        },
+    }
+    for field, change in cases.items():
+        response, data = client._send(PATH_STK_PUSH, {**good, **change}, token, side_effect=True)
+        assert (response.status_code, data["errorMessage"]) == (
+            400,
+            f"Bad Request - Invalid {field}",
+        ), field
+    response, data = client._send(PATH_STK_PUSH, good, token, side_effect=True)
+    assert response.status_code == 200 and data["ResponseCode"] == "0"

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import httpx
 import pytest
 import time_machine
 from celery import current_app
@@ -230,3 +231,14 @@ def test_worker_delivery_failure_keeps_the_callback_pending(callback_receiver):
         args=[accepted.checkout_request_id]
     )  # eager: logs, no raise
     assert cache.get(state_key)["delivered"] is False
+
+
+def test_failed_delivery_stays_queued_for_the_next_flush(callback_receiver):
+    push(callback_receiver, callback_url="http://127.0.0.1:9/down")  # nothing listens on port 9
+    push(callback_receiver)
+    with pytest.raises(httpx.ConnectError):
+        simulator.deliver_pending_callbacks()
+    assert callback_receiver.requests == []
+    delivered = []
+    assert simulator.deliver_pending_callbacks(post=lambda url, body: delivered.append(url)) == 2
+    assert len(delivered) == 2

@@ -28,6 +28,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0.0  # sleep before answering (client read timeout)
     drop_connection: bool = False  # close the socket without any response
+    raw_body: bytes | None = None  # sent as-is instead of `body` (e.g. an HTML proxy page)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -63,7 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop_connection:
             self.close_connection = True
             return
-        payload = b"" if reply.body is None else json.dumps(reply.body).encode()
+        if reply.raw_body is not None:
+            payload = reply.raw_body
+        else:
+            payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

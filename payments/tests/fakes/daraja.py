@@ -1,13 +1,13 @@
 """Fake Safaricom Daraja on 127.0.0.1, validating requests the way Daraja does and answering its real envelopes.
 
     fake.requests_to("/mpesa/b2c/v3/paymentrequest")   # every request is recorded (body in .json)
-    fake.fail_next("/mpesa/b2c/v3/paymentrequest", "hang")   # hang | reset | busy | quota | internal |
-                                                             # invalid_token | bad_gateway
+    fake.fail_next("/mpesa/b2c/v3/paymentrequest", "hang")   # hang | reset | garbage | busy | quota |
+                                                             # internal | invalid_token | bad_gateway
     fake.resolve_stk(checkout_id, "0")                 # STK Query then reports the result
     fake.stk_callback_payload(checkout_id, "0")       # the matching callback body (exact Daraja shape)
     fake.b2c_result_payload(originator_id, "0")       # the B2C ResultURL body
 
-"hang" and "reset" are applied AFTER the request is processed (the payment went through, the answer got lost),
+"hang", "reset" and "garbage" are applied AFTER the request is processed (the payment went through, the answer got lost),
 which is exactly the case where a blind resend would pay twice.
 """
 
@@ -110,6 +110,7 @@ class FakeDaraja(LocalFake):
             "internal",
             "invalid_token",
             "bad_gateway",
+            "garbage",
         }
         with self._lock:
             self._failures[path].extend([kind] * times)
@@ -218,6 +219,8 @@ class FakeDaraja(LocalFake):
             reply.hang_seconds = self.hang_seconds
         elif failure == "reset":
             reply.drop_connection = True
+        elif failure == "garbage":  # processed, but the answer is mangled (e.g. by a proxy)
+            reply.raw_body = b"<html>OK</html>"
         return reply
 
     def _check_bearer(self, request: RecordedRequest) -> Reply | None:

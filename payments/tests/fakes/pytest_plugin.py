@@ -48,7 +48,7 @@ def fake_daraja(settings, tmp_path):
         initiator_name=FAKE_DARAJA_SETTINGS["MPESA_INITIATOR_NAME"],
         initiator_password=FAKE_DARAJA_SETTINGS["MPESA_INITIATOR_PASSWORD"],
         private_key=key,
-        hang_seconds=4.0,
+        hang_seconds=8.0,
     )
     fake.start()
     for name, value in FAKE_DARAJA_SETTINGS.items():
@@ -56,7 +56,7 @@ def fake_daraja(settings, tmp_path):
     settings.MPESA_BACKEND = "sandbox"
     settings.MPESA_BASE_URL_OVERRIDE = fake.base_url
     settings.MPESA_CERTIFICATE_FILE = str(cert_path)
-    settings.MPESA_HTTP_TIMEOUT_SECONDS = 1.5
+    settings.MPESA_HTTP_TIMEOUT_SECONDS = 3.0
     try:
         yield fake
     finally:
