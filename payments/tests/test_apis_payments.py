@@ -1,0 +1,246 @@
+"""HTTP API: STK push + Idempotency-Key, query, transactions (own/staff, IDOR), receipts, fee breakdown."""
+
+from decimal import Decimal
+
+import pytest
+
+from bookings.models import BookingStatus
+from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout
+from payments.tests.fakes.daraja import PATH_STK_PUSH, PATH_STK_QUERY
+from payments.tests.helpers import make_booking, paid_payment, set_status
+
+pytestmark = pytest.mark.django_db
+
+STK_PUSH = "/api/v1/payments/mpesa/stk-push"
+
+
+def test_same_idempotency_key_returns_the_same_payment_and_sends_one_prompt(
+    mpesa, booking, customer_client
+):
+    first = customer_client.post(
+        STK_PUSH, {"bookingId": booking.pk}, HTTP_IDEMPOTENCY_KEY="key-123"
+    )
+    second = customer_client.post(
+        STK_PUSH, {"bookingId": booking.pk}, HTTP_IDEMPOTENCY_KEY="key-123"
+    )
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert first.json()["phone"] == "+254712345678"  # the customer's own number by default
+    assert Payment.objects.count() == 1
+    assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
+
+
+def test_second_push_while_one_is_pending_returns_the_pending_one(mpesa, booking, customer_client):
+    first = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    second = customer_client.post(STK_PUSH, {"bookingId": booking.pk}, HTTP_IDEMPOTENCY_KEY="x")
+    assert first.json()["id"] == second.json()["id"]
+    assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
+
+
+def test_idempotency_key_reused_for_another_booking_is_a_conflict(
+    mpesa, booking, customer, technician, customer_client, service_category
+):
+    customer_client.post(STK_PUSH, {"bookingId": booking.pk}, HTTP_IDEMPOTENCY_KEY="same")
+    other = make_booking(customer, technician, category=service_category)
+    response = customer_client.post(STK_PUSH, {"bookingId": other.pk}, HTTP_IDEMPOTENCY_KEY="same")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "bookingId"),
+        ({"bookingId": "x"}, "bookingId"),
+        ({"bookingId": 1, "purpose": "x"}, "purpose"),
+    ],
+)
+def test_stk_push_validation(customer_client, body, field):
+    response = customer_client.post(STK_PUSH, body)
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_invalid_phone_is_a_400_and_sends_nothing(mpesa, booking, customer_client):
+    response = customer_client.post(STK_PUSH, {"bookingId": booking.pk, "phoneNumber": "12345"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_phone_number"
+    assert Payment.objects.count() == 0
+    assert mpesa.requests_to(PATH_STK_PUSH) == []
+
+
+def test_someone_elses_booking_is_404_and_sends_nothing(mpesa, booking, other_customer_client):
+    response = other_customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    assert response.status_code == 404
+    assert Payment.objects.count() == 0
+    assert mpesa.requests_to(PATH_STK_PUSH) == []
+
+
+def test_paid_deposit_cannot_be_pushed_again(mpesa, booking, customer_client):
+    paid_payment(booking)
+    response = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    assert response.status_code == 409
+    assert response.json()["code"] == "already_paid"
+
+
+def test_balance_is_not_due_before_confirmation(mpesa, booking, customer_client):
+    paid_payment(booking)
+    response = customer_client.post(STK_PUSH, {"bookingId": booking.pk, "purpose": "balance"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "payment_not_due"
+
+
+def test_rejected_stk_push_is_reported_as_failed(mpesa, booking, customer_client):
+    mpesa.fail_next(PATH_STK_PUSH, "internal")
+    response = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    assert response.status_code == 201
+    assert response.json()["status"] == "failed"
+    # The customer can try again: a new payment, a new prompt.
+    response = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    assert response.json()["status"] == "pending"
+
+
+def test_query_endpoint_checks_a_pending_payment(mpesa, booking, customer_client):
+    payment_id = customer_client.post(STK_PUSH, {"bookingId": booking.pk}).json()["id"]
+    payment = Payment.objects.get(pk=payment_id)
+    mpesa.resolve_stk(payment.checkout_request_id, "0")
+    response = customer_client.get(f"/api/v1/payments/mpesa/{payment_id}/query")
+    assert response.status_code == 200
+    assert response.json()["status"] == "succeeded"
+    assert len(mpesa.requests_to(PATH_STK_QUERY)) == 1
+
+
+def test_query_endpoint_hides_other_peoples_payments(mpesa, booking, other_customer_client):
+    payment = paid_payment(booking)
+    response = other_customer_client.get(f"/api/v1/payments/mpesa/{payment.pk}/query")
+    assert response.status_code == 404
+    assert mpesa.requests_to(PATH_STK_QUERY) == []
+
+
+# --- transactions -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def history(booking, technician):
+    """Deposit + balance paid by the customer, payout created for the technician."""
+    paid_payment(booking)
+    set_status(booking, BookingStatus.CONFIRMED)
+    paid_payment(booking, PaymentPurpose.BALANCE)
+    return booking
+
+
+def test_transactions_lists_own_payments_and_payouts(
+    history, customer_client, technician_client, other_customer_client, support_client
+):
+    body = customer_client.get("/api/v1/payments/transactions").json()
+    assert body["count"] == 2
+    assert {row["kind"] for row in body["results"]} == {"deposit", "balance"}
+    assert {row["type"] for row in body["results"]} == {"payment"}
+    assert body["results"][0]["bookingNumber"] == history.number
+
+    body = technician_client.get("/api/v1/payments/transactions").json()
+    assert body["count"] == 1
+    assert body["results"][0]["type"] == "payout"
+    assert body["results"][0]["amount"] == "4250.00"
+
+    assert other_customer_client.get("/api/v1/payments/transactions").json()["count"] == 0
+    assert support_client.get("/api/v1/payments/transactions").json()["count"] == 3
+    filtered = support_client.get("/api/v1/payments/transactions?type=payout").json()
+    assert filtered["count"] == 1
+    filtered = support_client.get("/api/v1/payments/transactions?status=succeeded").json()
+    assert filtered["count"] == 2
+
+
+def test_transactions_list_runs_a_constant_number_of_queries(
+    customer, technician, customer_client, service_category, django_assert_max_num_queries
+):
+    for _ in range(3):
+        paid_payment(make_booking(customer, technician, category=service_category))
+    with django_assert_max_num_queries(6):
+        small = customer_client.get("/api/v1/payments/transactions?pageSize=1")
+    for _ in range(6):
+        paid_payment(make_booking(customer, technician, category=service_category))
+    with django_assert_max_num_queries(6):
+        large = customer_client.get("/api/v1/payments/transactions?pageSize=100")
+    assert len(small.json()["results"]) == 1
+    assert len(large.json()["results"]) == 9
+
+
+def test_transaction_detail_and_idor(history, customer_client, other_customer_client):
+    payment = Payment.objects.filter(booking=history).first()
+    assert customer_client.get(f"/api/v1/payments/transactions/{payment.pk}").status_code == 200
+    response = other_customer_client.get(f"/api/v1/payments/transactions/{payment.pk}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "payment_not_found"
+
+
+def test_payout_detail_through_transactions_and_idor(
+    history, technician_client, other_technician_client, customer_client
+):
+    payout = Payout.objects.get(booking=history)
+    url = f"/api/v1/payments/transactions/{payout.pk}?type=payout"
+    assert technician_client.get(url).json()["amount"] == "4250.00"
+    assert other_technician_client.get(url).status_code == 404
+    assert customer_client.get(url).status_code == 404
+
+
+def test_receipt_pdf_for_a_succeeded_payment(history, customer_client, other_customer_client):
+    payment = Payment.objects.filter(booking=history, purpose="deposit").first()
+    url = f"/api/v1/payments/transactions/{payment.pk}/receipt"
+    response = customer_client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert other_customer_client.get(url).status_code == 404
+
+
+def test_receipt_text_names_the_booking_and_amount(history):
+    from payments.receipts import receipt_text
+
+    payment = Payment.objects.filter(booking=history, purpose="deposit").first()
+    text, filename = receipt_text(payment)
+    assert history.number in text
+    assert "KES 1000.00" in text
+    assert filename.endswith(".pdf")
+
+
+def test_no_receipt_before_payment(mpesa, booking, customer_client):
+    payment_id = customer_client.post(STK_PUSH, {"bookingId": booking.pk}).json()["id"]
+    response = customer_client.get(f"/api/v1/payments/transactions/{payment_id}/receipt")
+    assert response.status_code == 409
+    assert response.json()["code"] == "receipt_not_available"
+
+
+# --- fee breakdown ------------------------------------------------------------------------------------------
+
+
+def test_fee_breakdown_for_parties_and_staff_only(
+    history, customer_client, technician_client, support_client, other_customer_client
+):
+    url = f"/api/v1/bookings/{history.pk}/fee-breakdown"
+    body = customer_client.get(url).json()
+    assert body["price"] == "5000.00"
+    assert body["depositAmount"] == "1000.00"
+    assert body["platformFee"] == "750.00"
+    assert body["technicianShare"] == "4250.00"
+    assert body["depositPaid"] == "1000.00"
+    assert body["balancePaid"] == "4000.00"
+    assert body["escrowHeld"] == "0.00"
+    assert body["released"] == "5000.00"
+    assert technician_client.get(url).status_code == 200
+    assert support_client.get(url).status_code == 200
+    assert other_customer_client.get(url).status_code == 404
+
+
+def test_anonymous_users_get_401(anon_client, booking):
+    assert anon_client.get("/api/v1/payments/transactions").status_code == 401
+    assert anon_client.post(STK_PUSH, {"bookingId": booking.pk}).status_code == 401
+
+
+def test_failed_payment_shows_in_history(mpesa, booking, customer_client):
+    mpesa.fail_next(PATH_STK_PUSH, "internal")
+    customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    body = customer_client.get("/api/v1/payments/transactions").json()
+    assert body["results"][0]["status"] == PaymentStatus.FAILED
+    assert Decimal(body["results"][0]["amount"]) == Decimal("1000.00")
