@@ -64,8 +64,8 @@ class CommentNotFound(NotFound):
     message = "Comment not found."
 
 
-class InvalidPostMedia(ValidationFailed):
-    code = "invalid_post_media"
+class InvalidMediaRefs(ValidationFailed):
+    code = "invalid_media"
 
 
 class InvalidPortfolioBooking(ValidationFailed):

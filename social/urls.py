@@ -7,6 +7,8 @@ routes come after every fixed `media/…` path, and `…/details` before the bar
 from django.urls import path
 
 from social.apis import media as media_apis
+from social.apis import posts as post_apis
+from social.apis import reviews as review_apis
 
 urlpatterns = [
     path("media/upload/image", media_apis.MediaImageUploadApi.as_view(), name="media-upload-image"),
@@ -40,4 +42,38 @@ urlpatterns = [
         name="media-details",
     ),
     path("media/<path:public_id>", media_apis.MediaDeleteApi.as_view(), name="media-delete"),
+    # posts
+    path("posts", post_apis.PostListCreateApi.as_view(), name="post-list"),
+    path("posts/feed", post_apis.PostFeedApi.as_view(), name="post-feed"),
+    path("posts/reports", post_apis.PostReportQueueApi.as_view(), name="post-reports"),
+    path("posts/comments/<int:pk>", post_apis.CommentDeleteApi.as_view(), name="comment-detail"),
+    path("posts/<int:pk>", post_apis.PostDetailApi.as_view(), name="post-detail"),
+    path("posts/<int:pk>/like", post_apis.PostLikeApi.as_view(), name="post-like"),
+    path("posts/<int:pk>/share", post_apis.PostShareApi.as_view(), name="post-share"),
+    path(
+        "posts/<int:pk>/comments",
+        post_apis.PostCommentListCreateApi.as_view(),
+        name="post-comments",
+    ),
+    path("posts/<int:pk>/report", post_apis.PostReportApi.as_view(), name="post-report"),
+    path("posts/<int:pk>/moderate", post_apis.PostModerateApi.as_view(), name="post-moderate"),
+    # reviews
+    path("reviews", review_apis.ReviewCreateApi.as_view(), name="review-create"),
+    path("reviews/<int:pk>", review_apis.ReviewDetailApi.as_view(), name="review-detail"),
+    path("reviews/<int:pk>/respond", review_apis.ReviewRespondApi.as_view(), name="review-respond"),
+    path(
+        "reviews/technician/<int:pk>",
+        review_apis.TechnicianReviewListApi.as_view(),
+        name="review-technician-list",
+    ),
+    path(
+        "reviews/technician/<int:pk>/stats",
+        review_apis.TechnicianReviewStatsApi.as_view(),
+        name="review-technician-stats",
+    ),
+    path(
+        "reviews/booking/<int:pk>",
+        review_apis.BookingReviewListApi.as_view(),
+        name="review-booking-list",
+    ),
 ]

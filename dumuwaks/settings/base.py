@@ -385,3 +385,14 @@ MATCHING_CANDIDATE_CAP = env.int("MATCHING_CANDIDATE_CAP", default=300)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {"MatchStatusEnum": "matching.models.MatchStatus"}
 )
+
+# --- social (OpenAPI enum names) ---
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "PostStatusEnum": "social.models.posts.PostStatus",
+        "PostTypeEnum": "social.models.posts.PostType",
+        "PostReportStatusEnum": "social.models.posts.ReportStatus",
+        "MediaResourceTypeEnum": "social.models.media.ResourceType",
+        "ReviewDirectionEnum": "social.models.reviews.ReviewDirection",
+    }
+)

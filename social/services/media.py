@@ -17,6 +17,7 @@ from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.permissions import is_staff_member
 from social.errors import (
     FileTooLarge,
+    InvalidMediaRefs,
     InvalidUploadSignature,
     MediaNotFound,
     TooManyFiles,
@@ -207,6 +208,23 @@ def media_direct_upload_confirm(
     except IntegrityError:  # a concurrent confirm of the same upload won
         return MediaAsset.objects.get(public_id=public_id, owner=owner), False
     return asset, True
+
+
+def media_resolve_owned(*, owner: User, media_ids, limit: int) -> list[MediaAsset]:
+    """Live assets of `owner` in the order given. Someone else's asset is reported like a missing one."""
+    ids = list(dict.fromkeys(media_ids or []))
+    if len(ids) > limit:
+        raise InvalidMediaRefs(
+            f"At most {limit} media files.", fields={"media_ids": [f"At most {limit}."]}
+        )
+    assets = MediaAsset.objects.filter(pk__in=ids, owner=owner, is_deleted=False).in_bulk()
+    missing = [i for i in ids if i not in assets]
+    if missing:
+        raise InvalidMediaRefs(
+            "Some media ids are unknown or not yours.",
+            fields={"media_ids": [f"Unknown media: {', '.join(map(str, missing))}"]},
+        )
+    return [assets[i] for i in ids]
 
 
 def media_optimized_url(*, asset: MediaAsset, **options) -> str:

@@ -1,0 +1,84 @@
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Role, User
+from social.errors import ReviewNotFound
+from social.models import MediaAsset, Review, ReviewDirection
+from social.models.reviews import RATING_ASPECTS
+from social.services.reviews import ReviewBookingNotFound
+
+
+def _public_q() -> Q:
+    return Q(is_hidden=False, visible_from__lte=timezone.now())
+
+
+def _with_details(queryset: QuerySet[Review]) -> QuerySet[Review]:
+    return queryset.select_related("reviewer", "reviewee").prefetch_related(
+        Prefetch("media", queryset=MediaAsset.objects.filter(is_deleted=False).order_by("id"))
+    )
+
+
+def review_get_visible(*, review_id: int, user) -> Review:
+    """Published reviews for everyone; a blind or hidden review only for its author (staff use the admin)."""
+    visible = _public_q()
+    if user.is_authenticated:
+        visible |= Q(reviewer=user)
+    review = _with_details(Review.objects.filter(visible, pk=review_id)).first()
+    if review is None:
+        raise ReviewNotFound()
+    return review
+
+
+def _technician_or_404(technician_id: int) -> User:
+    technician = User.objects.filter(pk=technician_id, role=Role.TECHNICIAN).first()
+    if technician is None:
+        raise ReviewNotFound("Technician not found.", code="technician_not_found")
+    return technician
+
+
+def technician_reviews(*, technician_id: int) -> QuerySet[Review]:
+    _technician_or_404(technician_id)
+    return _with_details(
+        Review.objects.filter(
+            _public_q(),
+            reviewee_id=technician_id,
+            direction=ReviewDirection.CUSTOMER_TO_TECHNICIAN,
+        )
+    ).order_by("-created_at", "-id")
+
+
+def technician_review_stats(*, technician_id: int) -> dict:
+    """Average, count, per-aspect averages and the 1-5 distribution in one aggregate query."""
+    _technician_or_404(technician_id)
+    aggregates = {
+        "average": Avg("overall"),
+        "count": Count("id"),
+        **{f"avg_{aspect}": Avg(aspect) for aspect in RATING_ASPECTS},
+        **{f"stars_{n}": Count("id", filter=Q(overall=n)) for n in range(1, 6)},
+    }
+    row = Review.objects.filter(
+        _public_q(),
+        reviewee_id=technician_id,
+        direction=ReviewDirection.CUSTOMER_TO_TECHNICIAN,
+    ).aggregate(**aggregates)
+    return {
+        "technician_id": technician_id,
+        "average": round(row["average"] or 0, 2),
+        "count": row["count"],
+        "aspects": {
+            a: round(row[f"avg_{a}"], 2) if row[f"avg_{a}"] else None for a in RATING_ASPECTS
+        },
+        "distribution": {str(n): row[f"stars_{n}"] for n in range(1, 6)},
+    }
+
+
+def booking_reviews_for_party(*, booking_id: int, user) -> QuerySet[Review]:
+    """The reviews of one booking a party may see: their own, plus the other side's once published."""
+    from bookings.models import Booking
+
+    is_party = Booking.objects.filter(Q(customer=user) | Q(technician=user), pk=booking_id).exists()
+    if not is_party:
+        raise ReviewBookingNotFound()
+    return _with_details(
+        Review.objects.filter(Q(reviewer=user) | _public_q(), booking_id=booking_id)
+    ).order_by("created_at", "id")

@@ -1,0 +1,131 @@
+from django.utils import timezone
+from rest_framework import serializers
+
+from social.models import MediaAsset, Review
+from social.serializers.posts import SocialUserSerializer
+
+_RATING = {"min_value": 1, "max_value": 5}
+
+
+class ReviewRatingsSerializer(serializers.Serializer):
+    quality = serializers.IntegerField(**_RATING, required=False, allow_null=True)
+    timeliness = serializers.IntegerField(**_RATING, required=False, allow_null=True)
+    professionalism = serializers.IntegerField(**_RATING, required=False, allow_null=True)
+    communication = serializers.IntegerField(**_RATING, required=False, allow_null=True)
+    value = serializers.IntegerField(**_RATING, required=False, allow_null=True)
+    overall = serializers.IntegerField(
+        **_RATING, required=False, help_text="May be sent here or at the top level"
+    )
+
+
+class ReviewCreateInputSerializer(serializers.Serializer):
+    booking_id = serializers.IntegerField(min_value=1)
+    ratings = ReviewRatingsSerializer(
+        help_text="All five aspects are required when a customer reviews a technician"
+    )
+    overall = serializers.IntegerField(**_RATING, required=False)
+    comment = serializers.CharField(max_length=3000, allow_blank=True, default="")
+    media_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=10, default=list
+    )
+
+    def validate(self, attrs):
+        ratings = dict(attrs["ratings"])
+        overall = attrs.get("overall", ratings.pop("overall", None))
+        if overall is None:
+            raise serializers.ValidationError({"overall": ["Rate the job overall (1-5)."]})
+        attrs["overall"], attrs["ratings"] = overall, ratings
+        return attrs
+
+
+class ReviewUpdateInputSerializer(serializers.Serializer):
+    ratings = ReviewRatingsSerializer(required=False)
+    overall = serializers.IntegerField(**_RATING, required=False)
+    comment = serializers.CharField(max_length=3000, allow_blank=True, required=False)
+    media_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), max_length=10, required=False
+    )
+
+    def validate(self, attrs):
+        ratings = dict(attrs.get("ratings") or {})
+        if "overall" in ratings and "overall" not in attrs:
+            attrs["overall"] = ratings["overall"]
+        ratings.pop("overall", None)
+        attrs["ratings"] = ratings
+        return attrs
+
+
+class ReviewRespondInputSerializer(serializers.Serializer):
+    response = serializers.CharField(max_length=2000)
+
+
+class ReviewMediaOutputSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(source="delivery_url", read_only=True)
+
+    class Meta:
+        model = MediaAsset
+        fields = ["id", "resource_type", "url", "thumbnail_url", "optimized_url"]
+        read_only_fields = fields
+
+
+class ReviewAspectsOutputSerializer(serializers.Serializer):
+    quality = serializers.IntegerField(allow_null=True)
+    timeliness = serializers.IntegerField(allow_null=True)
+    professionalism = serializers.IntegerField(allow_null=True)
+    communication = serializers.IntegerField(allow_null=True)
+    value = serializers.IntegerField(allow_null=True)
+
+
+class ReviewOutputSerializer(serializers.ModelSerializer):
+    reviewer = SocialUserSerializer(read_only=True)
+    reviewee = SocialUserSerializer(read_only=True)
+    ratings = ReviewAspectsOutputSerializer(source="*", read_only=True)
+    media = ReviewMediaOutputSerializer(many=True, read_only=True)
+    is_published = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "booking_id",
+            "direction",
+            "reviewer",
+            "reviewee",
+            "overall",
+            "ratings",
+            "comment",
+            "media",
+            "response",
+            "responded_at",
+            "is_published",
+            "visible_from",
+            "created_at",
+            "edited_at",
+        ]
+        read_only_fields = fields
+
+    def get_is_published(self, review) -> bool:
+        return not review.is_hidden and review.visible_from <= timezone.now()
+
+
+class ReviewListOutputSerializer(serializers.Serializer):
+    results = ReviewOutputSerializer(many=True)
+
+
+class ReviewAspectAveragesSerializer(serializers.Serializer):
+    quality = serializers.FloatField(allow_null=True)
+    timeliness = serializers.FloatField(allow_null=True)
+    professionalism = serializers.FloatField(allow_null=True)
+    communication = serializers.FloatField(allow_null=True)
+    value = serializers.FloatField(allow_null=True)
+
+
+class ReviewStatsOutputSerializer(serializers.Serializer):
+    technician_id = serializers.IntegerField()
+    average = serializers.FloatField()
+    count = serializers.IntegerField()
+    aspects = ReviewAspectAveragesSerializer()
+    distribution = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text='Reviews per overall star: {"1": n, ..., "5": n}',
+    )
