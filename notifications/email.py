@@ -24,7 +24,7 @@ def _candidates(template: str, part: str, language: str) -> list[str]:
 
 def _render(template: str, part: str, context: dict, language: str) -> str:
     selected = select_template(_candidates(template, part, language))
-    if part.endswith(".txt"):
+    if part.endswith("txt"):
         # Plain text must not be HTML-escaped ("O'Brien", URLs with "&").
         return selected.template.render(Context(context, autoescape=False))
     return selected.render(context)

@@ -1,0 +1,58 @@
+import pytest
+from django.test import Client
+
+from accounts.admin import ADMIN_REJECTION_REASON
+from accounts.models import KycReview, KycStatus
+from accounts.tests.factories import TechnicianProfileFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_site(admin_user):
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_admin_pages_render(admin_site, technician, customer):
+    profile = technician.technician_profile
+    for url in (
+        "/admin/accounts/user/",
+        f"/admin/accounts/user/{customer.pk}/change/",
+        "/admin/accounts/user/?q=wanjiku&role__exact=customer",
+        "/admin/accounts/technicianprofile/?kyc_status__exact=approved",
+        f"/admin/accounts/technicianprofile/{profile.pk}/change/",
+        "/admin/accounts/servicecategory/",
+        "/admin/accounts/corporateprofile/",
+        "/admin/accounts/kycreview/",
+    ):
+        assert admin_site.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "reason"),
+    [
+        ("approve_kyc", KycStatus.APPROVED, "Approved in the admin"),
+        ("reject_kyc", KycStatus.REJECTED, ADMIN_REJECTION_REASON),
+    ],
+)
+def test_admin_kyc_actions_write_audit_rows(admin_site, admin_user, action, status, reason):
+    pending = TechnicianProfileFactory(kyc_status=KycStatus.PENDING)
+    untouched = TechnicianProfileFactory(kyc_status=KycStatus.NOT_SUBMITTED)
+    response = admin_site.post(
+        "/admin/accounts/technicianprofile/",
+        {"action": action, "_selected_action": [pending.pk, untouched.pk]},
+    )
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    untouched.refresh_from_db()
+    assert pending.kyc_status == status
+    assert untouched.kyc_status == KycStatus.NOT_SUBMITTED
+    review = KycReview.objects.get()
+    assert (review.profile_id, review.actor, review.to_status, review.reason) == (
+        pending.pk,
+        admin_user,
+        status,
+        reason,
+    )
