@@ -46,6 +46,11 @@ class RelatedBookingNotFound(ValidationFailed):
     message = "The booking does not exist or is not yours."
 
 
+class RelatedPaymentNotFound(ValidationFailed):
+    code = "related_payment_not_found"
+    message = "The payment does not exist or is not yours."
+
+
 class ChatUnavailable(ServiceUnavailable):
     code = "support_chat_unavailable"
     message = "Live chat is not available yet. Please use ticket messages."

@@ -107,8 +107,14 @@ class SupportTicket(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="support_tickets",
     )
-    # Payment/M-Pesa reference the customer quotes (receipt number, payment id); free text until a FK to
-    # payments.Payment can be added on top of a committed payments migration.
+    related_payment = models.ForeignKey(
+        "payments.Payment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="support_tickets",
+    )
+    # The reference the customer quotes (M-Pesa receipt, card charge) when no payment row is linked.
     related_transaction_ref = models.CharField(max_length=64, blank=True)
 
     sla_started_at = models.DateTimeField()

@@ -20,6 +20,7 @@ class SupportTicketOutputSerializer(serializers.ModelSerializer):
     created_by = SupportUserSummarySerializer()
     assigned_to = SupportUserSummarySerializer(allow_null=True)
     related_booking_id = serializers.IntegerField(allow_null=True)
+    related_payment_id = serializers.IntegerField(allow_null=True)
     related_booking_number = serializers.SerializerMethodField()
 
     class Meta:
@@ -37,6 +38,7 @@ class SupportTicketOutputSerializer(serializers.ModelSerializer):
             "assigned_at",
             "related_booking_id",
             "related_booking_number",
+            "related_payment_id",
             "related_transaction_ref",
             "first_response_due_at",
             "resolution_due_at",
@@ -68,6 +70,7 @@ class SupportTicketCreateInputSerializer(serializers.Serializer):
         choices=TicketPriority.choices, default=TicketPriority.MEDIUM
     )
     related_booking_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    related_payment_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     related_transaction_ref = serializers.CharField(
         max_length=64, required=False, allow_blank=True, default=""
     )

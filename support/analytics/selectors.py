@@ -31,7 +31,7 @@ from bookings.models import Booking, BookingStatus
 NAIROBI = ZoneInfo(settings.TIME_ZONE)
 ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
 PERIOD_TRUNCS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
-# The payments ledger credits this account with the platform's fee when escrow is released.
+# The payments ledger account that receives the platform's fee when escrow is released.
 PLATFORM_REVENUE_ACCOUNT = "platform_revenue"
 COMPLETED_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED, BookingStatus.RESOLVED)
 
@@ -185,12 +185,15 @@ def _payments_series(*, period, date_from, date_to) -> dict[str, dict]:
             value=paid_value,
             **common,
         ),
+        # Ledger convention: money moving into an account debits it; refunds out of revenue credit it.
         "platform_fees": _series(
-            LedgerEntry.objects.filter(
-                account__code=PLATFORM_REVENUE_ACCOUNT, side=EntrySide.CREDIT
-            ),
+            LedgerEntry.objects.filter(account__code=PLATFORM_REVENUE_ACCOUNT),
             field="created_at",
-            value="amount",
+            value=Case(
+                When(side=EntrySide.DEBIT, then=F("amount")),
+                default=-F("amount"),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
             **common,
         ),
         "payouts": _series(
@@ -207,7 +210,7 @@ def revenue_analytics(
 ) -> dict:
     """Money by period. `source` says where the numbers come from:
 
-    - `payments`: succeeded payments (deposits/balances), platform-revenue ledger credits, paid payouts, and
+    - `payments`: succeeded payments (deposits/balances), net platform-revenue ledger postings, paid payouts, and
       the price of bookings whose deposit was paid (gross booking value);
     - `bookings_estimate`: no payments app in this build — confirmed bookings' own price split (deposit,
       balance, platform fee, technician share as payouts), bucketed by confirmation time.

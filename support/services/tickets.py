@@ -16,6 +16,7 @@ from dumuwaks.core.side_effects import publish_after_commit
 from support.errors import (
     InternalNoteStaffOnly,
     RelatedBookingNotFound,
+    RelatedPaymentNotFound,
     TicketAlreadyRated,
     TicketClosed,
     TicketCreatorOnly,
@@ -49,6 +50,7 @@ def ticket_create(
     category: str,
     priority: str = TicketPriority.MEDIUM,
     related_booking_id: int | None = None,
+    related_payment_id: int | None = None,
     related_transaction_ref: str = "",
     attachments: list | None = None,
 ) -> SupportTicket:
@@ -62,6 +64,16 @@ def ticket_create(
             raise RelatedBookingNotFound(
                 fields={"related_booking_id": [RelatedBookingNotFound.message]}
             )
+    if related_payment_id is not None:
+        from payments.models import Payment
+
+        payments = Payment.objects.filter(pk=related_payment_id)
+        if not is_staff_member(created_by):
+            payments = payments.filter(Q(payer=created_by) | Q(booking__customer=created_by))
+        if not payments.exists():
+            raise RelatedPaymentNotFound(
+                fields={"related_payment_id": [RelatedPaymentNotFound.message]}
+            )
     now = timezone.now()
     first_due, resolution_due = sla_deadlines(priority=priority, started_at=now)
     with transaction.atomic():
@@ -73,6 +85,7 @@ def ticket_create(
             priority=priority,
             created_by=created_by,
             related_booking_id=related_booking_id,
+            related_payment_id=related_payment_id,
             related_transaction_ref=related_transaction_ref,
             sla_started_at=now,
             first_response_due_at=first_due,

@@ -194,3 +194,75 @@ def test_analytics_is_staff_only(path, customer_client, technician_client, anon_
     assert customer_client.get(f"/api/v1/analytics/{path}").status_code == 403
     assert technician_client.get(f"/api/v1/analytics/{path}").status_code == 403
     assert anon_client.get(f"/api/v1/analytics/{path}").status_code == 401
+
+
+def test_revenue_from_payments_ledger_and_payouts(customer, technician, admin_client_api):
+    """Real money flow: deposit + balance paid through payments' success path, escrow released on
+    confirmation (platform fee into the ledger), and one paid payout."""
+    import time_machine
+    from django.db import transaction
+
+    from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout, PayoutStatus
+    from payments.services.common import lock_booking, lock_payment
+    from payments.services.payments import payment_mark_succeeded
+
+    def pay(booking, purpose):
+        amount = (
+            booking.deposit_amount if purpose == PaymentPurpose.DEPOSIT else booking.balance_amount
+        )
+        payment = Payment.objects.create(
+            booking=booking,
+            payer=customer,
+            purpose=purpose,
+            amount=amount,
+            phone=customer.phone_number,
+            status=PaymentStatus.PENDING,
+        )
+        with transaction.atomic():
+            payment_mark_succeeded(
+                booking=lock_booking(booking.pk), payment=lock_payment(payment.pk)
+            )
+
+    with time_machine.travel(_at("2026-11-02 10:00"), tick=False):
+        booking = BookingFactory(customer=customer, technician=technician, price=Decimal("5000"))
+        pay(booking, PaymentPurpose.DEPOSIT)  # deposit 1000
+    Booking.objects.filter(pk=booking.pk).update(
+        status=BookingStatus.CONFIRMED, confirmed_at=_at("2026-11-10 09:00")
+    )
+    booking.refresh_from_db()
+    with time_machine.travel(_at("2026-11-10 09:00"), tick=False):
+        pay(booking, PaymentPurpose.BALANCE)  # balance 4000 → escrow full → release, fee 750
+    Payout.objects.create(
+        kind=Payout._meta.get_field("kind").choices[0][0],
+        booking=booking,
+        recipient=technician,
+        phone=technician.phone_number,
+        amount=Decimal("4250"),
+        status=PayoutStatus.PAID,
+        paid_at=_at("2026-12-01 08:00"),
+    )
+
+    body = admin_client_api.get("/api/v1/analytics/revenue?period=month").json()
+    assert body["source"] == "payments"
+    assert body["totals"] == {
+        "grossBookingValue": "5000.00",
+        "depositsCollected": "1000.00",
+        "balancesCollected": "4000.00",
+        "platformFees": "750.00",
+        "payouts": "4250.00",
+    }
+    assert [(p["periodStart"], p["platformFees"], p["payouts"]) for p in body["periods"]] == [
+        ("2026-11-01", "750.00", "0.00"),
+        ("2026-12-01", "0.00", "4250.00"),
+    ]
+    weekly = admin_client_api.get(
+        "/api/v1/analytics/revenue?period=week&from=2026-11-01&to=2026-11-30"
+    ).json()
+    # Monday-based weeks in Nairobi: 2 Nov 2026 is a Monday, 10 Nov falls in the week of 9 Nov.
+    assert [
+        (p["periodStart"], p["depositsCollected"], p["balancesCollected"])
+        for p in weekly["periods"]
+    ] == [
+        ("2026-11-02", "1000.00", "0.00"),
+        ("2026-11-09", "0.00", "4000.00"),
+    ]

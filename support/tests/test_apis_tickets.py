@@ -384,3 +384,28 @@ def test_newly_assigned_agent_joins_open_chat(
         )
     )
     assert members == {customer.pk, other_agent.pk}
+
+
+def test_create_links_own_payment_only(
+    customer, other_customer, customer_client, other_customer_client
+):
+    from bookings.tests.factories import BookingFactory
+    from payments.models import Payment, PaymentStatus
+
+    booking = BookingFactory(customer=customer)
+    payment = Payment.objects.create(
+        booking=booking,
+        payer=customer,
+        purpose="deposit",
+        amount=booking.deposit_amount,
+        phone=customer.phone_number,
+        status=PaymentStatus.FAILED,
+    )
+    payload = {"subject": "STK failed", "description": "x", "category": "payment"}
+    response = customer_client.post(TICKETS, {**payload, "relatedPaymentId": payment.pk})
+    assert response.status_code == 201
+    assert response.json()["relatedPaymentId"] == payment.pk
+    other = other_customer_client.post(TICKETS, {**payload, "relatedPaymentId": payment.pk})
+    assert other.status_code == 400
+    assert other.json()["code"] == "related_payment_not_found"
+    assert SupportTicket.objects.filter(created_by=other_customer).count() == 0

@@ -1,0 +1,147 @@
+"""The Django admin driven in a real headless Chromium (Playwright) against pytest-django's live_server.
+
+Needs the system Chromium (`apt-get install -y chromium`) and the `playwright` pip package; skipped with a
+clear reason only when /usr/bin/chromium is missing.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.contrib import admin
+
+from conftest import DEFAULT_PASSWORD
+
+CHROMIUM = Path(os.environ.get("DW_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing: install the system Chromium (apt-get install -y chromium)",
+    ),
+]
+
+
+def _registered_action(model_path: str, action: str) -> bool:
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(model_path)
+    except LookupError:
+        return False
+    model_admin = admin.site._registry.get(model)
+    return model_admin is not None and action in (model_admin.actions or [])
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def admin_page(browser, live_server, admin_user):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("input[name=username]", admin_user.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    assert "/admin/login" not in page.url
+    yield page
+    context.close()
+
+
+def _run_action(page, url: str, row_ids: list[int], action: str) -> None:
+    page.goto(url)
+    for row_id in row_ids:
+        page.check(f"input[name=_selected_action][value='{row_id}']")
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+
+
+def test_admin_login_rejects_wrong_password(browser, live_server, admin_user):
+    page = browser.new_page()
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("input[name=username]", admin_user.email)
+    page.fill("input[name=password]", "not-the-password")
+    page.click("input[type=submit]")
+    assert page.locator(".errornote").is_visible()
+    page.close()
+
+
+def test_admin_assigns_and_changes_ticket_status(admin_page, live_server, customer, support_agent):
+    from support import services
+    from support.models import AgentAvailability, SupportTicket, TicketStatus
+
+    AgentAvailability.objects.create(agent=support_agent, is_available=False)
+    ticket = services.ticket_create(
+        created_by=customer, subject="Fundi hakufika", description="No show", category="booking"
+    )
+    assert ticket.assigned_to is None
+
+    changelist = f"{live_server.url}/admin/support/supportticket/"
+    _run_action(admin_page, changelist, [ticket.pk], "assign_tickets")
+    admin_page.select_option("select[name=agent]", str(support_agent.pk))
+    admin_page.click("input[name=apply]")
+    admin_page.wait_for_selector(".messagelist .success")
+    assert "Assigned 1 ticket(s)." in admin_page.inner_text(".messagelist")
+
+    _run_action(admin_page, changelist, [ticket.pk], "change_status")
+    admin_page.select_option("select[name=status]", TicketStatus.RESOLVED)
+    admin_page.fill("textarea[name=note]", "Technician rebooked")
+    admin_page.click("input[name=apply]")
+    admin_page.wait_for_selector(".messagelist .success")
+
+    ticket = SupportTicket.objects.get(pk=ticket.pk)
+    assert ticket.assigned_to_id == support_agent.pk
+    assert ticket.status == TicketStatus.RESOLVED
+    assert ticket.status_history.last().note == "Technician rebooked"
+
+
+def test_admin_approves_kyc(admin_page, live_server):
+    if not _registered_action("accounts.TechnicianProfile", "approve_kyc"):
+        pytest.skip("pending: the accounts admin has no `approve_kyc` action yet")
+    from accounts.models import KycReview, KycStatus, TechnicianProfile
+    from conftest import make_technician
+
+    user = make_technician(email="kyc@example.co.ke", phone_number="+254799000111")
+    profile = TechnicianProfile.objects.get(user=user)
+    TechnicianProfile.objects.filter(pk=profile.pk).update(
+        kyc_status=KycStatus.PENDING, national_id_number="12345678"
+    )
+
+    _run_action(
+        admin_page,
+        f"{live_server.url}/admin/accounts/technicianprofile/",
+        [profile.pk],
+        "approve_kyc",
+    )
+    admin_page.wait_for_selector(".messagelist .success")
+
+    profile.refresh_from_db()
+    assert profile.kyc_status == KycStatus.APPROVED
+    assert KycReview.objects.filter(profile=profile, to_status=KycStatus.APPROVED).count() == 1
