@@ -78,10 +78,10 @@ def technician_busy_reasons(
         covering = WeeklyAvailability.objects.filter(
             technician_id__in=ids, weekday=weekday, start_time__lte=slot_start
         ).filter(Q(end_time__gte=slot_end) | Q(end_time__gte=END_OF_DAY))
-        outside = with_hours.exclude(technician_id__in=covering.values("technician_id"))
+        outside = with_hours.exclude(technician_id__in=covering.order_by().values("technician_id"))
 
     def _ids(queryset):
-        return set(queryset.values_list("technician_id", flat=True).distinct())
+        return set(queryset.order_by().values_list("technician_id", flat=True).distinct())
 
     return {
         REASON_BOOKED: _ids(booked),

@@ -303,6 +303,12 @@ def booking_transition(
     guard: dict = {"pk": booking.pk, "status": current}
     is_decline = to == BookingStatus.PENDING
     if to == BookingStatus.ACCEPTED:
+        if booking.deposit_paid_at is None:  # the caller's copy may predate the payment
+            booking.deposit_paid_at = (
+                Booking.objects.filter(pk=booking.pk)
+                .values_list("deposit_paid_at", flat=True)
+                .first()
+            )
         if booking.deposit_paid_at is None:
             raise DepositNotPaid()
         guard["deposit_paid_at__isnull"] = False

@@ -205,6 +205,22 @@ def test_staff_list_all_with_filters_and_ordering(support_client):
 
 
 @pytest.mark.parametrize("n", [1, 15])
+@pytest.mark.parametrize("viewer", ["technician", "staff", "available"])
+def test_technician_and_staff_lists_run_constant_queries(
+    technician, technician_client, support_client, django_assert_max_num_queries, n, viewer
+):
+    if viewer == "available":
+        BookingFactory.create_batch(n, technician=None, deposit_paid=True)
+    else:
+        BookingFactory.create_batch(n, technician=technician)
+    client = support_client if viewer == "staff" else technician_client
+    query = "?available=true&pageSize=100" if viewer == "available" else "?pageSize=100"
+    with django_assert_max_num_queries(4):
+        response = client.get(f"/api/v1/bookings{query}")
+    assert response.json()["count"] == n
+
+
+@pytest.mark.parametrize("n", [1, 15])
 def test_list_runs_a_constant_number_of_queries(
     customer, customer_client, django_assert_max_num_queries, n
 ):

@@ -186,3 +186,12 @@ def test_refused_transition_publishes_nothing(django_capture_on_commit_callbacks
     ):
         booking_transition(booking=booking, to=BookingStatus.COMPLETED, actor=booking.technician)
     assert callbacks == [] and event_spy == []
+
+
+def test_accept_with_a_stale_copy_taken_before_the_deposit_arrived():
+    from bookings.services import booking_mark_deposit_paid
+
+    booking = BookingFactory(deposit_paid=False)
+    booking_mark_deposit_paid(booking_id=booking.pk)
+    booking_transition(booking=booking, to=BookingStatus.ACCEPTED, actor=booking.technician)
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.ACCEPTED
