@@ -196,6 +196,8 @@ def support_ticket_replied_notify(*, ticket_id, message_id) -> int | None:
     message_model = _optional_model("support", "TicketMessage")
     if message_model is not None and message_id is not None:
         message = message_model.objects.filter(pk=message_id).first()
+        if getattr(message, "is_internal", False):
+            return None  # staff-only notes are not replies
         author_id = next(
             (
                 getattr(message, f, None)
