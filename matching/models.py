@@ -7,6 +7,7 @@ results of a call together, `rank` is the position in it). Its status moves only
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from bookings.models import Urgency
 from dumuwaks.core.models import TimeStampedModel
@@ -39,6 +40,9 @@ class Match(TimeStampedModel):
     )
     search_id = models.UUIDField(db_index=True, help_text="Groups the results of one search")
     rank = models.PositiveSmallIntegerField(help_text="1 = best result of its search")
+    # One timestamp for the whole search (created_at differs by microseconds between its rows), so lists
+    # show searches newest first and each search in rank order.
+    searched_at = models.DateTimeField(default=timezone.now)
 
     # The request as the customer made it.
     category = models.ForeignKey(
@@ -79,7 +83,7 @@ class Match(TimeStampedModel):
     feedback_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at", "rank", "id"]
+        ordering = ["-searched_at", "rank", "id"]
         verbose_name_plural = "matches"
         constraints = [
             models.CheckConstraint(
@@ -98,7 +102,9 @@ class Match(TimeStampedModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["customer", "-created_at"], name="match_customer_recent_idx"),
+            models.Index(
+                fields=["customer", "-searched_at", "rank"], name="match_customer_recent_idx"
+            ),
             models.Index(fields=["status", "expires_at"], name="match_status_expiry_idx"),
         ]
 

@@ -202,7 +202,7 @@ def match_list_for_customer(*, customer, status: str | None = None) -> QuerySet[
     )
     if status:
         queryset = queryset.filter(status=status)
-    return queryset.order_by("-created_at", "rank", "id")
+    return queryset.order_by("-searched_at", "rank", "id")
 
 
 def match_get_for_customer(*, customer, match_id: int) -> Match | None:

@@ -93,6 +93,7 @@ class MatchOutputSerializer(serializers.ModelSerializer):
             "id",
             "search_id",
             "rank",
+            "searched_at",
             "status",
             "technician",
             "category",

@@ -145,6 +145,7 @@ def match_search(
             technician_id=scored.candidate.technician_id,
             search_id=search_id,
             rank=position,
+            searched_at=now,
             category=category,
             latitude=latitude,
             longitude=longitude,
