@@ -113,3 +113,13 @@ def test_cannot_cancel_after_work_started():
         booking_cancel(booking=booking, actor=booking.customer, reason="x")
     booking.refresh_from_db()
     assert booking.status == BookingStatus.IN_PROGRESS and booking.cancellation_fee == 0
+
+
+@pytest.mark.parametrize("price", ["1", "7", "999", "1234", "2501", "99999"])
+@pytest.mark.parametrize("hours_before", [1, 3, 12])
+def test_fee_and_refund_always_add_up_to_the_deposit(price, hours_before):
+    booking = BookingFactory(price=Decimal(price), deposit_paid=True)
+    at = booking.scheduled_start - hours_before * H
+    quote = cancellation_quote(booking=booking, cancelled_by=booking.customer, at=at)
+    assert quote.fee + quote.refund == booking.deposit_amount
+    assert quote.fee == quote.fee.to_integral_value()
