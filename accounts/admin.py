@@ -1,4 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 
 from accounts.models import (
@@ -17,8 +20,30 @@ from dumuwaks.core.errors import ApplicationError
 ADMIN_REJECTION_REASON = "Rejected by staff in the admin: the documents could not be verified."
 
 
+class AccountUserCreationForm(BaseUserCreationForm):
+    """Staff create accounts (including support/admin roles) with an email instead of a username."""
+
+    class Meta:
+        model = User
+        fields = ("email", "first_name", "last_name", "phone_number", "role")
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email address already exists.")
+        return email
+
+
+class AccountUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(DjangoUserAdmin):
+    form = AccountUserChangeForm
+    add_form = AccountUserCreationForm
     list_display = [
         "id",
         "email",
@@ -42,18 +67,67 @@ class UserAdmin(admin.ModelAdmin):
     ]
     search_fields = ["email", "first_name", "last_name", "phone_number"]
     ordering = ["-date_joined"]
-    readonly_fields = [
-        "password",
-        "last_login",
-        "date_joined",
-        "deleted_at",
-        "failed_login_attempts",
-        "locked_until",
-        "phone_changed_at",
-        "created_at",
-        "updated_at",
-    ]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (
+            "Personal",
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "phone_number",
+                    "preferred_language",
+                    "avatar_url",
+                )
+            },
+        ),
+        ("Location", {"fields": ("address", "county", "latitude", "longitude")}),
+        (
+            "Role and verification",
+            {"fields": ("role", "is_email_verified", "is_phone_verified", "phone_changed_at")},
+        ),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (
+            "Security",
+            {
+                "fields": (
+                    "failed_login_attempts",
+                    "locked_until",
+                    "last_login",
+                    "date_joined",
+                    "deleted_at",
+                )
+            },
+        ),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "phone_number",
+                    "role",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
+    readonly_fields = ["last_login", "date_joined", "deleted_at", "phone_changed_at"]
     filter_horizontal = ["groups", "user_permissions"]
+    actions = ["unlock_accounts"]
+
+    @admin.action(description="Unlock the selected accounts (clear failed sign-ins)")
+    def unlock_accounts(self, request, queryset):
+        count = queryset.update(failed_login_attempts=0, locked_until=None)
+        self.message_user(request, f"{count} account(s) unlocked.", level=messages.SUCCESS)
 
 
 class TechnicianSkillInline(admin.TabularInline):

@@ -71,6 +71,13 @@ class LoginIpThrottle(_ScopedThrottle):
     scope = "login_ip"
 
 
+class RegisterIpThrottle(_ScopedThrottle):
+    """Sign-ups per IP at the login_ip rate, counted apart from sign-ins."""
+
+    scope = "login_ip"
+    kind = "register"
+
+
 class LoginAccountThrottle(_EmailAccountThrottle):
     scope = "login_account"
 

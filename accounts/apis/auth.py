@@ -33,7 +33,7 @@ class _PublicApi(APIView):
 
 
 class RegisterApi(_PublicApi):
-    throttle_classes = [throttles.LoginIpThrottle]
+    throttle_classes = [throttles.RegisterIpThrottle]
 
     @extend_schema(
         tags=TAG,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from djangorestframework_camel_case.util import underscoreize
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts import serializers as s
+from accounts.models import KycStatus, Role, ServiceCategory, TechnicianProfile, User
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsStaffMember, IsTechnician
@@ -23,26 +25,50 @@ def _query(request):
     return underscoreize(request.query_params)
 
 
-def _paginated(request, view, queryset, serializer_class):
-    paginator = StandardPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+class _ListApi(GenericAPIView):
+    """A paginated list; GenericAPIView so the schema shows `{count, next, previous, results}`."""
+
+    pagination_class = StandardPagination
+    filter_backends: list = []  # filters are parsed explicitly; no `ordering` parameter
+
+    def paginated(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
-class UserListApi(APIView):
+# Query parameters are documented camelCase, as clients send them.
+USER_LIST_PARAMETERS = [
+    OpenApiParameter("role", str, enum=Role.values),
+    OpenApiParameter("kycStatus", str, enum=KycStatus.values),
+    OpenApiParameter("search", str, description="email, name, phone or company contains"),
+    OpenApiParameter("isActive", bool),
+]
+TECHNICIAN_SEARCH_PARAMETERS = [
+    OpenApiParameter("skill", str, description="service category slug, e.g. plumbing"),
+    OpenApiParameter("lat", float, description="latitude of the job; with lng"),
+    OpenApiParameter("lng", float, description="longitude of the job; with lat"),
+    OpenApiParameter("radiusKm", float, description="default 25, max 500"),
+    OpenApiParameter("minRating", float),
+    OpenApiParameter("available", bool),
+]
+
+
+class UserListApi(_ListApi):
     permission_classes = [IsStaffMember]
+    queryset = User.objects.none()
+    serializer_class = s.AccountUserSerializer
 
     @extend_schema(
         tags=TAG,
         operation_id="users_list",
-        parameters=[s.AccountUserListFilterSerializer],
+        parameters=USER_LIST_PARAMETERS,
         responses={200: s.AccountUserSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request):
         filters = s.AccountUserListFilterSerializer(data=_query(request))
         filters.is_valid(raise_exception=True)
         queryset = selectors.user_list(**filters.validated_data)
-        return _paginated(request, self, queryset, s.AccountUserSerializer)
+        return self.paginated(queryset, s.AccountUserSerializer)
 
 
 class UserDetailApi(APIView):
@@ -97,13 +123,15 @@ class UserDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TechnicianSearchApi(APIView):
+class TechnicianSearchApi(_ListApi):
     permission_classes = [AllowAny]
+    queryset = TechnicianProfile.objects.none()
+    serializer_class = s.TechnicianSearchResultSerializer
 
     @extend_schema(
         tags=TAG,
         operation_id="users_technicians_search",
-        parameters=[s.TechnicianSearchQuerySerializer],
+        parameters=TECHNICIAN_SEARCH_PARAMETERS,
         responses={200: s.TechnicianSearchResultSerializer(many=True), **error_responses(400)},
         description="Approved technicians; with lat/lng only those within radiusKm, nearest first.",
     )
@@ -119,7 +147,7 @@ class TechnicianSearchApi(APIView):
             min_rating=params.get("min_rating"),
             available=params.get("available"),
         )
-        return _paginated(request, self, queryset, s.TechnicianSearchResultSerializer)
+        return self.paginated(queryset, s.TechnicianSearchResultSerializer)
 
 
 class KycReviewApi(APIView):
@@ -179,17 +207,15 @@ class MyKycApi(APIView):
         return Response(s.AccountTechnicianProfileSerializer(profile).data)
 
 
-class CategoryListApi(APIView):
+class CategoryListApi(_ListApi):
     permission_classes = [AllowAny]
+    queryset = ServiceCategory.objects.none()
+    serializer_class = s.AccountCategorySerializer
 
     @extend_schema(
         tags=["categories"],
         operation_id="categories_list",
-        parameters=[
-            OpenApiParameter("page", int, required=False),
-            OpenApiParameter("pageSize", int, required=False),
-        ],
         responses={200: s.AccountCategorySerializer(many=True)},
     )
     def get(self, request):
-        return _paginated(request, self, selectors.category_list(), s.AccountCategorySerializer)
+        return self.paginated(selectors.category_list(), s.AccountCategorySerializer)

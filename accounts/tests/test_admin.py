@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.admin import ADMIN_REJECTION_REASON
-from accounts.models import KycReview, KycStatus
+from accounts.models import KycReview, KycStatus, User
 from accounts.tests.factories import TechnicianProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +59,36 @@ def test_admin_kyc_actions_write_audit_rows(admin_site, admin_user, action, stat
         status,
         reason,
     )
+
+
+def test_staff_create_accounts_with_a_password_in_the_admin(admin_site):
+    response = admin_site.get("/admin/accounts/user/add/")
+    assert response.status_code == 200
+    response = admin_site.post(
+        "/admin/accounts/user/add/",
+        {
+            "email": "New.Agent@DumuWaks.co.ke",
+            "first_name": "Neema",
+            "last_name": "Agent",
+            "phone_number": "0788000999",
+            "role": "support",
+            "password1": "Msaada-Kazi-2026",
+            "password2": "Msaada-Kazi-2026",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    agent = User.objects.get(email="new.agent@dumuwaks.co.ke")
+    assert agent.role == "support"
+    assert agent.phone_number == "+254788000999"
+    assert agent.check_password("Msaada-Kazi-2026")
+
+
+def test_admin_unlock_action(admin_site, customer):
+    User.objects.filter(pk=customer.pk).update(
+        failed_login_attempts=3, locked_until=timezone.now() + timedelta(minutes=10)
+    )
+    admin_site.post(
+        "/admin/accounts/user/", {"action": "unlock_accounts", "_selected_action": [customer.pk]}
+    )
+    customer.refresh_from_db()
+    assert (customer.failed_login_attempts, customer.locked_until) == (0, None)

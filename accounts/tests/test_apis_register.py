@@ -157,3 +157,17 @@ def test_register_duplicate_phone_is_409(anon_client, customer):
 def test_registered_role_is_what_was_asked(anon_client):
     anon_client.post(URL, payload(role="technician"), format="json")
     assert User.objects.get(email="njeri.mutua@example.co.ke").role == Role.TECHNICIAN
+
+
+def test_register_is_throttled_per_ip_apart_from_login(anon_client, throttle_rates):
+    throttle_rates(login_ip="2/min")
+    for n in range(2):
+        body = payload(email=f"n{n}@example.co.ke", phoneNumber=f"07110000{n}0")
+        assert anon_client.post(URL, body, format="json").status_code == 201
+    response = anon_client.post(URL, payload(), format="json")
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    login = anon_client.post(
+        "/api/v1/auth/login", {"email": "n0@example.co.ke", "password": DEFAULT_PASSWORD}
+    )
+    assert login.status_code == 200
