@@ -47,6 +47,12 @@ class ReviewCreateApi(APIView):
 
 
 class ReviewDetailApi(APIView):
+    def get_permissions(self):
+        # Published reviews are public, like the technician's review list.
+        if self.request.method == "GET":
+            return [AllowAny()]
+        return super().get_permissions()
+
     @extend_schema(responses={200: ReviewOutputSerializer, **error_responses(401, 404)}, tags=TAGS)
     def get(self, request, pk: int):
         return _render(request, pk)
