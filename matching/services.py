@@ -237,6 +237,24 @@ def lock_customer_match(*, match_id: int, customer: User) -> Match:
     return match
 
 
+def _lock_search_of(*, match_id: int, customer: User) -> None:
+    """Lock every match of this match's search, in id order: two accepts racing on different suggestions
+    of one search serialise, so only one becomes a booking (the other finds its match expired)."""
+    search_id = (
+        Match.objects.filter(pk=match_id, customer=customer)
+        .values_list("search_id", flat=True)
+        .first()
+    )
+    if search_id is None:
+        raise MatchNotFound()
+    list(
+        Match.objects.select_for_update()
+        .filter(search_id=search_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _is_stale(match: Match, now: datetime) -> bool:
     return match.expires_at <= now or match.scheduled_start <= now
 
@@ -272,6 +290,7 @@ def match_accept(
 
     now = timezone.now()
     with transaction.atomic():
+        _lock_search_of(match_id=match_id, customer=customer)
         match = lock_customer_match(match_id=match_id, customer=customer)
         if match.status == MatchStatus.SUGGESTED and _is_stale(match, now):
             match_transition(

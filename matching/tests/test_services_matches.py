@@ -304,3 +304,40 @@ class TestBlocks:
         assert not CustomerBlock.objects.exists()
         with pytest.raises(MatchTechnicianNotFound):
             customer_block_delete(customer=buyer, technician_id=tech.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_accepts_of_one_search_make_one_booking(service_category):
+    import threading
+
+    from django.db import connection
+
+    buyer = MatchCustomerFactory()
+    TechnicianUserFactory(latitude=lat_north(1), profile__category=service_category)
+    TechnicianUserFactory(latitude=lat_north(2), profile__category=service_category)
+    first, second = _search(buyer, service_category)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def accept(match_id):
+        try:
+            barrier.wait()
+            match_accept(match_id=match_id, customer=buyer)
+            outcomes.append("accepted")
+        except ApplicationError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(m.pk,)) for m in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["accepted", "invalid_transition"]
+    assert Booking.objects.count() == 1
+    assert sorted(Match.objects.values_list("status", flat=True)) == [
+        MatchStatus.ACCEPTED,
+        MatchStatus.EXPIRED,
+    ]
