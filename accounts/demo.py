@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import (
+    CorporateProfile,
     KycStatus,
     Role,
     ServiceCategory,
@@ -79,6 +80,10 @@ def load_demo_accounts(*, stdout=None) -> None:
                 profile=profile,
                 category=ServiceCategory.objects.get(slug="plumbing"),
                 defaults={"years_of_experience": 6},
+            )
+        if role == Role.CORPORATE:
+            CorporateProfile.objects.get_or_create(
+                user=user, defaults={"company_name": "Amani Holdings Ltd", "kra_pin": "P051234567X"}
             )
     if stdout:
         stdout.write(f"demo data ready: {len(CATEGORIES)} categories, {len(ACCOUNTS)} accounts")
