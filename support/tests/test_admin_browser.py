@@ -12,6 +12,9 @@ from django.contrib import admin
 
 from conftest import DEFAULT_PASSWORD
 
+# The local fake Daraja (payments' test plugin) answers the payout send task.
+from payments.tests.fakes.pytest_plugin import fake_daraja  # noqa: F401
+
 CHROMIUM = Path(os.environ.get("DW_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -58,6 +61,15 @@ def browser(monkeypatch):
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_server_connections(monkeypatch):
+    # live_server answers each request in a new thread; with persistent connections those threads would
+    # leave sessions open and block dropping the test database.
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
 @pytest.fixture
@@ -145,3 +157,48 @@ def test_admin_approves_kyc(admin_page, live_server):
     profile.refresh_from_db()
     assert profile.kyc_status == KycStatus.APPROVED
     assert KycReview.objects.filter(profile=profile, to_status=KycStatus.APPROVED).count() == 1
+
+
+@pytest.mark.usefixtures("fake_daraja")
+def test_admin_batch_processes_payouts(admin_page, live_server, admin_user, technician, customer):
+    if not _registered_action("payments.Payout", "process_selected_payouts"):
+        pytest.skip("pending: the payments admin has no `process_selected_payouts` action yet")
+    from decimal import Decimal
+
+    from bookings.tests.factories import BookingFactory
+    from payments.models import Payout, PayoutChannel, PayoutKind, PayoutStatus
+
+    held = []
+    for amount in ("60000", "75000"):  # above the review threshold: held for staff
+        booking = BookingFactory(
+            customer=customer, technician=technician, price=Decimal(amount), status="confirmed"
+        )
+        held.append(
+            Payout.objects.create(
+                kind=PayoutKind.TECHNICIAN_PAYOUT,
+                channel=PayoutChannel.MPESA,
+                booking=booking,
+                recipient=technician,
+                phone=technician.phone_number,
+                amount=booking.technician_share,
+                status=PayoutStatus.PENDING_REVIEW,
+                review_reason="above review threshold",
+            )
+        )
+
+    _run_action(
+        admin_page,
+        f"{live_server.url}/admin/payments/payout/?status__exact=pending_review",
+        [p.pk for p in held],
+        "process_selected_payouts",
+    )
+    admin_page.wait_for_selector(".messagelist .success")
+    assert "2 payout(s) processed." in admin_page.inner_text(".messagelist")
+
+    for payout in held:
+        payout.refresh_from_db()
+        assert payout.status != PayoutStatus.PENDING_REVIEW
+        assert payout.approved_by_id == admin_user.pk
+        assert payout.status_history.filter(
+            from_status=PayoutStatus.PENDING_REVIEW, to_status=PayoutStatus.QUEUED
+        ).exists()
