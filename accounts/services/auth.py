@@ -21,7 +21,11 @@ from accounts.models import (
     TechnicianProfile,
     User,
 )
-from accounts.services.common import raise_for_unique_violation, validate_new_password
+from accounts.services.common import (
+    normalized_email,
+    raise_for_unique_violation,
+    validate_new_password,
+)
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.phone import normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
@@ -51,7 +55,7 @@ def user_register(
         raise ValidationFailed(fields={"role": ["Choose customer, technician or corporate."]})
     if role == Role.CORPORATE and not company_name.strip():
         raise ValidationFailed(fields={"company_name": ["Corporate accounts need a company name."]})
-    email = User.objects.normalize_email(email.strip()).lower()
+    email = normalized_email(email)
     phone = normalize_phone(phone_number)
     candidate = User(email=email, first_name=first_name, last_name=last_name)
     validate_new_password(password, user=candidate)
@@ -124,7 +128,7 @@ def login_completed(user: User) -> dict:
 
 def auth_login(*, email: str, password: str) -> LoginResult:
     user = User.objects.filter(
-        email__iexact=email.strip(), is_active=True, deleted_at__isnull=True
+        email=normalized_email(email), is_active=True, deleted_at__isnull=True
     ).first()
     if user is None:
         tokens.run_dummy_password_hasher(password)
@@ -179,7 +183,7 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
 def password_reset_request(*, email: str) -> None:
     """Email a reset link when the account exists; callers answer the same either way."""
     user = User.objects.filter(
-        email__iexact=email.strip(), is_active=True, deleted_at__isnull=True
+        email=normalized_email(email), is_active=True, deleted_at__isnull=True
     ).first()
     if user is None:
         return

@@ -5,15 +5,22 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 
 from accounts.errors import EmailTaken, PhoneTaken
+from accounts.models import User
 from dumuwaks.core.errors import ValidationFailed
+
+
+def normalized_email(email: str) -> str:
+    """Emails are stored lower-cased (unique on lower(email)), so lookups compare exactly."""
+    return User.objects.normalize_email(email.strip()).lower()
 
 
 def raise_for_unique_violation(exc: IntegrityError) -> NoReturn:
     """Translate the users table's unique constraints into 409s; re-raise anything else."""
-    text = str(exc)
-    if "user_phone_unique" in text or "phone_number" in text:
+    diag = getattr(exc.__cause__, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) or str(exc)
+    if "phone" in constraint:
         raise PhoneTaken() from exc
-    if "user_email_ci_unique" in text or "email" in text:
+    if "email" in constraint:
         raise EmailTaken() from exc
     raise exc
 

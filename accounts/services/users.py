@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import TechnicianProfile, User
 from accounts.services.auth import auth_refresh_tokens_revoke_all
-from accounts.services.common import raise_for_unique_violation
+from accounts.services.common import normalized_email, raise_for_unique_violation
 from dumuwaks.core.phone import normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
 
@@ -38,7 +38,7 @@ def user_update(*, user: User, data: dict) -> User:
     email_changed = False
     for field, value in data.items():
         if field == "email":
-            value = User.objects.normalize_email(value.strip()).lower()
+            value = normalized_email(value)
             if value != user.email:
                 email_changed = True
                 user.is_email_verified = False

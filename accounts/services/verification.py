@@ -9,13 +9,14 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from accounts import tokens
 from accounts.errors import InvalidCode, InvalidToken, PhoneAlreadyVerified, PhoneMissing
 from accounts.models import User
+from accounts.services.common import normalized_email
 from dumuwaks.core.side_effects import enqueue_after_commit
 
 
 def email_verification_resend(*, email: str) -> None:
     """Send a fresh verification link when the account exists and is unverified; silent otherwise."""
     user = User.objects.filter(
-        email__iexact=email.strip(),
+        email=normalized_email(email),
         is_active=True,
         deleted_at__isnull=True,
         is_email_verified=False,
