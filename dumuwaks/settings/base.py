@@ -396,3 +396,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "ReviewDirectionEnum": "social.models.reviews.ReviewDirection",
     }
 )
+
+# --- social (upload throttle) ---
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault(
+    "media_upload", env.str("MEDIA_UPLOAD_THROTTLE_RATE", default="120/hour")
+)

@@ -4,6 +4,7 @@ from djangorestframework_camel_case.parser import CamelCaseMultiPartParser
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from dumuwaks.core.openapi import error_responses
@@ -53,6 +54,8 @@ def _refuse_oversized_request(request, limit: int) -> None:
 
 class _UploadView(APIView):
     parser_classes = _MULTIPART_PARSERS
+    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+    throttle_scope = "media_upload"
     request_limit = MAX_IMAGE_BYTES + _MULTIPART_OVERHEAD
 
     def _validated(self, request, serializer_class):

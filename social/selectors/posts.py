@@ -50,13 +50,16 @@ from social.models import (
     Share,
 )
 
+# Posts of deactivated (deleted) accounts disappear with them.
+_PUBLIC = Q(status=PostStatus.PUBLISHED, author__is_active=True)
+
 
 def _visible_q(user) -> Q:
     if user is not None and user.is_authenticated:
         if is_staff_member(user):
             return Q()
-        return Q(status=PostStatus.PUBLISHED) | Q(author=user)
-    return Q(status=PostStatus.PUBLISHED)
+        return _PUBLIC | Q(author=user)
+    return _PUBLIC
 
 
 def _with_details(queryset: QuerySet[Post], user) -> QuerySet[Post]:
@@ -92,7 +95,7 @@ def post_get_visible(*, post_id: int, user, details: bool = True) -> Post:
 
 def post_list(*, user, hashtag: str | None = None, author_id: int | None = None) -> QuerySet[Post]:
     """Published posts, newest first; with `author_id` equal to the caller, their own posts of any status."""
-    queryset = Post.objects.filter(status=PostStatus.PUBLISHED)
+    queryset = Post.objects.filter(_PUBLIC)
     if author_id is not None:
         own = user is not None and user.is_authenticated and user.id == author_id
         queryset = (
@@ -161,7 +164,7 @@ def feed_page(
 ) -> tuple[list[Post], FeedCursor | None, int, datetime]:
     """One page of the ranked feed: (posts, next cursor or None, posts visible as of T, T)."""
     cursor = cursor or FeedCursor(as_of=feed_snapshot_time())
-    base = Post.objects.filter(status=PostStatus.PUBLISHED, created_at__lte=cursor.as_of)
+    base = Post.objects.filter(_PUBLIC, created_at__lte=cursor.as_of)
     total = base.count()
     ranked = base.annotate(score=_feed_score(cursor.as_of))
     if cursor.score is not None:

@@ -532,3 +532,36 @@ def test_confirm_refuses_oversized_direct_upload_and_destroys_it(
     assert response.status_code == 413
     assert ("image", public_id) not in fake_cloudinary.resources
     assert not MediaAsset.objects.exists()
+
+
+def test_large_video_goes_up_in_chunks(customer_client, fake_cloudinary, monkeypatch):
+    from social.storage import backends
+
+    monkeypatch.setattr(backends, "VIDEO_CHUNK_BYTES", 1000)
+    data = mp4_bytes(size=2500)
+
+    response = post_file(customer_client, "upload/video", "video", upload("c.mp4", data))
+
+    assert response.status_code == 201, response.json()
+    assert len(fake_cloudinary.calls("upload")) == 3
+    assert response.json()["bytes"] == 2500
+
+
+def test_uploads_are_throttled_per_user(customer_client, local_media, settings):
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "media_upload": "2/hour"}
+    original = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = rates
+    try:
+        statuses = [
+            post_file(
+                customer_client, "upload/image", "image", upload("a.png", image_bytes())
+            ).status_code
+            for _ in range(3)
+        ]
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = original
+
+    assert statuses == [201, 201, 429]

@@ -526,3 +526,14 @@ def test_anonymous_cannot_read_posts(anon_client, customer):
 
 def test_bearer_helper_reused(customer):
     assert bearer_client(customer).get(f"{URL}/feed").status_code == 200
+
+
+def test_posts_of_deactivated_accounts_disappear(customer_client, other_customer):
+    post = PostFactory(author=other_customer)
+    backdate(post, 1)
+    other_customer.is_active = False
+    other_customer.save(update_fields=["is_active"])
+
+    assert customer_client.get(f"{URL}/{post.id}").status_code == 404
+    assert customer_client.get(URL).json()["count"] == 0
+    assert customer_client.get(f"{URL}/feed").json()["count"] == 0
