@@ -274,7 +274,10 @@ class PaymentCardIntentApi(APIView):
         tags=["payments"],
         parameters=[IDEMPOTENCY_HEADER],
         request=PaymentCardIntentInputSerializer,
-        responses={201: PaymentCardIntentOutputSerializer, **error_responses(400, 401, 404, 409)},
+        responses={
+            201: PaymentCardIntentOutputSerializer,
+            **error_responses(400, 401, 404, 409, 502),
+        },
         description="Pay a booking's deposit or balance by card (Stripe). Only when Stripe is configured.",
     )
     def post(self, request):

@@ -185,5 +185,8 @@ class StripeWebhookApi(_ProviderView):
         except Exception as exc:  # bad signature, bad JSON, or Stripe not configured: all untrusted
             logger.warning("rejected Stripe webhook: %s", exc)
             return Response(error_body("invalid_signature", "Invalid webhook."), status=400)
-        stored = callbacks.stripe_event_record(event=event)
+        payload = json.loads(request.body)
+        stored = callbacks.stripe_event_record(
+            event_id=event["id"], event_type=event["type"], payload=payload
+        )
         return Response({"received": True, "status": stored.status})

@@ -1,6 +1,6 @@
 """Stable error codes of the payments API."""
 
-from dumuwaks.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dumuwaks.core.errors import ApplicationError, Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class PaymentNotFound(NotFound):
@@ -51,6 +51,12 @@ class FinanceOnly(Forbidden):
 class StripeDisabled(Conflict):
     code = "stripe_disabled"
     message = "Card payments are not enabled."
+
+
+class CardProviderError(ApplicationError):
+    status_code = 502
+    code = "card_provider_error"
+    message = "The card payment provider refused or could not be reached. Please try again."
 
 
 class UnbalancedTransaction(Exception):

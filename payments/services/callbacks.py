@@ -389,11 +389,8 @@ def mpesa_status_timeout_record(
 _STRIPE_HANDLED = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}
 
 
-def stripe_event_record(*, event) -> CallbackEvent:
-    """A verified Stripe event; deduplicated by event id."""
-    event_id = event["id"]
-    event_type = event["type"]
-    payload = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+def stripe_event_record(*, event_id: str, event_type: str, payload: dict) -> CallbackEvent:
+    """A Stripe event whose signature was verified; deduplicated by event id."""
     stored, created = callback_event_store(
         provider=CallbackProvider.STRIPE,
         kind=CallbackKind.STRIPE_EVENT,
@@ -404,8 +401,9 @@ def stripe_event_record(*, event) -> CallbackEvent:
         return stored
     if event_type not in _STRIPE_HANDLED:
         _finish(stored.pk, CallbackStatus.IGNORED, f"unhandled {event_type}")
+        stored.refresh_from_db()
         return stored
-    intent = payload["data"]["object"]
+    intent = (payload.get("data") or {}).get("object") or {}
     outcome = payment_services.stripe_payment_intent_apply(
         intent=intent, succeeded=_STRIPE_HANDLED[event_type]
     )

@@ -375,7 +375,7 @@ def payment_create_card_intent(
 
     if not stripe_gateway.stripe_enabled():
         raise errors.StripeDisabled()
-    payment, created = _payment_open(
+    payment, _created = _payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=purpose,
@@ -385,14 +385,17 @@ def payment_create_card_intent(
     )
     if payment.method != PaymentMethod.CARD:
         raise errors.PaymentNotDue("An M-Pesa request for this payment is already in progress.")
-    intent = stripe_gateway.create_payment_intent(
-        amount_minor=int(to_decimal(payment.amount) * 100),
-        currency=payment.currency.lower(),
-        idempotency_key=f"dw-payment-{payment.pk}",
-        metadata={"payment_id": str(payment.pk), "booking_id": str(payment.booking_id)},
-    )
-    intent_id = _get(intent, "id")
-    if created or not payment.stripe_payment_intent_id:
+    try:
+        intent_id, client_secret, _status = stripe_gateway.create_payment_intent(
+            amount_minor=int(to_decimal(payment.amount) * 100),
+            currency=payment.currency.lower(),
+            idempotency_key=f"dw-payment-{payment.pk}",
+            metadata={"payment_id": str(payment.pk), "booking_id": str(payment.booking_id)},
+        )
+    except stripe_gateway.StripeGatewayError as exc:
+        _payment_fail_request(payment, exc, "card payment intent refused")
+        raise errors.CardProviderError() from exc
+    if payment.status == PaymentStatus.INITIATED:
         with transaction.atomic():
             lock_booking(payment.booking_id)
             payment = lock_payment(payment.pk)
@@ -404,7 +407,7 @@ def payment_create_card_intent(
                     stripe_payment_intent_id=intent_id,
                     requested_at=now(),
                 )
-    return payment, _get(intent, "client_secret") or ""
+    return payment, client_secret
 
 
 def _get(obj, name):

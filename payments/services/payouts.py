@@ -260,7 +260,7 @@ def _payout_send_card(payout: Payout) -> str:
     from payments import stripe_gateway
 
     try:
-        refund = stripe_gateway.create_refund(
+        refund_id = stripe_gateway.create_refund(
             payment_intent_id=payout.source_payment.stripe_payment_intent_id,
             amount_minor=int(payout.amount * 100),
             idempotency_key=payout.originator_conversation_id,
@@ -270,7 +270,6 @@ def _payout_send_card(payout: Payout) -> str:
         _after_send(payout.pk, PayoutStatus.FAILED, f"card refund failed: {exc}")
         publish_after_commit("payout.failed", payout_id=payout.pk)
         return "rejected"
-    refund_id = refund.get("id") if isinstance(refund, dict) else getattr(refund, "id", "")
     payout_apply_result(
         payout_id=payout.pk,
         success=True,
