@@ -41,10 +41,14 @@ def _validation_fields(exc: serializers.ValidationError) -> dict:
     return _flatten_validation_detail(exc.detail)
 
 
-# --- sync helpers run in the DB thread ---------------------------------------------------------------------------
+# --- sync helpers, run in a thread pool ---------------------------------------------------------------------------
+# thread_sensitive=False: each call is self-contained (its own transaction and connection), so sockets do not
+# queue behind one another's database work in a single shared thread.
+def db_call(func):
+    return database_sync_to_async(func, thread_sensitive=False)
 
 
-@database_sync_to_async
+@db_call
 def _join_allowed(conversation_id: int, user_id: int) -> list[int] | None:
     """Participant ids of the conversation if the user takes part, else None."""
     from notifications.models import ConversationParticipant
@@ -57,7 +61,7 @@ def _join_allowed(conversation_id: int, user_id: int) -> list[int] | None:
     return ids if user_id in ids else None
 
 
-@database_sync_to_async
+@db_call
 def _send_message(user, data: dict) -> dict:
     serializer = MessageCreateInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
@@ -75,7 +79,7 @@ def _send_message(user, data: dict) -> dict:
     return dict(ChatMessageOutputSerializer(message).data)
 
 
-@database_sync_to_async
+@db_call
 def _edit_message(user, message_id, data: dict) -> dict:
     serializer = MessageUpdateInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
@@ -85,12 +89,12 @@ def _edit_message(user, message_id, data: dict) -> dict:
     return dict(ChatMessageOutputSerializer(message).data)
 
 
-@database_sync_to_async
+@db_call
 def _delete_message(user, message_id) -> None:
     chat_services.message_delete(message=_int(message_id, "messageId"), user=user)
 
 
-@database_sync_to_async
+@db_call
 def _mark_read(user, conversation_id, message_id) -> dict:
     conversation = chat_services.conversation_for_participant(
         conversation_id=conversation_id, user=user
@@ -106,7 +110,7 @@ def _mark_read(user, conversation_id, message_id) -> dict:
     }
 
 
-@database_sync_to_async
+@db_call
 def _contacts(user_id: int) -> list[int]:
     return selectors.contact_ids_for_user(user_id=user_id)
 

@@ -229,11 +229,28 @@ def message_send(
             conversation_id=conversation.pk, user_id=sender.pk
         ).update(last_read_message=message, last_read_at=now, unread_count=0, updated_at=now)
         send_to_conversation_after_commit(conversation.pk, "message.new", message_payload(message))
-        from notifications import tasks
-
-        enqueue_after_commit(tasks.notify_offline_recipients, message.pk)
+        recipient_ids = list(
+            ConversationParticipant.objects.filter(conversation_id=conversation.pk)
+            .exclude(user_id=sender.pk)
+            .values_list("user_id", flat=True)
+        )
+        transaction.on_commit(lambda: _notify_if_offline(message.pk, recipient_ids))
     conversation.last_message_at = message.created_at
     return message
+
+
+def _notify_if_offline(message_id: int, recipient_ids: list[int]) -> None:
+    """Queue the offline-notification task only when someone may be offline: in a live chat everyone is
+    online and a Celery round trip per message would be wasted (the task re-checks presence anyway)."""
+    from notifications import tasks
+    from notifications.presence import online_user_ids
+
+    try:
+        everyone_online = set(recipient_ids) <= online_user_ids(recipient_ids)
+    except Exception:  # presence is an optimisation; without Redis, let the task decide
+        everyone_online = False
+    if not everyone_online:
+        enqueue_after_commit(tasks.notify_offline_recipients, message_id)
 
 
 def _own_message(*, message_id: int, user: User) -> Message:
