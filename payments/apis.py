@@ -33,6 +33,7 @@ from payments.serializers import (
     PayoutOutputSerializer,
     PayoutPendingFilterSerializer,
 )
+from payments.services import card as card_services
 from payments.services import payments as payment_services
 from payments.services import payouts as payout_services
 
@@ -283,7 +284,7 @@ class PaymentCardIntentApi(APIView):
     def post(self, request):
         data = PaymentCardIntentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payment, client_secret = payment_services.payment_create_card_intent(
+        payment, client_secret = card_services.payment_create_card_intent(
             booking_id=data.validated_data["booking_id"],
             payer=request.user,
             purpose=data.validated_data["purpose"],

@@ -23,6 +23,7 @@ from payments.models import (
     PaymentStatus,
     Payout,
 )
+from payments.services import card as card_services
 from payments.services import payments as payment_services
 from payments.services.common import lock_booking, lock_payment, now
 from payments.services.payouts import payout_apply_result, payout_mark_needs_reconciliation
@@ -404,7 +405,7 @@ def stripe_event_record(*, event_id: str, event_type: str, payload: dict) -> Cal
         stored.refresh_from_db()
         return stored
     intent = (payload.get("data") or {}).get("object") or {}
-    outcome = payment_services.stripe_payment_intent_apply(
+    outcome = card_services.stripe_payment_intent_apply(
         intent=intent, succeeded=_STRIPE_HANDLED[event_type]
     )
     status = (
