@@ -110,7 +110,18 @@ def _payment_open(
             # A prompt is already on the customer's phone: never push a second one.
             return active, False
         _check_due(booking, purpose)
-        number = normalize_phone(phone or payer.phone_number) if method == "mpesa" else ""
+        number = ""
+        if method == PaymentMethod.MPESA:
+            # Default: the number that paid this booking before (the balance goes to the same phone).
+            earlier = (
+                Payment.objects.filter(
+                    booking=booking, method=PaymentMethod.MPESA, status=PaymentStatus.SUCCEEDED
+                )
+                .exclude(phone="")
+                .values_list("phone", flat=True)
+                .first()
+            )
+            number = normalize_phone(phone or earlier or payer.phone_number)
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(

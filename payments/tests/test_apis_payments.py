@@ -244,3 +244,22 @@ def test_failed_payment_shows_in_history(mpesa, booking, customer_client):
     body = customer_client.get("/api/v1/payments/transactions").json()
     assert body["results"][0]["status"] == PaymentStatus.FAILED
     assert Decimal(body["results"][0]["amount"]) == Decimal("1000.00")
+
+
+def test_balance_prompt_goes_to_the_number_that_paid_the_deposit(
+    mpesa, booking, customer, customer_client, anon_client
+):
+    from payments.services.payments import payment_request_stk
+    from payments.tests.helpers import post_callback
+
+    body = customer_client.post(
+        STK_PUSH, {"bookingId": booking.pk, "phoneNumber": "0799888777"}
+    ).json()
+    deposit = Payment.objects.get(pk=body["id"])
+    post_callback(
+        anon_client, "callback", mpesa.stk_callback_payload(deposit.checkout_request_id, "0")
+    )
+    set_status(booking, BookingStatus.CONFIRMED)
+    balance = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="balance")
+    assert balance.phone == "+254799888777"
+    assert mpesa.requests_to(PATH_STK_PUSH)[-1].json["PhoneNumber"] == "254799888777"

@@ -156,3 +156,31 @@ def test_admin_action_processes_selected_payouts(
     assert client.get(f"/admin/payments/payout/{held_payout.pk}/change/").status_code == 200
     assert client.get("/admin/payments/ledgertransaction/").status_code == 200
     assert client.get("/admin/payments/callbackevent/").status_code == 200
+
+
+def test_payout_lists_run_a_constant_number_of_queries(
+    customer,
+    technician,
+    service_category,
+    support_client,
+    technician_client,
+    settings,
+    monkeypatch,
+    django_assert_max_num_queries,
+):
+    for _ in range(2):
+        booking = make_booking(customer, technician, category=service_category)
+        _payout_for(booking, held=True, settings=settings, monkeypatch=monkeypatch)
+    with django_assert_max_num_queries(6):
+        assert len(support_client.get("/api/v1/payments/payouts/pending").json()["results"]) == 2
+    with django_assert_max_num_queries(9):
+        body = technician_client.get("/api/v1/payments/payouts/my-payouts").json()
+    assert len(body["results"]) == 2
+    for _ in range(4):
+        booking = make_booking(customer, technician, category=service_category)
+        _payout_for(booking, held=True, settings=settings, monkeypatch=monkeypatch)
+    with django_assert_max_num_queries(6):
+        assert len(support_client.get("/api/v1/payments/payouts/pending").json()["results"]) == 6
+    with django_assert_max_num_queries(9):
+        body = technician_client.get("/api/v1/payments/payouts/my-payouts").json()
+    assert len(body["results"]) == 6
