@@ -6,9 +6,12 @@ os.environ.setdefault("SECRET_KEY", "test-only-key-0123456789abcdef0123456789abc
 os.environ.setdefault("ENVIRONMENT", "test")
 
 from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, REST_FRAMEWORK
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, REST_FRAMEWORK
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Tests hold one connection per thread inside transactions; a pool would only get in the way.
+DATABASES["default"]["OPTIONS"].pop("pool", None)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 _run = os.environ.get("DW_TEST_RUN_ID", "local")
 CACHES["default"]["KEY_PREFIX"] = f"dwtest:{_run}:{_worker}"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"dwtest:{_run}:{_worker}:asgi"
