@@ -23,6 +23,7 @@ from social.serializers.posts import (
     PostListFilterSerializer,
     PostModerateInputSerializer,
     PostOutputSerializer,
+    PostReportCreatedOutputSerializer,
     PostReportFilterSerializer,
     PostReportInputSerializer,
     PostReportOutputSerializer,
@@ -237,19 +238,21 @@ class CommentDeleteApi(APIView):
 class PostReportApi(APIView):
     @extend_schema(
         request=PostReportInputSerializer,
-        responses={201: None, **error_responses(400, 401, 404, 409)},
+        responses={201: PostReportCreatedOutputSerializer, **error_responses(400, 401, 404, 409)},
         tags=TAGS,
         description="One report per user and post (a second one is 409 `already_reported`).",
     )
     def post(self, request, pk: int):
         serializer = PostReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        post_services.post_report(
+        report = post_services.post_report(
             post=_visible_post(request, pk),
             reporter=request.user,
             reason=serializer.validated_data["reason"],
         )
-        return Response(status=status.HTTP_201_CREATED)
+        return Response(
+            PostReportCreatedOutputSerializer(report).data, status=status.HTTP_201_CREATED
+        )
 
 
 class PostModerateApi(APIView):

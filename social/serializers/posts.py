@@ -149,6 +149,13 @@ class PostReportInputSerializer(serializers.Serializer):
     reason = serializers.CharField(min_length=3, max_length=1000)
 
 
+class PostReportCreatedOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PostReport
+        fields = ["id", "post_id", "reason", "status", "created_at"]
+        read_only_fields = fields
+
+
 class PostReportedPostSerializer(serializers.ModelSerializer):
     author = SocialUserSerializer(read_only=True)
 
