@@ -356,3 +356,25 @@ def test_b2c_result_for_an_unknown_payout_changes_nothing(mpesa, anon_client):
     event = CallbackEvent.objects.get()
     assert (event.status, event.outcome) == (CallbackStatus.FAILED, "payout_not_found")
     assert Payment.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["callback", "timeout", "b2c-callback", "b2c-timeout", "status-callback", "status-timeout"],
+)
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"Result": {}},
+        {"Result": "x"},
+        {"Result": {"ResultCode": "x", "OriginatorConversationID": None}},
+        {"Body": {"stkCallback": {"CheckoutRequestID": 5, "ResultCode": None}}},
+        {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_1", "ResultCode": 0}}},
+    ],
+)
+def test_every_callback_endpoint_survives_odd_bodies(anon_client, name, payload):
+    response = post_callback(anon_client, name, payload)
+    assert response.status_code == 200
+    assert response.json() == ACCEPTED
+    assert LedgerTransaction.objects.count() == 0
