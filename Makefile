@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test install services db migrate demo lint format check-migrations schema bench clean
+.PHONY: run test install services system-deps db migrate demo lint format schema bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; $${PYTHON:-$(PYTHON)} -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(STAMP)
 services:  ## start local PostgreSQL and Redis when they are installed but not running
 	@bin/ensure-services
 
+system-deps:  ## Debian packages the tests and benchmarks use: Chromium (admin browser test) and wrk
+	@bin/ensure-system-packages
+
 db: install services
 	DJANGO_SETTINGS_MODULE=dumuwaks.settings.local $(PY) manage.py ensure_database
 
@@ -34,7 +37,7 @@ demo: migrate
 run: demo  ## API + WebSockets on http://localhost:8000, Celery worker and beat; Ctrl-C stops all
 	bin/run-dev
 
-test: install services  ## the whole suite on the real PostgreSQL and Redis
+test: install services system-deps  ## the whole suite on the real PostgreSQL and Redis
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DJANGO_SETTINGS_MODULE=dumuwaks.settings.test $(PY) manage.py makemigrations --check --dry-run
@@ -49,6 +52,11 @@ format: install
 
 schema: install
 	DJANGO_SETTINGS_MODULE=dumuwaks.settings.test $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+
+bench: install services system-deps  ## load tests on loopback; they print their numbers (see README)
+	$(PY) bench/load.py
+	$(PY) bench/matching.py
+	$(PY) bench/chat.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
