@@ -8,7 +8,7 @@ Client → server (JSON, `action` plus fields, optional `requestId` echoed in th
   typing.start / typing.stop {conversationId} · read {conversationId, messageId?} · ping
 Server → client (`type`): ready, joined, left, message.ack, message.new, message.edited, message.deleted,
   typing, read_receipt, presence, booking.status_changed, notification.new, pong, error.
-Close codes: 4401 no/invalid/expired token.
+Close codes: 4401 no/invalid/expired token. More than RATE_BURST actions at once → `error` code `throttled`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,25 @@ from notifications.services import chat as chat_services
 
 CLOSE_UNAUTHENTICATED = 4401
 MAX_JOINED = 100
+# Per socket: bursts of up to 30 actions, refilled at 10 per second (a person types far slower; a
+# misbehaving client is told `throttled` instead of hammering the database).
+RATE_BURST = 30
+RATE_PER_SECOND = 10.0
+
+
+class _TokenBucket:
+    def __init__(self, burst: int, rate: float):
+        self.capacity, self.rate = burst, rate
+        self.tokens, self.updated = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 def _validation_fields(exc: serializers.ValidationError) -> dict:
@@ -115,6 +134,10 @@ def _contacts(user_id: int) -> list[int]:
     return selectors.contact_ids_for_user(user_id=user_id)
 
 
+def _epoch_now() -> float:
+    return time.time()
+
+
 def _int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise serializers.ValidationError({name: ["A whole number is required."]})
@@ -132,6 +155,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.user = self.scope.get("user")
         self.joined: set[int] = set()
         self.counted_online = False
+        self.bucket = _TokenBucket(RATE_BURST, RATE_PER_SECOND)
         subprotocols = self.scope.get("subprotocols") or []
         # Browsers fail the handshake unless we echo the subprotocol they offered.
         await self.accept(subprotocol="bearer" if "bearer" in subprotocols else None)
@@ -168,7 +192,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     def _token_expired(self) -> bool:
         exp = self.scope.get("token_exp")
-        return bool(exp and exp < time.time())
+        return bool(exp and exp < _epoch_now())
 
     # --- client → server ---------------------------------------------------------------------------------------
 
@@ -186,6 +210,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         handler = self._actions.get(action)
         if handler is None:
             await self._error(request_id, "unknown_action", f"Unknown action {action!r}.")
+            return
+        if not self.bucket.take():
+            await self._error(request_id, "throttled", "Too many actions; slow down.")
             return
         try:
             await handler(self, content, request_id)

@@ -343,3 +343,52 @@ async def test_anonymous_scope_without_middleware_is_refused():
     communicator.scope["user"] = AnonymousUser()
     await communicator.connect(timeout=TIMEOUT)
     assert (await communicator.receive_output(timeout=TIMEOUT))["code"] == 4401
+
+
+async def test_socket_closes_once_its_token_expires(customer, monkeypatch):
+    from datetime import timedelta
+
+    from notifications import consumers
+
+    token = AccessToken.for_user(customer)
+    token.set_exp(lifetime=timedelta(minutes=1))
+    communicator = WebsocketCommunicator(_app(), f"/ws/?token={token}")
+    assert (await communicator.connect(timeout=TIMEOUT))[0]
+    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "ready"
+    await communicator.send_json_to({"action": "ping"})
+    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
+    monkeypatch.setattr(consumers, "_epoch_now", lambda: token["exp"] + 1)
+    await communicator.send_json_to({"action": "ping"})
+    assert await communicator.receive_output(timeout=TIMEOUT) == {
+        "type": "websocket.close",
+        "code": 4401,
+    }
+
+
+async def test_production_asgi_application_routes_websockets(customer):
+    from dumuwaks.asgi import application
+
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/?token={_token(customer)}",
+        headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")],
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "ready"
+    await communicator.disconnect()
+
+
+async def test_flooding_client_is_throttled(customer, monkeypatch):
+    from notifications import consumers
+
+    monkeypatch.setattr(consumers, "RATE_BURST", 3)
+    monkeypatch.setattr(consumers, "RATE_PER_SECOND", 0.001)
+    communicator, _ = await _connect(customer)
+    replies = []
+    for _ in range(5):
+        await communicator.send_json_to({"action": "ping"})
+        replies.append(await communicator.receive_json_from(timeout=TIMEOUT))
+    assert [r["type"] for r in replies] == ["pong", "pong", "pong", "error", "error"]
+    assert replies[-1]["code"] == "throttled"
+    await communicator.disconnect()
