@@ -110,7 +110,10 @@ class PostListFilterSerializer(serializers.Serializer):
 
 class PostFeedFilterSerializer(serializers.Serializer):
     cursor = serializers.CharField(max_length=500, required=False)
-    page_size = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    page_size = serializers.IntegerField(min_value=1, default=20)
+
+    def validate_page_size(self, value: int) -> int:
+        return min(value, 100)  # capped like StandardPagination, not refused
 
 
 class PostLikeOutputSerializer(serializers.Serializer):
