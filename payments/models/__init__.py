@@ -1,0 +1,67 @@
+"""Money records: inbound payments, outbound payouts, provider callbacks and the double-entry ledger.
+
+Money flow and ledger accounts are described in payments/services/ledger.py. Status changes of Payment and
+Payout go only through their transition services (payments/services/payments.py, payouts.py).
+"""
+
+from payments.models.callbacks import (
+    CallbackEvent,
+    CallbackKind,
+    CallbackProvider,
+    CallbackStatus,
+)
+from payments.models.ledger import (
+    AppendOnlyError,
+    AppendOnlyModel,
+    AppendOnlyQuerySet,
+    EntrySide,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    LedgerTransactionKind,
+)
+from payments.models.payments import (
+    ACTIVE_PAYMENT_STATUSES,
+    PAYMENT_ALLOWED_TRANSITIONS,
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    PaymentStatusHistory,
+)
+from payments.models.payouts import (
+    PAYOUT_ALLOWED_TRANSITIONS,
+    Payout,
+    PayoutChannel,
+    PayoutKind,
+    PayoutStatus,
+    PayoutStatusHistory,
+)
+
+__all__ = [
+    "ACTIVE_PAYMENT_STATUSES",
+    "PAYMENT_ALLOWED_TRANSITIONS",
+    "PAYOUT_ALLOWED_TRANSITIONS",
+    "AppendOnlyError",
+    "AppendOnlyModel",
+    "AppendOnlyQuerySet",
+    "CallbackEvent",
+    "CallbackKind",
+    "CallbackProvider",
+    "CallbackStatus",
+    "EntrySide",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "LedgerTransactionKind",
+    "Payment",
+    "PaymentMethod",
+    "PaymentPurpose",
+    "PaymentStatus",
+    "PaymentStatusHistory",
+    "Payout",
+    "PayoutChannel",
+    "PayoutKind",
+    "PayoutStatus",
+    "PayoutStatusHistory",
+]

@@ -1,0 +1,149 @@
+"""Inbound money: a customer's payment for a booking (M-Pesa STK push or card)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.money import CurrencyField, MoneyField
+from dumuwaks.core.phone import PhoneNumberField
+
+
+class PaymentPurpose(models.TextChoices):
+    DEPOSIT = "deposit", "Booking fee (deposit)"
+    BALANCE = "balance", "Balance"
+
+
+class PaymentMethod(models.TextChoices):
+    MPESA = "mpesa", "M-Pesa"
+    CARD = "card", "Card"
+
+
+class PaymentStatus(models.TextChoices):
+    INITIATED = "initiated", "Initiated"
+    PENDING = "pending", "Pending (waiting for the customer)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled by the customer"
+    EXPIRED = "expired", "Expired"
+    FLAGGED = "flagged", "Flagged for review"
+
+
+ACTIVE_PAYMENT_STATUSES = (PaymentStatus.INITIATED, PaymentStatus.PENDING)
+
+# A payment window that closed (expired/failed) may still be paid late: M-Pesa then sends a success callback.
+# Money that arrived is never ignored, so those states may still move to succeeded (or flagged).
+PAYMENT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    PaymentStatus.INITIATED: {
+        PaymentStatus.PENDING,
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
+        PaymentStatus.EXPIRED,
+        PaymentStatus.FLAGGED,
+    },
+    PaymentStatus.PENDING: {
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
+        PaymentStatus.EXPIRED,
+        PaymentStatus.FLAGGED,
+    },
+    PaymentStatus.EXPIRED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},
+    PaymentStatus.FAILED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},
+    PaymentStatus.CANCELLED: set(),
+    PaymentStatus.SUCCEEDED: set(),
+    PaymentStatus.FLAGGED: set(),
+}
+
+
+class Payment(TimeStampedModel):
+    """Money a customer pays us for a booking (deposit or balance), by M-Pesa STK push or card."""
+
+    booking = models.ForeignKey(
+        "bookings.Booking", on_delete=models.PROTECT, related_name="payments"
+    )
+    payer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments"
+    )
+    purpose = models.CharField(max_length=16, choices=PaymentPurpose.choices)
+    method = models.CharField(
+        max_length=8, choices=PaymentMethod.choices, default=PaymentMethod.MPESA
+    )
+    amount = MoneyField()
+    currency = CurrencyField()
+    phone = PhoneNumberField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.INITIATED
+    )
+
+    checkout_request_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    merchant_request_id = models.CharField(max_length=64, blank=True)
+    mpesa_receipt = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    stripe_payment_intent_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+
+    result_code = models.CharField(max_length=32, blank=True)
+    result_desc = models.CharField(max_length=255, blank=True)
+    paid_amount = MoneyField(null=True, blank=True, help_text="Amount the provider reported")
+    paid_phone = models.CharField(
+        max_length=16, blank=True, help_text="Phone the provider reported"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True, help_text="STK push accepted")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    provider_paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PaymentStatus.values), name="payment_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose__in=PaymentPurpose.values), name="payment_purpose_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=PaymentMethod.values), name="payment_method_valid"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.UniqueConstraint(
+                fields=["payer", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="payment_idempotency_key_unique_per_payer",
+            ),
+            # One open request per booking and purpose: a second STK push while one is pending would let
+            # the customer pay twice.
+            models.UniqueConstraint(
+                fields=["booking", "purpose"],
+                condition=Q(status__in=["initiated", "pending"]),
+                name="payment_one_active_per_booking_purpose",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["booking", "purpose", "status"]),
+        ]
+
+    def __str__(self):
+        return f"Payment {self.pk} {self.purpose} {self.amount} {self.status}"
+
+
+class PaymentStatusHistory(models.Model):
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="status_history")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, choices=PaymentStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=PaymentStatus.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "payment status history"
+
+    def __str__(self):
+        return f"{self.payment_id}: {self.from_status or '-'} -> {self.to_status}"
