@@ -1,12 +1,12 @@
 """Thin HTTP layer for /api/v1/support/…: parse, call one service or selector, render."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
 from dumuwaks.core.openapi import error_responses
-from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsStaffMember
 from support import selectors, services
 from support.chat import ticket_chat_open
@@ -38,7 +38,11 @@ def _ticket_response(ticket, status=200):
     return Response(SupportTicketOutputSerializer(ticket).data, status=status)
 
 
-class SupportTicketListCreateApi(APIView):
+class SupportTicketListCreateApi(GenericAPIView):
+    # Filters are parsed by SupportTicketFilterSerializer; pagination is the default StandardPagination.
+    filter_backends: list = []
+    serializer_class = SupportTicketOutputSerializer
+
     @extend_schema(
         tags=TAGS,
         parameters=[SupportTicketFilterSerializer],
@@ -48,9 +52,8 @@ class SupportTicketListCreateApi(APIView):
         filters = SupportTicketFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         qs = selectors.ticket_list(user=request.user, filters=filters.validated_data)
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(SupportTicketOutputSerializer(page, many=True).data)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(SupportTicketOutputSerializer(page, many=True).data)
 
     @extend_schema(
         tags=TAGS,
@@ -72,7 +75,10 @@ class SupportTicketDetailApi(APIView):
         return _ticket_response(selectors.ticket_get(user=request.user, ticket_id=pk))
 
 
-class SupportTicketMessagesApi(APIView):
+class SupportTicketMessagesApi(GenericAPIView):
+    filter_backends: list = []
+    serializer_class = SupportTicketMessageOutputSerializer
+
     @extend_schema(
         tags=TAGS,
         responses={
@@ -83,9 +89,8 @@ class SupportTicketMessagesApi(APIView):
     def get(self, request, pk: int):
         ticket = selectors.ticket_get(user=request.user, ticket_id=pk)
         qs = selectors.ticket_message_list(ticket=ticket, user=request.user)
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(
             SupportTicketMessageOutputSerializer(page, many=True).data
         )
 

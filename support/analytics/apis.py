@@ -1,11 +1,11 @@
 """GET /api/v1/analytics/… for support staff and admins."""
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dumuwaks.core.openapi import error_responses
-from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsStaffMember
 from support.analytics import selectors
 from support.analytics.serializers import (
@@ -55,8 +55,10 @@ class AnalyticsRevenueApi(APIView):
         return Response(AnalyticsRevenueOutputSerializer(data).data)
 
 
-class AnalyticsTechniciansApi(APIView):
+class AnalyticsTechniciansApi(GenericAPIView):
     permission_classes = [IsStaffMember]
+    filter_backends: list = []
+    serializer_class = AnalyticsTechnicianOutputSerializer
 
     @extend_schema(
         tags=TAGS,
@@ -70,8 +72,7 @@ class AnalyticsTechniciansApi(APIView):
         qs = selectors.technician_performance(
             **_parse(AnalyticsTechnicianFilterSerializer, request)
         )
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(
             AnalyticsTechnicianOutputSerializer(page, many=True).data
         )

@@ -215,3 +215,9 @@ def test_cleanup_rejects_negative_ages():
 
     with pytest.raises(CommandError):
         _run("cleanup", "--days", "-1")
+
+
+def test_load_demo_data_delegates_to_seed_demo():
+    output = _run("load_demo_data")
+    assert "seed done" in output
+    assert User.objects.filter(email__endswith="@seed.dumuwaks.test").count() == 28
