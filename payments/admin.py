@@ -93,7 +93,7 @@ class PayoutAdmin(_NoWriteAdmin):
     list_select_related = ["booking", "recipient"]
     raw_id_fields = ["booking", "recipient", "approved_by", "source_payment"]
     inlines = [PayoutStatusHistoryInline]
-    actions = ["process_selected_payouts"]
+    actions = ["process_selected_payouts", "cancel_selected_payouts"]
 
     @admin.action(description="Process selected payouts (approve / retry / re-check)")
     def process_selected_payouts(self, request, queryset):
@@ -111,6 +111,25 @@ class PayoutAdmin(_NoWriteAdmin):
         self.message_user(request, f"{done} payout(s) processed.", messages.SUCCESS)
         if failed:
             self.message_user(request, "Not processed: " + ", ".join(failed), messages.WARNING)
+
+    @admin.action(description="Cancel selected payouts (the money stays payable)")
+    def cancel_selected_payouts(self, request, queryset):
+        from dumuwaks.core.errors import ApplicationError
+        from payments.services.payouts import payout_cancel
+
+        if not is_admin(request.user):
+            self.message_user(request, "Only administrators may move money.", messages.ERROR)
+            return
+        done, refused = 0, []
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                payout_cancel(payout_id=pk, actor=request.user, note="cancelled in admin")
+                done += 1
+            except ApplicationError as exc:
+                refused.append(f"#{pk} ({exc.code})")
+        self.message_user(request, f"{done} payout(s) cancelled.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not cancelled: " + ", ".join(refused), messages.WARNING)
 
 
 @admin.register(CallbackEvent)

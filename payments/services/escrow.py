@@ -11,11 +11,13 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 
 from bookings.models import Booking, BookingStatus
 from bookings.pricing import PLATFORM_FEE_RATE
 from dumuwaks.core.money import split_amount, to_decimal
 from payments.models import (
+    LedgerEntry,
     LedgerTransactionKind,
     Payment,
     PaymentMethod,
@@ -43,6 +45,22 @@ logger = logging.getLogger(__name__)
 
 def escrow_balance(booking_id: int) -> Decimal:
     return account_balance(escrow_code(booking_id))
+
+
+def _paid_in(booking: Booking) -> Decimal:
+    total = Payment.objects.filter(booking=booking, status=PaymentStatus.SUCCEEDED).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return total or Decimal(0)
+
+
+def _refunded(booking: Booking) -> Decimal:
+    total = LedgerEntry.objects.filter(
+        account__code=escrow_code(booking.pk),
+        side=EntrySide.CREDIT,
+        transaction__kind=LedgerTransactionKind.REFUND,
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or Decimal(0)
 
 
 def _release_lines(booking: Booking, amount: Decimal, *, technician_part: Decimal) -> list[Line]:
@@ -226,17 +244,26 @@ def dispute_settle(*, dispute_id: int) -> str:
             return "already_settled"
         lock_escrow(booking.pk)
         held = escrow_balance(booking.pk)
-        if held <= 0:
-            logger.warning(
-                "dispute %s resolved but escrow of booking %s is empty", dispute.pk, booking.pk
-            )
-            return "nothing_held"
+        refundable = _paid_in(booking) - _refunded(booking)  # never refund more than was paid
         if dispute.outcome == DisputeOutcome.FULL_REFUND:
-            refund = held
+            wanted = refundable
         elif dispute.outcome == DisputeOutcome.PARTIAL_REFUND:
-            refund = min(to_decimal(dispute.refund_amount or 0), held)
+            wanted = min(to_decimal(dispute.refund_amount or 0), refundable)
         else:
-            refund = Decimal(0)
+            wanted = Decimal(0)
+        refund = min(wanted, max(held, Decimal(0)))
+        if wanted > refund:
+            # Money already released (dispute after confirmation) is not clawed back automatically: the
+            # technician may have been paid. Staff settle the rest by hand; the log says how much.
+            logger.error(
+                "dispute %s: refund %s wanted but escrow of booking %s holds only %s",
+                dispute.pk,
+                wanted,
+                booking.pk,
+                held,
+            )
+        if held <= 0:
+            return "nothing_held"
         _refund(booking, refund, reference=f"{reference}:refund", memo=f"dispute {dispute.pk}")
         _release(
             booking, held - refund, reference=f"{reference}:release", memo=f"dispute {dispute.pk}"

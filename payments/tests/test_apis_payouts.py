@@ -184,3 +184,28 @@ def test_payout_lists_run_a_constant_number_of_queries(
     with django_assert_max_num_queries(9):
         body = technician_client.get("/api/v1/payments/payouts/my-payouts").json()
     assert len(body["results"]) == 6
+
+
+def test_admin_action_cancels_a_held_payout(held_payout, admin_user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/payments/payout/",
+        {"action": "cancel_selected_payouts", "_selected_action": [held_payout.pk]},
+    )
+    assert response.status_code == 302
+    held_payout.refresh_from_db()
+    assert held_payout.status == PayoutStatus.CANCELLED
+    assert held_payout.status_history.last().actor_id == admin_user.pk
+
+
+def test_factories_build_valid_rows(support_client):
+    from payments.tests.factories import PaymentFactory, PayoutFactory
+
+    payment = PaymentFactory()
+    payout = PayoutFactory(booking=payment.booking)
+    assert payment.payer_id == payment.booking.customer_id
+    body = support_client.get("/api/v1/payments/payouts/pending").json()
+    assert [row["id"] for row in body["results"]] == [payout.pk]

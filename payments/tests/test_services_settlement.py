@@ -215,3 +215,22 @@ def test_recent_phone_change_holds_the_payout(booking, technician, monkeypatch):
     payout = Payout.objects.get(booking=booking)
     assert payout.status == PayoutStatus.PENDING_REVIEW
     assert "changed" in payout.review_reason
+
+
+def test_dispute_after_the_money_was_released_moves_nothing_and_is_logged(
+    booking, customer, support_agent, monkeypatch, caplog
+):
+    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+    paid_payment(booking)
+    set_status(booking, BookingStatus.CONFIRMED)
+    paid_payment(booking, PaymentPurpose.BALANCE)  # released on payment
+    set_status(booking, BookingStatus.DISPUTED)
+    dispute = DisputeFactory(booking=booking, opened_by=customer)
+    dispute_resolve(dispute=dispute, actor=support_agent, outcome=DisputeOutcome.FULL_REFUND)
+    entries_before = LedgerTransaction.objects.count()
+    with caplog.at_level("ERROR"):
+        assert dispute_settle(dispute_id=dispute.pk) == "nothing_held"
+    assert "refund 5000.00 wanted" in caplog.text
+    assert LedgerTransaction.objects.count() == entries_before
+    assert not Payout.objects.filter(kind=PayoutKind.REFUND).exists()
+    assert_reconciled()
