@@ -378,3 +378,22 @@ def test_every_callback_endpoint_survives_odd_bodies(anon_client, name, payload)
     assert response.status_code == 200
     assert response.json() == ACCEPTED
     assert LedgerTransaction.objects.count() == 0
+
+
+def test_stk_timeout_notice_triggers_a_query(
+    mpesa, pending_deposit, anon_client, django_capture_on_commit_callbacks
+):
+    from payments.tests.fakes.daraja import PATH_STK_QUERY
+
+    mpesa.resolve_stk(pending_deposit.checkout_request_id, "1037")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_callback(
+            anon_client,
+            "timeout",
+            {"CheckoutRequestID": pending_deposit.checkout_request_id, "ResultDesc": "timeout"},
+        )
+    assert response.json() == ACCEPTED
+    assert len(mpesa.requests_to(PATH_STK_QUERY)) == 1
+    pending_deposit.refresh_from_db()
+    assert pending_deposit.status == PaymentStatus.FAILED
+    assert pending_deposit.result_code == "1037"
