@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -29,6 +30,8 @@ from payments.services.common import lock_booking, lock_payment, now
 from payments.services.payouts import payout_apply_result, payout_mark_needs_reconciliation
 
 logger = logging.getLogger(__name__)
+
+_OUR_ORIGINATOR = re.compile(r"^DW-PO-(\d+)-(\d+)$")
 
 
 def _body_key(payload) -> str:
@@ -51,6 +54,13 @@ def callback_event_store(
             )
         return event, True
     except IntegrityError:
+        stored = CallbackEvent.objects.filter(
+            provider=provider, kind=kind, provider_key=provider_key[:128]
+        ).first()
+        if stored is not None and stored.payload != payload:
+            # Same key, different content (e.g. a failure then a success): never applied twice, but a
+            # person must look at it.
+            logger.error("conflicting redelivery for %s/%s %s", provider, kind, provider_key)
         CallbackEvent.objects.filter(
             provider=provider, kind=kind, provider_key=provider_key[:128]
         ).update(replay_count=F("replay_count") + 1)
@@ -268,7 +278,16 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
         return event
     payout_id = _payout_id_for(result.originator_conversation_id, result.conversation_id)
     if payout_id is None:
-        _finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
+        outcome = "payout_not_found"
+        old = _OUR_ORIGINATOR.match(result.originator_conversation_id or "")
+        if old and result.is_success:
+            # An earlier attempt of one of our payouts paid after all, after it had been given up as
+            # failed: the recipient may now be paid twice. Never automatic; staff must look at it.
+            outcome = f"late_success_of_superseded_attempt_payout_{old.group(1)}"
+            logger.critical(
+                "B2C %s succeeded after being superseded", result.originator_conversation_id
+            )
+        _finish(event.pk, CallbackStatus.FAILED, outcome)
         return event
     outcome = payout_apply_result(
         payout_id=payout_id,

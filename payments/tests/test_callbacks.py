@@ -397,3 +397,27 @@ def test_stk_timeout_notice_triggers_a_query(
     pending_deposit.refresh_from_db()
     assert pending_deposit.status == PaymentStatus.FAILED
     assert pending_deposit.result_code == "1037"
+
+
+def test_late_success_of_a_superseded_attempt_is_flagged_for_staff(
+    mpesa, booking, technician, anon_client, admin_user
+):
+    from payments.services.payouts import payout_apply_result, payout_process, payout_send
+
+    payout = _confirmed_and_paid(booking, technician)
+    payout_send(payout_id=payout.pk)
+    payout.refresh_from_db()
+    first_id = payout.originator_conversation_id
+    # Transaction Status said attempt 1 failed; staff retried as attempt 2.
+    payout_apply_result(payout_id=payout.pk, success=False, result_code="1", result_desc="failed")
+    payout_process(payout_id=payout.pk, actor=admin_user)
+    payout_send(payout_id=payout.pk)
+    # Then attempt 1's own result arrives: it went through after all.
+    response = post_callback(anon_client, "b2c-callback", mpesa.b2c_result_payload(first_id, "0"))
+    assert response.json() == ACCEPTED
+    event = CallbackEvent.objects.get(provider_key=first_id)
+    assert event.status == CallbackStatus.FAILED
+    assert event.outcome == f"late_success_of_superseded_attempt_payout_{payout.pk}"
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.AWAITING_RESULT
+    assert payout.originator_conversation_id == f"DW-PO-{payout.pk}-2"
