@@ -280,7 +280,7 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
     if payout_id is None:
         outcome = "payout_not_found"
         old = _OUR_ORIGINATOR.match(result.originator_conversation_id or "")
-        if old and result.is_success:
+        if old and result.is_success and Payout.objects.filter(pk=int(old.group(1))).exists():
             # An earlier attempt of one of our payouts paid after all, after it had been given up as
             # failed: the recipient may now be paid twice. Never automatic; staff must look at it.
             outcome = f"late_success_of_superseded_attempt_payout_{old.group(1)}"
