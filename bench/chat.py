@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Chat fan-out benchmark: N WebSockets against a real uvicorn server through the Redis channel layer.
 
-    .venv/bin/python bench/chat.py [--sockets 200] [--messages 10] [--interval 0.1]
+    .venv/bin/python bench/chat.py [--sockets 200] [--messages 10] [--interval 2.0]
 
 What it does (bounded: the whole run is cancelled after --timeout seconds, and the server is always stopped):
 1. uses its own database (default `dw_bench_chat`, created and migrated if needed), its own Redis key
@@ -9,8 +9,8 @@ What it does (bounded: the whole run is cancelled after --timeout seconds, and t
 2. creates N users in N/2 two-person conversations;
 3. starts `uvicorn dumuwaks.asgi:application` on 127.0.0.1 (free port), one worker;
 4. opens N sockets (JWT in the query string), each joins its conversation;
-5. in every pair one side sends --messages messages over its socket, one every --interval seconds, all pairs
-   at once; each message is stored by the same service as the REST API and fanned out by group_send
+5. in every pair one side sends --messages messages over its socket, one every --interval seconds, the
+   senders' start times spread evenly over one interval (steady load of N/2/interval messages per second); each message is stored by the same service as the REST API and fanned out by group_send
    through Redis to the conversation's sockets;
 6. reports the latency from `message.send` leaving the client to `message.new` arriving at the other
    participant's socket (p50/p95/p99/max) and the sender's own ack latency.
@@ -237,6 +237,8 @@ async def _run(args, port: int, pairs, tokens) -> dict:
     senders = clients[: len(pairs)]
 
     async def send_all(client: Client, pair_index: int):
+        # Spread the senders evenly over one interval: a steady offered load, not synchronized bursts.
+        await asyncio.sleep(args.interval * pair_index / len(senders))
         for seq in range(args.messages):
             tag = f"bench:{pair_index}:{seq}"
             sent_at[tag] = time.perf_counter()
@@ -301,7 +303,10 @@ def main() -> int:
     parser.add_argument("--sockets", type=int, default=200)
     parser.add_argument("--messages", type=int, default=10, help="per sending socket")
     parser.add_argument(
-        "--interval", type=float, default=0.1, help="seconds between a socket's sends"
+        "--interval",
+        type=float,
+        default=2.0,
+        help="seconds between a socket's sends (offered load: sockets / 2 / interval msg/s)",
     )
     parser.add_argument("--timeout", type=float, default=180, help="hard limit for the whole run")
     parser.add_argument(

@@ -339,7 +339,15 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     # --- server → client ---------------------------------------------------------------------------------------
 
+    async def websocket_disconnect(self, message):
+        self.closing = True
+        await super().websocket_disconnect(message)
+
     async def realtime_event(self, event):
-        if event.get("exclude_channel") == self.channel_name:
+        if event.get("exclude_channel") == self.channel_name or getattr(self, "closing", False):
             return
-        await self.send_json(event["payload"])
+        try:
+            await self.send_json(event["payload"])
+        except RuntimeError:
+            # The client closed while this event was in flight (ASGI refuses sends after close).
+            self.closing = True
