@@ -73,3 +73,22 @@ def support_ticket_replied_notify(ticket_id: int, message_id: int | None):
 @shared_task
 def dispute_notify(booking_id: int, event: str) -> list[int]:
     return producers.dispute_notify(booking_id=booking_id, type_=event)
+
+
+@shared_task
+def requeue_stuck_deliveries() -> int:
+    """Deliveries still queued long after their last attempt (a lost task, a worker killed mid-retry)
+    get one more task; the attempt itself is idempotent (it only acts on queued rows)."""
+    from notifications.services.delivery import stuck_delivery_ids
+
+    ids = stuck_delivery_ids()
+    for delivery_id in ids:
+        deliver_notification.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task
+def housekeeping() -> dict:
+    from notifications.services.delivery import housekeeping_run
+
+    return housekeeping_run()

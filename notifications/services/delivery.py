@@ -9,6 +9,7 @@ transaction. Returns RETRY for failures worth another attempt; the task owns the
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db.models import F
 from django.utils import timezone
@@ -163,3 +164,30 @@ def _deliver_sms(delivery, notification, user) -> str:
             provider_message_id=result.provider_message_id or "",
         )
     return _finish(delivery.pk, status=DeliveryStatus.FAILED, error=result.detail or "rejected")
+
+
+# --- housekeeping -------------------------------------------------------------------------------------------------
+
+STUCK_AFTER = timedelta(hours=1)  # longer than the whole retry schedule (≈ 16 min with jitter)
+DEVICE_STALE_AFTER = timedelta(days=270)  # FCM treats tokens unused this long as expired
+READ_NOTIFICATION_RETENTION = timedelta(days=180)
+
+
+def stuck_delivery_ids(*, limit: int = 500) -> list[int]:
+    cutoff = timezone.now() - STUCK_AFTER
+    return list(
+        NotificationDelivery.objects.filter(status=DeliveryStatus.QUEUED, updated_at__lt=cutoff)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def housekeeping_run() -> dict:
+    from notifications.models import Notification
+
+    now = timezone.now()
+    devices, _ = DeviceToken.objects.filter(last_seen__lt=now - DEVICE_STALE_AFTER).delete()
+    notifications, _ = Notification.objects.filter(
+        is_read=True, created_at__lt=now - READ_NOTIFICATION_RETENTION
+    ).delete()
+    return {"devices_pruned": devices, "notifications_deleted": notifications}

@@ -389,3 +389,30 @@ def test_transient_failures_never_break_the_request_that_queued_them(
     assert sms_delivery.status == DeliveryStatus.FAILED
     assert sms_delivery.attempts == len(server.requests) == deliver_notification.max_retries + 1
     assert _deliveries(notification)["email"].status == DeliveryStatus.SENT
+
+
+def test_stuck_deliveries_are_requeued_once_and_sent(customer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.tasks import housekeeping, requeue_stuck_deliveries
+
+    notification = Notification.objects.create(
+        user=customer, type="booking.accepted", group="bookings", title="t", body="b"
+    )
+    stuck = NotificationDelivery.objects.create(notification=notification, channel="sms")
+    fresh = NotificationDelivery.objects.create(notification=notification, channel="email")
+    NotificationDelivery.objects.filter(pk=stuck.pk).update(
+        updated_at=timezone.now() - timedelta(hours=2)
+    )
+    assert requeue_stuck_deliveries.apply().get() == 1
+    stuck.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stuck.status == DeliveryStatus.SENT and len(sms.outbox) == 1
+    assert fresh.status == DeliveryStatus.QUEUED
+
+    old_device = DeviceTokenFactory(user=customer, last_seen=timezone.now() - timedelta(days=300))
+    DeviceTokenFactory(user=customer)
+    assert housekeeping.apply().get()["devices_pruned"] == 1
+    assert not DeviceToken.objects.filter(pk=old_device.pk).exists()
