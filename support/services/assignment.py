@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.side_effects import publish_after_commit
 from support.chat import ticket_chat_add_agent
 from support.errors import (
     InvalidAssignee,
@@ -100,6 +101,7 @@ def _apply_assignment(*, ticket: SupportTicket, agent: User, actor, note: str) -
     ticket.assigned_to = agent
     ticket.assigned_at = now
     ticket_chat_add_agent(ticket=ticket, agent=agent)
+    publish_after_commit("support.ticket_assigned", ticket_id=ticket.pk, agent_id=agent.pk)
 
 
 def ticket_assign(*, ticket: SupportTicket, agent: User | None, actor: User) -> SupportTicket:

@@ -98,8 +98,8 @@ def ticket_create(
             TicketMessage.objects.create(
                 ticket=ticket, author=created_by, body=description, attachments=attachments
             )
-        _auto_assign(ticket=ticket)
         publish_after_commit("support.ticket_created", ticket_id=ticket.pk)
+        _auto_assign(ticket=ticket)
     return _reload(ticket)
 
 

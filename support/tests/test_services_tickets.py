@@ -230,3 +230,25 @@ def test_reply_publishes_event_after_commit(
             ticket=ticket, author=support_agent, body="note", is_internal=True
         )
     assert received == [{"ticket_id": ticket.pk, "message_id": message.pk}]
+
+
+def test_lifecycle_events_are_published_after_commit(
+    customer, support_agent, django_capture_on_commit_callbacks, monkeypatch
+):
+    from dumuwaks.core import side_effects
+
+    seen = []
+    for event in ("support.ticket_created", "support.ticket_assigned", "support.ticket_escalated"):
+        monkeypatch.setitem(
+            side_effects._subscribers,
+            event,
+            [lambda event=event, **payload: seen.append((event, payload))],
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = _create(customer)
+        services.ticket_escalate(ticket=ticket, actor=support_agent)
+    assert seen == [
+        ("support.ticket_created", {"ticket_id": ticket.pk}),
+        ("support.ticket_assigned", {"ticket_id": ticket.pk, "agent_id": support_agent.pk}),
+        ("support.ticket_escalated", {"ticket_id": ticket.pk, "level": 1}),
+    ]
