@@ -1,8 +1,6 @@
-"""Input serializers whitelist what clients may send; output serializers decide what each audience sees."""
+"""Users as each audience sees them, profile and KYC inputs, public technician search."""
 
 from __future__ import annotations
-
-import re
 
 from django.core.exceptions import ObjectDoesNotExist
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -11,7 +9,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import (
-    SELF_SERVICE_ROLES,
     KycStatus,
     Language,
     Role,
@@ -19,150 +16,11 @@ from accounts.models import (
     TechnicianProfile,
     User,
 )
-from dumuwaks.core.phone import InvalidPhoneNumber, normalize_phone
-
-# Fields that only their own flows (or staff in the Django admin) change. Sending them is refused loudly
-# rather than ignored, so a client bug or an escalation attempt is visible.
-PROTECTED_FIELDS = frozenset(
-    {
-        "role",
-        "is_staff",
-        "is_superuser",
-        "is_active",
-        "kyc_status",
-        "is_email_verified",
-        "is_phone_verified",
-        "phone_changed_at",
-        "failed_login_attempts",
-        "locked_until",
-        "deleted_at",
-        "date_joined",
-        "password",
-        "groups",
-        "user_permissions",
-    }
+from accounts.serializers.common import (
+    PROTECTED_FIELDS,
+    PhoneNumberInputField,
+    _RefuseProtectedFieldsMixin,
 )
-
-KRA_PIN_RE = re.compile(r"^[AP]\d{9}[A-Z]$")
-
-
-class _RefuseProtectedFieldsMixin:
-    protected_fields: frozenset[str] = PROTECTED_FIELDS
-
-    def to_internal_value(self, data):
-        if hasattr(data, "keys"):
-            refused = sorted(set(data.keys()) & self.protected_fields)
-            if refused:
-                raise serializers.ValidationError(
-                    {name: ["This field cannot be changed here."] for name in refused}
-                )
-        return super().to_internal_value(data)
-
-
-class PhoneNumberInputField(serializers.CharField):
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        try:
-            return normalize_phone(value)
-        except InvalidPhoneNumber as exc:
-            raise serializers.ValidationError(exc.message) from exc
-
-
-# --- auth inputs -------------------------------------------------------------------------------------------------
-
-
-class AuthRegisterInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
-    protected_fields = PROTECTED_FIELDS - {"role", "password"}
-
-    first_name = serializers.CharField(max_length=80)
-    last_name = serializers.CharField(max_length=80)
-    email = serializers.EmailField(max_length=254)
-    phone_number = PhoneNumberInputField(max_length=20)
-    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-    # All roles in the schema (one shared enum); only self-service roles pass validation.
-    role = serializers.ChoiceField(
-        choices=Role.choices,
-        default=Role.CUSTOMER,
-        help_text="customer, technician or corporate; staff accounts are created by staff",
-    )
-    preferred_language = serializers.ChoiceField(choices=Language.choices, default=Language.ENGLISH)
-    company_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    kra_pin = serializers.CharField(max_length=11, required=False, allow_blank=True)
-
-    def validate_role(self, value):
-        if value not in SELF_SERVICE_ROLES:
-            raise serializers.ValidationError("Choose customer, technician or corporate.")
-        return value
-
-    def validate_kra_pin(self, value):
-        value = value.strip().upper()
-        if value and not KRA_PIN_RE.match(value):
-            raise serializers.ValidationError("Enter a KRA PIN such as P051234567X.")
-        return value
-
-    def validate(self, attrs):
-        if attrs.get("role") == Role.CORPORATE and not attrs.get("company_name", "").strip():
-            raise serializers.ValidationError(
-                {"company_name": ["Corporate accounts need a company name."]}
-            )
-        return attrs
-
-
-class AuthLoginInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
-
-
-class AuthTwoFactorLoginInputSerializer(serializers.Serializer):
-    challenge_token = serializers.CharField(max_length=500)
-    code = serializers.CharField(max_length=32, help_text="6-digit TOTP code or a backup code")
-
-
-class AuthRefreshInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField()
-
-
-class AuthTokenPairSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
-
-
-class AuthEmailInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-
-
-class AuthResetPasswordInputSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=500)
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
-
-
-class AuthChangePasswordInputSerializer(serializers.Serializer):
-    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
-
-
-class AuthCodeInputSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
-
-
-class AuthTwoFactorDisableInputSerializer(serializers.Serializer):
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
-    code = serializers.CharField(max_length=32, help_text="6-digit TOTP code or a backup code")
-
-
-class AuthMessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
-
-
-class AuthTwoFactorSetupOutputSerializer(serializers.Serializer):
-    secret = serializers.CharField(help_text="Base32 secret for manual entry")
-    otpauth_uri = serializers.CharField()
-    qr_code = serializers.CharField(help_text="data:image/png;base64,… of the otpauth URI")
-
-
-class AuthBackupCodesSerializer(serializers.Serializer):
-    backup_codes = serializers.ListField(child=serializers.CharField())
-
 
 # --- user outputs ------------------------------------------------------------------------------------------------
 
@@ -261,23 +119,6 @@ class AccountUserSerializer(serializers.ModelSerializer):
         except ObjectDoesNotExist:
             return None
         return AccountCorporateProfileSerializer(profile).data
-
-
-class AuthSessionSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
-    user = AccountUserSerializer()
-
-
-class AuthLoginOutputSerializer(serializers.Serializer):
-    """Either a session (`access`, `refresh`, `user`) or, for 2FA accounts, a challenge for verify-2fa."""
-
-    two_factor_required = serializers.BooleanField()
-    access = serializers.CharField(required=False)
-    refresh = serializers.CharField(required=False)
-    user = AccountUserSerializer(required=False)
-    challenge_token = serializers.CharField(required=False)
-    challenge_expires_in = serializers.IntegerField(required=False, help_text="seconds")
 
 
 # --- user inputs -------------------------------------------------------------------------------------------------
