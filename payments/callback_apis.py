@@ -20,6 +20,7 @@ from dumuwaks.core.errors import error_body
 from dumuwaks.core.openapi import error_responses
 from payments.serializers import MpesaCallbackAckSerializer
 from payments.services import callbacks
+from payments.services import card as card_services
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ class StripeWebhookApi(_ProviderView):
             logger.warning("rejected Stripe webhook: %s", exc)
             return Response(error_body("invalid_signature", "Invalid webhook."), status=400)
         payload = json.loads(request.body)
-        stored = callbacks.stripe_event_record(
+        stored = card_services.stripe_event_record(
             event_id=event["id"], event_type=event["type"], payload=payload
         )
         return Response({"received": True, "status": stored.status})

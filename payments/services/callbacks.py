@@ -24,7 +24,6 @@ from payments.models import (
     PaymentStatus,
     Payout,
 )
-from payments.services import card as card_services
 from payments.services import payments as payment_services
 from payments.services.common import lock_booking, lock_payment, now
 from payments.services.payouts import payout_apply_result, payout_mark_needs_reconciliation
@@ -69,7 +68,7 @@ def callback_event_store(
         ), False
 
 
-def _finish(event_id: int, status: str, outcome: str) -> None:
+def callback_event_finish(event_id: int, status: str, outcome: str) -> None:
     CallbackEvent.objects.filter(pk=event_id).update(
         status=status, outcome=outcome[:255], processed_at=now()
     )
@@ -92,7 +91,7 @@ def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> Cal
             remote_addr=remote_addr,
         )
         if created:
-            _finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
+            callback_event_finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
         return event
     event, created = callback_event_store(
         provider=CallbackProvider.MPESA,
@@ -133,7 +132,7 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
         status = (
             CallbackStatus.IGNORED if outcome.startswith("already_") else CallbackStatus.PROCESSED
         )
-        _finish(event_id, status, outcome)
+        callback_event_finish(event_id, status, outcome)
     return outcome
 
 
@@ -204,13 +203,13 @@ def mpesa_stk_timeout_record(*, payload, remote_addr: str | None = None) -> Call
         else None
     )
     if payment_id is None:
-        _finish(event.pk, CallbackStatus.IGNORED, "payment_not_found")
+        callback_event_finish(event.pk, CallbackStatus.IGNORED, "payment_not_found")
         return event
     from dumuwaks.core.side_effects import enqueue_after_commit
     from payments.tasks import payment_query_status_task
 
     enqueue_after_commit(payment_query_status_task, payment_id)
-    _finish(event.pk, CallbackStatus.PROCESSED, "query_scheduled")
+    callback_event_finish(event.pk, CallbackStatus.PROCESSED, "query_scheduled")
     return event
 
 
@@ -265,7 +264,7 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
             remote_addr=remote_addr,
         )
         if created:
-            _finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
+            callback_event_finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
         return event
     event, created = callback_event_store(
         provider=CallbackProvider.MPESA,
@@ -287,7 +286,7 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
             logger.critical(
                 "B2C %s succeeded after being superseded", result.originator_conversation_id
             )
-        _finish(event.pk, CallbackStatus.FAILED, outcome)
+        callback_event_finish(event.pk, CallbackStatus.FAILED, outcome)
         return event
     outcome = payout_apply_result(
         payout_id=payout_id,
@@ -301,7 +300,7 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
         amount=result.amount,
     )
     status = CallbackStatus.PROCESSED if outcome in ("paid", "failed") else CallbackStatus.IGNORED
-    _finish(event.pk, status, outcome)
+    callback_event_finish(event.pk, status, outcome)
     event.refresh_from_db()
     return event
 
@@ -323,12 +322,12 @@ def mpesa_b2c_timeout_record(*, payload, remote_addr: str | None = None) -> Call
         return event
     payout_id = _payout_id_for(timeout.originator_conversation_id, timeout.conversation_id)
     if payout_id is None:
-        _finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
+        callback_event_finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
         return event
     outcome = payout_mark_needs_reconciliation(
         payout_id=payout_id, note=f"queue timeout: {timeout.result_desc}"
     )
-    _finish(event.pk, CallbackStatus.PROCESSED, outcome)
+    callback_event_finish(event.pk, CallbackStatus.PROCESSED, outcome)
     return event
 
 
@@ -352,7 +351,7 @@ def mpesa_status_result_record(
             remote_addr=remote_addr,
         )
         if created:
-            _finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
+            callback_event_finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
         return event
     event, created = callback_event_store(
         provider=CallbackProvider.MPESA,
@@ -370,7 +369,7 @@ def mpesa_status_result_record(
     )
     target = target or payout_id
     if target is None or not Payout.objects.filter(pk=target).exists():
-        _finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
+        callback_event_finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
         return event
     completed = result.is_success and (result.transaction_status or "").lower() in _COMPLETED
     outcome = payout_apply_result(
@@ -383,7 +382,7 @@ def mpesa_status_result_record(
         amount=result.amount,
     )
     status = CallbackStatus.PROCESSED if outcome in ("paid", "failed") else CallbackStatus.IGNORED
-    _finish(event.pk, status, outcome)
+    callback_event_finish(event.pk, status, outcome)
     event.refresh_from_db()
     return event
 
@@ -400,40 +399,7 @@ def mpesa_status_timeout_record(
     )
     if created:
         # The periodic reconciliation task asks again; nothing to change now.
-        _finish(event.pk, CallbackStatus.IGNORED, f"status query timed out for payout {payout_id}")
+        callback_event_finish(
+            event.pk, CallbackStatus.IGNORED, f"status query timed out for payout {payout_id}"
+        )
     return event
-
-
-# --- Stripe -------------------------------------------------------------------------------------------------------
-
-_STRIPE_HANDLED = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}
-
-
-def stripe_event_record(*, event_id: str, event_type: str, payload: dict) -> CallbackEvent:
-    """A Stripe event whose signature was verified; deduplicated by event id."""
-    stored, created = callback_event_store(
-        provider=CallbackProvider.STRIPE,
-        kind=CallbackKind.STRIPE_EVENT,
-        provider_key=event_id,
-        payload=payload,
-    )
-    if not created and stored.status != CallbackStatus.RECEIVED:
-        return stored
-    if event_type not in _STRIPE_HANDLED:
-        _finish(stored.pk, CallbackStatus.IGNORED, f"unhandled {event_type}")
-        stored.refresh_from_db()
-        return stored
-    intent = (payload.get("data") or {}).get("object") or {}
-    outcome = card_services.stripe_payment_intent_apply(
-        intent=intent, succeeded=_STRIPE_HANDLED[event_type]
-    )
-    status = (
-        CallbackStatus.FAILED
-        if outcome == "payment_not_found"
-        else CallbackStatus.IGNORED
-        if outcome.startswith("already_")
-        else CallbackStatus.PROCESSED
-    )
-    _finish(stored.pk, status, outcome)
-    stored.refresh_from_db()
-    return stored

@@ -8,7 +8,17 @@ from django.db import transaction
 
 from dumuwaks.core.money import to_decimal
 from payments import errors
-from payments.models import ACTIVE_PAYMENT_STATUSES, Payment, PaymentMethod, PaymentStatus
+from payments.models import (
+    ACTIVE_PAYMENT_STATUSES,
+    CallbackEvent,
+    CallbackKind,
+    CallbackProvider,
+    CallbackStatus,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+)
+from payments.services.callbacks import callback_event_finish, callback_event_store
 from payments.services.common import lock_booking, lock_payment, now
 from payments.services.payments import (
     _payment_fail_request,
@@ -112,3 +122,36 @@ def stripe_payment_intent_apply(*, intent: dict, succeeded: bool) -> str:
             booking=booking, payment=payment, paid_amount=received, note="card payment succeeded"
         )
     return "succeeded"
+
+
+# --- Stripe -------------------------------------------------------------------------------------------------------
+
+_STRIPE_HANDLED = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}
+
+
+def stripe_event_record(*, event_id: str, event_type: str, payload: dict) -> CallbackEvent:
+    """A Stripe event whose signature was verified; deduplicated by event id."""
+    stored, created = callback_event_store(
+        provider=CallbackProvider.STRIPE,
+        kind=CallbackKind.STRIPE_EVENT,
+        provider_key=event_id,
+        payload=payload,
+    )
+    if not created and stored.status != CallbackStatus.RECEIVED:
+        return stored
+    if event_type not in _STRIPE_HANDLED:
+        callback_event_finish(stored.pk, CallbackStatus.IGNORED, f"unhandled {event_type}")
+        stored.refresh_from_db()
+        return stored
+    intent = (payload.get("data") or {}).get("object") or {}
+    outcome = stripe_payment_intent_apply(intent=intent, succeeded=_STRIPE_HANDLED[event_type])
+    status = (
+        CallbackStatus.FAILED
+        if outcome == "payment_not_found"
+        else CallbackStatus.IGNORED
+        if outcome.startswith("already_")
+        else CallbackStatus.PROCESSED
+    )
+    callback_event_finish(stored.pk, status, outcome)
+    stored.refresh_from_db()
+    return stored
