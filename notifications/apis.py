@@ -19,6 +19,7 @@ from notifications.preferences import preference_matrix
 from notifications.serializers import (
     ChatMessageOutputSerializer,
     ConversationCreateInputSerializer,
+    ConversationListQuerySerializer,
     ConversationOutputSerializer,
     ConversationReadInputSerializer,
     ConversationReadOutputSerializer,
@@ -55,10 +56,15 @@ class ConversationListCreateApi(GenericAPIView):
     @extend_schema(
         tags=CHAT_TAGS,
         summary="My conversations, latest activity first, with last message and unread count",
-        responses={200: ConversationOutputSerializer(many=True), **error_responses(401)},
+        parameters=[ConversationListQuerySerializer],
+        responses={200: ConversationOutputSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request):
-        page = self.paginate_queryset(selectors.conversation_list(user=request.user))
+        query = ConversationListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = self.paginate_queryset(
+            selectors.conversation_list(user=request.user, kind=query.validated_data.get("kind"))
+        )
         selectors.conversations_attach_last_messages(page)
         return self.get_paginated_response(ConversationOutputSerializer(page, many=True).data)
 

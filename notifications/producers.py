@@ -5,6 +5,7 @@ publisher's commit and only push socket events or enqueue tasks (ids only); the 
 inside those tasks, re-read the rows and call `notify`.
 
 Who hears what:
+- booking.created: the technician it was made for (a job request);
 - booking.status_changed: both parties get the live `booking.status_changed` event; the notification goes
   to the parties other than the actor (both for timer-driven changes and staff actions);
 - booking.deposit_paid: both parties; payment.succeeded / payment.failed: the payer;
@@ -72,6 +73,10 @@ def on_booking_status_changed(*, booking_id, from_status=None, to_status=None, a
     )
 
 
+def on_booking_created(*, booking_id, **_):
+    enqueue_after_commit(_tasks().booking_created_notify, booking_id)
+
+
 def on_booking_deposit_paid(*, booking_id, **_):
     enqueue_after_commit(_tasks().booking_deposit_paid_notify, booking_id)
 
@@ -101,6 +106,7 @@ def on_dispute_resolved(*, dispute_id=None, booking_id, **_):
 
 
 def register() -> None:
+    subscribe("booking.created", on_booking_created)
     subscribe("booking.status_changed", on_booking_status_changed)
     subscribe("booking.deposit_paid", on_booking_deposit_paid)
     subscribe("payment.succeeded", on_payment_succeeded)
@@ -139,6 +145,15 @@ def booking_status_changed_notify(*, booking_id, from_status, to_status, actor_i
     for user_id in recipients:
         _notify(user_id, type_, context)
     return recipients
+
+
+def booking_created_notify(*, booking_id) -> list[int]:
+    """A booking made for a specific technician is a job request for them."""
+    booking = _booking(booking_id)
+    if booking is None or not booking.technician_id:
+        return []
+    _notify(booking.technician_id, "booking.created", _booking_context(booking))
+    return [booking.technician_id]
 
 
 def booking_deposit_paid_notify(*, booking_id) -> list[int]:

@@ -20,13 +20,16 @@ def _participants_prefetch() -> Prefetch:
     )
 
 
-def conversation_list(*, user: User) -> QuerySet[Conversation]:
+def conversation_list(*, user: User, kind: str | None = None) -> QuerySet[Conversation]:
     """The user's conversations, most recently active first, with their own unread count annotated and
     participants prefetched. Attach last messages per page with `conversations_attach_last_messages`."""
     mine = ConversationParticipant.objects.filter(conversation=OuterRef("pk"), user_id=user.pk)
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
+    qs = Conversation.objects.filter(participants__user_id=user.pk)
+    if kind:
+        qs = qs.filter(kind=kind)
     return (
-        Conversation.objects.filter(participants__user_id=user.pk)
+        qs.select_related("booking")
         .annotate(
             my_unread_count=Subquery(mine.values("unread_count")[:1]),
             last_message_id=Subquery(last.values("id")[:1]),

@@ -87,10 +87,18 @@ class ConversationLastMessageSerializer(serializers.Serializer):
         return 0 if message.is_deleted else len(message.attachments or [])
 
 
+class ConversationBookingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+
+
 class ConversationOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=ConversationKind.choices)
     booking_id = serializers.IntegerField(allow_null=True)
+    booking = ConversationBookingSerializer(allow_null=True)
     subject = serializers.CharField()
     created_by_id = serializers.IntegerField(allow_null=True)
     last_message_at = serializers.DateTimeField(allow_null=True)
@@ -108,6 +116,10 @@ class ConversationOutputSerializer(serializers.Serializer):
     def get_participants(self, conversation: Conversation):
         participants: list[ConversationParticipant] = list(conversation.participants.all())
         return ChatParticipantSerializer(participants, many=True).data
+
+
+class ConversationListQuerySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ConversationKind.choices, required=False)
 
 
 class ConversationCreateInputSerializer(serializers.Serializer):

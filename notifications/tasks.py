@@ -49,6 +49,11 @@ def booking_status_changed_notify(
 
 
 @shared_task
+def booking_created_notify(booking_id: int) -> list[int]:
+    return producers.booking_created_notify(booking_id=booking_id)
+
+
+@shared_task
 def booking_deposit_paid_notify(booking_id: int) -> list[int]:
     return producers.booking_deposit_paid_notify(booking_id=booking_id)
 

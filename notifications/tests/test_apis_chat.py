@@ -26,6 +26,12 @@ def test_open_booking_conversation_then_get_it_again(customer_client, booking, t
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["kind"] == "booking" and body["bookingId"] == booking.pk
+    assert body["booking"] == {
+        "id": booking.pk,
+        "number": booking.number,
+        "title": booking.title,
+        "status": booking.status,
+    }
     assert body["unreadCount"] == 0 and body["lastMessage"] is None
     assert {p["user"]["id"] for p in body["participants"]} == {booking.customer_id, technician.pk}
     again = customer_client.post(CONVERSATIONS, {"bookingId": booking.pk})
@@ -65,6 +71,9 @@ def test_list_shows_last_message_and_my_unread_count(
     assert theirs["results"][0]["unreadCount"] == 2
     assert theirs["results"][0]["lastMessage"]["body"] == "two"
     assert theirs["results"][0]["lastMessage"]["senderId"] == customer.pk
+    assert customer_client.get(f"{CONVERSATIONS}?kind=direct").json()["count"] == 0
+    assert customer_client.get(f"{CONVERSATIONS}?kind=booking").json()["count"] == 1
+    assert customer_client.get(f"{CONVERSATIONS}?kind=nope").status_code == 400
 
 
 def test_list_runs_constant_queries(

@@ -146,3 +146,12 @@ def test_support_reply_notifies_the_ticket_owner_not_the_author(
     notification = Notification.objects.get()
     assert notification.user_id == customer.pk and notification.type == "support.ticket_replied"
     assert ticket.number in notification.body
+
+
+def test_booking_created_for_a_technician_is_a_job_request(customer, technician):
+    booking = BookingFactory(customer=customer, technician=technician)
+    assert producers.booking_created_notify(booking_id=booking.pk) == [technician.pk]
+    notification = Notification.objects.get()
+    assert notification.user_id == technician.pk and notification.type == "booking.created"
+    unassigned = BookingFactory(customer=customer, technician=None)
+    assert producers.booking_created_notify(booking_id=unassigned.pk) == []
