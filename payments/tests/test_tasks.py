@@ -167,3 +167,30 @@ def test_beat_schedule_is_collected():
         "payments.tasks.payments_resolve_stale_task"
     )
     assert BookingStatus.CONFIRMED == "confirmed"
+
+
+@pytest.mark.django_db
+def test_payout_task_retries_when_daraja_is_busy(mpesa, booking, technician):
+    from celery.exceptions import Retry
+
+    payout = Payout.objects.create(
+        kind=PayoutKind.TECHNICIAN_PAYOUT,
+        booking=booking,
+        recipient=technician,
+        phone=technician.phone_number,
+        amount=Decimal("4250.00"),
+        status=PayoutStatus.QUEUED,
+        attempt=1,
+    )
+    mpesa.fail_next(PATH_B2C, "busy")
+    with pytest.raises(Retry):  # autoretry_for=DarajaBusy schedules a retry with backoff
+        tasks.payout_send_task.apply(args=[payout.pk], throw=True)
+    payout.refresh_from_db()
+    assert (payout.status, payout.attempt) == (PayoutStatus.QUEUED, 1)
+    # The retry sends the same attempt (same OriginatorConversationID).
+    assert tasks.payout_send_task.apply(args=[payout.pk]).get() == "accepted"
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.AWAITING_RESULT
+    requests = mpesa.requests_to(PATH_B2C)
+    assert len(requests) == 2
+    assert {r.json["OriginatorConversationID"] for r in requests} == {f"DW-PO-{payout.pk}-1"}
