@@ -318,8 +318,11 @@ def main() -> None:
     technicians = User.objects.filter(role=Role.TECHNICIAN).count()
     print(f"database {os.environ['DATABASE_URL'].rsplit('/', 1)[1]}: {technicians} technicians")
     rng = random.Random(7)
+    print("load average before: {:.2f} {:.2f} {:.2f} (2 cores)".format(*os.getloadavg()))
     bench_service(args.runs, rng)
-    bench_http(args.http_runs, rng)
+    if args.http_runs:
+        bench_http(args.http_runs, rng)
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

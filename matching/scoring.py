@@ -158,17 +158,18 @@ def estimate_price(*, hourly_rate: Decimal | float | None, duration_minutes: int
     return Decimal(str(hourly_rate)) * Decimal(duration_minutes) / Decimal(60)
 
 
-def pricing_fit_score(*, estimate: Decimal | None, budget: Decimal | None) -> float:
+def pricing_fit_score(*, estimate: Decimal | float | None, budget: Decimal | float | None) -> float:
     """Estimate vs the customer's budget.
 
     Absent or zero budget, or unknown estimate → neutral 0.5. Within budget → 1. Over budget the score falls
-    linearly to 0 at twice the budget.
+    linearly to 0 at twice the budget. (A score, not money: floats are fine here.)
     """
     if not budget or budget <= 0 or estimate is None:
         return NEUTRAL
+    estimate, budget = float(estimate), float(budget)
     if estimate <= budget:
         return 1.0
-    return _clamp(1.0 - float((estimate - budget) / budget))
+    return _clamp(1.0 - (estimate - budget) / budget)
 
 
 def response_time_score(*, average_minutes: float | None) -> float:
@@ -285,9 +286,10 @@ class ScoredCandidate:
 
 
 def factor_scores(candidate: Candidate, request: MatchRequest) -> dict[str, float]:
-    estimate = estimate_price(
-        hourly_rate=candidate.hourly_rate, duration_minutes=request.duration_minutes
-    )
+    rate = float(
+        candidate.hourly_rate or 0
+    )  # scoring only; prices are computed in Decimal elsewhere
+    estimate = rate * request.duration_minutes / 60 if rate > 0 else None
     return {
         SKILL_MATCH: skill_match_score(
             has_skill=candidate.has_skill,

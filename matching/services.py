@@ -124,16 +124,20 @@ def match_search(
     )
     candidates = [c for c in candidates if c.technician_id not in busy]
     ids = [c.technician_id for c in candidates]
-    counts = selectors.job_counts(
-        technician_ids=ids, category_id=category.pk, customer_id=customer.pk
+    stats = selectors.booking_stats(
+        technician_ids=ids,
+        category_id=category.pk,
+        customer_id=customer.pk,
+        start=scheduled_start,
+        end=scheduled_end,
     )
-    gaps = selectors.neighbouring_gaps(technician_ids=ids, start=scheduled_start, end=scheduled_end)
     preferred = selectors.preferred_technician_ids(preference)
     for candidate in candidates:
-        candidate.category_jobs, candidate.jobs_with_customer = counts.get(
-            candidate.technician_id, (0, 0)
-        )
-        candidate.gap_minutes = gaps.get(candidate.technician_id)
+        (
+            candidate.category_jobs,
+            candidate.jobs_with_customer,
+            candidate.gap_minutes,
+        ) = stats.get(candidate.technician_id, (0, 0, None))
         candidate.is_preferred = candidate.technician_id in preferred
 
     ranked = rank_candidates(candidates, request, weights, limit=limit)
