@@ -1,180 +1,38 @@
-"""Writes for matching: searches that store Match rows, match transitions, preferences, blocks, expiry.
+"""Match lifecycle: compare-and-set transitions with history, accept (through bookings), reject, feedback,
+expiry, and the learning step each decision triggers.
 
-Locking: a match row is locked (`lock_customer_match`) before anything the bookings service locks, and no
+Locking: the matches of a search are locked (in id order) before anything the bookings service locks, and no
 bookings code locks matches, so the booking → payment → escrow → payout order is never inverted.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from dumuwaks.core.errors import InvalidTransition, ValidationFailed
 from dumuwaks.core.money import ceil_shillings
 from matching import learning, selectors
 from matching.errors import (
     FeedbackAlreadyGiven,
     FeedbackNotAllowed,
-    InvalidPreferences,
-    InvalidWeights,
-    LocationRequired,
     MatchExpired,
     MatchNotFound,
-    MatchTechnicianNotFound,
     PriceUnknown,
 )
 from matching.models import (
     ALLOWED_TRANSITIONS,
-    CustomerBlock,
     Match,
     MatchingPreference,
     MatchStatus,
     MatchStatusHistory,
 )
-from matching.scoring import (
-    FACTORS,
-    MatchRequest,
-    estimate_price,
-    rank_candidates,
-    validate_weights,
-)
-
-
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
-def default_max_distance_km() -> float:
-    return float(_setting("MATCHING_DEFAULT_MAX_DISTANCE_KM", 50))
-
-
-def match_ttl() -> timedelta:
-    return timedelta(hours=_setting("MATCHING_MATCH_TTL_HOURS", 24))
-
-
-# --- search ------------------------------------------------------------------------------------------------------
-
-
-def match_search(
-    *,
-    customer: User,
-    category,
-    scheduled_start: datetime,
-    duration_minutes: int,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    budget: Decimal | None = None,
-    urgency: str = "normal",
-    limit: int = 10,
-    max_distance_km: float | None = None,
-) -> tuple[uuid.UUID, list[Match]]:
-    """Rank eligible technicians for a job and store the top `limit` as suggested Match rows.
-
-    Location defaults to the customer's saved one; max distance to the request's, then the customer's
-    preference, then MATCHING_DEFAULT_MAX_DISTANCE_KM; budget to the preference's price_max.
-    """
-    if latitude is None or longitude is None:
-        latitude, longitude = customer.latitude, customer.longitude
-    if latitude is None or longitude is None:
-        raise LocationRequired()
-    now = timezone.now()
-    if scheduled_start <= now:
-        raise ValidationFailed(
-            "The job must be scheduled in the future.",
-            fields={"scheduled_start": ["Must be in the future."]},
-        )
-
-    preference = selectors.preference_for(customer)
-    weights = selectors.effective_weights(preference)
-    max_km = float(max_distance_km or preference.max_distance_km or default_max_distance_km())
-    if budget is None and preference.price_max:
-        budget = preference.price_max
-    request = MatchRequest(
-        category_id=category.pk,
-        category_name=category.name,
-        latitude=latitude,
-        longitude=longitude,
-        scheduled_start=scheduled_start,
-        duration_minutes=duration_minutes,
-        max_distance_km=max_km,
-        budget=budget,
-        urgency=urgency,
-    )
-    scheduled_end = scheduled_start + timedelta(minutes=duration_minutes)
-
-    candidates = selectors.candidate_rows(
-        customer_id=customer.pk,
-        category_id=category.pk,
-        latitude=latitude,
-        longitude=longitude,
-        max_distance_km=max_km,
-        cap=int(_setting("MATCHING_CANDIDATE_CAP", 300)),
-    )
-    busy = selectors.busy_technician_ids(
-        technician_ids=[c.technician_id for c in candidates],
-        start=scheduled_start,
-        end=scheduled_end,
-    )
-    candidates = [c for c in candidates if c.technician_id not in busy]
-    ids = [c.technician_id for c in candidates]
-    stats = selectors.booking_stats(
-        technician_ids=ids,
-        category_id=category.pk,
-        customer_id=customer.pk,
-        start=scheduled_start,
-        end=scheduled_end,
-    )
-    preferred = selectors.preferred_technician_ids(preference)
-    for candidate in candidates:
-        (
-            candidate.category_jobs,
-            candidate.jobs_with_customer,
-            candidate.gap_minutes,
-        ) = stats.get(candidate.technician_id, (0, 0, None))
-        candidate.is_preferred = candidate.technician_id in preferred
-
-    ranked = rank_candidates(candidates, request, weights, limit=limit)
-    search_id = uuid.uuid4()
-    expires_at = min(now + match_ttl(), scheduled_start)
-    matches = [
-        Match(
-            customer=customer,
-            technician_id=scored.candidate.technician_id,
-            search_id=search_id,
-            rank=position,
-            searched_at=now,
-            category=category,
-            latitude=latitude,
-            longitude=longitude,
-            scheduled_start=scheduled_start,
-            duration_minutes=duration_minutes,
-            budget=budget,
-            urgency=urgency,
-            max_distance_km=max_km,
-            distance_km=(
-                round(scored.candidate.distance_km, 3)
-                if scored.candidate.distance_km is not None
-                else None
-            ),
-            total_score=round(scored.total, 6),
-            factor_scores={k: round(v, 6) for k, v in scored.factor_scores.items()},
-            weights_used={k: round(weights.get(k, 0.0), 6) for k in FACTORS},
-            reasons=scored.reasons,
-            expires_at=expires_at,
-        )
-        for position, scored in enumerate(ranked, start=1)
-    ]
-    if matches:
-        Match.objects.bulk_create(matches)
-    return search_id, matches
-
+from matching.scoring import estimate_price
 
 # --- transitions -------------------------------------------------------------------------------------------------
 
@@ -397,7 +255,7 @@ def matches_expire_stale(*, now: datetime | None = None, batch_size: int = 500) 
 # --- learning ----------------------------------------------------------------------------------------------------
 
 
-def _lock_preference(customer_id: int) -> MatchingPreference:
+def lock_preference(customer_id: int) -> MatchingPreference:
     preference, _ = MatchingPreference.objects.get_or_create(customer_id=customer_id)
     return MatchingPreference.objects.select_for_update().get(pk=preference.pk)
 
@@ -406,7 +264,7 @@ def learning_record(*, match: Match, action: str, rating: int | None = None) -> 
     """Apply one learning step (see matching/learning.py) to the match's customer. Caller holds the
     match lock inside a transaction."""
     direction = learning.signal_direction(action=action, rating=rating)
-    preference = _lock_preference(match.customer_id)
+    preference = lock_preference(match.customer_id)
     if direction == 0:
         return preference
     alternatives = list(
@@ -425,97 +283,3 @@ def learning_record(*, match: Match, action: str, rating: int | None = None) -> 
     preference.save(update_fields=["learned_weights", "learning_events", "updated_at"])
     preference.refresh_from_db(fields=["learning_events"])
     return preference
-
-
-# --- preferences and blocks --------------------------------------------------------------------------------------
-
-_UNSET = object()
-
-
-def matching_preferences_update(
-    *,
-    customer: User,
-    weights=_UNSET,
-    max_distance_km=_UNSET,
-    price_min=_UNSET,
-    price_max=_UNSET,
-    preferred_technician_ids=_UNSET,
-) -> MatchingPreference:
-    """Update the fields given (others keep their value). New weights reset what was learned, because the
-    learning bounds are relative to them. `weights=None` returns to the platform defaults."""
-    if weights is not _UNSET and weights is not None:
-        problems = validate_weights(weights)
-        if problems:
-            raise InvalidWeights(fields={"weights": problems})
-        weights = {name: float(weights[name]) for name in FACTORS}
-    if max_distance_km is not _UNSET and max_distance_km is not None and max_distance_km <= 0:
-        raise InvalidPreferences(fields={"max_distance_km": ["Must be greater than 0."]})
-
-    with transaction.atomic():
-        preference = _lock_preference(customer.pk)
-        if weights is not _UNSET:
-            preference.custom_weights = weights
-            preference.learned_weights = None
-            preference.learning_events = 0
-        if max_distance_km is not _UNSET:
-            preference.max_distance_km = max_distance_km
-        if price_min is not _UNSET:
-            preference.price_min = price_min
-        if price_max is not _UNSET:
-            preference.price_max = price_max
-        if (
-            preference.price_min is not None
-            and preference.price_max is not None
-            and preference.price_max < preference.price_min
-        ):
-            raise InvalidPreferences(
-                fields={"price_max": ["Must be greater than or equal to priceMin."]}
-            )
-        preference.save()
-        if preferred_technician_ids is not _UNSET:
-            wanted = set(preferred_technician_ids or ())
-            found = set(
-                User.objects.filter(
-                    pk__in=wanted, role=Role.TECHNICIAN, is_active=True
-                ).values_list("pk", flat=True)
-            )
-            unknown = sorted(wanted - found)
-            if unknown:
-                raise InvalidPreferences(
-                    fields={"preferred_technician_ids": [f"Unknown technicians: {unknown}."]}
-                )
-            blocked = sorted(
-                CustomerBlock.objects.filter(
-                    customer=customer, technician_id__in=wanted
-                ).values_list("technician_id", flat=True)
-            )
-            if blocked:
-                raise InvalidPreferences(
-                    fields={"preferred_technician_ids": [f"You blocked technicians {blocked}."]}
-                )
-            preference.preferred_technicians.set(found)
-    return selectors.preference_for(customer)
-
-
-def customer_block_create(*, customer: User, technician_id: int) -> tuple[CustomerBlock, bool]:
-    """Block a technician (idempotent: returns the existing block with created=False)."""
-    technician = User.objects.filter(pk=technician_id, role=Role.TECHNICIAN).first()
-    if technician is None:
-        raise MatchTechnicianNotFound()
-    try:
-        with transaction.atomic():
-            block = CustomerBlock.objects.create(customer=customer, technician=technician)
-            preference = MatchingPreference.objects.filter(customer=customer).first()
-            if preference is not None:
-                preference.preferred_technicians.remove(technician)
-    except IntegrityError:
-        return CustomerBlock.objects.get(customer=customer, technician=technician), False
-    return block, True
-
-
-def customer_block_delete(*, customer: User, technician_id: int) -> None:
-    deleted, _ = CustomerBlock.objects.filter(
-        customer=customer, technician_id=technician_id
-    ).delete()
-    if not deleted:
-        raise MatchTechnicianNotFound("You have not blocked this technician.")

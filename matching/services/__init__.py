@@ -1,0 +1,35 @@
+"""Writes for matching. Import from here: `from matching.services import match_search, ...`."""
+
+from matching.services.matches import (
+    learning_record,
+    lock_customer_match,
+    lock_preference,
+    match_accept,
+    match_feedback,
+    match_reject,
+    match_transition,
+    matches_expire_stale,
+)
+from matching.services.preferences import (
+    customer_block_create,
+    customer_block_delete,
+    matching_preferences_update,
+)
+from matching.services.search import default_max_distance_km, match_search, match_ttl
+
+__all__ = [
+    "customer_block_create",
+    "customer_block_delete",
+    "default_max_distance_km",
+    "learning_record",
+    "lock_customer_match",
+    "lock_preference",
+    "match_accept",
+    "match_feedback",
+    "match_reject",
+    "match_search",
+    "match_transition",
+    "match_ttl",
+    "matches_expire_stale",
+    "matching_preferences_update",
+]
