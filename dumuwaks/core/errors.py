@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -159,6 +160,23 @@ def api_exception_handler(exc, context):
         if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
             exc.status_code = status.HTTP_401_UNAUTHORIZED
         return Response(error_body(code, message), status=exc.status_code, headers=headers)
+
+    # Raised by Django's form/multipart parsing inside DRF's request.data, or by the JSON decoder.
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):  # too many fields/files, malformed multipart, ...
+        return Response(
+            error_body("bad_request", "The request could not be parsed."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, RecursionError | UnicodeError):
+        return Response(
+            error_body("parse_error", "The request body could not be parsed."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
 
     from dumuwaks.core.health import is_infrastructure_outage
 

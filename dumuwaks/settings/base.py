@@ -95,6 +95,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for admin URL fields (transitional setting)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
@@ -413,3 +414,17 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault(
     "media_upload", env.str("MEDIA_UPLOAD_THROTTLE_RATE", default="120/hour")
 )
+
+# --- hardening (tests/, dumuwaks/core/openapi_hooks.py, dumuwaks/core/request_limits.py) ---
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    *SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"],
+    "dumuwaks.core.openapi_hooks.blank_urls_in_responses",
+]
+# Body-size and JSON-depth caps (413/400 in the error body) and 503 for outages outside DRF views.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("dumuwaks.core.request_id.RequestIdMiddleware") + 1,
+    "dumuwaks.core.request_limits.RequestLimitsMiddleware",
+)
+API_MAX_JSON_BODY_BYTES = env.int("API_MAX_JSON_BODY_BYTES", default=1_048_576)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=110 * 1_048_576)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)

@@ -1,0 +1,242 @@
+"""Cross-app hardening fixtures: one `world` of objects owned by the `customer` persona.
+
+Objects are built lazily (first attribute access), so a test that only needs a booking does not pay for
+payments, payouts, chats and reviews. Everything goes through the owning app's services or factories.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+
+import pytest
+from django.db import close_old_connections
+from django.utils import timezone
+
+from conftest import bearer_client
+from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja, fake_stripe, ...)
+
+ROLES = (
+    "anonymous",
+    "customer",
+    "other_customer",
+    "technician",
+    "other_technician",
+    "support",
+    "admin",
+)
+
+
+class World:
+    """The customer persona's booking (with the technician persona assigned) and everything hanging off it."""
+
+    def __init__(self, *, users: dict, category, settings, monkeypatch):
+        self.users = users
+        self.category = category
+        self._settings = settings
+        self._monkeypatch = monkeypatch
+
+    # --- people --------------------------------------------------------------------------------------------
+    @property
+    def customer(self):
+        return self.users["customer"]
+
+    @property
+    def technician(self):
+        return self.users["technician"]
+
+    def client(self, role: str):
+        return bearer_client(self.users.get(role))
+
+    # --- bookings ------------------------------------------------------------------------------------------
+    @cached_property
+    def booking(self):
+        """Pending, deposit unpaid, technician assigned."""
+        from bookings.tests.factories import BookingFactory
+
+        return BookingFactory(
+            customer=self.customer,
+            technician=self.technician,
+            category=self.category,
+            price="5000.00",
+        )
+
+    @cached_property
+    def confirmed_booking(self):
+        """Deposit and balance paid through the real success path, confirmed: a payout exists (held)."""
+        from bookings.models import BookingStatus
+        from bookings.tests.factories import BookingFactory
+        from payments.tests.helpers import paid_payment, set_status
+
+        booking = BookingFactory(
+            customer=self.customer,
+            technician=self.technician,
+            category=self.category,
+            price="5000.00",
+        )
+        with pytest.MonkeyPatch.context() as mp:
+            # The payout stays held for review and nothing is sent to Daraja while we build the world.
+            mp.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+            self._settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000
+            self.__dict__["payment"] = paid_payment(booking)
+            now = timezone.now()
+            set_status(booking, BookingStatus.CONFIRMED, completed_at=now, confirmed_at=now)
+            self.__dict__["balance_payment"] = paid_payment(booking, "balance")
+        return booking
+
+    @cached_property
+    def payment(self):
+        self.confirmed_booking  # noqa: B018  (builds the payments)
+        return self.__dict__["payment"]
+
+    @cached_property
+    def payout(self):
+        from payments.models import Payout
+
+        return Payout.objects.get(booking=self.confirmed_booking)
+
+    @cached_property
+    def dispute(self):
+        from bookings.models import BookingStatus
+        from bookings.tests.factories import BookingFactory, DisputeFactory
+
+        booking = BookingFactory(
+            customer=self.customer,
+            technician=self.technician,
+            category=self.category,
+            status=BookingStatus.DISPUTED,
+            deposit_paid=True,
+            completed_at=timezone.now(),
+        )
+        return DisputeFactory(booking=booking, opened_by=self.customer)
+
+    # --- matching ------------------------------------------------------------------------------------------
+    @cached_property
+    def match(self):
+        from matching.services import match_search
+
+        start = timezone.localtime() + timedelta(days=5)
+        start = start.replace(hour=10, minute=0, second=0, microsecond=0)
+        _, matches = match_search(
+            customer=self.customer,
+            category=self.category,
+            scheduled_start=start,
+            duration_minutes=60,
+        )
+        return next(m for m in matches if m.technician_id == self.technician.pk)
+
+    # --- chat ----------------------------------------------------------------------------------------------
+    @cached_property
+    def conversation(self):
+        from notifications.services.chat import conversation_get_or_create_for_booking
+
+        conversation, _ = conversation_get_or_create_for_booking(
+            booking=self.booking, user=self.customer
+        )
+        return conversation
+
+    @cached_property
+    def message(self):
+        from notifications.services.chat import message_send
+
+        return message_send(
+            conversation=self.conversation, sender=self.customer, body="Habari, are you coming?"
+        )
+
+    @cached_property
+    def notification(self):
+        from notifications.tests.factories import NotificationFactory
+
+        return NotificationFactory(user=self.customer)
+
+    @cached_property
+    def device(self):
+        from notifications.tests.factories import DeviceTokenFactory
+
+        return DeviceTokenFactory(user=self.customer)
+
+    # --- support -------------------------------------------------------------------------------------------
+    @cached_property
+    def ticket(self):
+        from support.services.tickets import ticket_create
+
+        return ticket_create(
+            created_by=self.customer,
+            subject="M-Pesa deposit not reflecting",
+            description="I paid the booking fee but the booking still says pending.",
+            category="payment",
+        )
+
+    # --- social --------------------------------------------------------------------------------------------
+    @cached_property
+    def media(self):
+        from social.tests.factories import MediaAssetFactory
+
+        return MediaAssetFactory(owner=self.customer)
+
+    @cached_property
+    def post(self):
+        from social.tests.factories import PostFactory
+
+        return PostFactory(author=self.customer)
+
+    @cached_property
+    def comment(self):
+        from social.services.posts import comment_create
+
+        return comment_create(post=self.post, author=self.customer, body="Great work!")
+
+    @cached_property
+    def review(self):
+        from social.services.reviews import review_create
+
+        return review_create(
+            reviewer=self.customer,
+            booking_id=self.confirmed_booking.pk,
+            overall=5,
+            ratings={
+                a: 5 for a in ("quality", "timeliness", "professionalism", "communication", "value")
+            },
+            comment="Fixed the sink quickly.",
+        )
+
+
+@pytest.fixture
+def personas(
+    customer, other_customer, technician, other_technician, support_agent, admin_user
+) -> dict:
+    return {
+        "anonymous": None,
+        "customer": customer,
+        "other_customer": other_customer,
+        "technician": technician,
+        "other_technician": other_technician,
+        "support": support_agent,
+        "admin": admin_user,
+    }
+
+
+@pytest.fixture
+def world(personas, service_category, settings, monkeypatch) -> World:
+    settings.MPESA_BACKEND = "simulator"
+    return World(
+        users=personas, category=service_category, settings=settings, monkeypatch=monkeypatch
+    )
+
+
+@pytest.fixture
+def raw_wsgi_app():
+    """Django's WSGI app for tools that bypass the test client (schemathesis).
+
+    Like django.test.Client, stop request_started/finished from closing the test transaction's connection.
+    """
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished, request_started
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield WSGIHandler()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

@@ -1,0 +1,270 @@
+"""Every endpoint × every role, from ONE table.
+
+`MATRIX[(METHOD, path)]` gives the expected status per role. The objects behind path parameters all belong to
+the `customer` persona (with the `technician` persona assigned), see tests/conftest.py::World, so:
+object-level access: other_customer / other_technician get 404 (never 200 or 403 that leaks existence);
+function-level access: staff-only routes give 403 to customers/technicians and 401 to anonymous.
+Write requests carry a minimal valid body (tests/authz_cases.py::BODIES), so a 2xx / 409 means "allowed".
+
+A new endpoint without a row fails `test_matrix_covers_every_operation`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tests.authz_cases import call
+from tests.conftest import ROLES
+from tests.schema import schema_operations
+
+pytestmark = pytest.mark.django_db
+
+A, C, OC, T, OT, S, AD = ROLES  # anonymous, customer, other_customer, technician, ...
+
+
+def row(anonymous, customer, other_customer, technician, other_technician, support, admin):
+    return dict(
+        zip(
+            ROLES,
+            (anonymous, customer, other_customer, technician, other_technician, support, admin),
+            strict=True,
+        )
+    )
+
+
+def same(status, anonymous=401):
+    """Everyone authenticated gets `status` (own-data and public endpoints)."""
+    return row(anonymous, status, status, status, status, status, status)
+
+
+# Endpoints authenticated by a provider secret (callback token / Stripe signature), not by a user role.
+# They are tested in payments/tests/test_callbacks.py and tests/test_abuse.py.
+EXCLUDED = {
+    ("POST", "/api/v1/payments/mpesa/callback"): "M-Pesa STK callback: token-authenticated",
+    ("POST", "/api/v1/payments/mpesa/timeout"): "M-Pesa STK timeout: token-authenticated",
+    ("POST", "/api/v1/payments/mpesa/b2c-callback"): "M-Pesa B2C result: token-authenticated",
+    ("POST", "/api/v1/payments/mpesa/b2c-timeout"): "M-Pesa B2C timeout: token-authenticated",
+    ("POST", "/api/v1/payments/mpesa/status-callback"): "M-Pesa status result: token-authenticated",
+    ("POST", "/api/v1/payments/mpesa/status-timeout"): "M-Pesa status timeout: token-authenticated",
+    ("POST", "/api/v1/payments/stripe/webhook"): "Stripe webhook: signature-authenticated",
+}
+
+# Known authorization bugs in other apps: (METHOD, path, role) → reason. The case is xfail(strict=True),
+# so it flips to a failure once the owning app is fixed and the table must be updated.
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
+
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    # --- analytics ---
+    ("GET", "/api/v1/analytics/bookings"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/analytics/revenue"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/analytics/technicians"): row(401, 403, 403, 403, 403, 200, 200),
+    # --- auth ---
+    ("POST", "/api/v1/auth/change-password"): same(200),
+    ("POST", "/api/v1/auth/disable-2fa"): same(409),
+    ("POST", "/api/v1/auth/enable-2fa"): same(409),
+    ("POST", "/api/v1/auth/forgot-password"): same(202, anonymous=202),
+    ("POST", "/api/v1/auth/login"): same(200, anonymous=200),
+    ("POST", "/api/v1/auth/logout"): same(400),
+    ("GET", "/api/v1/auth/me"): same(200),
+    ("PATCH", "/api/v1/auth/me"): same(200),
+    ("POST", "/api/v1/auth/refresh"): same(401),
+    ("POST", "/api/v1/auth/register"): same(201, anonymous=201),
+    ("POST", "/api/v1/auth/resend-verification"): same(202, anonymous=202),
+    ("POST", "/api/v1/auth/reset-password"): same(400, anonymous=400),
+    ("POST", "/api/v1/auth/setup-2fa"): same(200),
+    ("POST", "/api/v1/auth/verify-2fa"): same(400, anonymous=400),
+    ("GET", "/api/v1/auth/verify-email/{token}"): same(400, anonymous=400),
+    ("POST", "/api/v1/auth/verify-phone"): same(202),
+    ("POST", "/api/v1/auth/verify-phone/confirm"): same(400),
+    # --- bookings ---
+    ("GET", "/api/v1/bookings"): same(200),
+    ("POST", "/api/v1/bookings"): row(401, 201, 201, 403, 403, 403, 403),
+    ("GET", "/api/v1/bookings/disputes"): row(401, 403, 403, 403, 403, 200, 200),
+    ("POST", "/api/v1/bookings/disputes/{id}/notes"): row(401, 403, 403, 403, 403, 201, 201),
+    ("POST", "/api/v1/bookings/disputes/{id}/resolve"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/bookings/stats"): same(200),
+    ("DELETE", "/api/v1/bookings/{id}"): row(401, 200, 404, 200, 404, 200, 200),
+    ("GET", "/api/v1/bookings/{id}"): row(401, 200, 404, 200, 404, 200, 200),
+    ("PATCH", "/api/v1/bookings/{id}"): row(401, 200, 404, 409, 404, 409, 409),
+    ("PUT", "/api/v1/bookings/{id}"): row(401, 200, 404, 409, 404, 409, 409),
+    ("POST", "/api/v1/bookings/{id}/accept"): row(401, 409, 404, 409, 404, 409, 409),
+    ("GET", "/api/v1/bookings/{id}/cancellation-quote"): row(401, 200, 404, 200, 404, 200, 200),
+    ("POST", "/api/v1/bookings/{id}/complete"): row(401, 409, 404, 409, 404, 409, 409),
+    ("POST", "/api/v1/bookings/{id}/confirm"): row(401, 409, 404, 409, 404, 409, 409),
+    ("POST", "/api/v1/bookings/{id}/decline"): row(401, 409, 404, 200, 404, 409, 409),
+    ("POST", "/api/v1/bookings/{id}/dispute"): row(401, 409, 404, 409, 404, 403, 403),
+    ("POST", "/api/v1/bookings/{id}/en-route"): row(401, 409, 404, 409, 404, 409, 409),
+    ("GET", "/api/v1/bookings/{id}/fee-breakdown"): row(401, 200, 404, 200, 404, 200, 200),
+    ("GET", "/api/v1/bookings/{id}/history"): row(401, 200, 404, 200, 404, 200, 200),
+    ("POST", "/api/v1/bookings/{id}/start"): row(401, 409, 404, 409, 404, 409, 409),
+    # --- categories ---
+    ("GET", "/api/v1/categories"): same(200, anonymous=200),
+    # --- conversations ---
+    ("GET", "/api/v1/conversations"): same(200),
+    ("POST", "/api/v1/conversations"): row(401, 201, 404, 201, 404, 201, 201),
+    ("GET", "/api/v1/conversations/{id}"): row(401, 200, 404, 200, 404, 404, 404),
+    ("POST", "/api/v1/conversations/{id}/read"): row(401, 200, 404, 200, 404, 404, 404),
+    # --- health ---
+    ("GET", "/api/v1/health"): same(200, anonymous=200),
+    # --- matching ---
+    ("DELETE", "/api/v1/matching/block/{technician_id}"): row(401, 404, 404, 403, 403, 403, 403),
+    ("POST", "/api/v1/matching/block/{technician_id}"): row(401, 201, 201, 403, 403, 403, 403),
+    ("POST", "/api/v1/matching/find-technicians"): row(401, 200, 200, 403, 403, 403, 403),
+    ("GET", "/api/v1/matching/my-matches"): row(401, 200, 200, 403, 403, 403, 403),
+    ("GET", "/api/v1/matching/preferences"): row(401, 200, 200, 403, 403, 403, 403),
+    ("PUT", "/api/v1/matching/preferences"): row(401, 200, 200, 403, 403, 403, 403),
+    ("GET", "/api/v1/matching/{id}"): row(401, 200, 404, 403, 403, 403, 403),
+    ("POST", "/api/v1/matching/{id}/accept"): row(401, 200, 404, 403, 403, 403, 403),
+    ("POST", "/api/v1/matching/{id}/feedback"): row(401, 409, 404, 403, 403, 403, 403),
+    ("POST", "/api/v1/matching/{id}/reject"): row(401, 200, 404, 403, 403, 403, 403),
+    # --- media ---
+    ("POST", "/api/v1/media/confirm-upload"): same(409),
+    ("POST", "/api/v1/media/delete-multiple"): same(200),
+    ("POST", "/api/v1/media/generate-signature"): same(409),
+    ("POST", "/api/v1/media/optimize-url"): same(200),
+    ("POST", "/api/v1/media/upload/image"): same(400),
+    ("POST", "/api/v1/media/upload/images"): same(400),
+    ("POST", "/api/v1/media/upload/media"): same(400),
+    ("POST", "/api/v1/media/upload/profile-picture"): same(400),
+    ("POST", "/api/v1/media/upload/video"): same(400),
+    ("DELETE", "/api/v1/media/{public_id}"): row(401, 204, 404, 404, 404, 204, 204),
+    ("GET", "/api/v1/media/{public_id}/details"): row(401, 200, 404, 404, 404, 200, 200),
+    # --- messages ---
+    ("GET", "/api/v1/messages"): row(401, 200, 404, 200, 404, 404, 404),
+    ("POST", "/api/v1/messages"): row(401, 201, 404, 201, 404, 404, 404),
+    ("DELETE", "/api/v1/messages/{id}"): row(401, 204, 404, 403, 404, 404, 404),
+    ("PATCH", "/api/v1/messages/{id}"): row(401, 200, 404, 403, 404, 404, 404),
+    # --- notifications ---
+    ("GET", "/api/v1/notifications"): same(200),
+    ("DELETE", "/api/v1/notifications/devices"): row(401, 204, 404, 404, 404, 404, 404),
+    ("POST", "/api/v1/notifications/devices"): same(201),
+    ("DELETE", "/api/v1/notifications/devices/{token}"): row(401, 204, 404, 404, 404, 404, 404),
+    ("GET", "/api/v1/notifications/preferences"): same(200),
+    ("PUT", "/api/v1/notifications/preferences"): same(200),
+    ("POST", "/api/v1/notifications/read-all"): same(200),
+    ("POST", "/api/v1/notifications/{id}/read"): row(401, 200, 404, 404, 404, 404, 404),
+    # --- payments ---
+    ("POST", "/api/v1/payments/mpesa/stk-push"): row(401, 201, 404, 404, 404, 404, 404),
+    ("GET", "/api/v1/payments/mpesa/{id}/query"): row(401, 200, 404, 404, 404, 200, 200),
+    ("POST", "/api/v1/payments/payouts/batch-process"): row(401, 403, 403, 403, 403, 403, 200),
+    ("GET", "/api/v1/payments/payouts/my-payouts"): row(401, 403, 403, 200, 200, 403, 403),
+    ("GET", "/api/v1/payments/payouts/pending"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/payments/payouts/{id}"): row(401, 404, 404, 200, 404, 200, 200),
+    ("POST", "/api/v1/payments/payouts/{id}/process"): row(401, 403, 403, 403, 403, 403, 200),
+    ("POST", "/api/v1/payments/stripe/payment-intent"): row(401, 201, 404, 404, 404, 404, 404),
+    ("GET", "/api/v1/payments/transactions"): same(200),
+    ("GET", "/api/v1/payments/transactions/{id}"): row(401, 200, 404, 404, 404, 200, 200),
+    ("GET", "/api/v1/payments/transactions/{id}/receipt"): row(401, 200, 404, 404, 404, 200, 200),
+    # --- posts ---
+    ("GET", "/api/v1/posts"): same(200),
+    ("POST", "/api/v1/posts"): same(201),
+    ("DELETE", "/api/v1/posts/comments/{id}"): row(401, 204, 403, 403, 403, 204, 204),
+    ("GET", "/api/v1/posts/feed"): same(200),
+    ("GET", "/api/v1/posts/reports"): row(401, 403, 403, 403, 403, 200, 200),
+    ("DELETE", "/api/v1/posts/{id}"): row(401, 204, 403, 403, 403, 204, 204),
+    ("GET", "/api/v1/posts/{id}"): same(200),
+    ("PATCH", "/api/v1/posts/{id}"): row(401, 200, 403, 403, 403, 403, 403),
+    ("GET", "/api/v1/posts/{id}/comments"): same(200),
+    ("POST", "/api/v1/posts/{id}/comments"): same(201),
+    ("DELETE", "/api/v1/posts/{id}/like"): same(200),
+    ("POST", "/api/v1/posts/{id}/like"): same(200),
+    ("POST", "/api/v1/posts/{id}/moderate"): row(401, 403, 403, 403, 403, 200, 200),
+    ("POST", "/api/v1/posts/{id}/report"): row(401, 400, 201, 201, 201, 201, 201),
+    ("POST", "/api/v1/posts/{id}/share"): same(200),
+    # --- reviews ---
+    ("POST", "/api/v1/reviews"): row(401, 201, 404, 201, 404, 404, 404),
+    ("GET", "/api/v1/reviews/booking/{id}"): row(401, 200, 404, 200, 404, 404, 404),
+    ("GET", "/api/v1/reviews/technician/{id}"): same(200, anonymous=200),
+    ("GET", "/api/v1/reviews/technician/{id}/stats"): same(200, anonymous=200),
+    ("DELETE", "/api/v1/reviews/{id}"): row(401, 204, 404, 404, 404, 204, 204),
+    ("GET", "/api/v1/reviews/{id}"): row(404, 200, 404, 404, 404, 404, 404),
+    ("PATCH", "/api/v1/reviews/{id}"): row(401, 200, 404, 404, 404, 404, 404),
+    ("POST", "/api/v1/reviews/{id}/respond"): same(404),
+    # --- support ---
+    ("GET", "/api/v1/support/agents/me/availability"): row(401, 403, 403, 403, 403, 200, 200),
+    ("PUT", "/api/v1/support/agents/me/availability"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/support/stats"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/support/tickets"): same(200),
+    ("POST", "/api/v1/support/tickets"): same(201),
+    ("GET", "/api/v1/support/tickets/{id}"): row(401, 200, 404, 404, 404, 200, 200),
+    ("POST", "/api/v1/support/tickets/{id}/assign"): row(401, 403, 403, 403, 403, 200, 200),
+    ("POST", "/api/v1/support/tickets/{id}/chat"): row(401, 200, 404, 404, 404, 200, 200),
+    ("POST", "/api/v1/support/tickets/{id}/close"): row(401, 200, 404, 404, 404, 200, 200),
+    ("POST", "/api/v1/support/tickets/{id}/escalate"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/support/tickets/{id}/messages"): row(401, 200, 404, 404, 404, 200, 200),
+    ("POST", "/api/v1/support/tickets/{id}/messages"): row(401, 201, 404, 404, 404, 201, 201),
+    ("POST", "/api/v1/support/tickets/{id}/priority"): row(401, 403, 403, 403, 403, 200, 200),
+    ("POST", "/api/v1/support/tickets/{id}/rate"): row(401, 409, 404, 404, 404, 403, 403),
+    ("POST", "/api/v1/support/tickets/{id}/reopen"): row(401, 409, 404, 404, 404, 409, 409),
+    ("POST", "/api/v1/support/tickets/{id}/status"): row(401, 403, 403, 403, 403, 200, 200),
+    # --- users ---
+    ("GET", "/api/v1/users"): row(401, 403, 403, 403, 403, 200, 200),
+    ("GET", "/api/v1/users/me/availability"): row(401, 403, 403, 200, 200, 403, 403),
+    ("PUT", "/api/v1/users/me/availability"): row(401, 403, 403, 200, 200, 403, 403),
+    ("POST", "/api/v1/users/me/kyc"): row(401, 403, 403, 409, 409, 403, 403),
+    ("PUT", "/api/v1/users/me/technician-profile"): row(401, 403, 403, 200, 200, 403, 403),
+    ("GET", "/api/v1/users/technicians/search"): same(200, anonymous=200),
+    ("DELETE", "/api/v1/users/{id}"): row(401, 204, 404, 404, 404, 403, 204),
+    ("GET", "/api/v1/users/{id}"): row(401, 200, 404, 404, 404, 200, 200),
+    ("PATCH", "/api/v1/users/{id}"): row(401, 200, 404, 404, 404, 403, 200),
+    ("PUT", "/api/v1/users/{id}"): row(401, 200, 404, 404, 404, 403, 200),
+    ("GET", "/api/v1/users/{id}/availability"): same(200),
+    ("POST", "/api/v1/users/{id}/kyc/review"): row(401, 403, 403, 403, 403, 409, 409),
+    # --- root ---
+    ("GET", "/health"): same(200, anonymous=200),
+}
+
+_RECORD = os.environ.get("DW_AUTHZ_RECORD")
+
+
+def _cases():
+    for (method, path), expected in sorted(MATRIX.items()):
+        for role in ROLES:
+            marks = []
+            bug = KNOWN_BUGS.get((method, path, role))
+            if bug:
+                marks.append(pytest.mark.xfail(strict=True, reason=bug))
+            yield pytest.param(
+                method, path, role, expected[role], id=f"{method} {path} {role}", marks=marks
+            )
+
+
+def _record_cases():
+    for method, path in sorted(schema_operations()):
+        if (method, path) in EXCLUDED:
+            continue
+        for role in ROLES:
+            yield pytest.param(method, path, role, None, id=f"{method} {path} {role}")
+
+
+def test_matrix_covers_every_operation():
+    documented = schema_operations() - set(EXCLUDED)
+    missing = sorted(documented - set(MATRIX))
+    stale = sorted(set(MATRIX) - documented)
+    assert not missing, f"endpoints without an authorization row: {missing}"
+    assert not stale, f"rows for endpoints that no longer exist: {stale}"
+    assert all(set(r) == set(ROLES) for r in MATRIX.values())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "expected"), list(_record_cases() if _RECORD else _cases())
+)
+def test_endpoint_access(request, world, method, path, role, expected):
+    if "/stripe/" in path:
+        request.getfixturevalue("fake_stripe")
+    response = call(world, role, method, path)
+    if _RECORD:
+        with open(_RECORD, "a") as fh:
+            body = response.content[:300].decode(errors="replace")
+            fh.write(json.dumps([method, path, role, response.status_code, body]) + "\n")
+        return
+    assert response.status_code == expected, (
+        f"{role} {method} {path}: expected {expected}, got {response.status_code} "
+        f"{response.content[:300]!r}"
+    )
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) >= {"code", "message"}
