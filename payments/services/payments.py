@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from bookings.models import Booking, BookingStatus
 from dumuwaks.core.errors import InvalidTransition
@@ -80,6 +80,12 @@ def _check_due(booking: Booking, purpose: str) -> None:
         raise errors.PaymentNotDue("The booking fee has to be paid first.")
 
 
+def _payment_window(method: str) -> timedelta:
+    if method == PaymentMethod.CARD:  # card checkouts (3-D Secure) take longer than a PIN prompt
+        return timedelta(seconds=getattr(settings, "PAYMENT_CARD_EXPIRY_SECONDS", 1800))
+    return timedelta(seconds=settings.PAYMENT_STK_EXPIRY_SECONDS)
+
+
 def _payment_open(
     *,
     booking_id: int,
@@ -133,7 +139,7 @@ def _payment_open(
                     currency=booking.currency,
                     phone=number,
                     idempotency_key=idempotency_key or None,
-                    expires_at=now() + timedelta(seconds=settings.PAYMENT_STK_EXPIRY_SECONDS),
+                    expires_at=now() + _payment_window(method),
                 )
         except IntegrityError:
             payment = None
@@ -170,6 +176,8 @@ def payment_request_stk(
         idempotency_key=idempotency_key,
     )
     if not created:
+        if payment.method != PaymentMethod.MPESA:
+            raise errors.PaymentNotDue("A card payment for this is in progress.")
         return payment
     return _payment_send_stk(payment)
 
@@ -325,14 +333,15 @@ def payment_mark_failed(
 
 
 def payment_query_status(*, payment_id: int) -> Payment:
-    """Resolve a pending M-Pesa payment whose callback never came (STK Query). Safe to call any time."""
+    """Resolve a pending M-Pesa payment whose callback never came (STK Query); expire any payment whose
+    window closed (a card payment that later succeeds is still credited). Safe to call any time."""
     from payments.daraja.errors import DarajaError
     from payments.services.common import mpesa_client
 
     payment = Payment.objects.select_related("booking").get(pk=payment_id)
-    if payment.status not in ACTIVE_PAYMENT_STATUSES or payment.method != PaymentMethod.MPESA:
+    if payment.status not in ACTIVE_PAYMENT_STATUSES:
         return payment
-    if not payment.checkout_request_id:
+    if payment.method != PaymentMethod.MPESA or not payment.checkout_request_id:
         return _payment_expire_if_due(payment)
     try:
         result = mpesa_client().stk_query(checkout_request_id=payment.checkout_request_id)
@@ -382,7 +391,7 @@ def payments_stale_pending_ids(*, older_than_seconds: int) -> list[int]:
     cutoff = now() - timedelta(seconds=older_than_seconds)
     return list(
         Payment.objects.filter(
-            method=PaymentMethod.MPESA,
+            Q(method=PaymentMethod.MPESA) | Q(expires_at__lt=now()),
             status__in=ACTIVE_PAYMENT_STATUSES,
             created_at__lt=cutoff,
         ).values_list("pk", flat=True)[:500]

@@ -114,3 +114,26 @@ def test_unhandled_event_types_are_stored_and_ignored(
     event = fake_stripe.event_payload("payment_intent.processing", payment.stripe_payment_intent_id)
     assert _webhook(anon_client, event, sign_stripe_payload(event)).status_code == 200
     assert CallbackEvent.objects.get().status == CallbackStatus.IGNORED
+
+
+def test_abandoned_card_payment_expires_and_mpesa_can_be_used(
+    fake_stripe, mpesa, booking, customer_client
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments import tasks
+
+    payment_id = customer_client.post(INTENT, {"bookingId": booking.pk}).json()["payment"]["id"]
+    response = customer_client.post("/api/v1/payments/mpesa/stk-push", {"bookingId": booking.pk})
+    assert response.status_code == 409  # a card checkout is open
+    Payment.objects.filter(pk=payment_id).update(
+        created_at=timezone.now() - timedelta(hours=1),
+        expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    tasks.payments_resolve_stale_task.apply().get()
+    assert Payment.objects.get(pk=payment_id).status == PaymentStatus.EXPIRED
+    response = customer_client.post("/api/v1/payments/mpesa/stk-push", {"bookingId": booking.pk})
+    assert response.status_code == 201
+    assert response.json()["method"] == "mpesa"
