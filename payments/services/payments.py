@@ -1,4 +1,5 @@
-"""Inbound payments: STK push requests, STK callbacks and queries, card payments, the success path."""
+"""Inbound payments: STK push requests, STK queries and expiry, and the success path shared with cards
+(payments/services/card.py)."""
 
 from __future__ import annotations
 
@@ -212,6 +213,12 @@ def _payment_send_stk(payment: Payment) -> Payment:
                 checkout_request_id=accepted.checkout_request_id,
                 merchant_request_id=accepted.merchant_request_id,
                 requested_at=now(),
+            )
+        elif not payment.checkout_request_id:
+            # Closed meanwhile (expired): keep the id anyway so a late callback still finds its payment.
+            Payment.objects.filter(pk=payment.pk).update(
+                checkout_request_id=accepted.checkout_request_id,
+                merchant_request_id=accepted.merchant_request_id,
             )
     # The callback may have overtaken the synchronous answer: process it now that it can be matched.
     waiting = CallbackEvent.objects.filter(
