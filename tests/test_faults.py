@@ -1,0 +1,283 @@
+"""Infrastructure failing under a live request, and a Celery worker dying in the middle of paying someone.
+
+PostgreSQL: the request's backend is really terminated (pg_terminate_backend from a second connection) in the
+middle of the request. Requests go through Django's WSGI handler with the production request signals, so the
+next request shows whether the process recovers by itself (it must: no restart).
+Redis: the cache is pointed at a dead port mid-test; throttled endpoints answer 503, then recover.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import psycopg
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+from django.test import override_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+from werkzeug.test import Client
+
+DEAD_REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+}
+
+
+def _auth(user) -> dict:
+    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+
+
+def _terminate_backend(pid: int) -> None:
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as other:
+        # PostgreSQL ≥ 14: wait (up to 5 s) until the backend is really gone.
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+
+
+@contextlib.contextmanager
+def kill_connection_on(sql_fragment: str):
+    """Terminate this thread's PostgreSQL backend right before the first query containing `sql_fragment`."""
+    state = {"armed": True, "fired": False}
+
+    def wrapper(execute, sql, params, many, context):
+        if state["armed"] and sql_fragment in sql:
+            state["armed"] = False
+            state["fired"] = True
+            _terminate_backend(context["connection"].connection.info.backend_pid)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        yield state
+
+
+@pytest.fixture
+def wsgi_client():
+    """Production path: request_started/finished keep calling close_old_connections (unlike the test Client)."""
+    return Client(WSGIHandler())
+
+
+def _json(response):
+    import json
+
+    return json.loads(response.get_data())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_backend_killed_mid_read_is_503_then_recovers(customer, wsgi_client):
+    headers = _auth(customer)
+    assert wsgi_client.get("/api/v1/bookings", headers=headers).status_code == 200
+
+    with kill_connection_on("bookings_booking") as state:
+        response = wsgi_client.get("/api/v1/bookings", headers=headers)
+    assert state["fired"]
+    assert response.status_code == 503
+    assert _json(response)["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
+
+    # Same process, no restart: the broken connection was discarded at the end of the failed request.
+    response = wsgi_client.get("/api/v1/bookings", headers=headers)
+    assert response.status_code == 200
+    assert _json(response)["count"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_backend_killed_mid_write_is_503_and_writes_nothing(
+    customer, service_category, wsgi_client
+):
+    from bookings.models import Booking
+
+    headers = _auth(customer)
+    body = {
+        "categoryId": service_category.pk,
+        "title": "Fix the tap",
+        "address": "Kilimani",
+        "scheduledStart": "2030-01-07T09:00:00+03:00",
+        "durationMinutes": 60,
+        "price": "3000.00",
+    }
+    with kill_connection_on('INSERT INTO "bookings_booking"') as state:
+        response = wsgi_client.post("/api/v1/bookings", json=body, headers=headers)
+    assert state["fired"]
+    assert response.status_code == 503, response.get_data()[:300]
+    assert _json(response)["code"] == "service_unavailable"
+
+    connection.close()  # this (test) thread shares the connection object; start clean like a new request
+    assert Booking.objects.count() == 0
+    response = wsgi_client.post("/api/v1/bookings", json=body, headers=headers)
+    assert response.status_code == 201, response.get_data()[:300]
+    assert Booking.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_backend_killed_during_authentication_is_503(customer, wsgi_client):
+    headers = _auth(customer)
+    with kill_connection_on("accounts_user") as state:
+        response = wsgi_client.get("/api/v1/auth/me", headers=headers)
+    assert state["fired"]
+    assert response.status_code == 503
+    assert wsgi_client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_reports_and_recovers_from_a_killed_backend(wsgi_client):
+    assert wsgi_client.get("/health").status_code == 200
+    with kill_connection_on("SELECT 1") as state:
+        response = wsgi_client.get("/health")
+    assert state["fired"]
+    assert response.status_code == 503
+    assert wsgi_client.get("/health").status_code == 200
+
+
+# --- Redis ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/bookings", "/api/v1/auth/me", "/api/v1/notifications", "/api/v1/support/tickets"],
+)
+def test_redis_down_makes_throttled_endpoints_503_then_they_recover(customer_client, path):
+    assert customer_client.get(path).status_code == 200
+    with override_settings(CACHES=DEAD_REDIS):
+        response = customer_client.get(path)
+        assert response.status_code == 503, response.content[:300]
+        assert response.json()["code"] == "service_unavailable"
+        assert response["Retry-After"] == "5"
+    assert customer_client.get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_redis_down_during_login_is_503_not_500(anon_client, customer):
+    with override_settings(CACHES=DEAD_REDIS):
+        response = anon_client.post(
+            "/api/v1/auth/login",
+            {"email": customer.email, "password": "S3cure-Passw0rd!"},
+            format="json",
+        )
+    assert response.status_code == 503, response.content[:300]
+    response = anon_client.post(
+        "/api/v1/auth/login",
+        {"email": customer.email, "password": "S3cure-Passw0rd!"},
+        format="json",
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_redis_down_does_not_lose_a_chat_message(world, django_capture_on_commit_callbacks):
+    """The channel layer (live push) is best-effort; the message itself is stored and the API answers."""
+    from notifications.models import Message
+
+    conversation = world.conversation
+    dead_layer = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+    with (
+        override_settings(CHANNEL_LAYERS=dead_layer),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = world.client("customer").post(
+            "/api/v1/messages",
+            {"conversationId": conversation.pk, "body": "Uko wapi?"},
+            format="json",
+        )
+    assert response.status_code in {201, 503}, response.content[:300]
+    if response.status_code == 201:
+        assert Message.objects.filter(conversation=conversation, body="Uko wapi?").count() == 1
+
+
+# --- a Celery worker killed mid-payout -----------------------------------------------------------------------
+
+
+class WorkerKilled(BaseException):
+    """Stands in for SIGKILL / OOM: not an Exception, so no `except Exception` in the code under test sees it."""
+
+
+@pytest.fixture
+def queued_payout(world, admin_user, django_capture_on_commit_callbacks):
+    """The world's held payout, approved by an admin; the send task is NOT run yet (we run it by hand)."""
+    from payments.services.payouts import payout_process
+
+    payout = world.payout
+    with django_capture_on_commit_callbacks(execute=False):
+        payout_process(payout_id=payout.pk, actor=admin_user)
+    payout.refresh_from_db()
+    assert payout.status == "queued"
+    return payout
+
+
+def test_worker_killed_after_b2c_sent_never_pays_twice(
+    queued_payout, fake_daraja, settings, monkeypatch, client
+):
+    from payments import tasks
+    from payments.daraja.client import DarajaClient
+    from payments.models import Payout
+    from payments.tests.fakes.daraja import PATH_B2C
+    from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callback
+
+    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
+    real_b2c = DarajaClient.b2c_payment
+
+    def b2c_then_die(self, **kwargs):
+        real_b2c(self, **kwargs)  # the request reached Safaricom ...
+        raise WorkerKilled()  # ... and the worker died before storing the answer
+
+    monkeypatch.setattr(DarajaClient, "b2c_payment", b2c_then_die)
+    with pytest.raises(WorkerKilled):
+        tasks.payout_send_task.apply(args=[queued_payout.pk], throw=True)
+    monkeypatch.setattr(DarajaClient, "b2c_payment", real_b2c)
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    payout = Payout.objects.get(pk=queued_payout.pk)
+    assert payout.status == "sending"
+
+    # acks_late + reject_on_worker_lost: the broker redelivers the task, maybe more than once.
+    for _ in range(2):
+        outcome = tasks.payout_send_task.apply(args=[queued_payout.pk]).get()
+        assert outcome.startswith("skipped_")
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+
+    # Safaricom's result for the one request arrives (twice: Daraja retries callbacks) → paid once.
+    result = fake_daraja.b2c_result_payload(payout.originator_conversation_id)
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    for _ in range(2):
+        assert post_callback(api, "b2c-callback", result).status_code == 200
+    payout.refresh_from_db()
+    assert payout.status == "paid"
+    assert tasks.payout_send_task.apply(args=[queued_payout.pk]).get() == "skipped_paid"
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    assert_reconciled()
+
+
+def test_worker_killed_before_b2c_sent_sends_exactly_once_on_retry(
+    queued_payout, fake_daraja, monkeypatch
+):
+    """Died after claiming the payout but before the HTTP request: nothing left, so nothing to duplicate.
+    The payout is stuck in `sending` until reconciliation asks Daraja (Transaction Status)."""
+    from payments import tasks
+    from payments.daraja.client import DarajaClient
+    from payments.models import Payout
+    from payments.tests.fakes.daraja import PATH_B2C
+
+    def die_before_sending(self, **kwargs):
+        raise WorkerKilled()
+
+    real_b2c = DarajaClient.b2c_payment
+    monkeypatch.setattr(DarajaClient, "b2c_payment", die_before_sending)
+    with pytest.raises(WorkerKilled):
+        tasks.payout_send_task.apply(args=[queued_payout.pk], throw=True)
+    monkeypatch.setattr(DarajaClient, "b2c_payment", real_b2c)
+    assert fake_daraja.requests_to(PATH_B2C) == []
+    assert tasks.payout_send_task.apply(args=[queued_payout.pk]).get().startswith("skipped_")
+    assert fake_daraja.requests_to(PATH_B2C) == []
+    assert Payout.objects.get(pk=queued_payout.pk).status == "sending"

@@ -1,0 +1,201 @@
+"""Duplicate and concurrent requests on every endpoint that moves money.
+
+Each race runs real threads with their own database connections against the real PostgreSQL (transaction=True)
+and the fake Daraja / Stripe servers, then counts what reached the provider and what the ledger holds.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from conftest import bearer_client
+from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
+from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callback
+
+
+def race(*calls, timeout=30):
+    """Run the callables at the same instant, each in its own thread (and DB connection); return results."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, fn):
+        try:
+            barrier.wait()
+            results[index] = fn()
+        except Exception as exc:  # surfaced to the test as a result
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results
+
+
+@pytest.fixture
+def callbacks_allowed(settings):
+    settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
+    settings.MPESA_ALLOWED_IPS = []
+
+
+def _stk(customer, booking, key=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return bearer_client(customer).post(
+        "/api/v1/payments/mpesa/stk-push", {"bookingId": booking.pk}, format="json", **headers
+    )
+
+
+# --- STK push ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_stk_push_repeated_with_the_same_key_is_one_payment(world, fake_daraja):
+    from payments.models import Payment
+
+    first = _stk(world.customer, world.booking, key="pay-deposit-1")
+    second = _stk(world.customer, world.booking, key="pay-deposit-1")
+    assert first.status_code == 201 and second.status_code in {200, 201}
+    assert first.json()["id"] == second.json()["id"]
+    assert Payment.objects.filter(booking=world.booking).count() == 1
+    assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 1
+
+
+@pytest.mark.django_db
+def test_stk_push_repeated_without_a_key_never_sends_a_second_prompt(world, fake_daraja):
+    from payments.models import Payment
+
+    responses = [_stk(world.customer, world.booking) for _ in range(3)]
+    assert all(r.status_code in {200, 201, 409} for r in responses), [r.content for r in responses]
+    assert Payment.objects.filter(booking=world.booking).count() == 1
+    assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("keys", [("same-key", "same-key"), ("key-a", "key-b"), (None, None)])
+def test_concurrent_stk_pushes_make_one_payment_and_one_prompt(world, fake_daraja, keys):
+    from payments.models import Payment
+
+    booking = world.booking
+    results = race(*(lambda k=k: _stk(world.customer, booking, key=k) for k in keys))
+    statuses = sorted(r.status_code for r in results)
+    assert all(s in {200, 201, 409} for s in statuses), [r.content for r in results]
+    assert 201 in statuses
+    assert Payment.objects.filter(booking=booking).count() == 1
+    assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_stk_callbacks_credit_escrow_once(
+    world, fake_daraja, callbacks_allowed
+):
+    from rest_framework.test import APIClient
+
+    from payments.models import LedgerTransaction, Payment
+
+    response = _stk(world.customer, world.booking, key="cb-race")
+    payment = Payment.objects.get(pk=response.json()["id"])
+    payload = fake_daraja.stk_callback_payload(payment.checkout_request_id, "0")
+    results = race(*(lambda: post_callback(APIClient(), "callback", payload) for _ in range(4)))
+    assert all(r.status_code == 200 for r in results), [r.content for r in results]
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+    assert LedgerTransaction.objects.filter(payment=payment).count() == 1
+    assert_reconciled()
+
+
+# --- Stripe card intent ----------------------------------------------------------------------------------------
+
+
+def _intent(customer, booking, key=None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return bearer_client(customer).post(
+        "/api/v1/payments/stripe/payment-intent",
+        {"bookingId": booking.pk},
+        format="json",
+        **headers,
+    )
+
+
+@pytest.mark.django_db
+def test_card_intent_repeated_with_the_same_key_is_one_payment(world, fake_stripe):
+    from payments.models import Payment
+
+    first = _intent(world.customer, world.booking, key="card-1")
+    second = _intent(world.customer, world.booking, key="card-1")
+    assert first.status_code == 201 and second.status_code in {200, 201}
+    assert first.json()["payment"]["id"] == second.json()["payment"]["id"]
+    assert Payment.objects.filter(booking=world.booking).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_card_intents_make_one_payment(world, fake_stripe):
+    from payments.models import Payment
+
+    booking = world.booking
+    results = race(*(lambda: _intent(world.customer, booking, key="card-race") for _ in range(3)))
+    assert all(r.status_code in {200, 201, 409} for r in results), [r.content for r in results]
+    assert Payment.objects.filter(booking=booking).count() == 1
+
+
+# --- payouts -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_payout_approvals_send_one_b2c(world, fake_daraja):
+    from payments.models import Payout
+
+    payout = world.payout
+    admin = world.users["admin"]
+    url = f"/api/v1/payments/payouts/{payout.pk}/process"
+    results = race(*(lambda: bearer_client(admin).post(url) for _ in range(3)))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200, 409, 409], [r.content for r in results]
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    payout.refresh_from_db()
+    assert payout.status == Payout.objects.get(pk=payout.pk).status
+    assert payout.status in {"awaiting_result", "sending"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_process_with_duplicate_ids_and_in_parallel_sends_one_b2c(world, fake_daraja):
+    payout = world.payout
+    admin = world.users["admin"]
+
+    def batch():
+        return bearer_client(admin).post(
+            "/api/v1/payments/payouts/batch-process",
+            {"payoutIds": [payout.pk, payout.pk, payout.pk]},
+            format="json",
+        )
+
+    results = race(batch, batch)
+    assert all(r.status_code in {200, 207, 409} for r in results), [r.content for r in results]
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_duplicate_b2c_results_pay_once(world, fake_daraja, callbacks_allowed):
+    from rest_framework.test import APIClient
+
+    from payments.models import LedgerTransaction
+
+    payout = world.payout
+    response = bearer_client(world.users["admin"]).post(
+        f"/api/v1/payments/payouts/{payout.pk}/process"
+    )
+    assert response.status_code == 200
+    payout.refresh_from_db()
+    result = fake_daraja.b2c_result_payload(payout.originator_conversation_id)
+    results = race(*(lambda: post_callback(APIClient(), "b2c-callback", result) for _ in range(4)))
+    assert all(r.status_code == 200 for r in results), [r.content for r in results]
+    payout.refresh_from_db()
+    assert payout.status == "paid"
+    assert LedgerTransaction.objects.filter(payout=payout).count() == 1
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    assert_reconciled()
