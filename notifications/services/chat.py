@@ -220,7 +220,11 @@ def message_send(
             attachments=attachments,
             reply_to_id=reply_to_id,
         )
-        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+        # Never move the activity time backwards when sends race.
+        Conversation.objects.filter(
+            Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at),
+            pk=conversation.pk,
+        ).update(last_message_at=message.created_at)
         ConversationParticipant.objects.filter(conversation_id=conversation.pk).exclude(
             user_id=sender.pk
         ).update(unread_count=F("unread_count") + 1, updated_at=now)
