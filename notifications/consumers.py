@@ -207,7 +207,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         action = content.get("action") or content.get("type")
         request_id = content.get("requestId")
-        handler = self._actions.get(action)
+        handler = self._actions.get(action) if isinstance(action, str) else None
         if handler is None:
             await self._error(request_id, "unknown_action", f"Unknown action {action!r}.")
             return

@@ -249,6 +249,10 @@ async def test_bad_input_gets_error_events_not_a_crash(customer):
     assert (await _receive(alice, "error"))["code"] == "bad_request"
     await alice.send_json_to({"action": "launch.missiles"})
     assert (await _receive(alice, "error"))["code"] == "unknown_action"
+    await alice.send_json_to({"action": ["join"]})
+    assert (await _receive(alice, "error"))["code"] == "unknown_action"
+    await alice.send_json_to(["join"])
+    assert (await _receive(alice, "error"))["code"] == "bad_request"
     await alice.send_json_to({"action": "join", "conversationId": "abc"})
     error = await _receive(alice, "error")
     assert error["code"] == "validation_error" and "conversationId" in error["fields"]
