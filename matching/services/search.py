@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -139,5 +140,20 @@ def match_search(
         for position, scored in enumerate(ranked, start=1)
     ]
     if matches:
-        Match.objects.bulk_create(matches)
+        _store_suggestions(matches)
     return search_id, matches
+
+
+def _store_suggestions(matches: list[Match]) -> None:
+    """Insert one search's suggestions without waiting for the WAL flush when this is our own transaction.
+
+    Suggestions are derived data: a crash can lose at most the last few hundred milliseconds of them, and
+    the customer simply searches again; bookings and money never take this path. Waiting for fsync was the
+    largest share of a search's tail latency on a busy disk.
+    """
+    nested = connection.in_atomic_block
+    with transaction.atomic():
+        if not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        Match.objects.bulk_create(matches)
