@@ -22,8 +22,10 @@ from payments.models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
+    Payout,
     PayoutChannel,
     PayoutKind,
+    PayoutStatus,
 )
 from payments.selectors import account_balance
 from payments.services.common import lock_booking, lock_escrow
@@ -38,7 +40,7 @@ from payments.services.ledger import (
     technician_payable_code,
     transfer,
 )
-from payments.services.payouts import payout_create
+from payments.services.payouts import payout_create, payout_transition
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +57,21 @@ def _paid_in(booking: Booking) -> Decimal:
 
 
 def _refunded(booking: Booking) -> Decimal:
+    """Everything this booking's customer has been refunded (from escrow or clawed back)."""
     total = LedgerEntry.objects.filter(
-        account__code=escrow_code(booking.pk),
-        side=EntrySide.CREDIT,
-        transaction__kind=LedgerTransactionKind.REFUND,
+        account__code=REFUNDS_PAYABLE,
+        side=EntrySide.DEBIT,
+        transaction__booking=booking,
     ).aggregate(total=Sum("amount"))["total"]
     return total or Decimal(0)
+
+
+def _released_to(booking: Booking, code: str) -> Decimal:
+    """Net amount this booking released to `code` (releases minus earlier clawbacks)."""
+    rows = LedgerEntry.objects.filter(account__code=code, transaction__booking=booking).values_list(
+        "side", "amount"
+    )
+    return sum((a if side == EntrySide.DEBIT else -a for side, a in rows), Decimal(0))
 
 
 def _release_lines(booking: Booking, amount: Decimal, *, technician_part: Decimal) -> list[Line]:
@@ -128,6 +139,10 @@ def _refund(booking: Booking, amount: Decimal, *, reference: str, memo: str, pay
     )
     if txn is None:
         return
+    _refund_payouts(booking, amount, memo=memo, payments=payments)
+
+
+def _refund_payouts(booking: Booking, amount: Decimal, *, memo: str, payments=None) -> None:
     for channel, payment, part in _refund_allocation(booking, amount, payments):
         payout_create(
             booking=booking,
@@ -238,8 +253,9 @@ def dispute_settle(*, dispute_id: int) -> str:
         if dispute.status != DisputeStatus.RESOLVED or not dispute.outcome:
             return "not_resolved"
         reference = f"dispute:{dispute.pk}"
-        if ledger_reference_exists(f"{reference}:release") or ledger_reference_exists(
-            f"{reference}:refund"
+        if any(
+            ledger_reference_exists(f"{reference}:{part}")
+            for part in ("release", "refund", "clawback")
         ):
             return "already_settled"
         lock_escrow(booking.pk)
@@ -252,20 +268,88 @@ def dispute_settle(*, dispute_id: int) -> str:
         else:
             wanted = Decimal(0)
         refund = min(wanted, max(held, Decimal(0)))
-        if wanted > refund:
-            # Money already released (dispute after confirmation) is not clawed back automatically: the
-            # technician may have been paid. Staff settle the rest by hand; the log says how much.
+        if held > 0:
+            _refund(booking, refund, reference=f"{reference}:refund", memo=f"dispute {dispute.pk}")
+            _release(
+                booking,
+                held - refund,
+                reference=f"{reference}:release",
+                memo=f"dispute {dispute.pk}",
+            )
+        shortfall = wanted - refund
+        if shortfall > 0:
+            shortfall -= _claw_back(
+                booking, shortfall, reference=f"{reference}:clawback", memo=f"dispute {dispute.pk}"
+            )
+        if shortfall > 0:
+            # Money the technician was already paid is not recovered automatically; staff settle the
+            # rest by hand and the log says how much.
             logger.error(
-                "dispute %s: refund %s wanted but escrow of booking %s holds only %s",
+                "dispute %s: refund %s wanted, %s could not be recovered for booking %s",
                 dispute.pk,
                 wanted,
+                shortfall,
                 booking.pk,
-                held,
             )
-        if held <= 0:
+        if held <= 0 and shortfall == wanted:
             return "nothing_held"
-        _refund(booking, refund, reference=f"{reference}:refund", memo=f"dispute {dispute.pk}")
-        _release(
-            booking, held - refund, reference=f"{reference}:release", memo=f"dispute {dispute.pk}"
-        )
     return dispute.outcome
+
+
+def _claw_back(booking: Booking, amount: Decimal, *, reference: str, memo: str) -> Decimal:
+    """Take back up to `amount` already released by this booking, for a refund after release.
+
+    Only money that has not left: the booking's technician payouts not yet sent (held for review, queued,
+    failed) are cancelled, and the platform gives back its fee. Proportions follow the platform rate; what
+    the technician keeps goes out as a new payout. Returns the amount recovered. Caller holds the booking
+    lock (lock order booking → payout).
+    """
+    unsent = list(
+        Payout.objects.select_for_update(of=("self",))
+        .filter(
+            booking=booking,
+            kind=PayoutKind.TECHNICIAN_PAYOUT,
+            status__in=[PayoutStatus.PENDING_REVIEW, PayoutStatus.QUEUED, PayoutStatus.FAILED],
+        )
+        .order_by("id")
+    )
+    technician_available = sum((p.amount for p in unsent), Decimal(0))
+    platform_available = max(_released_to(booking, PLATFORM_REVENUE), Decimal(0))
+    recovered = min(amount, technician_available + platform_available)
+    if recovered <= 0:
+        return Decimal(0)
+    platform_share, _rest = split_amount(recovered, PLATFORM_FEE_RATE)
+    technician_take = min(technician_available, recovered - min(platform_available, platform_share))
+    platform_take = recovered - technician_take
+    lines = [Line(REFUNDS_PAYABLE, EntrySide.DEBIT, recovered)]
+    if technician_take:
+        lines.append(
+            Line(technician_payable_code(booking.technician_id), EntrySide.CREDIT, technician_take)
+        )
+    if platform_take:
+        lines.append(Line(PLATFORM_REVENUE, EntrySide.CREDIT, platform_take))
+    if (
+        ledger_post(
+            kind=LedgerTransactionKind.REFUND,
+            reference=reference,
+            lines=lines,
+            booking_id=booking.pk,
+            memo=f"{memo}: taken back after release",
+            currency=booking.currency,
+        )
+        is None
+    ):
+        return Decimal(0)
+    for payout in unsent:
+        payout_transition(payout=payout, to=PayoutStatus.CANCELLED, note=f"{memo}: refund")
+    if technician_available - technician_take > 0:
+        payout_create(
+            booking=booking,
+            kind=PayoutKind.TECHNICIAN_PAYOUT,
+            recipient=booking.technician,
+            amount=technician_available - technician_take,
+            phone=booking.technician.phone_number or "",
+            note=f"{memo}: remainder after refund",
+        )
+    _refund_payouts(booking, recovered, memo=memo)
+    return recovered

@@ -186,7 +186,7 @@ class Scenario:
                 p.amount
                 for p in Payout.objects.filter(
                     recipient=self.technician, kind=PayoutKind.TECHNICIAN_PAYOUT
-                ).exclude(status=PayoutStatus.PAID)
+                ).exclude(status__in=[PayoutStatus.PAID, PayoutStatus.CANCELLED])
             ),
             Decimal(0),
         )
@@ -195,7 +195,7 @@ class Scenario:
             (
                 p.amount
                 for p in Payout.objects.filter(kind=PayoutKind.REFUND).exclude(
-                    status=PayoutStatus.PAID
+                    status__in=[PayoutStatus.PAID, PayoutStatus.CANCELLED]
                 )
             ),
             Decimal(0),

@@ -217,20 +217,74 @@ def test_recent_phone_change_holds_the_payout(booking, technician, monkeypatch):
     assert "changed" in payout.review_reason
 
 
-def test_dispute_after_the_money_was_released_moves_nothing_and_is_logged(
-    booking, customer, support_agent, monkeypatch, caplog
+def test_dispute_after_the_technician_was_paid_recovers_only_the_platform_fee(
+    booking, customer, technician, support_agent, monkeypatch, caplog
 ):
+    from payments.services.payouts import payout_apply_result
+
     monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, PaymentPurpose.BALANCE)  # released on payment
+    payout = Payout.objects.get(booking=booking)
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.AWAITING_RESULT)
+    payout_apply_result(payout_id=payout.pk, success=True, result_code="0", result_desc="ok")
     set_status(booking, BookingStatus.DISPUTED)
     dispute = DisputeFactory(booking=booking, opened_by=customer)
     dispute_resolve(dispute=dispute, actor=support_agent, outcome=DisputeOutcome.FULL_REFUND)
-    entries_before = LedgerTransaction.objects.count()
     with caplog.at_level("ERROR"):
-        assert dispute_settle(dispute_id=dispute.pk) == "nothing_held"
-    assert "refund 5000.00 wanted" in caplog.text
-    assert LedgerTransaction.objects.count() == entries_before
-    assert not Payout.objects.filter(kind=PayoutKind.REFUND).exists()
+        assert dispute_settle(dispute_id=dispute.pk) == DisputeOutcome.FULL_REFUND
+    assert "4250.00 could not be recovered" in caplog.text
+    refund = Payout.objects.get(kind=PayoutKind.REFUND)
+    assert refund.amount == Decimal("750.00")
+    assert account_balance("platform_revenue") == Decimal("0.00")
+    assert account_balance(f"technician_payable:{technician.pk}") == Decimal("0.00")
+    assert_reconciled()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "refund_amount", "customer_gets", "technician_keeps", "platform_keeps"),
+    [
+        (DisputeOutcome.FULL_REFUND, None, "5000.00", "0.00", "0.00"),
+        (DisputeOutcome.PARTIAL_REFUND, "1000", "1000.00", "3400.00", "600.00"),
+    ],
+)
+def test_dispute_after_release_claws_back_a_payout_not_yet_sent(
+    booking,
+    customer,
+    technician,
+    support_agent,
+    settings,
+    monkeypatch,
+    outcome,
+    refund_amount,
+    customer_gets,
+    technician_keeps,
+    platform_keeps,
+):
+    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+    settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000  # the technician payout waits for review
+    paid_payment(booking)
+    set_status(booking, BookingStatus.CONFIRMED)
+    paid_payment(booking, PaymentPurpose.BALANCE)
+    held = Payout.objects.get(booking=booking)
+    assert held.status == PayoutStatus.PENDING_REVIEW
+    set_status(booking, BookingStatus.DISPUTED)
+    dispute = DisputeFactory(booking=booking, opened_by=customer)
+    dispute_resolve(
+        dispute=dispute, actor=support_agent, outcome=outcome, refund_amount=refund_amount
+    )
+    assert dispute_settle(dispute_id=dispute.pk) == outcome
+    held.refresh_from_db()
+    assert held.status == PayoutStatus.CANCELLED
+    refund = Payout.objects.get(kind=PayoutKind.REFUND)
+    assert refund.amount == Decimal(customer_gets)
+    assert account_balance("refunds_payable") == Decimal(customer_gets)
+    assert account_balance(f"technician_payable:{technician.pk}") == Decimal(technician_keeps)
+    assert account_balance("platform_revenue") == Decimal(platform_keeps)
+    remainder = Payout.objects.filter(
+        kind=PayoutKind.TECHNICIAN_PAYOUT, status__in=[PayoutStatus.PENDING_REVIEW, "queued"]
+    )
+    assert sum(p.amount for p in remainder) == Decimal(technician_keeps)
+    assert dispute_settle(dispute_id=dispute.pk) == "already_settled"
     assert_reconciled()
