@@ -210,7 +210,7 @@ def seed(total: int) -> None:
         if done % 20000 == 0 or done == total:
             print(f"  seeded {done}/{total} technicians ({time.perf_counter() - started:.0f}s)")
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")  # visibility map too, as autovacuum would eventually
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -300,11 +300,42 @@ def bench_http(runs: int, rng: random.Random) -> None:
     report("http", samples, results)
 
 
+def explain_nairobi() -> None:
+    from django.db import connection, transaction
+
+    from accounts.models import ServiceCategory
+    from matching import selectors
+    from matching.scoring import bounding_box
+
+    lat, lng = -1.2921, 36.8219
+    min_lat, max_lat, min_lng, max_lng = bounding_box(lat, lng, 50)
+    params = {
+        "category_id": ServiceCategory.objects.get(slug="plumbing").pk,
+        "lat": lat,
+        "lng": lng,
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lng": min_lng,
+        "max_lng": max_lng,
+        "max_km": 50.0,
+        "customer_id": 0,
+        "cap": 300,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + selectors._CANDIDATES_SQL, params)
+        for (line,) in cursor.fetchall():
+            print("  " + line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--technicians", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--http-runs", type=int, default=100)
+    parser.add_argument(
+        "--explain", action="store_true", help="print the candidate query plan for central Nairobi"
+    )
     args = parser.parse_args()
 
     ensure_database()
@@ -317,9 +348,12 @@ def main() -> None:
     Match.objects.filter(customer__email=f"customer@{EMAIL_DOMAIN}").delete()
     technicians = User.objects.filter(role=Role.TECHNICIAN).count()
     print(f"database {os.environ['DATABASE_URL'].rsplit('/', 1)[1]}: {technicians} technicians")
+    if args.explain:
+        explain_nairobi()
     rng = random.Random(7)
     print("load average before: {:.2f} {:.2f} {:.2f} (2 cores)".format(*os.getloadavg()))
-    bench_service(args.runs, rng)
+    if args.runs:
+        bench_service(args.runs, rng)
     if args.http_runs:
         bench_http(args.http_runs, rng)
     print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
