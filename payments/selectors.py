@@ -247,7 +247,10 @@ def booking_fee_breakdown(*, booking_id: int, user) -> dict:
         "balance_paid": paid.get("balance", ZERO),
         "escrow_held": account_balance(escrow_code(booking.pk)),
         "released": moved.get(LedgerTransactionKind.RELEASE, ZERO),
-        "refunded": moved.get(LedgerTransactionKind.REFUND, ZERO),
+        # Every refund of this booking, from escrow or taken back after release.
+        "refunded": LedgerEntry.objects.filter(
+            account__code="refunds_payable", side=EntrySide.DEBIT, transaction__booking=booking
+        ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY))["total"],
     }
 
 
