@@ -41,6 +41,15 @@ class MatchFindApi(_CustomerView):
     @extend_schema(
         tags=TAGS,
         summary="Rank technicians for a job and store the suggestions",
+        description=(
+            "Candidates have the skill, approved KYC, are available and free in the slot, lie within "
+            "both their own service radius and your maximum distance, and are not blocked by you. "
+            "Each gets nine factor scores in [0, 1] (skill match 25 %, proximity 20 %, availability "
+            "15 %, rating 15 % Bayesian-smoothed, experience 10 %, pricing fit 5 %, response time 5 %, "
+            "completion rate 3 %, your preference 2 % by default; your own or learned weights when "
+            "set), a weighted total and readable reasons. Ties: distance, then technician id. The "
+            "top `limit` are stored as suggested matches that expire after 24 h or at the slot."
+        ),
         request=MatchFindInputSerializer,
         responses={200: MatchSearchOutputSerializer, **error_responses(400, 401, 403)},
     )
