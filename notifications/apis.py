@@ -49,6 +49,7 @@ def _conversation_output(request, conversation_id: int, *, status_code=status.HT
 
 
 class ConversationListCreateApi(GenericAPIView):
+    filter_backends = ()  # ordering is fixed by the selector / cursor
     queryset = Conversation.objects.none()  # for the schema; the selector scopes every request
     pagination_class = StandardPagination
     serializer_class = ConversationOutputSerializer
@@ -133,6 +134,7 @@ class ConversationReadApi(APIView):
 
 
 class MessageListCreateApi(GenericAPIView):
+    filter_backends = ()  # ordering is fixed by the selector / cursor
     queryset = Message.objects.none()
     pagination_class = CreatedCursorPagination
     serializer_class = ChatMessageOutputSerializer
@@ -205,6 +207,7 @@ class MessageDetailApi(APIView):
 
 
 class NotificationListApi(GenericAPIView):
+    filter_backends = ()  # ordering is fixed by the selector / cursor
     queryset = Notification.objects.none()
     pagination_class = StandardPagination
     serializer_class = NotificationOutputSerializer
