@@ -14,6 +14,19 @@ Convention: a transfer of X from account A to account B credits A and debits B. 
 | `card_refunds_disbursed`      | money returned to cards through Stripe refunds                        |
 
 Every transaction balances (Σdebit == Σcredit, checked here before writing), so all balances always sum to 0.
+
+Money flow (each row one ledger transaction, posted once under its unique `reference`):
+
+| event                                   | posting (from → to)                                             | reference                       |
+|-----------------------------------------|-----------------------------------------------------------------|---------------------------------|
+| deposit / balance paid (M-Pesa or card) | customer_clearing → escrow:booking                              | payment:<id>:received           |
+| confirmed booking, escrow == price      | escrow → technician_payable (technician_share) + platform_revenue (platform_fee) | booking:<id>:release |
+| cancellation (fee part)                 | escrow → technician_payable + platform_revenue (fee split 85/15; all platform without technician) | booking:<id>:cancel-fee |
+| cancellation / expiry (refund part)     | escrow → refunds_payable                                        | booking:<id>:cancel-refund      |
+| money for a closed booking / paid twice | escrow → refunds_payable                                        | payment:<id>:refund             |
+| dispute: refund part / release part     | escrow → refunds_payable; escrow → technician_payable + platform_revenue | dispute:<id>:refund / :release |
+| dispute after release                   | technician_payable (unsent payouts only) + platform_revenue → refunds_payable | dispute:<id>:clawback |
+| payout or refund paid                   | technician_payable or refunds_payable → mpesa_b2c_disbursed / card_refunds_disbursed | payout:<id>:paid |
 """
 
 from __future__ import annotations
