@@ -11,19 +11,24 @@ Who hears what:
 - booking.deposit_paid: both parties; payment.succeeded / payment.failed: the payer;
 - payout.paid: the recipient; support.ticket_replied: the ticket's creator (unless they wrote the reply);
 - dispute.opened / dispute.resolved: both booking parties;
-- a new chat message: every other participant who has no open socket (presence) gets `message.received`.
+- a new chat message: every other participant who has no open socket (presence) gets `message.received`,
+  at most one unread alert per conversation per 30 minutes.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.apps import apps as django_apps
+from django.utils import timezone
 
 from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
 from notifications.realtime import send_to_user_after_commit
 
 logger = logging.getLogger(__name__)
+
+MESSAGE_ALERT_COALESCE = timedelta(minutes=30)
 
 
 def _tasks():
@@ -243,7 +248,7 @@ def dispute_notify(*, booking_id, type_) -> list[int]:
 
 def offline_recipients_notify(*, message_id) -> list[int]:
     """Notify (group "messages") every other participant of the message's conversation who is offline."""
-    from notifications.models import ConversationParticipant, Message
+    from notifications.models import ConversationParticipant, Message, Notification
     from notifications.presence import online_user_ids
 
     message = Message.objects.select_related("sender").filter(pk=message_id).first()
@@ -263,6 +268,19 @@ def offline_recipients_notify(*, message_id) -> list[int]:
         "sender_name": message.sender.get_full_name() if message.sender else "",
         "preview": preview,
     }
-    for user_id in offline:
+    # One alert per conversation until it is read (or for MESSAGE_ALERT_COALESCE): a chatty sender must not
+    # become fifty pushes, emails and paid SMS.
+    since = timezone.now() - MESSAGE_ALERT_COALESCE
+    already_alerted = set(
+        Notification.objects.filter(
+            user_id__in=offline,
+            type="message.received",
+            is_read=False,
+            data__conversation_id=message.conversation_id,
+            created_at__gte=since,
+        ).values_list("user_id", flat=True)
+    )
+    notified = [uid for uid in offline if uid not in already_alerted]
+    for user_id in notified:
         _notify(user_id, "message.received", context)
-    return offline
+    return notified

@@ -7,7 +7,7 @@ from bookings.services import booking_mark_deposit_paid, booking_transition
 from bookings.tests.factories import BookingFactory
 from dumuwaks.core.side_effects import publish_after_commit
 from notifications import catalogue, producers, sms
-from notifications.models import Notification
+from notifications.models import Notification, NotificationDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +155,20 @@ def test_booking_created_for_a_technician_is_a_job_request(customer, technician)
     assert notification.user_id == technician.pk and notification.type == "booking.created"
     unassigned = BookingFactory(customer=customer, technician=None)
     assert producers.booking_created_notify(booking_id=unassigned.pk) == []
+
+
+def test_offline_message_alerts_are_coalesced_per_conversation(
+    booking_conversation, customer, technician
+):
+    from notifications.services import chat
+
+    first = chat.message_send(conversation=booking_conversation, sender=customer, body="one")
+    second = chat.message_send(conversation=booking_conversation, sender=customer, body="two")
+    assert producers.offline_recipients_notify(message_id=first.pk) == [technician.pk]
+    assert producers.offline_recipients_notify(message_id=second.pk) == []
+    assert Notification.objects.filter(user=technician, type="message.received").count() == 1
+    assert NotificationDelivery.objects.filter(channel="sms").count() == 1
+    # Once read, the next message alerts again.
+    Notification.objects.update(is_read=True)
+    third = chat.message_send(conversation=booking_conversation, sender=customer, body="three")
+    assert producers.offline_recipients_notify(message_id=third.pk) == [technician.pk]
