@@ -10,6 +10,7 @@ UTF-8, the wrong content type and the wrong JSON types. Always a 4xx with `{"cod
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -529,3 +530,27 @@ def test_query_strings_with_nul_bytes_and_garbage_are_not_500(world):
     ):
         response = client.get(url)
         assert response.status_code < 500, (url, response.content[:300])
+
+
+def test_nul_characters_in_json_fields_are_400_not_500(world):
+    """PostgreSQL cannot store \\u0000 in jsonb/text; it must come back as a 400, never a 500."""
+    client = world.client("customer")
+    response = client.post(
+        "/api/v1/support/tickets",
+        {"subject": "Help", "description": "Please", "attachments": [{"name\u0000": "x\u0000y"}]},
+        format="json",
+    )
+    _assert_error_body(response, {400})
+    for url, body in (
+        ("/api/v1/posts", {"body": "nul \u0000 inside"}),
+        ("/api/v1/messages", {"conversationId": world.conversation.pk, "body": "a\u0000b"}),
+        ("/api/v1/support/tickets", {"subject": "a\u0000", "description": "b"}),
+        ("/api/v1/auth/me", {"firstName": "Wan\u0000jiku"}),
+    ):
+        response = client.generic(
+            "PATCH" if url.endswith("/me") else "POST",
+            url,
+            json.dumps(body),
+            content_type="application/json",
+        )
+        assert response.status_code in {200, 201, 400}, (url, response.content[:300])

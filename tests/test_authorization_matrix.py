@@ -268,3 +268,52 @@ def test_endpoint_access(request, world, method, path, role, expected):
     if response.status_code >= 400:
         body = response.json()
         assert set(body) >= {"code", "message"}
+
+
+# --- lists: object-level access holds in collections and filters too ------------------------------------------
+
+# list URL (with filters aimed at the world's objects) → callable(world) giving the id that outsiders must not
+# find in `results`.
+LIST_LEAKS = {
+    "/api/v1/bookings": lambda w: ({}, w.booking.pk),
+    "/api/v1/bookings?status=pending": lambda w: ({}, w.booking.pk),
+    "/api/v1/bookings?available=true": lambda w: ({}, w.booking.pk),
+    "/api/v1/conversations": lambda w: ({}, w.conversation.pk),
+    "/api/v1/payments/transactions": lambda w: ({}, w.payment.pk),
+    "/api/v1/payments/transactions?booking={booking}": lambda w: (
+        {"booking": w.confirmed_booking.pk},
+        w.payment.pk,
+    ),
+    "/api/v1/support/tickets": lambda w: ({}, w.ticket.pk),
+    "/api/v1/notifications": lambda w: ({}, w.notification.pk),
+    "/api/v1/matching/my-matches": lambda w: ({}, w.match.pk),
+    "/api/v1/payments/payouts/my-payouts": lambda w: ({}, w.payout.pk),
+}
+
+
+@pytest.mark.parametrize("url", sorted(LIST_LEAKS))
+@pytest.mark.parametrize("role", ["other_customer", "other_technician"])
+def test_lists_do_not_leak_other_users_objects(world, url, role):
+    params, hidden_id = LIST_LEAKS[url](world)
+    response = world.client(role).get(url.format(**params))
+    if response.status_code in (403, 404):
+        return  # the role may not use this list at all
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) else body
+    # Transactions mix payments and payouts (ids of different tables): compare payments only.
+    leaked = [r for r in rows if r.get("id") == hidden_id and r.get("type") in (None, "payment")]
+    assert not leaked, f"{role} sees {url} row {hidden_id}"
+
+
+@pytest.mark.parametrize("url", sorted(LIST_LEAKS))
+def test_lists_show_the_owner_its_objects(world, url):
+    """The leak test above would pass vacuously if the lists were empty for everyone."""
+    params, visible_id = LIST_LEAKS[url](world)
+    if "available" in url or "my-payouts" in url:
+        pytest.skip("not a customer list")
+    response = world.client("customer").get(url.format(**params))
+    assert response.status_code == 200, response.content[:300]
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) else body
+    assert visible_id in {row.get("id") for row in rows}

@@ -12,6 +12,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -170,6 +171,14 @@ def api_exception_handler(exc, context):
     if isinstance(exc, SuspiciousOperation):  # too many fields/files, malformed multipart, ...
         return Response(
             error_body("bad_request", "The request could not be parsed."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, DataError):
+        # PostgreSQL refused a value validation let through (e.g. "\u0000" inside a JSON field): the input
+        # was bad, so 400; logged with the traceback because the serializer should have caught it.
+        logger.warning("database rejected request data", exc_info=exc)
+        return Response(
+            error_body("invalid_input", "Some of the data sent cannot be stored."),
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, RecursionError | UnicodeError):

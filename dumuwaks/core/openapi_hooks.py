@@ -6,10 +6,14 @@ Found by tests/test_api_fuzzing.py (schemathesis response_schema_conformance).
 from __future__ import annotations
 
 
-def blank_urls_in_responses(result, generator, request, public):
-    """Optional URL fields (`URLField(blank=True)`: avatars, KYC documents, media secure URLs) are sent as ""
-    when unset, which is not a `format: uri` string. Responses document them as plain strings; request
-    bodies keep `format: uri`, because input is still validated as a URL."""
+def honest_response_formats(result, generator, request, public):
+    """Make response components describe what DRF actually renders; request bodies are left alone.
+
+    - Optional URL fields (`URLField(blank=True)`: avatars, KYC documents, media secure URLs) are sent as ""
+      when unset, which is not a `format: uri` string: documented as plain strings.
+    - DRF's TimeField renders "07:30:00" (no UTC offset), but OpenAPI's `format: time` is RFC 3339 full-time,
+      which requires one: documented with a pattern instead.
+    """
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request"):
             continue
@@ -21,6 +25,9 @@ def _relax(node):
     if isinstance(node, dict):
         if node.get("type") == "string" and node.get("format") == "uri":
             del node["format"]
+        elif node.get("type") == "string" and node.get("format") == "time":
+            del node["format"]
+            node.setdefault("pattern", r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$")
         for value in node.values():
             _relax(value)
     elif isinstance(node, list):

@@ -418,7 +418,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault(
 # --- hardening (tests/, dumuwaks/core/openapi_hooks.py, dumuwaks/core/request_limits.py) ---
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     *SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"],
-    "dumuwaks.core.openapi_hooks.blank_urls_in_responses",
+    "dumuwaks.core.openapi_hooks.honest_response_formats",
 ]
 # Body-size and JSON-depth caps (413/400 in the error body) and 503 for outages outside DRF views.
 MIDDLEWARE.insert(
