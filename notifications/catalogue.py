@@ -154,6 +154,30 @@ CATALOGUE: dict[str, Entry] = {
 }
 
 
+GROUP_LABELS = {
+    "en": {
+        G.BOOKINGS: "booking",
+        G.PAYMENTS: "payment",
+        G.MESSAGES: "message",
+        G.SUPPORT: "support",
+        G.MARKETING: "offers and news",
+        G.ACCOUNT: "account",
+    },
+    "sw": {
+        G.BOOKINGS: "maombi ya huduma",
+        G.PAYMENTS: "malipo",
+        G.MESSAGES: "ujumbe",
+        G.SUPPORT: "huduma kwa wateja",
+        G.MARKETING: "ofa na habari",
+        G.ACCOUNT: "akaunti",
+    },
+}
+
+
+def group_label(group: str, language: str) -> str:
+    return GROUP_LABELS.get(language, GROUP_LABELS["en"]).get(group, group)
+
+
 class UnknownNotificationType(KeyError):
     pass
 

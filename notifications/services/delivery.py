@@ -126,6 +126,7 @@ def _deliver_push(delivery, notification, user) -> str:
 def _deliver_email(delivery, notification, user) -> str:
     import smtplib
 
+    from notifications.catalogue import group_label
     from notifications.email import send_templated_email
 
     try:
@@ -136,7 +137,7 @@ def _deliver_email(delivery, notification, user) -> str:
                 "first_name": user.first_name,
                 "title": notification.title,
                 "body": notification.body,
-                "group": notification.group,
+                "group": group_label(notification.group, notification.language),
             },
             language=notification.language,
         )

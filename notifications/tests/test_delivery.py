@@ -65,6 +65,7 @@ def test_swahili_user_gets_swahili_everywhere(customer, django_capture_on_commit
     assert notification.body == "Kiprop Cheruiyot amekubali ombi lako DW-2611-000042."
     assert mail.outbox[0].subject == "Ombi limekubaliwa"
     assert "Habari" in mail.outbox[0].body
+    assert "arifa za maombi ya huduma" in mail.outbox[0].body
     assert sms.outbox[0].message.startswith("Ombi limekubaliwa: ")
 
 
