@@ -12,8 +12,9 @@ from functools import cached_property
 import pytest
 from django.db import close_old_connections
 from django.utils import timezone
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
-from conftest import bearer_client
 from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja, fake_stripe, ...)
 
 ROLES = (
@@ -45,8 +46,13 @@ class World:
     def technician(self):
         return self.users["technician"]
 
-    def client(self, role: str):
-        return bearer_client(self.users.get(role))
+    def client(self, role: str) -> APIClient:
+        """An API client with a Bearer access token (no refresh token row, unlike conftest.bearer_client)."""
+        client = APIClient()
+        user = self.users.get(role)
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
 
     # --- bookings ------------------------------------------------------------------------------------------
     @cached_property

@@ -554,3 +554,93 @@ def test_nul_characters_in_json_fields_are_400_not_500(world):
             content_type="application/json",
         )
         assert response.status_code in {200, 201, 400}, (url, response.content[:300])
+
+
+# --- references to other users' objects inside bodies (IDOR through ids in the payload) -----------------------
+
+
+def test_cannot_attach_someone_elses_media_to_a_post(world):
+    from social.models import Post
+
+    response = world.client("other_customer").post(
+        "/api/v1/posts", {"body": "look", "mediaIds": [world.media.pk]}, format="json"
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert not Post.objects.filter(author=world.users["other_customer"]).exists()
+
+
+def test_ticket_cannot_reference_someone_elses_booking_or_payment(world):
+    from support.models import SupportTicket
+
+    client = world.client("other_customer")
+    for field, value in (
+        ("relatedBookingId", world.booking.pk),
+        ("relatedPaymentId", world.payment.pk),
+    ):
+        response = client.post(
+            "/api/v1/support/tickets",
+            {"subject": "Refund", "description": "Give me money", field: value},
+            format="json",
+        )
+        assert response.status_code in {400, 404}, (field, response.content[:300])
+    assert not SupportTicket.objects.filter(created_by=world.users["other_customer"]).exists()
+
+
+def test_cannot_reply_to_a_message_of_another_conversation(world):
+    from bookings.tests.factories import BookingFactory
+    from notifications.models import Message
+    from notifications.services.chat import conversation_get_or_create_for_booking
+
+    other = world.users["other_customer"]
+    own_booking = BookingFactory(customer=other, technician=world.users["other_technician"])
+    conversation, _ = conversation_get_or_create_for_booking(booking=own_booking, user=other)
+    response = world.client("other_customer").post(
+        "/api/v1/messages",
+        {"conversationId": conversation.pk, "body": "quote", "replyToId": world.message.pk},
+        format="json",
+    )
+    assert response.status_code in {400, 404}, response.content[:300]
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_stk_push_for_someone_elses_booking_sends_nothing(world, fake_daraja):
+    from payments.models import Payment
+    from payments.tests.fakes.daraja import PATH_STK_PUSH
+
+    response = world.client("other_customer").post(
+        "/api/v1/payments/mpesa/stk-push",
+        {"bookingId": world.booking.pk, "phoneNumber": "0722000111"},
+        format="json",
+    )
+    assert response.status_code == 404
+    assert not Payment.objects.filter(booking=world.booking).exists()
+    assert fake_daraja.requests_to(PATH_STK_PUSH) == []
+
+
+def test_customer_cannot_write_or_read_internal_ticket_notes(world):
+    from support.models import TicketMessage
+
+    ticket = world.ticket
+    response = world.client("customer").post(
+        f"/api/v1/support/tickets/{ticket.pk}/messages",
+        {"body": "psst", "isInternal": True},
+        format="json",
+    )
+    assert response.status_code in {201, 400, 403}, response.content[:300]
+    assert not TicketMessage.objects.filter(
+        ticket=ticket, author=world.customer, is_internal=True
+    ).exists()
+
+    response = world.client("support").post(
+        f"/api/v1/support/tickets/{ticket.pk}/messages",
+        {"body": "Customer is a known fraudster", "isInternal": True},
+        format="json",
+    )
+    assert response.status_code == 201, response.content[:300]
+    for url in (
+        f"/api/v1/support/tickets/{ticket.pk}/messages",
+        f"/api/v1/support/tickets/{ticket.pk}",
+    ):
+        response = world.client("customer").get(url)
+        assert response.status_code == 200
+        assert b"known fraudster" not in response.content, url

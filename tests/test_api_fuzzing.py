@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
@@ -126,7 +126,7 @@ def _operation_params():
 def _headers(user) -> dict:
     if user is None:
         return {}
-    return {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+    return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
 
 
 def test_fuzzing_covers_every_operation():
