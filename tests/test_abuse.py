@@ -644,3 +644,90 @@ def test_customer_cannot_write_or_read_internal_ticket_notes(world):
         response = world.client("customer").get(url)
         assert response.status_code == 200
         assert b"known fraudster" not in response.content, url
+
+
+# --- provider callbacks: authenticated by a secret, fed garbage ----------------------------------------------
+
+MPESA_CALLBACKS = (
+    "callback",
+    "timeout",
+    "b2c-callback",
+    "b2c-timeout",
+    "status-callback",
+    "status-timeout",
+)
+GARBAGE_CALLBACKS = (
+    {},
+    {"Body": None},
+    {"Body": {"stkCallback": "nope"}},
+    {"Body": {"stkCallback": {"CheckoutRequestID": ["x"], "ResultCode": "abc"}}},
+    {"Result": {"ResultCode": {"$ne": 0}, "OriginatorConversationID": 5}},
+    {"Result": {"ResultParameters": {"ResultParameter": "x"}, "ResultCode": 0}},
+    [1, 2, 3],
+    "string",
+)
+
+
+@pytest.mark.parametrize("name", MPESA_CALLBACKS)
+def test_mpesa_callbacks_reject_a_missing_or_wrong_token(anon_client, settings, name):
+    from payments.models import CallbackEvent
+
+    settings.MPESA_CALLBACK_TOKEN = "right-token-0123456789abcdef"
+    for query in ("", "?token=wrong", "?token="):
+        response = anon_client.post(
+            f"/api/v1/payments/mpesa/{name}{query}", {"Body": {}}, format="json"
+        )
+        assert 400 <= response.status_code < 500, (name, query, response.status_code)
+    assert not CallbackEvent.objects.exists()
+
+
+@pytest.mark.parametrize("name", MPESA_CALLBACKS)
+def test_mpesa_callbacks_survive_garbage_with_a_valid_token(anon_client, settings, name):
+    settings.MPESA_CALLBACK_TOKEN = "right-token-0123456789abcdef"
+    settings.MPESA_ALLOWED_IPS = []
+    url = f"/api/v1/payments/mpesa/{name}?token=right-token-0123456789abcdef"
+    for payload in GARBAGE_CALLBACKS:
+        response = anon_client.post(url, payload, format="json")
+        assert response.status_code < 500, (name, payload, response.content[:300])
+    response = anon_client.post(url, DEEP_JSON, content_type="application/json")
+    assert response.status_code == 400, (name, response.content[:300])
+    # Undecodable bodies are acknowledged (Daraja would retry a non-200 forever) but never a 5xx.
+    response = anon_client.post(url, INVALID_UTF8, content_type="application/json")
+    assert response.status_code < 500, (name, response.content[:300])
+
+
+def test_stripe_webhook_rejects_bad_signatures(anon_client, fake_stripe, sign_stripe_payload):
+    url = "/api/v1/payments/stripe/webhook"
+    body = b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {}}}'
+    for signature in ("", "t=1,v1=deadbeef", sign_stripe_payload(body, timestamp=1)):
+        response = anon_client.post(
+            url, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+        )
+        assert response.status_code == 400, (signature, response.content[:300])
+
+
+_STRIPE_KEYERROR = pytest.mark.xfail(
+    strict=True,
+    reason='payments: callback_apis.py StripeWebhookApi reads event["id"]/event["type"] unchecked → '
+    "KeyError → 500 for a signed event without them",
+)
+STRIPE_GARBAGE = [
+    b"[]",
+    b'"x"',
+    pytest.param(b'{"id": "evt_2"}', marks=_STRIPE_KEYERROR),
+    pytest.param(b'{"type": "payment_intent.succeeded"}', marks=_STRIPE_KEYERROR),
+    b'{"id": "evt_3", "type": 5}',
+    b'{"id": "evt_4", "type": "payment_intent.succeeded", "data": null}',
+    b'{"id": "evt_5", "type": "payment_intent.succeeded", "data": {"object": {"id": 7}}}',
+]
+
+
+@pytest.mark.parametrize("garbage", STRIPE_GARBAGE, ids=lambda b: b.decode()[:40])
+def test_signed_stripe_garbage_is_not_a_500(anon_client, fake_stripe, sign_stripe_payload, garbage):
+    response = anon_client.post(
+        "/api/v1/payments/stripe/webhook",
+        garbage,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign_stripe_payload(garbage),
+    )
+    assert response.status_code < 500, (garbage, response.content[:300])
