@@ -731,3 +731,50 @@ def test_signed_stripe_garbage_is_not_a_500(anon_client, fake_stripe, sign_strip
         HTTP_STRIPE_SIGNATURE=sign_stripe_payload(garbage),
     )
     assert response.status_code < 500, (garbage, response.content[:300])
+
+
+# --- tokens --------------------------------------------------------------------------------------------------
+
+
+def _forged(
+    payload: dict, key: str = "not-our-signing-key-0123456789abcdef", alg: str = "HS256"
+) -> str:
+    import jwt
+
+    return jwt.encode(payload, key, algorithm=alg)
+
+
+def test_forged_expired_and_deactivated_tokens_are_401(customer, settings):
+    import time
+
+    import jwt
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    valid = AccessToken.for_user(customer)
+    claims = dict(valid.payload)
+    signing_key = settings.SIMPLE_JWT["SIGNING_KEY"]
+    tokens = {
+        "wrong key": _forged(claims),
+        "alg none": jwt.encode(claims, None, algorithm="none"),
+        "expired": _forged({**claims, "exp": int(time.time()) - 60}, key=signing_key),
+        "refresh as access": _forged({**claims, "token_type": "refresh"}, key=signing_key),
+        "other user id": _forged({**claims, "user_id": str(customer.pk + 10_000)}, key=signing_key),
+        "garbage": "a.b.c",
+    }
+    for name, token in tokens.items():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = client.get("/api/v1/auth/me")
+        assert response.status_code == 401, name
+        assert response.json()["code"] in {
+            "authentication_failed",
+            "not_authenticated",
+            "token_not_valid",
+        }
+
+    customer.is_active = False
+    customer.save(update_fields=["is_active"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {valid}")
+    assert client.get("/api/v1/auth/me").status_code == 401
