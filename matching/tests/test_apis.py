@@ -419,3 +419,17 @@ class TestBlocks:
         response = technician_client.post(f"/api/v1/matching/block/{other_technician.pk}")
         assert response.status_code == 403
         assert not CustomerBlock.objects.exists()
+
+
+def test_out_of_range_ids_and_non_numbers_are_client_errors(customer_client):
+    huge = "9" * 25
+    assert customer_client.get(f"/api/v1/matching/{huge}").status_code == 404
+    assert customer_client.post(f"/api/v1/matching/{huge}/accept").status_code == 404
+    assert customer_client.post(f"/api/v1/matching/block/{huge}").status_code == 404
+    response = customer_client.put(
+        PREFS, {"weights": {**DEFAULT_WEIGHTS, "rating": "NaN"}}, format="json"
+    )
+    assert response.status_code == 400
+    response = customer_client.put(PREFS, {"preferredTechnicianIds": [int(huge)]}, format="json")
+    assert response.status_code == 400
+    assert not MatchingPreference.objects.exists()
