@@ -20,6 +20,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 
 from accounts.models import KycStatus, Role
+from bookings import selectors as bookings_selectors
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from matching.models import CustomerBlock, Match, MatchingPreference
 from matching.scoring import (
@@ -125,21 +126,13 @@ def candidate_rows(
 
 
 def busy_technician_ids(*, technician_ids: list[int], start: datetime, end: datetime) -> set[int]:
-    """The one adapter to the bookings availability rules (overlapping bookings, time off, working hours)."""
+    """The one adapter to the bookings availability rules (overlapping active bookings, time off, outside
+    weekly working hours)."""
     if not technician_ids:
         return set()
-    try:
-        from bookings.selectors import busy_technician_ids as bookings_busy_ids
-    except ImportError:  # TODO(bookings): remove once bookings.selectors.busy_technician_ids lands
-        return set(
-            Booking.objects.filter(
-                technician_id__in=technician_ids,
-                status__in=ACTIVE_STATUSES,
-                scheduled_start__lt=end,
-                scheduled_end__gt=start,
-            ).values_list("technician_id", flat=True)
-        )
-    return set(bookings_busy_ids(technician_ids=technician_ids, start=start, end=end))
+    return set(
+        bookings_selectors.busy_technician_ids(technician_ids=technician_ids, start=start, end=end)
+    )
 
 
 def _id_array(technician_ids: list[int]) -> RawSQL:
