@@ -778,3 +778,44 @@ def test_forged_expired_and_deactivated_tokens_are_401(customer, settings):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {valid}")
     assert client.get("/api/v1/auth/me").status_code == 401
+
+
+# --- NUL bytes in path parameters: the object cannot exist, so 404 (found by random fuzzing) -----------------
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        pytest.param(
+            "delete",
+            "/api/v1/media/abc%00def",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="social: DELETE media/{public_id} with NUL → DataError; should be 404",
+            ),
+        ),
+        pytest.param(
+            "get",
+            "/api/v1/media/abc%00def/details",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="social: GET media/{public_id}/details with NUL → DataError; should be 404",
+            ),
+        ),
+        pytest.param(
+            "delete",
+            "/api/v1/notifications/devices/tok%00en",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="notifications: DELETE devices/{token} with NUL → DataError; should be 404",
+            ),
+        ),
+        ("get", "/api/v1/auth/verify-email/tok%00en"),
+    ],
+)
+def test_nul_in_string_path_parameters_is_404(customer_client, method, url):
+    response = getattr(customer_client, method)(url)
+    assert (
+        response.status_code in {400, 404} if "verify-email" in url else response.status_code == 404
+    )
+    assert response.status_code < 500
