@@ -433,3 +433,15 @@ def test_out_of_range_ids_and_non_numbers_are_client_errors(customer_client):
     response = customer_client.put(PREFS, {"preferredTechnicianIds": [int(huge)]}, format="json")
     assert response.status_code == 400
     assert not MatchingPreference.objects.exists()
+
+
+def test_decisions_show_up_as_learned_weights(customer, customer_client, service_category, techs):
+    matches = _matches_for(customer, service_category)
+    nearest = min(matches, key=lambda m: m.distance_km)
+    assert customer_client.post(f"/api/v1/matching/{nearest.pk}/accept").status_code == 200
+    body = customer_client.get(PREFS).json()
+    assert body["learningEvents"] == 1
+    assert body["weights"] is None
+    assert body["effectiveWeights"] == body["learnedWeights"]
+    assert body["learnedWeights"]["proximity"] > 0.2
+    assert sum(body["learnedWeights"].values()) == pytest.approx(1)
