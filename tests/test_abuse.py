@@ -819,3 +819,64 @@ def test_nul_in_string_path_parameters_is_404(customer_client, method, url):
         response.status_code in {400, 404} if "verify-email" in url else response.status_code == 404
     )
     assert response.status_code < 500
+
+
+# --- every write serializer: privileged fields next to a valid body never escalate anyone --------------------
+
+ESCALATION_FIELDS = {
+    "role": "admin",
+    "isStaff": True,
+    "isSuperuser": True,
+    "isActive": True,
+    "userId": 1,
+    "owner": 1,
+    "ownerId": 1,
+    "customerId": 1,
+    "technicianId": 1,
+    "createdBy": 1,
+    "author": 1,
+}
+LEAST_PRIVILEGED_FIRST = (
+    "customer",
+    "other_customer",
+    "technician",
+    "other_technician",
+    "support",
+    "admin",
+)
+
+
+def _escalation_cases():
+    from tests.authz_cases import BODIES
+    from tests.test_authorization_matrix import MATRIX
+
+    for method, path in sorted(BODIES):
+        if method not in {"POST", "PUT", "PATCH"} or (method, path) not in MATRIX:
+            continue
+        row = MATRIX[(method, path)]
+        role = next((r for r in LEAST_PRIVILEGED_FIRST if 200 <= row[r] < 300), None)
+        if role is not None:
+            yield pytest.param(method, path, role, id=f"{method} {path} as {role}")
+
+
+def _privileges(users):
+    return {
+        name: (u.role, u.is_staff, u.is_superuser)
+        for name, u in users.items()
+        if u is not None
+        for u in [type(u).objects.get(pk=u.pk)]
+    }
+
+
+@pytest.mark.parametrize(("method", "path", "role"), list(_escalation_cases()))
+def test_no_write_endpoint_escalates_privileges(request, world, method, path, role):
+    from tests.authz_cases import BODIES
+
+    if "/stripe/" in path:
+        request.getfixturevalue("fake_stripe")
+    url = resolve_path(path, world)
+    body = {**ESCALATION_FIELDS, **BODIES[(method, path)](world)}
+    before = _privileges(world.users)
+    response = getattr(world.client(role), method.lower())(url, body, format="json")
+    assert response.status_code < 500, response.content[:300]
+    assert _privileges(world.users) == before
