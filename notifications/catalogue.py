@@ -128,7 +128,39 @@ CATALOGUE: dict[str, Entry] = {
         ("Payout sent", "KES {amount} has been sent to your M-Pesa."),
         ("Malipo yametumwa", "KES {amount} zimetumwa kwa M-Pesa yako."),
     ),
+    "payout.failed": Entry(
+        G.PAYMENTS,
+        (
+            "Payout delayed",
+            "We could not send KES {amount} to your M-Pesa yet. Our team is on it.",
+        ),
+        (
+            "Malipo yamechelewa",
+            "Hatukuweza kutuma KES {amount} kwa M-Pesa yako bado. Timu yetu inashughulikia.",
+        ),
+    ),
+    "review.received": Entry(
+        G.BOOKINGS,
+        ("New review", "{reviewer_name} rated you {rating}/5 for {booking_number}."),
+        ("Tathmini mpya", "{reviewer_name} amekupa alama {rating}/5 kwa {booking_number}."),
+    ),
+    "review.received_blind": Entry(
+        G.BOOKINGS,
+        (
+            "You have a review",
+            "{reviewer_name} reviewed {booking_number}. Leave your review to see theirs.",
+        ),
+        (
+            "Umepata tathmini",
+            "{reviewer_name} ametathmini {booking_number}. Toa tathmini yako uone yao.",
+        ),
+    ),
     # Messages -------------------------------------------------------------------------------------------------
+    "social.mentioned": Entry(
+        G.MESSAGES,
+        ("You were mentioned", "{author_name} mentioned you in a post."),
+        ("Umetajwa", "{author_name} amekutaja kwenye chapisho."),
+    ),
     "message.received": Entry(
         G.MESSAGES,
         ("New message from {sender_name}", "{preview}"),
@@ -139,6 +171,11 @@ CATALOGUE: dict[str, Entry] = {
         G.SUPPORT,
         ("Support replied", "Support replied to your ticket {ticket_number}."),
         ("Huduma kwa wateja imejibu", "Huduma kwa wateja imejibu tiketi yako {ticket_number}."),
+    ),
+    "support.ticket_assigned": Entry(
+        G.SUPPORT,
+        ("Ticket assigned", "Ticket {ticket_number} was assigned to you."),
+        ("Tiketi imekabidhiwa", "Tiketi {ticket_number} imekabidhiwa kwako."),
     ),
     # Account / marketing --------------------------------------------------------------------------------------
     "account.notice": Entry(

@@ -9,7 +9,9 @@ Who hears what:
 - booking.status_changed: both parties get the live `booking.status_changed` event; the notification goes
   to the parties other than the actor (both for timer-driven changes and staff actions);
 - booking.deposit_paid: both parties; payment.succeeded / payment.failed: the payer;
-- payout.paid: the recipient; support.ticket_replied: the ticket's creator (unless they wrote the reply);
+- payout.paid / payout.failed: the recipient; review.created: the reviewee; social.mentioned: the person
+  mentioned; support.ticket_assigned: the agent; support.ticket_replied: the ticket's creator (unless they
+  wrote the reply; internal notes never);
 - dispute.opened / dispute.resolved: both booking parties;
 - a new chat message: every other participant who has no open socket (presence) gets `message.received`,
   at most one unread alert per conversation per 30 minutes.
@@ -23,7 +25,8 @@ from datetime import timedelta
 from django.apps import apps as django_apps
 from django.utils import timezone
 
-from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
+from dumuwaks.core.side_effects import subscribe
+from notifications.dispatch import enqueue_after_commit
 from notifications.realtime import send_to_user_after_commit
 
 logger = logging.getLogger(__name__)
@@ -98,6 +101,22 @@ def on_payout_paid(*, payout_id, **_):
     enqueue_after_commit(_tasks().payout_paid_notify, payout_id)
 
 
+def on_payout_failed(*, payout_id, **_):
+    enqueue_after_commit(_tasks().payout_failed_notify, payout_id)
+
+
+def on_review_created(*, review_id, **_):
+    enqueue_after_commit(_tasks().review_created_notify, review_id)
+
+
+def on_social_mentioned(*, post_id, user_id, **_):
+    enqueue_after_commit(_tasks().social_mentioned_notify, post_id, user_id)
+
+
+def on_support_ticket_assigned(*, ticket_id, agent_id=None, **_):
+    enqueue_after_commit(_tasks().support_ticket_assigned_notify, ticket_id, agent_id)
+
+
 def on_support_ticket_replied(*, ticket_id, message_id=None, **_):
     enqueue_after_commit(_tasks().support_ticket_replied_notify, ticket_id, message_id)
 
@@ -117,6 +136,10 @@ def register() -> None:
     subscribe("payment.succeeded", on_payment_succeeded)
     subscribe("payment.failed", on_payment_failed)
     subscribe("payout.paid", on_payout_paid)
+    subscribe("payout.failed", on_payout_failed)
+    subscribe("review.created", on_review_created)
+    subscribe("social.mentioned", on_social_mentioned)
+    subscribe("support.ticket_assigned", on_support_ticket_assigned)
     subscribe("support.ticket_replied", on_support_ticket_replied)
     subscribe("dispute.opened", on_dispute_opened)
     subscribe("dispute.resolved", on_dispute_resolved)
@@ -204,6 +227,77 @@ def payout_paid_notify(*, payout_id) -> int | None:
     context = {"payout_id": payout_id, "amount": getattr(payout, "amount", "") or ""}
     _notify(recipient_id, "payout.paid", context)
     return recipient_id
+
+
+def payout_failed_notify(*, payout_id) -> int | None:
+    payout_model = _optional_model("payments", "Payout")
+    payout = payout_model.objects.filter(pk=payout_id).first() if payout_model else None
+    recipient_id = getattr(payout, "recipient_id", None)
+    if recipient_id is None:
+        return None
+    _notify(recipient_id, "payout.failed", {"payout_id": payout_id, "amount": payout.amount})
+    return recipient_id
+
+
+def review_created_notify(*, review_id) -> int | None:
+    review_model = _optional_model("social", "Review")
+    review = (
+        review_model.objects.select_related("reviewer", "booking").filter(pk=review_id).first()
+        if review_model
+        else None
+    )
+    reviewee_id = getattr(review, "reviewee_id", None)
+    if reviewee_id is None:
+        return None
+    booking = getattr(review, "booking", None)
+    reviewer = getattr(review, "reviewer", None)
+    visible_from = getattr(review, "visible_from", None)
+    # Reviews are blind until both sides have reviewed (or the period ends): do not leak the rating.
+    blind = visible_from is not None and visible_from > timezone.now()
+    _notify(
+        reviewee_id,
+        "review.received_blind" if blind else "review.received",
+        {
+            "review_id": review_id,
+            "booking_id": getattr(booking, "pk", None),
+            "booking_number": getattr(booking, "number", ""),
+            "reviewer_name": reviewer.get_full_name() if reviewer else "",
+            "rating": getattr(review, "overall", ""),
+        },
+    )
+    return reviewee_id
+
+
+def social_mentioned_notify(*, post_id, user_id) -> int | None:
+    post_model = _optional_model("social", "Post")
+    post = (
+        post_model.objects.select_related("author").filter(pk=post_id).first()
+        if post_model
+        else None
+    )
+    if post is None or getattr(post, "author_id", None) == user_id:
+        return None
+    author = getattr(post, "author", None)
+    _notify(
+        user_id,
+        "social.mentioned",
+        {"post_id": post_id, "author_name": author.get_full_name() if author else ""},
+    )
+    return user_id
+
+
+def support_ticket_assigned_notify(*, ticket_id, agent_id) -> int | None:
+    ticket_model = _optional_model("support", "SupportTicket")
+    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
+    agent_id = agent_id or getattr(ticket, "assigned_to_id", None)
+    if ticket is None or agent_id is None:
+        return None
+    _notify(
+        agent_id,
+        "support.ticket_assigned",
+        {"ticket_id": ticket_id, "ticket_number": getattr(ticket, "number", "")},
+    )
+    return agent_id
 
 
 def support_ticket_replied_notify(*, ticket_id, message_id) -> int | None:

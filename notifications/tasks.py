@@ -71,6 +71,26 @@ def payout_paid_notify(payout_id: int):
 
 
 @shared_task
+def payout_failed_notify(payout_id: int):
+    return producers.payout_failed_notify(payout_id=payout_id)
+
+
+@shared_task
+def review_created_notify(review_id: int):
+    return producers.review_created_notify(review_id=review_id)
+
+
+@shared_task
+def social_mentioned_notify(post_id: int, user_id: int):
+    return producers.social_mentioned_notify(post_id=post_id, user_id=user_id)
+
+
+@shared_task
+def support_ticket_assigned_notify(ticket_id: int, agent_id: int | None):
+    return producers.support_ticket_assigned_notify(ticket_id=ticket_id, agent_id=agent_id)
+
+
+@shared_task
 def support_ticket_replied_notify(ticket_id: int, message_id: int | None):
     return producers.support_ticket_replied_notify(ticket_id=ticket_id, message_id=message_id)
 
@@ -87,8 +107,10 @@ def requeue_stuck_deliveries() -> int:
     from notifications.services.delivery import stuck_delivery_ids
 
     ids = stuck_delivery_ids()
+    from notifications.dispatch import enqueue_now
+
     for delivery_id in ids:
-        deliver_notification.delay(delivery_id)
+        enqueue_now(deliver_notification, delivery_id)
     return len(ids)
 
 

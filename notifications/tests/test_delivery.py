@@ -417,3 +417,21 @@ def test_stuck_deliveries_are_requeued_once_and_sent(customer):
     DeviceTokenFactory(user=customer)
     assert housekeeping.apply().get()["devices_pruned"] == 1
     assert not DeviceToken.objects.filter(pk=old_device.pk).exists()
+
+
+def test_eager_dispatch_does_not_flip_celerys_global_join_flag(django_capture_on_commit_callbacks):
+    """Other apps' threads call `result.get()` while our tasks run off their domain events."""
+    from celery import shared_task
+    from celery._state import task_join_will_block
+
+    from notifications.dispatch import enqueue_after_commit
+
+    seen = []
+
+    @shared_task(name="notifications.tests.record_join_flag")
+    def record_join_flag():
+        seen.append(task_join_will_block())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_after_commit(record_join_flag)
+    assert seen == [False]

@@ -172,3 +172,49 @@ def test_offline_message_alerts_are_coalesced_per_conversation(
     Notification.objects.update(is_read=True)
     third = chat.message_send(conversation=booking_conversation, sender=customer, body="three")
     assert producers.offline_recipients_notify(message_id=third.pk) == [technician.pk]
+
+
+def test_review_notification_does_not_leak_a_blind_rating(
+    customer, technician, django_capture_on_commit_callbacks
+):
+    from social.services.reviews import review_create
+
+    booking = BookingFactory(
+        customer=customer, technician=technician, status=BookingStatus.CONFIRMED
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        review_create(
+            reviewer=customer,
+            booking_id=booking.pk,
+            overall=2,
+            ratings=dict.fromkeys(
+                ("quality", "timeliness", "professionalism", "communication", "value"), 2
+            ),
+        )
+    first = Notification.objects.get(user=technician)
+    assert first.type == "review.received_blind" and "2/5" not in first.body
+    with django_capture_on_commit_callbacks(execute=True):
+        review_create(reviewer=technician, booking_id=booking.pk, overall=5, ratings={})
+    second = Notification.objects.get(user=customer)
+    assert second.type == "review.received" and "5/5" in second.body
+
+
+def test_mentions_assignments_and_failed_payouts(customer, technician, support_agent):
+    from social.tests.factories import PostFactory
+    from support.services.tickets import ticket_create
+
+    post = PostFactory(author=technician)
+    assert producers.social_mentioned_notify(post_id=post.pk, user_id=customer.pk) == customer.pk
+    assert producers.social_mentioned_notify(post_id=post.pk, user_id=technician.pk) is None
+    ticket = ticket_create(
+        created_by=customer, subject="Help", description="Please", category="general"
+    )
+    assert (
+        producers.support_ticket_assigned_notify(ticket_id=ticket.pk, agent_id=support_agent.pk)
+        == support_agent.pk
+    )
+    assert producers.payout_failed_notify(payout_id=424242) is None
+    assert sorted(Notification.objects.values_list("type", flat=True)) == [
+        "social.mentioned",
+        "support.ticket_assigned",
+    ]
