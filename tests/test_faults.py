@@ -281,3 +281,65 @@ def test_worker_killed_before_b2c_sent_sends_exactly_once_on_retry(
     assert tasks.payout_send_task.apply(args=[queued_payout.pk]).get().startswith("skipped_")
     assert fake_daraja.requests_to(PATH_B2C) == []
     assert Payout.objects.get(pk=queued_payout.pk).status == "sending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_dies_after_the_stk_push_left_and_the_retry_sends_no_second_prompt(
+    world, fake_daraja, wsgi_client
+):
+    """The Daraja call succeeded but storing its answer failed (503). The customer taps "pay" again:
+    the open payment is returned and the phone does not get a second prompt."""
+    from payments.models import Payment
+    from payments.tests.fakes.daraja import PATH_STK_PUSH
+
+    booking = world.booking
+    headers = _auth(world.customer)
+    with kill_connection_on('UPDATE "payments_payment"') as state:
+        response = wsgi_client.post(
+            "/api/v1/payments/mpesa/stk-push", json={"bookingId": booking.pk}, headers=headers
+        )
+    assert state["fired"]
+    assert response.status_code == 503, response.get_data()[:300]
+    assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 1
+
+    connection.close()
+    response = wsgi_client.post(
+        "/api/v1/payments/mpesa/stk-push", json={"bookingId": booking.pk}, headers=headers
+    )
+    assert response.status_code in {200, 201, 409}, response.get_data()[:300]
+    assert Payment.objects.filter(booking=booking).count() == 1
+    assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="payments: payouts_stale_ids() only looks at needs_reconciliation/awaiting_result, so a payout "
+    "left in `sending` by a dead worker is never reconciled (stuck unpaid, no alert)",
+)
+def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
+    queued_payout, fake_daraja, monkeypatch, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments import tasks
+    from payments.daraja.client import DarajaClient
+    from payments.models import Payout
+    from payments.services.payouts import payouts_stale_ids
+
+    real_b2c = DarajaClient.b2c_payment
+
+    def b2c_then_die(self, **kwargs):
+        real_b2c(self, **kwargs)
+        raise WorkerKilled()
+
+    monkeypatch.setattr(DarajaClient, "b2c_payment", b2c_then_die)
+    with pytest.raises(WorkerKilled):
+        tasks.payout_send_task.apply(args=[queued_payout.pk], throw=True)
+    monkeypatch.setattr(DarajaClient, "b2c_payment", real_b2c)
+    long_ago = timezone.now() - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
+    Payout.objects.filter(pk=queued_payout.pk).update(updated_at=long_ago)
+    assert queued_payout.pk in payouts_stale_ids(
+        older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS
+    )
