@@ -199,3 +199,66 @@ def test_concurrent_duplicate_b2c_results_pay_once(world, fake_daraja, callbacks
     assert LedgerTransaction.objects.filter(payout=payout).count() == 1
     assert len(fake_daraja.requests_to(PATH_B2C)) == 1
     assert_reconciled()
+
+
+# --- refunds and releases triggered by booking workflow endpoints ---------------------------------------------
+
+
+def _deposit_paid_booking(world):
+    from payments.tests.helpers import paid_payment
+
+    booking = world.booking
+    paid_payment(booking)
+    booking.refresh_from_db()
+    return booking
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_cancellations_refund_once(world, fake_daraja, settings):
+    from payments.models import Payout
+
+    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+    booking = _deposit_paid_booking(world)
+    url = f"/api/v1/bookings/{booking.pk}"
+
+    def cancel(role):
+        return lambda: world.client(role).delete(url, {"reason": "Changed plans"}, format="json")
+
+    results = race(cancel("customer"), cancel("customer"), cancel("technician"))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) == 1, [r.content for r in results]
+    assert all(s in {200, 409} for s in statuses), [r.content for r in results]
+    # The deposit (KES 1000) goes back exactly once, by one B2C request.
+    assert Payout.objects.filter(booking=booking, kind="refund").count() == 1
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    assert_reconciled()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, settings):
+    from bookings.models import BookingStatus
+    from payments.models import Payout
+    from payments.tests.helpers import set_status
+
+    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+    booking = _deposit_paid_booking(world)
+    set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
+    response = world.client("customer").post(
+        f"/api/v1/bookings/{booking.pk}/dispute", {"reason": "Still leaking"}, format="json"
+    )
+    assert response.status_code in {200, 201}, response.content
+    dispute_id = (
+        booking.disputes.get().pk if hasattr(booking, "disputes") else response.json()["id"]
+    )
+    url = f"/api/v1/bookings/disputes/{dispute_id}/resolve"
+
+    def resolve(role):
+        return lambda: world.client(role).post(url, {"outcome": "full_refund"}, format="json")
+
+    results = race(resolve("support"), resolve("admin"), resolve("support"))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) == 1, [r.content for r in results]
+    assert all(s in {200, 409} for s in statuses), [r.content for r in results]
+    assert Payout.objects.filter(booking=booking, kind="refund").count() == 1
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    assert_reconciled()
