@@ -262,3 +262,26 @@ def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, settings
     assert Payout.objects.filter(booking=booking, kind="refund").count() == 1
     assert len(fake_daraja.requests_to(PATH_B2C)) == 1
     assert_reconciled()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_confirmations_release_one_payout(world, fake_daraja, settings):
+    from bookings.models import BookingStatus
+    from payments.models import Payout
+    from payments.tests.helpers import paid_payment, set_status
+
+    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+    booking = _deposit_paid_booking(world)
+    set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
+    paid_payment(booking, "balance")
+    url = f"/api/v1/bookings/{booking.pk}/confirm"
+    results = race(
+        *(lambda: world.client("customer").post(url, {}, format="json") for _ in range(3))
+    )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) <= 1 and all(s in {200, 409} for s in statuses), [
+        r.content for r in results
+    ]
+    assert Payout.objects.filter(booking=booking, kind="technician_payout").count() == 1
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
+    assert_reconciled()
