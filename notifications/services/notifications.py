@@ -148,6 +148,8 @@ def device_register(
 
 
 def device_delete(*, user: User, token: str) -> None:
+    if not token or "\x00" in token:  # PostgreSQL text cannot hold NUL: no such token can exist
+        raise DeviceNotFound()
     deleted, _ = DeviceToken.objects.filter(user=user, token=token).delete()
     if not deleted:
         raise DeviceNotFound()

@@ -115,3 +115,10 @@ def test_anonymous_is_401(anon_client):
     ):
         assert response.status_code == 401
     assert not Notification.objects.exists()
+
+
+def test_nul_in_device_token_path_is_404(customer_client, customer):
+    DeviceTokenFactory(user=customer, token="token")
+    assert customer_client.delete(f"{URL}/devices/tok%00en").status_code == 404
+    assert customer_client.delete(f"{URL}/devices", {"token": "tok\x00en"}).status_code == 400
+    assert DeviceToken.objects.count() == 1
