@@ -880,3 +880,20 @@ def test_no_write_endpoint_escalates_privileges(request, world, method, path, ro
     response = getattr(world.client(role), method.lower())(url, body, format="json")
     assert response.status_code < 500, response.content[:300]
     assert _privileges(world.users) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bookings: time off accepts any year (1245, 9425); old dates render with Nairobi's LMT offset "
+    "+02:27:16, which is not an RFC 3339 date-time (found by random fuzzing)",
+)
+def test_time_off_outside_a_sane_range_is_rejected(technician_client):
+    response = technician_client.put(
+        "/api/v1/users/me/availability",
+        {
+            "weeklyHours": [],
+            "timeOff": [{"startsAt": "1245-03-31T16:26:14Z", "endsAt": "1245-04-01T16:26:14Z"}],
+        },
+        format="json",
+    )
+    assert response.status_code == 400, response.content[:300]
