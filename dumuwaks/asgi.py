@@ -8,16 +8,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dumuwaks.settings.local")
 django_asgi_app = get_asgi_application()  # must run before importing anything that touches models
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from dumuwaks.routing import websocket_urlpatterns  # noqa: E402
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack  # noqa: E402
+from dumuwaks.ws_origin import TokenSocketOriginValidator, allowed_socket_origins  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        "websocket": TokenSocketOriginValidator(
+            JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns)), allowed_socket_origins()
         ),
     }
 )

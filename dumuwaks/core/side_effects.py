@@ -20,7 +20,11 @@ def enqueue_after_commit(task, *args, countdown: int | None = None, **kwargs) ->
     """Queue a Celery task once the current transaction commits (immediately when none is open)."""
 
     def _send():
-        if countdown:
+        if task.app.conf.task_always_eager:
+            # Eager `delay` marks the calling thread as "inside a task", which breaks a concurrent
+            # thread's `result.get()`; `apply` runs the task the same way without that flag.
+            task.apply(args=args, kwargs=kwargs)
+        elif countdown:
             task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
         else:
             task.delay(*args, **kwargs)
