@@ -181,6 +181,14 @@ def api_exception_handler(exc, context):
             error_body("invalid_input", "Some of the data sent cannot be stored."),
             status=status.HTTP_400_BAD_REQUEST,
         )
+    if isinstance(exc, OverflowError):
+        # Dates/numbers at the edge of their range (from=0001-01-01 shifted by a time zone, 9999-12-31 + 1 day):
+        # the client sent an unusable value. Logged with the traceback: the input should have been validated.
+        logger.warning("value out of range in request", exc_info=exc)
+        return Response(
+            error_body("invalid_input", "A value in the request is out of range."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, RecursionError | UnicodeError):
         return Response(
             error_body("parse_error", "The request body could not be parsed."),
