@@ -939,3 +939,61 @@ def test_out_of_range_values_are_never_500(world):
         "/api/v1/analytics/revenue?from=0001-01-01&to=9999-12-31&period=day"
     )
     assert response.status_code == 400
+
+
+# --- every documented query parameter with hostile values -----------------------------------------------------
+
+HOSTILE_QUERY_VALUES = (
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59+14:00",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "1e309",
+    "NaN",
+    "-inf",
+    "\x00",
+    "%ff",
+    "[]",
+    "a" * 2000,
+)
+
+
+# (path, query parameter) whose edge values reach datetime arithmetic unvalidated (OverflowError → the core
+# handler's 400 invalid_input); see test_extreme_date_filters_are_validation_errors.
+KNOWN_UNVALIDATED_QUERY = {
+    ("/api/v1/bookings", "from"),
+    ("/api/v1/bookings", "to"),
+    ("/api/v1/users/{id}/availability", "from"),
+    ("/api/v1/analytics/bookings", "to"),
+    ("/api/v1/analytics/revenue", "to"),
+    ("/api/v1/analytics/technicians", "to"),
+}
+
+
+def _query_operations():
+    from tests.schema import openapi_schema
+
+    for path, item in sorted(openapi_schema()["paths"].items()):
+        operation = item.get("get")
+        if not operation:
+            continue
+        names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
+        if names:
+            yield pytest.param(path, names, id=path)
+
+
+@pytest.mark.parametrize(("path", "names"), list(_query_operations()))
+def test_hostile_query_parameters_are_never_500(world, path, names):
+    url = resolve_path(path, world)
+    for role in ("customer", "admin"):
+        client = world.client(role)
+        for name in names:
+            for value in HOSTILE_QUERY_VALUES:
+                response = client.get(url, {name: value})
+                assert response.status_code < 500, (role, name, value[:20], response.content[:300])
+                if response.status_code == 400 and response.json()["code"] == "invalid_input":
+                    # The core safety net caught an unvalidated value: only the known (xfail'd) ones.
+                    assert (path, name) in KNOWN_UNVALIDATED_QUERY, (role, name, value[:20])
