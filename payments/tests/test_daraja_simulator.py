@@ -203,6 +203,7 @@ def test_with_a_worker_the_callback_is_scheduled_after_commit(
     callback_receiver, django_capture_on_commit_callbacks, monkeypatch
 ):
     monkeypatch.setattr(simulator, "_celery_is_eager", lambda: False)
+    monkeypatch.setattr(simulator.deliver_stk_callback.app.conf, "task_always_eager", False)
     sent = []
     monkeypatch.setattr(
         simulator.deliver_stk_callback,
