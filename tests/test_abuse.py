@@ -997,3 +997,43 @@ def test_hostile_query_parameters_are_never_500(world, path, names):
                 if response.status_code == 400 and response.json()["code"] == "invalid_input":
                     # The core safety net caught an unvalidated value: only the known (xfail'd) ones.
                     assert (path, name) in KNOWN_UNVALIDATED_QUERY, (role, name, value[:20])
+
+
+# --- every JSON write body with edge values in each field ------------------------------------------------------
+
+EDGE_VALUES = (
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59-12:00",
+    "\x00",
+    "9" * 40,
+    "-1",
+    "NaN",
+    "Infinity",
+    1e308,
+    -(2**63),
+    2**64,
+    True,
+    None,
+    [],
+    {},
+)
+# (METHOD, path, field) where an edge value reaches the database/datetime code unvalidated (core net: 400
+# invalid_input). Empty: none found so far.
+KNOWN_UNVALIDATED_BODY: set[tuple[str, str, str]] = set()
+
+
+@pytest.mark.parametrize(("method", "path", "role"), list(_escalation_cases()))
+def test_edge_values_in_every_body_field_are_never_500(request, world, method, path, role):
+    from tests.authz_cases import BODIES
+
+    if "/stripe/" in path:
+        request.getfixturevalue("fake_stripe")
+    url = resolve_path(path, world)
+    base = BODIES[(method, path)](world)
+    client = world.client(role)
+    for field in base:
+        for value in EDGE_VALUES:
+            response = getattr(client, method.lower())(url, {**base, field: value}, format="json")
+            assert response.status_code < 500, (field, value, response.content[:300])
+            if response.status_code == 400 and response.json()["code"] == "invalid_input":
+                assert (method, path, field) in KNOWN_UNVALIDATED_BODY, (field, repr(value)[:30])
