@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def enqueue_after_commit(task, *args, countdown: int | None = None, **kwargs) ->
     """Queue a Celery task once the current transaction commits (immediately when none is open)."""
 
     def _send():
-        if task.app.conf.task_always_eager:
+        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
             # Eager `delay` marks the calling thread as "inside a task", which breaks a concurrent
             # thread's `result.get()`; `apply` runs the task the same way without that flag.
             task.apply(args=args, kwargs=kwargs)

@@ -200,10 +200,10 @@ def test_custom_post_function_for_in_process_delivery(callback_receiver):
 
 @pytest.mark.django_db
 def test_with_a_worker_the_callback_is_scheduled_after_commit(
-    callback_receiver, django_capture_on_commit_callbacks, monkeypatch
+    callback_receiver, django_capture_on_commit_callbacks, monkeypatch, settings
 ):
     monkeypatch.setattr(simulator, "_celery_is_eager", lambda: False)
-    monkeypatch.setattr(simulator.deliver_stk_callback.app.conf, "task_always_eager", False)
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     sent = []
     monkeypatch.setattr(
         simulator.deliver_stk_callback,
