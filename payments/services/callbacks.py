@@ -74,32 +74,52 @@ def callback_event_finish(event_id: int, status: str, outcome: str) -> None:
     )
 
 
-# --- STK ----------------------------------------------------------------------------------------------------------
+def _mpesa_callback_store_parsed(*, kind: str, parse, key_of, payload, remote_addr: str | None):
+    """Parse and store an M-Pesa callback under its provider key.
 
-
-def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
-    from payments.daraja.parsing import MalformedCallback, parse_stk_callback
+    Returns `(event, created, parsed)`. A malformed body is still stored (under a hash of the body, so its
+    replays are recognised too) and marked failed; `parsed` is then None and there is nothing to apply.
+    """
+    from payments.daraja.parsing import MalformedCallback
 
     try:
-        callback = parse_stk_callback(payload)
+        parsed = parse(payload)
     except MalformedCallback as exc:
         event, created = callback_event_store(
             provider=CallbackProvider.MPESA,
-            kind=CallbackKind.STK,
+            kind=kind,
             provider_key=_body_key(payload),
             payload=payload,
             remote_addr=remote_addr,
         )
         if created:
             callback_event_finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
-        return event
+        return event, False, None
     event, created = callback_event_store(
         provider=CallbackProvider.MPESA,
-        kind=CallbackKind.STK,
-        provider_key=callback.checkout_request_id,
+        kind=kind,
+        provider_key=key_of(parsed) or _body_key(payload),
         payload=payload,
         remote_addr=remote_addr,
     )
+    return event, created, parsed
+
+
+# --- STK ----------------------------------------------------------------------------------------------------------
+
+
+def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
+    from payments.daraja.parsing import parse_stk_callback
+
+    event, created, callback = _mpesa_callback_store_parsed(
+        kind=CallbackKind.STK,
+        parse=parse_stk_callback,
+        key_of=lambda parsed: parsed.checkout_request_id,
+        payload=payload,
+        remote_addr=remote_addr,
+    )
+    if callback is None:
+        return event
     if created or event.status == CallbackStatus.RECEIVED:
         mpesa_stk_callback_apply(event_id=event.pk)
         event.refresh_from_db()
@@ -251,28 +271,17 @@ def _payout_id_for(originator_id: str | None, conversation_id: str | None) -> in
 
 
 def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
-    from payments.daraja.parsing import MalformedCallback, parse_b2c_result
+    from payments.daraja.parsing import parse_b2c_result
 
-    try:
-        result = parse_b2c_result(payload)
-    except MalformedCallback as exc:
-        event, created = callback_event_store(
-            provider=CallbackProvider.MPESA,
-            kind=CallbackKind.B2C_RESULT,
-            provider_key=_body_key(payload),
-            payload=payload,
-            remote_addr=remote_addr,
-        )
-        if created:
-            callback_event_finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
-        return event
-    event, created = callback_event_store(
-        provider=CallbackProvider.MPESA,
+    event, created, result = _mpesa_callback_store_parsed(
         kind=CallbackKind.B2C_RESULT,
-        provider_key=result.originator_conversation_id,
+        parse=parse_b2c_result,
+        key_of=lambda parsed: parsed.originator_conversation_id,
         payload=payload,
         remote_addr=remote_addr,
     )
+    if result is None:
+        return event
     if not created and event.status != CallbackStatus.RECEIVED:
         return event
     payout_id = _payout_id_for(result.originator_conversation_id, result.conversation_id)
@@ -338,30 +347,17 @@ _COMPLETED = {"completed", "success", "successful"}
 def mpesa_status_result_record(
     *, payload, payout_id: int | None, remote_addr: str | None = None
 ) -> CallbackEvent:
-    from payments.daraja.parsing import MalformedCallback, parse_transaction_status_result
+    from payments.daraja.parsing import parse_transaction_status_result
 
-    try:
-        result = parse_transaction_status_result(payload)
-    except MalformedCallback as exc:
-        event, created = callback_event_store(
-            provider=CallbackProvider.MPESA,
-            kind=CallbackKind.STATUS_RESULT,
-            provider_key=_body_key(payload),
-            payload=payload,
-            remote_addr=remote_addr,
-        )
-        if created:
-            callback_event_finish(event.pk, CallbackStatus.FAILED, f"malformed: {exc}")
-        return event
-    event, created = callback_event_store(
-        provider=CallbackProvider.MPESA,
+    event, created, result = _mpesa_callback_store_parsed(
         kind=CallbackKind.STATUS_RESULT,
-        provider_key=result.conversation_id
-        or result.originator_conversation_id
-        or _body_key(payload),
+        parse=parse_transaction_status_result,
+        key_of=lambda parsed: parsed.conversation_id or parsed.originator_conversation_id,
         payload=payload,
         remote_addr=remote_addr,
     )
+    if result is None:
+        return event
     if not created and event.status != CallbackStatus.RECEIVED:
         return event
     target = _payout_id_for(
