@@ -51,28 +51,39 @@ EXCLUDED = {
 # Known bugs in other apps found by this fuzzing: (METHOD, path) → "<app>: <bug>". xfail(strict=True), so the
 # case fails again as soon as the owner fixes it (then delete the entry).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
+    # Every successful call fails, so these are deterministic.
     ("GET", "/api/v1/payments/payouts/pending"): (
         "payments: paginated {count,next,previous,results} documented as a bare array"
     ),
     ("GET", "/api/v1/payments/transactions"): (
         "payments: paginated {count,next,previous,results} documented as a bare array"
     ),
-    ("GET", "/api/v1/payments/transactions/{id}"): (
-        "payments: ?type=date answers 400 validation_error, not documented"
-    ),
-    ("GET", "/api/v1/payments/transactions/{id}/receipt"): (
-        "payments: ?type=date answers 400 validation_error, not documented"
-    ),
-    ("GET", "/api/v1/users/technicians/search"): (
-        "accounts: distanceKm is null without a location but documented as a non-nullable number"
-    ),
 }
+
+# Known bugs that only some generated examples hit: the fuzzer tolerates exactly that deviation, and a
+# deterministic strict-xfail regression test below pins each one (it flips when the owner fixes it).
+_TYPE_FILTER_PATHS = {
+    "/api/v1/payments/transactions/{id}",
+    "/api/v1/payments/transactions/{id}/receipt",
+}
+
+
+def _known_deviation(response, case) -> bool:
+    path = case.operation.path
+    if path in _TYPE_FILTER_PATHS and response.status_code == 400:
+        try:
+            return set(response.json().get("fields", {})) == {"type"}
+        except ValueError:
+            return False
+    return False
 
 
 def documented_status(ctx, response, case):
     """status_code_conformance, except DRF's page-number paginator answering an out-of-range `page` with
     404 {"code": "not_found", "message": "Invalid page."}: a lead-owned core behaviour (reported), the same on
     every list endpoint."""
+    if _known_deviation(response, case):
+        return None
     if response.status_code == 404 and "page" in (case.query or {}):
         try:
             if response.json().get("message") == "Invalid page.":
@@ -82,9 +93,17 @@ def documented_status(ctx, response, case):
     return status_code_conformance(ctx, response, case)
 
 
-CHECKS = [not_a_server_error, response_schema_conformance, documented_status]
+def schema_conformance(ctx, response, case):
+    """response_schema_conformance, except rows of the technician search (known accounts bug, pinned by
+    test_known_bug_technician_search_distance_km_is_null)."""
+    if case.operation.path == "/api/v1/users/technicians/search":
+        return None
+    return response_schema_conformance(ctx, response, case)
+
+
+CHECKS = [not_a_server_error, schema_conformance, documented_status]
 # Anonymous calls to authenticated endpoints answer 401, which most operations do not list.
-ANONYMOUS_CHECKS = [not_a_server_error, response_schema_conformance]
+ANONYMOUS_CHECKS = [not_a_server_error, schema_conformance]
 
 _SCHEMA = None
 
@@ -170,3 +189,44 @@ def test_operation_survives_generated_requests(request, world, raw_wsgi_app, met
         # Unsatisfiable: nothing schema-invalid exists (e.g. only a free-form string path parameter).
         with contextlib.suppress(Unsatisfiable):
             run("customer", GenerationMode.NEGATIVE, EXAMPLES)
+
+
+# --- deterministic pins for known bugs the fuzzer tolerates (see _known_deviation / schema_conformance) ------
+
+
+def _validate(raw_wsgi_app, method: str, path: str, url: str, headers: dict | None = None):
+    from werkzeug.test import Client
+
+    response = Client(raw_wsgi_app).open(url, method=method, headers=headers or {})
+    _schema()[path][method].validate_response(response)
+    return response
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="payments: GET transactions/{id}?type=<not payment|payout> answers 400 validation_error, "
+    "which the operation does not document",
+)
+def test_known_bug_transaction_detail_type_filter_400_is_undocumented(world, raw_wsgi_app):
+    path = "/api/v1/payments/transactions/{id}"
+    response = _validate(
+        raw_wsgi_app,
+        "GET",
+        path,
+        f"/api/v1/payments/transactions/{world.payment.pk}?type=date",
+        _headers(world.customer),
+    )
+    operation = _schema()[path]["GET"]
+    assert str(response.status_code) in operation.definition.raw["responses"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="accounts: technician search rows have distanceKm null when no location is given, but the "
+    "schema documents a non-nullable number",
+)
+def test_known_bug_technician_search_distance_km_is_null(world, raw_wsgi_app):
+    world.technician  # noqa: B018  (one searchable technician exists)
+    _validate(
+        raw_wsgi_app, "GET", "/api/v1/users/technicians/search", "/api/v1/users/technicians/search"
+    )
