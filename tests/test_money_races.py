@@ -285,3 +285,40 @@ def test_concurrent_confirmations_release_one_payout(world, fake_daraja, setting
     assert Payout.objects.filter(booking=booking, kind="technician_payout").count() == 1
     assert len(fake_daraja.requests_to(PATH_B2C)) == 1
     assert_reconciled()
+
+
+@pytest.mark.django_db
+def test_idempotency_keys_are_scoped_per_payer(world, fake_daraja):
+    """Two customers who happen to send the same key each get their own payment, never the other's."""
+    from bookings.tests.factories import BookingFactory
+    from payments.models import Payment
+
+    other = world.users["other_customer"]
+    other_booking = BookingFactory(
+        customer=other, technician=world.users["other_technician"], price="5000.00"
+    )
+    mine = _stk(world.customer, world.booking, key="shared-key-123")
+    theirs = _stk(other, other_booking, key="shared-key-123")
+    assert mine.status_code == 201, mine.content
+    assert theirs.status_code == 201, theirs.content
+    assert mine.json()["id"] != theirs.json()["id"]
+    assert Payment.objects.get(pk=theirs.json()["id"]).payer_id == other.pk
+    assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 2
+
+
+@pytest.mark.django_db
+def test_reusing_a_key_for_another_booking_never_pays_the_wrong_booking(world, fake_daraja):
+    from bookings.tests.factories import BookingFactory
+    from payments.models import Payment
+
+    second = BookingFactory(customer=world.customer, technician=world.technician, price="5000.00")
+    first = _stk(world.customer, world.booking, key="reused-key")
+    again = _stk(world.customer, second, key="reused-key")
+    assert first.status_code == 201
+    assert again.status_code in {200, 201, 409, 422}, again.content
+    if again.status_code in {200, 201}:
+        # Either the original payment comes back unchanged, or a new one for the second booking.
+        payment = Payment.objects.get(pk=again.json()["id"])
+        assert payment.booking_id in {world.booking.pk, second.pk}
+        assert again.json()["bookingId"] == payment.booking_id
+    assert Payment.objects.filter(booking=world.booking).count() == 1
