@@ -1037,3 +1037,33 @@ def test_edge_values_in_every_body_field_are_never_500(request, world, method, p
             assert response.status_code < 500, (field, value, response.content[:300])
             if response.status_code == 400 and response.json()["code"] == "invalid_input":
                 assert (method, path, field) in KNOWN_UNVALIDATED_BODY, (field, repr(value)[:30])
+
+
+# --- headers ------------------------------------------------------------------------------------------------
+
+
+def test_unknown_host_header_is_a_json_400(anon_client):
+    response = anon_client.get("/api/v1/categories", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
+
+
+def test_hostile_request_ids_are_replaced_not_echoed(anon_client):
+    for hostile in ("a\r\nSet-Cookie: x=1", "<script>", "x" * 500, "../../etc/passwd"):
+        response = anon_client.get("/api/v1/health", HTTP_X_REQUEST_ID=hostile)
+        assert response["X-Request-ID"] != hostile
+        assert len(response["X-Request-ID"]) == 32
+
+
+def test_hostile_idempotency_keys_are_400(world, fake_daraja):
+    from payments.models import Payment
+
+    for key in ("x" * 1000, "key with spaces", "ключ", "a\x00b"):
+        response = world.client("customer").post(
+            "/api/v1/payments/mpesa/stk-push",
+            {"bookingId": world.booking.pk},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+        assert response.status_code == 400, (key[:20], response.content[:300])
+    assert not Payment.objects.exists()
