@@ -343,3 +343,22 @@ def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
     assert queued_payout.pk in payouts_stale_ids(
         older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_unreachable_is_503_and_reconnects_when_it_is_back(customer, wsgi_client):
+    headers = _auth(customer)
+    assert wsgi_client.get("/api/v1/bookings", headers=headers).status_code == 200
+    connection.close()
+    real_port = connection.settings_dict["PORT"]
+    connection.settings_dict["PORT"] = "1"  # nothing listens there: connection refused
+    try:
+        for path in ("/api/v1/bookings", "/api/v1/auth/me", "/api/v1/categories"):
+            response = wsgi_client.get(path, headers=headers)
+            assert response.status_code == 503, (path, response.get_data()[:300])
+            assert _json(response)["code"] == "service_unavailable"
+        assert wsgi_client.get("/health").status_code == 503
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+    assert wsgi_client.get("/api/v1/bookings", headers=headers).status_code == 200
