@@ -362,3 +362,51 @@ def test_postgres_unreachable_is_503_and_reconnects_when_it_is_back(customer, ws
         connection.close()
         connection.settings_dict["PORT"] = real_port
     assert wsgi_client.get("/api/v1/bookings", headers=headers).status_code == 200
+
+
+# --- Celery broker (Redis) down when a committed request enqueues its task ---------------------------------
+
+
+@pytest.fixture
+def broker_down(settings, monkeypatch):
+    """Publishing any task fails like kombu does when Redis refuses the connection (no real broker used)."""
+    import kombu.exceptions
+    from celery.app.task import Task
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def refuse(self, *args, **kwargs):
+        raise kombu.exceptions.OperationalError(
+            "Error 111 connecting to 127.0.0.1:6379. Connection refused."
+        )
+
+    monkeypatch.setattr(Task, "apply_async", refuse)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_does_not_fail_a_committed_booking(world, broker_down):
+    from bookings.models import Booking
+
+    body = {
+        "categoryId": world.category.pk,
+        "title": "Fix the tap",
+        "address": "Kilimani",
+        "scheduledStart": "2030-01-07T09:00:00+03:00",
+        "durationMinutes": 60,
+        "price": "3000.00",
+    }
+    response = world.client("customer").post("/api/v1/bookings", body, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert Booking.objects.filter(customer=world.customer).count() == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/payments: enqueue_after_commit raises the broker error from on_commit, so POST "
+    "payouts/{id}/process answers 500 although the payout is committed as queued (and nothing re-queues it)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_when_approving_a_payout_is_not_a_500(world, broker_down):
+    payout = world.payout
+    response = world.client("admin").post(f"/api/v1/payments/payouts/{payout.pk}/process")
+    assert response.status_code < 500, response.content[:300]
