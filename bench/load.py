@@ -44,6 +44,9 @@ SERVER_ENV = {
     "THROTTLE_ANON_RATE": "1000000/min",
     "MPESA_CALLBACK_TOKEN": "bench-callback-token",
     "MPESA_BACKEND": "simulator",
+    # Tasks the server queues (deposit prompts, notifications) go to a broker database of their own,
+    # emptied after the run, so no development worker ever picks up a bench booking id.
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
 }
 
 TECHNICIANS = 2000
@@ -94,6 +97,17 @@ def prepare_data() -> dict:
             "longitude": 36.8219,
         },
     )
+    poster, _ = User.objects.get_or_create(
+        email="bench-poster@dumuwaks.test",
+        defaults={
+            "first_name": "Bench",
+            "last_name": "Poster",
+            "phone_number": "+254711999001",
+            "role": Role.CUSTOMER,
+        },
+    )
+    # The read scenarios always see the same 60 bookings, whatever earlier POST runs created.
+    Booking.objects.filter(customer__in=[poster, customer], title="Bench job").delete()
     have = Booking.objects.filter(customer=customer).count()
     start = timezone.now() + timedelta(days=3)
     for index in range(have, BOOKINGS):
@@ -158,6 +172,7 @@ def prepare_data() -> dict:
     slot = (timezone.now() + timedelta(days=30)).replace(hour=10, minute=0, second=0, microsecond=0)
     return {
         "token": str(RefreshToken.for_user(customer).access_token),
+        "poster_token": str(RefreshToken.for_user(poster).access_token),
         "category_id": plumbing.id,
         "booking_id": Booking.objects.filter(customer=customer).order_by("id").first().id,
         "slot": slot.isoformat(),
@@ -166,6 +181,7 @@ def prepare_data() -> dict:
 
 def scenarios(data: dict) -> dict[str, dict]:
     auth = {"Authorization": f"Bearer {data['token']}", "Content-Type": "application/json"}
+    poster_auth = {**auth, "Authorization": f"Bearer {data['poster_token']}"}
     booking_body = {
         "categoryId": data["category_id"],
         "title": "Bench job",
@@ -194,7 +210,7 @@ def scenarios(data: dict) -> dict[str, dict]:
         "POST /bookings": {
             "method": "POST",
             "path": "/api/v1/bookings",
-            "headers": auth,
+            "headers": poster_auth,
             "body": json.dumps(booking_body),
         },
         "POST /matching/find-technicians": {
@@ -250,14 +266,21 @@ def lua_for(scenario: dict) -> str:
     }
 
 
-def start_server(workers: int) -> subprocess.Popen:
+SERVER_COMMANDS = {
+    # HTTP and WebSockets in one ASGI process type (what `make run` serves).
+    "asgi": ["dumuwaks.asgi:application", "-k", "uvicorn.workers.UvicornWorker"],
+    # Plain WSGI threads for the REST API, WebSockets served by separate ASGI processes
+    # (docs/operations.md): no thread hop per request.
+    "wsgi": ["dumuwaks.wsgi:application", "-k", "gthread", "--threads", "4"],
+}
+
+
+def start_server(workers: int, kind: str) -> subprocess.Popen:
     env = {**os.environ, **SERVER_ENV}
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            "dumuwaks.asgi:application",
-            "-k",
-            "uvicorn.workers.UvicornWorker",
+            *SERVER_COMMANDS[kind],
             "-w",
             str(workers),
             "-b",
@@ -314,7 +337,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn/uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="asgi")
     parser.add_argument(
         "--only", action="append", help="run only scenarios whose name contains this"
     )
@@ -323,7 +347,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
 
     data = prepare_data()
-    server = start_server(args.workers)
+    server = start_server(args.workers, args.server)
     rows = []
     try:
         for name, scenario in scenarios(data).items():
@@ -342,9 +366,13 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        import redis
+
+        redis.Redis.from_url(SERVER_ENV["CELERY_BROKER_URL"]).flushdb()
     print(
         f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s against gunicorn "
-        f"-k uvicorn.workers.UvicornWorker -w {args.workers} on 127.0.0.1 ({os.cpu_count()} cores)"
+        f"{' '.join(SERVER_COMMANDS[args.server])} -w {args.workers} on 127.0.0.1 "
+        f"({os.cpu_count()} cores)"
     )
 
 
