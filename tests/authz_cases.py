@@ -232,3 +232,29 @@ def call(world, role: str, method: str, template: str):
     if body_fn is None:
         return send(path)
     return send(path, body_fn(world), format="json")
+
+
+LEAST_PRIVILEGED_FIRST = (
+    "customer",
+    "other_customer",
+    "technician",
+    "other_technician",
+    "support",
+    "admin",
+)
+
+
+def writable_cases():
+    """(METHOD, path, role) for each JSON write body above, as the least privileged role the
+    authorization matrix lets succeed (2xx)."""
+    import pytest
+
+    from tests.test_authorization_matrix import MATRIX
+
+    for method, path in sorted(BODIES):
+        if method not in {"POST", "PUT", "PATCH"} or (method, path) not in MATRIX:
+            continue
+        row = MATRIX[(method, path)]
+        role = next((r for r in LEAST_PRIVILEGED_FIRST if 200 <= row[r] < 300), None)
+        if role is not None:
+            yield pytest.param(method, path, role, id=f"{method} {path} as {role}")
