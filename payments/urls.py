@@ -1,8 +1,25 @@
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 
 from payments import apis, callback_apis
+from payments.services.common import DARAJA_CALLBACK_PATHS
+
+
+def _undocumented(view_class):
+    return extend_schema(exclude=True)(
+        type(f"Daraja{view_class.__name__}", (view_class,), {})
+    ).as_view()
+
 
 urlpatterns = [
+    path(DARAJA_CALLBACK_PATHS["stk_result"], _undocumented(callback_apis.MpesaStkCallbackApi)),
+    path(DARAJA_CALLBACK_PATHS["stk_timeout"], _undocumented(callback_apis.MpesaStkTimeoutApi)),
+    path(DARAJA_CALLBACK_PATHS["b2c_result"], _undocumented(callback_apis.MpesaB2CResultApi)),
+    path(DARAJA_CALLBACK_PATHS["b2c_timeout"], _undocumented(callback_apis.MpesaB2CTimeoutApi)),
+    path(DARAJA_CALLBACK_PATHS["status_result"], _undocumented(callback_apis.MpesaStatusResultApi)),
+    path(
+        DARAJA_CALLBACK_PATHS["status_timeout"], _undocumented(callback_apis.MpesaStatusTimeoutApi)
+    ),
     path("payments/mpesa/stk-push", apis.PaymentStkPushApi.as_view(), name="payments-stk-push"),
     path("payments/mpesa/<int:pk>/query", apis.PaymentQueryApi.as_view(), name="payments-query"),
     path(

@@ -37,6 +37,19 @@ def mpesa_client():
     return get_mpesa_client()
 
 
+# The URLs we hand to Daraja. Safaricom refuses callback URLs containing words such as "mpesa" or
+# "query" (shared/integrations.md §1.9), so the same views are also served under neutral paths, kept out of
+# the public API docs; the `payments/mpesa/...` paths stay for clients of the original API.
+DARAJA_CALLBACK_PATHS = {
+    "stk_result": "payments/daraja/stk/result",
+    "stk_timeout": "payments/daraja/stk/timeout",
+    "b2c_result": "payments/daraja/b2c/result",
+    "b2c_timeout": "payments/daraja/b2c/timeout",
+    "status_result": "payments/daraja/status/result",
+    "status_timeout": "payments/daraja/status/timeout",
+}
+
+
 def callback_url(path: str, **params) -> str:
     """Public URL Daraja posts to: base + /api/v1/<path> + ?token=<secret> (+ extra params)."""
     query = urlencode({"token": settings.MPESA_CALLBACK_TOKEN, **params})

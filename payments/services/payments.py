@@ -31,7 +31,14 @@ from payments.models import (
     PaymentStatus,
     PaymentStatusHistory,
 )
-from payments.services.common import callback_url, lock_booking, lock_escrow, lock_payment, now
+from payments.services.common import (
+    DARAJA_CALLBACK_PATHS,
+    callback_url,
+    lock_booking,
+    lock_escrow,
+    lock_payment,
+    now,
+)
 from payments.services.ledger import CUSTOMER_CLEARING, escrow_code, ledger_post, transfer
 
 logger = logging.getLogger(__name__)
@@ -194,7 +201,7 @@ def _payment_send_stk(payment: Payment) -> Payment:
             amount=to_mpesa_amount(payment.amount),
             account_reference=booking.number.replace("-", "")[:12],
             description=_DESCRIPTIONS[payment.purpose],
-            callback_url=callback_url("payments/mpesa/callback"),
+            callback_url=callback_url(DARAJA_CALLBACK_PATHS["stk_result"]),
         )
     except DarajaOutcomeUnknown as exc:
         # Without a CheckoutRequestID we cannot query; a late callback for it is kept unmatched for staff.

@@ -30,7 +30,13 @@ from payments.models import (
     PayoutStatus,
     PayoutStatusHistory,
 )
-from payments.services.common import callback_url, lock_booking, lock_payout, now
+from payments.services.common import (
+    DARAJA_CALLBACK_PATHS,
+    callback_url,
+    lock_booking,
+    lock_payout,
+    now,
+)
 from payments.services.ledger import (
     CARD_REFUNDS_DISBURSED,
     MPESA_B2C_DISBURSED,
@@ -207,8 +213,8 @@ def payout_send(*, payout_id: int) -> str:
             amount=to_mpesa_amount(payout.amount),
             remarks=_remarks(payout),
             occasion=payout.booking.number,
-            result_url=callback_url("payments/mpesa/b2c-callback"),
-            timeout_url=callback_url("payments/mpesa/b2c-timeout"),
+            result_url=callback_url(DARAJA_CALLBACK_PATHS["b2c_result"]),
+            timeout_url=callback_url(DARAJA_CALLBACK_PATHS["b2c_timeout"]),
         )
     except DarajaDuplicateRequest:
         _after_send(payout_id, PayoutStatus.AWAITING_RESULT, "Daraja already has this attempt")
@@ -379,8 +385,8 @@ def payout_query_status(*, payout_id: int) -> str:
     try:
         mpesa_client().transaction_status(
             originator_conversation_id=payout.originator_conversation_id,
-            result_url=callback_url("payments/mpesa/status-callback", payout=payout.pk),
-            timeout_url=callback_url("payments/mpesa/status-timeout", payout=payout.pk),
+            result_url=callback_url(DARAJA_CALLBACK_PATHS["status_result"], payout=payout.pk),
+            timeout_url=callback_url(DARAJA_CALLBACK_PATHS["status_timeout"], payout=payout.pk),
         )
     except DarajaError as exc:
         logger.warning("transaction status for payout %s failed: %s", payout.pk, exc)

@@ -421,3 +421,16 @@ def test_late_success_of_a_superseded_attempt_is_flagged_for_staff(
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.AWAITING_RESULT
     assert payout.originator_conversation_id == f"DW-PO-{payout.pk}-2"
+
+
+@pytest.mark.parametrize(
+    "neutral_path,payload_kind",
+    [("payments/daraja/stk/result", "stk"), ("payments/daraja/b2c/result", "b2c")],
+)
+def test_neutral_daraja_paths_need_the_token_like_the_documented_ones(
+    anon_client, neutral_path, payload_kind
+):
+    payload = {"Body": {"stkCallback": {}}} if payload_kind == "stk" else {"Result": {}}
+    forged = anon_client.post(f"/api/v1/{neutral_path}?token=wrong", payload, format="json")
+    assert forged.status_code == 403
+    assert not CallbackEvent.objects.exists()

@@ -59,8 +59,11 @@ def test_deposit_confirm_balance_split_payout(
     assert sent["Amount"] == 1000
     assert sent["PhoneNumber"] == "254712345678"
     assert sent["CallBackURL"] == (
-        f"https://api.dumuwaks.test/api/v1/payments/mpesa/callback?token={CALLBACK_TOKEN}"
+        f"https://api.dumuwaks.test/api/v1/payments/daraja/stk/result?token={CALLBACK_TOKEN}"
     )
+    # Safaricom refuses callback URLs with these words (shared/integrations.md §1.9).
+    path = sent["CallBackURL"].split("?")[0].lower()
+    assert not any(word in path for word in ("mpesa", "m-pesa", "safaricom", "query", "exe", "cmd"))
     deposit = Payment.objects.get(pk=body["id"])
 
     # 2. The success callback credits escrow and marks the deposit paid.
@@ -104,6 +107,12 @@ def test_deposit_confirm_balance_split_payout(
     assert b2c[0].json["Amount"] == 4250
     assert b2c[0].json["PartyB"] == "254733000222"
     assert b2c[0].json["OriginatorConversationID"] == payout.originator_conversation_id
+    assert (
+        b2c[0]
+        .json["ResultURL"]
+        .startswith("https://api.dumuwaks.test/api/v1/payments/daraja/b2c/result?token=")
+    )
+    assert "/payments/daraja/b2c/timeout?token=" in b2c[0].json["QueueTimeOutURL"]
     assert_reconciled()
 
     # 5. The B2C result: paid, the payable account is empty, the money left by B2C.

@@ -37,7 +37,7 @@ def simulator(settings, anon_client):
 def test_simulated_deposit_balance_and_payout(simulator, booking, customer, technician):
     deposit = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     assert deposit.status == PaymentStatus.PENDING
-    assert simulator() == [("/api/v1/payments/mpesa/callback", 200)]
+    assert simulator() == [("/api/v1/payments/daraja/stk/result", 200)]
     deposit.refresh_from_db()
     assert deposit.status == PaymentStatus.SUCCEEDED
 
