@@ -7,6 +7,7 @@ payments, payouts, chats and reviews. Everything goes through the owning app's s
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from functools import cached_property
 
 import pytest
@@ -31,11 +32,10 @@ ROLES = (
 class World:
     """The customer persona's booking (with the technician persona assigned) and everything hanging off it."""
 
-    def __init__(self, *, users: dict, category, settings, monkeypatch):
+    def __init__(self, *, users: dict, category, settings):
         self.users = users
         self.category = category
         self._settings = settings
-        self._monkeypatch = monkeypatch
 
     # --- people --------------------------------------------------------------------------------------------
     @property
@@ -64,7 +64,7 @@ class World:
             customer=self.customer,
             technician=self.technician,
             category=self.category,
-            price="5000.00",
+            price=Decimal("5000.00"),
         )
 
     @cached_property
@@ -78,7 +78,7 @@ class World:
             customer=self.customer,
             technician=self.technician,
             category=self.category,
-            price="5000.00",
+            price=Decimal("5000.00"),
         )
         with pytest.MonkeyPatch.context() as mp:
             # The payout stays held for review and nothing is sent to Daraja while we build the world.
@@ -223,11 +223,9 @@ def personas(
 
 
 @pytest.fixture
-def world(personas, service_category, settings, monkeypatch) -> World:
+def world(personas, service_category, settings) -> World:
     settings.MPESA_BACKEND = "simulator"
-    return World(
-        users=personas, category=service_category, settings=settings, monkeypatch=monkeypatch
-    )
+    return World(users=personas, category=service_category, settings=settings)
 
 
 @pytest.fixture
