@@ -270,15 +270,28 @@ if MPESA_BACKEND in {"sandbox", "production"}:
         "MPESA_CONSUMER_SECRET",
         "MPESA_PASSKEY",
         "MPESA_INITIATOR_PASSWORD",
+        "MPESA_CERTIFICATE_FILE",
     ):
         if not globals()[_name]:
             raise environ.ImproperlyConfigured(f"MPESA_BACKEND={MPESA_BACKEND} needs {_name}")
+    if MPESA_CALLBACK_TOKEN == "dev-callback-token" or len(MPESA_CALLBACK_TOKEN) < 32:
+        raise environ.ImproperlyConfigured(
+            "MPESA_CALLBACK_TOKEN must be a random secret of at least 32 characters"
+        )
+MPESA_SIMULATOR_DELAY_SECONDS = env.int("MPESA_SIMULATOR_DELAY_SECONDS", default=3)
+MPESA_HTTP_TIMEOUT_SECONDS = env.float("MPESA_HTTP_TIMEOUT_SECONDS", default=30.0)
+MPESA_TRANSACTION_TYPE = env.str("MPESA_TRANSACTION_TYPE", default="CustomerPayBillOnline")
+MPESA_STK_PARTY_B = env.str(
+    "MPESA_STK_PARTY_B", default=""
+)  # the till number for CustomerBuyGoodsOnline
 
 PAYOUT_REVIEW_THRESHOLD_KES = env.int("PAYOUT_REVIEW_THRESHOLD_KES", default=50_000)
 
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE_OVERRIDE = env.str("STRIPE_API_BASE_OVERRIDE", default="")
+STRIPE_API_VERSION = env.str("STRIPE_API_VERSION", default="")
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 
 # --- Logging -----------------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

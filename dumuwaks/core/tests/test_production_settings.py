@@ -75,3 +75,20 @@ def test_json_log_lines_carry_the_request_id():
     assert line["message"] == "paid KES 100"
     assert line["request_id"] == "abc123"
     assert line["level"] == "INFO"
+
+
+def test_a_real_mpesa_backend_refuses_the_development_callback_token():
+    result = _run_manage(
+        "check",
+        env_overrides={
+            "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.local",
+            "MPESA_BACKEND": "production",
+            "MPESA_CONSUMER_KEY": "k",
+            "MPESA_CONSUMER_SECRET": "s",
+            "MPESA_PASSKEY": "p",
+            "MPESA_INITIATOR_PASSWORD": "i",
+            "MPESA_CERTIFICATE_FILE": "/etc/ssl/certs/ca-certificates.crt",
+        },
+    )
+    assert result.returncode != 0
+    assert "MPESA_CALLBACK_TOKEN" in result.stderr
