@@ -5,7 +5,8 @@
 What it does, bounded in time (each scenario runs `--duration` seconds):
 1. prepares a dedicated database `dw_load` (created and migrated if missing) with demo categories, one
    customer with 60 bookings, and 2,000 KYC-approved technicians around Nairobi (reused on later runs);
-2. starts gunicorn with uvicorn workers (production settings, HTTPS redirect off, JSON logs at WARNING)
+2. starts gunicorn as in production (`--server wsgi`, the default: gthread workers for the REST API;
+   `--server asgi`: uvicorn workers; production settings, HTTPS redirect off, JSON logs at WARNING)
    on 127.0.0.1:8011 and waits for /health;
 3. runs wrk against each scenario with a Lua script that adds the Bearer token and body and prints
    requests/s and p50/p95/p99 latency; then stops the server.
@@ -338,7 +339,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="asgi")
+    parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="wsgi")
     parser.add_argument(
         "--only", action="append", help="run only scenarios whose name contains this"
     )
