@@ -112,9 +112,14 @@ def payments_resolve_stale_task() -> int:
 @shared_task(ignore_result=True)
 def payouts_reconcile_stale_task() -> int:
     """Beat: payouts without a result for a while are checked with Transaction Status."""
-    from payments.services.payouts import payouts_stale_ids
+    from payments.services.payouts import payouts_queued_stale_ids, payouts_stale_ids
 
     ids = payouts_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
     for payout_id in ids:
         payout_query_status_task.delay(payout_id)
-    return len(ids)
+    # Re-sending a queued payout is safe: the send acts only on `queued` under the row lock, and its
+    # OriginatorConversationID is fixed per attempt, so Daraja refuses a duplicate.
+    lost = payouts_queued_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
+    for payout_id in lost:
+        payout_send_task.delay(payout_id)
+    return len(ids) + len(lost)

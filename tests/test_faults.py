@@ -311,11 +311,6 @@ def test_postgres_dies_after_the_stk_push_left_and_the_retry_sends_no_second_pro
     assert len(fake_daraja.requests_to(PATH_STK_PUSH)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="payments: payouts_stale_ids() only looks at needs_reconciliation/awaiting_result, so a payout "
-    "left in `sending` by a dead worker is never reconciled (stuck unpaid, no alert)",
-)
 def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
     queued_payout, fake_daraja, monkeypatch, settings
 ):
@@ -343,6 +338,15 @@ def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
     assert queued_payout.pk in payouts_stale_ids(
         older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS
     )
+
+    from payments.models import PayoutStatus
+    from payments.tests.fakes.daraja import PATH_B2C, PATH_TRANSACTION_STATUS
+
+    tasks.payouts_reconcile_stale_task.apply(throw=True)
+    queued_payout.refresh_from_db()
+    assert queued_payout.status == PayoutStatus.NEEDS_RECONCILIATION
+    assert len(fake_daraja.requests_to(PATH_TRANSACTION_STATUS)) == 1  # asked, not resent
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -400,11 +404,6 @@ def test_broker_down_does_not_fail_a_committed_booking(world, broker_down):
     assert Booking.objects.filter(customer=world.customer).count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/payments: enqueue_after_commit raises the broker error from on_commit, so POST "
-    "payouts/{id}/process answers 500 although the payout is committed as queued (and nothing re-queues it)",
-)
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_when_approving_a_payout_is_not_a_500(world, broker_down):
     payout = world.payout

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +27,16 @@ def enqueue_after_commit(task, *args, countdown: int | None = None, **kwargs) ->
             # Eager `delay` marks the calling thread as "inside a task", which breaks a concurrent
             # thread's `result.get()`; `apply` runs the task the same way without that flag.
             task.apply(args=args, kwargs=kwargs)
-        elif countdown:
-            task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
-        else:
-            task.delay(*args, **kwargs)
+            return
+        try:
+            if countdown:
+                task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
+            else:
+                task.delay(*args, **kwargs)
+        except (KombuOperationalError, RedisError, OSError):
+            # The write is committed; failing the request now would only hide that. Every task queued from
+            # here has a periodic sweeper that finds the work again (stale payments, payouts, deliveries).
+            logger.error("broker unavailable: %s%r not queued", task.name, args, exc_info=True)
 
     transaction.on_commit(_send)
 

@@ -372,7 +372,16 @@ def payout_query_status(*, payout_id: int) -> str:
     from payments.daraja.errors import DarajaError
     from payments.services.common import mpesa_client
 
-    payout = Payout.objects.get(pk=payout_id)
+    with transaction.atomic():
+        payout = lock_payout(payout_id)
+        if payout.status == PayoutStatus.SENDING:
+            # The worker stopped between marking the payout sending and storing Daraja's answer: the
+            # request may have gone out, so ask rather than resend.
+            payout = payout_transition(
+                payout=payout,
+                to=PayoutStatus.NEEDS_RECONCILIATION,
+                note="no answer stored after sending; checking with Transaction Status",
+            )
     if (
         payout.status
         not in (
@@ -394,11 +403,25 @@ def payout_query_status(*, payout_id: int) -> str:
     return "queried"
 
 
+def payouts_queued_stale_ids(*, older_than_seconds: int) -> list[int]:
+    """Queued payouts whose send task was lost (broker down when it was queued)."""
+    cutoff = now() - timedelta(seconds=older_than_seconds)
+    return list(
+        Payout.objects.filter(status=PayoutStatus.QUEUED, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:200]
+    )
+
+
 def payouts_stale_ids(*, older_than_seconds: int) -> list[int]:
     cutoff = now() - timedelta(seconds=older_than_seconds)
     return list(
         Payout.objects.filter(
-            status__in=[PayoutStatus.NEEDS_RECONCILIATION, PayoutStatus.AWAITING_RESULT],
+            status__in=[
+                PayoutStatus.SENDING,
+                PayoutStatus.NEEDS_RECONCILIATION,
+                PayoutStatus.AWAITING_RESULT,
+            ],
             channel=PayoutChannel.MPESA,
             updated_at__lt=cutoff,
         ).values_list("pk", flat=True)[:200]

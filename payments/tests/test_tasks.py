@@ -194,3 +194,31 @@ def test_payout_task_retries_when_daraja_is_busy(mpesa, booking, technician):
     requests = mpesa.requests_to(PATH_B2C)
     assert len(requests) == 2
     assert {r.json["OriginatorConversationID"] for r in requests} == {f"DW-PO-{payout.pk}-1"}
+
+
+@pytest.mark.django_db
+def test_a_queued_payout_whose_task_was_lost_is_sent_once_by_the_sweeper(
+    fake_daraja, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments import tasks
+    from payments.models import Payout, PayoutStatus
+    from payments.tests.factories import PayoutFactory
+    from payments.tests.fakes.daraja import PATH_B2C
+
+    payout = PayoutFactory(status=PayoutStatus.QUEUED)
+    long_ago = timezone.now() - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
+    Payout.objects.filter(pk=payout.pk).update(updated_at=long_ago)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.payouts_reconcile_stale_task.apply(throw=True)
+        tasks.payouts_reconcile_stale_task.apply(
+            throw=True
+        )  # the next beat tick finds nothing to do
+
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.AWAITING_RESULT
+    assert len(fake_daraja.requests_to(PATH_B2C)) == 1
