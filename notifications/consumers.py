@@ -223,10 +223,16 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
                 request_id, "validation_error", "Some fields are invalid.", _validation_fields(exc)
             )
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None:
+            await self._error(None, "bad_request", "Send JSON in text frames.")
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
     async def decode_json(self, text_data):
         try:
             return await super().decode_json(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return None
 
     async def _error(self, request_id, code: str, message: str, fields: dict | None = None):

@@ -180,14 +180,19 @@ class StripeWebhookApi(_ProviderView):
         from payments import stripe_gateway
 
         try:
-            event = stripe_gateway.construct_webhook_event(
+            stripe_gateway.construct_webhook_event(  # verifies the signature; raises otherwise
                 request.body, request.headers.get("Stripe-Signature", "")
             )
         except Exception as exc:  # bad signature, bad JSON, or Stripe not configured: all untrusted
             logger.warning("rejected Stripe webhook: %s", exc)
             return Response(error_body("invalid_signature", "Invalid webhook."), status=400)
         payload = json.loads(request.body)
+        event_id = payload.get("id") if isinstance(payload, dict) else None
+        event_type = payload.get("type") if isinstance(payload, dict) else None
+        if not isinstance(event_id, str) or not isinstance(event_type, str):
+            # Signed by Stripe's secret but not an event we can deduplicate: refuse, store nothing.
+            return Response(error_body("invalid_event", "Not a Stripe event."), status=400)
         stored = card_services.stripe_event_record(
-            event_id=event["id"], event_type=event["type"], payload=payload
+            event_id=event_id, event_type=event_type, payload=payload
         )
         return Response({"received": True, "status": stored.status})
