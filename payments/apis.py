@@ -96,6 +96,8 @@ class PaymentQueryApi(APIView):
 
 
 class PaymentTransactionListApi(APIView):
+    pagination_class = StandardPagination  # paginated by hand below; declared so the schema says so
+
     @extend_schema(
         operation_id="payments_transactions_list",
         tags=["payments"],
@@ -120,7 +122,7 @@ class PaymentTransactionDetailApi(APIView):
         operation_id="payments_transactions_retrieve",
         tags=["payments"],
         parameters=[PaymentTransactionDetailQuerySerializer],
-        responses={200: PaymentOutputSerializer, **error_responses(401, 404)},
+        responses={200: PaymentOutputSerializer, **error_responses(400, 401, 404)},
         description="One payment (default) or, with `?type=payout`, one payout the caller may see.",
     )
     def get(self, request, pk: int):
@@ -140,7 +142,7 @@ class PaymentReceiptApi(APIView):
         parameters=[PaymentTransactionDetailQuerySerializer],
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
-            **error_responses(401, 404, 409),
+            **error_responses(400, 401, 404, 409),
         },
         description="PDF receipt of a succeeded payment (or, with `?type=payout`, a paid payout).",
     )
@@ -171,6 +173,7 @@ class BookingFeeBreakdownApi(APIView):
 
 class PayoutPendingListApi(APIView):
     permission_classes = [IsAuthenticated, IsStaffMember]
+    pagination_class = StandardPagination  # paginated by hand below; declared so the schema says so
 
     @extend_schema(
         operation_id="payments_payouts_pending",

@@ -50,22 +50,11 @@ EXCLUDED = {
 
 # Known bugs in other apps found by this fuzzing: (METHOD, path) → "<app>: <bug>". xfail(strict=True), so the
 # case fails again as soon as the owner fixes it (then delete the entry).
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    # Every successful call fails, so these are deterministic.
-    ("GET", "/api/v1/payments/payouts/pending"): (
-        "payments: paginated {count,next,previous,results} documented as a bare array"
-    ),
-    ("GET", "/api/v1/payments/transactions"): (
-        "payments: paginated {count,next,previous,results} documented as a bare array"
-    ),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 # Known bugs that only some generated examples hit: the fuzzer tolerates exactly that deviation, and a
 # deterministic strict-xfail regression test below pins each one (it flips when the owner fixes it).
-_TYPE_FILTER_PATHS = {
-    "/api/v1/payments/transactions/{id}",
-    "/api/v1/payments/transactions/{id}/receipt",
-}
+_TYPE_FILTER_PATHS: set[str] = set()
 
 
 def _known_deviation(response, case) -> bool:
@@ -202,11 +191,6 @@ def _validate(raw_wsgi_app, method: str, path: str, url: str, headers: dict | No
     return response
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="payments: GET transactions/{id}?type=<not payment|payout> answers 400 validation_error, "
-    "which the operation does not document",
-)
 def test_known_bug_transaction_detail_type_filter_400_is_undocumented(world, raw_wsgi_app):
     path = "/api/v1/payments/transactions/{id}"
     response = _validate(
@@ -220,11 +204,6 @@ def test_known_bug_transaction_detail_type_filter_400_is_undocumented(world, raw
     assert str(response.status_code) in operation.definition.raw["responses"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts: technician search rows have distanceKm null when no location is given, but the "
-    "schema documents a non-nullable number",
-)
 def test_known_bug_technician_search_distance_km_is_null(world, raw_wsgi_app):
     world.technician  # noqa: B018  (one searchable technician exists)
     _validate(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -249,7 +248,7 @@ class TechnicianSearchResultSerializer(serializers.Serializer):
     skills = AccountSkillSerializer(source="skill_links", many=True)
     distance_km = serializers.SerializerMethodField()
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_distance_km(self, profile) -> float | None:
         distance = getattr(profile, "distance_km", None)
         return None if distance is None else round(distance, 2)
