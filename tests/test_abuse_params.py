@@ -65,22 +65,8 @@ def test_forged_expired_and_deactivated_tokens_are_401(customer, settings):
 @pytest.mark.parametrize(
     ("method", "url"),
     [
-        pytest.param(
-            "delete",
-            "/api/v1/media/abc%00def",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="social: DELETE media/{public_id} with NUL → DataError; should be 404",
-            ),
-        ),
-        pytest.param(
-            "get",
-            "/api/v1/media/abc%00def/details",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="social: GET media/{public_id}/details with NUL → DataError; should be 404",
-            ),
-        ),
+        ("delete", "/api/v1/media/abc%00def"),
+        ("get", "/api/v1/media/abc%00def/details"),
         ("delete", "/api/v1/notifications/devices/tok%00en"),
         ("get", "/api/v1/auth/verify-email/tok%00en"),
     ],

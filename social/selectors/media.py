@@ -10,9 +10,16 @@ def media_list_for_owner(*, owner: User) -> QuerySet[MediaAsset]:
     return MediaAsset.objects.filter(owner=owner, is_deleted=False).order_by("-created_at", "-id")
 
 
+def media_find_live(*, public_id: str) -> MediaAsset | None:
+    """The live asset with this id, or None. Ids come from the URL; PostgreSQL text cannot hold NUL."""
+    if "\x00" in public_id:
+        return None
+    return MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+
+
 def media_get_for_actor(*, actor: User, public_id: str) -> MediaAsset:
     """Owner or staff; anyone else gets the same 404 as for a missing asset."""
-    asset = MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+    asset = media_find_live(public_id=public_id)
     if asset is None or (asset.owner_id != actor.id and not is_staff_member(actor)):
         raise MediaNotFound()
     return asset
@@ -20,7 +27,7 @@ def media_get_for_actor(*, actor: User, public_id: str) -> MediaAsset:
 
 def media_get_public(*, public_id: str) -> MediaAsset:
     """Any live asset: delivery URLs are public anyway (posts, reviews, avatars)."""
-    asset = MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+    asset = media_find_live(public_id=public_id)
     if asset is None:
         raise MediaNotFound()
     return asset

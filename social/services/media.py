@@ -124,7 +124,9 @@ def _delete_quietly(backend, public_id: str, resource_type: str, fmt: str) -> No
 
 
 def _asset_for_delete(*, actor: User, public_id: str) -> MediaAsset:
-    asset = MediaAsset.objects.filter(public_id=public_id, is_deleted=False).first()
+    from social.selectors.media import media_find_live
+
+    asset = media_find_live(public_id=public_id)
     # Another user's asset answers exactly like a missing one: ids must not be probeable.
     if asset is None or (asset.owner_id != actor.id and not is_staff_member(actor)):
         raise MediaNotFound()
