@@ -15,6 +15,7 @@ from bookings.models import (
 )
 from bookings.selectors import BOOKING_ORDERINGS
 from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+from dumuwaks.core.date_filters import FilterDateField, FilterDateTimeField
 from dumuwaks.core.permissions import is_staff_member
 
 # Statuses in which the technician may see the customer's phone and email (and vice versa).
@@ -226,8 +227,8 @@ class BookingListQuerySerializer(serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         # `from`/`to` are Python keywords, so they cannot be class attributes.
-        fields["from"] = serializers.DateTimeField(required=False)
-        fields["to"] = serializers.DateTimeField(required=False)
+        fields["from"] = FilterDateTimeField(required=False)
+        fields["to"] = FilterDateTimeField(required=False)
         return fields
 
     def validate_status(self, value):
@@ -330,8 +331,8 @@ class BookingFreeSlotsQuerySerializer(serializers.Serializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = serializers.DateField(required=False)
-        fields["to"] = serializers.DateField(required=False)
+        fields["from"] = FilterDateField(required=False)
+        fields["to"] = FilterDateField(required=False)
         return fields
 
 

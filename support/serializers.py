@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from dumuwaks.core.date_filters import FilterDateField
 from support.models import (
     SupportTicket,
     TicketCategory,
@@ -146,8 +147,8 @@ class SupportTicketRateInputSerializer(serializers.Serializer):
 
 
 class SupportStatsFilterSerializer(serializers.Serializer):
-    from_ = serializers.DateField(required=False)
-    to = serializers.DateField(required=False)
+    from_ = FilterDateField(required=False)
+    to = FilterDateField(required=False)
 
     def get_fields(self):
         fields = super().get_fields()

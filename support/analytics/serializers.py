@@ -1,13 +1,14 @@
 from rest_framework import serializers
 
+from dumuwaks.core.date_filters import FilterDateField
 from support.analytics.selectors import PERIOD_TRUNCS, TECHNICIAN_ORDERINGS
 
 
 class AnalyticsRangeFilterSerializer(serializers.Serializer):
     """`from`/`to`: inclusive calendar days in Africa/Nairobi."""
 
-    from_ = serializers.DateField(required=False, help_text="first day, inclusive")
-    to = serializers.DateField(required=False, help_text="last day, inclusive")
+    from_ = FilterDateField(required=False, help_text="first day, inclusive")
+    to = FilterDateField(required=False, help_text="last day, inclusive")
 
     def get_fields(self):
         fields = super().get_fields()

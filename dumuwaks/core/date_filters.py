@@ -1,0 +1,34 @@
+"""Date and datetime query filters that refuse dates the calendar arithmetic cannot handle.
+
+A filter like `?from=0001-01-01` overflows when made timezone-aware in Africa/Nairobi, and `?to=9999-12-31`
+overflows at "the day after"; both are nonsense for a marketplace, so they are validation errors.
+"""
+
+import datetime
+
+from rest_framework import serializers
+
+MIN_FILTER_YEAR = 1900
+MAX_FILTER_YEAR = 2999
+
+
+def _check_year(field, value):
+    if not (MIN_FILTER_YEAR <= value.year <= MAX_FILTER_YEAR):
+        raise serializers.ValidationError(
+            f"Use a date between {MIN_FILTER_YEAR} and {MAX_FILTER_YEAR}.", code="out_of_range"
+        )
+    return value
+
+
+class FilterDateField(serializers.DateField):
+    def to_internal_value(self, value) -> datetime.date:
+        return _check_year(self, super().to_internal_value(value))
+
+
+class FilterDateTimeField(serializers.DateTimeField):
+    def to_internal_value(self, value) -> datetime.datetime:
+        try:
+            parsed = super().to_internal_value(value)
+        except OverflowError:
+            parsed = datetime.datetime.min
+        return _check_year(self, parsed)
