@@ -15,7 +15,7 @@ from bookings.models import (
 )
 from bookings.selectors import BOOKING_ORDERINGS
 from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
-from dumuwaks.core.date_filters import FilterDateField, FilterDateTimeField
+from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
 from dumuwaks.core.permissions import is_staff_member
 
 # Statuses in which the technician may see the customer's phone and email (and vice versa).
@@ -227,8 +227,8 @@ class BookingListQuerySerializer(serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         # `from`/`to` are Python keywords, so they cannot be class attributes.
-        fields["from"] = FilterDateTimeField(required=False)
-        fields["to"] = FilterDateTimeField(required=False)
+        fields["from"] = BoundedDateTimeField(required=False)
+        fields["to"] = BoundedDateTimeField(required=False)
         return fields
 
     def validate_status(self, value):
@@ -311,6 +311,8 @@ class BookingWeeklyHoursSerializer(serializers.Serializer):
 
 
 class BookingTimeOffSerializer(serializers.ModelSerializer):
+    starts_at = BoundedDateTimeField()
+    ends_at = BoundedDateTimeField()
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
     class Meta:
@@ -331,8 +333,8 @@ class BookingFreeSlotsQuerySerializer(serializers.Serializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = FilterDateField(required=False)
-        fields["to"] = FilterDateField(required=False)
+        fields["from"] = BoundedDateField(required=False)
+        fields["to"] = BoundedDateField(required=False)
         return fields
 
 

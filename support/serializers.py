@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from dumuwaks.core.date_filters import FilterDateField
+from dumuwaks.core.date_fields import BoundedDateField
 from support.models import (
     SupportTicket,
     TicketCategory,
@@ -147,8 +147,8 @@ class SupportTicketRateInputSerializer(serializers.Serializer):
 
 
 class SupportStatsFilterSerializer(serializers.Serializer):
-    from_ = FilterDateField(required=False)
-    to = FilterDateField(required=False)
+    from_ = BoundedDateField(required=False)
+    to = BoundedDateField(required=False)
 
     def get_fields(self):
         fields = super().get_fields()

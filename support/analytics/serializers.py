@@ -1,14 +1,14 @@
 from rest_framework import serializers
 
-from dumuwaks.core.date_filters import FilterDateField
+from dumuwaks.core.date_fields import BoundedDateField
 from support.analytics.selectors import PERIOD_TRUNCS, TECHNICIAN_ORDERINGS
 
 
 class AnalyticsRangeFilterSerializer(serializers.Serializer):
     """`from`/`to`: inclusive calendar days in Africa/Nairobi."""
 
-    from_ = FilterDateField(required=False, help_text="first day, inclusive")
-    to = FilterDateField(required=False, help_text="last day, inclusive")
+    from_ = BoundedDateField(required=False, help_text="first day, inclusive")
+    to = BoundedDateField(required=False, help_text="last day, inclusive")
 
     def get_fields(self):
         fields = super().get_fields()
