@@ -25,8 +25,7 @@ from datetime import timedelta
 from django.apps import apps as django_apps
 from django.utils import timezone
 
-from dumuwaks.core.side_effects import subscribe
-from notifications.dispatch import enqueue_after_commit
+from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
 from notifications.realtime import send_to_user_after_commit
 
 logger = logging.getLogger(__name__)

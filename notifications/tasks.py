@@ -107,7 +107,7 @@ def requeue_stuck_deliveries() -> int:
     from notifications.services.delivery import stuck_delivery_ids
 
     ids = stuck_delivery_ids()
-    from notifications.dispatch import enqueue_now
+    from dumuwaks.core.side_effects import enqueue_now
 
     for delivery_id in ids:
         enqueue_now(deliver_notification, delivery_id)

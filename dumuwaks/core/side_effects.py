@@ -19,26 +19,27 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 
+def enqueue_now(task, *args, countdown: int | None = None, **kwargs) -> None:
+    """Queue a Celery task now (callers outside a transaction, e.g. periodic sweepers)."""
+    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+        # Eager `delay` marks the calling thread as "inside a task", which breaks a concurrent
+        # thread's `result.get()`; `apply` runs the task the same way without that flag.
+        task.apply(args=args, kwargs=kwargs)
+        return
+    try:
+        if countdown:
+            task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
+        else:
+            task.delay(*args, **kwargs)
+    except (KombuOperationalError, RedisError, OSError):
+        # The write is committed; failing the request now would only hide that. Every task queued from
+        # here has a periodic sweeper that finds the work again (stale payments, payouts, deliveries).
+        logger.error("broker unavailable: %s%r not queued", task.name, args, exc_info=True)
+
+
 def enqueue_after_commit(task, *args, countdown: int | None = None, **kwargs) -> None:
     """Queue a Celery task once the current transaction commits (immediately when none is open)."""
-
-    def _send():
-        if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-            # Eager `delay` marks the calling thread as "inside a task", which breaks a concurrent
-            # thread's `result.get()`; `apply` runs the task the same way without that flag.
-            task.apply(args=args, kwargs=kwargs)
-            return
-        try:
-            if countdown:
-                task.apply_async(args=args, kwargs=kwargs, countdown=countdown)
-            else:
-                task.delay(*args, **kwargs)
-        except (KombuOperationalError, RedisError, OSError):
-            # The write is committed; failing the request now would only hide that. Every task queued from
-            # here has a periodic sweeper that finds the work again (stale payments, payouts, deliveries).
-            logger.error("broker unavailable: %s%r not queued", task.name, args, exc_info=True)
-
-    transaction.on_commit(_send)
+    transaction.on_commit(lambda: enqueue_now(task, *args, countdown=countdown, **kwargs))
 
 
 def group_send_after_commit(group: str, message: dict) -> None:

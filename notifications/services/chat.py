@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from bookings.models import Booking
 from dumuwaks.core.permissions import is_staff_member
-from notifications.dispatch import enqueue_after_commit
+from dumuwaks.core.side_effects import enqueue_after_commit
 from notifications.errors import (
     BookingNotFound,
     ConversationNotFound,

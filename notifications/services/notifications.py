@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from dumuwaks.core.side_effects import enqueue_after_commit
 from notifications import catalogue
-from notifications.dispatch import enqueue_after_commit
 from notifications.errors import DeviceNotFound, NotificationNotFound
 from notifications.models import (
     DeliveryStatus,

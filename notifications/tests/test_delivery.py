@@ -424,7 +424,7 @@ def test_eager_dispatch_does_not_flip_celerys_global_join_flag(django_capture_on
     from celery import shared_task
     from celery._state import task_join_will_block
 
-    from notifications.dispatch import enqueue_after_commit
+    from dumuwaks.core.side_effects import enqueue_after_commit
 
     seen = []
 
