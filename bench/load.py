@@ -272,16 +272,21 @@ SERVER_COMMANDS = {
     "asgi": ["dumuwaks.asgi:application", "-k", "uvicorn.workers.UvicornWorker"],
     # Plain WSGI threads for the REST API, WebSockets served by separate ASGI processes
     # (docs/operations.md): no thread hop per request.
-    "wsgi": ["dumuwaks.wsgi:application", "-k", "gthread", "--threads", "4"],
+    "wsgi": ["dumuwaks.wsgi:application", "-k", "gthread"],
+    "sync": ["dumuwaks.wsgi:application", "-k", "sync"],
 }
 
 
-def start_server(workers: int, kind: str) -> subprocess.Popen:
+def server_command(kind: str, threads: int) -> list[str]:
+    return [*SERVER_COMMANDS[kind], *(["--threads", str(threads)] if kind == "wsgi" else [])]
+
+
+def start_server(workers: int, kind: str, threads: int) -> subprocess.Popen:
     env = {**os.environ, **SERVER_ENV}
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
-            *SERVER_COMMANDS[kind],
+            *server_command(kind, threads),
             "-w",
             str(workers),
             "-b",
@@ -341,6 +346,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--server", choices=sorted(SERVER_COMMANDS), default="wsgi")
     parser.add_argument(
+        "--server-threads", type=int, default=4, help="threads per gthread worker (wsgi)"
+    )
+    parser.add_argument(
         "--only", action="append", help="run only scenarios whose name contains this"
     )
     args = parser.parse_args()
@@ -348,7 +356,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
 
     data = prepare_data()
-    server = start_server(args.workers, args.server)
+    server = start_server(args.workers, args.server, args.server_threads)
     rows = []
     try:
         for name, scenario in scenarios(data).items():
@@ -372,7 +380,7 @@ def main() -> None:
         redis.Redis.from_url(SERVER_ENV["CELERY_BROKER_URL"]).flushdb()
     print(
         f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s against gunicorn "
-        f"{' '.join(SERVER_COMMANDS[args.server])} -w {args.workers} on 127.0.0.1 "
+        f"{' '.join(server_command(args.server, args.server_threads))} -w {args.workers} on 127.0.0.1 "
         f"({os.cpu_count()} cores)"
     )
 

@@ -202,8 +202,21 @@ def technician_free_slots(
 # --- Bookings -------------------------------------------------------------------------------------------------
 
 
+# What the API shows of the joined rows (BookingOutputSerializer). The parties' other columns (password
+# hash, 2FA and lockout state, timestamps) are never shown, and loading them cost a third of a list request.
+_PARTY_COLUMNS = ("first_name", "last_name", "avatar_url", "phone_number", "email")
+
+
 def _with_relations(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("customer", "technician", "category")
+
+
+def _displayed(queryset: QuerySet) -> QuerySet:
+    own = [field.name for field in Booking._meta.concrete_fields]
+    parties = [
+        f"{party}__{column}" for party in ("customer", "technician") for column in _PARTY_COLUMNS
+    ]
+    return _with_relations(queryset).only(*own, *parties, "category__slug", "category__name")
 
 
 def bookings_visible_to(user) -> QuerySet[Booking]:
@@ -235,9 +248,9 @@ def bookings_available_to(technician, *, now: datetime | None = None) -> QuerySe
 
 def booking_get_for_user(*, user, booking_id: int) -> Booking | None:
     """A booking `user` may see: as a party, as staff, or as an open job a technician could take."""
-    booking = bookings_visible_to(user).filter(pk=booking_id).first()
+    booking = _displayed(bookings_visible_to(user).filter(pk=booking_id)).first()
     if booking is None and getattr(user, "is_technician", False):
-        booking = bookings_available_to(user).filter(pk=booking_id).first()
+        booking = _displayed(bookings_available_to(user).filter(pk=booking_id)).first()
     return booking
 
 
@@ -280,7 +293,7 @@ def booking_list(
         queryset = queryset.filter(scheduled_start__gte=date_from)
     if date_to:
         queryset = queryset.filter(scheduled_start__lt=date_to)
-    return queryset.order_by(
+    return _displayed(queryset).order_by(
         *BOOKING_ORDERINGS.get(ordering, BOOKING_ORDERINGS["-scheduled_start"])
     )
 

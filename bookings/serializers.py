@@ -17,6 +17,7 @@ from bookings.selectors import BOOKING_ORDERINGS
 from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
 from dumuwaks.core.permissions import is_staff_member
+from dumuwaks.core.representation import iso_datetime, money_string, optional_float, optional_str
 
 # Statuses in which the technician may see the customer's phone and email (and vice versa).
 CONTACT_VISIBLE_STATUSES = (
@@ -99,25 +100,98 @@ class BookingOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_duration_minutes(self, obj) -> int:
-        return int((obj.scheduled_end - obj.scheduled_start).total_seconds() // 60)
+        return _duration_minutes(obj)
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
-        viewer = self.context.get("request").user if self.context.get("request") else None
-        active = instance.status in CONTACT_VISIBLE_STATUSES
-        staff = is_staff_member(viewer)
-        # Contact details cross between the parties only while the job is live.
-        is_customer = bool(viewer and viewer.pk == instance.customer_id)
-        is_technician = bool(viewer and viewer.pk == instance.technician_id)
-        if not (staff or is_customer or (active and is_technician)):
-            data["customer"]["phone_number"] = None
-            data["customer"]["email"] = None
-        if data["technician"] is not None and not (
-            staff or is_technician or (active and is_customer)
-        ):
-            data["technician"]["phone_number"] = None
-            data["technician"]["email"] = None
-        return data
+        # Built by hand: the generic ModelSerializer walk cost ~0.3 ms per booking, most of a GET /bookings
+        # request's CPU. `generic_representation` is the reference; tests hold the two equal.
+        viewer = self._viewer()
+        return _hide_contacts(_booking_dict(instance), instance, viewer)
+
+    def generic_representation(self, instance):
+        return _hide_contacts(super().to_representation(instance), instance, self._viewer())
+
+    def _viewer(self):
+        request = self.context.get("request")
+        return request.user if request is not None else None
+
+
+def _duration_minutes(booking) -> int:
+    return int((booking.scheduled_end - booking.scheduled_start).total_seconds() // 60)
+
+
+def _party_dict(user) -> dict | None:
+    if user is None:
+        return None
+    return {
+        "id": user.pk,
+        "full_name": user.get_full_name(),
+        "avatar_url": str(user.avatar_url),
+        "phone_number": optional_str(user.phone_number),
+        "email": optional_str(user.email),
+    }
+
+
+def _media_list(items) -> list:
+    return BookingMediaRefSerializer(items, many=True).data if items else []
+
+
+def _booking_dict(booking) -> dict:
+    """BookingOutputSerializer's fields, in its order, formatted as its DRF fields would."""
+    category = booking.category
+    return {
+        "id": booking.pk,
+        "number": booking.number,
+        "status": booking.status,
+        "customer": _party_dict(booking.customer),
+        "technician": _party_dict(booking.technician),
+        "category": {"id": category.pk, "slug": category.slug, "name": category.name},
+        "title": booking.title,
+        "description": booking.description,
+        "urgency": booking.urgency,
+        "address": booking.address,
+        "county": booking.county,
+        "latitude": optional_float(booking.latitude),
+        "longitude": optional_float(booking.longitude),
+        "scheduled_start": iso_datetime(booking.scheduled_start),
+        "scheduled_end": iso_datetime(booking.scheduled_end),
+        "duration_minutes": _duration_minutes(booking),
+        "attachments": _media_list(booking.attachments),
+        "price": money_string(booking.price),
+        "deposit_amount": money_string(booking.deposit_amount),
+        "balance_amount": money_string(booking.balance_amount),
+        "platform_fee": money_string(booking.platform_fee),
+        "technician_share": money_string(booking.technician_share),
+        "currency": booking.currency,
+        "payment_due_at": iso_datetime(booking.payment_due_at),
+        "deposit_paid_at": iso_datetime(booking.deposit_paid_at),
+        "accepted_at": iso_datetime(booking.accepted_at),
+        "started_at": iso_datetime(booking.started_at),
+        "completed_at": iso_datetime(booking.completed_at),
+        "confirmed_at": iso_datetime(booking.confirmed_at),
+        "completion_notes": booking.completion_notes,
+        "completion_photos": _media_list(booking.completion_photos),
+        "cancelled_at": iso_datetime(booking.cancelled_at),
+        "cancellation_reason": booking.cancellation_reason,
+        "cancellation_fee": money_string(booking.cancellation_fee),
+        "created_at": iso_datetime(booking.created_at),
+        "updated_at": iso_datetime(booking.updated_at),
+    }
+
+
+def _hide_contacts(data: dict, booking, viewer) -> dict:
+    """Contact details cross between the parties only while the job is live; staff always see them."""
+    active = booking.status in CONTACT_VISIBLE_STATUSES
+    staff = is_staff_member(viewer)
+    is_customer = bool(viewer and viewer.pk == booking.customer_id)
+    is_technician = bool(viewer and viewer.pk == booking.technician_id)
+    if not (staff or is_customer or (active and is_technician)):
+        data["customer"]["phone_number"] = None
+        data["customer"]["email"] = None
+    if data["technician"] is not None and not (staff or is_technician or (active and is_customer)):
+        data["technician"]["phone_number"] = None
+        data["technician"]["email"] = None
+    return data
 
 
 class BookingCreateInputSerializer(serializers.Serializer):

@@ -100,7 +100,7 @@ FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for admin URL fields (t
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "dumuwaks.core.cache.SharedClientRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="dw"),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -167,8 +167,8 @@ REST_FRAMEWORK = {
         "two_factor": "10/min",
     },
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "dumuwaks.core.throttling.AnonRateThrottle",
+        "dumuwaks.core.throttling.UserRateThrottle",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,

@@ -20,7 +20,7 @@ def test_health_reports_database_and_redis(anon_client):
 def test_health_is_503_when_redis_is_unreachable(anon_client, settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "dumuwaks.core.cache.SharedClientRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
             "OPTIONS": {"socket_connect_timeout": 0.2},
         }

@@ -1,0 +1,71 @@
+"""The API-wide rate limits: fixed-window counters on the real Redis, answered with the one error body."""
+
+import pytest
+from django.core.cache import cache
+
+from dumuwaks.core import throttling
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    def set_rates(**scoped):
+        merged = {**throttling.UserRateThrottle.THROTTLE_RATES, **scoped}
+        for throttle in (throttling.UserRateThrottle, throttling.AnonRateThrottle):
+            monkeypatch.setattr(throttle, "THROTTLE_RATES", merged)
+
+    return set_rates
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = {"t": 1_800_000_030.0}  # 30 s into a minute window
+    for throttle in (throttling.UserRateThrottle, throttling.AnonRateThrottle):
+        monkeypatch.setattr(throttle, "timer", lambda self: now["t"])
+    return now
+
+
+def test_user_limit_answers_429_with_retry_after_until_the_window_ends(
+    customer_client, other_customer_client, rates, clock
+):
+    rates(user="3/min")
+    statuses = [customer_client.get("/api/v1/auth/me").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+    throttled = customer_client.get("/api/v1/auth/me")
+    assert throttled.json()["code"] == "throttled"
+    assert set(throttled.json()) == {"code", "message"}
+    assert throttled["Retry-After"] == "30"
+    # Another account has its own allowance.
+    assert other_customer_client.get("/api/v1/auth/me").status_code == 200
+
+    clock["t"] += 30
+    assert customer_client.get("/api/v1/auth/me").status_code == 200
+
+
+def test_anonymous_limit_is_per_client_address(anon_client, rates, clock):
+    rates(anon="2/min")
+    first = [anon_client.get("/api/v1/categories").status_code for _ in range(3)]
+    other_ip = anon_client.get("/api/v1/categories", REMOTE_ADDR="10.9.8.7")
+    assert first == [200, 200, 429]
+    assert other_ip.status_code == 200
+
+
+def test_a_window_is_one_expiring_integer_in_redis(customer, customer_client, rates, clock):
+    rates(user="100/min")
+    for _ in range(5):
+        customer_client.get("/api/v1/auth/me")
+    window = int(clock["t"] // 60)
+    key = f"throttle_user_{customer.pk}:w{window}"
+    assert cache.get(key) == 5
+    raw_key = cache.make_and_validate_key(key)
+    client = cache._cache.get_client(raw_key)
+    assert 0 < client.ttl(raw_key) <= 61
+
+
+def test_incr_with_expiry_starts_at_one_and_keeps_the_first_expiry():
+    assert cache.incr_with_expiry("counter-test", 10) == 1
+    assert cache.incr_with_expiry("counter-test", 500) == 2
+    raw_key = cache.make_and_validate_key("counter-test")
+    assert cache._cache.get_client(raw_key).ttl(raw_key) <= 10

@@ -1,0 +1,40 @@
+"""The API-wide rate limits (scopes `anon` and `user`) as fixed-window counters on Redis.
+
+DRF's throttles keep the time of every request inside the window in one cache entry (up to 1,200 floats
+per user at the default `user` rate) and read, unpickle, trim, pickle and write it back on every request.
+These count instead: one atomic INCR per request, one round trip, constant size. The price is the usual
+fixed-window one: a client may spend a full allowance at the end of one window and another at the start
+of the next. The brute-force limits in `accounts.throttles` keep DRF's exact sliding log.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache as default_cache
+from rest_framework import throttling
+
+
+class FixedWindowThrottleMixin:
+    cache = default_cache
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.window_ends_at = (window + 1) * self.duration
+        count = self.cache.incr_with_expiry(f"{self.key}:w{window}", self.duration + 1)
+        return count <= self.num_requests
+
+    def wait(self):
+        return max(self.window_ends_at - self.now, 0.0)
+
+
+class AnonRateThrottle(FixedWindowThrottleMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(FixedWindowThrottleMixin, throttling.UserRateThrottle):
+    pass
