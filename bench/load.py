@@ -50,6 +50,7 @@ SERVER_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
 }
 
+CLOSE = bool(os.environ.get("BENCH_CLOSE"))
 TECHNICIANS = 2000
 BOOKINGS = 60
 
@@ -256,9 +257,8 @@ end
 
 
 def lua_for(scenario: dict) -> str:
-    headers = "\n".join(
-        f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in scenario["headers"].items()
-    )
+    sent = {**scenario["headers"], **({"Connection": "close"} if CLOSE else {})}
+    headers = "\n".join(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in sent.items())
     return LUA_TEMPLATE % {
         "method": json.dumps(scenario["method"]),
         "body": json.dumps(scenario.get("body")) if scenario.get("body") else "nil",
