@@ -58,6 +58,10 @@ def _client() -> stripe.StripeClient:
         stripe_version=getattr(settings, "STRIPE_API_VERSION", "") or DEFAULT_API_VERSION,
         base_addresses={"api": override} if override else None,
         max_network_retries=int(getattr(settings, "STRIPE_MAX_NETWORK_RETRIES", 2)),
+        # The SDK waits 80 s by default; a web worker must not hang that long on one call.
+        http_client=stripe.RequestsClient(
+            timeout=float(getattr(settings, "STRIPE_HTTP_TIMEOUT_SECONDS", 20))
+        ),
     )
 
 

@@ -188,3 +188,21 @@ def test_webhook_without_configured_secret(settings, sign_stripe_payload):
     settings.STRIPE_WEBHOOK_SECRET = ""
     with pytest.raises(StripeWebhookInvalid):
         construct_webhook_event(payload, header)
+
+
+def test_a_hung_stripe_is_given_up_after_the_configured_timeout(settings):
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
+    try:
+        settings.STRIPE_SECRET_KEY = "sk_test_x"
+        settings.STRIPE_API_BASE_OVERRIDE = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        settings.STRIPE_MAX_NETWORK_RETRIES = 0
+        settings.STRIPE_HTTP_TIMEOUT_SECONDS = 0.5
+        started = time.monotonic()
+        with pytest.raises(StripeGatewayError) as exc:
+            intent()
+        assert time.monotonic() - started < 5
+        assert exc.value.retryable is True
+    finally:
+        silent.close()
