@@ -50,10 +50,10 @@ def _with_profile_data(queryset: QuerySet[User]) -> QuerySet[User]:
 
 
 def user_get_with_profile(*, user_id: int) -> User:
-    user = _with_profile_data(User.objects.filter(pk=user_id)).first()
-    if user is None:
+    found = list(_with_profile_data(User.objects.filter(pk=user_id))[:1])  # by pk: no ORDER BY
+    if not found:
         raise NotFound()
-    return user
+    return found[0]
 
 
 def user_list(

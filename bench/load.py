@@ -220,6 +220,7 @@ def scenarios(data: dict) -> dict[str, dict]:
             "path": f"/api/v1/bookings/{data['booking_id']}",
             "headers": auth,
         },
+        "GET /auth/me": {"method": "GET", "path": "/api/v1/auth/me", "headers": auth},
         "POST /bookings": {
             "method": "POST",
             "path": "/api/v1/bookings",
