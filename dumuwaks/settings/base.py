@@ -212,6 +212,13 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis redelivers a task whose worker died before acking (acks_late) once it has been unacked this long, so it
+# must exceed the longest task run time and countdown/ETA, or a live task runs twice (kombu's default, 1 h).
+# The key prefix keeps deployments (or test runs) that share one Redis database apart.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600),
+    "global_keyprefix": env.str("CELERY_BROKER_KEY_PREFIX", default=""),
+}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = TIME_ZONE
