@@ -92,3 +92,35 @@ def test_a_real_mpesa_backend_refuses_the_development_callback_token():
     )
     assert result.returncode != 0
     assert "MPESA_CALLBACK_TOKEN" in result.stderr
+
+
+def test_env_example_copied_to_dotenv_gives_a_clean_configuration():
+    """`.env.example` says "copy to .env": django-environ keeps everything after `=` (an inline comment
+    becomes part of the value, an empty value is an empty string rather than the default), so the file
+    holds bare values and leaves unset variables commented out. Loaded here exactly as settings load .env."""
+    example = ROOT / ".env.example"
+    keys = [
+        line.partition("=")[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    probe = (
+        "import environ, json, os, django; "
+        f"environ.Env.read_env({str(example)!r}, overwrite=True); "
+        "django.setup(); from django.conf import settings as s; "
+        f"values = {{k: os.environ[k] for k in {keys!r}}}; "
+        "print(json.dumps([values, s.SIMPLE_JWT['SIGNING_KEY'] == s.SECRET_KEY, s.CORS_ALLOWED_ORIGINS]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k not in keys},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    values, signing_key_is_secret_key, cors_origins = json.loads(result.stdout.splitlines()[-1])
+    assert {k: v for k, v in values.items() if "#" in v or v != v.strip() or v == ""} == {}
+    assert signing_key_is_secret_key
+    assert all("#" not in origin for origin in cors_origins)
