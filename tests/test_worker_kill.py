@@ -38,6 +38,7 @@ from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callb
 
 BROKER_URL = "redis://127.0.0.1:6379/13"
 VISIBILITY_TIMEOUT_SECONDS = 1
+WORKER_APP_NAME = "dw-test-worker-kill"
 WORKER_START_TIMEOUT = 15.0  # Django + Celery boot, then the task reaches the fake
 CELERY = str(Path(sys.executable).with_name("celery"))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +133,19 @@ def start_worker(broker, tmp_path):
         if worker.process.poll() is None:
             os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.wait(timeout=10)
+    # A killed worker's PostgreSQL session ends a moment after the process; wait for it, or dropping the
+    # test database at the end of the run finds it still "being accessed by other users".
+    deadline = time.monotonic() + 10
+    while _worker_sessions() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _worker_sessions() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [WORKER_APP_NAME]
+        )
+        return cursor.fetchone()[0]
 
 
 def _database_url() -> str:
@@ -149,6 +163,7 @@ def _worker_env(broker: Broker) -> dict[str, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.test",
         "DATABASE_URL": _database_url(),
+        "PGAPPNAME": WORKER_APP_NAME,  # libpq names the workers' sessions, so teardown can wait them out
         "CELERY_BROKER_URL": BROKER_URL,
         "CELERY_BROKER_KEY_PREFIX": broker.prefix,
         "CELERY_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
