@@ -82,6 +82,8 @@ def test_reset_password_sets_the_password_once_and_revokes_sessions(
         "/api/v1/auth/refresh", {"refresh": old_session["refresh"]}, format="json"
     )
     assert refresh.status_code == 401
+    old_access = APIClient(headers={"Authorization": f"Bearer {old_session['access']}"})
+    assert old_access.get("/api/v1/auth/me").status_code == 401
 
     again = anon_client.post(
         "/api/v1/auth/reset-password",
@@ -173,6 +175,14 @@ def test_change_password_returns_new_tokens_and_signs_out_other_sessions(
         == 401
     )
     assert client.post("/api/v1/auth/refresh", {"refresh": pair["refresh"]}).status_code == 200
+    # Access tokens issued before the change stop working at once; the new pair works.
+    stale = customer_client.get("/api/v1/auth/me")
+    assert stale.status_code == 401
+    assert stale.json()["code"] == "authentication_failed"
+    other_access = APIClient(headers={"Authorization": f"Bearer {other_session['access']}"})
+    assert other_access.get("/api/v1/auth/me").status_code == 401
+    fresh = APIClient(headers={"Authorization": f"Bearer {pair['access']}"})
+    assert fresh.get("/api/v1/auth/me").status_code == 200
     assert [m.subject for m in mail.outbox] == ["Your Dumu Waks password was changed"]
     assert mail.outbox[0].to == ["wanjiku@example.co.ke"]
 

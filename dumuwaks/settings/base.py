@@ -184,6 +184,9 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens carry a hash of the password hash: a password change or reset ends every access token at once,
+    # not only the refresh tokens (checked on the user row authentication loads anyway, so no extra query).
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {
