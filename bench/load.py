@@ -4,7 +4,7 @@
 
 What it does, bounded in time (each scenario runs `--duration` seconds):
 1. prepares a dedicated database `dw_load` (created and migrated if missing) with demo categories, one
-   customer with 60 bookings, and 2,000 KYC-approved technicians around Nairobi (reused on later runs);
+   customer with 60 bookings (each with a technician), and 2,000 KYC-approved technicians around Nairobi (reused on later runs);
 2. starts gunicorn as in production (`--server sync`, the default: sync workers for the REST API, as
    docs/operations.md runs it; `--server gthread`: threaded workers; `--server asgi`: uvicorn workers;
    production settings, HTTPS redirect off, JSON logs at WARNING) on 127.0.0.1:8011, waits for /health;
@@ -109,24 +109,6 @@ def prepare_data() -> dict:
             "role": Role.CUSTOMER,
         },
     )
-    # The read scenarios always see the same 60 bookings, whatever earlier POST runs created.
-    Booking.objects.filter(customer__in=[poster, customer], title="Bench job").delete()
-    have = Booking.objects.filter(customer=customer).count()
-    start = timezone.now() + timedelta(days=3)
-    for index in range(have, BOOKINGS):
-        booking_create(
-            customer=customer,
-            category=plumbing,
-            title=f"Leaking sink #{index}",
-            address="Ngong Road, Nairobi",
-            county="Nairobi",
-            latitude=-1.30,
-            longitude=36.78,
-            scheduled_start=start + timedelta(hours=3 * index),
-            duration_minutes=120,
-            price=2500,
-        )
-
     existing = User.objects.filter(email__startswith="bench-tech-").count()
     if existing < TECHNICIANS:
         rng = random.Random(42)
@@ -170,6 +152,27 @@ def prepare_data() -> dict:
                 for p in profiles
             ],
             batch_size=1000,
+        )
+
+    # The read scenarios always see the same 60 bookings, each with its own technician (as real lists
+    # have), whatever earlier POST runs created; older runs' unassigned bench bookings are replaced.
+    Booking.objects.filter(customer__in=[poster, customer], title="Bench job").delete()
+    Booking.objects.filter(customer=customer, technician__isnull=True).delete()
+    have = Booking.objects.filter(customer=customer).count()
+    start = timezone.now() + timedelta(days=3)
+    for index in range(have, BOOKINGS):
+        booking_create(
+            customer=customer,
+            category=plumbing,
+            title=f"Leaking sink #{index}",
+            address="Ngong Road, Nairobi",
+            county="Nairobi",
+            latitude=-1.30,
+            longitude=36.78,
+            scheduled_start=start + timedelta(hours=3 * index),
+            duration_minutes=120,
+            price=2500,
+            technician=User.objects.get(email=f"bench-tech-{index}@dumuwaks.test"),
         )
 
     slot = (timezone.now() + timedelta(days=30)).replace(hour=10, minute=0, second=0, microsecond=0)
