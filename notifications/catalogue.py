@@ -177,6 +177,17 @@ CATALOGUE: dict[str, Entry] = {
         ("Ticket assigned", "Ticket {ticket_number} was assigned to you."),
         ("Tiketi imekabidhiwa", "Tiketi {ticket_number} imekabidhiwa kwako."),
     ),
+    "support.ticket_escalated": Entry(
+        G.SUPPORT,
+        (
+            "Ticket escalated",
+            "Ticket {ticket_number} was escalated to level {level} ({priority} priority).",
+        ),
+        (
+            "Tiketi imepandishwa",
+            "Tiketi {ticket_number} imepandishwa hadi kiwango {level} (kipaumbele {priority}).",
+        ),
+    ),
     # Account / marketing --------------------------------------------------------------------------------------
     "account.notice": Entry(
         G.ACCOUNT,

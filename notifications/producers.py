@@ -11,7 +11,8 @@ Who hears what:
 - booking.deposit_paid: both parties; payment.succeeded / payment.failed: the payer;
 - payout.paid / payout.failed: the recipient; review.created: the reviewee; social.mentioned: the person
   mentioned; support.ticket_assigned: the agent; support.ticket_replied: the ticket's creator (unless they
-  wrote the reply; internal notes never);
+  wrote the reply; internal notes never); support.ticket_escalated: the agent holding the ticket and every
+  administrator;
 - dispute.opened / dispute.resolved: both booking parties;
 - a new chat message: every other participant who has no open socket (presence) gets `message.received`,
   at most one unread alert per conversation per 30 minutes.
@@ -23,6 +24,7 @@ import logging
 from datetime import timedelta
 
 from django.apps import apps as django_apps
+from django.db.models import Q
 from django.utils import timezone
 
 from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
@@ -120,6 +122,10 @@ def on_support_ticket_replied(*, ticket_id, message_id=None, **_):
     enqueue_after_commit(_tasks().support_ticket_replied_notify, ticket_id, message_id)
 
 
+def on_support_ticket_escalated(*, ticket_id, **_):
+    enqueue_after_commit(_tasks().support_ticket_escalated_notify, ticket_id)
+
+
 def on_dispute_opened(*, dispute_id=None, booking_id, **_):
     enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.opened")
 
@@ -140,6 +146,7 @@ def register() -> None:
     subscribe("social.mentioned", on_social_mentioned)
     subscribe("support.ticket_assigned", on_support_ticket_assigned)
     subscribe("support.ticket_replied", on_support_ticket_replied)
+    subscribe("support.ticket_escalated", on_support_ticket_escalated)
     subscribe("dispute.opened", on_dispute_opened)
     subscribe("dispute.resolved", on_dispute_resolved)
 
@@ -327,6 +334,29 @@ def support_ticket_replied_notify(*, ticket_id, message_id) -> int | None:
         {"ticket_id": ticket_id, "ticket_number": getattr(ticket, "number", "")},
     )
     return owner_id
+
+
+def support_ticket_escalated_notify(*, ticket_id) -> list[int]:
+    """The agent now holding the ticket and every administrator: an escalation asks someone senior to look."""
+    ticket_model = _optional_model("support", "SupportTicket")
+    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
+    if ticket is None:
+        return []
+    from accounts.models import Role, User
+
+    admins = User.objects.filter(is_active=True).filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
+    recipients = sorted(
+        {*admins.values_list("pk", flat=True), *filter(None, [ticket.assigned_to_id])}
+    )
+    context = {
+        "ticket_id": ticket_id,
+        "ticket_number": ticket.number,
+        "level": ticket.escalation_level,
+        "priority": ticket.priority,
+    }
+    for user_id in recipients:
+        _notify(user_id, "support.ticket_escalated", context)
+    return recipients
 
 
 def dispute_notify(*, booking_id, type_) -> list[int]:

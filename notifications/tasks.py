@@ -96,6 +96,11 @@ def support_ticket_replied_notify(ticket_id: int, message_id: int | None):
 
 
 @shared_task
+def support_ticket_escalated_notify(ticket_id: int):
+    return producers.support_ticket_escalated_notify(ticket_id=ticket_id)
+
+
+@shared_task
 def dispute_notify(booking_id: int, event: str) -> list[int]:
     return producers.dispute_notify(booking_id=booking_id, type_=event)
 

@@ -218,3 +218,30 @@ def test_mentions_assignments_and_failed_payouts(customer, technician, support_a
         "social.mentioned",
         "support.ticket_assigned",
     ]
+
+
+def test_an_escalated_ticket_notifies_its_agent_and_the_administrators(
+    customer, support_agent, admin_user, django_capture_on_commit_callbacks
+):
+    """Through the real path: the escalation service publishes after commit, the task notifies."""
+    from support.services.tickets import ticket_create, ticket_escalate
+
+    ticket = ticket_create(
+        created_by=customer,
+        subject="Charged twice",
+        description="Two M-Pesa debits",
+        category="payment",
+    )
+    ticket.assigned_to = support_agent
+    ticket.save(update_fields=["assigned_to"])
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_escalate(ticket=ticket, actor=support_agent, reason="Customer waited 2 days")
+
+    escalated = Notification.objects.filter(type="support.ticket_escalated")
+    assert sorted(escalated.values_list("user_id", flat=True)) == sorted(
+        [support_agent.pk, admin_user.pk]
+    )
+    ticket.refresh_from_db()
+    note = escalated.get(user=admin_user)
+    assert ticket.number in note.body and "level 1" in note.body
+    assert not Notification.objects.filter(user=customer, type="support.ticket_escalated").exists()
