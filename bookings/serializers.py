@@ -18,6 +18,7 @@ from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTE
 from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.representation import iso_datetime, money_string, optional_float, optional_str
+from dumuwaks.core.serializers import ModelSerializer
 
 # Statuses in which the technician may see the customer's phone and email (and vice versa).
 CONTACT_VISIBLE_STATUSES = (
@@ -50,7 +51,7 @@ class BookingCategorySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class BookingOutputSerializer(serializers.ModelSerializer):
+class BookingOutputSerializer(ModelSerializer):
     customer = BookingPartySerializer()
     technician = BookingPartySerializer(allow_null=True)
     category = BookingCategorySerializer()
@@ -268,7 +269,7 @@ class BookingDisputeInputSerializer(serializers.Serializer):
     evidence = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
 
 
-class BookingHistoryOutputSerializer(serializers.ModelSerializer):
+class BookingHistoryOutputSerializer(ModelSerializer):
     actor_id = serializers.IntegerField(allow_null=True)
     actor_name = serializers.SerializerMethodField()
 
@@ -316,7 +317,7 @@ class BookingListQuerySerializer(serializers.Serializer):
 # --- Disputes -------------------------------------------------------------------------------------------------
 
 
-class BookingDisputeNoteOutputSerializer(serializers.ModelSerializer):
+class BookingDisputeNoteOutputSerializer(ModelSerializer):
     author_id = serializers.IntegerField(allow_null=True)
 
     class Meta:
@@ -324,7 +325,7 @@ class BookingDisputeNoteOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "author_id", "body", "created_at"]
 
 
-class BookingDisputeOutputSerializer(serializers.ModelSerializer):
+class BookingDisputeOutputSerializer(ModelSerializer):
     booking_id = serializers.IntegerField()
     booking_number = serializers.CharField(source="booking.number")
     opened_by_id = serializers.IntegerField()
@@ -384,7 +385,7 @@ class BookingWeeklyHoursSerializer(serializers.Serializer):
     end_time = serializers.TimeField()
 
 
-class BookingTimeOffSerializer(serializers.ModelSerializer):
+class BookingTimeOffSerializer(ModelSerializer):
     starts_at = BoundedDateTimeField()
     ends_at = BoundedDateTimeField()
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

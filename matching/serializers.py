@@ -3,6 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from bookings.models import Urgency
+from dumuwaks.core.serializers import ModelSerializer
 from matching import selectors
 from matching.models import CustomerBlock, Match, MatchingPreference, MatchStatus
 from matching.scoring import DEFAULT_WEIGHTS
@@ -79,7 +80,7 @@ class MatchCategorySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
-class MatchOutputSerializer(serializers.ModelSerializer):
+class MatchOutputSerializer(ModelSerializer):
     technician = MatchTechnicianSerializer()
     category = MatchCategorySerializer()
     factor_scores = serializers.DictField(child=serializers.FloatField())
@@ -183,7 +184,7 @@ class MatchingPreferenceInputSerializer(serializers.Serializer):
     )
 
 
-class MatchingPreferenceOutputSerializer(serializers.ModelSerializer):
+class MatchingPreferenceOutputSerializer(ModelSerializer):
     weights = serializers.SerializerMethodField(help_text="Your own weights; null = defaults")
     effective_weights = serializers.SerializerMethodField(
         help_text="What ranking uses now (learned, else yours, else defaults)"
@@ -221,7 +222,7 @@ class MatchingPreferenceOutputSerializer(serializers.ModelSerializer):
         return sorted(selectors.preferred_technician_ids(preference))
 
 
-class CustomerBlockOutputSerializer(serializers.ModelSerializer):
+class CustomerBlockOutputSerializer(ModelSerializer):
     technician_id = serializers.IntegerField()
 
     class Meta:

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dumuwaks.core.serializers import ModelSerializer
 from notifications.models import (
     AttachmentType,
     Conversation,
@@ -179,7 +180,7 @@ class MessageUpdateInputSerializer(serializers.Serializer):
 # --- Notifications -----------------------------------------------------------------------------------------------
 
 
-class NotificationOutputSerializer(serializers.ModelSerializer):
+class NotificationOutputSerializer(ModelSerializer):
     class Meta:
         model = Notification
         fields = [
@@ -241,7 +242,7 @@ class DeviceDeleteInputSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=512)
 
 
-class DeviceOutputSerializer(serializers.ModelSerializer):
+class DeviceOutputSerializer(ModelSerializer):
     class Meta:
         model = DeviceToken
         fields = ["id", "token", "kind", "platform", "last_seen", "created_at"]

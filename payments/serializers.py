@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from dumuwaks.core.serializers import ModelSerializer
 from payments.models import Payment, PaymentPurpose, Payout, PayoutStatus
 
 
@@ -18,7 +19,7 @@ class PaymentCardIntentInputSerializer(serializers.Serializer):
     )
 
 
-class PaymentOutputSerializer(serializers.ModelSerializer):
+class PaymentOutputSerializer(ModelSerializer):
     booking_number = serializers.CharField(source="booking.number", read_only=True)
 
     class Meta:
@@ -49,7 +50,7 @@ class PaymentCardIntentOutputSerializer(serializers.Serializer):
     client_secret = serializers.CharField()
 
 
-class PayoutOutputSerializer(serializers.ModelSerializer):
+class PayoutOutputSerializer(ModelSerializer):
     booking_number = serializers.CharField(source="booking.number", read_only=True)
     recipient_name = serializers.CharField(source="recipient.get_full_name", read_only=True)
 

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from dumuwaks.core.date_fields import BoundedDateField
+from dumuwaks.core.serializers import ModelSerializer
 from support.models import (
     SupportTicket,
     TicketCategory,
@@ -17,7 +18,7 @@ class SupportUserSummarySerializer(serializers.Serializer):
     role = serializers.CharField()
 
 
-class SupportTicketOutputSerializer(serializers.ModelSerializer):
+class SupportTicketOutputSerializer(ModelSerializer):
     created_by = SupportUserSummarySerializer()
     assigned_to = SupportUserSummarySerializer(allow_null=True)
     related_booking_id = serializers.IntegerField(allow_null=True)
@@ -98,7 +99,7 @@ class SupportTicketFilterSerializer(serializers.Serializer):
         return fields
 
 
-class SupportTicketMessageOutputSerializer(serializers.ModelSerializer):
+class SupportTicketMessageOutputSerializer(ModelSerializer):
     author = SupportUserSummarySerializer(allow_null=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from accounts.serializers.common import (
     PhoneNumberInputField,
     _RefuseProtectedFieldsMixin,
 )
+from dumuwaks.core.serializers import ModelSerializer
 
 # --- user outputs ------------------------------------------------------------------------------------------------
 
@@ -31,7 +32,7 @@ class AccountSkillSerializer(serializers.Serializer):
     years_of_experience = serializers.IntegerField()
 
 
-class AccountTechnicianProfileSerializer(serializers.ModelSerializer):
+class AccountTechnicianProfileSerializer(ModelSerializer):
     skills = AccountSkillSerializer(source="skill_links", many=True, read_only=True)
 
     class Meta:
@@ -63,7 +64,7 @@ class AccountCorporateProfileSerializer(serializers.Serializer):
     kra_pin = serializers.CharField()
 
 
-class AccountUserSerializer(serializers.ModelSerializer):
+class AccountUserSerializer(ModelSerializer):
     """A user as they (or staff) see themselves: includes contact details and verification state."""
 
     full_name = serializers.CharField(source="get_full_name", read_only=True)
@@ -199,7 +200,7 @@ class AccountKycReviewInputSerializer(serializers.Serializer):
 # --- public ------------------------------------------------------------------------------------------------------
 
 
-class AccountCategorySerializer(serializers.ModelSerializer):
+class AccountCategorySerializer(ModelSerializer):
     class Meta:
         model = ServiceCategory
         fields = [

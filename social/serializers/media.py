@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from dumuwaks.core.serializers import ModelSerializer
 from social.models import MediaAsset, ResourceType
 
 
-class MediaAssetOutputSerializer(serializers.ModelSerializer):
+class MediaAssetOutputSerializer(ModelSerializer):
     class Meta:
         model = MediaAsset
         fields = [

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
 from accounts.models import User
+from dumuwaks.core.serializers import ModelSerializer
 from social.models import Comment, Post, PostReport, PostType
 
 
-class SocialUserSerializer(serializers.ModelSerializer):
+class SocialUserSerializer(ModelSerializer):
     full_name = serializers.CharField(source="get_full_name", read_only=True)
 
     class Meta:
@@ -30,7 +31,7 @@ class PostMentionOutputSerializer(serializers.Serializer):
     full_name = serializers.CharField(source="user.get_full_name")
 
 
-class PostOutputSerializer(serializers.ModelSerializer):
+class PostOutputSerializer(ModelSerializer):
     author = SocialUserSerializer(read_only=True)
     media = PostMediaOutputSerializer(source="media_links", many=True, read_only=True)
     hashtags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
@@ -126,7 +127,7 @@ class PostShareOutputSerializer(serializers.Serializer):
     share_count = serializers.IntegerField()
 
 
-class CommentReplyOutputSerializer(serializers.ModelSerializer):
+class CommentReplyOutputSerializer(ModelSerializer):
     author = SocialUserSerializer(read_only=True)
 
     class Meta:
@@ -152,14 +153,14 @@ class PostReportInputSerializer(serializers.Serializer):
     reason = serializers.CharField(min_length=3, max_length=1000)
 
 
-class PostReportCreatedOutputSerializer(serializers.ModelSerializer):
+class PostReportCreatedOutputSerializer(ModelSerializer):
     class Meta:
         model = PostReport
         fields = ["id", "post_id", "reason", "status", "created_at"]
         read_only_fields = fields
 
 
-class PostReportedPostSerializer(serializers.ModelSerializer):
+class PostReportedPostSerializer(ModelSerializer):
     author = SocialUserSerializer(read_only=True)
 
     class Meta:
@@ -168,7 +169,7 @@ class PostReportedPostSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PostReportOutputSerializer(serializers.ModelSerializer):
+class PostReportOutputSerializer(ModelSerializer):
     reporter = SocialUserSerializer(read_only=True)
     post = PostReportedPostSerializer(read_only=True)
 

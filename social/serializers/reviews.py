@@ -1,6 +1,7 @@
 from django.utils import timezone
 from rest_framework import serializers
 
+from dumuwaks.core.serializers import ModelSerializer
 from social.models import MediaAsset, Review
 from social.serializers.posts import SocialUserSerializer
 
@@ -59,7 +60,7 @@ class ReviewRespondInputSerializer(serializers.Serializer):
     response = serializers.CharField(max_length=2000)
 
 
-class ReviewMediaOutputSerializer(serializers.ModelSerializer):
+class ReviewMediaOutputSerializer(ModelSerializer):
     url = serializers.CharField(source="delivery_url", read_only=True)
 
     class Meta:
@@ -76,7 +77,7 @@ class ReviewAspectsOutputSerializer(serializers.Serializer):
     value = serializers.IntegerField(allow_null=True)
 
 
-class ReviewOutputSerializer(serializers.ModelSerializer):
+class ReviewOutputSerializer(ModelSerializer):
     reviewer = SocialUserSerializer(read_only=True)
     reviewee = SocialUserSerializer(read_only=True)
     ratings = ReviewAspectsOutputSerializer(source="*", read_only=True)
