@@ -32,6 +32,25 @@ def _delete_prefixed_cache_keys():
         client.delete(key)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_sessions_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """End stray sessions before pytest-django drops the test database.
+
+    Threads started by the concurrency and socket tests open connections of their own; one whose thread
+    ended without closing it stays open until the process exits, so the DROP DATABASE at the end of the run
+    failed with "being accessed by other users" and left the database behind.
+    """
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
