@@ -351,6 +351,9 @@ CLOUDINARY_UPLOAD_PREFIX = env.str(
 # a request whose Content-Length exceeds what the endpoint can accept before parsing it.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 SOCIAL_REVIEW_BLIND_DAYS = env.int("SOCIAL_REVIEW_BLIND_DAYS", default=7)
+SOCIAL_FEED_WINDOW_DAYS = env.int(
+    "SOCIAL_FEED_WINDOW_DAYS", default=30
+)  # the ranked feed covers this many days
 
 # --- bookings ----------------------------------------------------------------------------------------------------
 # Minutes a customer has to pay the deposit before a pending booking expires.

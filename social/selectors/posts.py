@@ -7,6 +7,11 @@ have committed) and every `next` cursor carries (T, score, id) of the last row. 
 never changes afterwards and the keyset does not depend on row positions, pages 1..n contain every post visible
 throughout exactly once, whatever likes, comments or deletions arrive meanwhile; posts created after T appear on
 the next refresh.
+
+The feed covers posts of the SOCIAL_FEED_WINDOW_DAYS (30) days before T. Every page scores every candidate, so
+without a window a page cost grew with all posts ever written (86 ms at 20,000 posts, ~1 s at 200,000); older
+posts stay reachable through `GET posts?author=` and `?hashtag=`. At 30 days a post needs thousands of points to
+outrank a new one with none, so the window rarely changes what a reader would have scrolled to.
 """
 
 from __future__ import annotations
@@ -141,6 +146,10 @@ def feed_snapshot_time() -> datetime:
     return timezone.now() - timedelta(seconds=lag)
 
 
+def feed_window_days() -> int:
+    return getattr(settings, "SOCIAL_FEED_WINDOW_DAYS", 30)
+
+
 def _feed_score(as_of: datetime):
     points = Subquery(
         EngagementEvent.objects.filter(post=OuterRef("pk"), created_at__lte=as_of)
@@ -164,7 +173,8 @@ def feed_page(
 ) -> tuple[list[Post], FeedCursor | None, int, datetime]:
     """One page of the ranked feed: (posts, next cursor or None, posts visible as of T, T)."""
     cursor = cursor or FeedCursor(as_of=feed_snapshot_time())
-    base = Post.objects.filter(_PUBLIC, created_at__lte=cursor.as_of)
+    window_starts = cursor.as_of - timedelta(days=feed_window_days())
+    base = Post.objects.filter(_PUBLIC, created_at__lte=cursor.as_of, created_at__gt=window_starts)
     total = base.count()
     ranked = base.annotate(score=_feed_score(cursor.as_of))
     if cursor.score is not None:

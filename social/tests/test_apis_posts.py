@@ -393,6 +393,24 @@ def test_feed_ranks_by_engagement_and_recency(customer_client, customer, crowd):
     assert body["count"] == 4 and body["next"] is None
 
 
+def test_feed_covers_the_window_before_its_snapshot_time(customer_client, customer, settings):
+    settings.SOCIAL_FEED_WINDOW_DAYS = 30
+    recent = PostFactory(author=customer)
+    at_the_edge = PostFactory(author=customer)
+    too_old = PostFactory(author=customer)
+    backdate(recent, 24 * 29)
+    backdate(at_the_edge, 24 * 30 - 1)
+    backdate(too_old, 24 * 30 + 1)
+
+    body = customer_client.get(f"{URL}/feed").json()
+
+    assert [p["id"] for p in body["results"]] == [recent.id, at_the_edge.id]
+    assert body["count"] == 2
+    # Still reachable by author (and hashtag) outside the feed.
+    listed = customer_client.get(f"{URL}?author={customer.pk}").json()
+    assert too_old.id in [p["id"] for p in listed["results"]]
+
+
 def test_feed_paging_is_stable_and_complete_while_engagement_changes(
     customer_client, customer, other_customer, crowd
 ):
