@@ -39,7 +39,7 @@ from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callb
 BROKER_URL = "redis://127.0.0.1:6379/13"
 VISIBILITY_TIMEOUT_SECONDS = 1
 WORKER_APP_NAME = "dw-test-worker-kill"
-WORKER_START_TIMEOUT = 15.0  # Django + Celery boot, then the task reaches the fake
+WORKER_START_TIMEOUT = 60.0  # Django + Celery boot, then the task reaches the fake (generous: CI runs two suites side by side)
 CELERY = str(Path(sys.executable).with_name("celery"))
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _UNSET = object()
