@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 
 @database_sync_to_async
 def _user_for_token(raw_token: str):
-    from rest_framework_simplejwt.authentication import JWTAuthentication
+    from accounts.authentication import JWTAuthentication
 
     auth = JWTAuthentication()
     try:

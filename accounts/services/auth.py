@@ -151,7 +151,10 @@ def auth_logout(*, user: User, refresh: str) -> None:
         raise InvalidToken("This refresh token is invalid, expired or already revoked.") from exc
     if str(token.payload.get("user_id")) != str(user.pk):
         raise InvalidToken("This refresh token belongs to another session.")
-    token.blacklist()
+    with transaction.atomic():
+        token.blacklist()
+        # Ends the access tokens too (see accounts.authentication); other devices refresh once.
+        User.objects.filter(pk=user.pk).update(access_tokens_valid_after=timezone.now())
 
 
 def auth_refresh_tokens_revoke_all(*, user: User) -> int:

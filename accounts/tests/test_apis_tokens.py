@@ -71,16 +71,50 @@ def test_refresh_rejects_bad_input():
     assert garbage.json()["code"] == "token_not_valid"
 
 
-def test_logout_blacklists_the_refresh_token(anon_client, customer):
+def test_logout_revokes_the_refresh_token_and_ends_access_tokens(anon_client, customer):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        session = _session(anon_client)
+        other_device = _session(anon_client)
+    with time_machine.travel(start + timedelta(seconds=2), tick=False):
+        client = APIClient(headers={"Authorization": f"Bearer {session['access']}"})
+        response = client.post(
+            "/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json"
+        )
+        assert response.status_code == 204
+        assert _refresh(session["refresh"]).status_code == 401
+        # The signed-out access token is refused at once, not after its 15 minutes.
+        assert _me(session["access"]).status_code == 401
+        # Other devices' access tokens end too; their refresh tokens still work, so they refresh once.
+        assert _me(other_device["access"]).status_code == 401
+        refreshed = _refresh(other_device["refresh"])
+        assert refreshed.status_code == 200
+        assert _me(refreshed.json()["access"]).status_code == 200
+        # Signing in again within the same second works.
+        again = _session(anon_client)
+        assert _me(again["access"]).status_code == 200
+        reuse = APIClient(headers={"Authorization": f"Bearer {again['access']}"}).post(
+            "/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json"
+        )
+        assert reuse.status_code == 400
+        assert reuse.json()["code"] == "invalid_token"
+
+
+@pytest.mark.django_db(transaction=True)  # the socket middleware reads the user on another thread
+def test_a_signed_out_access_token_is_refused_on_websockets_too(anon_client, customer):
+    from asgiref.sync import async_to_sync
+
+    from accounts.models import User
+    from dumuwaks.ws_auth import _user_for_token
+
     session = _session(anon_client)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
-    response = client.post("/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json")
-    assert response.status_code == 204
-    assert _refresh(session["refresh"]).status_code == 401
-    again = client.post("/api/v1/auth/logout", {"refresh": session["refresh"]}, format="json")
-    assert again.status_code == 400
-    assert again.json()["code"] == "invalid_token"
+    assert async_to_sync(_user_for_token)(session["access"])[0] == customer
+    # As a logout two seconds after this sign-in leaves it (time_machine would freeze the socket thread's
+    # connection timeout too).
+    User.objects.filter(pk=customer.pk).update(
+        access_tokens_valid_after=timezone.now() + timedelta(seconds=2)
+    )
+    assert not async_to_sync(_user_for_token)(session["access"])[0].is_authenticated
 
 
 def test_logout_refuses_another_users_token(anon_client, customer, other_customer_client):
