@@ -1,8 +1,8 @@
 """Django's Redis cache backend, keeping one redis-py client per connection pool.
 
 Django's `RedisCacheClient.get_client` builds a new `redis.Redis` for every cache call; each build fills
-a dict of ~300 response callbacks, which cost about as much as the Redis round trip itself. The throttles
-make two cache calls on every API request, so the clients are kept instead. A `redis.Redis` only holds its
+a dict of ~300 response callbacks, which cost about as much as the Redis round trip itself. Every API
+request makes at least one cache call (its rate limit), so the clients are kept instead. A `redis.Redis` only holds its
 pool and the callbacks, and its pool is thread-safe, so sharing it between threads is safe.
 """
 
