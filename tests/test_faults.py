@@ -222,7 +222,7 @@ def test_worker_killed_after_b2c_sent_never_pays_twice(
     from payments.daraja.client import DarajaClient
     from payments.models import Payout
     from payments.tests.fakes.daraja import PATH_B2C
-    from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callback
+    from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, deliver_b2c_result_twice
 
     settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
     real_b2c = DarajaClient.b2c_payment
@@ -246,14 +246,7 @@ def test_worker_killed_after_b2c_sent_never_pays_twice(
     assert len(fake_daraja.requests_to(PATH_B2C)) == 1
 
     # Safaricom's result for the one request arrives (twice: Daraja retries callbacks) → paid once.
-    result = fake_daraja.b2c_result_payload(payout.originator_conversation_id)
-    from rest_framework.test import APIClient
-
-    api = APIClient()
-    for _ in range(2):
-        assert post_callback(api, "b2c-callback", result).status_code == 200
-    payout.refresh_from_db()
-    assert payout.status == "paid"
+    deliver_b2c_result_twice(fake_daraja, payout)
     assert tasks.payout_send_task.apply(args=[queued_payout.pk]).get() == "skipped_paid"
     assert len(fake_daraja.requests_to(PATH_B2C)) == 1
     assert_reconciled()

@@ -34,7 +34,7 @@ from django.db import connection
 
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.fakes.pytest_plugin import FAKE_DARAJA_SETTINGS
-from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callback
+from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, deliver_b2c_result_twice
 
 BROKER_URL = "redis://127.0.0.1:6379/13"
 VISIBILITY_TIMEOUT_SECONDS = 1
@@ -235,8 +235,6 @@ def queued_payout(world, admin_user):
 def test_worker_sigkilled_while_b2c_in_flight_never_pays_twice_on_redelivery(
     queued_payout, fake_daraja, broker, start_worker, settings
 ):
-    from rest_framework.test import APIClient
-
     from payments.models import Payout, PayoutStatusHistory
     from payments.tasks import payout_send_task
 
@@ -281,11 +279,6 @@ def test_worker_sigkilled_while_b2c_in_flight_never_pays_twice_on_redelivery(
     assert PayoutStatusHistory.objects.filter(payout=payout, to_status="sending").count() == 1
 
     # Safaricom's result for the one request arrives (twice: Daraja retries callbacks) → paid once.
-    result = fake_daraja.b2c_result_payload(payout.originator_conversation_id)
-    api = APIClient()
-    for _ in range(2):
-        assert post_callback(api, "b2c-callback", result).status_code == 200
-    payout.refresh_from_db()
-    assert payout.status == "paid"
+    deliver_b2c_result_twice(fake_daraja, payout)
     assert len(fake_daraja.requests_to(PATH_B2C)) == 1
     assert_reconciled()

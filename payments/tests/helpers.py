@@ -67,3 +67,16 @@ def escrow(booking) -> Decimal:
 def assert_reconciled() -> None:
     report = ledger_reconciliation_check()
     assert report.ok, report
+
+
+def deliver_b2c_result_twice(fake_daraja, payout) -> None:
+    """Safaricom's result for the payout's one B2C request, posted twice as Daraja retries callbacks; the
+    payout must end `paid`."""
+    from rest_framework.test import APIClient
+
+    result = fake_daraja.b2c_result_payload(payout.originator_conversation_id)
+    api = APIClient()
+    for _ in range(2):
+        assert post_callback(api, "b2c-callback", result).status_code == 200
+    payout.refresh_from_db()
+    assert payout.status == "paid"
