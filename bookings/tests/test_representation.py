@@ -81,3 +81,14 @@ def test_formatters_match_drf_fields(moment, amount):
     money = serializers.DecimalField(max_digits=12, decimal_places=2)
     assert money_string(amount) == money.to_representation(amount)
     assert iso_datetime(None) is None
+
+
+def test_api_reads_load_only_the_displayed_columns_of_the_parties(staff_user):
+    from bookings import selectors
+
+    booking = BookingFactory()
+    listed = selectors.booking_list(user=booking.customer)[0]
+    fetched = selectors.booking_get_for_user(user=staff_user, booking_id=booking.pk)
+    for row in (listed, fetched):
+        assert {"password", "last_login", "locked_until"} <= row.customer.get_deferred_fields()
+        assert "first_name" not in row.customer.get_deferred_fields()

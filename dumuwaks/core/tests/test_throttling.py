@@ -69,3 +69,9 @@ def test_incr_with_expiry_starts_at_one_and_keeps_the_first_expiry():
     assert cache.incr_with_expiry("counter-test", 500) == 2
     raw_key = cache.make_and_validate_key("counter-test")
     assert cache._cache.get_client(raw_key).ttl(raw_key) <= 10
+
+
+def test_the_cache_keeps_one_redis_client_per_pool():
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client(write=True) is client
+    assert cache._cache.get_client() is client  # one server: reads share the write pool
