@@ -39,6 +39,8 @@ def test_forged_expired_and_deactivated_tokens_are_401(customer, settings):
         "expired": _forged({**claims, "exp": int(time.time()) - 60}, key=signing_key),
         "refresh as access": _forged({**claims, "token_type": "refresh"}, key=signing_key),
         "other user id": _forged({**claims, "user_id": str(customer.pk + 10_000)}, key=signing_key),
+        "non-numeric user id": _forged({**claims, "user_id": "1 OR 1=1"}, key=signing_key),
+        "user id of the wrong type": _forged({**claims, "user_id": [customer.pk]}, key=signing_key),
         "garbage": "a.b.c",
     }
     for name, token in tokens.items():

@@ -134,3 +134,23 @@ def test_logout_needs_authentication_and_a_token(anon_client, customer_client):
     missing = customer_client.post("/api/v1/auth/logout", {}, format="json")
     assert missing.status_code == 400
     assert "refresh" in missing.json()["fields"]
+
+
+def test_the_token_user_read_matches_the_orm(customer):
+    """The hand-built read behind every access token gives the same user as the ORM, all fields."""
+    from django.db import connection
+
+    from accounts.models import User
+    from accounts.selectors import user_for_access_token
+
+    customer.access_tokens_valid_after = timezone.now()
+    customer.locked_until = timezone.now() + timedelta(minutes=5)
+    customer.save()
+    loaded = user_for_access_token(user_id=customer.pk)
+    expected = User.objects.get(pk=customer.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
+        # from_db gets raw column values: a field needing a converter would differ from the ORM's.
+        assert not field.get_db_converters(connection), field.name
+    assert loaded._state.adding is False and loaded._state.db == "default"
+    assert user_for_access_token(user_id=customer.pk + 10_000) is None
