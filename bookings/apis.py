@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, ServiceCategory, User
-from bookings import selectors, serializers
+from bookings import list_cache, selectors, serializers
 from bookings.errors import BookingNotFound, DisputeNotFound, InvalidBooking, TechnicianNotFound
 from bookings.models import BookingStatus, DisputeNote, TimeOff, WeeklyAvailability
 from bookings.services import (
@@ -76,7 +76,13 @@ class BookingListCreateApi(GenericAPIView):
             available=params["available"],
             ordering=params["ordering"],
         )
-        page = self.paginate_queryset(queryset)
+        if list_cache.usable():
+            return Response(
+                list_cache.booking_page(
+                    request=request, queryset=queryset, paginator=self.paginator
+                )
+            )
+        page = self.paginate_queryset(selectors.bookings_displayed(queryset))
         data = serializers.BookingOutputSerializer(
             page, many=True, context={"request": request}
         ).data

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from accounts.models import KycStatus, TechnicianSkill
+from accounts.models import KycStatus, ServiceCategory, TechnicianSkill, User
 from bookings.models import (
     ACTIVE_STATUSES,
     Booking,
@@ -284,15 +284,18 @@ def booking_list(
     available: bool = False,
     ordering: str = "-scheduled_start",
 ) -> QuerySet[Booking]:
-    """Customers: their own; technicians: assigned (or open jobs with available=True); staff: all."""
+    """Customers: their own; technicians: assigned (or open jobs with available=True); staff: all.
+
+    Bookings only, ordered: `booking_list_rows` pages it as is, `bookings_displayed` adds what the API shows.
+    """
     if available:
         queryset = bookings_available_to(user)
     elif is_staff_member(user):
         queryset = bookings_visible_to(user)
     elif getattr(user, "is_technician", False):
-        queryset = _with_relations(Booking.objects.filter(technician=user))
+        queryset = Booking.objects.filter(technician=user)
     else:
-        queryset = _with_relations(Booking.objects.filter(customer=user))
+        queryset = Booking.objects.filter(customer=user)
     if statuses:
         queryset = queryset.filter(status__in=statuses)
     if category_id:
@@ -301,8 +304,73 @@ def booking_list(
         queryset = queryset.filter(scheduled_start__gte=date_from)
     if date_to:
         queryset = queryset.filter(scheduled_start__lt=date_to)
-    return _displayed(queryset).order_by(
+    return queryset.order_by(
         *BOOKING_ORDERINGS.get(ordering, BOOKING_ORDERINGS["-scheduled_start"])
+    )
+
+
+def bookings_displayed(queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+    """`queryset` with the parties and category the API shows, loading only the columns it shows."""
+    return _displayed(queryset)
+
+
+def _representation_version_sql() -> str:
+    """SQL for the version of the four rows a booking's representation is built from.
+
+    PostgreSQL gives every committed row version a new `xmin` (the id of the transaction that wrote it),
+    whatever wrote it: a model save, `queryset.update()`, the admin, a migration, raw SQL. Within one
+    transaction a row updated twice keeps the same `xmin`, so this identifies committed versions only: read
+    it outside an open transaction (`bookings.list_cache` checks that).
+    """
+    booking = Booking._meta.db_table
+    users = User._meta.db_table
+    categories = ServiceCategory._meta.db_table
+
+    def row_xmin(table: str, column: str) -> str:
+        # Identifiers from the models only; nothing from a request reaches this SQL.
+        return f'(SELECT "v"."xmin" FROM "{table}" "v" WHERE "v"."id" = "{booking}"."{column}")'  # noqa: S608
+
+    return (
+        f'concat_ws(\'.\', "{booking}"."xmin", {row_xmin(users, "customer_id")}, '
+        f"coalesce({row_xmin(users, 'technician_id')}::text, '-'), "
+        f"{row_xmin(categories, 'category_id')})"
+    )
+
+
+@dataclass(frozen=True)
+class BookingListRow:
+    """What the cached list needs of a booking before its representation: who sees what, and its version."""
+
+    id: int
+    status: str
+    customer_id: int
+    technician_id: int | None
+    version: str
+    total: int
+
+
+def booking_list_rows(
+    queryset: QuerySet[Booking], *, offset: int, limit: int
+) -> list[BookingListRow]:
+    """One page of `booking_list(...)` as rows, each carrying the total match count (no separate COUNT).
+
+    Empty when the page is past the end; the caller then counts separately.
+    """
+    rows = queryset.annotate(
+        representation_version=RawSQL(_representation_version_sql(), ()),  # noqa: S611
+        total_count=Window(Count("*")),
+    ).values_list(
+        "id", "status", "customer_id", "technician_id", "representation_version", "total_count"
+    )[offset : offset + limit]
+    return [BookingListRow(*row) for row in rows]
+
+
+def bookings_with_versions(booking_ids: list[int]) -> list[Booking]:
+    """The bookings (with parties and category, as the API shows them), each with `representation_version`."""
+    return list(
+        _displayed(Booking.objects.filter(pk__in=booking_ids)).annotate(
+            representation_version=RawSQL(_representation_version_sql(), ())  # noqa: S611
+        )
     )
 
 

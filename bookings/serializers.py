@@ -180,16 +180,32 @@ def _booking_dict(booking) -> dict:
     }
 
 
-def _hide_contacts(data: dict, booking, viewer) -> dict:
-    """Contact details cross between the parties only while the job is live; staff always see them."""
-    active = booking.status in CONTACT_VISIBLE_STATUSES
+def contacts_shown(
+    *, status: str, customer_id: int, technician_id: int | None, viewer
+) -> tuple[bool, bool]:
+    """(customer's, technician's) phone and email visible to `viewer`: contact details cross between the
+    parties only while the job is live; staff always see them."""
+    active = status in CONTACT_VISIBLE_STATUSES
     staff = is_staff_member(viewer)
-    is_customer = bool(viewer and viewer.pk == booking.customer_id)
-    is_technician = bool(viewer and viewer.pk == booking.technician_id)
-    if not (staff or is_customer or (active and is_technician)):
+    is_customer = bool(viewer and viewer.pk == customer_id)
+    is_technician = bool(viewer and viewer.pk == technician_id)
+    return (
+        staff or is_customer or (active and is_technician),
+        staff or is_technician or (active and is_customer),
+    )
+
+
+def _hide_contacts(data: dict, booking, viewer) -> dict:
+    show_customer, show_technician = contacts_shown(
+        status=booking.status,
+        customer_id=booking.customer_id,
+        technician_id=booking.technician_id,
+        viewer=viewer,
+    )
+    if not show_customer:
         data["customer"]["phone_number"] = None
         data["customer"]["email"] = None
-    if data["technician"] is not None and not (staff or is_technician or (active and is_customer)):
+    if data["technician"] is not None and not show_technician:
         data["technician"]["phone_number"] = None
         data["technician"]["email"] = None
     return data

@@ -37,6 +37,27 @@ def camelize(data):
     return data
 
 
+class PreRenderedPage:
+    """A paginated body whose items are already rendered by `CamelCaseJSONRenderer` (e.g. kept in a cache).
+
+    `envelope` holds `count`, `next` and `previous`; the renderer writes it and splices `items` in as
+    `results`, so the body is the same as rendering the whole page at once.
+    """
+
+    def __init__(self, envelope: dict, items: list[bytes]):
+        self.envelope = envelope
+        self.items = items
+
+
+# A string no JSON payload here contains, rendered where the pre-rendered items go.
+_ITEMS_PLACEHOLDER = "\x00pre-rendered items\x00"
+
+
 class CamelCaseJSONRenderer(JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, PreRenderedPage):
+            envelope = {**data.envelope, "results": _ITEMS_PLACEHOLDER}
+            body = super().render(camelize(envelope), accepted_media_type, renderer_context)
+            placeholder = super().render(_ITEMS_PLACEHOLDER)
+            return body.replace(placeholder, b"[" + b",".join(data.items) + b"]", 1)
         return super().render(camelize(data), accepted_media_type, renderer_context)

@@ -358,6 +358,9 @@ SOCIAL_FEED_WINDOW_DAYS = env.int(
 # --- bookings ----------------------------------------------------------------------------------------------------
 # Minutes a customer has to pay the deposit before a pending booking expires.
 BOOKING_PAYMENT_WINDOW_MINUTES = env.int("BOOKING_PAYMENT_WINDOW_MINUTES", default=30)
+# GET /bookings keeps each rendered booking in the cache this long, keyed by its rows' versions (so never
+# stale; see bookings/list_cache.py); 0 renders every page from the database.
+BOOKING_LIST_CACHE_SECONDS = env.int("BOOKING_LIST_CACHE_SECONDS", default=900)
 # Hours a paid pending booking waits for a technician (never past the slot start) before it expires.
 BOOKING_ACCEPT_TIMEOUT_HOURS = env.int("BOOKING_ACCEPT_TIMEOUT_HOURS", default=24)
 # Hours after completion before an unconfirmed, undisputed booking is confirmed automatically.

@@ -27,3 +27,24 @@ def test_examples():
         "addressLine1": 1,
         "fields": {"firstName": ["x"]},
     }
+
+
+@given(
+    envelope=st.dictionaries(_keys, _values, max_size=4),
+    items=st.lists(st.dictionaries(_keys, _values, max_size=4), max_size=5),
+    indent=st.sampled_from([None, 2]),
+)
+def test_a_pre_rendered_page_renders_as_the_whole_page(envelope, items, indent):
+    from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRenderedPage
+
+    renderer = CamelCaseJSONRenderer()
+    media_type = "application/json" if indent is None else f"application/json; indent={indent}"
+    whole = {**envelope, "results": items}
+    fragments = [renderer.render(item) for item in items]
+    spliced = renderer.render(PreRenderedPage(envelope, fragments), media_type)
+    if indent is None:
+        assert spliced == renderer.render(whole, media_type)
+    else:  # the items keep their compact rendering inside an indented envelope
+        import json
+
+        assert json.loads(spliced) == json.loads(renderer.render(whole, media_type))

@@ -1,0 +1,132 @@
+"""GET /bookings served from rendered bookings kept in the cache, keyed by the version of the rows they show.
+
+A page costs one query (ids, what decides contact visibility, the rows' version and the total count, so no
+separate COUNT), one MGET, and one more query only for bookings not cached yet. A cached rendering cannot be
+stale: its key holds the `xmin` of the booking, both parties and the category
+(`selectors.booking_list_rows`), and any committed change to one of those rows, by whatever path, gives it a
+new `xmin` and so a new key; unused keys expire after `BOOKING_LIST_CACHE_SECONDS`. Which contacts the
+viewer may see is part of the key too.
+
+Inside an open transaction a row written by that transaction keeps one `xmin` across its updates, so there
+the page is built from the database as before (`usable()`); API reads run in autocommit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import QuerySet
+
+from bookings import selectors
+from bookings.serializers import BookingOutputSerializer, contacts_shown
+from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRenderedPage
+
+# Part of every key: bump it when the booking representation changes, so a deploy never serves old shapes.
+REPRESENTATION_SCHEMA = 1
+
+
+def usable() -> bool:
+    return settings.BOOKING_LIST_CACHE_SECONDS > 0 and not connection.in_atomic_block
+
+
+class _PageWithTotal:
+    """The object list Django's Paginator pages: one query returns the expected page and the total count.
+
+    `count()` runs that query for the page the request asks for; the paginator then slices the same page
+    from it. A page past the end returns no rows and so no total: only then is there a COUNT query.
+    """
+
+    def __init__(self, queryset: QuerySet, *, offset: int, limit: int):
+        self._queryset = queryset
+        self._offset = offset
+        self._limit = limit
+        self._rows: list[selectors.BookingListRow] | None = None
+
+    def _expected_page(self) -> list[selectors.BookingListRow]:
+        if self._rows is None:
+            self._rows = selectors.booking_list_rows(
+                self._queryset, offset=self._offset, limit=self._limit
+            )
+        return self._rows
+
+    def count(self) -> int:
+        rows = self._expected_page()
+        return rows[0].total if rows else self._queryset.count()
+
+    def __getitem__(self, window: slice) -> list[selectors.BookingListRow]:
+        start, stop = window.start or 0, window.stop
+        if start == self._offset and stop <= self._offset + self._limit:
+            return self._expected_page()[: stop - start]
+        return selectors.booking_list_rows(self._queryset, offset=start, limit=stop - start)
+
+
+def _expected_offset(request, paginator) -> tuple[int, int]:
+    page_size = paginator.get_page_size(request)
+    try:
+        number = int(request.query_params.get(paginator.page_query_param) or 1)
+    except ValueError:  # "last", or garbage the paginator will refuse
+        number = 1
+    return (max(number, 1) - 1) * page_size, page_size
+
+
+def _cache_key(booking_id: int, version: str, shown: tuple[bool, bool]) -> str:
+    return f"booking-json:{REPRESENTATION_SCHEMA}:{booking_id}:{version}:{shown[0]:d}{shown[1]:d}"
+
+
+def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
+    viewer = request.user
+    keys = [
+        _cache_key(
+            row.id,
+            row.version,
+            contacts_shown(
+                status=row.status,
+                customer_id=row.customer_id,
+                technician_id=row.technician_id,
+                viewer=viewer,
+            ),
+        )
+        for row in rows
+    ]
+    found = cache.get_many(keys)
+    missing = [row.id for row, key in zip(rows, keys, strict=True) if key not in found]
+    fresh: dict[int, bytes] = {}
+    if missing:
+        renderer = CamelCaseJSONRenderer()
+        serializer = BookingOutputSerializer(context={"request": request})
+        to_store = {}
+        for booking in selectors.bookings_with_versions(missing):
+            # Keyed by the version read with the data itself: a booking changed since the page query is
+            # stored (and shown) as it is now, never under an older version.
+            key = _cache_key(
+                booking.pk,
+                booking.representation_version,
+                contacts_shown(
+                    status=booking.status,
+                    customer_id=booking.customer_id,
+                    technician_id=booking.technician_id,
+                    viewer=viewer,
+                ),
+            )
+            fresh[booking.pk] = to_store[key] = renderer.render(
+                serializer.to_representation(booking)
+            )
+        cache.set_many(to_store, timeout=settings.BOOKING_LIST_CACHE_SECONDS)
+    # A booking deleted between the two queries is left out of the page.
+    items = (found.get(key) or fresh.get(row.id) for row, key in zip(rows, keys, strict=True))
+    return [item for item in items if item is not None]
+
+
+def booking_page(*, request, queryset: QuerySet, paginator) -> PreRenderedPage:
+    """The page of `queryset` the request asks for, as `{count, next, previous, results}`."""
+    offset, limit = _expected_offset(request, paginator)
+    rows = paginator.paginate_queryset(
+        _PageWithTotal(queryset, offset=offset, limit=limit), request
+    )
+    envelope = {
+        key: value
+        for key, value in paginator.get_paginated_response([]).data.items()
+        if key != "results"
+    }
+    return PreRenderedPage(envelope, _rendered(rows, request=request))

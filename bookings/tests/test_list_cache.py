@@ -1,0 +1,168 @@
+"""GET /bookings from the representation cache: the same bytes as rendering from the database, never stale.
+
+These tests commit (`transaction=True`): the cache is used only outside an open transaction, where every
+row version has its own `xmin`. The other list tests run inside the test transaction, on the uncached
+path, and the equality tests here hold the two paths to the same output.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import ServiceCategory, User
+from bookings import list_cache, selectors
+from bookings.models import Booking, BookingStatus
+from bookings.tests.factories import BookingFactory, ServiceCategoryFactory, UserFactory
+from conftest import bearer_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _body(client, query, settings, *, cached: bool):
+    settings.BOOKING_LIST_CACHE_SECONDS = 900 if cached else 0
+    response = client.get(f"/api/v1/bookings{query}")
+    return response.status_code, response.content
+
+
+def _assert_paths_agree(client, query, settings):
+    uncached = _body(client, query, settings, cached=False)
+    first = _body(client, query, settings, cached=True)  # renders and stores the misses
+    again = _body(client, query, settings, cached=True)  # served from the cache
+    assert first == uncached, query
+    assert again == uncached, query
+
+
+def _cached_keys() -> list[str]:
+    return [key for key in cache._cache.get_client().keys(f"{cache.key_prefix}*booking-json*")]
+
+
+def test_cached_pages_equal_pages_rendered_from_the_database(settings):
+    plumbing = ServiceCategoryFactory()
+    electrical = ServiceCategoryFactory(slug="electrical")
+    customer = UserFactory()
+    technician = BookingFactory().technician
+    start = timezone.now() + timedelta(days=3)
+    for index, status in enumerate(
+        [
+            BookingStatus.PENDING,
+            BookingStatus.ACCEPTED,
+            BookingStatus.IN_PROGRESS,
+            BookingStatus.COMPLETED,
+        ]
+        * 6
+    ):
+        BookingFactory(
+            customer=customer,
+            technician=technician if index % 3 else None,
+            status=status,
+            deposit_paid=status != BookingStatus.PENDING,
+            category=electrical if index % 4 == 0 else plumbing,
+            scheduled_start=start + timedelta(hours=3 * index),
+            price=Decimal(1000 + 250 * index),
+            attachments=[
+                {"url": f"https://img.example/{index}.jpg", "public_id": "", "type": "image"}
+            ],
+        )
+    BookingFactory(technician=None, deposit_paid=True, category=plumbing)  # an open job
+    staff = UserFactory(role="support", is_staff=True)
+    frm = (start + timedelta(hours=10)).isoformat().replace("+", "%2B")
+    queries = [
+        "",
+        "?page=2",
+        "?page=last",
+        "?page=9",
+        "?page=0",
+        "?page=abc",
+        "?pageSize=7&page=3",
+        "?pageSize=500",
+        "?ordering=price",
+        "?ordering=-created_at&pageSize=5&page=2",
+        "?status=accepted,in_progress",
+        f"?category={electrical.pk}",
+        f"?from={frm}",
+        "?status=disputed",
+    ]
+    for viewer in (customer, technician, staff):
+        client = bearer_client(viewer)
+        for query in queries:
+            _assert_paths_agree(client, query, settings)
+    available = bearer_client(technician)
+    _assert_paths_agree(available, "?available=true", settings)
+    assert _cached_keys()
+
+
+def test_a_cached_page_costs_the_user_row_and_one_page_query(settings):
+    customer = UserFactory()
+    BookingFactory.create_batch(25, customer=customer)
+    client = bearer_client(customer)
+    client.get("/api/v1/bookings?pageSize=25")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/bookings?pageSize=25")
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 25
+    assert len(queries.captured_queries) == 2  # the user behind the token; the page with its total
+
+
+def test_any_change_to_the_rows_shown_is_visible_on_the_next_read(settings):
+    booking = BookingFactory(status=BookingStatus.ACCEPTED, deposit_paid=True)
+    client = bearer_client(booking.customer)
+
+    def shown():
+        return client.get("/api/v1/bookings").json()["results"][0]
+
+    assert shown()["title"] == booking.title
+    # Writes that bypass save() and its updated_at still change the rows' xmin.
+    Booking.objects.filter(pk=booking.pk).update(title="Burst pipe under the sink")
+    assert shown()["title"] == "Burst pipe under the sink"
+    User.objects.filter(pk=booking.customer_id).update(first_name="Wanjiru")
+    assert shown()["customer"]["fullName"].startswith("Wanjiru")
+    User.objects.filter(pk=booking.technician_id).update(phone_number="+254722000111")
+    assert shown()["technician"]["phoneNumber"] == "+254722000111"
+    ServiceCategory.objects.filter(pk=booking.category_id).update(name="Plumbing & drains")
+    assert shown()["category"]["name"] == "Plumbing & drains"
+    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.COMPLETED)
+    assert shown()["technician"]["phoneNumber"] is None  # contacts close with the job
+    assert shown()["status"] == "completed"
+
+
+def test_each_viewer_gets_the_contacts_they_may_see(settings):
+    booking = BookingFactory(status=BookingStatus.ACCEPTED, deposit_paid=True)
+    staff = UserFactory(role="support", is_staff=True)
+    for _ in range(2):  # the second round comes from the cache
+        as_technician = bearer_client(booking.technician).get("/api/v1/bookings").json()
+        as_staff = bearer_client(staff).get("/api/v1/bookings").json()
+        as_customer = bearer_client(booking.customer).get("/api/v1/bookings").json()
+        assert (
+            as_technician["results"][0]["customer"]["phoneNumber"] == booking.customer.phone_number
+        )
+        assert as_customer["results"][0]["technician"]["email"] == booking.technician.email
+        assert as_staff["results"][0]["customer"]["email"] == booking.customer.email
+    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.CANCELLED)
+    as_technician = bearer_client(booking.technician).get("/api/v1/bookings").json()
+    assert as_technician["results"][0]["customer"]["phoneNumber"] is None
+
+
+def test_not_used_inside_a_transaction_or_when_switched_off(settings):
+    assert list_cache.usable()
+    with transaction.atomic():
+        assert not list_cache.usable()
+    settings.BOOKING_LIST_CACHE_SECONDS = 0
+    assert not list_cache.usable()
+
+
+def test_a_booking_deleted_between_the_two_queries_is_left_out(settings, rf):
+    kept, gone = BookingFactory.create_batch(2)
+    rows = selectors.booking_list_rows(
+        Booking.objects.filter(pk__in=[kept.pk, gone.pk]).order_by("id"), offset=0, limit=20
+    )
+    assert [row.total for row in rows] == [2, 2]
+    gone.delete()
+    request = rf.get("/api/v1/bookings")
+    request.user = UserFactory(role="support", is_staff=True)
+    rendered = list_cache._rendered(rows, request=request)
+    assert len(rendered) == 1 and f'"id":{kept.pk},'.encode() in rendered[0]
