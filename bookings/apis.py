@@ -67,22 +67,22 @@ class BookingListCreateApi(GenericAPIView):
         query = serializers.BookingListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        queryset = selectors.booking_list(
-            user=request.user,
-            statuses=params.get("status"),
-            category_id=params.get("category"),
-            date_from=params.get("from"),
-            date_to=params.get("to"),
-            available=params["available"],
-            ordering=params["ordering"],
-        )
+        filters = {
+            "user": request.user,
+            "statuses": params.get("status"),
+            "category_id": params.get("category"),
+            "date_from": params.get("from"),
+            "date_to": params.get("to"),
+            "available": params["available"],
+            "ordering": params["ordering"],
+        }
         if list_cache.usable():
             return Response(
-                list_cache.booking_page(
-                    request=request, queryset=queryset, paginator=self.paginator
-                )
+                list_cache.booking_page(request=request, filters=filters, paginator=self.paginator)
             )
-        page = self.paginate_queryset(selectors.bookings_displayed(queryset))
+        page = self.paginate_queryset(
+            selectors.bookings_displayed(selectors.booking_list(**filters))
+        )
         data = serializers.BookingOutputSerializer(
             page, many=True, context={"request": request}
         ).data

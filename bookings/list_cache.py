@@ -1,7 +1,7 @@
 """GET /bookings served from rendered bookings kept in the cache, keyed by the version of the rows they show.
 
 A page costs one query (ids, what decides contact visibility, the rows' version and the total count, so no
-separate COUNT), one MGET, and one more query only for bookings not cached yet. A cached rendering cannot be
+separate COUNT; `selectors.booking_list_rows`), one MGET, and one more query only for bookings not cached yet. A cached rendering cannot be
 stale: its key holds the `xmin` of the booking, both parties and the category
 (`selectors.booking_list_rows`), and any committed change to one of those rows, by whatever path, gives it a
 new `xmin` and so a new key; unused keys expire after `BOOKING_LIST_CACHE_SECONDS`. Which contacts the
@@ -16,7 +16,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import QuerySet
 
 from bookings import selectors
 from bookings.serializers import BookingOutputSerializer, contacts_shown
@@ -37,8 +36,8 @@ class _PageWithTotal:
     from it. A page past the end returns no rows and so no total: only then is there a COUNT query.
     """
 
-    def __init__(self, queryset: QuerySet, *, offset: int, limit: int):
-        self._queryset = queryset
+    def __init__(self, filters: dict, *, offset: int, limit: int):
+        self._filters = filters
         self._offset = offset
         self._limit = limit
         self._rows: list[selectors.BookingListRow] | None = None
@@ -46,19 +45,19 @@ class _PageWithTotal:
     def _expected_page(self) -> list[selectors.BookingListRow]:
         if self._rows is None:
             self._rows = selectors.booking_list_rows(
-                self._queryset, offset=self._offset, limit=self._limit
+                **self._filters, offset=self._offset, limit=self._limit
             )
         return self._rows
 
     def count(self) -> int:
         rows = self._expected_page()
-        return rows[0].total if rows else self._queryset.count()
+        return rows[0].total if rows else selectors.booking_list(**self._filters).count()
 
     def __getitem__(self, window: slice) -> list[selectors.BookingListRow]:
         start, stop = window.start or 0, window.stop
         if start == self._offset and stop <= self._offset + self._limit:
             return self._expected_page()[: stop - start]
-        return selectors.booking_list_rows(self._queryset, offset=start, limit=stop - start)
+        return selectors.booking_list_rows(**self._filters, offset=start, limit=stop - start)
 
 
 def _expected_offset(request, paginator) -> tuple[int, int]:
@@ -118,12 +117,11 @@ def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
     return [item for item in items if item is not None]
 
 
-def booking_page(*, request, queryset: QuerySet, paginator) -> PreRenderedPage:
-    """The page of `queryset` the request asks for, as `{count, next, previous, results}`."""
+def booking_page(*, request, filters: dict, paginator) -> PreRenderedPage:
+    """The page of `selectors.booking_list(**filters)` the request asks for, as `{count, next, previous,
+    results}`."""
     offset, limit = _expected_offset(request, paginator)
-    rows = paginator.paginate_queryset(
-        _PageWithTotal(queryset, offset=offset, limit=limit), request
-    )
+    rows = paginator.paginate_queryset(_PageWithTotal(filters, offset=offset, limit=limit), request)
     envelope = {
         key: value
         for key, value in paginator.get_paginated_response([]).data.items()
