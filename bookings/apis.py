@@ -128,6 +128,11 @@ class BookingListCreateApi(GenericAPIView):
 class BookingDetailApi(APIView):
     @extend_schema(responses={200: serializers.BookingOutputSerializer, **error_responses(404)})
     def get(self, request, pk: int):
+        if list_cache.usable():
+            cached = list_cache.booking_detail(request=request, booking_id=pk)
+            if cached is None:
+                raise BookingNotFound()
+            return Response(cached)
         return _render(request, _booking_for(request, pk))
 
     def _update(self, request, pk: int, *, partial: bool):

@@ -19,7 +19,7 @@ from django.db import connection
 
 from bookings import selectors
 from bookings.serializers import BookingOutputSerializer, contacts_shown
-from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRenderedPage
+from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRendered, PreRenderedPage
 
 # Part of every key: bump it when the booking representation changes, so a deploy never serves old shapes.
 REPRESENTATION_SCHEMA = 1
@@ -115,6 +115,21 @@ def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
     # A booking deleted between the two queries is left out of the page.
     items = (found.get(key) or fresh.get(row.id) for row, key in zip(rows, keys, strict=True))
     return [item for item in items if item is not None]
+
+
+def booking_detail(*, request, booking_id: int) -> PreRendered | None:
+    """GET /bookings/:id from the same cache; None when the booking does not exist or is not the viewer's
+    to see (`selectors.booking_visible_to`, the rule `booking_get_for_user` applies)."""
+    row = selectors.booking_row(booking_id=booking_id)
+    if row is None or not selectors.booking_visible_to(
+        request.user,
+        booking_id=row.id,
+        customer_id=row.customer_id,
+        technician_id=row.technician_id,
+    ):
+        return None
+    rendered = _rendered([row], request=request)
+    return PreRendered(rendered[0]) if rendered else None
 
 
 def booking_page(*, request, filters: dict, paginator) -> PreRenderedPage:

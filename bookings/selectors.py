@@ -32,6 +32,8 @@ from dumuwaks.core.permissions import is_staff_member
 # A window whose end is at or after this is read as "until midnight" (TimeField cannot hold 24:00).
 END_OF_DAY = time(23, 59)
 
+BIGINT_MAX = 2**63 - 1
+
 REASON_BOOKED = "booked"
 REASON_TIME_OFF = "time_off"
 REASON_OUTSIDE_HOURS = "outside_working_hours"
@@ -255,13 +257,25 @@ def booking_get_for_user(*, user, booking_id: int) -> Booking | None:
     # Fetched by primary key alone and checked here: the visibility OR made this hot query cost a third more
     # to compile than to run.
     booking = next(iter(_displayed(Booking.objects.filter(pk=booking_id)).order_by()[:1]), None)
-    if booking is None:
+    if booking is None or not booking_visible_to(
+        user,
+        booking_id=booking.pk,
+        customer_id=booking.customer_id,
+        technician_id=booking.technician_id,
+    ):
         return None
-    if user.pk in (booking.customer_id, booking.technician_id) or is_staff_member(user):
-        return booking
-    if bookings_available_to(user).filter(pk=booking_id).exists():
-        return booking
-    return None
+    return booking
+
+
+def booking_visible_to(
+    user, *, booking_id: int, customer_id: int, technician_id: int | None
+) -> bool:
+    """`user` may see this booking: as a party, as staff, or as an open job they could take."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.pk in (customer_id, technician_id) or is_staff_member(user):
+        return True
+    return bookings_available_to(user).filter(pk=booking_id).exists()
 
 
 BOOKING_ORDERINGS = {
@@ -402,6 +416,8 @@ def _list_conditions(
     if statuses:
         conditions.append(f"{column('status')} = ANY(%s)")
         params.append(list(statuses))
+    if category_id and category_id > BIGINT_MAX:
+        return ["FALSE"], []
     if category_id:
         conditions.append(f"{column('category_id')} = %s")
         params.append(category_id)
@@ -453,6 +469,24 @@ def booking_list_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         return [BookingListRow(*row) for row in cursor.fetchall()]
+
+
+def booking_row(*, booking_id: int) -> BookingListRow | None:
+    """One booking as a `BookingListRow` (total 1): its parties, status and representation version."""
+    if not 0 < booking_id <= BIGINT_MAX:  # no such id; compared as numeric it would skip the index
+        return None
+    table = Booking._meta.db_table
+    columns = ", ".join(
+        _quoted(table, name) for name in ("id", "status", "customer_id", "technician_id")
+    )
+    sql = (
+        f"SELECT {columns}, {_representation_version_sql()}, 1 "  # noqa: S608
+        f'FROM "{table}" WHERE {_quoted(table, "id")} = %s'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [booking_id])
+        row = cursor.fetchone()
+    return None if row is None else BookingListRow(*row)
 
 
 def bookings_with_versions(booking_ids: list[int]) -> list[Booking]:

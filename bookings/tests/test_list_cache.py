@@ -166,3 +166,39 @@ def test_a_booking_deleted_between_the_two_queries_is_left_out(settings, rf):
     request.user = staff
     rendered = list_cache._rendered(rows, request=request)
     assert len(rendered) == 1 and f'"id":{kept.pk},'.encode() in rendered[0]
+
+
+def test_the_detail_comes_from_the_same_cache_with_the_same_rules(settings):
+    booking = BookingFactory(status=BookingStatus.ACCEPTED, deposit_paid=True)
+    open_job = BookingFactory(technician=None, deposit_paid=True)
+    outsider = bearer_client(UserFactory())
+    skilled = bearer_client(booking.technician)
+    for client, target in [
+        (bearer_client(booking.customer), booking),
+        (skilled, booking),
+        (bearer_client(UserFactory(role="support", is_staff=True)), booking),
+        (skilled, open_job),  # an open job in their trade
+    ]:
+        url = f"/api/v1/bookings/{target.pk}"
+        settings.BOOKING_LIST_CACHE_SECONDS = 0
+        uncached = client.get(url)
+        settings.BOOKING_LIST_CACHE_SECONDS = 900
+        assert [client.get(url).content for _ in range(2)] == [uncached.content] * 2
+        assert uncached.status_code == 200
+    for url in (f"/api/v1/bookings/{booking.pk}", f"/api/v1/bookings/{open_job.pk}"):
+        response = outsider.get(url)
+        assert response.status_code == 404 and response.json()["code"] == "booking_not_found"
+    for missing in (10**9, 2**63, 10**30):
+        assert outsider.get(f"/api/v1/bookings/{missing}").status_code == 404
+    Booking.objects.filter(pk=booking.pk).update(description="Now with a second leak")
+    shown = bearer_client(booking.customer).get(f"/api/v1/bookings/{booking.pk}").json()
+    assert shown["description"] == "Now with a second leak"
+
+
+def test_out_of_range_ids_in_filters_match_nothing(settings):
+    customer = UserFactory()
+    BookingFactory(customer=customer)
+    client = bearer_client(customer)
+    for category in (2**63, 10**30):
+        response = client.get(f"/api/v1/bookings?category={category}")
+        assert response.status_code == 200 and response.json()["count"] == 0

@@ -37,6 +37,13 @@ def camelize(data):
     return data
 
 
+class PreRendered:
+    """One object already rendered by `CamelCaseJSONRenderer` (e.g. kept in a cache): sent as it is."""
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+
 class PreRenderedPage:
     """A paginated body whose items are already rendered by `CamelCaseJSONRenderer` (e.g. kept in a cache).
 
@@ -55,6 +62,8 @@ _ITEMS_PLACEHOLDER = "\x00pre-rendered items\x00"
 
 class CamelCaseJSONRenderer(JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, PreRendered):
+            return data.body
         if isinstance(data, PreRenderedPage):
             envelope = {**data.envelope, "results": _ITEMS_PLACEHOLDER}
             body = super().render(camelize(envelope), accepted_media_type, renderer_context)
