@@ -8,11 +8,26 @@ pool and the callbacks, and its pool is thread-safe, so sharing it between threa
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
+_INCR_WITH_EXPIRY_LUA = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
 
 class SharedClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
+        self._scripts = {}
+
+    def incr_with_expiry_script(self, client):
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = self._scripts.setdefault(
+                id(client), client.register_script(_INCR_WITH_EXPIRY_LUA)
+            )
+        return script
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -34,9 +49,11 @@ class SharedClientRedisCache(RedisCache):
         pass
 
     def incr_with_expiry(self, key, timeout: int, version=None) -> int:
-        """Add one to an integer that lives `timeout` seconds from its first increment; one round trip."""
+        """Add one to an integer that lives `timeout` seconds from its first increment.
+
+        One command, atomic on the server (a Lua script, sent by its SHA once loaded); a MULTI/EXEC of
+        SET NX and INCR did the same in four, and every API request pays for this call.
+        """
         key = self.make_and_validate_key(key, version=version)
-        pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
-        pipe.set(key, 0, ex=timeout, nx=True)
-        pipe.incr(key)
-        return pipe.execute()[1]
+        client = self._cache.get_client(key, write=True)
+        return self._cache.incr_with_expiry_script(client)(keys=[key], args=[timeout])
