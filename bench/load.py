@@ -1,6 +1,6 @@
 """HTTP load test on loopback: the API served as in production, driven by wrk.
 
-    .venv/bin/python bench/load.py [--duration 15] [--connections 8] [--workers 3] [--server sync] [--only NAME]
+    .venv/bin/python bench/load.py [--duration 15] [--warmup 2] [--connections 8] [--workers 3] [--server sync] [--only NAME]
 
 What it does, bounded in time (each scenario runs `--duration` seconds):
 1. prepares a dedicated database `dw_load` (created and migrated if missing) with demo categories, one
@@ -8,7 +8,7 @@ What it does, bounded in time (each scenario runs `--duration` seconds):
 2. starts gunicorn as in production (`--server sync`, the default: sync workers for the REST API, as
    docs/operations.md runs it; `--server gthread`: threaded workers; `--server asgi`: uvicorn workers;
    production settings, HTTPS redirect off, JSON logs at WARNING) on 127.0.0.1:8011, waits for /health;
-3. runs ANALYZE (autovacuum's job in production), then wrk against each scenario with a Lua script that
+3. runs ANALYZE (autovacuum's job in production) and `--warmup` unmeasured seconds, then wrk against each scenario with a Lua script that
    adds the Bearer token and body and prints requests/s and p50/p95/p99 latency; then stops the server.
    `BENCH_CLOSE=1` sends `Connection: close` on every request, as a proxy without upstream keep-alive does.
 
@@ -357,6 +357,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=15, help="seconds per scenario")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="unmeasured seconds before each scenario (0: none)"
+    )
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
@@ -377,6 +380,15 @@ def main() -> None:
             if args.only and not any(part in name for part in args.only):
                 continue
             analyze()
+            if (
+                args.warmup
+            ):  # workers' first requests (lazy imports, pool connections) are not measured
+                run_wrk(
+                    scenario,
+                    duration=args.warmup,
+                    connections=args.connections,
+                    threads=args.threads,
+                )
             result = run_wrk(
                 scenario, duration=args.duration, connections=args.connections, threads=args.threads
             )
