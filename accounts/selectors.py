@@ -27,6 +27,7 @@ from accounts.models import (
 )
 from dumuwaks.core.errors import NotFound
 from dumuwaks.core.permissions import is_admin, is_staff_member
+from dumuwaks.core.sql import prepared_cursor
 
 EARTH_RADIUS_KM = 6371.0
 KM_PER_DEGREE_LATITUDE = 111.045
@@ -68,7 +69,7 @@ def user_for_access_token(*, user_id: int) -> User | None:
     `Model.from_db`, as the ORM does. No `User` column needs a database converter (a test holds that).
     """
     sql, field_names = _access_token_user_query()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [user_id])
         row = cursor.fetchone()
     return None if row is None else User.from_db(connection.alias, field_names, row)

@@ -12,7 +12,6 @@ import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -28,6 +27,7 @@ from bookings.models import (
     WeeklyAvailability,
 )
 from dumuwaks.core.permissions import is_staff_member
+from dumuwaks.core.sql import prepared_cursor
 
 # A window whose end is at or after this is read as "until midnight" (TimeField cannot hold 24:00).
 END_OF_DAY = time(23, 59)
@@ -466,7 +466,7 @@ def booking_list_rows(
         f"SELECT {columns}, {_representation_version_sql()}, COUNT(*) OVER () "  # noqa: S608
         f'FROM "{table}" WHERE {" AND ".join(conditions)} ORDER BY {order} LIMIT %s OFFSET %s'
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
         return [BookingListRow(*row) for row in cursor.fetchall()]
 
@@ -483,7 +483,7 @@ def booking_row(*, booking_id: int) -> BookingListRow | None:
         f"SELECT {columns}, {_representation_version_sql()}, 1 "  # noqa: S608
         f'FROM "{table}" WHERE {_quoted(table, "id")} = %s'
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [booking_id])
         row = cursor.fetchone()
     return None if row is None else BookingListRow(*row)

@@ -80,6 +80,12 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DB_CONNECT_TIMEOUT", default=5
 )
+# Hand-written hot reads (dumuwaks/core/sql.py) become prepared statements after this many runs on a
+# connection; Django's own queries are bound on the client and never prepared. Empty turns it off.
+_PREPARE_THRESHOLD = env.str("DB_PREPARE_THRESHOLD", default="5")
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    int(_PREPARE_THRESHOLD) if _PREPARE_THRESHOLD else None
+)
 # Under ASGI every request may run on a different thread, so Django's per-thread persistent connections
 # would pile up; psycopg's pool (Django >= 5.1) bounds them per process instead. DB_POOL_MAX_SIZE=0 turns
 # the pool off (e.g. behind PgBouncer in transaction mode).
