@@ -27,6 +27,7 @@ from bookings.services import (
     dispute_open,
     dispute_resolve,
 )
+from dumuwaks.core import rendered_cache
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.permissions import IsStaffMember, IsTechnician
 
@@ -76,7 +77,7 @@ class BookingListCreateApi(GenericAPIView):
             "available": params["available"],
             "ordering": params["ordering"],
         }
-        if list_cache.usable():
+        if rendered_cache.usable():
             return Response(
                 list_cache.booking_page(request=request, filters=filters, paginator=self.paginator)
             )
@@ -128,7 +129,7 @@ class BookingListCreateApi(GenericAPIView):
 class BookingDetailApi(APIView):
     @extend_schema(responses={200: serializers.BookingOutputSerializer, **error_responses(404)})
     def get(self, request, pk: int):
-        if list_cache.usable():
+        if rendered_cache.usable():
             cached = list_cache.booking_detail(request=request, booking_id=pk)
             if cached is None:
                 raise BookingNotFound()

@@ -1,32 +1,22 @@
-"""GET /bookings served from rendered bookings kept in the cache, keyed by the version of the rows they show.
+"""GET /bookings and GET /bookings/:id from rendered bookings kept in the cache (`dumuwaks.core.rendered_cache`).
 
 A page costs one query (ids, what decides contact visibility, the rows' version and the total count, so no
-separate COUNT; `selectors.booking_list_rows`), one MGET, and one more query only for bookings not cached yet. A cached rendering cannot be
-stale: its key holds the `xmin` of the booking, both parties and the category
-(`selectors.booking_list_rows`), and any committed change to one of those rows, by whatever path, gives it a
-new `xmin` and so a new key; unused keys expire after `BOOKING_LIST_CACHE_SECONDS`. Which contacts the
-viewer may see is part of the key too.
-
-Inside an open transaction a row written by that transaction keeps one `xmin` across its updates, so there
-the page is built from the database as before (`usable()`); API reads run in autocommit.
+separate COUNT; `selectors.booking_list_rows`), one MGET, and one more query only for bookings not cached
+yet. A booking's key holds the `xmin` of the booking, both parties and the category, and which contacts
+the viewer may see.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
 from bookings import selectors
 from bookings.serializers import BookingOutputSerializer, contacts_shown
-from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRendered, PreRenderedPage
+from dumuwaks.core import rendered_cache
+from dumuwaks.core.renderers import PreRendered, PreRenderedPage
 
 # Part of every key: bump it when the booking representation changes, so a deploy never serves old shapes.
 REPRESENTATION_SCHEMA = 1
-
-
-def usable() -> bool:
-    return settings.BOOKING_LIST_CACHE_SECONDS > 0 and not connection.in_atomic_block
 
 
 class _PageWithTotal:
@@ -92,7 +82,6 @@ def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
     missing = [row.id for row, key in zip(rows, keys, strict=True) if key not in found]
     fresh: dict[int, bytes] = {}
     if missing:
-        renderer = CamelCaseJSONRenderer()
         serializer = BookingOutputSerializer(context={"request": request})
         to_store = {}
         for booking in selectors.bookings_with_versions(missing):
@@ -108,10 +97,10 @@ def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
                     viewer=viewer,
                 ),
             )
-            fresh[booking.pk] = to_store[key] = renderer.render(
+            fresh[booking.pk] = to_store[key] = rendered_cache.render(
                 serializer.to_representation(booking)
             )
-        cache.set_many(to_store, timeout=settings.BOOKING_LIST_CACHE_SECONDS)
+        cache.set_many(to_store, timeout=rendered_cache.timeout())
     # A booking deleted between the two queries is left out of the page.
     items = (found.get(key) or fresh.get(row.id) for row, key in zip(rows, keys, strict=True))
     return [item for item in items if item is not None]

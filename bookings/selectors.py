@@ -332,13 +332,8 @@ def bookings_displayed(queryset: QuerySet[Booking]) -> QuerySet[Booking]:
 
 @functools.cache
 def _representation_version_sql() -> str:
-    """SQL for the version of the four rows a booking's representation is built from.
-
-    PostgreSQL gives every committed row version a new `xmin` (the id of the transaction that wrote it),
-    whatever wrote it: a model save, `queryset.update()`, the admin, a migration, raw SQL. Within one
-    transaction a row updated twice keeps the same `xmin`, so this identifies committed versions only: read
-    it outside an open transaction (`bookings.list_cache` checks that).
-    """
+    """SQL for the version of the four rows a booking's representation is built from: their `xmin`s
+    (see `dumuwaks.core.rendered_cache`)."""
     booking = Booking._meta.db_table
     users = User._meta.db_table
     categories = ServiceCategory._meta.db_table

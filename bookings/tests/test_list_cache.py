@@ -19,12 +19,13 @@ from bookings import list_cache, selectors
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory, ServiceCategoryFactory, UserFactory
 from conftest import bearer_client
+from dumuwaks.core import rendered_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _body(client, query, settings, *, cached: bool):
-    settings.BOOKING_LIST_CACHE_SECONDS = 900 if cached else 0
+    settings.RENDERED_CACHE_SECONDS = 900 if cached else 0
     response = client.get(f"/api/v1/bookings{query}")
     return response.status_code, response.content
 
@@ -148,11 +149,11 @@ def test_each_viewer_gets_the_contacts_they_may_see(settings):
 
 
 def test_not_used_inside_a_transaction_or_when_switched_off(settings):
-    assert list_cache.usable()
+    assert rendered_cache.usable()
     with transaction.atomic():
-        assert not list_cache.usable()
-    settings.BOOKING_LIST_CACHE_SECONDS = 0
-    assert not list_cache.usable()
+        assert not rendered_cache.usable()
+    settings.RENDERED_CACHE_SECONDS = 0
+    assert not rendered_cache.usable()
 
 
 def test_a_booking_deleted_between_the_two_queries_is_left_out(settings, rf):
@@ -180,9 +181,9 @@ def test_the_detail_comes_from_the_same_cache_with_the_same_rules(settings):
         (skilled, open_job),  # an open job in their trade
     ]:
         url = f"/api/v1/bookings/{target.pk}"
-        settings.BOOKING_LIST_CACHE_SECONDS = 0
+        settings.RENDERED_CACHE_SECONDS = 0
         uncached = client.get(url)
-        settings.BOOKING_LIST_CACHE_SECONDS = 900
+        settings.RENDERED_CACHE_SECONDS = 900
         assert [client.get(url).content for _ in range(2)] == [uncached.content] * 2
         assert uncached.status_code == 200
     for url in (f"/api/v1/bookings/{booking.pk}", f"/api/v1/bookings/{open_job.pk}"):

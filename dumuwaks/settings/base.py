@@ -103,6 +103,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for admin URL fields (transitional setting)
 
+# The hottest reads (GET /bookings, /bookings/:id, /auth/me) keep their rendered JSON in the cache this long,
+# keyed by the versions of the rows it shows, so never stale (dumuwaks/core/rendered_cache.py); 0 = off.
+RENDERED_CACHE_SECONDS = env.int("RENDERED_CACHE_SECONDS", default=900)
+
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
@@ -364,9 +368,6 @@ SOCIAL_FEED_WINDOW_DAYS = env.int(
 # --- bookings ----------------------------------------------------------------------------------------------------
 # Minutes a customer has to pay the deposit before a pending booking expires.
 BOOKING_PAYMENT_WINDOW_MINUTES = env.int("BOOKING_PAYMENT_WINDOW_MINUTES", default=30)
-# GET /bookings keeps each rendered booking in the cache this long, keyed by its rows' versions (so never
-# stale; see bookings/list_cache.py); 0 renders every page from the database.
-BOOKING_LIST_CACHE_SECONDS = env.int("BOOKING_LIST_CACHE_SECONDS", default=900)
 # Hours a paid pending booking waits for a technician (never past the slot start) before it expires.
 BOOKING_ACCEPT_TIMEOUT_HOURS = env.int("BOOKING_ACCEPT_TIMEOUT_HOURS", default=24)
 # Hours after completion before an unconfirmed, undisputed booking is confirmed automatically.
