@@ -18,6 +18,7 @@ from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sq
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import (
+    CorporateProfile,
     KycStatus,
     Role,
     ServiceCategory,
@@ -73,6 +74,37 @@ def user_for_access_token(*, user_id: int) -> User | None:
         cursor.execute(sql, [user_id])
         row = cursor.fetchone()
     return None if row is None else User.from_db(connection.alias, field_names, row)
+
+
+@functools.cache
+def _account_version_query() -> str:
+    user = User._meta.db_table
+    profiles = TechnicianProfile._meta.db_table
+    corporate = CorporateProfile._meta.db_table
+    skills = TechnicianSkill._meta.db_table
+    categories = ServiceCategory._meta.db_table
+    devices = TOTPDevice._meta.db_table
+    # Identifiers from the models only; the one parameter is the user id.
+    return f"""
+        SELECT concat_ws('/', "u"."xmin",
+            (SELECT "p"."xmin" FROM "{profiles}" "p" WHERE "p"."user_id" = "u"."id"),
+            (SELECT "c"."xmin" FROM "{corporate}" "c" WHERE "c"."user_id" = "u"."id"),
+            (SELECT string_agg("s"."xmin" || ':' || "k"."xmin", ',' ORDER BY "s"."id")
+               FROM "{skills}" "s" JOIN "{profiles}" "p" ON "p"."id" = "s"."profile_id"
+               JOIN "{categories}" "k" ON "k"."id" = "s"."category_id" WHERE "p"."user_id" = "u"."id"),
+            (SELECT string_agg("d"."xmin"::text, ',' ORDER BY "d"."id")
+               FROM "{devices}" "d" WHERE "d"."user_id" = "u"."id"))
+        FROM "{user}" "u" WHERE "u"."id" = %s
+    """  # noqa: S608
+
+
+def account_version(*, user_id: int) -> str | None:
+    """The version of every row `AccountUserSerializer` shows for this user (`dumuwaks.core.rendered_cache`):
+    the user, both profiles, the skills with their categories, the 2FA devices. None if there is no user."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_account_version_query(), [user_id])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def user_get_with_profile(*, user_id: int) -> User:

@@ -13,7 +13,9 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import serializers as s
 from accounts import services, throttles
+from accounts.rendered import own_account
 from accounts.selectors import user_get_with_profile
+from dumuwaks.core import rendered_cache
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.openapi import error_responses
 
@@ -103,6 +105,10 @@ class MeApi(APIView):
         responses={200: s.AccountUserSerializer, **error_responses(401)},
     )
     def get(self, request):
+        if rendered_cache.usable():
+            account = own_account(user=request.user)
+            if account is not None:
+                return Response(account)
         return Response(_user_payload(request.user))
 
     @extend_schema(
