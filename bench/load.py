@@ -8,7 +8,7 @@ What it does, bounded in time (each scenario runs `--duration` seconds):
 2. starts gunicorn as in production (`--server sync`, the default: sync workers for the REST API, as
    docs/operations.md runs it; `--server gthread`: threaded workers; `--server asgi`: uvicorn workers;
    production settings, HTTPS redirect off, JSON logs at WARNING) on 127.0.0.1:8011, waits for /health;
-3. runs ANALYZE (autovacuum's job in production) and `--warmup` unmeasured seconds, then wrk against each scenario with a Lua script that
+3. runs VACUUM (ANALYZE) (autovacuum's job in production) and `--warmup` unmeasured seconds, then wrk against each scenario with a Lua script that
    adds the Bearer token and body and prints requests/s and p50/p95/p99 latency; then stops the server.
    `BENCH_CLOSE=1` sends `Connection: close` on every request, as a proxy without upstream keep-alive does.
 
@@ -186,13 +186,15 @@ def prepare_data() -> dict:
 
 
 def analyze() -> None:
-    """Fresh planner statistics before each scenario, as autovacuum keeps them in production: the seeded
-    rows and the thousands a POST scenario adds are otherwise invisible to the planner (the candidate
-    search then joins profiles by the wrong index: 48 ms instead of 2 ms)."""
+    """Vacuumed tables and fresh planner statistics before each scenario, as autovacuum keeps them in
+    production: the seeded rows and the thousands a POST scenario adds are otherwise invisible to the
+    planner (the candidate search then joins profiles by the wrong index: 48 ms instead of 2 ms), and
+    autovacuum, woken by the rows the previous run deleted, would otherwise share the CPU with the next
+    scenario."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM (ANALYZE)")
 
 
 def scenarios(data: dict) -> dict[str, dict]:

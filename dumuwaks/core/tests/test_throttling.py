@@ -75,3 +75,16 @@ def test_the_cache_keeps_one_redis_client_per_pool():
     client = cache._cache.get_client(write=True)
     assert cache._cache.get_client(write=True) is client
     assert cache._cache.get_client() is client  # one server: reads share the write pool
+
+
+def test_the_counter_survives_a_redis_script_flush():
+    """The Lua counter is sent by SHA; after SCRIPT FLUSH (a Redis restart) redis-py loads it again."""
+    assert cache.incr_with_expiry("flush-test", 10) == 1
+    cache._cache.get_client(write=True).script_flush()
+    assert cache.incr_with_expiry("flush-test", 10) == 2
+
+
+def test_any_key_is_accepted_without_memcached_warnings(recwarn):
+    cache.set("a key with spaces and a \u00e9", 1)
+    assert cache.get("a key with spaces and a \u00e9") == 1
+    assert not [w for w in recwarn if "CacheKeyWarning" in type(w.message).__name__]
