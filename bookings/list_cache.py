@@ -59,25 +59,20 @@ def _expected_offset(request, paginator) -> tuple[int, int]:
     return (max(number, 1) - 1) * page_size, page_size
 
 
-def _cache_key(booking_id: int, version: str, shown: tuple[bool, bool]) -> str:
-    return f"booking-json:{REPRESENTATION_SCHEMA}:{booking_id}:{version}:{shown[0]:d}{shown[1]:d}"
+def _cache_key(booking, version: str, viewer) -> str:
+    """`booking`: a Booking or a BookingListRow (both carry id, status and the parties' ids)."""
+    shown = contacts_shown(
+        status=booking.status,
+        customer_id=booking.customer_id,
+        technician_id=booking.technician_id,
+        viewer=viewer,
+    )
+    return f"booking-json:{REPRESENTATION_SCHEMA}:{booking.id}:{version}:{shown[0]:d}{shown[1]:d}"
 
 
 def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
     viewer = request.user
-    keys = [
-        _cache_key(
-            row.id,
-            row.version,
-            contacts_shown(
-                status=row.status,
-                customer_id=row.customer_id,
-                technician_id=row.technician_id,
-                viewer=viewer,
-            ),
-        )
-        for row in rows
-    ]
+    keys = [_cache_key(row, row.version, viewer) for row in rows]
     found = cache.get_many(keys)
     missing = [row.id for row, key in zip(rows, keys, strict=True) if key not in found]
     fresh: dict[int, bytes] = {}
@@ -87,16 +82,7 @@ def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
         for booking in selectors.bookings_with_versions(missing):
             # Keyed by the version read with the data itself: a booking changed since the page query is
             # stored (and shown) as it is now, never under an older version.
-            key = _cache_key(
-                booking.pk,
-                booking.representation_version,
-                contacts_shown(
-                    status=booking.status,
-                    customer_id=booking.customer_id,
-                    technician_id=booking.technician_id,
-                    viewer=viewer,
-                ),
-            )
+            key = _cache_key(booking, booking.representation_version, viewer)
             fresh[booking.pk] = to_store[key] = rendered_cache.render(
                 serializer.to_representation(booking)
             )
