@@ -56,7 +56,12 @@ def _expected_offset(request, paginator) -> tuple[int, int]:
         number = int(request.query_params.get(paginator.page_query_param) or 1)
     except ValueError:  # "last", or garbage the paginator will refuse
         number = 1
-    return (max(number, 1) - 1) * page_size, page_size
+    offset = (max(number, 1) - 1) * page_size
+    if (
+        offset > selectors.BIGINT_MAX
+    ):  # past any end: guess page 1, whose total lets the paginator say 404
+        offset = 0
+    return offset, page_size
 
 
 def _cache_key(booking, version: str, viewer) -> str:

@@ -79,6 +79,8 @@ def test_cached_pages_equal_pages_rendered_from_the_database(settings):
         "?page=9",
         "?page=0",
         "?page=abc",
+        "?page=99999999999999999999999",
+        "?pageSize=0",
         "?pageSize=7&page=3",
         "?pageSize=500",
         "?ordering=price",
