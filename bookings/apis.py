@@ -68,21 +68,21 @@ class BookingListCreateApi(GenericAPIView):
         query = serializers.BookingListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        filters = {
-            "user": request.user,
-            "statuses": params.get("status"),
-            "category_id": params.get("category"),
-            "date_from": params.get("from"),
-            "date_to": params.get("to"),
-            "available": params["available"],
-            "ordering": params["ordering"],
-        }
+        filters = selectors.BookingListFilters(
+            user=request.user,
+            statuses=params.get("status"),
+            category_id=params.get("category"),
+            date_from=params.get("from"),
+            date_to=params.get("to"),
+            available=params["available"],
+            ordering=params["ordering"],
+        )
         if rendered_cache.usable():
             return Response(
                 list_cache.booking_page(request=request, filters=filters, paginator=self.paginator)
             )
         page = self.paginate_queryset(
-            selectors.bookings_displayed(selectors.booking_list(**filters))
+            selectors.bookings_displayed(selectors.booking_list(filters=filters))
         )
         data = serializers.BookingOutputSerializer(
             page, many=True, context={"request": request}

@@ -26,7 +26,7 @@ class _PageWithTotal:
     from it. A page past the end returns no rows and so no total: only then is there a COUNT query.
     """
 
-    def __init__(self, filters: dict, *, offset: int, limit: int):
+    def __init__(self, filters: selectors.BookingListFilters, *, offset: int, limit: int):
         self._filters = filters
         self._offset = offset
         self._limit = limit
@@ -35,19 +35,19 @@ class _PageWithTotal:
     def _expected_page(self) -> list[selectors.BookingListRow]:
         if self._rows is None:
             self._rows = selectors.booking_list_rows(
-                **self._filters, offset=self._offset, limit=self._limit
+                filters=self._filters, offset=self._offset, limit=self._limit
             )
         return self._rows
 
     def count(self) -> int:
         rows = self._expected_page()
-        return rows[0].total if rows else selectors.booking_list(**self._filters).count()
+        return rows[0].total if rows else selectors.booking_list(filters=self._filters).count()
 
     def __getitem__(self, window: slice) -> list[selectors.BookingListRow]:
         start, stop = window.start or 0, window.stop
         if start == self._offset and stop <= self._offset + self._limit:
             return self._expected_page()[: stop - start]
-        return selectors.booking_list_rows(**self._filters, offset=start, limit=stop - start)
+        return selectors.booking_list_rows(filters=self._filters, offset=start, limit=stop - start)
 
 
 def _expected_offset(request, paginator) -> tuple[int, int]:
@@ -112,8 +112,8 @@ def booking_detail(*, request, booking_id: int) -> PreRendered | None:
     return PreRendered(rendered[0]) if rendered else None
 
 
-def booking_page(*, request, filters: dict, paginator) -> PreRenderedPage:
-    """The page of `selectors.booking_list(**filters)` the request asks for, as `{count, next, previous,
+def booking_page(*, request, filters: selectors.BookingListFilters, paginator) -> PreRenderedPage:
+    """The page of `selectors.booking_list(filters=filters)` the request asks for, as `{count, next, previous,
     results}`."""
     offset, limit = _expected_offset(request, paginator)
     rows = paginator.paginate_queryset(_PageWithTotal(filters, offset=offset, limit=limit), request)

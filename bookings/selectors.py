@@ -12,6 +12,7 @@ import functools
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -32,7 +33,7 @@ from dumuwaks.core.sql import prepared_cursor
 # A window whose end is at or after this is read as "until midnight" (TimeField cannot hold 24:00).
 END_OF_DAY = time(23, 59)
 
-BIGINT_MAX = 2**63 - 1
+BIGINT_MAX = connection.ops.integer_field_ranges["BigIntegerField"][1]
 
 REASON_BOOKED = "booked"
 REASON_TIME_OFF = "time_off"
@@ -215,7 +216,8 @@ def _with_relations(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("customer", "technician", "category")
 
 
-def _displayed(queryset: QuerySet) -> QuerySet:
+def bookings_displayed(queryset: QuerySet) -> QuerySet:
+    """`queryset` with the parties and category the API shows, loading only the columns it shows."""
     own = [field.name for field in Booking._meta.concrete_fields]
     parties = [
         f"{party}__{column}" for party in ("customer", "technician") for column in _PARTY_COLUMNS
@@ -256,7 +258,9 @@ def booking_get_for_user(*, user, booking_id: int) -> Booking | None:
         return None
     # Fetched by primary key alone and checked here: the visibility OR made this hot query cost a third more
     # to compile than to run.
-    booking = next(iter(_displayed(Booking.objects.filter(pk=booking_id)).order_by()[:1]), None)
+    booking = next(
+        iter(bookings_displayed(Booking.objects.filter(pk=booking_id)).order_by()[:1]), None
+    )
     if booking is None or not booking_visible_to(
         user,
         booking_id=booking.pk,
@@ -290,21 +294,27 @@ BOOKING_ORDERINGS = {
 }
 
 
-def booking_list(
-    *,
-    user,
-    statuses: list[str] | None = None,
-    category_id: int | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-    available: bool = False,
-    ordering: str = "-scheduled_start",
-) -> QuerySet[Booking]:
+@dataclass(frozen=True)
+class BookingListFilters:
+    """What a booking list may be filtered and ordered by. `booking_list` (the ORM reference) and
+    `booking_list_rows` (hand-written SQL for the API's hot page) take the same value."""
+
+    user: object
+    statuses: list[str] | None = None
+    category_id: int | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    available: bool = False
+    ordering: str = "-scheduled_start"
+
+
+def booking_list(*, filters: BookingListFilters) -> QuerySet[Booking]:
     """Customers: their own; technicians: assigned (or open jobs with available=True); staff: all.
 
     Bookings only, ordered: `booking_list_rows` pages it as is, `bookings_displayed` adds what the API shows.
     """
-    if available:
+    user = filters.user
+    if filters.available:
         queryset = bookings_available_to(user)
     elif is_staff_member(user):
         queryset = bookings_visible_to(user)
@@ -312,22 +322,17 @@ def booking_list(
         queryset = Booking.objects.filter(technician=user)
     else:
         queryset = Booking.objects.filter(customer=user)
-    if statuses:
-        queryset = queryset.filter(status__in=statuses)
-    if category_id:
-        queryset = queryset.filter(category_id=category_id)
-    if date_from:
-        queryset = queryset.filter(scheduled_start__gte=date_from)
-    if date_to:
-        queryset = queryset.filter(scheduled_start__lt=date_to)
+    if filters.statuses:
+        queryset = queryset.filter(status__in=filters.statuses)
+    if filters.category_id:
+        queryset = queryset.filter(category_id=filters.category_id)
+    if filters.date_from:
+        queryset = queryset.filter(scheduled_start__gte=filters.date_from)
+    if filters.date_to:
+        queryset = queryset.filter(scheduled_start__lt=filters.date_to)
     return queryset.order_by(
-        *BOOKING_ORDERINGS.get(ordering, BOOKING_ORDERINGS["-scheduled_start"])
+        *BOOKING_ORDERINGS.get(filters.ordering, BOOKING_ORDERINGS["-scheduled_start"])
     )
-
-
-def bookings_displayed(queryset: QuerySet[Booking]) -> QuerySet[Booking]:
-    """`queryset` with the parties and category the API shows, loading only the columns it shows."""
-    return _displayed(queryset)
 
 
 @functools.cache
@@ -362,7 +367,8 @@ class BookingListRow:
 
 
 def _quoted(table: str, column: str) -> str:
-    return f'"{table}"."{column}"'
+    quote = connection.ops.quote_name
+    return f"{quote(table)}.{quote(column)}"
 
 
 @functools.cache
@@ -377,15 +383,16 @@ def _list_order_sql() -> dict[str, str]:
     }
 
 
-def _list_conditions(
-    *, user, statuses, category_id, date_from, date_to, available, now
-) -> tuple[list[str], list]:
+def _list_conditions(filters: BookingListFilters, *, now) -> tuple[list[str], list]:
     """`booking_list`'s filters as SQL conditions and parameters (its ORM query is the reference)."""
+    if filters.category_id and filters.category_id > BIGINT_MAX:
+        return ["FALSE"], []
+    user = filters.user
     table = Booking._meta.db_table
     column = functools.partial(_quoted, table)
     conditions: list[str] = []
     params: list = []
-    if available:
+    if filters.available:
         if user is None or not getattr(user, "is_technician", False):
             return ["FALSE"], []
         skills = TechnicianSkill._meta
@@ -408,34 +415,23 @@ def _list_conditions(
     else:
         conditions.append(f"{column('customer_id')} = %s")
         params.append(user.pk)
-    if statuses:
+    if filters.statuses:
         conditions.append(f"{column('status')} = ANY(%s)")
-        params.append(list(statuses))
-    if category_id and category_id > BIGINT_MAX:
-        return ["FALSE"], []
-    if category_id:
+        params.append(list(filters.statuses))
+    if filters.category_id:
         conditions.append(f"{column('category_id')} = %s")
-        params.append(category_id)
-    if date_from:
+        params.append(filters.category_id)
+    if filters.date_from:
         conditions.append(f"{column('scheduled_start')} >= %s")
-        params.append(date_from)
-    if date_to:
+        params.append(filters.date_from)
+    if filters.date_to:
         conditions.append(f"{column('scheduled_start')} < %s")
-        params.append(date_to)
+        params.append(filters.date_to)
     return conditions or ["TRUE"], params
 
 
 def booking_list_rows(
-    *,
-    user,
-    statuses: list[str] | None = None,
-    category_id: int | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-    available: bool = False,
-    ordering: str = "-scheduled_start",
-    offset: int,
-    limit: int,
+    *, filters: BookingListFilters, offset: int, limit: int
 ) -> list[BookingListRow]:
     """One page of `booking_list(...)` as rows, each carrying the total match count (no separate COUNT).
 
@@ -444,16 +440,8 @@ def booking_list_rows(
     viewer, filter and ordering. Empty when the page is past the end; the caller then counts separately.
     """
     table = Booking._meta.db_table
-    conditions, params = _list_conditions(
-        user=user,
-        statuses=statuses,
-        category_id=category_id,
-        date_from=date_from,
-        date_to=date_to,
-        available=available,
-        now=timezone.now(),
-    )
-    order = _list_order_sql().get(ordering) or _list_order_sql()["-scheduled_start"]
+    conditions, params = _list_conditions(filters, now=timezone.now())
+    order = _list_order_sql().get(filters.ordering) or _list_order_sql()["-scheduled_start"]
     columns = ", ".join(
         _quoted(table, name) for name in ("id", "status", "customer_id", "technician_id")
     )
@@ -487,7 +475,7 @@ def booking_row(*, booking_id: int) -> BookingListRow | None:
 def bookings_with_versions(booking_ids: list[int]) -> list[Booking]:
     """The bookings (with parties and category, as the API shows them), each with `representation_version`."""
     return list(
-        _displayed(Booking.objects.filter(pk__in=booking_ids)).annotate(
+        bookings_displayed(Booking.objects.filter(pk__in=booking_ids)).annotate(
             representation_version=RawSQL(_representation_version_sql(), ())  # noqa: S611
         )
     )
@@ -500,7 +488,7 @@ def booking_history(*, booking: Booking) -> QuerySet[BookingStatusHistory]:
 def booking_stats_for(user) -> dict:
     counts = {status: 0 for status in BookingStatus.values}
     rows = (
-        booking_list(user=user)
+        booking_list(filters=BookingListFilters(user=user))
         .order_by()
         .values("status")
         .annotate(n=Count("id"))

@@ -14,10 +14,11 @@ from bookings.tests.factories import BookingFactory, ServiceCategoryFactory, Use
 pytestmark = pytest.mark.django_db
 
 
-def _assert_same_rows(filters: dict, *, page_size: int = 7):
-    reference = list(selectors.booking_list(**filters).values_list("id", "status"))
+def _assert_same_rows(arguments: dict, *, page_size: int = 7):
+    filters = selectors.BookingListFilters(**arguments)
+    reference = list(selectors.booking_list(filters=filters).values_list("id", "status"))
     for offset in range(0, len(reference) + page_size, page_size):
-        rows = selectors.booking_list_rows(**filters, offset=offset, limit=page_size)
+        rows = selectors.booking_list_rows(filters=filters, offset=offset, limit=page_size)
         expected = reference[offset : offset + page_size]
         assert [(row.id, row.status) for row in rows] == expected, (filters, offset)
         assert all(row.total == len(reference) for row in rows)
@@ -76,6 +77,10 @@ def test_every_viewer_filter_and_ordering_matches_the_orm(staff_user):
             _assert_same_rows({"user": viewer, **filters})
         for filters in ({}, {"category_id": plumbing.pk}, {"ordering": "price"}):
             _assert_same_rows({"user": viewer, "available": True, **filters})
-    offered = selectors.booking_list_rows(user=technician, available=True, offset=0, limit=50)
+    offered = selectors.booking_list_rows(
+        filters=selectors.BookingListFilters(user=technician, available=True), offset=0, limit=50
+    )
     assert {row.id for row in offered} == {job.pk for job in open_jobs}
-    assert not selectors.booking_list_rows(user=unapproved, available=True, offset=0, limit=50)
+    assert not selectors.booking_list_rows(
+        filters=selectors.BookingListFilters(user=unapproved, available=True), offset=0, limit=50
+    )

@@ -87,7 +87,9 @@ def test_api_reads_load_only_the_displayed_columns_of_the_parties(staff_user):
     from bookings import selectors
 
     booking = BookingFactory()
-    listed = selectors.bookings_displayed(selectors.booking_list(user=booking.customer))[0]
+    listed = selectors.bookings_displayed(
+        selectors.booking_list(filters=selectors.BookingListFilters(user=booking.customer))
+    )[0]
     fetched = selectors.booking_get_for_user(user=staff_user, booking_id=booking.pk)
     for row in (listed, fetched):
         assert {"password", "last_login", "locked_until"} <= row.customer.get_deferred_fields()
