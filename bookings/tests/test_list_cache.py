@@ -190,6 +190,12 @@ def test_the_detail_comes_from_the_same_cache_with_the_same_rules(settings):
         settings.RENDERED_CACHE_SECONDS = 900
         assert [client.get(url).content for _ in range(2)] == [uncached.content] * 2
         assert uncached.status_code == 200
+    # Served from the cache: the stored rendering is what the detail answers with.
+    (stored,) = [key for key in _cached_keys() if f":booking-json:1:{booking.pk}:".encode() in key]
+    cache._cache.get_client().set(
+        stored, cache._cache._serializer.dumps(b'{"served":"from cache"}')
+    )
+    assert skilled.get(f"/api/v1/bookings/{booking.pk}").json() == {"served": "from cache"}
     for url in (f"/api/v1/bookings/{booking.pk}", f"/api/v1/bookings/{open_job.pk}"):
         response = outsider.get(url)
         assert response.status_code == 404 and response.json()["code"] == "booking_not_found"
