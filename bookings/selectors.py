@@ -430,6 +430,20 @@ def _list_conditions(filters: BookingListFilters, *, now) -> tuple[list[str], li
     return conditions or ["TRUE"], params
 
 
+def _quoted_table() -> str:
+    return connection.ops.quote_name(Booking._meta.db_table)
+
+
+@functools.cache
+def _row_select_sql() -> str:
+    """The select list of a `BookingListRow` (before its last column: the total)."""
+    table = Booking._meta.db_table
+    columns = ", ".join(
+        _quoted(table, name) for name in ("id", "status", "customer_id", "technician_id")
+    )
+    return f"SELECT {columns}, {_representation_version_sql()}"
+
+
 def booking_list_rows(
     *, filters: BookingListFilters, offset: int, limit: int
 ) -> list[BookingListRow]:
@@ -439,15 +453,11 @@ def booking_list_rows(
     most-read page. `booking_list` stays the reference; tests hold the two to the same rows for every
     viewer, filter and ordering. Empty when the page is past the end; the caller then counts separately.
     """
-    table = Booking._meta.db_table
     conditions, params = _list_conditions(filters, now=timezone.now())
     order = _list_order_sql().get(filters.ordering) or _list_order_sql()["-scheduled_start"]
-    columns = ", ".join(
-        _quoted(table, name) for name in ("id", "status", "customer_id", "technician_id")
-    )
     sql = (
-        f"SELECT {columns}, {_representation_version_sql()}, COUNT(*) OVER () "  # noqa: S608
-        f'FROM "{table}" WHERE {" AND ".join(conditions)} ORDER BY {order} LIMIT %s OFFSET %s'
+        f"{_row_select_sql()}, COUNT(*) OVER () FROM {_quoted_table()} "
+        f"WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT %s OFFSET %s"
     )
     with prepared_cursor() as cursor:
         cursor.execute(sql, [*params, limit, offset])
@@ -458,13 +468,9 @@ def booking_row(*, booking_id: int) -> BookingListRow | None:
     """One booking as a `BookingListRow` (total 1): its parties, status and representation version."""
     if not 0 < booking_id <= BIGINT_MAX:  # no such id; compared as numeric it would skip the index
         return None
-    table = Booking._meta.db_table
-    columns = ", ".join(
-        _quoted(table, name) for name in ("id", "status", "customer_id", "technician_id")
-    )
     sql = (
-        f"SELECT {columns}, {_representation_version_sql()}, 1 "  # noqa: S608
-        f'FROM "{table}" WHERE {_quoted(table, "id")} = %s'
+        f"{_row_select_sql()}, 1 FROM {_quoted_table()} "
+        f"WHERE {_quoted(Booking._meta.db_table, 'id')} = %s"
     )
     with prepared_cursor() as cursor:
         cursor.execute(sql, [booking_id])
