@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test install services system-deps db migrate demo lint format schema bench clean
+.PHONY: run test test-system install services system-deps db migrate demo static lint format schema bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; $${PYTHON:-$(PYTHON)} -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,7 +34,10 @@ migrate: db
 demo: migrate
 	$(PY) manage.py load_demo_data
 
-run: demo  ## API + WebSockets on http://localhost:8000, Celery worker and beat; Ctrl-C stops all
+static: install  ## hashed, compressed static files (admin, API docs) that WhiteNoise serves
+	DJANGO_SETTINGS_MODULE=dumuwaks.settings.local $(PY) manage.py collectstatic --noinput -v 0
+
+run: demo static  ## API + WebSockets on http://localhost:8000, Celery worker and beat; Ctrl-C stops all
 	bin/run-dev
 
 test: install services system-deps  ## the whole suite on the real PostgreSQL and Redis

@@ -13,9 +13,10 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import tokens
+from dumuwaks.core.client_ip import TrustedProxyIdentMixin
 
 
-class _ScopedThrottle(SimpleRateThrottle):
+class _ScopedThrottle(TrustedProxyIdentMixin, SimpleRateThrottle):
     kind = "ip"
 
     def get_rate(self):

@@ -46,6 +46,8 @@ SERVER_ENV = {
     "THROTTLE_ANON_RATE": "1000000/min",
     "MPESA_CALLBACK_TOKEN": "bench-callback-token",
     "MPESA_BACKEND": "simulator",
+    # Production settings refuse the simulator and console providers; the bench is a staging run.
+    "INSECURE_STAGING": "true",
     # Tasks the server queues (deposit prompts, notifications) go to a broker database of their own,
     # emptied after the run, so no development worker ever picks up a bench booking id.
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",

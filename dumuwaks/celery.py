@@ -1,20 +1,22 @@
-"""Celery app. Each domain app may declare periodic tasks in `<app>/schedules.py` as BEAT_SCHEDULE."""
+"""Celery app (worker and beat). Each domain app declares its periodic tasks in `<app>/schedules.py`.
+
+Processes started through this module default to production settings; `make run` (bin/run-dev) and the tests
+choose theirs explicitly.
+"""
 
 import importlib
 import os
+from datetime import timedelta
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dumuwaks.settings.local")
-
-app = Celery("dumuwaks")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dumuwaks.settings.production")
 
 DOMAIN_APPS = ("accounts", "bookings", "matching", "payments", "social", "support", "notifications")
 
 
-def collect_beat_schedule() -> dict:
+def collect_beat_schedule(*, interval_override_seconds: float | None = None) -> dict:
+    """Every app's BEAT_SCHEDULE in one mapping; with an override, every entry runs that often."""
     schedule: dict = {}
     for name in DOMAIN_APPS:
         try:
@@ -23,10 +25,27 @@ def collect_beat_schedule() -> dict:
             if exc.name != f"{name}.schedules":
                 raise
             continue
+        duplicated = schedule.keys() & module.BEAT_SCHEDULE.keys()
+        if duplicated:
+            raise ValueError(f"beat entries declared twice: {sorted(duplicated)}")
         schedule.update(module.BEAT_SCHEDULE)
+    if interval_override_seconds:
+        every = timedelta(seconds=interval_override_seconds)
+        schedule = {name: {**entry, "schedule": every} for name, entry in schedule.items()}
     return schedule
 
 
-@app.on_after_finalize.connect
+app = Celery("dumuwaks")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
 def _install_beat_schedule(sender, **kwargs):
-    sender.conf.beat_schedule = {**collect_beat_schedule(), **(sender.conf.beat_schedule or {})}
+    # Set once the Django settings are loaded, under the name beat reads. No CELERY_BEAT_SCHEDULE setting
+    # exists: with namespace="CELERY" it would shadow this (an empty one once made beat run nothing).
+    from django.conf import settings
+
+    sender.conf.beat_schedule = collect_beat_schedule(
+        interval_override_seconds=settings.BEAT_INTERVAL_OVERRIDE_SECONDS
+    )

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from dumuwaks.core.errors import json_not_found
 from dumuwaks.core.health import health
 
 handler400 = "dumuwaks.core.errors.json_bad_request"
@@ -28,6 +30,10 @@ urlpatterns = [
     path("api-docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    # Unknown API paths answer the JSON error body in every setting (with DEBUG on, Django's handler404 is
+    # bypassed for its HTML debug page, so this is a view, not the handler). CSRF-exempt like every API
+    # view, so a POST to a wrong path is a 404, not a CSRF 403.
+    re_path(r"^api/", csrf_exempt(json_not_found)),
 ]
 
 if settings.DEBUG:

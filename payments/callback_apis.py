@@ -16,6 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dumuwaks.core.client_ip import client_ip
 from dumuwaks.core.errors import error_body
 from dumuwaks.core.openapi import error_responses
 from payments.serializers import MpesaCallbackAckSerializer
@@ -25,18 +26,6 @@ from payments.services import card as card_services
 logger = logging.getLogger(__name__)
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
-
-
-def client_ip(request) -> str:
-    """REMOTE_ADDR, or the address our own trusted proxies appended to X-Forwarded-For (never the first,
-    client-controlled entry)."""
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        hops = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class _ProviderView(APIView):

@@ -59,6 +59,14 @@ _HealthSerializer = inline_serializer(
         "timestamp": serializers.DateTimeField(),
         "uptime": serializers.FloatField(help_text="Seconds since this process started"),
         "environment": serializers.CharField(),
+        "insecure_staging": serializers.BooleanField(
+            help_text="True when production settings run with fakes, simulators or sandbox credentials "
+            "accepted by INSECURE_STAGING=true: a staging deployment, never production."
+        ),
+        "insecure_settings": serializers.ListField(
+            child=serializers.CharField(),
+            help_text="The environment variables accepted that way (names only; empty otherwise).",
+        ),
         "database": inline_serializer(
             name="HealthDatabase",
             fields={
@@ -90,6 +98,8 @@ def health(request):
         "timestamp": timezone.localtime().isoformat(),
         "uptime": round(time.monotonic() - _STARTED, 3),
         "environment": settings.ENVIRONMENT,
+        "insecure_staging": settings.INSECURE_STAGING,
+        "insecure_settings": settings.INSECURE_SETTINGS,
         "database": database,
         "redis": redis,
     }

@@ -12,8 +12,10 @@ from __future__ import annotations
 from django.core.cache import cache as default_cache
 from rest_framework import throttling
 
+from dumuwaks.core.client_ip import TrustedProxyIdentMixin
 
-class FixedWindowThrottleMixin:
+
+class FixedWindowThrottleMixin(TrustedProxyIdentMixin):
     cache = default_cache
 
     def allow_request(self, request, view):

@@ -1,8 +1,20 @@
-"""Production: everything sensitive must come from the environment; refuse to start otherwise."""
+"""Production: everything sensitive must come from the environment; refuse to start otherwise.
+
+Fails closed: a fake or console provider, the simulator, sandbox credentials, a weak callback token, an unset
+NUM_PROXIES or a local CORS origin stops every process at import (dumuwaks/core/deployment.py), unless the
+loudly named staging opt-in INSECURE_STAGING=true is set, which /health then reports.
+"""
+
+import logging
+
+from django.core.exceptions import ImproperlyConfigured
+
+from dumuwaks.core.deployment import insecure_settings, refusal_message
 
 from .base import *  # noqa: F403
 from .base import env
 
+ENVIRONMENT = env.str("ENVIRONMENT", default="production")
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -25,4 +37,12 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:  # optional; installed separately by operators who use it
     import sentry_sdk
 
-    sentry_sdk.init(dsn=SENTRY_DSN, environment=ENVIRONMENT, send_default_pii=False)  # noqa: F405
+    sentry_sdk.init(dsn=SENTRY_DSN, environment=ENVIRONMENT, send_default_pii=False)
+
+INSECURE_STAGING = env.bool("INSECURE_STAGING", default=False)
+_insecure = insecure_settings(globals().get)
+if _insecure and not INSECURE_STAGING:
+    raise ImproperlyConfigured(refusal_message(_insecure))
+INSECURE_SETTINGS = [item.variable for item in _insecure]
+for _item in _insecure:
+    logging.getLogger("dumuwaks.deployment").warning("INSECURE_STAGING: %s", _item)

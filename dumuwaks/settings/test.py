@@ -6,7 +6,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-key-0123456789abcdef0123456789abc
 os.environ.setdefault("ENVIRONMENT", "test")
 
 from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, DATABASES, REST_FRAMEWORK
+from .base import CACHES, CHANNEL_LAYERS, DATABASES, REST_FRAMEWORK, STORAGES
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 # Tests hold one connection per thread inside transactions; a pool would only get in the way.
@@ -26,4 +26,10 @@ MEDIA_ROOT = f"/tmp/dumuwaks-test-media/{_run}/{_worker}"
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]},
+}
+# In-process tests run no collectstatic, so no manifest; the system tier serves collected files under the
+# production storage (tests/system/).
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

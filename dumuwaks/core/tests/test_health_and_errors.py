@@ -104,3 +104,26 @@ def test_database_outage_inside_a_view_is_a_503():
     response = NeedsDatabase.as_view()(APIRequestFactory().get("/x"))
     assert response.status_code == 503
     assert response.data["code"] == "service_unavailable"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/no-such-version/x", "/api/v1/"])
+def test_unknown_api_paths_answer_json_even_with_debug_on(anon_client, settings, path):
+    """With DEBUG on (make run), Django answered its HTML debug page instead of handler404."""
+    settings.DEBUG = True
+    response = anon_client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "message": "Not found."}
+    posted = anon_client.post(path, {"a": 1}, format="json")
+    assert (posted.status_code, posted.json()["code"]) == (404, "not_found")
+
+
+def test_health_says_whether_production_settings_run_with_the_staging_opt_in(anon_client, settings):
+    body = anon_client.get("/health").json()
+    assert (body["insecureStaging"], body["insecureSettings"]) == (False, [])
+
+    settings.INSECURE_STAGING = True
+    settings.INSECURE_SETTINGS = ["MPESA_BACKEND", "SMS_BACKEND"]
+    body = anon_client.get("/health").json()
+    assert body["insecureStaging"] is True
+    assert body["insecureSettings"] == ["MPESA_BACKEND", "SMS_BACKEND"]
