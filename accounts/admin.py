@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 
 from accounts.models import (
@@ -16,6 +16,7 @@ from accounts.models import (
 )
 from accounts.services import kyc_transition
 from dumuwaks.core.errors import ApplicationError
+from notifications.realtime import user_sockets_revalidate_after_commit
 
 ADMIN_REJECTION_REASON = "Rejected by staff in the admin: the documents could not be verified."
 
@@ -40,10 +41,22 @@ class AccountUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
+class AccountAdminPasswordChangeForm(AdminPasswordChangeForm):
+    def save(self, commit=True):
+        user = super().save(commit=commit)
+        if commit:  # the user's open WebSockets re-check their tokens and close (4401)
+            user_sockets_revalidate_after_commit(user.pk)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    """Staff deactivating, deleting or setting the password of an account close its open WebSockets, as the
+    services for logout, password change and deletion do (`user_sockets_revalidate_after_commit`)."""
+
     form = AccountUserChangeForm
     add_form = AccountUserCreationForm
+    change_password_form = AccountAdminPasswordChangeForm
     list_display = [
         "id",
         "email",
@@ -123,6 +136,22 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined", "deleted_at", "phone_changed_at"]
     filter_horizontal = ["groups", "user_permissions"]
     actions = ["unlock_accounts"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data:
+            user_sockets_revalidate_after_commit(obj.pk)
+
+    def delete_model(self, request, obj):
+        user_id = obj.pk
+        super().delete_model(request, obj)
+        user_sockets_revalidate_after_commit(user_id)
+
+    def delete_queryset(self, request, queryset):
+        user_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for user_id in user_ids:
+            user_sockets_revalidate_after_commit(user_id)
 
     @admin.action(description="Unlock the selected accounts (clear failed sign-ins)")
     def unlock_accounts(self, request, queryset):

@@ -1,7 +1,9 @@
 """WebSocket authentication by access JWT: `?token=<jwt>` or `Sec-WebSocket-Protocol: bearer, <jwt>`.
 
-Sets `scope["user"]` (AnonymousUser when the token is missing, invalid, expired or its user inactive) and
-`scope["token_exp"]` (epoch seconds) so a consumer can close a socket whose token has since expired.
+Sets `scope["user"]` (AnonymousUser when the token is missing, invalid, expired or its user inactive),
+`scope["access_token"]` (the validated access token, None when anonymous) and `scope["token_exp"]` (epoch
+seconds) so a consumer can close a socket whose token has since expired, or has since been refused by the
+REST rule (`access_token_still_accepted`: after a logout, a password change or reset, a deactivation).
 Consumers decide how to refuse (ours accept, then close with 4401 so browsers can read the code).
 """
 
@@ -10,20 +12,35 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
+from rest_framework.exceptions import AuthenticationFailed
 
 
 @database_sync_to_async
 def _user_for_token(raw_token: str):
+    """(user, validated access token), or (AnonymousUser, None) when REST would refuse the token."""
     from accounts.authentication import JWTAuthentication
 
     auth = JWTAuthentication()
     try:
         validated = auth.get_validated_token(raw_token)
-        return auth.get_user(validated), validated.get("exp")
+        return auth.get_user(validated), validated
     except (
         Exception
     ):  # any invalid token (bad signature, expired, unknown or inactive user) → anonymous
         return AnonymousUser(), None
+
+
+def access_token_still_accepted(validated_token) -> bool:
+    """Whether REST would still accept this (already validated) access token: the user exists and is
+    active, the password is unchanged and no logout came after the token was issued. Reads the user row,
+    so call it from a thread (database_sync_to_async). Expiry is not checked here (see `token_exp`)."""
+    from accounts.authentication import JWTAuthentication
+
+    try:
+        JWTAuthentication().get_user(validated_token)
+    except AuthenticationFailed:  # simplejwt's InvalidToken is one too
+        return False
+    return True
 
 
 def _token_from_scope(scope) -> str | None:
@@ -45,11 +62,12 @@ class JWTAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         scope = dict(scope)
         token = _token_from_scope(scope)
-        user, exp = (await _user_for_token(token)) if token else (AnonymousUser(), None)
+        user, validated = (await _user_for_token(token)) if token else (AnonymousUser(), None)
         if not getattr(user, "is_active", False):
-            user, exp = AnonymousUser(), None
+            user, validated = AnonymousUser(), None
         scope["user"] = user
-        scope["token_exp"] = exp
+        scope["access_token"] = validated
+        scope["token_exp"] = validated.get("exp") if validated is not None else None
         return await super().__call__(scope, receive, send)
 
 

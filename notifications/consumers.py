@@ -8,7 +8,16 @@ Client → server (JSON, `action` plus fields, optional `requestId` echoed in th
   typing.start / typing.stop {conversationId} · read {conversationId, messageId?} · ping
 Server → client (`type`): ready, joined, left, message.ack, message.new, message.edited, message.deleted,
   typing, read_receipt, presence, booking.status_changed, notification.new, pong, error.
-Close codes: 4401 no/invalid/expired token. More than RATE_BURST actions at once → `error` code `throttled`.
+Close codes: 4401 (CLOSE_UNAUTHENTICATED) — the access token is missing, invalid or expired, or REST no
+  longer accepts it. The last case is pushed, not polled: after a logout, a password change or reset, or the
+  deactivation or deletion of the account commits, the service sends `auth.revalidate` to the user's group
+  (through the channel layer, so it reaches the sockets on every web instance); each socket re-runs the REST
+  check (`JWTAuthentication.get_user`) on the access token it was opened with and closes with 4401 if that
+  token is refused. A socket whose token still passes stays open (the fresh token a password change returns).
+  One code for all of these because the client's answer is the same as to a 401 on REST: refresh the token
+  and reconnect, and sign in again if the refresh is refused too (after a logout on another device the
+  refresh token still works; after a password change, reset or deactivation it does not).
+More than RATE_BURST actions at once → `error` code `throttled`.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from djangorestframework_camel_case.util import camelize
 from rest_framework import serializers
 
 from dumuwaks.core.errors import ApplicationError
+from dumuwaks.ws_auth import access_token_still_accepted
 from notifications import presence, selectors
 from notifications.realtime import conversation_group, envelope, user_group
 from notifications.serializers import (
@@ -127,6 +137,9 @@ def _mark_read(user, conversation_id, message_id) -> dict:
         **result,
         "last_read_at": result["last_read_at"].isoformat() if result["last_read_at"] else None,
     }
+
+
+_access_token_still_accepted = db_call(access_token_still_accepted)
 
 
 @db_call
@@ -348,6 +361,15 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def websocket_disconnect(self, message):
         self.closing = True
         await super().websocket_disconnect(message)
+
+    async def auth_revalidate(self, event):
+        """Something that ends access tokens committed for this user (see the module docstring)."""
+        if not getattr(self, "counted_online", False) or getattr(self, "closing", False):
+            return
+        token = self.scope.get("access_token")
+        if token is None or self._token_expired() or not await _access_token_still_accepted(token):
+            self.closing = True  # drop events that arrive before the client completes the close
+            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def realtime_event(self, event):
         if event.get("exclude_channel") == self.channel_name or getattr(self, "closing", False):

@@ -3,6 +3,10 @@
 Every group message has `type: "realtime.event"` (handled by `RealtimeConsumer.realtime_event`) and carries
 the camelCase JSON the client receives in `payload`; `exclude_channel` skips the socket that caused it
 (typing indicators are not echoed to their author).
+
+The one other group message, `type: "auth.revalidate"` (no payload, never forwarded to the client), asks every
+socket of a user, on every web instance, to re-run the REST token check on its own access token; services
+send it after the commit of anything that ends access tokens (`user_sockets_revalidate_after_commit`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,14 @@ def envelope(event_type: str, data: dict, *, exclude_channel: str | None = None)
     if exclude_channel:
         message["exclude_channel"] = exclude_channel
     return message
+
+
+def user_sockets_revalidate_after_commit(user_id: int) -> None:
+    """After commit, make each open socket of the user re-check its access token as REST would, and close
+    (4401) if it is no longer accepted. Call it from every service that ends access tokens: logout, password
+    change and reset, deactivation or deletion. Sockets whose token still passes (another device's newer
+    token, the token a password change just issued) stay open."""
+    group_send_after_commit(user_group(user_id), {"type": "auth.revalidate"})
 
 
 def send_to_user_after_commit(user_id: int, event_type: str, data: dict) -> None:

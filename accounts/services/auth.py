@@ -29,6 +29,7 @@ from accounts.services.common import (
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.phone import normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
+from notifications.realtime import user_sockets_revalidate_after_commit
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,8 @@ def auth_logout(*, user: User, refresh: str) -> None:
         token.blacklist()
         # Ends the access tokens too (see accounts.authentication); other devices refresh once.
         User.objects.filter(pk=user.pk).update(access_tokens_valid_after=timezone.now())
+        # Open WebSockets re-check their access tokens by the same rule and close (4401).
+        user_sockets_revalidate_after_commit(user.pk)
 
 
 def auth_refresh_tokens_revoke_all(*, user: User) -> int:
@@ -177,6 +180,8 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
         user.set_password(new_password)
         user.save(update_fields=["password", "updated_at"])
         auth_refresh_tokens_revoke_all(user=user)
+        # Sockets opened with an access token from before the change close (4401).
+        user_sockets_revalidate_after_commit(user.pk)
         from accounts.tasks import send_password_changed_email
 
         enqueue_after_commit(send_password_changed_email, user.pk)
@@ -208,6 +213,8 @@ def password_reset_confirm(*, token: str, new_password: str) -> User:
         user.locked_until = None
         user.save(update_fields=["password", "failed_login_attempts", "locked_until", "updated_at"])
         auth_refresh_tokens_revoke_all(user=user)
+        # Sockets opened with an access token from before the change close (4401).
+        user_sockets_revalidate_after_commit(user.pk)
         from accounts.tasks import send_password_changed_email
 
         enqueue_after_commit(send_password_changed_email, user.pk)

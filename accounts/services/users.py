@@ -10,6 +10,7 @@ from accounts.services.auth import auth_refresh_tokens_revoke_all
 from accounts.services.common import normalized_email, raise_for_unique_violation
 from dumuwaks.core.phone import normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
+from notifications.realtime import user_sockets_revalidate_after_commit
 
 # What a user (or an admin on their behalf) may change through the API. Role, staff flags, KYC status and
 # verified flags are deliberately absent: they change only through their own flows.
@@ -102,4 +103,6 @@ def user_delete(*, user: User, actor: User) -> User:
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         auth_refresh_tokens_revoke_all(user=user)
+        # The user's open WebSockets find the account inactive and close (4401).
+        user_sockets_revalidate_after_commit(user.pk)
     return user
