@@ -4,11 +4,21 @@ infrastructure outages anywhere in the stack with 503 — always in the `{"code"
 DRF's parsers read the WSGI stream directly, so Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not protect JSON
 endpoints: without this a 20 MB JSON string is read and decoded in full, and JSON nested thousands deep
 makes the decoder raise RecursionError (a 500).
+
+Two layers enforce the same limits (`body_limit`):
+- `RequestLimitsMiddleware` (Django) under WSGI. gunicorn hands Django a lazy stream, and this middleware runs
+  second (after RequestIdMiddleware, which reads headers only), so an oversized Content-Length is refused
+  before a byte of the body is read. A chunked body has no CONTENT_LENGTH, so Django reads 0 bytes of it.
+- `RequestLimitsASGIMiddleware` (pure ASGI) under uvicorn. Django's ASGIHandler reads the whole body into a
+  temporary file before any Django middleware runs, so the check has to happen in front of it: from the
+  Content-Length header before anything is received, and by counting bytes as they are received when there
+  is no Content-Length (chunked) — the body never reaches Django past the limit.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -22,11 +32,27 @@ DEFAULT_MAX_BODY_BYTES = 110 * 1_048_576  # multipart: the 100 MB video upload p
 DEFAULT_MAX_JSON_DEPTH = 64
 
 _JSON_TYPES = ("application/json", "text/json")
+_CONTENT_LENGTH = re.compile(r"[0-9]+")
 
 
 def _is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type in _JSON_TYPES or media_type.endswith("+json")
+
+
+def body_limit(content_type: str) -> int:
+    """The most bytes a request body of this Content-Type may have: JSON is capped far lower than uploads."""
+    if _is_json(content_type):
+        return getattr(settings, "API_MAX_JSON_BODY_BYTES", DEFAULT_MAX_JSON_BODY_BYTES)
+    return getattr(settings, "API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+
+
+def parse_content_length(raw: str) -> int:
+    """The declared body length; ValueError unless `raw` is plain ASCII digits (no sign, `_`, or list)."""
+    raw = raw.strip(" \t")
+    if not _CONTENT_LENGTH.fullmatch(raw):
+        raise ValueError(f"invalid Content-Length {raw[:40]!r}")
+    return int(raw)
 
 
 def json_nesting_depth(raw: bytes, limit: int) -> int:
@@ -58,14 +84,19 @@ def json_nesting_depth(raw: bytes, limit: int) -> int:
 
 
 def _too_large(limit: int) -> JsonResponse:
+    # JsonResponse does not go through the camelCase renderer: the key is written as the API spells it.
     return JsonResponse(
         error_body(
             "payload_too_large",
             f"The request body is too large (at most {limit} bytes).",
-            max_bytes=limit,
+            maxBytes=limit,
         ),
         status=413,
     )
+
+
+def _invalid_content_length() -> JsonResponse:
+    return JsonResponse(error_body("bad_request", "Invalid Content-Length header."), status=400)
 
 
 class RequestLimitsMiddleware:
@@ -83,27 +114,20 @@ class RequestLimitsMiddleware:
     def _check(self, request):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return None
-        raw_length = request.META.get("CONTENT_LENGTH") or "0"
         try:
-            length = int(raw_length)
+            length = parse_content_length(request.META.get("CONTENT_LENGTH") or "0")
         except ValueError:
-            return JsonResponse(
-                error_body("bad_request", "Invalid Content-Length header."), status=400
-            )
-        if length < 0:
-            return JsonResponse(
-                error_body("bad_request", "Invalid Content-Length header."), status=400
-            )
-        is_json = _is_json(request.META.get("CONTENT_TYPE", ""))
-        if is_json:
-            limit = getattr(settings, "API_MAX_JSON_BODY_BYTES", DEFAULT_MAX_JSON_BODY_BYTES)
-        else:
-            limit = getattr(settings, "API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+            return _invalid_content_length()
+        content_type = request.META.get("CONTENT_TYPE", "")
+        limit = body_limit(content_type)
         if length > limit:
             return _too_large(limit)
-        if is_json and length:
+        is_json = _is_json(content_type)
+        if is_json:
             max_depth = getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)
             # request.body caches the bytes, so the parser later reads them from memory, not the socket.
+            # Read even without a Content-Length: under ASGI a chunked body is there (already capped by
+            # RequestLimitsASGIMiddleware); under WSGI Django reads 0 bytes of it.
             body = request.body
             # Counting brackets runs in C; the byte-by-byte scan only runs when deep nesting is possible.
             could_be_deep = body.count(b"[") + body.count(b"{") > max_depth
@@ -129,3 +153,101 @@ class RequestLimitsMiddleware:
             response["Retry-After"] = "5"
             return response
         return None
+
+
+class RequestLimitsASGIMiddleware:
+    """The body limits in front of Django's ASGIHandler, which reads every body in full before routing.
+
+    Wraps the HTTP application only. Refuses from the Content-Length header without receiving anything, and
+    otherwise counts the body as it is received: once past the limit it answers 413 itself and hands the
+    application an `http.disconnect`, so Django (which has not started a response: it reads the whole body
+    first) drops the request. Applies to every method, since Django reads a GET body as well. Refusals carry
+    `Connection: close`: the unread rest of the body must not be parsed as a next request.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared_lengths = []
+        content_types = []
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared_lengths.append(value.decode("latin-1"))
+            elif name == b"content-type":
+                content_types.append(value.decode("latin-1"))
+        # Django joins repeated headers with "," into META; the limit is decided on the same string.
+        limit = body_limit(",".join(content_types))
+        try:
+            declared = _declared_length(declared_lengths)
+        except ValueError:
+            await _send_refusal(send, _invalid_content_length(), scope)
+            return
+        if declared is not None and declared > limit:
+            await _send_refusal(send, _too_large(limit), scope)
+            return
+        body = _CountedBody(limit, scope, receive, send)
+        await self.app(scope, body.receive, body.send)
+
+
+def _declared_length(values: list[str]) -> int | None:
+    """The Content-Length of a request (None if it has none); ValueError if invalid or repeated differently."""
+    lengths = {parse_content_length(raw) for raw in values}
+    if len(lengths) > 1:
+        raise ValueError("conflicting Content-Length headers")
+    return lengths.pop() if lengths else None
+
+
+class _CountedBody:
+    """One request's `receive`/`send` pair, refusing the body once more than `limit` bytes arrived."""
+
+    __slots__ = ("_receive", "_send", "limit", "received", "refused", "response_started", "scope")
+
+    def __init__(self, limit: int, scope, receive, send):
+        self.limit = limit
+        self.scope = scope
+        self.received = 0
+        self.refused = False
+        self.response_started = False
+        self._receive = receive
+        self._send = send
+
+    async def receive(self):
+        if self.refused:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.refused = True
+                if not self.response_started:
+                    await _send_refusal(self._send, _too_large(self.limit), self.scope)
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message):
+        if self.refused:
+            return  # the client has its 413 (or, mid-response, is being dropped)
+        if message["type"] == "http.response.start":
+            self.response_started = True
+        await self._send(message)
+
+
+async def _send_refusal(send, response: JsonResponse, scope) -> None:
+    logger.warning(
+        "request body refused in front of Django: %s %s -> %s",
+        scope.get("method"),
+        scope.get("path"),
+        response.status_code,
+    )
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in response.items()
+    ]
+    headers.append((b"content-length", str(len(response.content)).encode("ascii")))
+    headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
