@@ -8,11 +8,12 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt import serializers as simplejwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts import serializers as s
 from accounts import services, throttles
+from accounts.jwt import RefreshToken
 from accounts.rendered import own_account
 from accounts.selectors import user_get_with_profile
 from dumuwaks.core import rendered_cache
@@ -126,6 +127,13 @@ class MeApi(APIView):
         return Response(_user_payload(user))
 
 
+class _TokenRefreshSerializer(simplejwt_serializers.TokenRefreshSerializer):
+    """simplejwt's rotation, minting with our classes: the new access token's `iat` is this request's
+    instant to the microsecond (never the refresh token's), so it outlives a logout that came before."""
+
+    token_class = RefreshToken
+
+
 class RefreshApi(_PublicApi):
     @extend_schema(
         tags=TAG,
@@ -135,7 +143,7 @@ class RefreshApi(_PublicApi):
         description="Rotates: the refresh token sent is blacklisted and a new pair returned.",
     )
     def post(self, request):
-        data = TokenRefreshSerializer(data=request.data)
+        data = _TokenRefreshSerializer(data=request.data)
         try:
             data.is_valid(raise_exception=True)
         except TokenError as exc:

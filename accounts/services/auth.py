@@ -9,10 +9,10 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import tokens
 from accounts.errors import AccountLocked, InvalidCredentials, InvalidToken, WrongPassword
+from accounts.jwt import RefreshToken
 from accounts.models import (
     SELF_SERVICE_ROLES,
     CorporateProfile,
@@ -88,6 +88,8 @@ def user_register(
 
 
 def auth_issue_tokens(user: User) -> dict:
+    """A new session. The access token's `iat` is its minting instant to the microsecond (accounts.jwt), so a
+    logout an instant earlier does not end it, and one an instant later does."""
     refresh = RefreshToken.for_user(user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 

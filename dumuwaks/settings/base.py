@@ -211,6 +211,9 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Ours carry `iat` to the microsecond, so a logout ends exactly the access tokens issued up to it
+    # (accounts.jwt, accounts.authentication). Minting goes through accounts.jwt's classes, not simplejwt's.
+    "AUTH_TOKEN_CLASSES": ("accounts.jwt.AccessToken",),
     # Tokens carry a hash of the password hash: a password change or reset ends every access token at once,
     # not only the refresh tokens (checked on the user row authentication loads anyway, so no extra query).
     "CHECK_REVOKE_TOKEN": True,
