@@ -44,7 +44,10 @@ test: install services system-deps  ## the whole suite on the real PostgreSQL an
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DJANGO_SETTINGS_MODULE=dumuwaks.settings.test $(PY) manage.py makemigrations --check --dry-run
-	DW_TEST_RUN_ID=$$$$ $(PY) -m pytest -n $(PYTEST_WORKERS) --create-db -q
+	DW_TEST_RUN_ID=$$$$ $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --create-db -q
+
+test-system: install services  ## only the system tier: real web, worker and beat processes (tests/system)
+	DW_TEST_RUN_ID=$$$$ $(PY) -m pytest tests/system -p no:xdist -q
 
 lint: install
 	$(PY) -m ruff check .

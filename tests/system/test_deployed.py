@@ -1,0 +1,253 @@
+"""The deployed system behaves as tested: each test here reproduces, on the real processes, something that
+was green in-process and broken as deployed (issue 14)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+from django.utils import timezone
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.system.conftest import BIN, PROJECT_ROOT, System
+
+CUSTOMER = "customer@dumuwaks.test"
+TECHNICIAN = "technician@dumuwaks.test"
+
+
+def _bearer(tokens: dict) -> dict:
+    return {"Authorization": f"Bearer {tokens['access']}"}
+
+
+def _create_booking(system: System, tokens: dict, *, days_ahead: int) -> dict:
+    categories = httpx.get(f"{system.web_a}/api/v1/categories", timeout=10).json()
+    plumbing = next(c for c in categories["results"] if c["slug"] == "plumbing")
+    (technician_id,) = system.sql("SELECT id FROM accounts_user WHERE email = %s", (TECHNICIAN,))[0]
+    start = (timezone.localtime() + timedelta(days=days_ahead)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    response = httpx.post(
+        f"{system.web_a}/api/v1/bookings",
+        headers=_bearer(tokens),
+        json={
+            "categoryId": plumbing["id"],
+            "title": "Kitchen sink leaking",
+            "address": "Ngong Road, Nairobi",
+            "scheduledStart": start.isoformat(),
+            "durationMinutes": 60,
+            "price": "2000.00",
+            "technicianId": technician_id,
+        },
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _booking(system: System, tokens: dict, booking_id: int) -> dict:
+    response = httpx.get(
+        f"{system.web_b}/api/v1/bookings/{booking_id}", headers=_bearer(tokens), timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _stk_push_for(system: System, booking: dict) -> str:
+    """The CheckoutRequestID Daraja gave the worker's deposit push for this booking."""
+
+    def pushed():
+        for checkout_id, entry in list(system.daraja.stk.items()):
+            if entry["body"]["AccountReference"].endswith(str(booking["id"])):
+                return checkout_id
+        return None
+
+    return system.wait_for(pushed, timeout=30, what=f"the deposit push of booking {booking['id']}")
+
+
+def test_beat_expires_a_pending_booking_whose_deposit_is_overdue(system):
+    """Beat once scheduled nothing (an empty CELERY_BEAT_SCHEDULE shadowed every app's entries)."""
+    customer = system.login(CUSTOMER)
+    booking = _create_booking(system, customer, days_ahead=3)
+    assert booking["status"] == "pending"
+    # The deposit window (30 min) passes: what an unpaid booking looks like half an hour later.
+    system.sql(
+        "UPDATE bookings_booking SET payment_due_at = now() - interval '1 minute' WHERE id = %s",
+        (booking["id"],),
+    )
+    system.wait_for(
+        lambda: _booking(system, customer, booking["id"])["status"] == "expired",
+        timeout=30,
+        what="beat's expire job to expire the booking",
+    )
+
+
+def test_a_lost_stk_callback_is_resolved_by_the_scheduled_stk_query(system):
+    customer = system.login(CUSTOMER)
+    booking = _create_booking(system, customer, days_ahead=4)
+    checkout_id = _stk_push_for(system, booking)
+    time.sleep(2)  # the query job has asked at least once while the customer had not answered
+    assert _booking(system, customer, booking["id"])["depositPaidAt"] is None
+
+    # The customer pays on the phone; Safaricom's callback never reaches us. Only STK Query can tell.
+    system.daraja.resolve_stk(checkout_id, "0")
+    paid = system.wait_for(
+        lambda: _booking(system, customer, booking["id"])["depositPaidAt"],
+        timeout=30,
+        what="the STK Query job to credit the deposit",
+    )
+    assert paid
+    assert system.daraja.requests_to("/mpesa/stkpushquery/v1/query")
+
+
+def _static_urls(html: str) -> list[str]:
+    return re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+
+
+@pytest.mark.parametrize("server", ["web_a", "wsgi"])
+def test_admin_css_and_the_api_docs_load_from_the_app_itself(system, server):
+    """The admin had no CSS under `make run`; Swagger UI and ReDoc came from a CDN (blank offline)."""
+    base = getattr(system, server)
+    pages = {
+        "/admin/login/": "admin/css/base",
+        "/api-docs": "swagger-ui-dist/swagger-ui-bundle",
+        "/api/redoc/": "redoc/bundles/redoc.standalone",
+    }
+    for page, expected_asset in pages.items():
+        response = httpx.get(f"{base}{page}", timeout=10)
+        assert response.status_code == 200, (page, response.text[:500])
+        assets = _static_urls(response.text)
+        assert any(expected_asset in url for url in assets), (page, assets)
+        assert "cdn.jsdelivr.net" not in response.text and "unpkg.com" not in response.text
+        for url in assets:
+            asset = httpx.get(urljoin(base, url), timeout=10)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 100, url
+    css = httpx.get(f"{base}/static/admin/css/base.css", timeout=10)
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+
+
+@pytest.mark.parametrize("server", ["web_a", "wsgi"])
+def test_unknown_api_paths_answer_the_json_error_body(system, server):
+    response = httpx.post(f"{getattr(system, server)}/api/v1/no-such-thing", json={}, timeout=10)
+    assert response.status_code == 404
+    assert response.json() == {"code": "not_found", "message": "Not found."}
+
+
+def test_health_reports_the_staging_opt_in_and_what_it_accepted(system):
+    body = httpx.get(f"{system.web_a}/health", timeout=10).json()
+    assert body["insecureStaging"] is True
+    assert {"MPESA_BACKEND", "MPESA_BASE_URL_OVERRIDE", "SMS_BACKEND"} <= set(
+        body["insecureSettings"]
+    )
+
+
+def test_production_entry_points_refuse_to_start_misconfigured(system):
+    """Without the staging opt-in the same environment (simulator-like fakes, console SMS and email) stops
+    every process at start, naming the variables, instead of serving."""
+    env = {k: v for k, v in system.env.items() if k not in {"INSECURE_STAGING", "NUM_PROXIES"}}
+    del env["DJANGO_SETTINGS_MODULE"]  # the entry points' own default must be production
+    commands = {
+        "uvicorn": [str(BIN / "uvicorn"), "dumuwaks.asgi:application", "--port", "0"],
+        "gunicorn": [str(BIN / "gunicorn"), "dumuwaks.wsgi:application", "-b", "127.0.0.1:0"],
+        "celery worker": [str(BIN / "celery"), "-A", "dumuwaks", "worker", "-P", "solo"],
+        "celery beat": [str(BIN / "celery"), "-A", "dumuwaks", "beat", "-s", "/dev/null"],
+    }
+    started = {
+        name: subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, command in commands.items()
+    }
+    for name, process in started.items():
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail(f"{name} started with misconfigured production settings")
+        assert process.returncode != 0, (name, output[-2000:])
+        assert "Production settings refuse to start" in output, (name, output[-2000:])
+        for variable in ("MPESA_BACKEND", "SMS_BACKEND", "NUM_PROXIES", "INSECURE_STAGING=true"):
+            assert variable in output, (name, variable)
+
+
+def test_check_deploy_lists_what_the_staging_opt_in_accepted(system):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=PROJECT_ROOT,
+        env=system.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dumuwaks.W001" in result.stdout + result.stderr
+
+
+def _receive(socket, *, until_type: str, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {until_type} event within {timeout} s"
+        event = json.loads(socket.recv(timeout=remaining))
+        if event.get("type") == until_type:
+            return event
+
+
+def test_logout_through_one_instance_closes_the_socket_held_by_another(system):
+    tokens = system.login(CUSTOMER)
+    with connect(system.ws_url(system.web_b, tokens["access"])) as socket:
+        _receive(socket, until_type="ready")
+        logout = httpx.post(
+            f"{system.web_a}/api/v1/auth/logout",
+            headers=_bearer(tokens),
+            json={"refresh": tokens["refresh"]},
+            timeout=10,
+        )
+        assert logout.status_code in (200, 204), logout.text
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                socket.recv(timeout=15)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def test_a_chat_message_sent_through_instance_a_reaches_a_socket_on_instance_b(system):
+    """The horizontal-scale claim of docs/operations.md: fan-out goes through the Redis channel layer."""
+    customer = system.login(CUSTOMER)
+    technician = system.login(TECHNICIAN)
+    booking = _create_booking(system, customer, days_ahead=5)
+    conversation = httpx.post(
+        f"{system.web_a}/api/v1/conversations",
+        headers=_bearer(customer),
+        json={"bookingId": booking["id"]},
+        timeout=10,
+    )
+    assert conversation.status_code in (200, 201), conversation.text
+    conversation_id = conversation.json()["id"]
+
+    with connect(system.ws_url(system.web_b, customer["access"])) as socket:
+        _receive(socket, until_type="ready")
+        socket.send(json.dumps({"action": "join", "conversationId": conversation_id}))
+        _receive(socket, until_type="joined")
+        sent = httpx.post(
+            f"{system.web_a}/api/v1/messages",
+            headers=_bearer(technician),
+            json={"conversationId": conversation_id, "body": "Nitafika saa nne asubuhi."},
+            timeout=10,
+        )
+        assert sent.status_code == 201, sent.text
+        event = _receive(socket, until_type="message.new")
+    assert "Nitafika saa nne asubuhi." in json.dumps(event)
