@@ -83,7 +83,8 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
 
     failed_login_attempts = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
-    # Set by logout: access tokens issued in an earlier second are refused (accounts.authentication).
+    # Set by logout: access tokens issued before this instant (to the microsecond) are refused
+    # (accounts.authentication).
     access_tokens_valid_after = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = UserManager()

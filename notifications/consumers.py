@@ -177,6 +177,13 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = self.user.pk
         await self.channel_layer.group_add(user_group(self.user_id), self.channel_name)
+        # A logout committed after the handshake checked the token but before this socket joined its group
+        # was announced to nobody; check once more now that announcements reach this socket.
+        token = self.scope.get("access_token")
+        if token is not None and not await _access_token_still_accepted(token):
+            await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         came_online = await sync_to_async(presence.presence_connect)(self.user_id)
         self.counted_online = True
         if came_online:

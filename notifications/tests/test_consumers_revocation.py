@@ -53,7 +53,7 @@ def _fresh_channel_layer():
 
 
 def _earlier_access_token(user) -> str:
-    """An access token issued a few seconds ago: a logout refuses tokens issued before its own second."""
+    """An access token issued a few seconds ago, so a logout now certainly refuses it."""
     token = AccessToken.for_user(user)
     token.set_iat(at_time=token.current_time - timedelta(seconds=5))
     return str(token)
@@ -237,3 +237,27 @@ async def test_saving_an_account_in_the_admin_without_deactivating_it_leaves_its
     await database_sync_to_async(_save_unchanged)()
     await _assert_open(socket, customer)
     await socket.disconnect()
+
+
+async def test_a_logout_committed_between_the_handshake_check_and_joining_the_group_still_closes(
+    customer, monkeypatch
+):
+    """The handshake accepted the token, then the logout committed before the socket joined its user group,
+    so its announcement reached nobody: the consumer checks once more after joining."""
+    from dumuwaks import ws_auth
+
+    refresh = await database_sync_to_async(RefreshToken.for_user)(customer)
+    access = _earlier_access_token(customer)
+    checked = ws_auth._user_for_token
+
+    async def check_then_logout(raw_token):
+        result = await checked(raw_token)
+        await database_sync_to_async(auth_logout)(user=customer, refresh=str(refresh))
+        return result
+
+    monkeypatch.setattr(ws_auth, "_user_for_token", check_then_logout)
+    app = JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+    communicator = WebsocketCommunicator(app, f"/ws/?token={access}")
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    await _assert_closed_unauthenticated(communicator)
