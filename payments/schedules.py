@@ -9,4 +9,9 @@ BEAT_SCHEDULE = {
         "task": "payments.tasks.payouts_reconcile_stale_task",
         "schedule": timedelta(minutes=5),
     },
+    # Deposit/balance requests, releases, cancellation and dispute settlements whose message was lost.
+    "payments-sweep-owed-money": {
+        "task": "payments.tasks.payments_sweep_task",
+        "schedule": timedelta(minutes=5),
+    },
 }

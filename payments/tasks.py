@@ -123,3 +123,16 @@ def payouts_reconcile_stale_task() -> int:
     for payout_id in lost:
         payout_send_task.delay(payout_id)
     return len(ids) + len(lost)
+
+
+@shared_task(ignore_result=True)
+def payments_sweep_task(booking_ids: list[int] | None = None) -> dict:
+    """Beat: complete money steps whose after-commit message was lost (payments/services/sweep.py).
+
+    `booking_ids` limits the run to those bookings, whatever their age (operators: money older than the
+    sweep's lookback, as listed by `manage.py reconcile`).
+    """
+    from payments.services.sweep import payments_sweep
+
+    result = payments_sweep(booking_ids=booking_ids)
+    return {"completed": len(result.completed), "failed": len(result.failed)}

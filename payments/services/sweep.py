@@ -1,0 +1,114 @@
+"""The money sweep: steps an after-commit message should have started, re-derived from durable state.
+
+The event handlers (payments/events.py) are the fast path: right after a booking is created, confirmed,
+cancelled or expired, or its dispute resolved, they queue the deposit or balance STK push, the release, the
+cancellation settlement or the dispute settlement. When the broker is unreachable at that moment the message
+is never queued (dumuwaks/core/side_effects.py logs it) and nothing else would ever start the step.
+
+`payments_sweep` (beat, payments/schedules.py) finds every booking whose money still owes one of those steps
+from bookings, payments and the ledger alone (`payments.selectors.owed_step_list`) and completes it with the
+same services the tasks call. Running it any number of times, overlapping, or after a crash halfway moves no
+money twice: each settlement re-checks state under the booking lock and posts under a unique ledger reference,
+and each STK request uses the booking's automatic idempotency key (`auto-<purpose>-<booking id>`, the one the
+event path uses), so it returns the existing payment instead of prompting the customer again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
+from django.utils import timezone
+
+from payments.selectors import OwedStep, OwedStepItem, owed_step_list
+
+logger = logging.getLogger(__name__)
+
+# The normal path has this long after a booking's last change before the sweep steps in (the after-commit
+# task usually runs within seconds; both paths are idempotent, the grace only avoids doing the work twice).
+SWEEP_GRACE = timedelta(minutes=2)
+# Bookings whose status changed, money moved or dispute changed this recently are candidates. Older money
+# still owed is reported by `manage.py reconcile` (ESCROW_AGEING_THRESHOLD) and settled with --settle-aged.
+SWEEP_LOOKBACK = timedelta(days=7)
+# At most this many bookings per run, and no new booking once a run has taken this long (the task's soft time
+# limit is 240 s); the rest are found again by the next run.
+SWEEP_BATCH_SIZE = 500
+SWEEP_TIME_BUDGET_SECONDS = 120
+# `manage.py reconcile` reports money held this long after a booking's last status change while the booking
+# is over (confirmed, cancelled, expired, resolved) and no dispute is open.
+ESCROW_AGEING_THRESHOLD = timedelta(hours=24)
+
+
+@dataclass
+class SweepResult:
+    # (booking id, step, what the service returned)
+    completed: list[tuple[int, str, str]] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # booking ids; retried by the next run
+    stopped_early: bool = False
+
+
+def payments_sweep(
+    *, booking_ids=None, now: datetime | None = None, grace: timedelta = SWEEP_GRACE
+) -> SweepResult:
+    """Complete every money step owed (only `booking_ids`, whatever their age, when given).
+
+    Each booking is handled on its own, in its own transaction(s) under its booking lock, taken by the service
+    it calls; a booking that fails is logged and left for the next run. Call outside any transaction (the STK
+    push is a network call).
+    """
+    now = now or timezone.now()
+    items = owed_step_list(
+        now=now,
+        since=now - SWEEP_LOOKBACK,
+        changed_before=now - grace,
+        booking_ids=booking_ids,
+        limit=SWEEP_BATCH_SIZE,
+    )
+    result = SweepResult()
+    started = time.monotonic()
+    for index, item in enumerate(items):
+        if time.monotonic() - started > SWEEP_TIME_BUDGET_SECONDS:
+            result.stopped_early = True
+            left = len(items) - index
+            logger.warning("sweep: time budget spent, %s bookings left for the next run", left)
+            break
+        try:
+            outcome = _complete(item)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:  # one broken booking must not keep the others' money waiting
+            logger.exception("sweep: %s for booking %s failed", item.step, item.booking_id)
+            result.failed.append(item.booking_id)
+            continue
+        # Reaching here means the fast path's message was lost (or is badly late): worth a warning.
+        logger.warning("sweep: booking %s %s -> %s", item.booking_id, item.step, outcome)
+        result.completed.append((item.booking_id, item.step, str(outcome)))
+    return result
+
+
+def _complete(item: OwedStepItem):
+    from payments.services.common import lock_booking
+    from payments.services.escrow import (
+        booking_settle_cancellation,
+        dispute_settle,
+        escrow_release_if_complete,
+    )
+    from payments.tasks import _request_stk
+
+    if item.step == OwedStep.RELEASE:
+        with transaction.atomic():
+            return escrow_release_if_complete(booking=lock_booking(item.booking_id))
+    if item.step == OwedStep.SETTLE_CANCELLATION:
+        return booking_settle_cancellation(booking_id=item.booking_id)
+    if item.step == OwedStep.SETTLE_DISPUTE:
+        return dispute_settle(dispute_id=item.dispute_id)
+    # The same request (and idempotency key) as the event path's task: at most one STK push per booking.
+    if item.step == OwedStep.REQUEST_DEPOSIT:
+        return _request_stk(item.booking_id, "deposit")
+    if item.step == OwedStep.REQUEST_BALANCE:
+        return _request_stk(item.booking_id, "balance")
+    raise ValueError(f"unknown step {item.step!r}")
