@@ -1,23 +1,40 @@
-"""`manage.py reconcile`: check the ledger against payments and payouts; exit 1 when anything drifts."""
+"""`manage.py reconcile`: check the ledger against payments and payouts, and report escrow money left waiting;
+exit 1 when anything drifts or waits."""
 
 import sys
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
-from payments.selectors import ledger_reconciliation_check
+from payments.selectors import OwedStep, escrow_ageing_list, ledger_reconciliation_check
+from payments.services.sweep import ESCROW_AGEING_THRESHOLD, SWEEP_LOOKBACK
+
+
+def _age(delta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h"
 
 
 class Command(BaseCommand):
     help = (
         "Check that every ledger transaction balances, that each booking's escrow equals deposits + "
-        "balance − releases − refunds, and that paid payouts match what was posted. Exit code 1 on drift."
+        "balance − releases − refunds, and that paid payouts match what was posted. Also list money held "
+        f"in the escrow of a booking that is over (confirmed, cancelled, expired, resolved; no open "
+        f"dispute) more than {ESCROW_AGEING_THRESHOLD} after its last status change, with the step the "
+        "sweep takes for it. Exit code 1 on drift or aged escrow."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--booking", type=int, action="append", help="only these booking ids")
+        parser.add_argument(
+            "--settle-aged",
+            action="store_true",
+            help="run the sweep's step for each aged escrow listed (idempotent), then list again",
+        )
 
     def handle(self, *args, **options):
-        report = ledger_reconciliation_check(booking_ids=options.get("booking"))
+        booking_ids = options.get("booking")
+        report = ledger_reconciliation_check(booking_ids=booking_ids)
         for row in report.unbalanced_transactions:
             self.stdout.write(
                 f"UNBALANCED transaction {row['transaction_id']} ({row['reference']}): "
@@ -34,7 +51,38 @@ class Command(BaseCommand):
             )
         if report.total_balance:
             self.stdout.write(f"LEDGER TOTAL is {report.total_balance}, expected 0")
-        if not report.ok:
-            self.stdout.write(self.style.ERROR("Reconciliation found drift."))
+
+        aged = self._aged(booking_ids)
+        if aged and options["settle_aged"]:
+            from payments.services.sweep import payments_sweep
+
+            result = payments_sweep(booking_ids=[item.booking_id for item in aged])
+            for booking_id, step, outcome in result.completed:
+                self.stdout.write(f"SETTLED booking {booking_id}: {step} -> {outcome}")
+            for booking_id in result.failed:
+                self.stdout.write(f"SETTLE FAILED booking {booking_id} (see the log)")
+            aged = self._aged(booking_ids)
+        for item in aged:
+            if not item.step:
+                step = "none (no automatic step applies: staff settle it)"
+            else:
+                step = f"{item.step} ({OwedStep(item.step).label}; " + (
+                    "older than the sweep's lookback: run with --settle-aged)"
+                    if item.age > SWEEP_LOOKBACK
+                    else "the sweep retries it every run: its log says why it has not succeeded)"
+                )
+            self.stdout.write(
+                f"AGED ESCROW booking {item.booking_id} ({item.booking_number}, {item.status}): "
+                f"{item.held} {item.currency} held {_age(item.age)} since its last status change; "
+                f"sweep: {step}"
+            )
+
+        if not report.ok or aged:
+            self.stdout.write(self.style.ERROR("Reconciliation found drift or aged escrow."))
             sys.exit(1)
-        self.stdout.write(self.style.SUCCESS("Ledger reconciled: no drift."))
+        self.stdout.write(self.style.SUCCESS("Ledger reconciled: no drift, no aged escrow."))
+
+    def _aged(self, booking_ids):
+        return escrow_ageing_list(
+            now=timezone.now(), older_than=ESCROW_AGEING_THRESHOLD, booking_ids=booking_ids
+        )
