@@ -22,25 +22,53 @@ class Entry:
 
 CATALOGUE: dict[str, Entry] = {
     # Bookings -------------------------------------------------------------------------------------------------
+    # Which type a recipient gets for which state: notifications/wording.py.
     "booking.created": Entry(
         G.BOOKINGS,
         ("New job request", "{customer_name} requested {booking_title} ({booking_number})."),
         ("Ombi jipya la kazi", "{customer_name} ameomba {booking_title} ({booking_number})."),
+    ),
+    "booking.deposit_paid": Entry(  # the assigned technician; the booking is still pending
+        G.BOOKINGS,
+        (
+            "Deposit paid",
+            "{customer_name} paid the deposit for {booking_number}. You can accept the job now.",
+        ),
+        (
+            "Mteja amelipa malipo ya awali",
+            "{customer_name} amelipa malipo ya awali ya {booking_number}. Sasa unaweza kukubali kazi.",
+        ),
     ),
     "booking.accepted": Entry(
         G.BOOKINGS,
         ("Booking accepted", "{technician_name} accepted your booking {booking_number}."),
         ("Ombi limekubaliwa", "{technician_name} amekubali ombi lako {booking_number}."),
     ),
+    "booking.pending": Entry(  # the technician declined or withdrew
+        G.BOOKINGS,
+        (
+            "Looking for another technician",
+            "The technician can no longer take {booking_number}. Other technicians can now accept"
+            " it; we will tell you when one does.",
+        ),
+        (
+            "Tunatafuta fundi mwingine",
+            "Fundi hawezi tena kufanya kazi {booking_number}. Mafundi wengine sasa wanaweza"
+            " kuikubali; tutakujulisha mmoja akikubali.",
+        ),
+    ),
     "booking.en_route": Entry(
         G.BOOKINGS,
         ("Technician on the way", "{technician_name} is on the way for {booking_number}."),
-        ("Fundi yuko njiani", "{technician_name} yuko njiani kwa {booking_number}."),
+        (
+            "Fundi yuko njiani",
+            "{technician_name} yuko njiani kuja kwako kwa kazi {booking_number}.",
+        ),
     ),
     "booking.in_progress": Entry(
         G.BOOKINGS,
         ("Work started", "Work on {booking_number} has started."),
-        ("Kazi imeanza", "Kazi ya {booking_number} imeanza."),
+        ("Kazi imeanza", "Kazi {booking_number} imeanza."),
     ),
     "booking.completed": Entry(
         G.BOOKINGS,
@@ -50,67 +78,152 @@ CATALOGUE: dict[str, Entry] = {
         ),
         (
             "Kazi imekamilika",
-            "{technician_name} amekamilisha {booking_number}. Tafadhali thibitisha.",
+            "{technician_name} amesema kazi {booking_number} imekamilika. Tafadhali thibitisha.",
         ),
     ),
-    "booking.confirmed": Entry(
+    "booking.confirmed": Entry(  # the technician, when the customer confirmed
         G.BOOKINGS,
-        ("Job confirmed", "{customer_name} confirmed {booking_number}. Well done!"),
-        ("Kazi imethibitishwa", "{customer_name} amethibitisha {booking_number}. Hongera!"),
+        ("Job confirmed", "{customer_name} confirmed {booking_number} is done. Well done!"),
+        (
+            "Kazi imethibitishwa",
+            "{customer_name} amethibitisha kuwa kazi {booking_number} imekamilika. Hongera!",
+        ),
+    ),
+    "booking.auto_confirmed": Entry(  # both parties, when the confirmation period ran out
+        G.BOOKINGS,
+        (
+            "Job confirmed",
+            "{booking_number} was confirmed automatically: it was neither confirmed nor disputed"
+            " within the confirmation period.",
+        ),
+        (
+            "Kazi imethibitishwa",
+            "Kazi {booking_number} imethibitishwa kiotomatiki kwa sababu muda wa kuthibitisha au"
+            " kulalamika umeisha.",
+        ),
     ),
     "booking.cancelled": Entry(
         G.BOOKINGS,
         ("Booking cancelled", "Booking {booking_number} was cancelled."),
-        ("Ombi limeghairiwa", "Ombi {booking_number} limeghairiwa."),
+        ("Hifadhi imeghairiwa", "Hifadhi {booking_number} imeghairiwa."),
     ),
-    "booking.expired": Entry(
+    "booking.expired": Entry(  # the customer, deposit paid, no technician accepted in time
         G.BOOKINGS,
-        ("Booking expired", "Booking {booking_number} expired before it was confirmed."),
-        ("Ombi limeisha muda", "Ombi {booking_number} limeisha muda kabla ya kuthibitishwa."),
+        (
+            "No technician available",
+            "No technician accepted {booking_number} in time, so the booking has expired. Your"
+            " deposit will be refunded.",
+        ),
+        (
+            "Hakuna fundi aliyepatikana",
+            "Hakuna fundi aliyekubali {booking_number} kwa wakati, kwa hivyo hifadhi imeisha muda."
+            " Malipo yako ya awali yatarudishwa.",
+        ),
     ),
-    "booking.disputed": Entry(
+    "booking.expired_unpaid": Entry(  # the customer, deposit never paid
         G.BOOKINGS,
-        ("Booking disputed", "A dispute was raised on {booking_number}."),
-        ("Mgogoro umefunguliwa", "Mgogoro umefunguliwa kuhusu {booking_number}."),
+        (
+            "Booking expired",
+            "Booking {booking_number} expired because the deposit was not paid in time.",
+        ),
+        (
+            "Hifadhi imeisha muda",
+            "Hifadhi {booking_number} imeisha muda kwa sababu malipo ya awali hayakulipwa kwa wakati.",
+        ),
     ),
-    "booking.resolved": Entry(
+    "booking.expired_for_technician": Entry(
         G.BOOKINGS,
-        ("Dispute resolved", "The dispute on {booking_number} was resolved."),
-        ("Mgogoro umetatuliwa", "Mgogoro kuhusu {booking_number} umetatuliwa."),
-    ),
-    "booking.pending": Entry(
-        G.BOOKINGS,
-        ("Booking pending", "Booking {booking_number} is waiting for a technician."),
-        ("Ombi linasubiri", "Ombi {booking_number} linasubiri fundi."),
-    ),
-    "booking.status_changed": Entry(
-        G.BOOKINGS,
-        ("Booking updated", "Booking {booking_number} is now {to_status}."),
-        ("Ombi limebadilika", "Ombi {booking_number} sasa ni {to_status}."),
-    ),
-    "booking.deposit_paid": Entry(
-        G.BOOKINGS,
-        ("Deposit received", "The deposit for {booking_number} was paid. The job is confirmed."),
-        ("Amana imepokelewa", "Amana ya {booking_number} imelipwa. Kazi imethibitishwa."),
+        ("Job request expired", "The job request {booking_number} expired before it was accepted."),
+        (
+            "Ombi la kazi limeisha muda",
+            "Ombi la kazi {booking_number} limeisha muda kabla ya kukubaliwa.",
+        ),
     ),
     "dispute.opened": Entry(
         G.BOOKINGS,
-        ("Dispute opened", "A dispute was opened on {booking_number}. Support will contact you."),
         (
-            "Mgogoro umefunguliwa",
-            "Mgogoro umefunguliwa kuhusu {booking_number}. Huduma kwa wateja itawasiliana nawe.",
+            "Dispute opened",
+            "A dispute was opened on {booking_number}. Our support team will contact you.",
+        ),
+        (
+            "Malalamiko kuhusu kazi",
+            "Malalamiko yametolewa kuhusu kazi {booking_number}. Timu yetu ya huduma kwa wateja"
+            " itawasiliana nawe.",
         ),
     ),
     "dispute.resolved": Entry(
         G.BOOKINGS,
-        ("Dispute resolved", "The dispute on {booking_number} has been resolved."),
-        ("Mgogoro umetatuliwa", "Mgogoro kuhusu {booking_number} umetatuliwa."),
+        (
+            "Dispute resolved",
+            "Support has decided the dispute on {booking_number}. Open the booking to see the"
+            " outcome.",
+        ),
+        (
+            "Uamuzi wa malalamiko",
+            "Huduma kwa wateja imetoa uamuzi kuhusu malalamiko ya kazi {booking_number}. Fungua"
+            " kazi uone uamuzi.",
+        ),
     ),
-    # Payments -------------------------------------------------------------------------------------------------
+    "review.received": Entry(
+        G.BOOKINGS,
+        ("New review", "{reviewer_name} rated you {rating}/5 for {booking_number}."),
+        ("Tathmini mpya", "{reviewer_name} amekupa alama {rating}/5 kwa kazi {booking_number}."),
+    ),
+    "review.received_blind": Entry(
+        G.BOOKINGS,
+        (
+            "You have a review",
+            "{reviewer_name} reviewed {booking_number}. Leave your review to see theirs.",
+        ),
+        (
+            "Umepata tathmini",
+            "{reviewer_name} ametathmini kazi {booking_number}. Toa tathmini yako uone yao.",
+        ),
+    ),
+    # Payments (the payer) -------------------------------------------------------------------------------------
+    "payment.deposit_received": Entry(  # no technician has accepted yet: nothing is confirmed
+        G.PAYMENTS,
+        (
+            "Deposit received",
+            "We received your KES {amount} deposit for {booking_number}. We will tell you as soon"
+            " as a technician accepts the job.",
+        ),
+        (
+            "Malipo ya awali yamepokelewa",
+            "Tumepokea malipo yako ya awali ya KES {amount} kwa {booking_number}. Tutakujulisha"
+            " fundi atakapokubali kazi.",
+        ),
+    ),
     "payment.succeeded": Entry(
         G.PAYMENTS,
         ("Payment received", "We received KES {amount} for {booking_number}. Thank you!"),
         ("Malipo yamepokelewa", "Tumepokea KES {amount} kwa {booking_number}. Asante!"),
+    ),
+    "payment.refund_due": Entry(  # the booking closed before the money arrived
+        G.PAYMENTS,
+        (
+            "Payment received",
+            "We received KES {amount} for {booking_number}, but the booking is closed. We will"
+            " refund what is due to you and tell you when it is sent.",
+        ),
+        (
+            "Malipo yamepokelewa",
+            "Tumepokea KES {amount} kwa {booking_number}, lakini hifadhi hii imefungwa."
+            " Tutakurudishia kiasi unachostahili na kukujulisha tukishakituma.",
+        ),
+    ),
+    "payment.duplicate": Entry(  # the same deposit/balance was already paid
+        G.PAYMENTS,
+        (
+            "Already paid",
+            "We received KES {amount} for {booking_number}, which was already paid. We will refund"
+            " it and tell you when it is sent.",
+        ),
+        (
+            "Tayari umelipa",
+            "Tumepokea KES {amount} kwa {booking_number}, ambayo tayari ilikuwa imelipwa."
+            " Tutakurudishia pesa hizo na kukujulisha tukishazituma.",
+        ),
     ),
     "payment.failed": Entry(
         G.PAYMENTS,
@@ -123,10 +236,11 @@ CATALOGUE: dict[str, Entry] = {
             "Malipo yako ya {booking_number} hayakufaulu. Tafadhali jaribu tena.",
         ),
     ),
+    # Payouts (a technician's earnings) and refunds (to a customer) ----------------------------------------------
     "payout.paid": Entry(
         G.PAYMENTS,
         ("Payout sent", "KES {amount} has been sent to your M-Pesa."),
-        ("Malipo yametumwa", "KES {amount} zimetumwa kwa M-Pesa yako."),
+        ("Umelipwa", "Tumetuma KES {amount} kwa M-Pesa yako."),
     ),
     "payout.failed": Entry(
         G.PAYMENTS,
@@ -136,23 +250,37 @@ CATALOGUE: dict[str, Entry] = {
         ),
         (
             "Malipo yamechelewa",
-            "Hatukuweza kutuma KES {amount} kwa M-Pesa yako bado. Timu yetu inashughulikia.",
+            "Hatujaweza kutuma KES {amount} kwa M-Pesa yako bado. Timu yetu inashughulikia.",
         ),
     ),
-    "review.received": Entry(
-        G.BOOKINGS,
-        ("New review", "{reviewer_name} rated you {rating}/5 for {booking_number}."),
-        ("Tathmini mpya", "{reviewer_name} amekupa alama {rating}/5 kwa {booking_number}."),
+    "refund.paid": Entry(
+        G.PAYMENTS,
+        ("Refund sent", "KES {amount} for {booking_number} has been refunded to your M-Pesa."),
+        ("Pesa zimerudishwa", "Tumekurudishia KES {amount} za {booking_number} kupitia M-Pesa."),
     ),
-    "review.received_blind": Entry(
-        G.BOOKINGS,
+    "refund.paid_card": Entry(
+        G.PAYMENTS,
         (
-            "You have a review",
-            "{reviewer_name} reviewed {booking_number}. Leave your review to see theirs.",
+            "Refund sent",
+            "KES {amount} for {booking_number} has been refunded to your card. Your bank may take a"
+            " few days to show it.",
         ),
         (
-            "Umepata tathmini",
-            "{reviewer_name} ametathmini {booking_number}. Toa tathmini yako uone yao.",
+            "Pesa zimerudishwa",
+            "Tumekurudishia KES {amount} za {booking_number} kwenye kadi yako. Huenda benki yako"
+            " ikachukua siku chache kuzionyesha.",
+        ),
+    ),
+    "refund.failed": Entry(
+        G.PAYMENTS,
+        (
+            "Refund delayed",
+            "We could not refund KES {amount} for {booking_number} yet. Our team is on it.",
+        ),
+        (
+            "Kurejesha pesa kumechelewa",
+            "Hatujaweza kukurudishia KES {amount} za {booking_number} bado. Timu yetu"
+            " inashughulikia.",
         ),
     ),
     # Messages -------------------------------------------------------------------------------------------------

@@ -2,17 +2,21 @@
 
 `register()` (called from NotificationsConfig.ready) subscribes the `on_*` handlers. Handlers run after the
 publisher's commit and only push socket events or enqueue tasks (ids only); the `*_notify` functions run
-inside those tasks, re-read the rows and call `notify`.
+inside those tasks, re-read the rows, choose the type that is true for each recipient now
+(`notifications.wording`) and call `notify`.
 
-Who hears what:
+One fact, one notification per person. Who hears what:
 - booking.created: the technician it was made for (a job request);
 - booking.status_changed: both parties get the live `booking.status_changed` event; the notification goes
-  to the parties other than the actor (both for timer-driven changes and staff actions);
-- booking.deposit_paid: both parties; payment.succeeded / payment.failed: the payer;
-- payout.paid / payout.failed: the recipient; review.created: the reviewee; social.mentioned: the person
-  mentioned; support.ticket_assigned: the agent; support.ticket_replied: the ticket's creator (unless they
-  wrote the reply; internal notes never); support.ticket_escalated: the agent holding the ticket and every
-  administrator;
+  to the parties other than the actor (both for timer-driven changes and staff actions), except for
+  disputed/resolved, which dispute.opened / dispute.resolved announce;
+- booking.deposit_paid: the assigned technician (the job can now be accepted);
+- payment.succeeded / payment.failed: the payer, worded for the booking's state (a deposit waits for a
+  technician; money for a closed or already-paid booking is refunded; no "try again" once pointless);
+- payout.paid / payout.failed: the recipient (a technician's payout, or a customer's refund);
+- review.created: the reviewee; social.mentioned: the person mentioned; support.ticket_assigned: the
+  agent; support.ticket_replied: the ticket's creator (unless they wrote the reply; internal notes never);
+  support.ticket_escalated: the agent holding the ticket and every administrator;
 - dispute.opened / dispute.resolved: both booking parties;
 - a new chat message: every other participant who has no open socket (presence) gets `message.received`,
   at most one unread alert per conversation per 30 minutes.
@@ -127,11 +131,11 @@ def on_support_ticket_escalated(*, ticket_id, **_):
 
 
 def on_dispute_opened(*, dispute_id=None, booking_id, **_):
-    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.opened")
+    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.opened", dispute_id)
 
 
 def on_dispute_resolved(*, dispute_id=None, booking_id, **_):
-    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.resolved")
+    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.resolved", dispute_id)
 
 
 def register() -> None:
@@ -161,24 +165,28 @@ def _notify(user_id, type_, context):
 
 
 def booking_status_changed_notify(*, booking_id, from_status, to_status, actor_id) -> list[int]:
-    from notifications.catalogue import CATALOGUE
+    from notifications.wording import booking_status_type
 
     booking = _booking(booking_id)
     if booking is None:
         return []
     to_status = to_status or booking.status
-    type_ = f"booking.{to_status}"
-    if type_ not in CATALOGUE:
-        type_ = "booking.status_changed"
     context = {
         **_booking_context(booking),
         "from_status": from_status or "",
         "to_status": to_status,
     }
-    recipients = [uid for uid in _parties(booking) if uid != actor_id]
-    for user_id in recipients:
-        _notify(user_id, type_, context)
-    return recipients
+    notified = []
+    for user_id in _parties(booking):
+        if user_id == actor_id:
+            continue
+        type_ = booking_status_type(
+            booking=booking, to_status=to_status, actor_id=actor_id, recipient_id=user_id
+        )
+        if type_ is not None:
+            _notify(user_id, type_, context)
+            notified.append(user_id)
+    return notified
 
 
 def booking_created_notify(*, booking_id) -> list[int]:
@@ -191,13 +199,14 @@ def booking_created_notify(*, booking_id) -> list[int]:
 
 
 def booking_deposit_paid_notify(*, booking_id) -> list[int]:
+    from notifications.wording import deposit_paid_type
+
     booking = _booking(booking_id)
-    if booking is None:
+    type_ = deposit_paid_type(booking=booking) if booking is not None else None
+    if type_ is None:
         return []
-    recipients = _parties(booking)
-    for user_id in recipients:
-        _notify(user_id, "booking.deposit_paid", _booking_context(booking))
-    return recipients
+    _notify(booking.technician_id, type_, _booking_context(booking))
+    return [booking.technician_id]
 
 
 def _optional_model(app_label: str, name: str):
@@ -209,6 +218,8 @@ def _optional_model(app_label: str, name: str):
 
 
 def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | None:
+    from notifications.wording import payment_failed_type, payment_succeeded_type
+
     payment_model = _optional_model("payments", "Payment")
     payment = payment_model.objects.filter(pk=payment_id).first() if payment_model else None
     booking = _booking(booking_id or getattr(payment, "booking_id", None))
@@ -216,33 +227,58 @@ def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | N
     if payer_id is None:
         logger.warning("payment %s: no payer to notify", payment_id)
         return None
+    if succeeded:
+        type_ = payment_succeeded_type(payment=payment, booking=booking)
+    else:
+        type_ = payment_failed_type(payment=payment, booking=booking)
+    if type_ is None:
+        return None
     context = {"payment_id": payment_id, "amount": getattr(payment, "amount", "") or ""}
     if booking is not None:
         context.update(_booking_context(booking))
-    _notify(payer_id, "payment.succeeded" if succeeded else "payment.failed", context)
+    _notify(payer_id, type_, context)
     return payer_id
 
 
-def payout_paid_notify(*, payout_id) -> int | None:
+def _payout(payout_id):
     payout_model = _optional_model("payments", "Payout")
-    payout = payout_model.objects.filter(pk=payout_id).first() if payout_model else None
-    recipient_id = getattr(payout, "recipient_id", None)
-    if recipient_id is None:
+    if payout_model is None:
+        return None
+    return payout_model.objects.select_related("booking").filter(pk=payout_id).first()
+
+
+def _payout_context(payout) -> dict:
+    return {
+        "payout_id": payout.pk,
+        "booking_id": payout.booking_id,
+        "booking_number": payout.booking.number,
+        "amount": payout.amount,
+    }
+
+
+def payout_paid_notify(*, payout_id) -> int | None:
+    """A technician's earnings ("Payout sent") or a customer's refund ("Refund sent")."""
+    from notifications.wording import payout_paid_type
+
+    payout = _payout(payout_id)
+    if payout is None or payout.recipient_id is None:
         logger.warning("payout %s: no recipient to notify", payout_id)
         return None
-    context = {"payout_id": payout_id, "amount": getattr(payout, "amount", "") or ""}
-    _notify(recipient_id, "payout.paid", context)
-    return recipient_id
+    _notify(payout.recipient_id, payout_paid_type(payout=payout), _payout_context(payout))
+    return payout.recipient_id
 
 
 def payout_failed_notify(*, payout_id) -> int | None:
-    payout_model = _optional_model("payments", "Payout")
-    payout = payout_model.objects.filter(pk=payout_id).first() if payout_model else None
-    recipient_id = getattr(payout, "recipient_id", None)
-    if recipient_id is None:
+    from notifications.wording import payout_failed_type
+
+    payout = _payout(payout_id)
+    if payout is None or payout.recipient_id is None:
         return None
-    _notify(recipient_id, "payout.failed", {"payout_id": payout_id, "amount": payout.amount})
-    return recipient_id
+    type_ = payout_failed_type(payout=payout)
+    if type_ is None:
+        return None
+    _notify(payout.recipient_id, type_, _payout_context(payout))
+    return payout.recipient_id
 
 
 def review_created_notify(*, review_id) -> int | None:
@@ -359,13 +395,17 @@ def support_ticket_escalated_notify(*, ticket_id) -> list[int]:
     return recipients
 
 
-def dispute_notify(*, booking_id, type_) -> list[int]:
+def dispute_notify(*, booking_id, type_, dispute_id=None) -> list[int]:
+    """Both parties, whoever opened the dispute: each has to know support is looking (or has decided)."""
     booking = _booking(booking_id)
     if booking is None:
         return []
     recipients = _parties(booking)
+    context = _booking_context(booking)
+    if dispute_id is not None:
+        context["dispute_id"] = dispute_id
     for user_id in recipients:
-        _notify(user_id, type_, _booking_context(booking))
+        _notify(user_id, type_, context)
     return recipients
 
 

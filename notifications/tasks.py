@@ -101,8 +101,8 @@ def support_ticket_escalated_notify(ticket_id: int):
 
 
 @shared_task
-def dispute_notify(booking_id: int, event: str) -> list[int]:
-    return producers.dispute_notify(booking_id=booking_id, type_=event)
+def dispute_notify(booking_id: int, event: str, dispute_id: int | None = None) -> list[int]:
+    return producers.dispute_notify(booking_id=booking_id, type_=event, dispute_id=dispute_id)
 
 
 @shared_task

@@ -39,7 +39,7 @@ def test_customer_cancellation_notifies_technician_in_swahili(
         booking_transition(booking=booking, to=BookingStatus.CANCELLED, actor=customer)
     notification = Notification.objects.get()
     assert notification.user_id == technician.pk
-    assert notification.title == "Ombi limeghairiwa"
+    assert notification.title == "Hifadhi imeghairiwa"
 
 
 def test_timer_driven_change_notifies_both_parties(customer, technician):
@@ -48,26 +48,36 @@ def test_timer_driven_change_notifies_both_parties(customer, technician):
         booking_id=booking.pk, from_status="pending", to_status="expired", actor_id=None
     )
     assert sorted(notified) == sorted([customer.pk, technician.pk])
-    assert {t for _, t in _types_by_user()} == {"booking.expired"}
+    # The deposit was never paid: the customer is told that is why; the technician that it lapsed.
+    assert _types_by_user() == sorted(
+        [(customer.pk, "booking.expired_unpaid"), (technician.pk, "booking.expired_for_technician")]
+    )
 
 
-def test_unknown_status_falls_back_to_generic_text(customer, technician):
+def test_an_unknown_status_notifies_nobody_rather_than_showing_a_raw_status(customer, technician):
     booking = BookingFactory(customer=customer, technician=technician)
-    producers.booking_status_changed_notify(
+    notified = producers.booking_status_changed_notify(
         booking_id=booking.pk, from_status="x", to_status="teleported", actor_id=technician.pk
     )
-    notification = Notification.objects.get()
-    assert notification.type == "booking.status_changed"
-    assert notification.body == f"Booking {booking.number} is now teleported."
+    assert notified == []
+    assert not Notification.objects.exists()
 
 
-def test_deposit_paid_notifies_both(customer, technician, django_capture_on_commit_callbacks):
+def test_deposit_paid_tells_the_assigned_technician_they_can_accept(
+    customer, technician, django_capture_on_commit_callbacks
+):
     booking = BookingFactory(customer=customer, technician=technician)
     with django_capture_on_commit_callbacks(execute=True):
         booking_mark_deposit_paid(booking_id=booking.pk)
-    assert _types_by_user() == sorted(
-        [(customer.pk, "booking.deposit_paid"), (technician.pk, "booking.deposit_paid")]
-    )
+    assert _types_by_user() == [(technician.pk, "booking.deposit_paid")]
+    assert "accept" in Notification.objects.get().body
+
+
+def test_deposit_paid_on_an_open_job_notifies_nobody(customer, django_capture_on_commit_callbacks):
+    booking = BookingFactory(customer=customer, technician=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_mark_deposit_paid(booking_id=booking.pk)
+    assert not Notification.objects.exists()
 
 
 def test_payment_events_notify_the_payer_even_without_a_payment_row(

@@ -1,0 +1,126 @@
+"""Which catalogue type tells a person what is true for them now.
+
+A domain event says what changed; the notification has to say what it means for the person who reads it,
+in the state the system is in when the task runs (it re-reads the rows first). These functions choose the
+type (and so the text) from that state; `None` means this person gets no notification for the event,
+because another event announces the same fact to them (one notification per fact).
+"""
+
+from __future__ import annotations
+
+from bookings.models import BookingStatus
+
+CUSTOMER = "customer"
+TECHNICIAN = "technician"
+
+# Booking status reached -> {recipient's role on the booking: type}. Every status is listed; a role missing
+# from a status gets nothing (it was the actor, or the change does not concern it).
+BOOKING_STATUS_TYPES: dict[str, dict[str, str]] = {
+    # pending again: the technician declined or withdrew, the job is open to other technicians.
+    BookingStatus.PENDING: {CUSTOMER: "booking.pending"},
+    BookingStatus.ACCEPTED: {CUSTOMER: "booking.accepted"},
+    BookingStatus.EN_ROUTE: {CUSTOMER: "booking.en_route"},
+    BookingStatus.IN_PROGRESS: {CUSTOMER: "booking.in_progress"},
+    BookingStatus.COMPLETED: {CUSTOMER: "booking.completed"},
+    BookingStatus.CONFIRMED: {TECHNICIAN: "booking.confirmed"},  # by the customer; timer below
+    BookingStatus.CANCELLED: {CUSTOMER: "booking.cancelled", TECHNICIAN: "booking.cancelled"},
+    BookingStatus.EXPIRED: {
+        CUSTOMER: "booking.expired",
+        TECHNICIAN: "booking.expired_for_technician",
+    },
+    # The dispute services publish dispute.opened / dispute.resolved, which tell both parties (with the
+    # dispute's id); the booking's own status change would be the same fact a second time.
+    BookingStatus.DISPUTED: {},
+    BookingStatus.RESOLVED: {},
+}
+
+
+def booking_status_type(*, booking, to_status: str, actor_id: int | None, recipient_id: int):
+    """The type for `recipient_id` (a party of `booking`, re-read after the change), or None."""
+    role = CUSTOMER if recipient_id == booking.customer_id else TECHNICIAN
+    if to_status == BookingStatus.CONFIRMED and actor_id is None:
+        return "booking.auto_confirmed"  # the confirmation period ran out: nobody "confirmed" it
+    if to_status == BookingStatus.EXPIRED and role == CUSTOMER and booking.deposit_paid_at is None:
+        return (
+            "booking.expired_unpaid"  # closed for the unpaid deposit, not for want of a technician
+        )
+    return BOOKING_STATUS_TYPES.get(to_status, {}).get(role)
+
+
+def deposit_paid_type(*, booking):
+    """booking.deposit_paid is for the assigned technician: the job can now be accepted. The customer
+    hears about their money from payment.succeeded (one notification for one payment)."""
+    if booking.technician_id and booking.status == BookingStatus.PENDING:
+        return "booking.deposit_paid"
+    return None
+
+
+def _closed_booking_statuses():
+    from payments.services.payments import CLOSED_BOOKING_STATUSES
+
+    return CLOSED_BOOKING_STATUSES
+
+
+def _settled_by_another_payment(payment) -> bool:
+    """Another payment for the same booking and purpose succeeded before this one."""
+    from payments.models import PaymentStatus
+
+    others = (
+        type(payment)
+        .objects.filter(
+            booking_id=payment.booking_id, purpose=payment.purpose, status=PaymentStatus.SUCCEEDED
+        )
+        .exclude(pk=payment.pk)
+    )
+    if payment.status == PaymentStatus.SUCCEEDED and payment.completed_at is not None:
+        others = others.filter(completed_at__lt=payment.completed_at)
+    return others.exists()
+
+
+def payment_succeeded_type(*, payment, booking) -> str:
+    """What a payment that arrived means for the payer: a deposit waiting for a technician, money that goes
+    back (the booking closed meanwhile, or the same thing was already paid), or a plain receipt."""
+    from payments.models import PaymentPurpose
+
+    if payment is None or booking is None:
+        return "payment.succeeded"
+    if booking.status in _closed_booking_statuses():
+        return "payment.refund_due"
+    if _settled_by_another_payment(payment):
+        return "payment.duplicate"
+    if payment.purpose == PaymentPurpose.DEPOSIT and booking.status == BookingStatus.PENDING:
+        return (
+            "payment.deposit_received"  # no technician has accepted yet: the job is not confirmed
+        )
+    return "payment.succeeded"
+
+
+def payment_failed_type(*, payment, booking):
+    """ "Please try again" only while trying again is possible and needed."""
+    from payments.models import PaymentStatus
+
+    if payment is None:
+        return "payment.failed"
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return None  # the money arrived late after all: payment.succeeded says so
+    if booking is not None and booking.status in _closed_booking_statuses():
+        return None  # nothing left to pay for; the booking's own notification explains why
+    if _settled_by_another_payment(payment):
+        return None  # paid another way (a new prompt, a card)
+    return "payment.failed"
+
+
+def payout_paid_type(*, payout) -> str:
+    from payments.models import PayoutChannel, PayoutKind
+
+    if payout.kind == PayoutKind.REFUND:
+        return "refund.paid_card" if payout.channel == PayoutChannel.CARD else "refund.paid"
+    return "payout.paid"
+
+
+def payout_failed_type(*, payout):
+    from payments.models import PayoutKind, PayoutStatus
+
+    if payout.status == PayoutStatus.PAID:
+        return None  # a later attempt succeeded before this task ran: payout.paid says so
+    return "refund.failed" if payout.kind == PayoutKind.REFUND else "payout.failed"
