@@ -2,11 +2,14 @@
 
 A template named `welcome` is three files under `templates/email/`: `welcome.subject.txt` (one line),
 `welcome.txt` (plain text) and optionally `welcome.html`. Swahili variants are `welcome.sw.subject.txt`,
-`welcome.sw.txt`, `welcome.sw.html`; each part falls back to English on its own when its variant is missing.
-HTML templates usually extend `email/base.html`.
+`welcome.sw.txt`, `welcome.sw.html`. Every template ships every part in every language (a test walks
+templates/email); should a variant still be missing, that part falls back to English and a warning is
+logged. HTML templates usually extend `email/base.html`.
 """
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -14,16 +17,23 @@ from django.template import Context, TemplateDoesNotExist
 from django.template.loader import select_template
 from django.utils import translation
 
+logger = logging.getLogger(__name__)
 
-def _candidates(template: str, part: str, language: str) -> list[str]:
-    names = [f"email/{template}.{part}"]
+PARTS = ("subject.txt", "txt", "html")
+
+
+def template_name(template: str, part: str, language: str) -> str:
+    """The file that holds `part` of `template` in `language` (English has no language infix)."""
     if language and language != "en":
-        names.insert(0, f"email/{template}.{language}.{part}")
-    return names
+        return f"email/{template}.{language}.{part}"
+    return f"email/{template}.{part}"
 
 
 def _render(template: str, part: str, context: dict, language: str) -> str:
-    selected = select_template(_candidates(template, part, language))
+    wanted = template_name(template, part, language)
+    selected = select_template(list(dict.fromkeys([wanted, template_name(template, part, "en")])))
+    if selected.template.name != wanted:
+        logger.warning("email template %s missing: sent %s instead", wanted, selected.template.name)
     if part.endswith("txt"):
         # Plain text must not be HTML-escaped ("O'Brien", URLs with "&").
         return selected.template.render(Context(context, autoescape=False))

@@ -3,8 +3,8 @@
 `send_sms` returns an `SmsResult` for outcomes that retrying cannot change (sent, or rejected for good) and
 raises `SmsDeliveryError` for transient failures (network, provider 5xx) so a Celery task can retry it.
 
-Templates for SMS bodies live in `templates/sms/<name>.txt` with an optional Swahili variant
-`templates/sms/<name>.sw.txt`; render them with `render_sms`.
+Templates for SMS bodies live in `templates/sms/<name>.txt` with a Kiswahili variant
+`templates/sms/<name>.sw.txt` (a test walks templates/sms); render them with `render_sms`.
 
 Tests: the console backend appends every message to `notifications.sms.outbox` (like `mail.outbox`); clear it
 in an autouse fixture.
@@ -55,11 +55,16 @@ class OutboxSms:
 outbox: list[OutboxSms] = []
 
 
-def render_sms(*, template: str, context: dict, language: str = "en") -> str:
-    """Render `templates/sms/<template>.txt` (or `<template>.sw.txt` for Swahili when it exists)."""
-    names = [f"sms/{template}.txt"]
+def template_name(template: str, language: str) -> str:
+    """The file that holds SMS `template` in `language` (English has no language infix)."""
     if language and language != "en":
-        names.insert(0, f"sms/{template}.{language}.txt")
+        return f"sms/{template}.{language}.txt"
+    return f"sms/{template}.txt"
+
+
+def render_sms(*, template: str, context: dict, language: str = "en") -> str:
+    """Render `templates/sms/<template>.txt` (or `<template>.sw.txt` for Kiswahili; English if missing)."""
+    names = list(dict.fromkeys([template_name(template, language), template_name(template, "en")]))
     with translation.override(language or "en"):
         # SMS is plain text: no HTML escaping.
         return select_template(names).template.render(Context(context, autoescape=False)).strip()

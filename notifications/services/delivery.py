@@ -30,7 +30,24 @@ SKIPPED = "skipped"
 RETRY = "retry"
 NOTHING_TO_DO = "nothing_to_do"
 
-EMAIL_TEMPLATE = "notifications/generic"  # templates/email/notifications/generic.*
+# Every notification type shares these layouts; the words are the catalogue's title and body in the
+# user's language. In-app and push show the title and body as they are.
+EMAIL_TEMPLATE = (
+    "notifications/generic"  # templates/email/notifications/generic[.sw].{subject.txt,txt,html}
+)
+SMS_TEMPLATE = "notifications/generic"  # templates/sms/notifications/generic[.sw].txt
+SMS_MAX_CHARS = 459  # at most 3 SMS segments
+
+
+def channel_templates(*, channel: str, language: str) -> list[str]:
+    """The template files a notification uses on `channel` in `language` (none for in-app and push)."""
+    from notifications import email, sms
+
+    if channel == NotificationChannel.EMAIL:
+        return [email.template_name(EMAIL_TEMPLATE, part, language) for part in email.PARTS]
+    if channel == NotificationChannel.SMS:
+        return [sms.template_name(SMS_TEMPLATE, language)]
+    return []
 
 
 class TransientDeliveryError(Exception):
@@ -149,13 +166,17 @@ def _deliver_email(delivery, notification, user) -> str:
 
 
 def _deliver_sms(delivery, notification, user) -> str:
-    from notifications.sms import SmsDeliveryError, send_sms
+    from notifications.sms import SmsDeliveryError, render_sms, send_sms
 
     if not user.phone_number:
         return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="user has no phone number")
-    text = f"{notification.title}: {notification.body}" if notification.body else notification.title
+    text = render_sms(
+        template=SMS_TEMPLATE,
+        context={"title": notification.title, "body": notification.body},
+        language=notification.language,
+    )
     try:
-        result = send_sms(to=user.phone_number, message=text[:459])  # at most 3 SMS segments
+        result = send_sms(to=user.phone_number, message=text[:SMS_MAX_CHARS])
     except SmsDeliveryError as exc:
         raise TransientDeliveryError(str(exc)) from exc
     if result.status == "sent":

@@ -38,7 +38,7 @@ def test_send_renders_subject_text_and_html():
     assert html.startswith("<!DOCTYPE html>") and "Confirm my email" in html
 
 
-def test_swahili_variant_is_chosen_per_part_with_english_fallback():
+def test_kiswahili_is_chosen_for_every_part_html_included():
     subject, text, html = render_templated_email(
         template="password_changed",
         context={"first_name": "Akinyi", "email": "a@b.co", "changed_at": None},
@@ -46,8 +46,24 @@ def test_swahili_variant_is_chosen_per_part_with_english_fallback():
     )
     assert subject == "Nenosiri lako la Dumu Waks limebadilishwa"
     assert text.startswith("Habari Akinyi")
-    # No password_changed.sw.html: the English HTML is used.
-    assert "The password of your Dumu Waks account" in html
+    assert '<html lang="sw">' in html and "Habari Akinyi" in html
+    assert "The password of your Dumu Waks account" not in html
+
+
+def test_a_missing_variant_falls_back_to_english_and_says_so(settings, tmp_path, caplog):
+    folder = tmp_path / "email"
+    folder.mkdir()
+    (folder / "only_en.subject.txt").write_text("Hello")
+    (folder / "only_en.txt").write_text("Hello {{ first_name }}")
+    (folder / "only_en.sw.txt").write_text("Habari {{ first_name }}")
+    settings.TEMPLATES = [
+        {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
+    ]
+    subject, text, html = render_templated_email(
+        template="only_en", context={"first_name": "Akinyi"}, language="sw"
+    )
+    assert (subject, text, html) == ("Hello", "Habari Akinyi", None)
+    assert "email/only_en.sw.subject.txt missing" in caplog.text
 
 
 def test_unknown_template_raises():
