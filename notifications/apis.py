@@ -270,6 +270,12 @@ class NotificationPreferencesApi(APIView):
     @extend_schema(
         tags=NOTIFICATION_TAGS,
         summary="Change preferences; groups and channels not sent keep their value",
+        description=(
+            'Send only what changes, e.g. `{"marketing": {"sms": true}}`. Groups are bookings,'
+            " payments, messages, support, marketing and account; channels inApp, push, email and sms."
+            " An unknown group or channel is refused with 400 `validation_error` whose `fields` names"
+            " each unknown key (`pigeons`, `bookings.carrierPigeon`); nothing is changed then."
+        ),
         request=NotificationPreferencesSerializer,
         responses={200: NotificationPreferencesSerializer, **error_responses(400, 401)},
     )

@@ -1,10 +1,14 @@
 """Input and output shapes of the chat and notification endpoints (and of the WebSocket payloads, which
 reuse the output serializers so both transports show the same message)."""
 
+from collections.abc import Mapping
+
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dumuwaks.core.renderers import camel_key
 from dumuwaks.core.serializers import ModelSerializer
 from notifications.models import (
     AttachmentType,
@@ -206,15 +210,48 @@ class NotificationReadAllOutputSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
-class NotificationChannelPreferencesSerializer(serializers.Serializer):
+class _ClosedObject:
+    """A JSON object whose keys are exactly the declared fields: an unknown key is refused by name (a
+    misspelt preference that answered 200 and changed nothing looked saved). `what` names the keys in
+    the error ("channel", "notification group")."""
+
+    what = "key"
+
+    def to_internal_value(self, data):
+        if not isinstance(data, Mapping):
+            return super().to_internal_value(data)  # DRF's own "expected a dictionary"
+        known = ", ".join(camel_key(name) for name in self.fields)
+        message = f"Unknown {self.what}; expected one of: {known}."
+        errors = {key: [message] for key in data if key not in self.fields}
+        try:
+            value = super().to_internal_value(
+                {key: item for key, item in data.items() if key in self.fields}
+            )
+        except serializers.ValidationError as exc:  # name unknown keys and bad values at once
+            if not errors:
+                raise
+            errors.update(exc.detail)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class NotificationChannelPreferencesSerializer(_ClosedObject, serializers.Serializer):
+    """{channel: enabled} for one notification group; an unknown channel is a 400 naming it."""
+
+    what = "channel"
+
     in_app = serializers.BooleanField(required=False)
     push = serializers.BooleanField(required=False)
     email = serializers.BooleanField(required=False)
     sms = serializers.BooleanField(required=False)
 
 
-class NotificationPreferencesSerializer(serializers.Serializer):
-    """{group: {channel: enabled}}. On PUT every key is optional: what is sent is changed, the rest kept."""
+class NotificationPreferencesSerializer(_ClosedObject, serializers.Serializer):
+    """{group: {channel: enabled}}. On PUT every key is optional: what is sent is changed, the rest kept;
+    a group or channel that does not exist is a 400 naming it."""
+
+    what = "notification group"
 
     bookings = NotificationChannelPreferencesSerializer(required=False)
     payments = NotificationChannelPreferencesSerializer(required=False)
@@ -222,6 +259,21 @@ class NotificationPreferencesSerializer(serializers.Serializer):
     support = NotificationChannelPreferencesSerializer(required=False)
     marketing = NotificationChannelPreferencesSerializer(required=False)
     account = NotificationChannelPreferencesSerializer(required=False)
+
+
+class _ClosedObjectSchema(OpenApiSerializerExtension):
+    """Documents the closed objects above with `additionalProperties: false`."""
+
+    def map_serializer(self, auto_schema, direction):
+        return {**super().map_serializer(auto_schema, direction), "additionalProperties": False}
+
+
+class _ChannelPreferencesSchema(_ClosedObjectSchema):
+    target_class = NotificationChannelPreferencesSerializer
+
+
+class _PreferencesSchema(_ClosedObjectSchema):
+    target_class = NotificationPreferencesSerializer
 
 
 assert set(NotificationPreferencesSerializer._declared_fields) == set(NotificationGroup.values)
