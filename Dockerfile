@@ -3,8 +3,8 @@ FROM python:3.11-slim
 # (docs/operations.md, "What production requires").
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=dumuwaks.settings.production
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.lock .
+RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 # Hashed, compressed static files with their manifest, served by WhiteNoise from the app. Collected with the
 # local settings because production settings need the deployment's environment, which a build does not have;

@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock requirements-dev.lock | sha1sum | cut -c1-12)
 PYTEST_WORKERS ?= 2
 
 .PHONY: run test test-system install services system-deps db migrate demo static lint format schema bench clean
@@ -12,9 +12,10 @@ PYTEST_WORKERS ?= 2
 $(PY):
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; $${PYTHON:-$(PYTHON)} -m venv $(VENV) || python3 -m venv $(VENV)
 
-$(STAMP): requirements.txt requirements-dev.txt | $(PY)
+# Installs exactly the locked versions of every package, direct and transitive (bin/lock-requirements).
+$(STAMP): requirements.lock requirements-dev.lock | $(PY)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.lock
 	@rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 install: $(STAMP)

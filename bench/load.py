@@ -288,7 +288,7 @@ def lua_for(scenario: dict) -> str:
 
 SERVER_COMMANDS = {
     # HTTP and WebSockets in one ASGI process type (what `make run` serves).
-    "asgi": ["dumuwaks.asgi:application", "-k", "uvicorn.workers.UvicornWorker"],
+    "asgi": ["dumuwaks.asgi:application", "-k", "uvicorn_worker.UvicornWorker"],
     # The REST API in production (docs/operations.md): one request per process, no GIL contention; the
     # WebSockets are served by separate ASGI processes.
     "sync": ["dumuwaks.wsgi:application", "-k", "sync"],

@@ -1,4 +1,4 @@
-"""HTTP and WebSockets in one ASGI application (daphne/uvicorn)."""
+"""HTTP and WebSockets in one ASGI application (uvicorn; gunicorn with uvicorn-worker)."""
 
 import os
 

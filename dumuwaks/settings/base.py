@@ -20,7 +20,6 @@ INSECURE_STAGING = False
 INSECURE_SETTINGS: list[str] = []
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

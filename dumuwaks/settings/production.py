@@ -34,7 +34,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
-if SENTRY_DSN:  # optional; installed separately by operators who use it
+if SENTRY_DSN:  # error reporting is optional: without a DSN nothing is sent anywhere
     import sentry_sdk
 
     sentry_sdk.init(dsn=SENTRY_DSN, environment=ENVIRONMENT, send_default_pii=False)
