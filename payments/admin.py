@@ -9,6 +9,7 @@ from payments.models import (
     Payment,
     PaymentStatusHistory,
     Payout,
+    PayoutAttempt,
     PayoutStatusHistory,
 )
 
@@ -34,6 +35,36 @@ class PayoutStatusHistoryInline(_ReadOnlyInline):
     model = PayoutStatusHistory
     fields = ["created_at", "from_status", "to_status", "actor", "note"]
     readonly_fields = fields
+
+
+class PayoutAttemptInline(_ReadOnlyInline):
+    model = PayoutAttempt
+    fields = [
+        "number",
+        "originator_conversation_id",
+        "conversation_id",
+        "amount",
+        "outcome",
+        "result_code",
+        "result_desc",
+        "receipt",
+        "resolved_at",
+        "last_checked_at",
+    ]
+    readonly_fields = fields
+
+
+class OverpaidFilter(admin.SimpleListFilter):
+    title = "double payment"
+    parameter_name = "overpaid"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Money to recover (paid twice / after cancellation)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(overpaid_amount__gt=0)
+        return queryset
 
 
 class _NoWriteAdmin(admin.ModelAdmin):
@@ -79,11 +110,13 @@ class PayoutAdmin(_NoWriteAdmin):
         "status",
         "review_reason",
         "attempt",
+        "overpaid_amount",
         "created_at",
     ]
-    list_filter = ["status", "kind", "channel"]
+    list_filter = ["status", OverpaidFilter, "kind", "channel"]
     search_fields = [
         "originator_conversation_id",
+        "attempts__originator_conversation_id",
         "conversation_id",
         "receipt",
         "booking__number",
@@ -91,9 +124,13 @@ class PayoutAdmin(_NoWriteAdmin):
         "phone",
     ]
     list_select_related = ["booking", "recipient"]
-    raw_id_fields = ["booking", "recipient", "approved_by", "source_payment"]
-    inlines = [PayoutStatusHistoryInline]
-    actions = ["process_selected_payouts", "cancel_selected_payouts"]
+    raw_id_fields = ["booking", "recipient", "approved_by", "source_payment", "carried_into"]
+    inlines = [PayoutAttemptInline, PayoutStatusHistoryInline]
+    actions = [
+        "process_selected_payouts",
+        "check_status_of_selected_payouts",
+        "cancel_selected_payouts",
+    ]
 
     @admin.action(description="Process selected payouts (approve / retry / re-check)")
     def process_selected_payouts(self, request, queryset):
@@ -111,6 +148,28 @@ class PayoutAdmin(_NoWriteAdmin):
         self.message_user(request, f"{done} payout(s) processed.", messages.SUCCESS)
         if failed:
             self.message_user(request, "Not processed: " + ", ".join(failed), messages.WARNING)
+
+    @admin.action(description="Check status with M-Pesa (Transaction Status for open attempts)")
+    def check_status_of_selected_payouts(self, request, queryset):
+        from dumuwaks.core.errors import ApplicationError
+        from dumuwaks.core.permissions import is_staff_member
+        from payments.services.payouts import payout_check_status
+
+        if not is_staff_member(request.user):
+            self.message_user(request, "Only staff may check payouts.", messages.ERROR)
+            return
+        done, refused = 0, []
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                payout_check_status(payout_id=pk, actor=request.user)
+                done += 1
+            except ApplicationError as exc:
+                refused.append(f"#{pk} ({exc.code})")
+        self.message_user(
+            request, f"Status check requested for {done} payout(s).", messages.SUCCESS
+        )
+        if refused:
+            self.message_user(request, "Not checked: " + ", ".join(refused), messages.WARNING)
 
     @admin.action(description="Cancel selected payouts (the money stays payable)")
     def cancel_selected_payouts(self, request, queryset):

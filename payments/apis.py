@@ -7,7 +7,7 @@ import re
 from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -30,6 +30,7 @@ from payments.serializers import (
     PaymentTransactionOutputSerializer,
     PayoutBatchProcessInputSerializer,
     PayoutBatchProcessOutputSerializer,
+    PayoutDetailOutputSerializer,
     PayoutEarningsOutputSerializer,
     PayoutOutputSerializer,
     PayoutPendingFilterSerializer,
@@ -195,11 +196,12 @@ class PayoutDetailApi(APIView):
     @extend_schema(
         operation_id="payments_payouts_retrieve",
         tags=["payouts"],
-        responses={200: PayoutOutputSerializer, **error_responses(401, 404)},
+        responses={200: PayoutDetailOutputSerializer, **error_responses(401, 404)},
+        description="One payout with its attempts (one B2C request each).",
     )
     def get(self, request, pk: int):
         payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
-        return Response(PayoutOutputSerializer(payout).data)
+        return Response(PayoutDetailOutputSerializer(payout).data)
 
 
 class PayoutProcessApi(APIView):
@@ -209,15 +211,123 @@ class PayoutProcessApi(APIView):
         operation_id="payments_payouts_process",
         tags=["payouts"],
         request=None,
-        responses={200: PayoutOutputSerializer, **error_responses(401, 403, 404, 409)},
+        responses={200: PayoutDetailOutputSerializer, **error_responses(401, 403, 404, 409)},
         description="Admins: approve a held payout, retry a failed one (new attempt) or re-check one "
-        "whose outcome is unknown.",
+        "whose outcome is unknown. A retry is refused (409 `payout_outcome_unknown`) while an earlier "
+        "attempt did not fail definitively; that attempt is then checked with Transaction Status.",
     )
     def post(self, request, pk: int):
         selectors.payout_get_for_user(payout_id=pk, user=request.user)
         payout_services.payout_process(payout_id=pk, actor=request.user)
         payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
-        return Response(PayoutOutputSerializer(payout).data)
+        return Response(PayoutDetailOutputSerializer(payout).data)
+
+
+_CHECK_STATUS_EXAMPLE = {
+    "id": 17,
+    "kind": "technician_payout",
+    "channel": "mpesa",
+    "bookingId": 42,
+    "bookingNumber": "BK2026000042",
+    "recipientId": 7,
+    "recipientName": "Wanjiku Kamau",
+    "phone": "+254712345678",
+    "amount": "4250.00",
+    "currency": "KES",
+    "status": "needs_reconciliation",
+    "statusDisplay": "Outcome unknown, being checked",
+    "reviewReason": "",
+    "attempt": 1,
+    "receipt": "",
+    "resultCode": "",
+    "resultDesc": "queue timeout: The service request has timed out.",
+    "overpaidAmount": "0.00",
+    "carriedIntoId": None,
+    "approvedById": None,
+    "approvedAt": None,
+    "sentAt": "2026-03-02T09:15:04+03:00",
+    "paidAt": None,
+    "createdAt": "2026-03-02T09:15:01+03:00",
+    "attempts": [
+        {
+            "number": 1,
+            "originatorConversationId": "DW-PO-17-1",
+            "conversationId": "AG_20260302_20106e9209f64bebd05b",
+            "amount": "4250.00",
+            "outcome": "unknown",
+            "resultCode": "",
+            "resultDesc": "queue timeout: The service request has timed out.",
+            "receipt": "",
+            "resolvedAt": None,
+            "lastCheckedAt": "2026-03-02T09:20:00+03:00",
+            "createdAt": "2026-03-02T09:15:04+03:00",
+        }
+    ],
+}
+
+
+class PayoutCheckStatusApi(APIView):
+    permission_classes = [IsAuthenticated, IsStaffMember]
+
+    @extend_schema(
+        operation_id="payments_payouts_check_status",
+        tags=["payouts"],
+        request=None,
+        responses={202: PayoutDetailOutputSerializer, **error_responses(401, 403, 404, 409)},
+        examples=[
+            OpenApiExample(
+                "Check requested (attempt 1 timed out)",
+                value=_CHECK_STATUS_EXAMPLE,
+                response_only=True,
+                status_codes=["202"],
+            ),
+            OpenApiExample(
+                "Final payout",
+                value={
+                    "code": "payout_final",
+                    "message": "This payout is final (paid, cancelled or carried into a later "
+                    "payout); nothing to check.",
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
+            OpenApiExample(
+                "Not authenticated",
+                value={
+                    "code": "not_authenticated",
+                    "message": "Authentication credentials were not provided.",
+                },
+                response_only=True,
+                status_codes=["401"],
+            ),
+            OpenApiExample(
+                "Unknown payout",
+                value={"code": "payout_not_found", "message": "Payout not found."},
+                response_only=True,
+                status_codes=["404"],
+            ),
+            OpenApiExample(
+                "Not staff",
+                value={
+                    "code": "permission_denied",
+                    "message": "Only support staff and administrators may do this.",
+                },
+                response_only=True,
+                status_codes=["403"],
+            ),
+        ],
+        description="Staff: ask M-Pesa (Transaction Status) about every attempt of this payout whose "
+        "outcome is still open (sending, awaiting_result, unknown). The answers arrive at the status "
+        "callback and are applied to the attempt they name. Works on any payout that is not final, "
+        "including `awaiting_result`; a payout with nothing sent yet has nothing to ask (202, nothing "
+        "sent). 202 with the payout as it is now; 409 `payout_final` for a paid, cancelled or carried "
+        "payout none of whose attempts is open; 404 for an unknown id.",
+    )
+    def post(self, request, pk: int):
+        selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        payout_services.payout_check_status(payout_id=pk, actor=request.user)
+        payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        return Response(PayoutDetailOutputSerializer(payout).data, status=status.HTTP_202_ACCEPTED)
 
 
 class PayoutBatchProcessApi(APIView):

@@ -43,6 +43,21 @@ class PayoutNotProcessable(Conflict):
     message = "This payout cannot be processed in its current state."
 
 
+class PayoutOutcomeUnknown(Conflict):
+    code = "payout_outcome_unknown"
+    message = (
+        "An earlier attempt of this payout did not fail definitively; it is being checked with M-Pesa. "
+        "No new attempt was sent."
+    )
+
+
+class PayoutFinal(Conflict):
+    code = "payout_final"
+    message = (
+        "This payout is final (paid, cancelled or carried into a later payout); nothing to check."
+    )
+
+
 class FinanceOnly(Forbidden):
     code = "finance_only"
     message = "Only administrators may move money."

@@ -191,7 +191,13 @@ def payout_totals_for_recipient(*, user) -> dict:
             Sum(
                 "amount",
                 filter=~Q(
-                    status__in=[PayoutStatus.PAID, PayoutStatus.CANCELLED, PayoutStatus.FAILED]
+                    status__in=[
+                        PayoutStatus.PAID,
+                        PayoutStatus.CANCELLED,
+                        PayoutStatus.FAILED,
+                        PayoutStatus.DEFERRED,
+                        PayoutStatus.CARRIED,  # its amount is in the payout that carried it
+                    ]
                 ),
             ),
             Value(ZERO),
@@ -200,6 +206,11 @@ def payout_totals_for_recipient(*, user) -> dict:
         failed=Coalesce(
             Sum("amount", filter=Q(status=PayoutStatus.FAILED)), Value(ZERO), output_field=_MONEY
         ),
+        deferred=Coalesce(
+            Sum("amount", filter=Q(status=PayoutStatus.DEFERRED)),
+            Value(ZERO),
+            output_field=_MONEY,
+        ),
     )
     from payments.services.ledger import technician_payable_code
 
@@ -207,6 +218,7 @@ def payout_totals_for_recipient(*, user) -> dict:
         "total_paid": sums["paid"],
         "total_in_progress": sums["in_progress"],
         "total_failed": sums["failed"],
+        "total_deferred": sums["deferred"],
         "payable_balance": account_balance(technician_payable_code(user.pk)),
         "currency": "KES",
     }

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from dumuwaks.core.serializers import ModelSerializer
-from payments.models import Payment, PaymentPurpose, Payout, PayoutStatus
+from payments.models import Payment, PaymentPurpose, Payout, PayoutAttempt, PayoutStatus
 
 
 class PaymentStkPushInputSerializer(serializers.Serializer):
@@ -53,6 +53,11 @@ class PaymentCardIntentOutputSerializer(serializers.Serializer):
 class PayoutOutputSerializer(ModelSerializer):
     booking_number = serializers.CharField(source="booking.number", read_only=True)
     recipient_name = serializers.CharField(source="recipient.get_full_name", read_only=True)
+    status_display = serializers.CharField(
+        source="get_status_display",
+        read_only=True,
+        help_text='e.g. "Below the M-Pesa minimum, carried to the next payout" for `deferred`',
+    )
 
     class Meta:
         model = Payout
@@ -68,17 +73,49 @@ class PayoutOutputSerializer(ModelSerializer):
             "amount",
             "currency",
             "status",
+            "status_display",
             "review_reason",
             "attempt",
             "receipt",
             "result_code",
             "result_desc",
+            "overpaid_amount",
+            "carried_into_id",
             "approved_by_id",
             "approved_at",
             "sent_at",
             "paid_at",
             "created_at",
         ]
+        read_only_fields = fields
+
+
+class PayoutAttemptOutputSerializer(ModelSerializer):
+    class Meta:
+        model = PayoutAttempt
+        fields = [
+            "number",
+            "originator_conversation_id",
+            "conversation_id",
+            "amount",
+            "outcome",
+            "result_code",
+            "result_desc",
+            "receipt",
+            "resolved_at",
+            "last_checked_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PayoutDetailOutputSerializer(PayoutOutputSerializer):
+    """One payout with every request sent for it (attempt N+1 exists only if 1..N failed definitively)."""
+
+    attempts = PayoutAttemptOutputSerializer(many=True, read_only=True)
+
+    class Meta(PayoutOutputSerializer.Meta):
+        fields = [*PayoutOutputSerializer.Meta.fields, "attempts"]
         read_only_fields = fields
 
 
@@ -132,6 +169,11 @@ class PayoutTotalsSerializer(serializers.Serializer):
     total_paid = serializers.DecimalField(max_digits=14, decimal_places=2)
     total_in_progress = serializers.DecimalField(max_digits=14, decimal_places=2)
     total_failed = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total_deferred = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Shares below the M-Pesa minimum, carried to the next payout (not in progress)",
+    )
     payable_balance = serializers.DecimalField(max_digits=14, decimal_places=2)
     currency = serializers.CharField()
 

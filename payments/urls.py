@@ -94,6 +94,11 @@ urlpatterns = [
         name="payments-payout-process",
     ),
     path(
+        "payments/payouts/<int:pk>/check-status",
+        apis.PayoutCheckStatusApi.as_view(),
+        name="payments-payout-check-status",
+    ),
+    path(
         "payments/stripe/payment-intent",
         apis.PaymentCardIntentApi.as_view(),
         name="payments-stripe-intent",

@@ -45,6 +45,7 @@ PATH_PARAMS = {
     "/api/v1/notifications/devices/{token}": {"token": lambda w: w.device.token},
     "/api/v1/payments/mpesa/{id}/query": {"id": lambda w: w.payment.pk},
     "/api/v1/payments/payouts/{id}": {"id": lambda w: w.payout.pk},
+    "/api/v1/payments/payouts/{id}/check-status": {"id": lambda w: w.payout.pk},
     "/api/v1/payments/payouts/{id}/process": {"id": lambda w: w.payout.pk},
     "/api/v1/payments/transactions/{id}": {"id": lambda w: w.payment.pk},
     "/api/v1/payments/transactions/{id}/receipt": {"id": lambda w: w.payment.pk},

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from dumuwaks.core.phone import InvalidPhoneNumber, normalize_phone
 
+from .result_codes import Outcome, b2c_result_outcome, transaction_status_outcome
+
 logger = logging.getLogger(__name__)
 
 EAT = ZoneInfo("Africa/Nairobi")
@@ -63,6 +65,13 @@ class B2CResult:
     def is_success(self) -> bool:
         return self.result_code == "0"
 
+    @property
+    def outcome(self) -> Outcome:
+        """paid | failed (only a definitive code, see result_codes) | unknown."""
+        return b2c_result_outcome(
+            result_code=self.result_code, result_desc=self.result_desc, result_type=self.result_type
+        )
+
 
 @dataclass(frozen=True)
 class TransactionStatusResult:
@@ -92,6 +101,15 @@ class TransactionStatusResult:
     @property
     def is_success(self) -> bool:
         return self.result_code == "0"
+
+    @property
+    def outcome(self) -> Outcome:
+        """paid (query succeeded, transaction Completed) | unknown; never failed (see result_codes)."""
+        return transaction_status_outcome(
+            result_code=self.result_code,
+            transaction_status=self.transaction_status,
+            result_type=self.result_type,
+        )
 
 
 @dataclass(frozen=True)

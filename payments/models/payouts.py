@@ -24,6 +24,10 @@ class PayoutChannel(models.TextChoices):
 
 class PayoutStatus(models.TextChoices):
     PENDING_REVIEW = "pending_review", "Waiting for staff review"
+    # Below the M-Pesa B2C minimum: the money stays in technician_payable and the technician's next payout
+    # includes it (that payout becomes the one that is sent; this one becomes `carried`).
+    DEFERRED = "deferred", "Below the M-Pesa minimum, carried to the next payout"
+    CARRIED = "carried", "Included in a later payout"
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"
     AWAITING_RESULT = "awaiting_result", "Sent, waiting for the result"
@@ -33,9 +37,21 @@ class PayoutStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# Nothing more can happen to these (a late result of one of their attempts is still recorded on the attempt).
+PAYOUT_FINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.CANCELLED, PayoutStatus.CARRIED})
+
 PAYOUT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     PayoutStatus.PENDING_REVIEW: {PayoutStatus.QUEUED, PayoutStatus.CANCELLED},
-    PayoutStatus.QUEUED: {PayoutStatus.SENDING, PayoutStatus.CANCELLED},
+    PayoutStatus.DEFERRED: {PayoutStatus.CARRIED, PayoutStatus.CANCELLED},
+    PayoutStatus.CARRIED: set(),
+    # To needs_reconciliation: an earlier attempt's outcome is unknown, so this one is not sent yet.
+    # To paid: an earlier attempt turned out to have been paid after all.
+    PayoutStatus.QUEUED: {
+        PayoutStatus.SENDING,
+        PayoutStatus.CANCELLED,
+        PayoutStatus.NEEDS_RECONCILIATION,
+        PayoutStatus.PAID,
+    },
     # From `sending` a result may arrive before we stored the synchronous answer (out of order).
     PayoutStatus.SENDING: {
         PayoutStatus.AWAITING_RESULT,
@@ -49,13 +65,16 @@ PAYOUT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
         PayoutStatus.FAILED,
         PayoutStatus.NEEDS_RECONCILIATION,
     },
+    # To queued: the earlier attempts that held back an unsent attempt all failed definitively.
     PayoutStatus.NEEDS_RECONCILIATION: {
         PayoutStatus.PAID,
         PayoutStatus.FAILED,
         PayoutStatus.AWAITING_RESULT,
+        PayoutStatus.QUEUED,
     },
-    # A failed payout is retried by staff as a new attempt (new OriginatorConversationID).
-    PayoutStatus.FAILED: {PayoutStatus.QUEUED, PayoutStatus.CANCELLED},
+    # A failed payout is retried by staff as a new attempt (new OriginatorConversationID), once every
+    # attempt so far failed definitively. To paid: a "failed" attempt's late success (never dropped).
+    PayoutStatus.FAILED: {PayoutStatus.QUEUED, PayoutStatus.CANCELLED, PayoutStatus.PAID},
     PayoutStatus.PAID: set(),
     PayoutStatus.CANCELLED: set(),
 }
@@ -104,6 +123,19 @@ class Payout(TimeStampedModel):
     approved_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    carried_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="carried_from",
+        help_text="Deferred (below the B2C minimum): the later payout that includes this amount",
+    )
+    overpaid_amount = MoneyField(
+        default=0,
+        help_text="Money that went out beyond this payout's amount (a second attempt was paid too, or an "
+        "attempt was paid after the payout was cancelled). Staff must recover it.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -118,6 +150,9 @@ class Payout(TimeStampedModel):
                 condition=Q(channel__in=PayoutChannel.values), name="payout_channel_valid"
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(overpaid_amount__gte=0), name="payout_overpaid_not_negative"
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "updated_at"]),
@@ -148,3 +183,81 @@ class PayoutStatusHistory(models.Model):
 
     def __str__(self):
         return f"{self.payout_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class PayoutAttemptOutcome(models.TextChoices):
+    SENDING = "sending", "Being sent (the same attempt may be resent: Daraja refuses a duplicate)"
+    AWAITING_RESULT = "awaiting_result", "Accepted by Daraja, waiting for the result"
+    UNKNOWN = "unknown", "Outcome unknown, checked with Transaction Status"
+    FAILED = "failed", "Failed definitively (nothing was paid)"
+    PAID = "paid", "Paid"
+
+
+# `failed` → `paid`: a definitive failure contradicted by a later success. The money went out, so it is
+# recorded (and flagged when another attempt was paid too); a result is never dropped.
+PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    PayoutAttemptOutcome.SENDING: {
+        PayoutAttemptOutcome.AWAITING_RESULT,
+        PayoutAttemptOutcome.UNKNOWN,
+        PayoutAttemptOutcome.FAILED,
+        PayoutAttemptOutcome.PAID,
+    },
+    PayoutAttemptOutcome.AWAITING_RESULT: {
+        PayoutAttemptOutcome.UNKNOWN,
+        PayoutAttemptOutcome.FAILED,
+        PayoutAttemptOutcome.PAID,
+    },
+    PayoutAttemptOutcome.UNKNOWN: {PayoutAttemptOutcome.FAILED, PayoutAttemptOutcome.PAID},
+    PayoutAttemptOutcome.FAILED: {PayoutAttemptOutcome.PAID},
+    PayoutAttemptOutcome.PAID: set(),
+}
+PAYOUT_ATTEMPT_OPEN_OUTCOMES = frozenset(
+    {
+        PayoutAttemptOutcome.SENDING,
+        PayoutAttemptOutcome.AWAITING_RESULT,
+        PayoutAttemptOutcome.UNKNOWN,
+    }
+)
+
+
+class PayoutAttempt(TimeStampedModel):
+    """One request sent to the provider for a payout, under its own OriginatorConversationID.
+
+    A payout's attempts are never forgotten: a result for an earlier attempt is applied to that attempt, and
+    attempt N+1 is only sent when attempts 1..N all failed definitively. Changes go through
+    payments.services.payouts (under the payout's lock), and every change is noted in the payout's history.
+    """
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveIntegerField()
+    originator_conversation_id = models.CharField(max_length=64, unique=True)
+    conversation_id = models.CharField(max_length=64, blank=True)
+    amount = MoneyField()
+    outcome = models.CharField(
+        max_length=16,
+        choices=PayoutAttemptOutcome.choices,
+        default=PayoutAttemptOutcome.SENDING,
+    )
+    result_code = models.CharField(max_length=32, blank=True)
+    result_desc = models.CharField(max_length=255, blank=True)
+    receipt = models.CharField(max_length=64, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last Transaction Status query about this attempt"
+    )
+
+    class Meta:
+        ordering = ["payout_id", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payout", "number"], name="payout_attempt_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=PayoutAttemptOutcome.values),
+                name="payout_attempt_outcome_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["outcome", "updated_at"])]
+
+    def __str__(self):
+        return f"{self.originator_conversation_id} {self.outcome}"

@@ -16,6 +16,7 @@ from django.db.models import F
 
 from dumuwaks.core.money import to_decimal
 from payments.models import (
+    PAYOUT_ATTEMPT_OPEN_OUTCOMES,
     CallbackEvent,
     CallbackKind,
     CallbackProvider,
@@ -23,10 +24,11 @@ from payments.models import (
     Payment,
     PaymentStatus,
     Payout,
+    PayoutAttempt,
 )
 from payments.services import payments as payment_services
 from payments.services.common import lock_booking, lock_payment, now
-from payments.services.payouts import payout_apply_result, payout_mark_needs_reconciliation
+from payments.services.payouts import payout_attempt_record_result, payout_attempt_recover
 
 logger = logging.getLogger(__name__)
 
@@ -250,24 +252,37 @@ def _find_key(payload, key: str):
 
 
 # --- B2C ----------------------------------------------------------------------------------------------------------
+# One payout may have several attempts, each with its own OriginatorConversationID; every result is applied to
+# the attempt it names (payout_attempt_record_result), whenever it arrives. What a result code means is decided
+# in payments/daraja/result_codes.py: only definitive codes fail an attempt, the rest leave it unknown.
 
 
-def _payout_id_for(originator_id: str | None, conversation_id: str | None) -> int | None:
+def _attempt_for(originator_id: str | None, conversation_id: str | None) -> PayoutAttempt | None:
     if originator_id:
-        found = (
-            Payout.objects.filter(originator_conversation_id=originator_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        found = PayoutAttempt.objects.filter(
+            originator_conversation_id=originator_id
+        ).first() or payout_attempt_recover(originator_conversation_id=originator_id)
         if found:
             return found
     if conversation_id:
-        return (
-            Payout.objects.filter(conversation_id=conversation_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        return PayoutAttempt.objects.filter(conversation_id=conversation_id).first()
     return None
+
+
+def _b2c_result_key(result) -> str:
+    """Daraja may post several different results for one OriginatorConversationID (a "request timed out"
+    result, then the real one): each is its own event. A redelivery of the same result is a replay."""
+    return ":".join(
+        (result.originator_conversation_id or result.conversation_id, result.result_code)
+        + ((result.transaction_id,) if result.transaction_id else ())
+    )
+
+
+def _finish_attempt_event(event: CallbackEvent, outcome: str) -> None:
+    quiet = outcome.startswith(("already_", "conflicting_"))
+    callback_event_finish(
+        event.pk, CallbackStatus.IGNORED if quiet else CallbackStatus.PROCESSED, outcome
+    )
 
 
 def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
@@ -276,7 +291,7 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
     event, created, result = _mpesa_callback_store_parsed(
         kind=CallbackKind.B2C_RESULT,
         parse=parse_b2c_result,
-        key_of=lambda parsed: parsed.originator_conversation_id,
+        key_of=_b2c_result_key,
         payload=payload,
         remote_addr=remote_addr,
     )
@@ -284,22 +299,19 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
         return event
     if not created and event.status != CallbackStatus.RECEIVED:
         return event
-    payout_id = _payout_id_for(result.originator_conversation_id, result.conversation_id)
-    if payout_id is None:
-        outcome = "payout_not_found"
+    attempt = _attempt_for(result.originator_conversation_id, result.conversation_id)
+    if attempt is None:
         old = _OUR_ORIGINATOR.match(result.originator_conversation_id or "")
-        if old and result.is_success and Payout.objects.filter(pk=int(old.group(1))).exists():
-            # An earlier attempt of one of our payouts paid after all, after it had been given up as
-            # failed: the recipient may now be paid twice. Never automatic; staff must look at it.
-            outcome = f"late_success_of_superseded_attempt_payout_{old.group(1)}"
+        if old and Payout.objects.filter(pk=int(old.group(1))).exists():
+            # Ours, but no attempt was ever recorded under this id: a person must look at it.
             logger.critical(
-                "B2C %s succeeded after being superseded", result.originator_conversation_id
+                "B2C result for unrecorded attempt %s", result.originator_conversation_id
             )
-        callback_event_finish(event.pk, CallbackStatus.FAILED, outcome)
+        callback_event_finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
         return event
-    outcome = payout_apply_result(
-        payout_id=payout_id,
-        success=result.is_success,
+    outcome = payout_attempt_record_result(
+        attempt_id=attempt.pk,
+        outcome=result.outcome,
         result_code=result.result_code,
         result_desc=result.result_desc or "",
         receipt=result.receipt_number or result.transaction_id or "",
@@ -308,14 +320,16 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
         paid_at=result.completed_at,
         amount=result.amount,
     )
-    status = CallbackStatus.PROCESSED if outcome in ("paid", "failed") else CallbackStatus.IGNORED
-    callback_event_finish(event.pk, status, outcome)
+    _finish_attempt_event(event, outcome)
     event.refresh_from_db()
     return event
 
 
 def mpesa_b2c_timeout_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
+    """Queue timeout: the request may or may not have been executed. The attempt's outcome is unknown (asked
+    with Transaction Status), never failed and never resent."""
     from payments.daraja.parsing import parse_queue_timeout
+    from payments.daraja.result_codes import Outcome
 
     timeout = parse_queue_timeout(payload)
     event, created = callback_event_store(
@@ -329,25 +343,28 @@ def mpesa_b2c_timeout_record(*, payload, remote_addr: str | None = None) -> Call
     )
     if not created:
         return event
-    payout_id = _payout_id_for(timeout.originator_conversation_id, timeout.conversation_id)
-    if payout_id is None:
+    attempt = _attempt_for(timeout.originator_conversation_id, timeout.conversation_id)
+    if attempt is None:
         callback_event_finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
         return event
-    outcome = payout_mark_needs_reconciliation(
-        payout_id=payout_id, note=f"queue timeout: {timeout.result_desc}"
+    outcome = payout_attempt_record_result(
+        attempt_id=attempt.pk,
+        outcome=Outcome.UNKNOWN,
+        result_code=timeout.result_code or "",
+        result_desc=f"queue timeout: {timeout.result_desc}".strip(),
+        conversation_id=timeout.conversation_id or "",
     )
-    callback_event_finish(event.pk, CallbackStatus.PROCESSED, outcome)
+    _finish_attempt_event(event, outcome)
     return event
-
-
-# Transaction Status answers whose TransactionStatus means the money went out.
-_COMPLETED = {"completed", "success", "successful"}
 
 
 def mpesa_status_result_record(
     *, payload, payout_id: int | None, remote_addr: str | None = None
 ) -> CallbackEvent:
+    """Transaction Status answer about one of our B2C attempts (named by its OriginatorConversationID in the
+    result parameters; else the payout in the ResultURL, whose one open attempt it must be about)."""
     from payments.daraja.parsing import parse_transaction_status_result
+    from payments.daraja.result_codes import Outcome
 
     event, created, result = _mpesa_callback_store_parsed(
         kind=CallbackKind.STATUS_RESULT,
@@ -360,25 +377,37 @@ def mpesa_status_result_record(
         return event
     if not created and event.status != CallbackStatus.RECEIVED:
         return event
-    target = _payout_id_for(
+    attempt = _attempt_for(
         result.original_originator_conversation_id, result.original_conversation_id
     )
-    target = target or payout_id
-    if target is None or not Payout.objects.filter(pk=target).exists():
+    if attempt is None and payout_id is not None:
+        open_attempts = list(
+            PayoutAttempt.objects.filter(
+                payout_id=payout_id, outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES
+            )[:2]
+        )
+        attempt = open_attempts[0] if len(open_attempts) == 1 else None
+    if attempt is None:
         callback_event_finish(event.pk, CallbackStatus.FAILED, "payout_not_found")
         return event
-    completed = result.is_success and (result.transaction_status or "").lower() in _COMPLETED
-    outcome = payout_apply_result(
-        payout_id=target,
-        success=completed,
+    if result.outcome != Outcome.PAID:
+        # About the query, not the payout (or not final yet): the attempt stays open and is asked again.
+        callback_event_finish(
+            event.pk,
+            CallbackStatus.PROCESSED,
+            f"inconclusive: {result.result_code} {result.transaction_status or ''}".strip(),
+        )
+        return event
+    outcome = payout_attempt_record_result(
+        attempt_id=attempt.pk,
+        outcome=Outcome.PAID,
         result_code=result.result_code,
         result_desc=result.result_desc or (result.transaction_status or ""),
         receipt=result.receipt_number or result.transaction_id or "",
         paid_at=result.finalised_at,
         amount=result.amount,
     )
-    status = CallbackStatus.PROCESSED if outcome in ("paid", "failed") else CallbackStatus.IGNORED
-    callback_event_finish(event.pk, status, outcome)
+    _finish_attempt_event(event, outcome)
     event.refresh_from_db()
     return event
 

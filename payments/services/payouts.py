@@ -1,10 +1,25 @@
 """Outbound money: technician payouts and refunds, sent by M-Pesa B2C (or Stripe refund for card payments).
 
-Exactly-once sending: `payout_send` moves the row queued → sending under its lock before calling Daraja, so a
-second worker finds it no longer queued. The OriginatorConversationID is derived from the row and the attempt
-number (`DW-PO-<id>-<attempt>`); resending the same attempt is rejected by Daraja as a duplicate. An unknown
-outcome (timeout) parks the payout in `needs_reconciliation` and asks Transaction Status; it is never resent
-blindly. Only a definite failure lets staff queue a new attempt.
+B2C is never paid twice:
+- Every request sent for a payout is a `PayoutAttempt` with its own OriginatorConversationID
+  (`DW-PO-<payout>-<attempt>`, derived from the row: resending the same attempt is refused by Daraja as a
+  duplicate). `payout_send` claims the payout (queued → sending) and creates the attempt under the payout's
+  lock before calling Daraja, so a second worker finds it no longer queued.
+- Only a definitive failure code (payments/daraja/result_codes.py) fails an attempt. Timeouts, system errors,
+  unknown codes and transport errors leave its outcome `unknown`: the payout goes to `needs_reconciliation`
+  and the attempt is checked with Transaction Status, never resent blindly.
+- Results are applied to the attempt they name, whenever they arrive: a late success of an attempt given up
+  earlier pays the payout (once: the ledger posting `payout:<id>:paid` is unique); if another attempt was paid
+  too, the payout's `overpaid_amount` says how much went out twice, for staff to recover.
+- Attempt N+1 is only sent when attempts 1..N all failed definitively. Any other state of an earlier attempt
+  holds the payout in `needs_reconciliation` and asks Transaction Status about it instead (staff process,
+  the beat job re-sending queued payouts and task retries all go through `payout_send`).
+
+Technician shares below the B2C minimum are `deferred`: the money stays in technician_payable (the ledger is
+the source of truth) and the technician's next payout includes them; they become `carried`.
+
+Lock order (extends payments/services/common.py): booking → payment → escrow → technician payable account →
+payout → payout attempts.
 """
 
 from __future__ import annotations
@@ -21,10 +36,18 @@ from dumuwaks.core.money import to_decimal, to_mpesa_amount
 from dumuwaks.core.phone import is_valid_phone, to_msisdn
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
 from payments import errors
+from payments.daraja.result_codes import Outcome
+from payments.daraja.security import B2C_MIN_AMOUNT
 from payments.models import (
     PAYOUT_ALLOWED_TRANSITIONS,
+    PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS,
+    PAYOUT_ATTEMPT_OPEN_OUTCOMES,
+    PAYOUT_FINAL_STATUSES,
+    LedgerAccount,
     LedgerTransactionKind,
     Payout,
+    PayoutAttempt,
+    PayoutAttemptOutcome,
     PayoutChannel,
     PayoutKind,
     PayoutStatus,
@@ -41,6 +64,7 @@ from payments.services.ledger import (
     CARD_REFUNDS_DISBURSED,
     MPESA_B2C_DISBURSED,
     REFUNDS_PAYABLE,
+    ledger_account,
     ledger_post,
     technician_payable_code,
     transfer,
@@ -48,8 +72,15 @@ from payments.services.ledger import (
 
 logger = logging.getLogger(__name__)
 
-MPESA_B2C_MIN_KES = Decimal(10)
+# The client refuses B2C amounts below this (payments/daraja/security.py, Daraja's own minimum).
+MPESA_B2C_MIN_KES = Decimal(B2C_MIN_AMOUNT)
 PHONE_CHANGE_HOLD = timedelta(hours=24)
+
+_OUTCOME_OF = {
+    Outcome.PAID: PayoutAttemptOutcome.PAID,
+    Outcome.FAILED: PayoutAttemptOutcome.FAILED,
+    Outcome.UNKNOWN: PayoutAttemptOutcome.UNKNOWN,
+}
 
 
 def payout_transition(*, payout: Payout, to: str, actor=None, note: str = "", **fields) -> Payout:
@@ -70,6 +101,359 @@ def payout_transition(*, payout: Payout, to: str, actor=None, note: str = "", **
     return payout
 
 
+def _payout_note(payout: Payout, note: str, *, actor=None) -> None:
+    """A history row without a status change (attempt outcomes, staff checks, double payments)."""
+    PayoutStatusHistory.objects.create(
+        payout=payout,
+        actor=actor,
+        from_status=payout.status,
+        to_status=payout.status,
+        note=note[:1000],
+    )
+
+
+# --- attempts -----------------------------------------------------------------------------------------------------
+
+
+def _attempts_locked(payout: Payout) -> list[PayoutAttempt]:
+    """Caller holds the payout lock (lock order payout → attempts)."""
+    return list(
+        PayoutAttempt.objects.select_for_update().filter(payout_id=payout.pk).order_by("number")
+    )
+
+
+def _attempt_transition(
+    *, payout: Payout, attempt: PayoutAttempt, to: str, note: str, **fields
+) -> PayoutAttempt:
+    """Guarded outcome change of one attempt, noted in the payout's history. Caller holds the payout lock."""
+    current = attempt.outcome
+    if to not in PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS.get(current, set()):
+        raise InvalidTransition(f"A {current} attempt cannot become {to}.")
+    updated = PayoutAttempt.objects.filter(pk=attempt.pk, outcome=current).update(
+        outcome=to, updated_at=now(), **fields
+    )
+    if not updated:
+        raise InvalidTransition("The payout attempt changed meanwhile; reload it.")
+    attempt.outcome = to
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+    _payout_note(
+        payout,
+        f"attempt {attempt.number} ({attempt.originator_conversation_id}): {current} → {to}: {note}",
+    )
+    return attempt
+
+
+_LEGACY_OUTCOME = {
+    PayoutStatus.SENDING: PayoutAttemptOutcome.SENDING,
+    PayoutStatus.AWAITING_RESULT: PayoutAttemptOutcome.AWAITING_RESULT,
+    PayoutStatus.NEEDS_RECONCILIATION: PayoutAttemptOutcome.UNKNOWN,
+}
+
+
+def _recover_current_attempt(payout: Payout, attempts: list[PayoutAttempt]) -> None:
+    """A payout marked sent without an attempt row (written before attempts were recorded, or by hand):
+    record its current attempt from the row, so it can be checked and its result applied. Caller holds the
+    payout lock; `attempts` is updated in place."""
+    expected = payout.originator_id_for(payout.attempt)
+    if (
+        payout.status not in _LEGACY_OUTCOME
+        or payout.originator_conversation_id != expected
+        or any(a.number == payout.attempt for a in attempts)
+    ):
+        return
+    attempts.append(
+        PayoutAttempt.objects.create(
+            payout=payout,
+            number=payout.attempt,
+            originator_conversation_id=expected,
+            conversation_id=payout.conversation_id,
+            amount=payout.amount,
+            outcome=_LEGACY_OUTCOME[payout.status],
+        )
+    )
+    _payout_note(payout, f"attempt {payout.attempt} recorded from the payout row ({expected})")
+
+
+def payout_attempt_recover(*, originator_conversation_id: str) -> PayoutAttempt | None:
+    """The attempt for a provider answer naming a payout's current OriginatorConversationID that has no
+    attempt row yet (see `_recover_current_attempt`); None when no payout was sent under that id."""
+    payout_id = (
+        Payout.objects.filter(originator_conversation_id=originator_conversation_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if payout_id is None:
+        return None
+    with transaction.atomic():
+        payout = lock_payout(payout_id)
+        attempts = _attempts_locked(payout)
+        _recover_current_attempt(payout, attempts)
+    return next(
+        (a for a in attempts if a.originator_conversation_id == originator_conversation_id), None
+    )
+
+
+def _unresolved_earlier(payout: Payout, attempts: list[PayoutAttempt]) -> list[PayoutAttempt]:
+    """Attempts before the current one that did not fail definitively (open, or paid)."""
+    return [
+        a
+        for a in attempts
+        if a.number < payout.attempt and a.outcome != PayoutAttemptOutcome.FAILED
+    ]
+
+
+def _enqueue_query(payout_id: int, *, countdown: int | None = None) -> None:
+    from payments.tasks import payout_query_status_task
+
+    enqueue_after_commit(payout_query_status_task, payout_id, countdown=countdown)
+
+
+def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bool = True) -> str:
+    """Bring the payout's status in line with its attempts' outcomes. Idempotent.
+
+    Caller holds the booking and payout locks (a paid payout posts to the ledger).
+    """
+    paid = [a for a in attempts if a.outcome == PayoutAttemptOutcome.PAID]
+    if paid:
+        return _settle_paid(payout, paid)
+    current = next((a for a in attempts if a.number == payout.attempt), None)
+    if payout.status == PayoutStatus.NEEDS_RECONCILIATION and current is None:
+        # The current attempt was held back because an earlier one's outcome was unknown.
+        if _unresolved_earlier(payout, attempts):
+            return "checking_earlier_attempt"
+        payout_transition(
+            payout=payout,
+            to=PayoutStatus.QUEUED,
+            note=f"attempts before {payout.attempt} all failed; sending attempt {payout.attempt}",
+        )
+        _enqueue_send(payout)
+        return "queued"
+    if current is None:
+        return payout.status
+    active = (
+        PayoutStatus.SENDING,
+        PayoutStatus.AWAITING_RESULT,
+        PayoutStatus.NEEDS_RECONCILIATION,
+    )
+    if current.outcome == PayoutAttemptOutcome.FAILED and payout.status in active:
+        payout_transition(
+            payout=payout,
+            to=PayoutStatus.FAILED,
+            note=f"attempt {current.number} failed: {current.result_code} {current.result_desc}",
+            result_code=current.result_code,
+            result_desc=current.result_desc,
+            conversation_id=current.conversation_id or payout.conversation_id,
+        )
+        publish_after_commit("payout.failed", payout_id=payout.pk)
+        return "failed"
+    if current.outcome == PayoutAttemptOutcome.UNKNOWN and payout.status in active[:2]:
+        payout_transition(
+            payout=payout,
+            to=PayoutStatus.NEEDS_RECONCILIATION,
+            note=f"attempt {current.number} outcome unknown: {current.result_desc}".strip(),
+            result_code=current.result_code,
+            result_desc=current.result_desc,
+        )
+        if schedule_query:
+            _enqueue_query(payout.pk, countdown=60)
+        return "unknown"
+    if (
+        current.outcome == PayoutAttemptOutcome.AWAITING_RESULT
+        and payout.status == PayoutStatus.SENDING
+    ):
+        payout_transition(
+            payout=payout,
+            to=PayoutStatus.AWAITING_RESULT,
+            note="accepted by Daraja",
+            conversation_id=current.conversation_id,
+        )
+        return "awaiting_result"
+    return payout.status
+
+
+def _settle_paid(payout: Payout, paid: list[PayoutAttempt]) -> str:
+    first = min(paid, key=lambda a: (a.resolved_at or now(), a.number))
+    outcome = "already_paid"
+    if payout.status not in PAYOUT_FINAL_STATUSES:
+        _mark_paid(payout, first)
+        outcome = "paid"
+    # Everything that went out beyond what this payout owed (nothing is owed once cancelled or carried).
+    owed = payout.amount if payout.status == PayoutStatus.PAID else Decimal(0)
+    overpaid = sum((a.amount for a in paid), Decimal(0)) - owed
+    if overpaid > payout.overpaid_amount:
+        Payout.objects.filter(pk=payout.pk).update(overpaid_amount=overpaid, updated_at=now())
+        payout.overpaid_amount = overpaid
+        numbers = ", ".join(str(a.number) for a in paid)
+        what = (
+            f"DOUBLE PAYMENT: attempts {numbers} were all paid"
+            if owed
+            else f"PAID AFTER {payout.status.upper()}: attempt(s) {numbers} paid"
+        )
+        _payout_note(payout, f"{what}; KES {overpaid} to recover from the recipient")
+        logger.critical(
+            "payout %s: %s; overpaid %s (recipient %s)",
+            payout.pk,
+            what,
+            overpaid,
+            payout.recipient_id,
+        )
+        outcome = "double_payment" if owed else f"paid_after_{payout.status}"
+    return outcome
+
+
+def _mark_paid(payout: Payout, attempt: PayoutAttempt) -> None:
+    note = f"paid by attempt {attempt.number}"
+    if attempt.result_desc.startswith("provider reported amount"):
+        note += f"; {attempt.result_desc}"
+    payout_transition(
+        payout=payout,
+        to=PayoutStatus.PAID,
+        note=note,
+        result_code=attempt.result_code,
+        result_desc=attempt.result_desc,
+        receipt=attempt.receipt,
+        conversation_id=attempt.conversation_id or payout.conversation_id,
+        paid_at=attempt.resolved_at or now(),
+    )
+    source = (
+        REFUNDS_PAYABLE
+        if payout.kind == PayoutKind.REFUND
+        else technician_payable_code(payout.recipient_id)
+    )
+    sink = CARD_REFUNDS_DISBURSED if payout.channel == PayoutChannel.CARD else MPESA_B2C_DISBURSED
+    ledger_post(
+        kind=LedgerTransactionKind.PAYOUT_SENT,
+        reference=f"payout:{payout.pk}:paid",
+        lines=transfer(payout.amount, source=source, to=sink),
+        booking_id=payout.booking_id,
+        payout_id=payout.pk,
+        memo=f"{payout.kind} {attempt.receipt}".strip(),
+        currency=payout.currency,
+    )
+    publish_after_commit("payout.paid", payout_id=payout.pk)
+
+
+def payout_attempt_record_result(
+    *,
+    attempt_id: int,
+    outcome: Outcome,
+    result_code: str,
+    result_desc: str,
+    receipt: str = "",
+    conversation_id: str = "",
+    receiver_name: str = "",
+    paid_at=None,
+    amount: Decimal | None = None,
+) -> str:
+    """Apply one provider answer (B2C result, queue timeout, Transaction Status, Stripe) to the attempt it
+    names, then the payout. Idempotent; a result is applied whenever it arrives, never dropped as a replay.
+
+    Returns what happened: paid | failed | unknown | double_payment | paid_after_<status> |
+    already_<outcome> (nothing new) | conflicting_<outcome> (contradicts a final answer; logged).
+    """
+    target = _OUTCOME_OF[outcome]
+    booking_id, payout_id = PayoutAttempt.objects.values_list(
+        "payout__booking_id", "payout_id"
+    ).get(pk=attempt_id)
+    with transaction.atomic():
+        lock_booking(booking_id)
+        payout = lock_payout(payout_id)
+        attempts = _attempts_locked(payout)
+        attempt = next(a for a in attempts if a.pk == attempt_id)
+        current = attempt.outcome
+        if current == target and target != PayoutAttemptOutcome.UNKNOWN:
+            return f"already_{current}"
+        if target not in PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS[current]:
+            if current == target or target == PayoutAttemptOutcome.UNKNOWN:
+                # e.g. a timeout notice after a final answer: it says nothing new
+                return f"already_{current}"
+            logger.error(
+                "payout %s attempt %s: %s result after %s ignored (%s %s)",
+                payout.pk,
+                attempt.number,
+                target,
+                current,
+                result_code,
+                result_desc,
+            )
+            return f"conflicting_{current}"
+        fields = {
+            "result_code": result_code[:32],
+            "result_desc": result_desc[:255],
+        }
+        if conversation_id and not attempt.conversation_id:
+            fields["conversation_id"] = conversation_id[:64]
+        note = f"{result_code} {result_desc}".strip()
+        if target == PayoutAttemptOutcome.PAID:
+            fields.update(receipt=receipt[:64], resolved_at=paid_at or now())
+            if amount is not None and to_decimal(amount) != attempt.amount:
+                fields["result_desc"] = f"provider reported amount {amount}"[:255]
+                logger.error(
+                    "payout %s: provider amount %s != %s", payout.pk, amount, attempt.amount
+                )
+            if current == PayoutAttemptOutcome.FAILED:
+                logger.critical(
+                    "payout %s attempt %s: success after a definitive failure (%s)",
+                    payout.pk,
+                    attempt.number,
+                    attempt.result_code,
+                )
+                note = f"SUCCESS AFTER FAILURE {attempt.result_code}: {note}"
+            if receiver_name:
+                Payout.objects.filter(pk=payout.pk, receiver_name="").update(
+                    receiver_name=receiver_name[:200]
+                )
+        elif target == PayoutAttemptOutcome.FAILED:
+            fields["resolved_at"] = now()
+        _attempt_transition(payout=payout, attempt=attempt, to=target, note=note, **fields)
+        settled = _settle(payout, attempts)
+    # paid | double_payment | paid_after_<status>, or what became of the attempt.
+    return settled if target == PayoutAttemptOutcome.PAID else target.value
+
+
+def payout_apply_result(
+    *,
+    payout_id: int,
+    success: bool,
+    result_code: str,
+    result_desc: str,
+    receipt: str = "",
+    conversation_id: str = "",
+    receiver_name: str = "",
+    paid_at=None,
+    amount: Decimal | None = None,
+) -> str:
+    """A final answer about the payout's current attempt (card refunds; staff tools and tests)."""
+    with transaction.atomic():
+        payout = Payout.objects.get(pk=payout_id)
+        if payout.status in (PayoutStatus.PENDING_REVIEW, PayoutStatus.QUEUED):
+            return f"unexpected_{payout.status}"
+        attempt, _ = PayoutAttempt.objects.get_or_create(
+            payout=payout,
+            number=payout.attempt,
+            defaults={
+                "originator_conversation_id": payout.originator_id_for(payout.attempt),
+                "amount": payout.amount,
+                "outcome": PayoutAttemptOutcome.AWAITING_RESULT,
+            },
+        )
+    return payout_attempt_record_result(
+        attempt_id=attempt.pk,
+        outcome=Outcome.PAID if success else Outcome.FAILED,
+        result_code=result_code,
+        result_desc=result_desc,
+        receipt=receipt,
+        conversation_id=conversation_id,
+        receiver_name=receiver_name,
+        paid_at=paid_at,
+        amount=amount,
+    )
+
+
+# --- creation -----------------------------------------------------------------------------------------------------
+
+
 def _review_reason(*, recipient, amount: Decimal, channel: str, phone: str) -> str:
     if amount > Decimal(settings.PAYOUT_REVIEW_THRESHOLD_KES):
         return f"amount above KES {settings.PAYOUT_REVIEW_THRESHOLD_KES:,}"
@@ -79,9 +463,16 @@ def _review_reason(*, recipient, amount: Decimal, channel: str, phone: str) -> s
             return "M-Pesa number changed in the last 24 hours"
         if not is_valid_phone(phone):
             return "recipient has no valid M-Pesa number"
-        if amount < MPESA_B2C_MIN_KES:
+        if amount < MPESA_B2C_MIN_KES:  # refunds; technician shares are deferred instead
             return f"below the M-Pesa B2C minimum of KES {MPESA_B2C_MIN_KES}"
     return ""
+
+
+def _lock_technician_payable(user_id: int) -> None:
+    """Serialises payout creation per technician, so two sub-minimum shares released at once are seen
+    together. FOR NO KEY UPDATE: ledger inserts referencing the account (FOR KEY SHARE) are not blocked."""
+    account = ledger_account(technician_payable_code(user_id), user_id=user_id)
+    LedgerAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
 
 
 def payout_create(
@@ -97,11 +488,77 @@ def payout_create(
 ) -> Payout:
     """Create a payout for money already moved to a payable account. Caller holds the booking lock.
 
-    Held for staff review when large or when the recipient's M-Pesa number changed recently.
+    Held for staff review when large or when the recipient's M-Pesa number changed recently. A technician's
+    M-Pesa share below the B2C minimum is deferred; once the technician's deferred shares and this one reach
+    the minimum, this payout covers them all (the deferred ones become `carried`).
     """
     amount = to_decimal(amount)
+    carried: list[Payout] = []
+    if kind == PayoutKind.TECHNICIAN_PAYOUT and channel == PayoutChannel.MPESA:
+        _lock_technician_payable(recipient.pk)
+        carried = list(
+            Payout.objects.select_for_update(of=("self",))
+            .filter(
+                recipient=recipient,
+                kind=PayoutKind.TECHNICIAN_PAYOUT,
+                channel=PayoutChannel.MPESA,
+                status=PayoutStatus.DEFERRED,
+            )
+            .order_by("id")
+        )
+        total = amount + sum((p.amount for p in carried), Decimal(0))
+        if total < MPESA_B2C_MIN_KES:
+            reason = (
+                f"below the M-Pesa B2C minimum of KES {MPESA_B2C_MIN_KES}: carried to the next "
+                f"payout (KES {total} pending in all)"
+            )
+            return _payout_insert(
+                booking=booking,
+                kind=kind,
+                channel=channel,
+                recipient=recipient,
+                phone=phone,
+                amount=amount,
+                status=PayoutStatus.DEFERRED,
+                reason=reason,
+                source_payment=source_payment,
+                note=reason,
+            )
+        if carried:
+            note = (
+                f"{note}; includes deferred payout(s) "
+                + ", ".join(f"#{p.pk} (KES {p.amount})" for p in carried)
+            ).lstrip("; ")
+        amount = total
     reason = _review_reason(recipient=recipient, amount=amount, channel=channel, phone=phone)
     status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
+    payout = _payout_insert(
+        booking=booking,
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        phone=phone,
+        amount=amount,
+        status=status,
+        reason=reason,
+        source_payment=source_payment,
+        note=reason or note,
+    )
+    for deferred in carried:
+        payout_transition(
+            payout=deferred,
+            to=PayoutStatus.CARRIED,
+            note=f"included in payout #{payout.pk}",
+            carried_into=payout,
+        )
+    if status == PayoutStatus.QUEUED:
+        _enqueue_send(payout)
+    return payout
+
+
+def _payout_insert(
+    *, booking, kind, channel, recipient, phone, amount, status, reason, source_payment, note
+) -> Payout:
     payout = Payout.objects.create(
         kind=kind,
         channel=channel,
@@ -115,9 +572,7 @@ def payout_create(
         source_payment=source_payment,
         attempt=1,
     )
-    PayoutStatusHistory.objects.create(payout=payout, to_status=status, note=reason or note)
-    if status == PayoutStatus.QUEUED:
-        _enqueue_send(payout)
+    PayoutStatusHistory.objects.create(payout=payout, to_status=status, note=note)
     return payout
 
 
@@ -127,8 +582,16 @@ def _enqueue_send(payout: Payout) -> None:
     enqueue_after_commit(payout_send_task, payout.pk)
 
 
+# --- staff --------------------------------------------------------------------------------------------------------
+
+
 def payout_process(*, payout_id: int, actor) -> Payout:
-    """Staff action: approve a held payout, retry a failed one (new attempt) or re-check an unknown one."""
+    """Staff action: approve a held payout, retry a failed one (new attempt) or re-check an unknown one.
+
+    A retry is only queued when every attempt so far failed definitively; otherwise the open attempts are
+    checked with Transaction Status and `PayoutOutcomeUnknown` (409) is raised.
+    """
+    held_by: list[int] = []
     with transaction.atomic():
         booking_id = Payout.objects.values_list("booking_id", flat=True).get(pk=payout_id)
         lock_booking(booking_id)
@@ -150,22 +613,61 @@ def payout_process(*, payout_id: int, actor) -> Payout:
             )
             _enqueue_send(payout)
         elif payout.status == PayoutStatus.FAILED:
-            payout_transition(
-                payout=payout,
-                to=PayoutStatus.QUEUED,
-                actor=actor,
-                note=f"retry as attempt {payout.attempt + 1}",
-                attempt=payout.attempt + 1,
-                approved_by=actor,
-                approved_at=now(),
-            )
-            _enqueue_send(payout)
+            attempts = _attempts_locked(payout)
+            held_by = [a.number for a in attempts if a.outcome != PayoutAttemptOutcome.FAILED]
+            if not held_by:
+                payout_transition(
+                    payout=payout,
+                    to=PayoutStatus.QUEUED,
+                    actor=actor,
+                    note=f"retry as attempt {payout.attempt + 1}",
+                    attempt=payout.attempt + 1,
+                    approved_by=actor,
+                    approved_at=now(),
+                )
+                _enqueue_send(payout)
+            else:
+                _payout_note(
+                    payout,
+                    f"retry refused: attempt(s) {held_by} not definitively failed; checking",
+                    actor=actor,
+                )
+                _enqueue_query(payout.pk)
         elif payout.status == PayoutStatus.NEEDS_RECONCILIATION:
-            from payments.tasks import payout_query_status_task
-
-            enqueue_after_commit(payout_query_status_task, payout.pk)
+            _enqueue_query(payout.pk)
         else:
             raise errors.PayoutNotProcessable()
+    if held_by:
+        raise errors.PayoutOutcomeUnknown(
+            f"Attempt(s) {', '.join(map(str, held_by))} of this payout did not fail definitively; "
+            "their status is being checked with M-Pesa. No new attempt was sent."
+        )
+    return payout
+
+
+def payout_check_status(*, payout_id: int, actor) -> Payout:
+    """Staff: ask Transaction Status about every attempt of this payout whose outcome is open.
+
+    Any payout that is not final may be checked (a payout with nothing sent yet has nothing to ask; the call
+    still succeeds). A final payout (paid, cancelled, carried) is a conflict unless one of its attempts is
+    still open (e.g. paid by attempt 1 while attempt 2's result is outstanding).
+    """
+    with transaction.atomic():
+        payout = lock_payout(payout_id)
+        open_attempts = [
+            a.number for a in _attempts_locked(payout) if a.outcome in PAYOUT_ATTEMPT_OPEN_OUTCOMES
+        ]
+        if payout.status in PAYOUT_FINAL_STATUSES and not open_attempts:
+            raise errors.PayoutFinal()
+        if open_attempts:
+            _payout_note(
+                payout,
+                f"status check requested for attempt(s) {open_attempts}",
+                actor=actor,
+            )
+            _enqueue_query(payout.pk)
+        else:
+            _payout_note(payout, "status check requested: nothing was sent yet", actor=actor)
     return payout
 
 
@@ -180,8 +682,15 @@ def payout_cancel(*, payout_id: int, actor, note: str = "") -> Payout:
         )
 
 
+# --- sending ------------------------------------------------------------------------------------------------------
+
+
 def payout_send(*, payout_id: int) -> str:
-    """Send one queued payout. Returns what happened; raises DarajaBusy for the task to retry later."""
+    """Send one queued payout. Returns what happened; raises DarajaBusy for the task to retry later.
+
+    Holds the payout (→ needs_reconciliation, Transaction Status asked) instead of sending when an earlier
+    attempt did not fail definitively.
+    """
     from payments.daraja.errors import (
         DarajaBusy,
         DarajaDuplicateRequest,
@@ -193,7 +702,26 @@ def payout_send(*, payout_id: int) -> str:
         payout = lock_payout(payout_id)
         if payout.status != PayoutStatus.QUEUED:
             return f"skipped_{payout.status}"
+        attempts = _attempts_locked(payout)
+        unresolved = _unresolved_earlier(payout, attempts)
+        if unresolved or any(a.number >= payout.attempt for a in attempts):
+            numbers = [a.number for a in attempts if a.outcome != PayoutAttemptOutcome.FAILED]
+            payout_transition(
+                payout=payout,
+                to=PayoutStatus.NEEDS_RECONCILIATION,
+                note=f"attempt {payout.attempt} not sent: attempt(s) {numbers} not definitively "
+                "failed; checking with Transaction Status",
+            )
+            _enqueue_query(payout.pk)
+            return "held_earlier_attempt_open"
         originator = payout.originator_id_for(payout.attempt)
+        attempt = PayoutAttempt.objects.create(
+            payout=payout,
+            number=payout.attempt,
+            originator_conversation_id=originator,
+            amount=payout.amount,
+            outcome=PayoutAttemptOutcome.SENDING,
+        )
         payout_transition(
             payout=payout,
             to=PayoutStatus.SENDING,
@@ -202,7 +730,7 @@ def payout_send(*, payout_id: int) -> str:
             sent_at=now(),
         )
     if payout.channel == PayoutChannel.CARD:
-        return _payout_send_card(payout)
+        return _payout_send_card(payout, attempt)
 
     from payments.services.common import mpesa_client
 
@@ -217,32 +745,32 @@ def payout_send(*, payout_id: int) -> str:
             timeout_url=callback_url(DARAJA_CALLBACK_PATHS["b2c_timeout"]),
         )
     except DarajaDuplicateRequest:
-        _after_send(payout_id, PayoutStatus.AWAITING_RESULT, "Daraja already has this attempt")
+        _after_send(
+            attempt, PayoutAttemptOutcome.AWAITING_RESULT, "Daraja already has this attempt"
+        )
         return "duplicate"
     except DarajaOutcomeUnknown as exc:
-        _after_send(payout_id, PayoutStatus.NEEDS_RECONCILIATION, f"outcome unknown: {exc}")
-        from payments.tasks import payout_query_status_task
-
-        enqueue_after_commit(payout_query_status_task, payout_id, countdown=60)
+        _after_send(attempt, PayoutAttemptOutcome.UNKNOWN, f"outcome unknown: {exc}")
         return "unknown"
     except DarajaBusy as exc:
-        _after_send(payout_id, PayoutStatus.QUEUED, f"Daraja busy: {exc}")
+        _not_sent(attempt, f"Daraja busy, nothing sent: {exc}")
         raise
     except DarajaError as exc:
+        # Refused synchronously (an error envelope): the request was never accepted.
         _after_send(
-            payout_id,
-            PayoutStatus.FAILED,
+            attempt,
+            PayoutAttemptOutcome.FAILED,
             f"rejected: {exc}",
             result_code=str(exc.error_code)[:32],
             result_desc=str(exc.error_message)[:255],
+            resolved_at=now(),
         )
-        publish_after_commit("payout.failed", payout_id=payout_id)
         return "rejected"
     _after_send(
-        payout_id,
-        PayoutStatus.AWAITING_RESULT,
+        attempt,
+        PayoutAttemptOutcome.AWAITING_RESULT,
         accepted.response_description or "accepted",
-        conversation_id=accepted.conversation_id or "",
+        conversation_id=(accepted.conversation_id or "")[:64],
     )
     return "accepted"
 
@@ -252,33 +780,57 @@ def _remarks(payout: Payout) -> str:
     return f"{what} for job {payout.booking.number}"
 
 
-def _after_send(payout_id: int, to: str, note: str, **fields) -> None:
-    """Record the synchronous answer, unless the result callback got here first (out of order)."""
+def _after_send(attempt: PayoutAttempt, to: str, note: str, **fields) -> None:
+    """Record the synchronous answer on the attempt, unless its result got here first (out of order)."""
     with transaction.atomic():
-        payout = lock_payout(payout_id)
+        lock_booking(attempt.payout.booking_id)
+        payout = lock_payout(attempt.payout_id)
+        attempts = _attempts_locked(payout)
+        locked = next(a for a in attempts if a.pk == attempt.pk)
+        if locked.outcome == PayoutAttemptOutcome.SENDING:
+            _attempt_transition(payout=payout, attempt=locked, to=to, note=note, **fields)
+        elif fields.get("conversation_id") and not locked.conversation_id:
+            PayoutAttempt.objects.filter(pk=locked.pk).update(
+                conversation_id=fields["conversation_id"]
+            )
+            locked.conversation_id = fields["conversation_id"]
+        if fields.get("conversation_id") and not payout.conversation_id:
+            Payout.objects.filter(pk=payout.pk).update(conversation_id=fields["conversation_id"])
+        _settle(payout, attempts)
+
+
+def _not_sent(attempt: PayoutAttempt, note: str) -> None:
+    """Nothing reached Daraja (busy / unreachable): the same attempt goes back to the queue, so the attempt
+    row is removed (the history keeps the note); the next send recreates it with the same id."""
+    with transaction.atomic():
+        payout = lock_payout(attempt.payout_id)
+        PayoutAttempt.objects.filter(pk=attempt.pk, outcome=PayoutAttemptOutcome.SENDING).delete()
         if payout.status == PayoutStatus.SENDING:
-            payout_transition(payout=payout, to=to, note=note, **fields)
-        elif fields.get("conversation_id") and not payout.conversation_id:
-            Payout.objects.filter(pk=payout_id).update(conversation_id=fields["conversation_id"])
+            payout_transition(payout=payout, to=PayoutStatus.QUEUED, note=note)
 
 
-def _payout_send_card(payout: Payout) -> str:
+def _payout_send_card(payout: Payout, attempt: PayoutAttempt) -> str:
     from payments import stripe_gateway
 
     try:
         refund_id = stripe_gateway.create_refund(
             payment_intent_id=payout.source_payment.stripe_payment_intent_id,
             amount_minor=int(payout.amount * 100),
-            idempotency_key=payout.originator_conversation_id,
+            idempotency_key=attempt.originator_conversation_id,
         )
     except Exception as exc:  # Stripe errors are definite; the idempotency key makes a retry safe
         logger.warning("card refund for payout %s failed: %s", payout.pk, exc)
-        _after_send(payout.pk, PayoutStatus.FAILED, f"card refund failed: {exc}")
-        publish_after_commit("payout.failed", payout_id=payout.pk)
+        _after_send(
+            attempt,
+            PayoutAttemptOutcome.FAILED,
+            f"card refund failed: {exc}",
+            result_desc=str(exc)[:255],
+            resolved_at=now(),
+        )
         return "rejected"
-    payout_apply_result(
-        payout_id=payout.pk,
-        success=True,
+    payout_attempt_record_result(
+        attempt_id=attempt.pk,
+        outcome=Outcome.PAID,
         result_code="0",
         result_desc="card refund created",
         receipt=refund_id or "",
@@ -286,121 +838,59 @@ def _payout_send_card(payout: Payout) -> str:
     return "refunded"
 
 
-def payout_apply_result(
-    *,
-    payout_id: int,
-    success: bool,
-    result_code: str,
-    result_desc: str,
-    receipt: str = "",
-    conversation_id: str = "",
-    receiver_name: str = "",
-    paid_at=None,
-    amount: Decimal | None = None,
-) -> str:
-    """A final answer from M-Pesa (B2C result or Transaction Status) or Stripe. Idempotent."""
+# --- reconciliation -----------------------------------------------------------------------------------------------
+
+
+def payout_query_status(*, payout_id: int) -> str:
+    """Ask Transaction Status about every open attempt; the answers arrive at the status callback.
+
+    A payout left `sending` for longer than PAYOUT_RECONCILE_AFTER_SECONDS (the worker stopped between
+    claiming it and storing Daraja's answer) becomes `needs_reconciliation` first: the request may have gone
+    out, so it is asked about, never resent.
+    """
+    from payments.daraja.errors import DarajaError
+    from payments.services.common import mpesa_client
+
+    stale_before = now() - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
     with transaction.atomic():
         booking_id = Payout.objects.values_list("booking_id", flat=True).get(pk=payout_id)
         lock_booking(booking_id)
         payout = lock_payout(payout_id)
-        if payout.status in (PayoutStatus.PAID, PayoutStatus.CANCELLED, PayoutStatus.FAILED):
-            return f"already_{payout.status}"
-        if payout.status in (PayoutStatus.PENDING_REVIEW, PayoutStatus.QUEUED):
-            return f"unexpected_{payout.status}"
-        if not success:
-            payout_transition(
-                payout=payout,
-                to=PayoutStatus.FAILED,
-                note=result_desc,
-                result_code=result_code[:32],
-                result_desc=result_desc[:255],
-                conversation_id=conversation_id or payout.conversation_id,
+        attempts = _attempts_locked(payout)
+        _recover_current_attempt(payout, attempts)
+        if payout.status == PayoutStatus.SENDING and payout.updated_at < stale_before:
+            for attempt in attempts:
+                if attempt.outcome == PayoutAttemptOutcome.SENDING:
+                    _attempt_transition(
+                        payout=payout,
+                        attempt=attempt,
+                        to=PayoutAttemptOutcome.UNKNOWN,
+                        note="no answer stored after sending; checking with Transaction Status",
+                    )
+            _settle(payout, attempts, schedule_query=False)  # asked right below
+        if payout.status == PayoutStatus.QUEUED:
+            return (
+                "skipped_queued"  # nothing of its current attempt has left; earlier ones all failed
             )
-            publish_after_commit("payout.failed", payout_id=payout.pk)
-            return "failed"
-        note = "paid"
-        if amount is not None and to_decimal(amount) != payout.amount:
-            note = f"paid; provider reported amount {amount}"
-            logger.error("payout %s: provider amount %s != %s", payout.pk, amount, payout.amount)
-        payout_transition(
-            payout=payout,
-            to=PayoutStatus.PAID,
-            note=note,
-            result_code=result_code[:32],
-            result_desc=result_desc[:255],
-            receipt=receipt[:64],
-            receiver_name=receiver_name[:200],
-            conversation_id=conversation_id or payout.conversation_id,
-            paid_at=paid_at or now(),
-        )
-        source = (
-            REFUNDS_PAYABLE
-            if payout.kind == PayoutKind.REFUND
-            else technician_payable_code(payout.recipient_id)
-        )
-        sink = (
-            CARD_REFUNDS_DISBURSED if payout.channel == PayoutChannel.CARD else MPESA_B2C_DISBURSED
-        )
-        ledger_post(
-            kind=LedgerTransactionKind.PAYOUT_SENT,
-            reference=f"payout:{payout.pk}:paid",
-            lines=transfer(payout.amount, source=source, to=sink),
-            booking_id=payout.booking_id,
-            payout_id=payout.pk,
-            memo=f"{payout.kind} {receipt}".strip(),
-            currency=payout.currency,
-        )
-        publish_after_commit("payout.paid", payout_id=payout.pk)
-    return "paid"
-
-
-def payout_mark_needs_reconciliation(*, payout_id: int, note: str) -> str:
-    """Queue timeout: the request may or may not have been executed. Ask, never resend."""
-    with transaction.atomic():
-        payout = lock_payout(payout_id)
-        if payout.status not in (PayoutStatus.SENDING, PayoutStatus.AWAITING_RESULT):
-            return f"ignored_{payout.status}"
-        payout_transition(payout=payout, to=PayoutStatus.NEEDS_RECONCILIATION, note=note)
-        from payments.tasks import payout_query_status_task
-
-        enqueue_after_commit(payout_query_status_task, payout.pk, countdown=60)
-    return "needs_reconciliation"
-
-
-def payout_query_status(*, payout_id: int) -> str:
-    """Ask Transaction Status about the current attempt; the answer arrives at the status callback."""
-    from payments.daraja.errors import DarajaError
-    from payments.services.common import mpesa_client
-
-    with transaction.atomic():
-        payout = lock_payout(payout_id)
-        if payout.status == PayoutStatus.SENDING:
-            # The worker stopped between marking the payout sending and storing Daraja's answer: the
-            # request may have gone out, so ask rather than resend.
-            payout = payout_transition(
-                payout=payout,
-                to=PayoutStatus.NEEDS_RECONCILIATION,
-                note="no answer stored after sending; checking with Transaction Status",
+        to_check = [a for a in attempts if a.outcome in PAYOUT_ATTEMPT_OPEN_OUTCOMES]
+        if payout.channel != PayoutChannel.MPESA or not to_check:
+            return f"skipped_{payout.status}"
+        PayoutAttempt.objects.filter(pk__in=[a.pk for a in to_check]).update(last_checked_at=now())
+    client = mpesa_client()
+    asked = 0
+    for attempt in to_check:
+        try:
+            client.transaction_status(
+                originator_conversation_id=attempt.originator_conversation_id,
+                result_url=callback_url(DARAJA_CALLBACK_PATHS["status_result"], payout=payout.pk),
+                timeout_url=callback_url(DARAJA_CALLBACK_PATHS["status_timeout"], payout=payout.pk),
             )
-    if (
-        payout.status
-        not in (
-            PayoutStatus.NEEDS_RECONCILIATION,
-            PayoutStatus.AWAITING_RESULT,
-        )
-        or not payout.originator_conversation_id
-    ):
-        return f"skipped_{payout.status}"
-    try:
-        mpesa_client().transaction_status(
-            originator_conversation_id=payout.originator_conversation_id,
-            result_url=callback_url(DARAJA_CALLBACK_PATHS["status_result"], payout=payout.pk),
-            timeout_url=callback_url(DARAJA_CALLBACK_PATHS["status_timeout"], payout=payout.pk),
-        )
-    except DarajaError as exc:
-        logger.warning("transaction status for payout %s failed: %s", payout.pk, exc)
-        return "query_failed"
-    return "queried"
+            asked += 1
+        except DarajaError as exc:
+            logger.warning(
+                "transaction status for %s failed: %s", attempt.originator_conversation_id, exc
+            )
+    return "queried" if asked else "query_failed"
 
 
 def payouts_queued_stale_ids(*, older_than_seconds: int) -> list[int]:
@@ -414,15 +904,26 @@ def payouts_queued_stale_ids(*, older_than_seconds: int) -> list[int]:
 
 
 def payouts_stale_ids(*, older_than_seconds: int) -> list[int]:
+    """M-Pesa payouts whose outcome is still open after a while: not final ones without a result, and final
+    ones with an attempt still open (a second attempt of a paid payout may have paid too)."""
     cutoff = now() - timedelta(seconds=older_than_seconds)
-    return list(
-        Payout.objects.filter(
-            status__in=[
-                PayoutStatus.SENDING,
-                PayoutStatus.NEEDS_RECONCILIATION,
-                PayoutStatus.AWAITING_RESULT,
-            ],
-            channel=PayoutChannel.MPESA,
+    waiting = Payout.objects.filter(
+        status__in=[
+            PayoutStatus.SENDING,
+            PayoutStatus.NEEDS_RECONCILIATION,
+            PayoutStatus.AWAITING_RESULT,
+        ],
+        channel=PayoutChannel.MPESA,
+        updated_at__lt=cutoff,
+    ).values_list("pk", flat=True)[:200]
+    open_attempts = (
+        PayoutAttempt.objects.filter(
+            outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES,
+            payout__channel=PayoutChannel.MPESA,
+            payout__status__in=PAYOUT_FINAL_STATUSES,
             updated_at__lt=cutoff,
-        ).values_list("pk", flat=True)[:200]
+        )
+        .exclude(last_checked_at__gte=cutoff)
+        .values_list("payout_id", flat=True)[:200]
     )
+    return list(dict.fromkeys([*waiting, *open_attempts]))

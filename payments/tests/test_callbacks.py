@@ -399,28 +399,41 @@ def test_stk_timeout_notice_triggers_a_query(
     assert pending_deposit.result_code == "1037"
 
 
-def test_late_success_of_a_superseded_attempt_is_flagged_for_staff(
+def test_late_success_of_a_superseded_attempt_pays_once_and_flags_the_second(
     mpesa, booking, technician, anon_client, admin_user
 ):
+    """Attempt 1 "failed", staff retried as attempt 2, then attempt 1's success arrives: it is applied (the
+    payout is paid by attempt 1, once); attempt 2's success too is a double payment, flagged for staff."""
+    from payments.selectors import account_balance
     from payments.services.payouts import payout_apply_result, payout_process, payout_send
 
     payout = _confirmed_and_paid(booking, technician)
     payout_send(payout_id=payout.pk)
     payout.refresh_from_db()
     first_id = payout.originator_conversation_id
-    # Transaction Status said attempt 1 failed; staff retried as attempt 2.
     payout_apply_result(payout_id=payout.pk, success=False, result_code="1", result_desc="failed")
     payout_process(payout_id=payout.pk, actor=admin_user)
     payout_send(payout_id=payout.pk)
-    # Then attempt 1's own result arrives: it went through after all.
+    payout.refresh_from_db()
+    second_id = payout.originator_conversation_id
+    assert second_id == f"DW-PO-{payout.pk}-2"
+
     response = post_callback(anon_client, "b2c-callback", mpesa.b2c_result_payload(first_id, "0"))
     assert response.json() == ACCEPTED
-    event = CallbackEvent.objects.get(provider_key=first_id)
-    assert event.status == CallbackStatus.FAILED
-    assert event.outcome == f"late_success_of_superseded_attempt_payout_{payout.pk}"
+    event = CallbackEvent.objects.get(provider_key__startswith=f"{first_id}:0")
+    assert (event.status, event.outcome) == (CallbackStatus.PROCESSED, "paid")
     payout.refresh_from_db()
-    assert payout.status == PayoutStatus.AWAITING_RESULT
-    assert payout.originator_conversation_id == f"DW-PO-{payout.pk}-2"
+    assert payout.status == PayoutStatus.PAID
+    assert payout.overpaid_amount == Decimal("0.00")
+
+    post_callback(anon_client, "b2c-callback", mpesa.b2c_result_payload(second_id, "0"))
+    event = CallbackEvent.objects.get(provider_key__startswith=f"{second_id}:0")
+    assert event.outcome == "double_payment"
+    payout.refresh_from_db()
+    assert payout.overpaid_amount == payout.amount
+    assert LedgerTransaction.objects.filter(payout=payout).count() == 1
+    assert account_balance(f"technician_payable:{technician.pk}") == Decimal("0.00")
+    assert_reconciled()
 
 
 @pytest.mark.parametrize(
