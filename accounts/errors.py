@@ -9,12 +9,6 @@ class InvalidCredentials(ApplicationError):
     message = "Email or password is incorrect."
 
 
-class AccountLocked(ApplicationError):
-    status_code = status.HTTP_403_FORBIDDEN
-    code = "account_locked"
-    message = "Too many failed sign-in attempts. Try again later or reset your password."
-
-
 class EmailTaken(Conflict):
     code = "email_taken"
     message = "An account with this email address already exists."

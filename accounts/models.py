@@ -81,7 +81,11 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     date_joined = models.DateTimeField(default=timezone.now)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    # No longer read or written: failed sign-ins are counted per email and source address in Redis
+    # (accounts.throttles). Kept while a deployed release may still select it; drop it in a later migration.
     failed_login_attempts = models.PositiveSmallIntegerField(default=0)
+    # For staff only (the admin's column and filter): the latest end of a sign-in lock of this account from
+    # some address, written by accounts.tasks.sign_in_lock_record. Sign-ins are refused per address in Redis.
     locked_until = models.DateTimeField(null=True, blank=True)
     # Set by logout: access tokens issued before this instant (to the microsecond) are refused
     # (accounts.authentication).
@@ -129,6 +133,7 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
 
     @property
     def is_locked(self) -> bool:
+        """Some address is refused sign-in to this account (not necessarily the caller's)."""
         return bool(self.locked_until and self.locked_until > timezone.now())
 
 

@@ -1,15 +1,19 @@
-"""Emails and SMS of the accounts app. Tasks carry ids only and re-read the user before sending."""
+"""Emails and SMS of the accounts app. Tasks carry ids and re-read the user before sending; the record of a
+closed sign-in pair carries the email address, because the pair may have no account."""
 
 from __future__ import annotations
 
 import smtplib
+from datetime import UTC, datetime
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import KycStatus, TechnicianProfile, User
+from accounts.throttles import sign_in_epoch
 from notifications.email import send_templated_email
 from notifications.sms import SmsDeliveryError, render_sms, send_sms
 
@@ -113,3 +117,18 @@ def send_phone_verification_code(user_id: int) -> str:
         language=user.preferred_language,
     )
     return send_sms(to=user.phone_number, message=message).status
+
+
+@shared_task
+def sign_in_lock_record(email: str, epoch: int, locked_until: float) -> int:
+    """Show staff that some address is locked out of the account with `email` (`User.locked_until`, the
+    admin's column and filter). Queued whenever an (email, source) pair closes, with or without an account,
+    so the failure that closes a pair does the same work either way; skipped if the locks were lifted since."""
+    if sign_in_epoch(email=email) != epoch:
+        return 0
+    until = datetime.fromtimestamp(locked_until, tz=UTC)
+    return (
+        User.objects.filter(email=email)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=until))
+        .update(locked_until=until)
+    )

@@ -17,6 +17,7 @@ from accounts.jwt import RefreshToken
 from accounts.rendered import own_account
 from accounts.selectors import user_get_with_profile
 from dumuwaks.core import rendered_cache
+from dumuwaks.core.client_ip import client_ip
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.openapi import error_responses
 
@@ -59,17 +60,25 @@ class LoginApi(_PublicApi):
         tags=TAG,
         operation_id="auth_login",
         request=s.AuthLoginInputSerializer,
-        responses={200: s.AuthLoginOutputSerializer, **error_responses(400, 401, 403, 429)},
+        responses={200: s.AuthLoginOutputSerializer, **error_responses(400, 401, 429)},
         description=(
             "Returns a session, or `twoFactorRequired: true` with a `challengeToken` (valid 5 minutes) "
-            "to exchange at `auth/verify-2fa`. Five failures in a row lock the account for 15 minutes "
-            "(403 `account_locked`)."
+            "to exchange at `auth/verify-2fa`. A wrong password and an email without an account both "
+            "answer 401 `invalid_credentials`.\n\n"
+            "Failed sign-ins are counted per email and source address (an IPv6 client by its /64), "
+            "whether or not the email has an account: the 5th failure within 15 minutes (wrong password "
+            "here, or wrong code at `auth/verify-2fa`) closes that email to that address for 15 minutes. "
+            "While closed, the pair answers 429 `throttled` with `Retry-After` without checking the "
+            "password, exactly as an email without an account would; other addresses sign in as usual. "
+            "A successful sign-in from the address clears its count; a password reset or the admin "
+            "action Unlock reopens every address. Independently, 10 attempts per minute per email and 20 "
+            "per minute per address are allowed (429 `throttled`)."
         ),
     )
     def post(self, request):
         data = s.AuthLoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.auth_login(**data.validated_data)
+        result = services.auth_login(**data.validated_data, client_ip=client_ip(request))
         if result.challenge_token:
             return Response(
                 {
@@ -90,12 +99,18 @@ class TwoFactorLoginApi(_PublicApi):
         tags=TAG,
         operation_id="auth_verify_2fa",
         request=s.AuthTwoFactorLoginInputSerializer,
-        responses={200: s.AuthSessionSerializer, **error_responses(400, 403, 429)},
+        responses={200: s.AuthSessionSerializer, **error_responses(400, 429)},
+        description=(
+            "A wrong code (400 `invalid_code`) counts against the same email and address as a wrong "
+            "password at `auth/login`; once that pair is closed, 429 `throttled` with `Retry-After`."
+        ),
     )
     def post(self, request):
         data = s.AuthTwoFactorLoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user, tokens = services.two_factor_verify_login(**data.validated_data)
+        user, tokens = services.two_factor_verify_login(
+            **data.validated_data, client_ip=client_ip(request)
+        )
         return Response({**tokens, "user": _user_payload(user)})
 
 

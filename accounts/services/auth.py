@@ -1,17 +1,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from functools import partial
+from typing import NoReturn
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import tokens
-from accounts.errors import AccountLocked, InvalidCredentials, InvalidToken, WrongPassword
+from accounts.errors import InvalidCredentials, InvalidToken, WrongPassword
 from accounts.jwt import RefreshToken
 from accounts.models import (
     SELF_SERVICE_ROLES,
@@ -26,6 +25,7 @@ from accounts.services.common import (
     raise_for_unique_violation,
     validate_new_password,
 )
+from accounts.throttles import SignInPair, sign_in_locks_lift
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.phone import normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
@@ -94,57 +94,48 @@ def auth_issue_tokens(user: User) -> dict:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def _record_login_failure(user: User) -> None:
-    """Count a failed password or second factor; the 5th failure in a row locks the account for 15 min."""
-    User.objects.filter(pk=user.pk).update(failed_login_attempts=F("failed_login_attempts") + 1)
-    locked_until = timezone.now() + timedelta(minutes=settings.ACCOUNTS_LOCKOUT_MINUTES)
-    locked = User.objects.filter(
-        pk=user.pk, failed_login_attempts__gte=settings.ACCOUNTS_LOGIN_MAX_FAILURES
-    ).update(failed_login_attempts=0, locked_until=locked_until)
-    if locked:
-        raise AccountLocked(extra={"locked_until": locked_until.isoformat()})
+def sign_in_attempt(*, email: str, client_ip: str) -> SignInPair:
+    """The (email, source) pair a sign-in attempt counts against (accounts.throttles); 429 `throttled` while
+    it is closed, whether or not the email has an account."""
+    pair = SignInPair.of(email=normalized_email(email), client_ip=client_ip)
+    pair.ensure_open()
+    return pair
 
 
-def _record_login_success(user: User) -> None:
-    now = timezone.now()
-    User.objects.filter(pk=user.pk).update(
-        failed_login_attempts=0, locked_until=None, last_login=now
-    )
-    user.failed_login_attempts, user.locked_until, user.last_login = 0, None, now
+def login_failed(pair: SignInPair, error: Exception) -> NoReturn:
+    """Count a failed password or second factor against `pair`; raise `error`, or 429 once the pair is
+    closed. Emails with and without an account do the same work here, so neither answer nor timing differs."""
+    locked_until = pair.record_failure()
+    if locked_until is not None:
+        from accounts.tasks import sign_in_lock_record
 
-
-def ensure_not_locked(user: User) -> None:
-    if user.is_locked:
-        raise AccountLocked(extra={"locked_until": user.locked_until.isoformat()})
-
-
-def login_failed(user: User, error: Exception) -> None:
-    """Record a failure and raise `error` (or AccountLocked when this failure locked the account)."""
-    _record_login_failure(user)
+        enqueue_after_commit(sign_in_lock_record, pair.email, pair.epoch, locked_until)
+    pair.ensure_open()
     raise error
 
 
-def login_completed(user: User) -> dict:
-    _record_login_success(user)
+def login_completed(user: User, pair: SignInPair) -> dict:
+    pair.clear()
+    now = timezone.now()
+    User.objects.filter(pk=user.pk).update(last_login=now)
+    user.last_login = now
     return auth_issue_tokens(user)
 
 
-def auth_login(*, email: str, password: str) -> LoginResult:
-    user = User.objects.filter(
-        email=normalized_email(email), is_active=True, deleted_at__isnull=True
-    ).first()
+def auth_login(*, email: str, password: str, client_ip: str) -> LoginResult:
+    pair = sign_in_attempt(email=email, client_ip=client_ip)
+    user = User.objects.filter(email=pair.email, is_active=True, deleted_at__isnull=True).first()
     if user is None:
         tokens.run_dummy_password_hasher(password)
-        raise InvalidCredentials()
-    ensure_not_locked(user)
+        login_failed(pair, InvalidCredentials())
     if not user.check_password(password):
-        login_failed(user, InvalidCredentials())
+        login_failed(pair, InvalidCredentials())
 
     from accounts.services.two_factor import two_factor_is_enabled
 
     if two_factor_is_enabled(user):
         return LoginResult(user=user, challenge_token=tokens.make_two_factor_challenge(user))
-    return LoginResult(user=user, tokens=login_completed(user))
+    return LoginResult(user=user, tokens=login_completed(user, pair))
 
 
 def auth_logout(*, user: User, refresh: str) -> None:
@@ -210,10 +201,10 @@ def password_reset_confirm(*, token: str, new_password: str) -> User:
     validate_new_password(new_password, user=user)
     with transaction.atomic():
         user.set_password(new_password)
-        # Proving control of the mailbox also lifts a lockout.
-        user.failed_login_attempts = 0
+        # Proving control of the mailbox also lifts the sign-in locks of every address.
         user.locked_until = None
-        user.save(update_fields=["password", "failed_login_attempts", "locked_until", "updated_at"])
+        user.save(update_fields=["password", "locked_until", "updated_at"])
+        transaction.on_commit(partial(sign_in_locks_lift, email=user.email))
         auth_refresh_tokens_revoke_all(user=user)
         # Sockets opened with an access token from before the change close (4401).
         user_sockets_revalidate_after_commit(user.pk)

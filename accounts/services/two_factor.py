@@ -22,7 +22,7 @@ from accounts.errors import (
     WrongPassword,
 )
 from accounts.models import User
-from accounts.services.auth import ensure_not_locked, login_completed, login_failed
+from accounts.services.auth import login_completed, login_failed, sign_in_attempt
 
 BACKUP_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -107,20 +107,23 @@ def verify_second_factor(user: User, code: str) -> bool:
     )
 
 
-def two_factor_verify_login(*, challenge_token: str, code: str) -> tuple[User, dict]:
-    """Second login step: exchange the challenge from `auth_login` plus a code for a token pair."""
+def two_factor_verify_login(
+    *, challenge_token: str, code: str, client_ip: str
+) -> tuple[User, dict]:
+    """Second login step: exchange the challenge from `auth_login` plus a code for a token pair. A wrong code
+    counts against the same (email, source) pair as a wrong password (accounts.throttles)."""
     found = tokens.read_user_token(challenge_token, tokens.TWO_FACTOR_CHALLENGE)
     if found is None:
         raise InvalidToken("The sign-in challenge is invalid or has expired. Sign in again.")
     user, payload = found
     if not two_factor_is_enabled(user):
         raise InvalidToken("The sign-in challenge is invalid or has expired. Sign in again.")
-    ensure_not_locked(user)
+    pair = sign_in_attempt(email=user.email, client_ip=client_ip)
     if not verify_second_factor(user, code):
-        login_failed(user, InvalidCode(fields={"code": ["The code is invalid or has expired."]}))
+        login_failed(pair, InvalidCode(fields={"code": ["The code is invalid or has expired."]}))
     if not tokens.consume_two_factor_challenge(payload):
         raise InvalidToken("This sign-in challenge was already used. Sign in again.")
-    return user, login_completed(user)
+    return user, login_completed(user, pair)
 
 
 def two_factor_disable(*, user: User, password: str, code: str) -> None:

@@ -3,10 +3,12 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.admin import ADMIN_REJECTION_REASON
 from accounts.models import KycReview, KycStatus, User
 from accounts.tests.factories import TechnicianProfileFactory
+from conftest import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -84,11 +86,23 @@ def test_staff_create_accounts_with_a_password_in_the_admin(admin_site):
 
 
 def test_admin_unlock_action(admin_site, customer):
-    User.objects.filter(pk=customer.pk).update(
-        failed_login_attempts=3, locked_until=timezone.now() + timedelta(minutes=10)
-    )
+    """Reopens every closed address of the account and clears the record staff see
+    (test_login_lockout_per_source.py drives it from real failures)."""
+    attacker = APIClient(REMOTE_ADDR="203.0.113.7")
+    for _ in range(5):
+        attacker.post(
+            "/api/v1/auth/login", {"email": customer.email, "password": "wrong"}, format="json"
+        )
+    User.objects.filter(pk=customer.pk).update(locked_until=timezone.now() + timedelta(minutes=10))
+    assert "Sign-in locked until" in admin_site.get("/admin/accounts/user/").content.decode()
     admin_site.post(
         "/admin/accounts/user/", {"action": "unlock_accounts", "_selected_action": [customer.pk]}
     )
     customer.refresh_from_db()
-    assert (customer.failed_login_attempts, customer.locked_until) == (0, None)
+    assert customer.locked_until is None
+    signed_in = attacker.post(
+        "/api/v1/auth/login",
+        {"email": customer.email, "password": DEFAULT_PASSWORD},
+        format="json",
+    )
+    assert signed_in.status_code == 200

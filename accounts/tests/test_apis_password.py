@@ -97,18 +97,34 @@ def test_reset_password_sets_the_password_once_and_revokes_sessions(
 
 
 def test_reset_password_lifts_a_lockout(anon_client, customer, django_capture_on_commit_callbacks):
-    customer.locked_until = timezone.now() + timedelta(minutes=10)
-    customer.save()
+    for _ in range(5):
+        anon_client.post(
+            "/api/v1/auth/login", {"email": customer.email, "password": "wrong"}, format="json"
+        )
     _forgot(anon_client, customer.email, django_capture_on_commit_callbacks)
-    anon_client.post(
-        "/api/v1/auth/reset-password",
-        {"token": _reset_token_from_outbox(), "password": NEW_PASSWORD},
-        format="json",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reset = anon_client.post(
+            "/api/v1/auth/reset-password",
+            {"token": _reset_token_from_outbox(), "password": NEW_PASSWORD},
+            format="json",
+        )
+    assert reset.status_code == 200
     login = anon_client.post(
         "/api/v1/auth/login", {"email": customer.email, "password": NEW_PASSWORD}, format="json"
     )
     assert login.status_code == 200
+
+
+def test_a_closed_address_stays_closed_without_a_reset(anon_client, customer):
+    """The counterpart of the test above: the lock it lifts is real."""
+    for _ in range(5):
+        anon_client.post(
+            "/api/v1/auth/login", {"email": customer.email, "password": "wrong"}, format="json"
+        )
+    login = anon_client.post(
+        "/api/v1/auth/login", {"email": customer.email, "password": DEFAULT_PASSWORD}, format="json"
+    )
+    assert login.status_code == 429
 
 
 def test_reset_token_expires_after_an_hour(

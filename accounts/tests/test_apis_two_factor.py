@@ -5,6 +5,7 @@ import time_machine
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
 
 from accounts.services import two_factor_enable, two_factor_setup
 from accounts.tests.conftest import current_totp
@@ -146,14 +147,27 @@ def test_forged_challenge_is_refused(anon_client, backup_codes):
     assert response.json()["code"] == "invalid_token"
 
 
-def test_wrong_second_factor_counts_towards_lockout(anon_client, customer, backup_codes):
+def test_wrong_second_factors_close_the_address_like_wrong_passwords(
+    anon_client, customer, backup_codes
+):
+    """Wrong passwords and wrong codes count against the same (email, address) pair; a correct password
+    (a challenge) does not clear the count, only a completed sign-in does."""
+    for _ in range(3):
+        assert _login(anon_client, password="wrong-password").status_code == 401
     challenge = _login(anon_client).json()["challengeToken"]
-    for _ in range(4):
-        assert _verify(anon_client, challenge, "zzzzzzzz").status_code == 400
-    locked = _verify(anon_client, challenge, "zzzzzzzz")
-    assert locked.status_code == 403
-    assert locked.json()["code"] == "account_locked"
-    assert _verify(anon_client, challenge, backup_codes[1]).json()["code"] == "account_locked"
+    assert _verify(anon_client, challenge, "zzzzzzzz").status_code == 400
+    closed = _verify(anon_client, challenge, "zzzzzzzz")
+    assert closed.status_code == 429
+    assert closed.json()["code"] == "throttled"
+    assert closed.headers["Retry-After"] == "900"
+    assert _verify(anon_client, challenge, backup_codes[1]).status_code == 429
+    assert _login(anon_client).status_code == 429
+    # Another address signs in (a minute later: django-otp's own per-device back-off after wrong codes,
+    # 2**(n-1) seconds, never ends on the frozen clock).
+    with time_machine.travel(timezone.now() + timedelta(minutes=1), tick=False):
+        elsewhere = APIClient(REMOTE_ADDR="198.51.100.20")
+        other_challenge = _login(elsewhere).json()["challengeToken"]
+        assert _verify(elsewhere, other_challenge, backup_codes[1]).status_code == 200
 
 
 def test_verify_2fa_is_throttled(anon_client, backup_codes, throttle_rates):
