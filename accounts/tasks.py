@@ -1,5 +1,6 @@
-"""Emails and SMS of the accounts app. Tasks carry ids and re-read the user before sending; the record of a
-closed sign-in pair carries the email address, because the pair may have no account."""
+"""Emails and SMS of the accounts app. Tasks carry ids and re-read the user before sending; the ones that
+answer requests about an email address (forgot-password, resend-verification, a closed sign-in pair) carry
+the address, because the request must not look the account up (same work whether or not it exists)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,25 @@ EMAIL_RETRY = {
 }
 
 
+def _active_users():
+    return User.objects.filter(is_active=True, deleted_at__isnull=True)
+
+
 def _active_user(user_id: int) -> User | None:
-    return User.objects.filter(pk=user_id, is_active=True, deleted_at__isnull=True).first()
+    return _active_users().filter(pk=user_id).first()
 
 
 @shared_task(**EMAIL_RETRY)
 def send_verification_email(user_id: int) -> int:
-    user = _active_user(user_id)
+    return _send_verification_email(_active_user(user_id))
+
+
+@shared_task(**EMAIL_RETRY)
+def send_verification_email_to_address(email: str) -> int:
+    return _send_verification_email(_active_users().filter(email=email).first())
+
+
+def _send_verification_email(user: User | None) -> int:
     if user is None or user.is_email_verified:
         return 0
     token = tokens.make_user_token(user, tokens.EMAIL_VERIFICATION)
@@ -48,9 +61,18 @@ def send_verification_email(user_id: int) -> int:
     )
 
 
+# Forgot-password now queues the task below it; this one still runs messages queued before that change.
 @shared_task(**EMAIL_RETRY)
 def send_password_reset_email(user_id: int) -> int:
-    user = _active_user(user_id)
+    return _send_password_reset_email(_active_user(user_id))
+
+
+@shared_task(**EMAIL_RETRY)
+def send_password_reset_email_to_address(email: str) -> int:
+    return _send_password_reset_email(_active_users().filter(email=email).first())
+
+
+def _send_password_reset_email(user: User | None) -> int:
     if user is None:
         return 0
     token = tokens.make_user_token(user, tokens.PASSWORD_RESET)

@@ -182,15 +182,11 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
 
 
 def password_reset_request(*, email: str) -> None:
-    """Email a reset link when the account exists; callers answer the same either way."""
-    user = User.objects.filter(
-        email=normalized_email(email), is_active=True, deleted_at__isnull=True
-    ).first()
-    if user is None:
-        return
-    from accounts.tasks import send_password_reset_email
+    """Queue the reset email for `email`; the task finds the account, if there is one. Known and unknown
+    emails do the same work here (no query, one task), so neither the answer nor its timing tells them apart."""
+    from accounts.tasks import send_password_reset_email_to_address
 
-    enqueue_after_commit(send_password_reset_email, user.pk)
+    enqueue_after_commit(send_password_reset_email_to_address, normalized_email(email))
 
 
 def password_reset_confirm(*, token: str, new_password: str) -> User:

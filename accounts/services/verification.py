@@ -14,18 +14,12 @@ from dumuwaks.core.side_effects import enqueue_after_commit
 
 
 def email_verification_resend(*, email: str) -> None:
-    """Send a fresh verification link when the account exists and is unverified; silent otherwise."""
-    user = User.objects.filter(
-        email=normalized_email(email),
-        is_active=True,
-        deleted_at__isnull=True,
-        is_email_verified=False,
-    ).first()
-    if user is None:
-        return
-    from accounts.tasks import send_verification_email
+    """Queue a fresh verification link for `email`; the task sends it only to an active, unverified account.
+    Known and unknown emails do the same work here (no query, one task), so neither the answer nor its timing
+    tells them apart."""
+    from accounts.tasks import send_verification_email_to_address
 
-    enqueue_after_commit(send_verification_email, user.pk)
+    enqueue_after_commit(send_verification_email_to_address, normalized_email(email))
 
 
 def email_verify(*, token: str) -> User:

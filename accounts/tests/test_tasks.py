@@ -57,3 +57,15 @@ def test_kyc_decision_email_only_for_decided_profiles(technician):
     profile.save()
     assert tasks.send_kyc_decision_email(profile.pk) == 0
     assert mail.outbox == []
+
+
+def test_tasks_by_address_send_only_to_an_active_account(customer):
+    assert tasks.send_password_reset_email_to_address("ghost@example.co.ke") == 0
+    assert tasks.send_verification_email_to_address(customer.email) == 0  # already verified
+    User.objects.filter(pk=customer.pk).update(is_active=False)
+    assert tasks.send_password_reset_email_to_address(customer.email) == 0
+    assert mail.outbox == []
+    User.objects.filter(pk=customer.pk).update(is_active=True, is_email_verified=False)
+    assert tasks.send_password_reset_email_to_address(customer.email) == 1
+    assert tasks.send_verification_email_to_address(customer.email) == 1
+    assert [message.to for message in mail.outbox] == [[customer.email]] * 2
