@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dumuwaks.core.private_responses.PrivateApiResponsesMiddleware",
 ]
 
 ROOT_URLCONF = "dumuwaks.urls"
