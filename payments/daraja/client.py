@@ -286,21 +286,34 @@ class DarajaClient:
             ):
                 # "The transaction is being processed": the customer hasn't answered the prompt yet.
                 return StkQueryResult(
-                    state="pending", result_code=None, result_desc=exc.error_message
+                    state="pending",
+                    result_code=None,
+                    result_desc=exc.error_message,
+                    checkout_request_id=exc.request_id or None,
                 )
             raise
+        answered_for = str(data.get("CheckoutRequestID") or "").strip() or None
         if "ResultCode" not in data:
             return StkQueryResult(
                 state="pending",
                 result_code=None,
                 result_desc=str(data.get("ResponseDescription", "")),
+                checkout_request_id=answered_for,
             )
         code = result_code_str(data["ResultCode"])
         desc = str(data.get("ResultDesc") or "")
         if code in STK_QUERY_PENDING_CODES:
-            return StkQueryResult(state="pending", result_code=code, result_desc=desc)
+            return StkQueryResult(
+                state="pending",
+                result_code=code,
+                result_desc=desc,
+                checkout_request_id=answered_for,
+            )
         return StkQueryResult(
-            state="succeeded" if code == "0" else "failed", result_code=code, result_desc=desc
+            state="succeeded" if code == "0" else "failed",
+            result_code=code,
+            result_desc=desc,
+            checkout_request_id=answered_for,
         )
 
     def b2c_payment(

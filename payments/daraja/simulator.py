@@ -142,13 +142,17 @@ class SimulatorClient:
             raise DarajaError("400.002.02", "Bad Request - Invalid CheckoutRequestID", 400)
         if not state["delivered"] and time.time() < state["resolve_at"]:
             return StkQueryResult(
-                state="pending", result_code=None, result_desc="The transaction is being processed"
+                state="pending",
+                result_code=None,
+                result_desc="The transaction is being processed",
+                checkout_request_id=checkout_request_id,
             )
         code = state["result_code"]
         return StkQueryResult(
             state="succeeded" if code == "0" else "failed",
             result_code=code,
             result_desc=payloads.STK_RESULT_DESCRIPTIONS.get(code, "The transaction failed."),
+            checkout_request_id=checkout_request_id,
         )
 
     def b2c_payment(

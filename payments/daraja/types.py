@@ -19,6 +19,8 @@ class StkQueryResult:
     state: Literal["pending", "succeeded", "failed"]
     result_code: str | None
     result_desc: str
+    # The CheckoutRequestID the answer is about (as Daraja echoed it); callers compare it with what they asked.
+    checkout_request_id: str | None = None
 
 
 @dataclass(frozen=True)

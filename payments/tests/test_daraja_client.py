@@ -304,13 +304,17 @@ def test_stk_query_pending_then_succeeded_then_failed(fake_daraja):
     accepted = stk(client)
     pending = client.stk_query(checkout_request_id=accepted.checkout_request_id)
     assert pending == StkQueryResult(
-        state="pending", result_code=None, result_desc="The transaction is being processed"
+        state="pending",
+        result_code=None,
+        result_desc="The transaction is being processed",
+        checkout_request_id=accepted.checkout_request_id,  # Daraja's requestId
     )
     fake_daraja.resolve_stk(accepted.checkout_request_id, "0")
     assert client.stk_query(checkout_request_id=accepted.checkout_request_id) == StkQueryResult(
         state="succeeded",
         result_code="0",
         result_desc="The service request is processed successfully.",
+        checkout_request_id=accepted.checkout_request_id,
     )
     fake_daraja.resolve_stk(accepted.checkout_request_id, "1032")
     failed = client.stk_query(checkout_request_id=accepted.checkout_request_id)

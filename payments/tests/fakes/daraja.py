@@ -122,6 +122,11 @@ class FakeDaraja(LocalFake):
     def resolve_stk(self, checkout_id: str, result_code: str | int = "0") -> None:
         self.stk[checkout_id]["result_code"] = str(result_code)
 
+    def answer_stk_query_about(self, checkout_id: str, other_checkout_id: str) -> None:
+        """STK Query for `checkout_id` answers with another request's CheckoutRequestID (a mixed-up or
+        forged answer the client must not accept)."""
+        self.stk[checkout_id]["query_answer_id"] = other_checkout_id
+
     def stk_callback_payload(
         self, checkout_id: str, result_code: str | int = "0", **overrides
     ) -> dict:
@@ -357,7 +362,9 @@ class FakeDaraja(LocalFake):
         return Reply(
             200,
             payloads.stk_query_response(
-                entry["merchant_id"], body["CheckoutRequestID"], entry["result_code"]
+                entry["merchant_id"],
+                entry.get("query_answer_id") or body["CheckoutRequestID"],
+                entry["result_code"],
             ),
         )
 
