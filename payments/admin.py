@@ -1,4 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.shortcuts import render
 
 from dumuwaks.core.permissions import is_admin
 from payments.models import (
@@ -11,6 +14,7 @@ from payments.models import (
     Payout,
     PayoutAttempt,
     PayoutStatusHistory,
+    SuspenseItem,
 )
 
 
@@ -96,6 +100,31 @@ class PaymentAdmin(_NoWriteAdmin):
     raw_id_fields = ["booking", "payer"]
     inlines = [PaymentStatusHistoryInline]
     date_hierarchy = "created_at"
+    actions = ["check_status_of_selected_payments"]
+
+    @admin.action(
+        description="Check status with M-Pesa (STK Query / suspense) of payments not final"
+    )
+    def check_status_of_selected_payments(self, request, queryset):
+        from dumuwaks.core.errors import ApplicationError
+        from dumuwaks.core.permissions import is_staff_member
+        from payments.services.payments import payment_check_status
+
+        if not is_staff_member(request.user):
+            self.message_user(request, "Only staff may check payments.", messages.ERROR)
+            return
+        results, refused = [], []
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                results.append(
+                    f"#{pk} {payment_check_status(payment_id=pk, actor=request.user).status}"
+                )
+            except ApplicationError as exc:
+                refused.append(f"#{pk} ({exc.code})")
+        if results:
+            self.message_user(request, "Checked: " + ", ".join(results), messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not checked: " + ", ".join(refused), messages.WARNING)
 
 
 @admin.register(Payout)
@@ -189,6 +218,97 @@ class PayoutAdmin(_NoWriteAdmin):
         self.message_user(request, f"{done} payout(s) cancelled.", messages.SUCCESS)
         if refused:
             self.message_user(request, "Not cancelled: " + ", ".join(refused), messages.WARNING)
+
+
+class SuspenseMatchForm(forms.Form):
+    payment_id = forms.IntegerField(
+        min_value=1, help_text="The payment this money belongs to (same amount; not succeeded)."
+    )
+    note = forms.CharField(required=False, max_length=200)
+
+
+@admin.register(SuspenseItem)
+class SuspenseItemAdmin(_NoWriteAdmin):
+    """M-Pesa money that matched no payment (ledger account mpesa_suspense): match it or refund it."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "amount",
+        "phone",
+        "receipt",
+        "paid_at",
+        "checkout_request_id",
+        "status",
+        "payment",
+        "refund_payout",
+    ]
+    list_filter = ["status"]
+    search_fields = ["checkout_request_id", "receipt", "phone"]
+    list_select_related = ["payment", "refund_payout"]
+    raw_id_fields = ["callback_event", "payment", "refund_payout", "resolved_by"]
+    date_hierarchy = "created_at"
+    actions = ["match_to_payment", "refund_selected_items"]
+
+    @admin.action(description="Match to payment (credit the money to a payment)")
+    def match_to_payment(self, request, queryset):
+        from dumuwaks.core.errors import ApplicationError
+        from payments.services.suspense import suspense_item_match
+
+        if not is_admin(request.user):
+            self.message_user(request, "Only administrators may move money.", messages.ERROR)
+            return None
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one item to match.", messages.ERROR)
+            return None
+        item = queryset.get()
+        form = SuspenseMatchForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return render(
+                request,
+                "admin/payments/suspense_match.html",
+                {
+                    "title": "Match suspense money to a payment",
+                    "item": item,
+                    "form": form,
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                    "opts": self.model._meta,
+                },
+            )
+        try:
+            payment = suspense_item_match(
+                item_id=item.pk,
+                payment_id=form.cleaned_data["payment_id"],
+                actor=request.user,
+                note=form.cleaned_data["note"] or "matched by staff",
+            )
+        except ApplicationError as exc:
+            self.message_user(request, f"Not matched: {exc.message}", messages.ERROR)
+            return None
+        self.message_user(
+            request, f"Suspense item {item.pk} credited to payment {payment.pk}.", messages.SUCCESS
+        )
+        return None
+
+    @admin.action(description="Refund selected items to the paying number (refund payout)")
+    def refund_selected_items(self, request, queryset):
+        from dumuwaks.core.errors import ApplicationError
+        from payments.services.suspense import suspense_item_refund
+
+        if not is_admin(request.user):
+            self.message_user(request, "Only administrators may move money.", messages.ERROR)
+            return
+        done, refused = [], []
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                item = suspense_item_refund(item_id=pk, actor=request.user)
+                done.append(f"#{pk} → payout {item.refund_payout_id}")
+            except ApplicationError as exc:
+                refused.append(f"#{pk} ({exc.code})")
+        if done:
+            self.message_user(request, "Refunded: " + ", ".join(done), messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not refunded: " + ", ".join(refused), messages.WARNING)
 
 
 @admin.register(CallbackEvent)

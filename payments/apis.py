@@ -16,14 +16,16 @@ from rest_framework.views import APIView
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import StandardPagination
-from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician
+from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_staff_member
 from payments import errors, selectors
+from payments.models import FINAL_PAYMENT_STATUSES
 from payments.receipts import render_receipt_pdf
 from payments.serializers import (
     BookingFeeBreakdownOutputSerializer,
     PaymentCardIntentInputSerializer,
     PaymentCardIntentOutputSerializer,
     PaymentOutputSerializer,
+    PaymentRequestErrorSerializer,
     PaymentStkPushInputSerializer,
     PaymentTransactionDetailQuerySerializer,
     PaymentTransactionFilterSerializer,
@@ -58,25 +60,71 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+def _stk_error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=PaymentRequestErrorSerializer, description=description)
+
+
+def _provider_unavailable(exc: errors.PaymentProviderUnavailable) -> Response:
+    """503 with Retry-After: nothing was sent and nothing kept, the same request may simply be repeated."""
+    return Response(
+        {"code": exc.code, "message": exc.message},
+        status=exc.status_code,
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
+
+
 class PaymentStkPushApi(APIView):
     @extend_schema(
         operation_id="payments_mpesa_stk_push",
         tags=["payments"],
         parameters=[IDEMPOTENCY_HEADER],
         request=PaymentStkPushInputSerializer,
-        responses={201: PaymentOutputSerializer, **error_responses(400, 401, 404, 409)},
-        description="Send an M-Pesa STK push for a booking's deposit (default) or balance.",
+        responses={
+            201: OpenApiResponse(
+                PaymentOutputSerializer,
+                description="The payment: `pending` (the prompt is on the phone) or `outcome_unknown` "
+                "(sent, but Daraja's answer was lost: the prompt may be on the phone; it is resolved "
+                "automatically, do not push again). A repeated Idempotency-Key returns the same payment.",
+            ),
+            400: _stk_error(
+                "`validation_error`, `invalid_phone_number`, `invalid_idempotency_key`, or "
+                "`phone_confirmation_required`: the number is not your own verified one (nor one that "
+                "paid for you before); send it with confirmPhone: true.",
+            ),
+            **error_responses(401, 404),
+            409: _stk_error(
+                "`payment_pending`: a request for this booking and purpose is still open (it is in "
+                "`payment`: id, status, phone, expiresAt); send supersede: true to cancel it and send a "
+                "new prompt. Also `already_paid`, `payment_not_due`, `idempotency_key_reused`.",
+            ),
+            502: _stk_error(
+                "`payment_provider_rejected`: M-Pesa refused the push (e.g. the number); the failed "
+                "payment is in `payment`.",
+            ),
+            503: _stk_error(
+                "`payment_provider_unavailable`: M-Pesa cannot be reached or is rate-limiting. Nothing "
+                "was sent or kept; retry after `Retry-After` seconds.",
+            ),
+        },
+        description="Send an M-Pesa STK push for a booking's deposit (default) or balance. The prompt "
+        "goes to your own verified number (or a number that paid for you before); any other number "
+        "needs `confirmPhone: true`. One open request per booking and purpose.",
     )
     def post(self, request):
         data = PaymentStkPushInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payment = payment_services.payment_request_stk(
-            booking_id=data.validated_data["booking_id"],
-            payer=request.user,
-            purpose=data.validated_data["purpose"],
-            phone=data.validated_data.get("phone_number") or None,
-            idempotency_key=_idempotency_key(request),
-        )
+        try:
+            payment = payment_services.payment_request_stk(
+                booking_id=data.validated_data["booking_id"],
+                payer=request.user,
+                purpose=data.validated_data["purpose"],
+                phone=data.validated_data.get("phone_number") or None,
+                idempotency_key=_idempotency_key(request),
+                confirm_phone=data.validated_data["confirm_phone"],
+                supersede=data.validated_data["supersede"],
+            )
+        except errors.PaymentProviderUnavailable as exc:
+            return _provider_unavailable(exc)
         return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
@@ -92,6 +140,27 @@ class PaymentQueryApi(APIView):
         # Polling clients must not turn into an STK Query flood (Daraja rate-limits): one per 10 s.
         if cache.add(f"payments:stk-query:{payment.pk}", 1, timeout=10):
             payment_services.payment_query_status(payment_id=payment.pk)
+            payment = selectors.payment_get_for_user(payment_id=pk, user=request.user)
+        return Response(PaymentOutputSerializer(payment).data)
+
+    @extend_schema(
+        operation_id="payments_mpesa_check_status",
+        tags=["payments"],
+        request=None,
+        responses={200: PaymentOutputSerializer, **error_responses(401, 404, 409)},
+        description="Check a payment that is not final (anything but succeeded or flagged) now: STK Query "
+        "for one with a CheckoutRequestID (an expired, failed or cancelled one is credited if the answer "
+        "says it was paid), suspense matching for a push whose answer was lost. Staff: any payment; the "
+        "payer: their own (at most one check per 10 s). 409 `payment_final` for a final payment.",
+    )
+    def post(self, request, pk: int):
+        payment = selectors.payment_get_for_user(payment_id=pk, user=request.user)
+        if payment.status in FINAL_PAYMENT_STATUSES:
+            raise errors.PaymentFinal()
+        if is_staff_member(request.user) or cache.add(
+            f"payments:stk-query:{payment.pk}", 1, timeout=10
+        ):
+            payment_services.payment_check_status(payment_id=payment.pk, actor=request.user)
             payment = selectors.payment_get_for_user(payment_id=pk, user=request.user)
         return Response(PaymentOutputSerializer(payment).data)
 

@@ -74,5 +74,58 @@ class CardProviderError(ApplicationError):
     message = "The card payment provider refused or could not be reached. Please try again."
 
 
+class PaymentPending(Conflict):
+    """A prompt is already out for this booking and purpose; `extra["payment"]` describes it."""
+
+    code = "payment_pending"
+    message = (
+        "A payment request for this is already waiting for the customer. Send supersede: true to "
+        "cancel it and send a new prompt."
+    )
+
+
+class PhoneConfirmationRequired(ValidationFailed):
+    code = "phone_confirmation_required"
+    message = (
+        "M-Pesa prompts go to your own verified number. To use another number (or an unverified one), "
+        "send it in phoneNumber together with confirmPhone: true."
+    )
+
+
+class PaymentProviderUnavailable(ApplicationError):
+    """Daraja could not be reached or is rate-limiting us; nothing was sent and nothing was kept."""
+
+    status_code = 503
+    code = "payment_provider_unavailable"
+    message = "M-Pesa cannot be reached right now. Nothing was charged; please try again shortly."
+    retry_after_seconds = 30
+
+
+class PaymentProviderRejected(ApplicationError):
+    status_code = 502
+    code = "payment_provider_rejected"
+    message = "M-Pesa refused the payment request. Check the phone number and try again."
+
+
+class PaymentFinal(Conflict):
+    code = "payment_final"
+    message = "This payment is final; there is nothing to check."
+
+
+class SuspenseItemResolved(Conflict):
+    code = "suspense_item_resolved"
+    message = "This suspense item was already matched or refunded."
+
+
+class SuspenseMatchRefused(Conflict):
+    code = "suspense_match_refused"
+    message = "This money cannot be credited to that payment."
+
+
+class SuspenseRefundNoCustomer(Conflict):
+    code = "suspense_refund_no_customer"
+    message = "No customer is known for the paying number; refund it outside the platform."
+
+
 class UnbalancedTransaction(Exception):
     """Programming error: a ledger posting whose debits and credits differ. Never caught by views."""

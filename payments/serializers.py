@@ -6,7 +6,23 @@ from payments.models import Payment, PaymentPurpose, Payout, PayoutAttempt, Payo
 
 class PaymentStkPushInputSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(min_value=1)
-    phone_number = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone_number = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="Number to prompt. Default: the number that paid this booking before, else your own. "
+        "Anything but your own verified number (or one that paid for you before) needs confirmPhone.",
+    )
+    confirm_phone = serializers.BooleanField(
+        default=False,
+        help_text="true: you confirm the prompt may go to phoneNumber (or your unverified own number). "
+        "Without it such a request is refused with 400 phone_confirmation_required.",
+    )
+    supersede = serializers.BooleanField(
+        default=False,
+        help_text="true: cancel the request still waiting for this booking and purpose and send a new "
+        "prompt. Without it such a request is refused with 409 payment_pending.",
+    )
     purpose = serializers.ChoiceField(
         choices=PaymentPurpose.choices, default=PaymentPurpose.DEPOSIT
     )
@@ -43,6 +59,26 @@ class PaymentOutputSerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class PaymentPendingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    method = serializers.CharField()
+    phone = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class PaymentRequestErrorSerializer(serializers.Serializer):
+    """Error body of the STK push endpoint; `payment` comes with payment_pending (the open request) and
+    payment_provider_rejected (the failed one)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+    payment = PaymentPendingSerializer(required=False)
 
 
 class PaymentCardIntentOutputSerializer(serializers.Serializer):

@@ -12,17 +12,50 @@ from payments.daraja.errors import DarajaBusy
 logger = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
-def payment_request_deposit_task(booking_id: int) -> str:
-    return _request_stk(booking_id, "deposit")
+# While Daraja cannot be reached, the automatic deposit/balance request is retried with exponential backoff
+# (30 s, 60 s, ... capped at 15 min, with jitter) this many times; the periodic sweep
+# (payments/services/sweep.py) requests whatever is still owed after that.
+STK_REQUEST_MAX_RETRIES = 6
+STK_REQUEST_RETRY_BACKOFF_SECONDS = 30
+STK_REQUEST_RETRY_BACKOFF_MAX_SECONDS = 900
+PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
 
 
-@shared_task(ignore_result=True)
-def payment_request_balance_task(booking_id: int) -> str:
-    return _request_stk(booking_id, "balance")
+class StkProviderUnavailable(Exception):
+    """Raised inside the request tasks so Celery's autoretry backs off; never escapes `_request_stk`."""
+
+
+_STK_RETRY = {
+    "bind": True,
+    "ignore_result": True,
+    "autoretry_for": (StkProviderUnavailable,),
+    "retry_backoff": STK_REQUEST_RETRY_BACKOFF_SECONDS,
+    "retry_backoff_max": STK_REQUEST_RETRY_BACKOFF_MAX_SECONDS,
+    "retry_jitter": True,
+    "max_retries": STK_REQUEST_MAX_RETRIES,
+}
+
+
+@shared_task(**_STK_RETRY)
+def payment_request_deposit_task(self, booking_id: int) -> str:
+    return _request_stk_or_retry(booking_id, "deposit")
+
+
+@shared_task(**_STK_RETRY)
+def payment_request_balance_task(self, booking_id: int) -> str:
+    return _request_stk_or_retry(booking_id, "balance")
+
+
+def _request_stk_or_retry(booking_id: int, purpose: str) -> str:
+    outcome = _request_stk(booking_id, purpose)
+    if outcome == PROVIDER_UNAVAILABLE:
+        raise StkProviderUnavailable(f"{purpose} STK for booking {booking_id}: Daraja unavailable")
+    return outcome
 
 
 def _request_stk(booking_id: int, purpose: str) -> str:
+    """Request the deposit or balance of a booking once; returns the payment status or an error code
+    (`payment_provider_unavailable` when Daraja could not be reached: nothing was kept, ask again later)."""
     from bookings.models import Booking
     from dumuwaks.core.errors import ApplicationError
     from payments.services.payments import payment_request_stk
@@ -37,7 +70,9 @@ def _request_stk(booking_id: int, purpose: str) -> str:
             purpose=purpose,
             idempotency_key=f"auto-{purpose}-{booking.pk}",
         )
-    except ApplicationError as exc:  # nothing due (already paid, cancelled meanwhile, no phone)
+    except ApplicationError as exc:
+        # Nothing due (already paid, cancelled meanwhile), a request already open, no usable phone
+        # (unverified: the customer confirms it in the app), or Daraja unavailable/refusing.
         logger.info("no %s STK for booking %s: %s", purpose, booking_id, exc.code)
         return exc.code
     return payment.status

@@ -164,7 +164,10 @@ BODIES = {
         "token": "fcm-token-matrix-" + "y" * 140,
     },
     ("PUT", "/api/v1/notifications/preferences"): lambda w: {},
-    ("POST", "/api/v1/payments/mpesa/stk-push"): lambda w: {"bookingId": w.booking.pk},
+    ("POST", "/api/v1/payments/mpesa/stk-push"): lambda w: {
+        "bookingId": w.booking.pk,
+        "confirmPhone": True,  # the persona's number is not verified
+    },
     ("POST", "/api/v1/payments/payouts/batch-process"): lambda w: {"payoutIds": [w.payout.pk]},
     ("POST", "/api/v1/payments/stripe/payment-intent"): lambda w: {"bookingId": w.booking.pk},
     ("POST", "/api/v1/posts"): lambda w: {"body": "Just fixed a geyser in Kileleshwa"},

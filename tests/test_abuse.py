@@ -243,6 +243,7 @@ def test_stk_push_amount_status_and_payer_come_from_the_booking(world):
         "/api/v1/payments/mpesa/stk-push",
         {
             "bookingId": world.booking.pk,
+            "confirmPhone": True,
             "amount": "1.00",
             "status": "succeeded",
             "payer": world.users["other_customer"].pk,

@@ -149,6 +149,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # --- payments ---
     ("POST", "/api/v1/payments/mpesa/stk-push"): row(401, 201, 404, 404, 404, 404, 404),
     ("GET", "/api/v1/payments/mpesa/{id}/query"): row(401, 200, 404, 404, 404, 200, 200),
+    # The world's payment has succeeded: final, so the payer and staff get 409 payment_final.
+    ("POST", "/api/v1/payments/mpesa/{id}/query"): row(401, 409, 404, 404, 404, 409, 409),
     ("POST", "/api/v1/payments/payouts/batch-process"): row(401, 403, 403, 403, 403, 403, 200),
     ("GET", "/api/v1/payments/payouts/my-payouts"): row(401, 403, 403, 200, 200, 403, 403),
     ("GET", "/api/v1/payments/payouts/pending"): row(401, 403, 403, 403, 403, 200, 200),

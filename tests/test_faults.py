@@ -289,7 +289,9 @@ def test_postgres_dies_after_the_stk_push_left_and_the_retry_sends_no_second_pro
     headers = _auth(world.customer)
     with kill_connection_on('UPDATE "payments_payment"') as state:
         response = wsgi_client.post(
-            "/api/v1/payments/mpesa/stk-push", json={"bookingId": booking.pk}, headers=headers
+            "/api/v1/payments/mpesa/stk-push",
+            json={"bookingId": booking.pk, "confirmPhone": True},  # the persona is not verified
+            headers=headers,
         )
     assert state["fired"]
     assert response.status_code == 503, response.get_data()[:300]
@@ -297,7 +299,9 @@ def test_postgres_dies_after_the_stk_push_left_and_the_retry_sends_no_second_pro
 
     connection.close()
     response = wsgi_client.post(
-        "/api/v1/payments/mpesa/stk-push", json={"bookingId": booking.pk}, headers=headers
+        "/api/v1/payments/mpesa/stk-push",
+        json={"bookingId": booking.pk, "confirmPhone": True},
+        headers=headers,
     )
     assert response.status_code in {200, 201, 409}, response.get_data()[:300]
     assert Payment.objects.filter(booking=booking).count() == 1

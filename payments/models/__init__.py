@@ -22,12 +22,16 @@ from payments.models.ledger import (
 )
 from payments.models.payments import (
     ACTIVE_PAYMENT_STATUSES,
+    FINAL_PAYMENT_STATUSES,
     PAYMENT_ALLOWED_TRANSITIONS,
+    SUSPENSE_ALLOWED_TRANSITIONS,
     Payment,
     PaymentMethod,
     PaymentPurpose,
     PaymentStatus,
     PaymentStatusHistory,
+    SuspenseItem,
+    SuspenseStatus,
 )
 from payments.models.payouts import (
     PAYOUT_ALLOWED_TRANSITIONS,
@@ -45,11 +49,13 @@ from payments.models.payouts import (
 
 __all__ = [
     "ACTIVE_PAYMENT_STATUSES",
+    "FINAL_PAYMENT_STATUSES",
     "PAYMENT_ALLOWED_TRANSITIONS",
     "PAYOUT_ALLOWED_TRANSITIONS",
     "PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS",
     "PAYOUT_ATTEMPT_OPEN_OUTCOMES",
     "PAYOUT_FINAL_STATUSES",
+    "SUSPENSE_ALLOWED_TRANSITIONS",
     "AppendOnlyError",
     "AppendOnlyModel",
     "AppendOnlyQuerySet",
@@ -74,4 +80,6 @@ __all__ = [
     "PayoutKind",
     "PayoutStatus",
     "PayoutStatusHistory",
+    "SuspenseItem",
+    "SuspenseStatus",
 ]

@@ -72,6 +72,7 @@ class LedgerTransactionKind(models.TextChoices):
     RELEASE = "release", "Escrow released to technician and platform"
     REFUND = "refund", "Escrow refunded to the customer"
     PAYOUT_SENT = "payout_sent", "Payout sent"
+    SUSPENSE = "suspense", "Unmatched M-Pesa money into or out of suspense"
 
 
 class LedgerTransaction(AppendOnlyModel):

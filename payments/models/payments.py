@@ -24,6 +24,9 @@ class PaymentMethod(models.TextChoices):
 class PaymentStatus(models.TextChoices):
     INITIATED = "initiated", "Initiated"
     PENDING = "pending", "Pending (waiting for the customer)"
+    # The STK push was sent but its answer was lost (timeout/reset): Daraja may have prompted the customer.
+    # Never failed, never re-pushed blindly; resolved by matching the money that arrives (suspense) or expiry.
+    OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown (push sent, answer lost)"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled by the customer"
@@ -31,13 +34,21 @@ class PaymentStatus(models.TextChoices):
     FLAGGED = "flagged", "Flagged for review"
 
 
-ACTIVE_PAYMENT_STATUSES = (PaymentStatus.INITIATED, PaymentStatus.PENDING)
+ACTIVE_PAYMENT_STATUSES = (
+    PaymentStatus.INITIATED,
+    PaymentStatus.PENDING,
+    PaymentStatus.OUTCOME_UNKNOWN,
+)
+# Nothing can change these any more (a status check on them is a 409).
+FINAL_PAYMENT_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED)
 
-# A payment window that closed (expired/failed) may still be paid late: M-Pesa then sends a success callback.
-# Money that arrived is never ignored, so those states may still move to succeeded (or flagged).
+# A payment window that closed (expired/failed/cancelled or superseded) may still be paid late: M-Pesa then
+# sends a success callback. Money that arrived is never ignored, so those states may still move to succeeded
+# (or flagged).
 PAYMENT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     PaymentStatus.INITIATED: {
         PaymentStatus.PENDING,
+        PaymentStatus.OUTCOME_UNKNOWN,
         PaymentStatus.SUCCEEDED,
         PaymentStatus.FAILED,
         PaymentStatus.CANCELLED,
@@ -51,9 +62,18 @@ PAYMENT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
         PaymentStatus.EXPIRED,
         PaymentStatus.FLAGGED,
     },
+    PaymentStatus.OUTCOME_UNKNOWN: {
+        PaymentStatus.PENDING,
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
+        PaymentStatus.EXPIRED,
+        PaymentStatus.FLAGGED,
+    },
     PaymentStatus.EXPIRED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},
     PaymentStatus.FAILED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},
-    PaymentStatus.CANCELLED: set(),
+    # Cancelled by the customer (1032) or superseded by a new push: a superseded prompt may still be paid.
+    PaymentStatus.CANCELLED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},
     PaymentStatus.SUCCEEDED: set(),
     PaymentStatus.FLAGGED: set(),
 }
@@ -92,7 +112,9 @@ class Payment(TimeStampedModel):
         max_length=16, blank=True, help_text="Phone the provider reported"
     )
     expires_at = models.DateTimeField(null=True, blank=True)
-    requested_at = models.DateTimeField(null=True, blank=True, help_text="STK push accepted")
+    requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="STK push sent (accepted, or outcome unknown)"
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     provider_paid_at = models.DateTimeField(null=True, blank=True)
 
@@ -118,7 +140,7 @@ class Payment(TimeStampedModel):
             # the customer pay twice.
             models.UniqueConstraint(
                 fields=["booking", "purpose"],
-                condition=Q(status__in=["initiated", "pending"]),
+                condition=Q(status__in=["initiated", "pending", "outcome_unknown"]),
                 name="payment_one_active_per_booking_purpose",
             ),
         ]
@@ -147,3 +169,69 @@ class PaymentStatusHistory(models.Model):
 
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class SuspenseStatus(models.TextChoices):
+    HELD = "held", "Held in suspense"
+    MATCHED = "matched", "Matched to a payment"
+    REFUNDED = "refunded", "Refunded"
+
+
+# Both outcomes are final: the row's resolved_by/resolved_at/resolution_note are the audit of the one change.
+SUSPENSE_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    SuspenseStatus.HELD: {SuspenseStatus.MATCHED, SuspenseStatus.REFUNDED},
+    SuspenseStatus.MATCHED: set(),
+    SuspenseStatus.REFUNDED: set(),
+}
+
+
+class SuspenseItem(TimeStampedModel):
+    """M-Pesa money whose STK callback (or query answer) matched no payment, e.g. the prompt of a push whose
+    answer was lost. Posted into the `mpesa_suspense` ledger account until it is matched to a payment
+    (automatically by phone, amount and time, or by staff) or refunded."""
+
+    callback_event = models.OneToOneField(
+        "payments.CallbackEvent", on_delete=models.PROTECT, related_name="suspense_item"
+    )
+    checkout_request_id = models.CharField(max_length=64, unique=True)
+    amount = MoneyField()
+    currency = CurrencyField()
+    phone = PhoneNumberField(blank=True, help_text="Phone the provider reported")
+    receipt = models.CharField(max_length=32, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True, help_text="Provider's transaction time")
+    status = models.CharField(
+        max_length=16, choices=SuspenseStatus.choices, default=SuspenseStatus.HELD
+    )
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="suspense_items",
+        help_text="The payment this money was credited to",
+    )
+    refund_payout = models.ForeignKey(
+        "payments.Payout",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="suspense_items",
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=SuspenseStatus.values), name="suspense_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="suspense_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "phone", "amount"])]
+
+    def __str__(self):
+        return f"Suspense {self.pk} {self.amount} {self.phone or '-'} {self.status}"

@@ -129,8 +129,12 @@ def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> Cal
 
 
 def mpesa_stk_callback_apply(*, event_id: int) -> str:
-    """Apply a stored STK callback to its payment. Leaves the event `received` while no payment matches yet
-    (the callback overtook the STK push response); `_payment_send_stk` applies it once the id is stored."""
+    """Apply a stored STK callback to its payment.
+
+    No payment has its CheckoutRequestID (the callback overtook the push's answer, or the answer was lost):
+    money it reports is held in suspense and matched to the push it fits (payments/services/suspense.py);
+    a failure waits as `received`, and `_payment_send_stk` applies it once the id is stored.
+    """
     from payments.daraja.parsing import parse_stk_callback
 
     event = CallbackEvent.objects.get(pk=event_id)
@@ -141,6 +145,12 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
         .first()
     )
     if row is None:
+        if callback.is_success and callback.amount is not None and callback.amount > 0:
+            from payments.services.suspense import suspense_hold_stk_money, suspense_match_for_item
+
+            item = suspense_hold_stk_money(event=event, callback=callback)
+            matched = suspense_match_for_item(item_id=item.pk)
+            return f"matched_payment_{matched.pk}" if matched else "held_in_suspense"
         CallbackEvent.objects.filter(pk=event_id).update(outcome="payment_not_found")
         return "payment_not_found"
     payment_id, booking_id = row
@@ -159,10 +169,13 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
 
 
 def _apply_stk(booking, payment: Payment, callback) -> str:
-    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED, PaymentStatus.CANCELLED):
+    from payments.models import ACTIVE_PAYMENT_STATUSES
+
+    # Money for a closed (expired, failed, cancelled or superseded) payment is still credited.
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED):
         return f"already_{payment.status}"
     if callback.result_code != "0":
-        if payment.status not in (PaymentStatus.INITIATED, PaymentStatus.PENDING):
+        if payment.status not in ACTIVE_PAYMENT_STATUSES:
             return f"already_{payment.status}"
         payment_services.payment_mark_failed(
             payment=payment,
@@ -203,6 +216,8 @@ def _apply_stk(booking, payment: Payment, callback) -> str:
         paid_phone=callback.phone_number or "",
         provider_paid_at=callback.transaction_date,
         note=f"M-Pesa receipt {receipt}" if receipt else "paid",
+        result_code="0",
+        result_desc=callback.result_desc or "",
     )
     return "succeeded"
 

@@ -12,6 +12,7 @@ Convention: a transfer of X from account A to account B credits A and debits B. 
 | `refunds_payable`             | money owed back to customers, not yet sent                            |
 | `mpesa_b2c_disbursed`         | money sent out by M-Pesa B2C (payouts and refunds)                    |
 | `card_refunds_disbursed`      | money returned to cards through Stripe refunds                        |
+| `mpesa_suspense`              | M-Pesa money that arrived for no known payment, until matched or refunded |
 
 Every transaction balances (Σdebit == Σcredit, checked here before writing), so all balances always sum to 0.
 
@@ -27,6 +28,9 @@ Money flow (each row one ledger transaction, posted once under its unique `refer
 | dispute: refund part / release part     | escrow → refunds_payable; escrow → technician_payable + platform_revenue | dispute:<id>:refund / :release |
 | dispute after release                   | technician_payable (unsent payouts only) + platform_revenue → refunds_payable | dispute:<id>:clawback |
 | payout or refund paid                   | technician_payable or refunds_payable → mpesa_b2c_disbursed / card_refunds_disbursed | payout:<id>:paid |
+| STK money matching no payment           | customer_clearing → mpesa_suspense                              | suspense:<id>:received          |
+| suspense matched to a payment           | mpesa_suspense → customer_clearing (then payment:<id>:received) | suspense:<id>:matched           |
+| suspense refunded by staff              | mpesa_suspense → refunds_payable (then the refund payout)       | suspense:<id>:refund            |
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ PLATFORM_REVENUE = "platform_revenue"
 REFUNDS_PAYABLE = "refunds_payable"
 MPESA_B2C_DISBURSED = "mpesa_b2c_disbursed"
 CARD_REFUNDS_DISBURSED = "card_refunds_disbursed"
+MPESA_SUSPENSE = "mpesa_suspense"
 
 _NAMES = {
     CUSTOMER_CLEARING: "Customer payments clearing",
@@ -52,6 +57,7 @@ _NAMES = {
     REFUNDS_PAYABLE: "Refunds payable to customers",
     MPESA_B2C_DISBURSED: "Sent by M-Pesa B2C",
     CARD_REFUNDS_DISBURSED: "Refunded to cards",
+    MPESA_SUSPENSE: "M-Pesa money matching no payment (suspense)",
 }
 
 

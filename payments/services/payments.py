@@ -1,5 +1,11 @@
 """Inbound payments: STK push requests, STK queries and expiry, and the success path shared with cards
-(payments/services/card.py)."""
+(payments/services/card.py).
+
+An STK push whose answer was lost (`DarajaOutcomeUnknown`) is never failed and never re-sent blindly: the
+payment waits in `outcome_unknown` until the money it may have produced turns up in suspense
+(payments/services/suspense.py) or its window closes. An unreachable Daraja (`DarajaUnavailable`/`DarajaBusy`)
+leaves nothing behind: the request row is removed and the caller gets `PaymentProviderUnavailable` (503).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from dumuwaks.core.side_effects import publish_after_commit
 from payments import errors
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
+    FINAL_PAYMENT_STATUSES,
     PAYMENT_ALLOWED_TRANSITIONS,
     CallbackEvent,
     CallbackKind,
@@ -48,6 +55,31 @@ BALANCE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 # A booking that ended: money arriving for it is refunded in full.
 CLOSED_BOOKING_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RESOLVED)
 _DESCRIPTIONS = {PaymentPurpose.DEPOSIT: "Booking fee", PaymentPurpose.BALANCE: "Balance"}
+# A payment still `initiated` this long after it was created lost its push midway (the process died while
+# Daraja was being called): the prompt may have gone out, so it is treated as an unknown outcome.
+STK_PUSH_IN_FLIGHT_SECONDS = 180
+# AccountReference: "DWP" + the payment id in base 36, unique for as long as payment ids are (Daraja allows
+# 12 characters: 9 base-36 digits cover ids up to 36**9 - 1, about 10**14). The old "booking number" reference
+# began with "DW" and a digit, so the two schemes can never produce the same reference.
+ACCOUNT_REFERENCE_PREFIX = "DWP"
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def payment_account_reference(payment_id: int) -> str:
+    """The AccountReference of a payment's STK push (shown in the customer's prompt)."""
+    if payment_id <= 0:
+        raise ValueError("payment ids are positive")
+    digits = ""
+    value = payment_id
+    while value:
+        value, rest = divmod(value, 36)
+        digits = _BASE36[rest] + digits
+    reference = ACCOUNT_REFERENCE_PREFIX + digits
+    if len(reference) > 12:
+        raise ValueError(
+            f"payment id {payment_id} does not fit Daraja's 12-character AccountReference"
+        )
+    return reference
 
 
 def payment_transition(
@@ -94,6 +126,48 @@ def _payment_window(method: str) -> timedelta:
     return timedelta(seconds=settings.PAYMENT_STK_EXPIRY_SECONDS)
 
 
+def _pending_body(payment: Payment) -> dict:
+    return {
+        "id": payment.pk,
+        "status": payment.status,
+        "method": payment.method,
+        "phone": payment.phone,
+        "expires_at": payment.expires_at.isoformat() if payment.expires_at else None,
+    }
+
+
+def _trusted_phones(payer) -> set[str]:
+    """Numbers an STK prompt may go to without the customer confirming them: their own number once verified,
+    and any number that already paid one of their M-Pesa payments (its owner entered the PIN)."""
+    trusted = set(
+        Payment.objects.filter(
+            payer=payer, method=PaymentMethod.MPESA, status=PaymentStatus.SUCCEEDED
+        )
+        .exclude(phone="")
+        .values_list("phone", flat=True)
+    )
+    if payer.phone_number and payer.is_phone_verified:
+        trusted.add(normalize_phone(payer.phone_number))
+    return trusted
+
+
+def _stk_phone(*, booking: Booking, payer, phone: str | None, confirm_phone: bool) -> str:
+    """The number to prompt. Rule: the customer's own verified number (or one that has paid for them
+    before) as is; any other number only when the request confirms it (`confirm_phone`)."""
+    earlier = (
+        Payment.objects.filter(
+            booking=booking, method=PaymentMethod.MPESA, status=PaymentStatus.SUCCEEDED
+        )
+        .exclude(phone="")
+        .values_list("phone", flat=True)
+        .first()
+    )
+    number = normalize_phone(phone or earlier or payer.phone_number)
+    if not confirm_phone and number not in _trusted_phones(payer):
+        raise errors.PhoneConfirmationRequired()
+    return number
+
+
 def _payment_open(
     *,
     booking_id: int,
@@ -102,8 +176,14 @@ def _payment_open(
     method: str,
     phone: str | None,
     idempotency_key: str | None,
+    confirm_phone: bool = False,
+    supersede: bool = False,
 ) -> tuple[Payment, bool]:
-    """Create the Payment row for a new request, or return the one this request already made."""
+    """Create the Payment row for a new request, or return the one this request already made.
+
+    While a request for the same booking and purpose is open, a new one is refused (`PaymentPending`, with the
+    open payment) unless `supersede`: an open M-Pesa request is then cancelled (a history row) and replaced.
+    """
     if idempotency_key:
         existing = Payment.objects.filter(payer=payer, idempotency_key=idempotency_key).first()
         if existing is not None:
@@ -121,21 +201,27 @@ def _payment_open(
             booking=booking, purpose=purpose, status__in=ACTIVE_PAYMENT_STATUSES
         ).first()
         if active is not None:
-            # A prompt is already on the customer's phone: never push a second one.
-            return active, False
+            if idempotency_key and active.idempotency_key == idempotency_key:
+                return active, False
+            if method != PaymentMethod.MPESA:
+                return active, False  # card checkout: the open intent is handed back (card.py)
+            if not (supersede and active.method == PaymentMethod.MPESA):
+                # A prompt is already on the customer's phone: never push a second one unasked.
+                raise errors.PaymentPending(extra={"payment": _pending_body(active)})
         _check_due(booking, purpose)
         number = ""
         if method == PaymentMethod.MPESA:
-            # Default: the number that paid this booking before (the balance goes to the same phone).
-            earlier = (
-                Payment.objects.filter(
-                    booking=booking, method=PaymentMethod.MPESA, status=PaymentStatus.SUCCEEDED
-                )
-                .exclude(phone="")
-                .values_list("phone", flat=True)
-                .first()
+            number = _stk_phone(
+                booking=booking, payer=payer, phone=phone, confirm_phone=confirm_phone
             )
-            number = normalize_phone(phone or earlier or payer.phone_number)
+        if active is not None:
+            payment_transition(
+                payment=lock_payment(active.pk),
+                to=PaymentStatus.CANCELLED,
+                actor=payer,
+                note="superseded by a new payment request",
+                completed_at=now(),
+            )
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
@@ -170,9 +256,15 @@ def payment_request_stk(
     purpose: str,
     phone: str | None = None,
     idempotency_key: str | None = None,
+    confirm_phone: bool = False,
+    supersede: bool = False,
 ) -> Payment:
-    """Ask the customer's phone for the deposit or balance (STK push). Idempotent per key and per booking.
+    """Ask the customer's phone for the deposit or balance (STK push). Idempotent per key.
 
+    Raises `PaymentPending` while a request is open (unless `supersede`), `PhoneConfirmationRequired` for a
+    number that is not the payer's verified one (unless `confirm_phone`), `PaymentProviderUnavailable` when
+    Daraja cannot be reached (nothing is kept) and `PaymentProviderRejected` when Daraja refuses the push (the
+    failed payment is kept). A lost answer leaves the payment `outcome_unknown`.
     The Daraja call happens after the Payment row is committed and outside any transaction.
     """
     payment, created = _payment_open(
@@ -182,6 +274,8 @@ def payment_request_stk(
         method=PaymentMethod.MPESA,
         phone=phone,
         idempotency_key=idempotency_key,
+        confirm_phone=confirm_phone,
+        supersede=supersede,
     )
     if not created:
         if payment.method != PaymentMethod.MPESA:
@@ -191,28 +285,41 @@ def payment_request_stk(
 
 
 def _payment_send_stk(payment: Payment) -> Payment:
-    from payments.daraja.errors import DarajaError, DarajaOutcomeUnknown
+    from payments.daraja.errors import (
+        DarajaBusy,
+        DarajaConfigurationError,
+        DarajaError,
+        DarajaOutcomeUnknown,
+    )
     from payments.services.common import mpesa_client
 
-    booking = payment.booking
     try:
         accepted = mpesa_client().stk_push(
             phone_msisdn=to_msisdn(payment.phone),
             amount=to_mpesa_amount(payment.amount),
-            account_reference=booking.number.replace("-", "")[:12],
+            account_reference=payment_account_reference(payment.pk),
             description=_DESCRIPTIONS[payment.purpose],
             callback_url=callback_url(DARAJA_CALLBACK_PATHS["stk_result"]),
         )
     except DarajaOutcomeUnknown as exc:
-        # Without a CheckoutRequestID we cannot query; a late callback for it is kept unmatched for staff.
-        return _payment_fail_request(payment, exc, "STK push outcome unknown")
+        # Daraja may have prompted the customer: wait for the money (suspense matching) or the window.
+        return _payment_mark_outcome_unknown(payment, note=f"STK push outcome unknown: {exc}")
+    except (DarajaBusy, DarajaConfigurationError) as exc:
+        # Nothing reached Daraja (unreachable, rate-limited, or our configuration): keep nothing.
+        log = logger.error if isinstance(exc, DarajaConfigurationError) else logger.warning
+        log("STK push for payment %s not sent: %s", payment.pk, exc)
+        _payment_discard_unsent(payment)
+        raise errors.PaymentProviderUnavailable() from exc
     except DarajaError as exc:
-        return _payment_fail_request(payment, exc, "STK push rejected")
+        _payment_fail_request(payment, exc, "STK push rejected")
+        raise errors.PaymentProviderRejected(
+            extra={"payment": _pending_body(Payment.objects.get(pk=payment.pk))}
+        ) from exc
 
     with transaction.atomic():
         lock_booking(payment.booking_id)
         payment = lock_payment(payment.pk)
-        if payment.status == PaymentStatus.INITIATED:
+        if payment.status in (PaymentStatus.INITIATED, PaymentStatus.OUTCOME_UNKNOWN):
             payment_transition(
                 payment=payment,
                 to=PaymentStatus.PENDING,
@@ -222,24 +329,75 @@ def _payment_send_stk(payment: Payment) -> Payment:
                 requested_at=now(),
             )
         elif not payment.checkout_request_id:
-            # Closed meanwhile (expired): keep the id anyway so a late callback still finds its payment.
+            # Closed meanwhile (expired/superseded): keep the id anyway so a late callback still finds it.
             Payment.objects.filter(pk=payment.pk).update(
                 checkout_request_id=accepted.checkout_request_id,
                 merchant_request_id=accepted.merchant_request_id,
+                requested_at=now(),
             )
-    # The callback may have overtaken the synchronous answer: process it now that it can be matched.
+    _payment_apply_early_callback(payment.pk, accepted.checkout_request_id)
+    payment.refresh_from_db()
+    return payment
+
+
+def _payment_apply_early_callback(payment_id: int, checkout_request_id: str) -> None:
+    """The callback may have overtaken the synchronous answer: apply it now that it can be matched.
+
+    A success that overtook it was put into suspense (it matched nothing then); a failure waits as `received`.
+    """
+    from payments.models import SuspenseItem, SuspenseStatus
+    from payments.services.callbacks import mpesa_stk_callback_apply
+    from payments.services.suspense import suspense_item_match
+
+    held = (
+        SuspenseItem.objects.filter(
+            checkout_request_id=checkout_request_id, status=SuspenseStatus.HELD
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if held is not None:
+        suspense_item_match(item_id=held, payment_id=payment_id, note="callback before push answer")
+        return
     waiting = CallbackEvent.objects.filter(
         provider=CallbackProvider.MPESA,
         kind=CallbackKind.STK,
-        provider_key=accepted.checkout_request_id,
+        provider_key=checkout_request_id,
         status=CallbackStatus.RECEIVED,
     ).first()
     if waiting is not None:
-        from payments.services.callbacks import mpesa_stk_callback_apply
-
         mpesa_stk_callback_apply(event_id=waiting.pk)
+
+
+def _payment_mark_outcome_unknown(payment: Payment, *, note: str, sent_at=None) -> Payment:
+    with transaction.atomic():
+        lock_booking(payment.booking_id)
+        payment = lock_payment(payment.pk)
+        if payment.status != PaymentStatus.INITIATED:
+            return payment
+        payment_transition(
+            payment=payment,
+            to=PaymentStatus.OUTCOME_UNKNOWN,
+            note=note,
+            requested_at=sent_at or now(),
+        )
+    logger.warning("payment %s: %s", payment.pk, note)
+    from payments.services.suspense import suspense_match_for_payment
+
+    # Its money may already be waiting in suspense (the callback overtook the lost answer).
+    suspense_match_for_payment(payment_id=payment.pk)
     payment.refresh_from_db()
     return payment
+
+
+def _payment_discard_unsent(payment: Payment) -> None:
+    """Remove the request row of a push that never reached Daraja (the client is told to retry)."""
+    with transaction.atomic():
+        lock_booking(payment.booking_id)
+        payment = lock_payment(payment.pk)
+        if payment.status == PaymentStatus.INITIATED and not payment.checkout_request_id:
+            PaymentStatusHistory.objects.filter(payment=payment).delete()
+            payment.delete()
 
 
 def _payment_fail_request(payment: Payment, exc, note: str) -> Payment:
@@ -270,12 +428,18 @@ def payment_mark_succeeded(
     paid_phone: str = "",
     provider_paid_at=None,
     note: str = "",
+    result_code: str = "",
+    result_desc: str = "",
+    checkout_request_id: str | None = None,
 ) -> Payment:
     """Credit a payment into the booking's escrow and take the next step of the money flow.
 
     Caller holds the booking and payment locks inside a transaction and has verified amount and payer.
+    `result_code`/`result_desc` are the provider's (M-Pesa: "0" / "The service request is processed
+    successfully."); `checkout_request_id` is stored when the money was matched to a push that had none.
     """
     lock_escrow(booking.pk)
+    extra = {"checkout_request_id": checkout_request_id} if checkout_request_id else {}
     payment_transition(
         payment=payment,
         to=PaymentStatus.SUCCEEDED,
@@ -285,6 +449,9 @@ def payment_mark_succeeded(
         paid_phone=paid_phone or "",
         provider_paid_at=provider_paid_at,
         completed_at=now(),
+        result_code=result_code[:32],
+        result_desc=result_desc[:255],
+        **extra,
     )
     ledger_post(
         kind=LedgerTransactionKind.PAYMENT_RECEIVED,
@@ -347,32 +514,112 @@ def payment_mark_failed(
 
 
 def payment_query_status(*, payment_id: int) -> Payment:
-    """Resolve a pending M-Pesa payment whose callback never came (STK Query); expire any payment whose
-    window closed (a card payment that later succeeds is still credited). Safe to call any time."""
-    from payments.daraja.errors import DarajaError
-    from payments.services.common import mpesa_client
+    """Resolve an open payment whose callback never came; expire any payment whose window closed (a
+    payment that later succeeds is still credited). Safe to call any time (beat job, polling clients).
 
+    - pending M-Pesa payment: STK Query (an answer about another CheckoutRequestID is refused);
+    - `initiated` for longer than a push can take: the push was cut off midway → `outcome_unknown`;
+    - `outcome_unknown` (no CheckoutRequestID, nothing to query): its money is looked for in suspense.
+    """
     payment = Payment.objects.select_related("booking").get(pk=payment_id)
     if payment.status not in ACTIVE_PAYMENT_STATUSES:
         return payment
-    if payment.method != PaymentMethod.MPESA or not payment.checkout_request_id:
+    if payment.method != PaymentMethod.MPESA:
         return _payment_expire_if_due(payment)
+    if payment.status == PaymentStatus.INITIATED and not payment.checkout_request_id:
+        cutoff = now() - timedelta(seconds=STK_PUSH_IN_FLIGHT_SECONDS)
+        if payment.created_at < cutoff:
+            payment = _payment_mark_outcome_unknown(
+                payment,
+                note="STK push never answered (cut off midway): outcome unknown",
+                sent_at=payment.created_at,
+            )
+    if not payment.checkout_request_id:
+        if payment.status == PaymentStatus.OUTCOME_UNKNOWN:
+            from payments.services.suspense import suspense_match_for_payment
+
+            suspense_match_for_payment(payment_id=payment.pk)
+            payment.refresh_from_db()
+        return (
+            _payment_expire_if_due(payment)
+            if payment.status in ACTIVE_PAYMENT_STATUSES
+            else payment
+        )
+    result = _stk_query(payment)
+    if result is None or result.state == "pending":
+        return _payment_expire_if_due(payment)
+    return _payment_apply_query(payment, result, closed_ok=False)
+
+
+def payment_check_status(*, payment_id: int, actor=None) -> Payment:
+    """Staff (or the payer) ask for a fresh status check of a payment that is not final.
+
+    Open payments are resolved as by the beat job. A closed one (expired, failed, cancelled) can only still
+    turn out paid: its STK Query answer or its money in suspense credits it; anything else leaves it as is.
+    Raises `PaymentFinal` for succeeded and flagged payments.
+    """
+    payment = Payment.objects.select_related("booking").get(pk=payment_id)
+    if payment.status in FINAL_PAYMENT_STATUSES:
+        raise errors.PaymentFinal()
+    logger.info(
+        "status check of payment %s requested by %s", payment.pk, getattr(actor, "pk", None)
+    )
+    if payment.status in ACTIVE_PAYMENT_STATUSES or payment.method != PaymentMethod.MPESA:
+        return payment_query_status(payment_id=payment.pk)
+    if not payment.checkout_request_id:
+        if (
+            payment.requested_at is not None
+        ):  # a push whose answer was lost: its money may be in suspense
+            from payments.services.suspense import suspense_match_for_payment
+
+            suspense_match_for_payment(payment_id=payment.pk)
+            payment.refresh_from_db()
+        return payment
+    result = _stk_query(payment)
+    if result is None or result.state != "succeeded":
+        return payment
+    return _payment_apply_query(payment, result, closed_ok=True)
+
+
+def _stk_query(payment: Payment):
+    """STK Query for the payment's CheckoutRequestID; None when Daraja gave no usable answer (logged)."""
+    from payments.daraja.errors import DarajaError
+    from payments.services.common import mpesa_client
+
     try:
         result = mpesa_client().stk_query(checkout_request_id=payment.checkout_request_id)
     except DarajaError as exc:
         logger.info("STK query for payment %s failed: %s", payment.pk, exc)
-        return _payment_expire_if_due(payment)
-    if result.state == "pending":
-        return _payment_expire_if_due(payment)
+        return None
+    if result.state != "pending" and result.checkout_request_id != payment.checkout_request_id:
+        # Only an answer about the request we asked about may change this payment.
+        logger.warning(
+            "STK query answer for payment %s refused: asked about %s, answer is about %s",
+            payment.pk,
+            payment.checkout_request_id,
+            result.checkout_request_id,
+        )
+        return None
+    return result
+
+
+def _payment_apply_query(payment: Payment, result, *, closed_ok: bool) -> Payment:
     with transaction.atomic():
         booking = lock_booking(payment.booking_id)
         payment = lock_payment(payment.pk)
-        if payment.status not in ACTIVE_PAYMENT_STATUSES:
+        open_ = payment.status in ACTIVE_PAYMENT_STATUSES
+        if payment.status in FINAL_PAYMENT_STATUSES or not (open_ or closed_ok):
             return payment
         if result.state == "succeeded":
             # The query carries no receipt or amount: we trust the amount we asked for.
-            payment_mark_succeeded(booking=booking, payment=payment, note="confirmed by STK query")
-        else:
+            payment_mark_succeeded(
+                booking=booking,
+                payment=payment,
+                note="confirmed by STK query",
+                result_code=str(result.result_code or "0"),
+                result_desc=result.result_desc or "",
+            )
+        elif open_:
             payment_mark_failed(
                 payment=payment,
                 result_code=str(result.result_code or ""),

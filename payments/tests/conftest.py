@@ -29,3 +29,12 @@ def booking(customer, technician, service_category):
     return BookingFactory(
         customer=customer, technician=technician, category=service_category, price=PRICE
     )
+
+
+@pytest.fixture
+def customer(customer):
+    """The customer persona with a verified phone: STK prompts go to it without confirmation (the rule is
+    tested with an unverified customer in test_stk_push_rules.py)."""
+    type(customer).objects.filter(pk=customer.pk).update(is_phone_verified=True)
+    customer.is_phone_verified = True
+    return customer

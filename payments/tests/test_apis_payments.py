@@ -30,10 +30,14 @@ def test_same_idempotency_key_returns_the_same_payment_and_sends_one_prompt(
     assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
 
 
-def test_second_push_while_one_is_pending_returns_the_pending_one(mpesa, booking, customer_client):
+def test_second_push_while_one_is_pending_is_a_conflict_naming_the_pending_one(
+    mpesa, booking, customer_client
+):
     first = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
     second = customer_client.post(STK_PUSH, {"bookingId": booking.pk}, HTTP_IDEMPOTENCY_KEY="x")
-    assert first.json()["id"] == second.json()["id"]
+    assert second.status_code == 409
+    assert second.json()["code"] == "payment_pending"
+    assert second.json()["payment"]["id"] == first.json()["id"]
     assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
 
 
@@ -91,13 +95,16 @@ def test_balance_is_not_due_before_confirmation(mpesa, booking, customer_client)
     assert response.json()["code"] == "payment_not_due"
 
 
-def test_rejected_stk_push_is_reported_as_failed(mpesa, booking, customer_client):
-    mpesa.fail_next(PATH_STK_PUSH, "internal")
+def test_rejected_stk_push_is_a_502_and_the_customer_can_try_again(mpesa, booking, customer_client):
+    mpesa.fail_next(PATH_STK_PUSH, "invalid_token", times=2)  # refused twice: a definite rejection
     response = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
-    assert response.status_code == 201
-    assert response.json()["status"] == "failed"
+    assert response.status_code == 502
+    assert response.json()["code"] == "payment_provider_rejected"
+    assert response.json()["payment"]["status"] == "failed"
+    assert "Invalid Access Token" not in response.content.decode()
     # The customer can try again: a new payment, a new prompt.
     response = customer_client.post(STK_PUSH, {"bookingId": booking.pk})
+    assert response.status_code == 201
     assert response.json()["status"] == "pending"
 
 
@@ -239,7 +246,7 @@ def test_anonymous_users_get_401(anon_client, booking):
 
 
 def test_failed_payment_shows_in_history(mpesa, booking, customer_client):
-    mpesa.fail_next(PATH_STK_PUSH, "internal")
+    mpesa.fail_next(PATH_STK_PUSH, "invalid_token", times=2)
     customer_client.post(STK_PUSH, {"bookingId": booking.pk})
     body = customer_client.get("/api/v1/payments/transactions").json()
     assert body["results"][0]["status"] == PaymentStatus.FAILED
@@ -253,7 +260,7 @@ def test_balance_prompt_goes_to_the_number_that_paid_the_deposit(
     from payments.tests.helpers import post_callback
 
     body = customer_client.post(
-        STK_PUSH, {"bookingId": booking.pk, "phoneNumber": "0799888777"}
+        STK_PUSH, {"bookingId": booking.pk, "phoneNumber": "0799888777", "confirmPhone": True}
     ).json()
     deposit = Payment.objects.get(pk=body["id"])
     post_callback(

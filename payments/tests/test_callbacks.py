@@ -174,8 +174,11 @@ def test_garbage_is_acknowledged_without_effect(mpesa, pending_deposit, anon_cli
 def test_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
     mpesa, booking, customer, anon_client, monkeypatch
 ):
-    """Daraja's callback can reach us before our own STK push call has returned."""
+    """Daraja's callback can reach us before our own STK push call has returned: its money waits in
+    suspense (it matches nothing yet) and is credited once the push's CheckoutRequestID is stored."""
     from payments.daraja import get_mpesa_client
+    from payments.models import SuspenseItem
+    from payments.selectors import account_balance
 
     real = get_mpesa_client()
 
@@ -185,26 +188,61 @@ def test_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
             payload = mpesa.stk_callback_payload(accepted.checkout_request_id, "0")
             post_callback(anon_client, "callback", payload)
             event = CallbackEvent.objects.get()
+            assert event.status == CallbackStatus.PROCESSED
+            assert event.outcome.startswith("held_in_suspense")
+            assert account_balance("mpesa_suspense") == Decimal("1000.00")
+            return accepted
+
+    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: CallbackFirst())
+    payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
+    assert payment.status == PaymentStatus.SUCCEEDED
+    assert payment.result_code == "0"
+    assert SuspenseItem.objects.get().payment_id == payment.pk
+    assert account_balance("mpesa_suspense") == Decimal("0.00")
+    assert escrow(booking) == Decimal("1000.00")
+    assert_reconciled()
+
+
+def test_failure_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
+    mpesa, booking, customer, anon_client, monkeypatch
+):
+    from payments.daraja import get_mpesa_client
+
+    real = get_mpesa_client()
+
+    class CallbackFirst:
+        def stk_push(self, **kwargs):
+            accepted = real.stk_push(**kwargs)
+            payload = mpesa.stk_callback_payload(accepted.checkout_request_id, "1032")
+            post_callback(anon_client, "callback", payload)
+            event = CallbackEvent.objects.get()
             assert event.status == CallbackStatus.RECEIVED
             assert event.outcome == "payment_not_found"
             return accepted
 
     monkeypatch.setattr("payments.services.common.mpesa_client", lambda: CallbackFirst())
     payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
-    assert payment.status == PaymentStatus.SUCCEEDED
+    assert payment.status == PaymentStatus.CANCELLED
     assert CallbackEvent.objects.get().status == CallbackStatus.PROCESSED
-    assert escrow(booking) == Decimal("1000.00")
-    assert_reconciled()
+    assert LedgerTransaction.objects.count() == 0
 
 
-def test_unknown_checkout_id_is_kept_for_staff(mpesa, pending_deposit, anon_client):
+def test_unknown_checkout_id_is_held_in_suspense_for_staff(mpesa, pending_deposit, anon_client):
+    from payments.models import SuspenseItem
+    from payments.selectors import account_balance
+
     payload = mpesa.stk_callback_payload(pending_deposit.checkout_request_id, "0")
     payload["Body"]["stkCallback"]["CheckoutRequestID"] = "ws_CO_unknown"
     post_callback(anon_client, "callback", payload)
     event = CallbackEvent.objects.get()
-    assert event.status == CallbackStatus.RECEIVED
-    assert event.outcome == "payment_not_found"
-    assert LedgerTransaction.objects.count() == 0
+    assert event.status == CallbackStatus.PROCESSED
+    item = SuspenseItem.objects.get()
+    assert (item.status, item.amount, item.payment_id) == ("held", Decimal("1000.00"), None)
+    assert event.outcome == f"held_in_suspense:{item.pk}"
+    assert account_balance("mpesa_suspense") == Decimal("1000.00")
+    pending_deposit.refresh_from_db()
+    assert pending_deposit.status == PaymentStatus.PENDING  # it has its own CheckoutRequestID
+    assert_reconciled()
 
 
 # --- B2C ----------------------------------------------------------------------------------------------------
