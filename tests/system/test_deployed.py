@@ -63,9 +63,17 @@ def _booking(system: System, tokens: dict, booking_id: int) -> dict:
 def _stk_push_for(system: System, booking: dict) -> str:
     """The CheckoutRequestID Daraja gave the worker's deposit push for this booking."""
 
+    from payments.services.payments import payment_account_reference
+
     def pushed():
+        # The AccountReference names the payment (DWP + its id in base 36), not the booking.
+        rows = system.sql(
+            "SELECT id FROM payments_payment WHERE booking_id = %s AND purpose = 'deposit'",
+            (booking["id"],),
+        )
+        references = {payment_account_reference(payment_id) for (payment_id,) in rows}
         for checkout_id, entry in list(system.daraja.stk.items()):
-            if entry["body"]["AccountReference"].endswith(str(booking["id"])):
+            if entry["body"]["AccountReference"] in references:
                 return checkout_id
         return None
 
