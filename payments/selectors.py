@@ -412,6 +412,7 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
         )["total"]
     return report
 
+
 # --- Money owed a step (payments/services/sweep.py completes them; `manage.py reconcile` reports aged ones) -------
 
 ESCROW_CODE_PREFIX = "escrow:booking:"
@@ -466,6 +467,8 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
     - request_balance: confirmed, deposit paid, a balance is due and no balance payment was ever attempted;
     - settle_cancellation: cancelled/expired, escrow holds money, no `booking:<id>:cancel-*` posting;
     - request_deposit: pending, unpaid, still inside its payment window, no deposit payment ever attempted.
+    The two request steps need a verified customer phone: automatic prompts go only there
+    (payments/services/payments.py `_stk_phone`); other customers pay from the app with `confirmPhone`.
     """
     from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
 
@@ -514,6 +517,7 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
                 balance_amount__gt=0,
                 balance_attempted=False,
                 escrow_held__lt=F("price"),
+                customer__is_phone_verified=True,
                 then=Value(OwedStep.REQUEST_BALANCE),
             ),
             When(
@@ -528,6 +532,7 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
                 deposit_paid_at__isnull=True,
                 deposit_amount__gt=0,
                 deposit_attempted=False,
+                customer__is_phone_verified=True,
                 then=Value(OwedStep.REQUEST_DEPOSIT),
             ),
             default=Value(""),
