@@ -316,6 +316,19 @@ CATALOGUE: dict[str, Entry] = {
             "Tiketi {ticket_number} imepandishwa hadi kiwango {level} (kipaumbele {priority}).",
         ),
     ),
+    "support.ticket_waiting": Entry(  # every support agent and admin: nobody had room for an urgent ticket
+        G.SUPPORT,
+        (
+            "Urgent ticket waiting",
+            "Urgent ticket {ticket_number} has no agent: everyone is at capacity or away. It goes to"
+            " the first agent with room; pick it up now if you can.",
+        ),
+        (
+            "Tiketi ya dharura inasubiri",
+            "Tiketi ya dharura {ticket_number} haina wakala: wote wamejaa au hawapo. Itapewa wakala"
+            " wa kwanza atakayepata nafasi; ichukue sasa ukiweza.",
+        ),
+    ),
     # Account / marketing --------------------------------------------------------------------------------------
     "account.notice": Entry(
         G.ACCOUNT,

@@ -16,7 +16,8 @@ One fact, one notification per person. Who hears what:
 - payout.paid / payout.failed: the recipient (a technician's payout, or a customer's refund);
 - review.created: the reviewee; social.mentioned: the person mentioned; support.ticket_assigned: the
   agent; support.ticket_replied: the ticket's creator (unless they wrote the reply; internal notes never);
-  support.ticket_escalated: the agent holding the ticket and every administrator;
+  support.ticket_escalated: the agent holding the ticket and every administrator; support.ticket_waiting
+  (an urgent ticket no agent has room for, once per ticket): every support agent and administrator;
 - dispute.opened / dispute.resolved: both booking parties;
 - a new chat message: every other participant who has no open socket (presence) gets `message.received`,
   at most one unread alert per conversation per 30 minutes.
@@ -130,6 +131,10 @@ def on_support_ticket_escalated(*, ticket_id, **_):
     enqueue_after_commit(_tasks().support_ticket_escalated_notify, ticket_id)
 
 
+def on_support_ticket_waiting(*, ticket_id, **_):
+    enqueue_after_commit(_tasks().support_ticket_waiting_notify, ticket_id)
+
+
 def on_dispute_opened(*, dispute_id=None, booking_id, **_):
     enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.opened", dispute_id)
 
@@ -151,6 +156,7 @@ def register() -> None:
     subscribe("support.ticket_assigned", on_support_ticket_assigned)
     subscribe("support.ticket_replied", on_support_ticket_replied)
     subscribe("support.ticket_escalated", on_support_ticket_escalated)
+    subscribe("support.ticket_waiting", on_support_ticket_waiting)
     subscribe("dispute.opened", on_dispute_opened)
     subscribe("dispute.resolved", on_dispute_resolved)
 
@@ -392,6 +398,30 @@ def support_ticket_escalated_notify(*, ticket_id) -> list[int]:
     }
     for user_id in recipients:
         _notify(user_id, "support.ticket_escalated", context)
+    return recipients
+
+
+def support_ticket_waiting_notify(*, ticket_id) -> list[int]:
+    """Every active support agent and administrator, while the urgent ticket still waits for an agent."""
+    ticket_model = _optional_model("support", "SupportTicket")
+    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
+    if (
+        ticket is None
+        or ticket.assigned_to_id is not None
+        or ticket.status in ("resolved", "closed")
+    ):
+        return []  # picked up (or finished) before this ran: nothing waits any more
+    from accounts.models import Role, User
+
+    recipients = list(
+        User.objects.filter(is_active=True)
+        .filter(Q(role__in=(Role.SUPPORT, Role.ADMIN)) | Q(is_superuser=True))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    context = {"ticket_id": ticket_id, "ticket_number": ticket.number, "priority": ticket.priority}
+    for user_id in recipients:
+        _notify(user_id, "support.ticket_waiting", context)
     return recipients
 
 

@@ -101,6 +101,11 @@ def support_ticket_escalated_notify(ticket_id: int):
 
 
 @shared_task
+def support_ticket_waiting_notify(ticket_id: int):
+    return producers.support_ticket_waiting_notify(ticket_id=ticket_id)
+
+
+@shared_task
 def dispute_notify(booking_id: int, event: str, dispute_id: int | None = None) -> list[int]:
     return producers.dispute_notify(booking_id=booking_id, type_=event, dispute_id=dispute_id)
 

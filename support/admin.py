@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
+from django.utils.text import Truncator
 
 from accounts.models import Role, User
 from dumuwaks.core.errors import ApplicationError
@@ -13,6 +14,8 @@ from support.models import (
     TicketStatus,
     TicketStatusHistory,
 )
+
+RESOLUTION_SUMMARY_CHARS = 80
 
 
 class TicketMessageInline(admin.TabularInline):
@@ -48,6 +51,13 @@ class StatusForm(forms.Form):
         choices=[(s.value, s.label) for s in TicketStatus if s != TicketStatus.REOPENED]
     )
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    resolution = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required to resolve or close a ticket: what was done for the customer. Closing a"
+        " resolved ticket keeps its resolution unless you write a new one.",
+    )
 
 
 def _run_for_each(modeladmin, request, queryset, action, verb: str):
@@ -92,6 +102,7 @@ class SupportTicketAdmin(admin.ModelAdmin):
         "first_response_due_at",
         "sla_first_response_met",
         "sla_resolution_met",
+        "resolution_summary",
         "created_at",
     )
     list_filter = (
@@ -110,11 +121,63 @@ class SupportTicketAdmin(admin.ModelAdmin):
         "created_by__phone_number",
         "related_booking__number",
         "related_transaction_ref",
+        "resolution",
     )
     date_hierarchy = "created_at"
     list_select_related = ("assigned_to", "created_by")
-    raw_id_fields = ("created_by", "related_booking")
-    # Workflow fields change only through the services (actions below), never by editing the form.
+    raw_id_fields = ("created_by", "related_booking", "related_payment")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "number",
+                    "subject",
+                    "description",
+                    "category",
+                    "priority",
+                    "status",
+                    "created_by",
+                    "assigned_to",
+                    "assigned_at",
+                )
+            },
+        ),
+        (
+            "Resolution",
+            {"fields": ("resolution", "resolved_at", "closed_at", "csat_rating", "csat_comment")},
+        ),
+        (
+            "Related",
+            {
+                "fields": (
+                    "related_booking",
+                    "related_payment",
+                    "related_transaction_ref",
+                    "chat_conversation_id",
+                )
+            },
+        ),
+        (
+            "SLA",
+            {
+                "fields": (
+                    "sla_started_at",
+                    "first_response_due_at",
+                    "first_responded_at",
+                    "sla_first_response_met",
+                    "resolution_due_at",
+                    "sla_resolution_met",
+                    "escalation_level",
+                    "last_escalated_at",
+                    "waiting_alert_sent_at",
+                )
+            },
+        ),
+        ("Record", {"fields": ("rated_at", "created_at", "updated_at")}),
+    )
+    # Workflow fields change only through the services (actions below), never by editing the form; the
+    # resolution is written by resolving or closing, with a history row.
     readonly_fields = (
         "number",
         "status",
@@ -131,6 +194,8 @@ class SupportTicketAdmin(admin.ModelAdmin):
         "sla_resolution_met",
         "escalation_level",
         "last_escalated_at",
+        "waiting_alert_sent_at",
+        "resolution",
         "csat_rating",
         "csat_comment",
         "rated_at",
@@ -143,6 +208,10 @@ class SupportTicketAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tickets are opened through the API so numbering, SLA and assignment apply
+
+    @admin.display(description="Resolution")
+    def resolution_summary(self, obj) -> str:
+        return Truncator(obj.resolution).chars(RESOLUTION_SUMMARY_CHARS) if obj.resolution else "—"
 
     @admin.action(description="Assign selected tickets")
     def assign_tickets(self, request, queryset):
@@ -176,6 +245,7 @@ class SupportTicketAdmin(admin.ModelAdmin):
                         to=form.cleaned_data["status"],
                         actor=request.user,
                         note=form.cleaned_data["note"],
+                        resolution=form.cleaned_data["resolution"],
                     ),
                     "Updated",
                 )

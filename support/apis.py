@@ -151,6 +151,7 @@ class SupportTicketStatusApi(_StaffTicketActionApi):
             to=data.validated_data["status"],
             actor=request.user,
             note=data.validated_data["note"],
+            resolution=data.validated_data["resolution"],
         )
         return _ticket_response(ticket)
 

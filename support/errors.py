@@ -54,3 +54,11 @@ class RelatedPaymentNotFound(ValidationFailed):
 class ChatUnavailable(ServiceUnavailable):
     code = "support_chat_unavailable"
     message = "Live chat is not available yet. Please use ticket messages."
+
+
+class ResolutionRequired(ValidationFailed):
+    message = "Write a resolution to resolve or close this ticket: what was done for the customer."
+
+    def __init__(self, message: str | None = None, **kwargs):
+        kwargs.setdefault("fields", {"resolution": ["This field is required."]})
+        super().__init__(message, **kwargs)

@@ -128,6 +128,8 @@ class SupportTicket(TimeStampedModel):
     sla_resolution_met = models.BooleanField(null=True, blank=True)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     last_escalated_at = models.DateTimeField(null=True, blank=True)
+    # When the staff were told this urgent ticket waits with no agent able to take it (once per ticket).
+    waiting_alert_sent_at = models.DateTimeField(null=True, blank=True)
 
     resolution = models.TextField(blank=True)
     csat_rating = models.PositiveSmallIntegerField(null=True, blank=True)

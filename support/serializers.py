@@ -124,6 +124,16 @@ class SupportTicketAssignInputSerializer(serializers.Serializer):
 class SupportTicketStatusInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    resolution = serializers.CharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "What was done for the customer. Required to move a working ticket to resolved or closed;"
+            " closing a resolved ticket keeps its resolution unless a new one is sent."
+        ),
+    )
 
 
 class SupportTicketPriorityInputSerializer(serializers.Serializer):

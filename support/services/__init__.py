@@ -4,7 +4,9 @@ from support.services._common import DEFAULT_MAX_OPEN_TICKETS, _next_ticket_numb
 from support.services.assignment import (
     agent_availability_update,
     agent_workloads,
+    queued_tickets_assign,
     ticket_assign,
+    waiting_urgent_tickets_alert,
 )
 from support.services.sla_monitor import sla_breaches_process
 from support.services.tickets import (
@@ -24,6 +26,7 @@ __all__ = [
     "_next_ticket_number",
     "agent_availability_update",
     "agent_workloads",
+    "queued_tickets_assign",
     "sla_breaches_process",
     "ticket_assign",
     "ticket_change_priority",
@@ -35,4 +38,5 @@ __all__ = [
     "ticket_rate",
     "ticket_reopen",
     "ticket_transition",
+    "waiting_urgent_tickets_alert",
 ]

@@ -16,6 +16,7 @@ from support.errors import (
 from support.models import (
     TICKET_NUMBER_SEQUENCE,
     SupportTicket,
+    TicketPriority,
     TicketStatusHistory,
 )
 
@@ -25,6 +26,11 @@ DEFAULT_MAX_OPEN_TICKETS = 20
 # pg_advisory_xact_lock key serialising auto-assignment (arbitrary constant, "SUPP").
 ASSIGNMENT_LOCK_KEY = 0x53555050
 AGENT_ROLES = (Role.SUPPORT, Role.ADMIN)
+# Unassigned tickets of these priorities are handed out as soon as an agent has room, in this order (oldest
+# first within a priority); lower priorities stay in the shared unassigned list for agents to pick.
+QUEUED_PRIORITIES = (TicketPriority.URGENT, TicketPriority.HIGH)
+# Tickets one drain of the queue assigns at most (the next capacity change or beat run takes the rest).
+QUEUE_BATCH_SIZE = 200
 
 
 def _next_ticket_number(now: datetime) -> str:

@@ -1,15 +1,20 @@
-"""Who works a ticket: least-loaded available agent, serialised by an advisory lock."""
+"""Who works a ticket: least-loaded available agent, serialised by an advisory lock.
+
+When nobody has room, urgent and high tickets wait in a queue that is drained as soon as capacity frees (a
+ticket of an agent resolved, closed or reassigned, an agent back or given more room) and by the SLA beat job:
+oldest urgent first, then oldest high. An urgent ticket that waits alerts every support agent and admin once.
+"""
 
 from __future__ import annotations
 
 from django.db import connection, transaction
-from django.db.models import Count, F, IntegerField, Q, Value
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Role, User
 from dumuwaks.core.errors import InvalidTransition
-from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
 from support.chat import ticket_chat_add_agent
 from support.errors import (
     InvalidAssignee,
@@ -19,12 +24,15 @@ from support.models import (
     OPEN_STATUSES,
     AgentAvailability,
     SupportTicket,
+    TicketPriority,
     TicketStatus,
 )
 from support.services._common import (
     AGENT_ROLES,
     ASSIGNMENT_LOCK_KEY,
     DEFAULT_MAX_OPEN_TICKETS,
+    QUEUE_BATCH_SIZE,
+    QUEUED_PRIORITIES,
     _record_history,
     _reload,
     _require_staff,
@@ -80,14 +88,19 @@ def _auto_assign(*, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()) ->
     return agent
 
 
-def _apply_assignment(*, ticket: SupportTicket, agent: User, actor, note: str) -> None:
+def _apply_assignment(
+    *, ticket: SupportTicket, agent: User, actor, note: str, only_if_unassigned: bool = False
+) -> None:
     now = timezone.now()
     current = ticket.status
     updates = {"assigned_to": agent, "assigned_at": now, "updated_at": now}
     moves_status = current in (TicketStatus.OPEN, TicketStatus.REOPENED)
     if moves_status:
         updates["status"] = TicketStatus.ASSIGNED
-    if SupportTicket.objects.filter(pk=ticket.pk, status=current).update(**updates) == 0:
+    guard = SupportTicket.objects.filter(pk=ticket.pk, status=current)
+    if only_if_unassigned:
+        guard = guard.filter(assigned_to__isnull=True)
+    if guard.update(**updates) == 0:
         raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
     if moves_status:
         _record_history(
@@ -104,19 +117,119 @@ def _apply_assignment(*, ticket: SupportTicket, agent: User, actor, note: str) -
     publish_after_commit("support.ticket_assigned", ticket_id=ticket.pk, agent_id=agent.pk)
 
 
+def _assign_or_alert(*, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()) -> User | None:
+    """Auto-assign `ticket`; an urgent ticket nobody can take alerts the staff. Caller is in a transaction."""
+    agent = _auto_assign(ticket=ticket, exclude_ids=exclude_ids)
+    if agent is None:
+        _waiting_alert(ticket_id=ticket.pk)
+    return agent
+
+
+def _waiting_alert(*, ticket_id: int) -> bool:
+    """Flag an urgent, open, unassigned ticket as announced and tell the staff, once per ticket.
+
+    The guarded UPDATE (`waiting_alert_sent_at IS NULL`) makes repeated or concurrent calls announce it once.
+    """
+    flagged = SupportTicket.objects.filter(
+        pk=ticket_id,
+        priority=TicketPriority.URGENT,
+        status__in=OPEN_STATUSES,
+        assigned_to__isnull=True,
+        waiting_alert_sent_at__isnull=True,
+    ).update(waiting_alert_sent_at=timezone.now())
+    if flagged:
+        publish_after_commit("support.ticket_waiting", ticket_id=ticket_id)
+    return bool(flagged)
+
+
+def _capacity_freed() -> None:
+    """An agent may have room now: drain the queue once the caller's transaction commits."""
+    from support.tasks import assign_queued_tickets
+
+    enqueue_after_commit(assign_queued_tickets)
+
+
+def queued_tickets_assign(*, limit: int = QUEUE_BATCH_SIZE) -> int:
+    """Hand waiting urgent, then high, tickets (oldest first in each) to the least-loaded agents with room.
+
+    Runs under the assignment advisory lock, so its counts include every committed assignment; tickets are
+    locked with SKIP LOCKED and assigned only while still unassigned. Returns how many were assigned.
+    """
+    assigned = 0
+    with transaction.atomic():
+        _lock_assignment()
+        waiting = (
+            SupportTicket.objects.filter(
+                assigned_to__isnull=True,
+                status__in=OPEN_STATUSES,
+                priority__in=QUEUED_PRIORITIES,
+            )
+            .annotate(
+                queue_rank=Case(
+                    *(When(priority=p, then=Value(i)) for i, p in enumerate(QUEUED_PRIORITIES)),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("queue_rank", "created_at", "id")
+            .select_for_update(skip_locked=True)[:limit]
+        )
+        for ticket in waiting:
+            agent = _pick_agent()
+            if agent is None:
+                break
+            try:
+                _apply_assignment(
+                    ticket=ticket,
+                    agent=agent,
+                    actor=None,
+                    note="auto-assigned from the queue",
+                    only_if_unassigned=True,
+                )
+            except InvalidTransition:
+                continue
+            assigned += 1
+    return assigned
+
+
+def waiting_urgent_tickets_alert() -> int:
+    """Alert the staff about every urgent ticket still waiting for an agent that was not announced yet."""
+    ids = list(
+        SupportTicket.objects.filter(
+            priority=TicketPriority.URGENT,
+            status__in=OPEN_STATUSES,
+            assigned_to__isnull=True,
+            waiting_alert_sent_at__isnull=True,
+        )
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)
+    )
+    alerted = 0
+    for ticket_id in ids:
+        with transaction.atomic():
+            alerted += _waiting_alert(ticket_id=ticket_id)
+    return alerted
+
+
 def ticket_assign(*, ticket: SupportTicket, agent: User | None, actor: User) -> SupportTicket:
-    """Assign to `agent`, or to the least-loaded available agent when `agent` is None."""
+    """Assign to `agent`, or to the least-loaded available agent when `agent` is None.
+
+    Taking a ticket away from another agent gives that agent room for a queued ticket.
+    """
     _require_staff(actor)
     if ticket.status in FINISHED_STATUSES:
         raise InvalidTransition("Finished tickets cannot be reassigned; reopen first.")
     if agent is not None and not (agent.is_active and agent.role in AGENT_ROLES):
         raise InvalidAssignee()
+    previous_agent_id = ticket.assigned_to_id
     with transaction.atomic():
         if agent is None:
-            if _auto_assign(ticket=ticket) is None:
+            agent = _auto_assign(ticket=ticket)
+            if agent is None:
                 raise InvalidAssignee("No support agent is available right now.")
         else:
             _apply_assignment(ticket=ticket, agent=agent, actor=actor, note="assigned")
+        if previous_agent_id is not None and previous_agent_id != agent.pk:
+            _capacity_freed()
     return _reload(ticket)
 
 
@@ -129,5 +242,8 @@ def agent_availability_update(
         defaults["is_available"] = is_available
     if max_open_tickets is not None:
         defaults["max_open_tickets"] = max_open_tickets
-    availability, _ = AgentAvailability.objects.update_or_create(agent=agent, defaults=defaults)
+    with transaction.atomic():
+        availability, _ = AgentAvailability.objects.update_or_create(agent=agent, defaults=defaults)
+        if availability.is_available:
+            _capacity_freed()
     return availability

@@ -17,6 +17,7 @@ from support.errors import (
     InternalNoteStaffOnly,
     RelatedBookingNotFound,
     RelatedPaymentNotFound,
+    ResolutionRequired,
     TicketAlreadyRated,
     TicketClosed,
     TicketCreatorOnly,
@@ -38,7 +39,7 @@ from support.services._common import (
     _reload,
     _require_staff,
 )
-from support.services.assignment import _auto_assign
+from support.services.assignment import _assign_or_alert, _capacity_freed
 from support.sla import sla_deadlines
 
 
@@ -99,7 +100,7 @@ def ticket_create(
                 ticket=ticket, author=created_by, body=description, attachments=attachments
             )
         publish_after_commit("support.ticket_created", ticket_id=ticket.pk)
-        _auto_assign(ticket=ticket)
+        _assign_or_alert(ticket=ticket)
     return _reload(ticket)
 
 
@@ -109,21 +110,32 @@ def ticket_transition(
     to: str,
     actor: User | None,
     note: str = "",
+    resolution: str = "",
     extra_updates: dict | None = None,
 ) -> SupportTicket:
     """The one place a ticket's status changes: guarded on the current status, with a history row.
 
-    Resolving/closing stamps `resolved_at`/`closed_at` and records whether the resolution SLA was met.
+    Resolving/closing stamps `resolved_at`/`closed_at` and records whether the resolution SLA was met. A ticket
+    only finishes with a resolution: moving it from a working status to resolved/closed needs `resolution`
+    (ResolutionRequired otherwise); resolved -> closed keeps the recorded one unless a new one is given. The
+    history row's note carries the resolution given, so a later one (after a reopen) does not erase it.
     """
     current = ticket.status
     if to not in ALLOWED_TRANSITIONS.get(current, ()):
         raise InvalidTransition(f"A ticket cannot go from {current} to {to}.")
+    resolution = resolution.strip()
     now = timezone.now()
     updates: dict = {"status": to, "updated_at": now, **(extra_updates or {})}
-    if to in FINISHED_STATUSES and ticket.resolved_at is None:
-        updates["resolved_at"] = now
-        if ticket.sla_resolution_met is None:
-            updates["sla_resolution_met"] = now <= ticket.resolution_due_at
+    if to in FINISHED_STATUSES:
+        if resolution:
+            updates["resolution"] = resolution
+            note = "\n".join(part for part in (note.strip(), f"Resolution: {resolution}") if part)
+        elif current not in FINISHED_STATUSES or not ticket.resolution.strip():
+            raise ResolutionRequired()
+        if ticket.resolved_at is None:
+            updates["resolved_at"] = now
+            if ticket.sla_resolution_met is None:
+                updates["sla_resolution_met"] = now <= ticket.resolution_due_at
     if to == TicketStatus.CLOSED:
         updates["closed_at"] = now
     with transaction.atomic():
@@ -139,26 +151,26 @@ def ticket_transition(
             to_status=to,
             actor_id=actor.pk if actor is not None else None,
         )
+        if current not in FINISHED_STATUSES and to in FINISHED_STATUSES and ticket.assigned_to_id:
+            _capacity_freed()
     return _reload(ticket)
 
 
-def ticket_change_status(*, ticket: SupportTicket, to: str, actor: User, note: str = ""):
-    """Staff moving a ticket along the workflow (reopen/close have their own services)."""
+def ticket_change_status(
+    *, ticket: SupportTicket, to: str, actor: User, note: str = "", resolution: str = ""
+):
+    """Staff moving a ticket along the workflow (reopen has its own service); resolving needs a resolution."""
     _require_staff(actor)
     if to == TicketStatus.REOPENED:
         return ticket_reopen(ticket=ticket, actor=actor, note=note)
-    return ticket_transition(ticket=ticket, to=to, actor=actor, note=note)
+    return ticket_transition(ticket=ticket, to=to, actor=actor, note=note, resolution=resolution)
 
 
 def ticket_close(*, ticket: SupportTicket, actor: User, resolution: str) -> SupportTicket:
     if not (is_staff_member(actor) or ticket.created_by_id == actor.pk):
         raise TicketCreatorOnly()
     return ticket_transition(
-        ticket=ticket,
-        to=TicketStatus.CLOSED,
-        actor=actor,
-        note=resolution,
-        extra_updates={"resolution": resolution},
+        ticket=ticket, to=TicketStatus.CLOSED, actor=actor, resolution=resolution
     )
 
 
@@ -184,7 +196,7 @@ def ticket_reopen(*, ticket: SupportTicket, actor: User, note: str = "") -> Supp
             extra_updates=updates,
         )
         if ticket.assigned_to_id is None:
-            _auto_assign(ticket=ticket)
+            _assign_or_alert(ticket=ticket)
     return _reload(ticket)
 
 
@@ -235,7 +247,7 @@ def ticket_escalate(
         )
         if agent is None or agent_away:
             exclude = (agent.pk,) if agent is not None else ()
-            _auto_assign(ticket=ticket, exclude_ids=exclude)
+            _assign_or_alert(ticket=ticket, exclude_ids=exclude)
         TicketMessage.objects.create(
             ticket=ticket,
             author=actor,

@@ -83,3 +83,49 @@ def test_escalate_action(staff_browser, ticket):
 def test_customers_cannot_open_the_admin(client, customer):
     client.force_login(customer)
     assert client.get(CHANGELIST).status_code == 302
+
+
+def _status_action(staff_browser, ticket, status, **fields):
+    return staff_browser.post(
+        CHANGELIST,
+        {
+            "action": "change_status",
+            ACTION_CHECKBOX_NAME: [ticket.pk],
+            "status": status,
+            "note": "",
+            "resolution": "",
+            "apply": "Apply",
+            **fields,
+        },
+        follow=True,
+    )
+
+
+def test_status_action_needs_a_resolution_to_resolve(staff_browser, ticket):
+    response = _status_action(staff_browser, ticket, TicketStatus.RESOLVED)
+    assert (
+        f"{ticket.number}: Write a resolution to resolve or close this ticket"
+        in response.content.decode()
+    )
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution, ticket.resolved_at) == ("open", "", None)
+
+
+def test_status_action_records_the_resolution_shown_in_list_and_detail(staff_browser, ticket):
+    long_text = "Refunded KES 600 to 0712345678 after M-Pesa confirmed the double charge. " * 3
+    response = _status_action(
+        staff_browser, ticket, TicketStatus.RESOLVED, resolution=long_text, note="called"
+    )
+    assert "Updated 1 ticket(s)." in response.content.decode()
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution) == (TicketStatus.RESOLVED, long_text.strip())
+    changelist = staff_browser.get(CHANGELIST).content.decode()
+    assert "Refunded KES 600 to 0712345678 after M-Pesa confirmed the double charge." in changelist
+    assert long_text.strip() not in changelist  # a summary, not the whole text
+    detail = staff_browser.get(f"{CHANGELIST}{ticket.pk}/change/").content.decode()
+    assert long_text.strip() in detail
+    assert 'name="resolution"' not in detail  # written by resolving, not by editing the form
+    # Closing keeps the recorded resolution.
+    _status_action(staff_browser, ticket, TicketStatus.CLOSED)
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution) == (TicketStatus.CLOSED, long_text.strip())

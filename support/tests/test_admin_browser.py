@@ -125,13 +125,18 @@ def test_admin_assigns_and_changes_ticket_status(admin_page, live_server, custom
     _run_action(admin_page, changelist, [ticket.pk], "change_status")
     admin_page.select_option("select[name=status]", TicketStatus.RESOLVED)
     admin_page.fill("textarea[name=note]", "Technician rebooked")
+    admin_page.fill("textarea[name=resolution]", "Rebooked with Otieno for Saturday")
     admin_page.click("input[name=apply]")
     admin_page.wait_for_selector(".messagelist .success")
 
     ticket = SupportTicket.objects.get(pk=ticket.pk)
     assert ticket.assigned_to_id == support_agent.pk
     assert ticket.status == TicketStatus.RESOLVED
-    assert ticket.status_history.last().note == "Technician rebooked"
+    assert ticket.resolution == "Rebooked with Otieno for Saturday"
+    assert ticket.status_history.last().note == (
+        "Technician rebooked\nResolution: Rebooked with Otieno for Saturday"
+    )
+    assert "Rebooked with Otieno for Saturday" in admin_page.inner_text("#result_list")
 
 
 def test_admin_approves_kyc(admin_page, live_server):

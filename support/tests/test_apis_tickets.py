@@ -228,7 +228,8 @@ def test_status_transitions_and_invalid_ones(customer, support_agent, support_cl
     url = f"{TICKETS}/{ticket.pk}/status"
     response = support_client.post(url, {"status": "in_progress", "note": "looking"})
     assert response.status_code == 200 and response.json()["status"] == "in_progress"
-    assert support_client.post(url, {"status": "resolved"}).json()["status"] == "resolved"
+    resolved = support_client.post(url, {"status": "resolved", "resolution": "Refund sent"})
+    assert resolved.json()["status"] == "resolved"
     bad = support_client.post(url, {"status": "in_progress"})
     assert bad.status_code == 409 and bad.json()["code"] == "invalid_transition"
     assert support_client.post(url, {"status": "flying"}).status_code == 400
@@ -239,6 +240,79 @@ def test_status_transitions_and_invalid_ones(customer, support_agent, support_cl
         ("assigned", "in_progress", support_agent.pk),
         ("in_progress", "resolved", support_agent.pk),
     ]
+
+
+@pytest.mark.parametrize("to", ["resolved", "closed"])
+@pytest.mark.parametrize("resolution", [None, "", "   "])
+def test_resolving_through_status_needs_a_resolution(
+    customer, support_agent, support_client, to, resolution
+):
+    ticket = _open(customer)
+    payload = {"status": to} if resolution is None else {"status": to, "resolution": resolution}
+    response = support_client.post(f"{TICKETS}/{ticket.pk}/status", payload)
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "validation_error",
+        "message": "Write a resolution to resolve or close this ticket: what was done for the"
+        " customer.",
+        "fields": {"resolution": ["This field is required."]},
+    }
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution, ticket.resolved_at) == ("assigned", "", None)
+    assert ticket.status_history.count() == 2  # open, assigned: nothing new
+
+
+@pytest.mark.parametrize("client_name", ["support_client", "admin_client_api"])
+def test_resolving_through_status_records_the_resolution(
+    request, customer, support_agent, client_name
+):
+    client = request.getfixturevalue(client_name)
+    ticket = _open(customer)
+    url = f"{TICKETS}/{ticket.pk}/status"
+    response = client.post(
+        url, {"status": "resolved", "resolution": "  Refund of KES 600 sent  ", "note": "M-Pesa"}
+    )
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["resolution"]) == (
+        "resolved",
+        "Refund of KES 600 sent",
+    )
+    last = ticket.status_history.last()
+    assert (last.to_status, last.note) == ("resolved", "M-Pesa\nResolution: Refund of KES 600 sent")
+    # Closing a resolved ticket keeps its resolution; a new one replaces it.
+    closed = client.post(url, {"status": "closed"})
+    assert (closed.status_code, closed.json()["resolution"]) == (200, "Refund of KES 600 sent")
+    ticket.refresh_from_db()
+    assert ticket.closed_at is not None
+
+
+@pytest.mark.parametrize(
+    "client_name", ["customer_client", "other_customer_client", "technician_client"]
+)
+def test_status_endpoint_is_staff_only_even_with_a_resolution(
+    request, customer, support_agent, client_name
+):
+    ticket = _open(customer)
+    response = request.getfixturevalue(client_name).post(
+        f"{TICKETS}/{ticket.pk}/status", {"status": "resolved", "resolution": "Done"}
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    ticket.refresh_from_db()
+    assert (ticket.status, ticket.resolution) == ("assigned", "")
+
+
+def test_close_endpoint_rejects_a_blank_resolution(customer, customer_client, support_agent):
+    ticket = _open(customer)
+    response = customer_client.post(f"{TICKETS}/{ticket.pk}/close", {"resolution": "  "})
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": "validation_error",
+        "message": "Some fields are invalid.",
+        "fields": {"resolution": ["This field may not be blank."]},
+    }
+    ticket.refresh_from_db()
+    assert ticket.status == "assigned"
 
 
 def test_priority_and_escalate(customer, support_agent, support_client):

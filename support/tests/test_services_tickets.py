@@ -150,7 +150,7 @@ def test_resolution_sla_and_reopen_restart_the_clock(customer, support_agent):
         ticket = _create(customer, priority=TicketPriority.URGENT)
         traveller.shift(timedelta(minutes=100))
         ticket = services.ticket_change_status(
-            ticket=ticket, to=TicketStatus.RESOLVED, actor=support_agent
+            ticket=ticket, to=TicketStatus.RESOLVED, actor=support_agent, resolution="Pipe fixed"
         )
         assert ticket.sla_resolution_met is True
         assert ticket.resolved_at is not None
