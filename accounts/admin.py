@@ -1,12 +1,18 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationForm, UserChangeForm
 from django.db.models import Q, QuerySet
+from django.shortcuts import render
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.models import (
     CorporateProfile,
+    KycRejectionReason,
     KycReview,
     KycStatus,
     PortfolioItem,
@@ -15,12 +21,14 @@ from accounts.models import (
     TechnicianSkill,
     User,
 )
-from accounts.services import kyc_transition
+from accounts.services import kyc_review, kyc_transition
 from accounts.throttles import sign_in_locks_lift
 from dumuwaks.core.errors import ApplicationError
 from notifications.realtime import user_sockets_revalidate_after_commit
 
-ADMIN_REJECTION_REASON = "Rejected by staff in the admin: the documents could not be verified."
+# KYC documents are previewed inline when their URL names an image; PDFs (and anything else) are links.
+KYC_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
+KYC_PREVIEW_STYLE = "max-width: 320px; max-height: 240px; border: 1px solid #ccc"
 
 
 class AccountUserCreationForm(BaseUserCreationForm):
@@ -209,7 +217,7 @@ class KycReviewInline(admin.TabularInline):
     model = KycReview
     extra = 0
     can_delete = False
-    fields = ["created_at", "actor", "from_status", "to_status", "reason"]
+    fields = ["created_at", "actor", "from_status", "to_status", "reason_code", "reason"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -231,6 +239,53 @@ def _transition_selected(modeladmin, request, queryset: QuerySet, to: str, reaso
         modeladmin.message_user(request, f"{done} profile(s) now {to}.", level=messages.SUCCESS)
 
 
+class KycRejectForm(forms.Form):
+    reason_code = forms.ChoiceField(
+        label="Reason",
+        choices=KycRejectionReason.choices,
+        widget=forms.RadioSelect,
+        help_text="The technician reads this reason in their language.",
+    )
+    details = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown to the technician after the reason. Required for “Other”.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("reason_code") == KycRejectionReason.OTHER
+            and not (cleaned.get("details") or "").strip()
+        ):
+            self.add_error("details", "Explain the reason to the technician when you choose Other.")
+        return cleaned
+
+
+def _document_preview(url: str, label: str):
+    """An image document as a thumbnail linking to the full file; a PDF or anything else as a link."""
+    if not url:
+        return "—"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url  # escaped by the admin; never rendered as a link or an image
+    path = parts.path.lower()
+    link = '<a href="{0}" target="_blank" rel="noopener noreferrer">{1}</a>'
+    if path.endswith(".pdf"):
+        return format_html(link, url, f"Open {label} (PDF)")
+    if path.endswith(KYC_IMAGE_EXTENSIONS) or "/image/upload/" in path:
+        return format_html(
+            '<a href="{0}" target="_blank" rel="noopener noreferrer">'
+            '<img src="{0}" alt="{1}" style="{2}" loading="lazy" referrerpolicy="no-referrer">'
+            "</a>",
+            url,
+            label,
+            KYC_PREVIEW_STYLE,
+        )
+    return format_html(link, url, f"Open {label}")
+
+
 @admin.register(TechnicianProfile)
 class TechnicianProfileAdmin(admin.ModelAdmin):
     list_display = [
@@ -243,16 +298,64 @@ class TechnicianProfileAdmin(admin.ModelAdmin):
         "rating_average",
         "jobs_completed",
     ]
-    list_filter = ["kyc_status", "is_available"]
+    list_filter = ["kyc_status", "kyc_rejection_reason_code", "is_available"]
     search_fields = ["user__email", "user__first_name", "user__last_name", "national_id_number"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "user",
+                    "bio",
+                    "hourly_rate",
+                    "currency",
+                    "service_radius_km",
+                    "is_available",
+                ]
+            },
+        ),
+        (
+            "KYC",
+            {
+                "fields": [
+                    "kyc_status",
+                    "national_id_number",
+                    "id_document_url",
+                    "id_document_preview",
+                    "selfie_url",
+                    "selfie_preview",
+                    "kyc_submitted_at",
+                    "kyc_reviewed_by",
+                    "kyc_reviewed_at",
+                    "kyc_rejection_reason_code",
+                    "kyc_rejection_reason",
+                ]
+            },
+        ),
+        (
+            "Track record",
+            {
+                "fields": [
+                    "rating_average",
+                    "rating_count",
+                    "jobs_completed",
+                    "jobs_cancelled_by_technician",
+                    "average_response_minutes",
+                ]
+            },
+        ),
+    ]
     # KYC status changes only through the actions, so each one leaves an audit row.
     readonly_fields = [
         "kyc_status",
+        "id_document_preview",
+        "selfie_preview",
         "kyc_submitted_at",
         "kyc_reviewed_by",
         "kyc_reviewed_at",
+        "kyc_rejection_reason_code",
         "kyc_rejection_reason",
         "rating_average",
         "rating_count",
@@ -263,13 +366,57 @@ class TechnicianProfileAdmin(admin.ModelAdmin):
     inlines = [TechnicianSkillInline, PortfolioItemInline, KycReviewInline]
     actions = ["approve_kyc", "reject_kyc"]
 
+    @admin.display(description="ID document")
+    def id_document_preview(self, obj):
+        return _document_preview(obj.id_document_url, "ID document")
+
+    @admin.display(description="Selfie")
+    def selfie_preview(self, obj):
+        return _document_preview(obj.selfie_url, "selfie")
+
     @admin.action(description="Approve KYC of the selected technicians")
     def approve_kyc(self, request, queryset):
         _transition_selected(self, request, queryset, KycStatus.APPROVED, "Approved in the admin")
 
-    @admin.action(description="Reject KYC of the selected technicians")
+    @admin.action(description="Reject KYC of the selected technicians (choose a reason)")
     def reject_kyc(self, request, queryset):
-        _transition_selected(self, request, queryset, KycStatus.REJECTED, ADMIN_REJECTION_REASON)
+        """An intermediate page asks for the typed reason (and details), then rejects each profile."""
+        form = KycRejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for profile in queryset.select_related("user"):
+                try:
+                    kyc_review(
+                        profile=profile,
+                        decision="reject",
+                        reason_code=form.cleaned_data["reason_code"],
+                        reason=form.cleaned_data["details"],
+                        actor=request.user,
+                    )
+                except ApplicationError as exc:
+                    self.message_user(
+                        request, f"{profile.user.email}: {exc.message}", level=messages.WARNING
+                    )
+                else:
+                    done += 1
+            if done:
+                self.message_user(
+                    request, f"{done} profile(s) now {KycStatus.REJECTED}.", level=messages.SUCCESS
+                )
+            return None
+        return render(
+            request,
+            "admin/accounts/kyc_reject.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reject KYC",
+                "profiles": queryset.select_related("user"),
+                "form": form,
+                "action_name": "reject_kyc",
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
 
 
 @admin.register(ServiceCategory)
@@ -289,10 +436,18 @@ class CorporateProfileAdmin(admin.ModelAdmin):
 
 @admin.register(KycReview)
 class KycReviewAdmin(admin.ModelAdmin):
-    list_display = ["profile", "from_status", "to_status", "actor", "created_at"]
-    list_filter = ["to_status"]
+    list_display = ["profile", "from_status", "to_status", "reason_code", "actor", "created_at"]
+    list_filter = ["to_status", "reason_code"]
     search_fields = ["profile__user__email", "reason"]
-    readonly_fields = ["profile", "actor", "from_status", "to_status", "reason", "created_at"]
+    readonly_fields = [
+        "profile",
+        "actor",
+        "from_status",
+        "to_status",
+        "reason_code",
+        "reason",
+        "created_at",
+    ]
 
     def has_add_permission(self, request):
         return False

@@ -170,6 +170,51 @@ class KycStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class KycRejectionReason(models.TextChoices):
+    """Why staff refused a technician's documents; the label (and staff's details) reach the technician."""
+
+    DOCUMENT_UNREADABLE = "document_unreadable", "The ID photo is blurred, dark or cut off"
+    DOCUMENT_EXPIRED = "document_expired", "The ID document has expired"
+    DOCUMENT_NOT_ACCEPTED = (
+        "document_not_accepted",
+        "This is not an accepted ID document (national ID, passport or alien card)",
+    )
+    SELFIE_MISMATCH = "selfie_mismatch", "The selfie does not match the ID photo"
+    DETAILS_MISMATCH = "details_mismatch", "The ID number or name does not match your profile"
+    OTHER = "other", "Other (explained in the details)"
+
+
+# What the technician reads, in their language. "Other" has no label: the details are the reason.
+KYC_REJECTION_REASON_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        code: str(label)
+        for code, label in KycRejectionReason.choices
+        if code != KycRejectionReason.OTHER
+    },
+    "sw": {
+        KycRejectionReason.DOCUMENT_UNREADABLE: (
+            "Picha ya kitambulisho haionekani vizuri: ina ukungu, giza au imekatika"
+        ),
+        KycRejectionReason.DOCUMENT_EXPIRED: "Kitambulisho kimepitwa na muda wake",
+        KycRejectionReason.DOCUMENT_NOT_ACCEPTED: (
+            "Hiki si kitambulisho kinachokubalika (kitambulisho cha taifa, pasipoti au"
+            " kitambulisho cha mgeni)"
+        ),
+        KycRejectionReason.SELFIE_MISMATCH: "Picha yako (selfie) hailingani na picha ya kitambulisho",
+        KycRejectionReason.DETAILS_MISMATCH: (
+            "Nambari ya kitambulisho au jina halilingani na wasifu wako"
+        ),
+    },
+}
+
+
+def kyc_rejection_reason_text(*, code: str, details: str, language: str) -> str:
+    """The reason as the technician reads it: the label in their language, then staff's details."""
+    labels = KYC_REJECTION_REASON_LABELS.get(language, KYC_REJECTION_REASON_LABELS["en"])
+    label = labels.get(code, "")
+    return " ".join(part for part in (f"{label}." if label else "", details.strip()) if part)
+
+
 # The one KYC transition service (accounts.services.kyc.kyc_transition) only follows these edges.
 KYC_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     KycStatus.NOT_SUBMITTED: frozenset({KycStatus.PENDING}),
@@ -201,6 +246,10 @@ class TechnicianProfile(TimeStampedModel):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="kyc_reviews_done"
     )
     kyc_reviewed_at = models.DateTimeField(null=True, blank=True)
+    kyc_rejection_reason_code = models.CharField(
+        max_length=32, choices=KycRejectionReason.choices, blank=True
+    )
+    # Staff's own words: the whole reason for "other", optional details otherwise.
     kyc_rejection_reason = models.TextField(blank=True)
 
     # Aggregates maintained by the services that own the facts (reviews, bookings); read by matching/search.
@@ -214,6 +263,11 @@ class TechnicianProfile(TimeStampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kyc_status__in=KycStatus.values), name="kyc_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kyc_rejection_reason_code="")
+                | models.Q(kyc_rejection_reason_code__in=KycRejectionReason.values),
+                name="kyc_rejection_reason_code_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(hourly_rate__gte=0), name="hourly_rate_non_negative"
@@ -261,6 +315,7 @@ class KycReview(TimeStampedModel):
     actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     from_status = models.CharField(max_length=16, choices=KycStatus.choices)
     to_status = models.CharField(max_length=16, choices=KycStatus.choices)
+    reason_code = models.CharField(max_length=32, choices=KycRejectionReason.choices, blank=True)
     reason = models.TextField(blank=True)
 
     class Meta:

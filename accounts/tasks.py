@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import tokens
-from accounts.models import KycStatus, TechnicianProfile, User
+from accounts.models import KycStatus, TechnicianProfile, User, kyc_rejection_reason_text
 from accounts.throttles import sign_in_epoch
 from notifications.email import send_templated_email
 from notifications.sms import SmsDeliveryError, render_sms, send_sms
@@ -119,7 +119,14 @@ def send_kyc_decision_email(profile_id: int) -> int:
     return send_templated_email(
         to=[profile.user.email],
         template=template,
-        context={"first_name": profile.user.first_name, "reason": profile.kyc_rejection_reason},
+        context={
+            "first_name": profile.user.first_name,
+            "reason": kyc_rejection_reason_text(
+                code=profile.kyc_rejection_reason_code,
+                details=profile.kyc_rejection_reason,
+                language=profile.user.preferred_language,
+            ),
+        },
         language=profile.user.preferred_language,
     )
 

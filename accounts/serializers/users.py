@@ -8,12 +8,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import (
+    KycRejectionReason,
     KycStatus,
     Language,
     Role,
     ServiceCategory,
     TechnicianProfile,
     User,
+    kyc_rejection_reason_text,
 )
 from accounts.serializers.common import (
     PROTECTED_FIELDS,
@@ -34,6 +36,16 @@ class AccountSkillSerializer(serializers.Serializer):
 
 class AccountTechnicianProfileSerializer(ModelSerializer):
     skills = AccountSkillSerializer(source="skill_links", many=True, read_only=True)
+    kyc_rejection_reason_code = serializers.ChoiceField(
+        choices=KycRejectionReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="The typed reason of a rejection; empty otherwise",
+    )
+    kyc_rejection_reason = serializers.SerializerMethodField(
+        help_text="Why KYC was rejected, as the technician reads it (their language): the typed"
+        " reason's label, then staff's details"
+    )
 
     class Meta:
         model = TechnicianProfile
@@ -48,6 +60,7 @@ class AccountTechnicianProfileSerializer(ModelSerializer):
             "kyc_status",
             "kyc_submitted_at",
             "kyc_reviewed_at",
+            "kyc_rejection_reason_code",
             "kyc_rejection_reason",
             "national_id_number",
             "id_document_url",
@@ -57,6 +70,13 @@ class AccountTechnicianProfileSerializer(ModelSerializer):
             "jobs_completed",
         ]
         read_only_fields = fields
+
+    def get_kyc_rejection_reason(self, profile) -> str:
+        return kyc_rejection_reason_text(
+            code=profile.kyc_rejection_reason_code,
+            details=profile.kyc_rejection_reason,
+            language=profile.user.preferred_language,
+        )
 
 
 class AccountCorporateProfileSerializer(serializers.Serializer):
@@ -194,7 +214,19 @@ class AccountKycSubmitInputSerializer(serializers.Serializer):
 
 class AccountKycReviewInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=[("approve", "approve"), ("reject", "reject")])
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason_code = serializers.ChoiceField(
+        choices=KycRejectionReason.choices,
+        required=False,
+        default=KycRejectionReason.OTHER,
+        help_text="Why the documents were refused (reject only); `other` needs `reason`.",
+    )
+    reason = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Shown to the technician: the reason for `other`, optional details otherwise.",
+    )
 
 
 # --- public ------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from django.utils import timezone
 from accounts.errors import NotATechnician
 from accounts.models import (
     KYC_ALLOWED_TRANSITIONS,
+    KycRejectionReason,
     KycReview,
     KycStatus,
     Role,
@@ -22,9 +23,14 @@ def kyc_transition(
     to: str,
     actor: User | None,
     reason: str = "",
+    reason_code: str = "",
     extra_updates: dict | None = None,
 ) -> TechnicianProfile:
-    """The only way KYC status changes: compare-and-set on the current status plus a KycReview audit row."""
+    """The only way KYC status changes: compare-and-set on the current status plus a KycReview audit row.
+
+    A rejection stores its typed `reason_code` (KycRejectionReason) and `reason` (staff's words) on the
+    profile, where the decision email and the API read them.
+    """
     current = profile.kyc_status
     if to not in KYC_ALLOWED_TRANSITIONS.get(current, frozenset()):
         raise InvalidTransition(
@@ -37,12 +43,14 @@ def kyc_transition(
             kyc_submitted_at=now,
             kyc_reviewed_by=None,
             kyc_reviewed_at=None,
+            kyc_rejection_reason_code="",
             kyc_rejection_reason="",
         )
     else:
         updates.update(
             kyc_reviewed_by=actor,
             kyc_reviewed_at=now,
+            kyc_rejection_reason_code=reason_code if to == KycStatus.REJECTED else "",
             kyc_rejection_reason=reason if to == KycStatus.REJECTED else "",
         )
     with transaction.atomic():
@@ -50,7 +58,12 @@ def kyc_transition(
         if rows == 0:
             raise InvalidTransition("The KYC status changed meanwhile; reload and try again.")
         KycReview.objects.create(
-            profile=profile, actor=actor, from_status=current, to_status=to, reason=reason
+            profile=profile,
+            actor=actor,
+            from_status=current,
+            to_status=to,
+            reason_code=reason_code,
+            reason=reason,
         )
         if to in (KycStatus.APPROVED, KycStatus.REJECTED):
             from accounts.tasks import send_kyc_decision_email
@@ -80,15 +93,30 @@ def kyc_submit(
 
 
 def kyc_review(
-    *, profile: TechnicianProfile, decision: str, reason: str, actor: User
+    *,
+    profile: TechnicianProfile,
+    decision: str,
+    reason: str,
+    actor: User,
+    reason_code: str = KycRejectionReason.OTHER,
 ) -> TechnicianProfile:
-    """Staff decision on submitted documents: `approve` or `reject` (a reason is required to reject)."""
+    """Staff decision on submitted documents: `approve` or `reject`.
+
+    A rejection has a typed `reason_code`; with "other", `reason` (shown to the technician) is required,
+    otherwise it adds optional details.
+    """
     if decision == "approve":
         return kyc_transition(profile=profile, to=KycStatus.APPROVED, actor=actor, reason=reason)
     if decision == "reject":
-        if not reason.strip():
+        if reason_code not in KycRejectionReason.values:
+            raise ValidationFailed(fields={"reason_code": ["Choose one of the listed reasons."]})
+        if reason_code == KycRejectionReason.OTHER and not reason.strip():
             raise ValidationFailed(fields={"reason": ["Give the technician a reason."]})
         return kyc_transition(
-            profile=profile, to=KycStatus.REJECTED, actor=actor, reason=reason.strip()
+            profile=profile,
+            to=KycStatus.REJECTED,
+            actor=actor,
+            reason=reason.strip(),
+            reason_code=reason_code,
         )
     raise ValidationFailed(fields={"decision": ["Choose approve or reject."]})

@@ -256,6 +256,59 @@ def test_kyc_reject_needs_a_reason_and_allows_resubmission(
     assert KycReview.objects.filter(profile=newcomer).count() == 3
 
 
+@pytest.mark.parametrize(
+    ("payload", "field", "message"),
+    [
+        ({"decision": "reject"}, "reason", "Give the technician a reason."),
+        ({"decision": "reject", "reasonCode": "other", "reason": "  "}, "reason", None),
+        ({"decision": "reject", "reasonCode": "weather"}, "reasonCode", None),
+    ],
+)
+def test_kyc_reject_without_a_usable_reason_is_refused(
+    newcomer, support_client, payload, field, message
+):
+    TechnicianProfile.objects.filter(pk=newcomer.pk).update(kyc_status=KycStatus.PENDING)
+    response = support_client.post(
+        f"/api/v1/users/{newcomer.user_id}/kyc/review", payload, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], list(body["fields"])) == ("validation_error", [field])
+    if message:
+        assert body["fields"][field] == [message]
+    newcomer.refresh_from_db()
+    assert newcomer.kyc_status == KycStatus.PENDING
+    assert not KycReview.objects.exists()
+
+
+def test_kyc_reject_with_a_typed_reason_reads_in_the_technicians_language(
+    newcomer, support_client, django_capture_on_commit_callbacks
+):
+    TechnicianProfile.objects.filter(pk=newcomer.pk).update(kyc_status=KycStatus.PENDING)
+    newcomer.user.preferred_language = "sw"
+    newcomer.user.save(update_fields=["preferred_language"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post(
+            f"/api/v1/users/{newcomer.user_id}/kyc/review",
+            {"decision": "reject", "reasonCode": "document_expired"},
+            format="json",
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["kycStatus"], body["kycRejectionReasonCode"], body["kycRejectionReason"]) == (
+        "rejected",
+        "document_expired",
+        "Kitambulisho kimepitwa na muda wake.",
+    )
+    review = KycReview.objects.get(profile=newcomer)
+    assert (review.reason_code, review.reason) == ("document_expired", "")
+    (message,) = mail.outbox
+    assert "Sababu: Kitambulisho kimepitwa na muda wake." in message.body
+    # The technician reads the same words on their own profile.
+    me = bearer_client(newcomer.user).get("/api/v1/auth/me").json()
+    assert me["technicianProfile"]["kycRejectionReason"] == "Kitambulisho kimepitwa na muda wake."
+
+
 def test_kyc_review_of_unsubmitted_profile_is_invalid_transition(newcomer, admin_client_api):
     response = admin_client_api.post(
         f"/api/v1/users/{newcomer.user_id}/kyc/review", {"decision": "approve"}, format="json"

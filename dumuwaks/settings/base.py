@@ -426,6 +426,10 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "SupportTicketCategoryEnum": "support.models.TicketCategory",
     }
 )
+# --- accounts (schema enum names) ---
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"KycRejectionReasonEnum": "accounts.models.KycRejectionReason"}
+)
 # --- bookings (schema enum names) ---
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {
