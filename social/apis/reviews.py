@@ -122,8 +122,12 @@ class BookingReviewListApi(APIView):
     @extend_schema(
         responses={200: ReviewListOutputSerializer, **error_responses(401, 404)},
         tags=TAGS,
-        description="For the booking's parties: their own review and the other side's once published.",
+        description=(
+            "The booking's parties: their own review and the other side's once published. Support"
+            " and admins: every review of the booking, blind and hidden ones too, each with"
+            " `visibility`. Anyone else: 404."
+        ),
     )
     def get(self, request, pk: int):
-        reviews = review_selectors.booking_reviews_for_party(booking_id=pk, user=request.user)
+        reviews = review_selectors.booking_reviews_visible(booking_id=pk, user=request.user)
         return Response(ReviewListOutputSerializer({"results": reviews}).data)

@@ -18,7 +18,7 @@ from social.models.posts import (
     ReportStatus,
     Share,
 )
-from social.models.reviews import Review, ReviewDirection
+from social.models.reviews import Review, ReviewDirection, ReviewVisibility
 
 __all__ = [
     "ALLOWED_POST_TRANSITIONS",
@@ -40,5 +40,6 @@ __all__ = [
     "ResourceType",
     "Review",
     "ReviewDirection",
+    "ReviewVisibility",
     "Share",
 ]

@@ -11,6 +11,14 @@ class ReviewDirection(models.TextChoices):
     TECHNICIAN_TO_CUSTOMER = "technician_to_customer", "Technician reviews customer"
 
 
+class ReviewVisibility(models.TextChoices):
+    """Who can read a review now (computed, not stored): staff see it on every review of a booking."""
+
+    PUBLISHED = "published", "Published"
+    BLIND = "blind", "Blind: waiting for the other side's review or the 7-day window"
+    HIDDEN = "hidden", "Hidden by moderation"
+
+
 def _rating_in_range(field: str) -> models.Q:
     return models.Q(**{f"{field}__isnull": True}) | models.Q(
         **{f"{field}__gte": 1, f"{field}__lte": 5}

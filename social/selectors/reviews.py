@@ -1,9 +1,10 @@
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.db.models import Avg, Case, CharField, Count, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import Role, User
+from dumuwaks.core.permissions import is_staff_member
 from social.errors import ReviewNotFound
-from social.models import MediaAsset, Review, ReviewDirection
+from social.models import MediaAsset, Review, ReviewDirection, ReviewVisibility
 from social.models.reviews import RATING_ASPECTS
 from social.services.reviews import ReviewBookingNotFound
 
@@ -72,10 +73,32 @@ def technician_review_stats(*, technician_id: int) -> dict:
     }
 
 
-def booking_reviews_for_party(*, booking_id: int, user) -> QuerySet[Review]:
-    """The reviews of one booking a party may see: their own, plus the other side's once published."""
+def booking_reviews_visible(*, booking_id: int, user) -> QuerySet[Review]:
+    """The reviews of one booking `user` may read.
+
+    Support staff and admins: every review of any booking, blind and hidden ones included, each annotated
+    with its `visibility` so nobody mistakes an unpublished review for a public one. The booking's
+    parties: their own review, plus the other side's once published. Anyone else: 404, as for a booking
+    that does not exist.
+    """
     from bookings.models import Booking
 
+    if is_staff_member(user):
+        if not Booking.objects.filter(pk=booking_id).exists():
+            raise ReviewBookingNotFound()
+        now = timezone.now()
+        return (
+            _with_details(Review.objects.filter(booking_id=booking_id))
+            .annotate(
+                visibility=Case(
+                    When(is_hidden=True, then=Value(ReviewVisibility.HIDDEN)),
+                    When(visible_from__gt=now, then=Value(ReviewVisibility.BLIND)),
+                    default=Value(ReviewVisibility.PUBLISHED),
+                    output_field=CharField(),
+                )
+            )
+            .order_by("created_at", "id")
+        )
     is_party = Booking.objects.filter(Q(customer=user) | Q(technician=user), pk=booking_id).exists()
     if not is_party:
         raise ReviewBookingNotFound()

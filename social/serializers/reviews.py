@@ -2,7 +2,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from dumuwaks.core.serializers import ModelSerializer
-from social.models import MediaAsset, Review
+from social.models import MediaAsset, Review, ReviewVisibility
 from social.serializers.posts import SocialUserSerializer
 
 _RATING = {"min_value": 1, "max_value": 5}
@@ -109,8 +109,23 @@ class ReviewOutputSerializer(ModelSerializer):
         return not review.is_hidden and review.visible_from <= timezone.now()
 
 
+class BookingReviewOutputSerializer(ReviewOutputSerializer):
+    # Present only when support or an admin reads a booking's reviews (the selector annotates it): the field
+    # is skipped for rows without it, so parties see exactly the review shape they always had.
+    visibility = serializers.ChoiceField(
+        choices=ReviewVisibility.choices,
+        required=False,
+        help_text="Support/admin only: published, blind (not yet shown to anyone but its author) or"
+        " hidden (by moderation)",
+    )
+
+    class Meta(ReviewOutputSerializer.Meta):
+        fields = [*ReviewOutputSerializer.Meta.fields, "visibility"]
+        read_only_fields = ReviewOutputSerializer.Meta.fields
+
+
 class ReviewListOutputSerializer(serializers.Serializer):
-    results = ReviewOutputSerializer(many=True)
+    results = BookingReviewOutputSerializer(many=True)
 
 
 class ReviewAspectAveragesSerializer(serializers.Serializer):
