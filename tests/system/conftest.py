@@ -33,9 +33,8 @@ import psycopg
 import pytest
 import redis
 
-from payments.tests.fakes.certs import write_test_certificate
 from payments.tests.fakes.daraja import FakeDaraja
-from payments.tests.fakes.pytest_plugin import FAKE_DARAJA_SETTINGS
+from payments.tests.fakes.pytest_plugin import FAKE_DARAJA_SETTINGS, start_fake_daraja
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -168,17 +167,7 @@ def system(tmp_path_factory) -> Iterator[System]:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
 
-    key, cert_path = write_test_certificate(tmp)
-    daraja = FakeDaraja(
-        consumer_key=FAKE_DARAJA_SETTINGS["MPESA_CONSUMER_KEY"],
-        consumer_secret=FAKE_DARAJA_SETTINGS["MPESA_CONSUMER_SECRET"],
-        shortcode=FAKE_DARAJA_SETTINGS["MPESA_SHORTCODE"],
-        passkey=FAKE_DARAJA_SETTINGS["MPESA_PASSKEY"],
-        b2c_shortcode=FAKE_DARAJA_SETTINGS["MPESA_B2C_SHORTCODE"],
-        initiator_name=FAKE_DARAJA_SETTINGS["MPESA_INITIATOR_NAME"],
-        initiator_password=FAKE_DARAJA_SETTINGS["MPESA_INITIATOR_PASSWORD"],
-        private_key=key,
-    ).start()
+    daraja, cert_path = start_fake_daraja(tmp)
 
     port_a, port_b, port_wsgi = free_port(), free_port(), free_port()
     web_a = f"http://127.0.0.1:{port_a}"
@@ -201,7 +190,7 @@ def system(tmp_path_factory) -> Iterator[System]:
         "PUBLIC_API_URL": web_a,
         "MPESA_BACKEND": "sandbox",
         "MPESA_BASE_URL_OVERRIDE": daraja.base_url,
-        "MPESA_CERTIFICATE_FILE": str(cert_path),
+        "MPESA_CERTIFICATE_FILE": cert_path,
         "MPESA_CALLBACK_TOKEN": CALLBACK_TOKEN,
         "MPESA_HTTP_TIMEOUT_SECONDS": "5",
         # Fast timers: beat sends every job each second; a pending STK push is queried after a second.

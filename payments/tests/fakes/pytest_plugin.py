@@ -35,9 +35,9 @@ FAKE_DARAJA_SETTINGS = {
 }
 
 
-@pytest.fixture
-def fake_daraja(settings, tmp_path):
-    """A running FakeDaraja; settings point the real DarajaClient (MPESA_BACKEND="sandbox") at it."""
+def start_fake_daraja(tmp_path, *, hang_seconds: float = 3.0) -> tuple[FakeDaraja, str]:
+    """A running FakeDaraja that accepts FAKE_DARAJA_SETTINGS, and the path of the certificate the client
+    encrypts the initiator password with (the fixture below and the system tier's processes use it)."""
     key, cert_path = write_test_certificate(tmp_path)
     fake = FakeDaraja(
         consumer_key=FAKE_DARAJA_SETTINGS["MPESA_CONSUMER_KEY"],
@@ -48,14 +48,20 @@ def fake_daraja(settings, tmp_path):
         initiator_name=FAKE_DARAJA_SETTINGS["MPESA_INITIATOR_NAME"],
         initiator_password=FAKE_DARAJA_SETTINGS["MPESA_INITIATOR_PASSWORD"],
         private_key=key,
-        hang_seconds=8.0,
+        hang_seconds=hang_seconds,
     )
-    fake.start()
+    return fake.start(), str(cert_path)
+
+
+@pytest.fixture
+def fake_daraja(settings, tmp_path):
+    """A running FakeDaraja; settings point the real DarajaClient (MPESA_BACKEND="sandbox") at it."""
+    fake, cert_path = start_fake_daraja(tmp_path, hang_seconds=8.0)
     for name, value in FAKE_DARAJA_SETTINGS.items():
         setattr(settings, name, value)
     settings.MPESA_BACKEND = "sandbox"
     settings.MPESA_BASE_URL_OVERRIDE = fake.base_url
-    settings.MPESA_CERTIFICATE_FILE = str(cert_path)
+    settings.MPESA_CERTIFICATE_FILE = cert_path
     settings.MPESA_HTTP_TIMEOUT_SECONDS = 3.0
     try:
         yield fake
