@@ -198,13 +198,15 @@ async def _run(args, port: int, pairs, tokens) -> dict:
     done = asyncio.Event()
 
     def on_message(client: Client, event: dict, now: float):
+        data = event["data"]  # docs/realtime.md: {"type", "requestId"?, "data"}
         if event["type"] == "message.ack":
-            tag = event.get("clientId")
+            tag = data.get("clientId")
             if tag in sent_at:
                 acks.append(now - sent_at[tag])
             return
-        tag = event.get("body", "")
-        if event.get("sender", {}).get("id") != client.user_id and tag in sent_at:
+        message = data["message"]
+        tag = message.get("body", "")
+        if (message.get("sender") or {}).get("id") != client.user_id and tag in sent_at:
             fanout.append(now - sent_at[tag])
             if len(fanout) >= expected:
                 done.set()

@@ -1,13 +1,14 @@
 """The one WebSocket endpoint (`ws/`, alias `ws/chat/`). A thin transport: every write goes through the same
 services as the REST API (database_sync_to_async), and server events arrive as `realtime.event` group
-messages whose payload is forwarded as is.
+messages whose payload is forwarded as is. The protocol is docs/realtime.md (checked by
+notifications/tests/test_realtime_doc.py).
 
 Client → server (JSON, `action` plus fields, optional `requestId` echoed in the reply):
   join {conversationId} · leave {conversationId} · message.send {conversationId, body, attachments?,
   replyToId?, clientId?} · message.edit {messageId, body} · message.delete {messageId} ·
   typing.start / typing.stop {conversationId} · read {conversationId, messageId?} · ping
-Server → client (`type`): ready, joined, left, message.ack, message.new, message.edited, message.deleted,
-  typing, read_receipt, presence, booking.status_changed, notification.new, pong, error.
+Server → client: `{"type", "requestId"?, "data"}` (notifications.realtime.server_event), `type` one of
+  realtime.SERVER_EVENTS.
 Close codes: 4401 (CLOSE_UNAUTHENTICATED) — the access token is missing, invalid or expired, or REST no
   longer accepts it. The last case is pushed, not polled: after a logout, a password change or reset, or the
   deactivation or deletion of the account commits, the service sends `auth.revalidate` to the user's group
@@ -27,15 +28,15 @@ import time
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from djangorestframework_camel_case.util import camelize
 from rest_framework import serializers
 
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.ws_auth import access_token_still_accepted
 from notifications import presence, selectors
-from notifications.realtime import conversation_group, envelope, user_group
+from notifications.realtime import conversation_group, envelope, server_event, user_group
 from notifications.serializers import (
     ChatMessageOutputSerializer,
+    ConversationReadOutputSerializer,
     MessageCreateInputSerializer,
     MessageUpdateInputSerializer,
 )
@@ -119,8 +120,9 @@ def _edit_message(user, message_id, data: dict) -> dict:
 
 
 @db_call
-def _delete_message(user, message_id) -> None:
-    chat_services.message_delete(message=_int(message_id, "messageId"), user=user)
+def _delete_message(user, message_id) -> dict:
+    message = chat_services.message_delete(message=_int(message_id, "messageId"), user=user)
+    return dict(ChatMessageOutputSerializer(message).data)
 
 
 @db_call
@@ -133,10 +135,7 @@ def _mark_read(user, conversation_id, message_id) -> dict:
         user=user,
         up_to_message=_int(message_id, "messageId") if message_id is not None else None,
     )
-    return {
-        **result,
-        "last_read_at": result["last_read_at"].isoformat() if result["last_read_at"] else None,
-    }
+    return dict(ConversationReadOutputSerializer(result).data)  # as POST conversations/<id>/read
 
 
 _access_token_still_accepted = db_call(access_token_still_accepted)
@@ -188,7 +187,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.counted_online = True
         if came_online:
             await self._broadcast_presence(online=True)
-        await self.send_json({"type": "ready", "userId": self.user_id})
+        await self.send_json(server_event("ready", {"user_id": self.user_id}))
 
     async def disconnect(self, code):
         if not getattr(self, "counted_online", False):
@@ -256,17 +255,14 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return None
 
     async def _error(self, request_id, code: str, message: str, fields: dict | None = None):
-        body = {"type": "error", "code": code, "message": message}
+        """`data` is the REST error body: {code, message, fields?}."""
+        data = {"code": code, "message": message}
         if fields:
-            body["fields"] = camelize(fields)
-        if request_id is not None:
-            body["requestId"] = request_id
-        await self.send_json(body)
+            data["fields"] = fields
+        await self._reply(request_id, "error", data)
 
-    async def _reply(self, request_id, body: dict):
-        if request_id is not None:
-            body["requestId"] = request_id
-        await self.send_json(body)
+    async def _reply(self, request_id, event_type: str, data: dict):
+        await self.send_json(server_event(event_type, data, request_id=request_id))
 
     async def _do_join(self, content, request_id):
         conversation_id = _int(content.get("conversationId"), "conversationId")
@@ -282,9 +278,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         online = await sync_to_async(presence.online_user_ids)(participant_ids)
         await self._reply(
             request_id,
+            "joined",
             {
-                "type": "joined",
-                "conversationId": conversation_id,
+                "conversation_id": conversation_id,
                 "online": sorted(uid for uid in online if uid != self.user_id),
             },
         )
@@ -296,7 +292,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 conversation_group(conversation_id), self.channel_name
             )
-        await self._reply(request_id, {"type": "left", "conversationId": conversation_id})
+        await self._reply(request_id, "left", {"conversation_id": conversation_id})
 
     async def _do_send(self, content, request_id):
         data = {
@@ -306,21 +302,25 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             "reply_to_id": content.get("replyToId"),
         }
         message = await _send_message(self.user, data)
-        body = {"type": "message.ack", "message": camelize(message)}
-        if content.get("clientId") is not None:
-            body["clientId"] = content["clientId"]
-        await self._reply(request_id, body)
+        await self._ack(request_id, "message.send", message, client_id=content.get("clientId"))
 
     async def _do_edit(self, content, request_id):
         message = await _edit_message(
             self.user, content.get("messageId"), {"body": content.get("body", "")}
         )
-        await self._reply(request_id, {"type": "message.ack", "message": camelize(message)})
+        await self._ack(request_id, "message.edit", message)
 
     async def _do_delete(self, content, request_id):
-        await _delete_message(self.user, content.get("messageId"))
+        message = await _delete_message(self.user, content.get("messageId"))
+        await self._ack(request_id, "message.delete", message)
+
+    async def _ack(self, request_id, action: str, message: dict, *, client_id=None):
+        """One shape for every message action: which action, the client's `clientId` (null when it sent
+        none) and the message as stored (as REST shows it)."""
         await self._reply(
-            request_id, {"type": "message.ack", "messageId": content.get("messageId")}
+            request_id,
+            "message.ack",
+            {"action": action, "client_id": client_id, "message": message},
         )
 
     async def _do_typing(self, content, request_id):
@@ -345,11 +345,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def _do_read(self, content, request_id):
         conversation_id = _int(content.get("conversationId"), "conversationId")
         result = await _mark_read(self.user, conversation_id, content.get("messageId"))
-        await self._reply(request_id, {"type": "read.ack", **camelize(result)})
+        await self._reply(request_id, "read.ack", result)
 
     async def _do_ping(self, content, request_id):
         await sync_to_async(presence.presence_touch)(self.user_id)
-        await self._reply(request_id, {"type": "pong"})
+        await self._reply(request_id, "pong", {})
 
     _actions = {
         "join": _do_join,

@@ -1,8 +1,12 @@
-"""Group names and the envelope of every server → client WebSocket event.
+"""Group names and the one envelope of every server → client WebSocket event (docs/realtime.md).
+
+Every event a client receives is `{"type": <one of SERVER_EVENTS>, "requestId"?: <echoed>, "data": {...}}`
+with camelCase keys, built by `server_event` (direct replies, in the consumer) or `envelope` (group messages).
+`notifications/tests/test_realtime_doc.py` checks docs/realtime.md against what the consumer sends.
 
 Every group message has `type: "realtime.event"` (handled by `RealtimeConsumer.realtime_event`) and carries
-the camelCase JSON the client receives in `payload`; `exclude_channel` skips the socket that caused it
-(typing indicators are not echoed to their author).
+the event the client receives in `payload`; `exclude_channel` skips the socket that caused it (typing
+indicators are not echoed to their author).
 
 The one other group message, `type: "auth.revalidate"` (no payload, never forwarded to the client), asks every
 socket of a user, on every web instance, to re-run the REST token check on its own access token; services
@@ -24,8 +28,40 @@ def conversation_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
 
 
+# Every `type` a client may receive; docs/realtime.md documents each with an example.
+SERVER_EVENTS = (
+    "ready",
+    "pong",
+    "joined",
+    "left",
+    "message.ack",
+    "message.new",
+    "message.edited",
+    "message.deleted",
+    "typing",
+    "read.ack",
+    "read_receipt",
+    "presence",
+    "booking.status_changed",
+    "notification.new",
+    "error",
+)
+
+
+def server_event(event_type: str, data: dict, *, request_id=None) -> dict:
+    """The JSON object a client receives. `request_id` is the client's `requestId`, echoed on direct
+    replies (never on broadcasts)."""
+    event = {"type": event_type}
+    if request_id is not None:
+        event["requestId"] = request_id
+    event["data"] = camelize(data)
+    return event
+
+
 def envelope(event_type: str, data: dict, *, exclude_channel: str | None = None) -> dict:
-    message = {"type": "realtime.event", "payload": {"type": event_type, **camelize(data)}}
+    """A channel-layer group message carrying `server_event(event_type, data)` to every socket of the
+    group."""
+    message = {"type": "realtime.event", "payload": server_event(event_type, data)}
     if exclude_channel:
         message["exclude_channel"] = exclude_channel
     return message

@@ -208,7 +208,10 @@ def test_a_socket_opened_with_a_token_of_the_logouts_own_second_closes(customer)
         socket = WebsocketCommunicator(app, f"/ws/?token={session['access']}")
         connected, _ = await socket.connect(timeout=5)
         assert connected
-        assert await socket.receive_json_from(timeout=5) == {"type": "ready", "userId": customer.pk}
+        assert await socket.receive_json_from(timeout=5) == {
+            "type": "ready",
+            "data": {"userId": customer.pk},
+        }
         await database_sync_to_async(_logout)(session)
         assert await socket.receive_output(timeout=5) == {
             "type": "websocket.close",

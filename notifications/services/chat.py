@@ -232,7 +232,9 @@ def message_send(
         ConversationParticipant.objects.filter(
             conversation_id=conversation.pk, user_id=sender.pk
         ).update(last_read_message=message, last_read_at=now, unread_count=0, updated_at=now)
-        send_to_conversation_after_commit(conversation.pk, "message.new", message_payload(message))
+        send_to_conversation_after_commit(
+            conversation.pk, "message.new", {"message": message_payload(message)}
+        )
         recipient_ids = list(
             ConversationParticipant.objects.filter(conversation_id=conversation.pk)
             .exclude(user_id=sender.pk)
@@ -285,7 +287,7 @@ def message_edit(*, message: Message | int, user: User, body: str) -> Message:
             raise MessageDeleted()
         message.body, message.is_edited, message.edited_at = body, True, now
         send_to_conversation_after_commit(
-            message.conversation_id, "message.edited", message_payload(message)
+            message.conversation_id, "message.edited", {"message": message_payload(message)}
         )
     return message
 
@@ -309,15 +311,18 @@ def message_delete(*, message: Message | int, user: User) -> Message:
             [],
         )
         send_to_conversation_after_commit(
-            message.conversation_id,
-            "message.deleted",
-            {
-                "id": message.pk,
-                "conversation_id": message.conversation_id,
-                "deleted_at": now.isoformat(),
-            },
+            message.conversation_id, "message.deleted", {"message": message_payload(message)}
         )
     return message
+
+
+def _receipt(result: dict) -> dict:
+    """A `read_receipt` as the read endpoint renders the result, less the reader's own unread count."""
+    from notifications.serializers import ConversationReadOutputSerializer
+
+    receipt = dict(ConversationReadOutputSerializer(result).data)
+    del receipt["unread_count"]
+    return receipt
 
 
 def conversation_mark_read(
@@ -370,9 +375,5 @@ def conversation_mark_read(
             "message_ids": sorted(newly_read),
         }
         if newly_read:
-            send_to_conversation_after_commit(
-                conversation.pk,
-                "read_receipt",
-                {**result, "last_read_at": now.isoformat()},
-            )
+            send_to_conversation_after_commit(conversation.pk, "read_receipt", _receipt(result))
     return result

@@ -54,7 +54,7 @@ async def _connect(user, *, path="/ws/", via="query"):
     connected, subprotocol = await communicator.connect(timeout=TIMEOUT)
     assert connected
     ready = await communicator.receive_json_from(timeout=TIMEOUT)
-    assert ready == {"type": "ready", "userId": user.pk}
+    assert ready == {"type": "ready", "data": {"userId": user.pk}}
     return communicator, subprotocol
 
 
@@ -101,6 +101,7 @@ async def test_bearer_subprotocol_is_accepted_and_echoed(customer):
     assert await communicator.receive_json_from(timeout=TIMEOUT) == {
         "type": "pong",
         "requestId": "p1",
+        "data": {},
     }
     await communicator.disconnect()
 
@@ -109,7 +110,7 @@ async def test_message_round_trip_between_two_users(booking_conversation, custom
     alice, _ = await _connect(customer)
     bob, _ = await _connect(technician, path="/ws/chat/", via="subprotocol")
     joined = await _join(alice, booking_conversation.pk)
-    assert joined["conversationId"] == booking_conversation.pk
+    assert joined["data"]["conversationId"] == booking_conversation.pk
     await _join(bob, booking_conversation.pk)
 
     await alice.send_json_to(
@@ -122,25 +123,32 @@ async def test_message_round_trip_between_two_users(booking_conversation, custom
         }
     )
     ack = await _receive(alice, "message.ack")
-    assert ack["clientId"] == "c-1" and ack["requestId"] == 7
-    stored = await database_sync_to_async(Message.objects.get)(pk=ack["message"]["id"])
+    assert ack["requestId"] == 7
+    assert ack["data"]["clientId"] == "c-1" and ack["data"]["action"] == "message.send"
+    stored = await database_sync_to_async(Message.objects.get)(pk=ack["data"]["message"]["id"])
     assert stored.body == "Habari, uko njiani?" and stored.sender_id == customer.pk
 
-    received = await _receive(bob, "message.new")
+    received = (await _receive(bob, "message.new"))["data"]["message"]
+    assert received == ack["data"]["message"]  # the ack and the broadcast show the same message
     assert received["id"] == stored.pk
     assert received["conversationId"] == booking_conversation.pk
     assert received["body"] == "Habari, uko njiani?"
     assert received["sender"]["id"] == customer.pk
     echoed = await _receive(alice, "message.new")  # the author's other tabs see it too
-    assert echoed["id"] == stored.pk
+    assert echoed["data"]["message"]["id"] == stored.pk
 
-    # Edit and delete travel the same way.
+    # Edit and delete travel the same way, and carry the whole message too.
     await alice.send_json_to({"action": "message.edit", "messageId": stored.pk, "body": "Edited"})
-    edited = await _receive(bob, "message.edited")
+    edited = (await _receive(bob, "message.edited"))["data"]["message"]
     assert edited["body"] == "Edited" and edited["isEdited"] is True
+    assert (await _receive(alice, "message.ack"))["data"]["message"] == edited
     await alice.send_json_to({"action": "message.delete", "messageId": stored.pk})
-    deleted = await _receive(bob, "message.deleted")
-    assert deleted["id"] == stored.pk
+    deleted = (await _receive(bob, "message.deleted"))["data"]["message"]
+    assert deleted["id"] == stored.pk and deleted["isDeleted"] is True and deleted["body"] == ""
+    assert set(deleted) == set(received)
+    delete_ack = await _receive(alice, "message.ack")
+    assert delete_ack["data"]["action"] == "message.delete"
+    assert delete_ack["data"]["message"] == deleted
 
     await alice.disconnect()
     await bob.disconnect()
@@ -155,7 +163,7 @@ async def test_cannot_edit_others_message_over_socket(booking_conversation, cust
         {"action": "message.edit", "messageId": message.pk, "body": "x", "requestId": "e"}
     )
     error = await _receive(bob, "error")
-    assert error["code"] == "not_message_sender" and error["requestId"] == "e"
+    assert error["data"]["code"] == "not_message_sender" and error["requestId"] == "e"
     await database_sync_to_async(message.refresh_from_db)()
     assert message.body == "mine"
     await bob.disconnect()
@@ -171,12 +179,14 @@ async def test_typing_is_broadcast_to_others_only(booking_conversation, customer
     typing = await _receive(bob, "typing")
     assert typing == {
         "type": "typing",
-        "conversationId": booking_conversation.pk,
-        "userId": customer.pk,
-        "isTyping": True,
+        "data": {
+            "conversationId": booking_conversation.pk,
+            "userId": customer.pk,
+            "isTyping": True,
+        },
     }
     await alice.send_json_to({"action": "typing.stop", "conversationId": booking_conversation.pk})
-    assert (await _receive(bob, "typing"))["isTyping"] is False
+    assert (await _receive(bob, "typing"))["data"]["isTyping"] is False
     # Not echoed to the typist and not stored.
     await asyncio.sleep(0.2)
     while not await alice.receive_nothing(timeout=0.1):
@@ -199,12 +209,13 @@ async def test_read_receipts(booking_conversation, customer, technician):
     await _join(bob, booking_conversation.pk)
 
     await bob.send_json_to({"action": "read", "conversationId": booking_conversation.pk})
-    ack = await _receive(bob, "read.ack")
+    ack = (await _receive(bob, "read.ack"))["data"]
     assert ack["unreadCount"] == 0
-    receipt = await _receive(alice, "read_receipt")
+    receipt = (await _receive(alice, "read_receipt"))["data"]
     assert receipt["userId"] == technician.pk
     assert receipt["messageIds"] == [first.pk, second.pk]
     assert receipt["lastReadMessageId"] == second.pk
+    assert "unreadCount" not in receipt  # the reader's own business
     await alice.disconnect()
     await bob.disconnect()
 
@@ -217,18 +228,17 @@ async def test_non_participant_cannot_join_or_send(booking_conversation, custome
     error = await _receive(mallory, "error")
     assert error == {
         "type": "error",
-        "code": "conversation_not_found",
-        "message": "Conversation not found.",
         "requestId": "j",
+        "data": {"code": "conversation_not_found", "message": "Conversation not found."},
     }
     await mallory.send_json_to(
         {"action": "message.send", "conversationId": booking_conversation.pk, "body": "spam"}
     )
-    assert (await _receive(mallory, "error"))["code"] == "conversation_not_found"
+    assert (await _receive(mallory, "error"))["data"]["code"] == "conversation_not_found"
     await mallory.send_json_to(
         {"action": "typing.start", "conversationId": booking_conversation.pk}
     )
-    assert (await _receive(mallory, "error"))["code"] == "not_joined"
+    assert (await _receive(mallory, "error"))["data"]["code"] == "not_joined"
 
     # Messages in that conversation never reach the outsider.
     alice, _ = await _connect(customer)
@@ -246,18 +256,18 @@ async def test_non_participant_cannot_join_or_send(booking_conversation, custome
 async def test_bad_input_gets_error_events_not_a_crash(customer):
     alice, _ = await _connect(customer)
     await alice.send_to(text_data="not json")
-    assert (await _receive(alice, "error"))["code"] == "bad_request"
+    assert (await _receive(alice, "error"))["data"]["code"] == "bad_request"
     await alice.send_json_to({"action": "launch.missiles"})
-    assert (await _receive(alice, "error"))["code"] == "unknown_action"
+    assert (await _receive(alice, "error"))["data"]["code"] == "unknown_action"
     await alice.send_json_to({"action": ["join"]})
-    assert (await _receive(alice, "error"))["code"] == "unknown_action"
+    assert (await _receive(alice, "error"))["data"]["code"] == "unknown_action"
     await alice.send_json_to(["join"])
-    assert (await _receive(alice, "error"))["code"] == "bad_request"
+    assert (await _receive(alice, "error"))["data"]["code"] == "bad_request"
     await alice.send_json_to({"action": "join", "conversationId": "abc"})
-    error = await _receive(alice, "error")
+    error = (await _receive(alice, "error"))["data"]
     assert error["code"] == "validation_error" and "conversationId" in error["fields"]
     await alice.send_json_to({"action": "message.send", "conversationId": 1})
-    assert (await _receive(alice, "error"))["code"] == "validation_error"
+    assert (await _receive(alice, "error"))["data"]["code"] == "validation_error"
     await alice.disconnect()
 
 
@@ -265,9 +275,9 @@ async def test_presence_online_and_offline(booking_conversation, customer, techn
     alice, _ = await _connect(customer)
     bob, _ = await _connect(technician)
     online = await _receive(alice, "presence")
-    assert online == {"type": "presence", "userId": technician.pk, "status": "online"}
+    assert online == {"type": "presence", "data": {"userId": technician.pk, "status": "online"}}
     joined = await _join(alice, booking_conversation.pk)
-    assert joined["online"] == [technician.pk]
+    assert joined["data"]["online"] == [technician.pk]
 
     # A second socket of the same user does not flap presence; closing the last one does.
     bob2, _ = await _connect(technician)
@@ -275,7 +285,7 @@ async def test_presence_online_and_offline(booking_conversation, customer, techn
     assert await alice.receive_nothing(timeout=0.3)
     await bob2.disconnect()
     offline = await _receive(alice, "presence")
-    assert offline == {"type": "presence", "userId": technician.pk, "status": "offline"}
+    assert offline == {"type": "presence", "data": {"userId": technician.pk, "status": "offline"}}
     await alice.disconnect()
 
 
@@ -288,7 +298,7 @@ async def test_notification_and_booking_status_reach_the_users_sockets(
     notification = await database_sync_to_async(notify)(
         user_id=customer.pk, type="booking.accepted", context={"booking_number": booking.number}
     )
-    event = await _receive(alice, "notification.new")
+    event = (await _receive(alice, "notification.new"))["data"]
     assert event["notification"]["id"] == notification.pk
     assert event["notification"]["title"] == "Booking accepted"
 
@@ -303,7 +313,7 @@ async def test_notification_and_booking_status_reach_the_users_sockets(
 
     await database_sync_to_async(_publish)()
     for communicator in (alice, bob):
-        changed = await _receive(communicator, "booking.status_changed")
+        changed = (await _receive(communicator, "booking.status_changed"))["data"]
         assert changed["bookingId"] == booking.pk and changed["toStatus"] == "accepted"
     # The actor is not notified of their own action; the customer is.
     types = await database_sync_to_async(
@@ -394,5 +404,5 @@ async def test_flooding_client_is_throttled(customer, monkeypatch):
         await communicator.send_json_to({"action": "ping"})
         replies.append(await communicator.receive_json_from(timeout=TIMEOUT))
     assert [r["type"] for r in replies] == ["pong", "pong", "pong", "error", "error"]
-    assert replies[-1]["code"] == "throttled"
+    assert replies[-1]["data"]["code"] == "throttled"
     await communicator.disconnect()

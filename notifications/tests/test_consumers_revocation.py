@@ -66,7 +66,7 @@ async def _connect(user, access: str) -> WebsocketCommunicator:
     assert connected
     assert await communicator.receive_json_from(timeout=TIMEOUT) == {
         "type": "ready",
-        "userId": user.pk,
+        "data": {"userId": user.pk},
     }
     return communicator
 
@@ -82,12 +82,14 @@ async def _assert_closed_unauthenticated(communicator):
 async def _assert_open(communicator, user):
     """Still served: a marker sent to the user's group after the revalidation arrives (so the socket has
     handled everything before it, group messages being delivered in order), then a ping is answered."""
-    await get_channel_layer().group_send(user_group(user.pk), envelope("test.marker", {}))
-    assert await communicator.receive_json_from(timeout=TIMEOUT) == {"type": "test.marker"}
+    # The marker: a pong nobody asked for (no requestId), unlike the answer to the ping below.
+    await get_channel_layer().group_send(user_group(user.pk), envelope("pong", {}))
+    assert await communicator.receive_json_from(timeout=TIMEOUT) == {"type": "pong", "data": {}}
     await communicator.send_json_to({"action": "ping", "requestId": "still-there"})
     assert await communicator.receive_json_from(timeout=TIMEOUT) == {
         "type": "pong",
         "requestId": "still-there",
+        "data": {},
     }
 
 
