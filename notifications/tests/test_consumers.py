@@ -220,6 +220,41 @@ async def test_read_receipts(booking_conversation, customer, technician):
     await bob.disconnect()
 
 
+async def test_read_receipt_reaches_the_sender_when_the_reader_replied_first(
+    booking_conversation, customer, technician
+):
+    """Issue 19: replying used to move the replier's read marker past the messages they had not read,
+    so reading them later sent no receipt."""
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+    await _join(alice, booking_conversation.pk)
+    await _join(bob, booking_conversation.pk)
+
+    async def send(socket, body):
+        await socket.send_json_to(
+            {"action": "message.send", "conversationId": booking_conversation.pk, "body": body}
+        )
+        return (await _receive(socket, "message.ack"))["data"]["message"]["id"]
+
+    first = await send(bob, "Nimefika.")
+    second = await send(bob, "Niko langoni.")
+    reply = await send(alice, "Nakuja sasa hivi.")  # replies from the notification, unread
+    await alice.send_json_to({"action": "read", "conversationId": booking_conversation.pk})
+    ack = (await _receive(alice, "read.ack"))["data"]
+    assert ack["messageIds"] == [first, second] and ack["lastReadMessageId"] == reply
+    receipt = (await _receive(bob, "read_receipt"))["data"]
+    assert receipt["userId"] == customer.pk and receipt["messageIds"] == [first, second]
+
+    # And again after more back and forth: every message of bob's that alice reads is receipted.
+    third = await send(bob, "Sawa.")
+    await send(alice, "Asante.")
+    await alice.send_json_to({"action": "read", "conversationId": booking_conversation.pk})
+    receipt = (await _receive(bob, "read_receipt"))["data"]
+    assert receipt["messageIds"] == [third]
+    await alice.disconnect()
+    await bob.disconnect()
+
+
 async def test_non_participant_cannot_join_or_send(booking_conversation, customer, other_customer):
     mallory, _ = await _connect(other_customer)
     await mallory.send_json_to(

@@ -190,3 +190,97 @@ def test_unread_counter_uses_f_expressions(booking_conversation, customer, techn
     )
     chat.message_send(conversation=booking_conversation, sender=customer, body="x")
     assert _unread(booking_conversation, technician) == 6
+
+
+# --- read markers and receipts, whatever the order of reading and replying ---------------------------------------
+
+
+@pytest.fixture
+def receipts(monkeypatch):
+    """The `read_receipt` events the services hand to the channel layer (after commit)."""
+    sent = []
+
+    def _record(group, message):
+        if message["payload"]["type"] == "read_receipt":
+            sent.append(message["payload"]["data"])
+
+    monkeypatch.setattr("notifications.realtime.group_send_after_commit", _record)
+    return sent
+
+
+def _marker(conversation, user):
+    return ConversationParticipant.objects.values_list("last_read_message_id", "unread_count").get(
+        conversation=conversation, user=user
+    )
+
+
+def test_sending_leaves_the_senders_read_marker_and_unread_count_alone(
+    booking_conversation, customer, technician, receipts
+):
+    chat.message_send(conversation=booking_conversation, sender=customer, body="1")
+    chat.message_send(conversation=booking_conversation, sender=customer, body="2")
+    chat.message_send(conversation=booking_conversation, sender=technician, body="reply")
+    assert _marker(booking_conversation, technician) == (None, 2)
+    assert receipts == []
+
+
+def test_replying_before_reading_still_sends_the_receipt(
+    booking_conversation, customer, technician, receipts
+):
+    c1 = chat.message_send(conversation=booking_conversation, sender=customer, body="1")
+    c2 = chat.message_send(conversation=booking_conversation, sender=customer, body="2")
+    t1 = chat.message_send(conversation=booking_conversation, sender=technician, body="reply")
+    result = chat.conversation_mark_read(conversation=booking_conversation, user=technician)
+    assert result["message_ids"] == [c1.pk, c2.pk] and result["unread_count"] == 0
+    assert [(r["userId"], r["messageIds"], r["lastReadMessageId"]) for r in receipts] == [
+        (technician.pk, [c1.pk, c2.pk], t1.pk)
+    ]
+    assert _marker(booking_conversation, technician) == (t1.pk, 0)
+
+
+def test_read_reply_then_read_again_sends_a_receipt_for_each_new_message(
+    booking_conversation, customer, technician, receipts
+):
+    c1 = chat.message_send(conversation=booking_conversation, sender=customer, body="1")
+    chat.conversation_mark_read(conversation=booking_conversation, user=technician)
+    chat.message_send(conversation=booking_conversation, sender=technician, body="reply")
+    c2 = chat.message_send(conversation=booking_conversation, sender=customer, body="2")
+    chat.conversation_mark_read(conversation=booking_conversation, user=technician)
+    assert [r["messageIds"] for r in receipts] == [[c1.pk], [c2.pk]]
+
+
+def test_partial_read_then_reply_keeps_the_rest_unread_until_read(
+    booking_conversation, customer, technician, receipts
+):
+    c1 = chat.message_send(conversation=booking_conversation, sender=customer, body="1")
+    c2 = chat.message_send(conversation=booking_conversation, sender=customer, body="2")
+    chat.conversation_mark_read(
+        conversation=booking_conversation, user=technician, up_to_message=c1
+    )
+    chat.message_send(conversation=booking_conversation, sender=technician, body="reply")
+    assert _marker(booking_conversation, technician) == (c1.pk, 1)
+    chat.conversation_mark_read(conversation=booking_conversation, user=technician)
+    assert [r["messageIds"] for r in receipts] == [[c1.pk], [c2.pk]]
+
+
+def test_interleaved_replies_then_one_read_receipts_every_message_of_the_other_party(
+    booking_conversation, customer, technician, receipts
+):
+    c1 = chat.message_send(conversation=booking_conversation, sender=customer, body="1")
+    chat.message_send(conversation=booking_conversation, sender=technician, body="a")
+    c2 = chat.message_send(conversation=booking_conversation, sender=customer, body="2")
+    chat.message_send(conversation=booking_conversation, sender=technician, body="b")
+    chat.conversation_mark_read(conversation=booking_conversation, user=technician)
+    assert [r["messageIds"] for r in receipts] == [[c1.pk, c2.pk]]
+    # The customer reading the technician's replies is a receipt the other way.
+    chat.conversation_mark_read(conversation=booking_conversation, user=customer)
+    assert [r["userId"] for r in receipts] == [technician.pk, customer.pk]
+
+
+def test_reading_past_only_your_own_messages_sends_no_receipt(
+    booking_conversation, technician, receipts
+):
+    t1 = chat.message_send(conversation=booking_conversation, sender=technician, body="a")
+    result = chat.conversation_mark_read(conversation=booking_conversation, user=technician)
+    assert result["message_ids"] == [] and result["last_read_message_id"] == t1.pk
+    assert receipts == []
