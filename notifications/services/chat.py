@@ -194,8 +194,9 @@ def message_send(
     attachments: Sequence[dict] = (),
     reply_to: Message | int | None = None,
 ) -> Message:
-    """Store a message, count it unread for everyone else, then (after commit) push `message.new` to the
-    conversation's subscribers and notify offline recipients."""
+    """Store a message, count it unread for everyone else (the sender's own read marker does not move),
+    then (after commit) push `message.new` to the conversation's subscribers and notify offline
+    recipients."""
     body = (body or "").strip()
     if len(body) > MAX_BODY_LENGTH:
         raise InvalidMessage(f"A message has at most {MAX_BODY_LENGTH} characters.")
@@ -225,13 +226,12 @@ def message_send(
             Q(last_message_at__isnull=True) | Q(last_message_at__lt=message.created_at),
             pk=conversation.pk,
         ).update(last_message_at=message.created_at)
+        # The sender's read marker stays where it is: replying is not reading, and moving it past
+        # messages they have not read would mark those read without a receipt (only reading moves it,
+        # conversation_mark_read). Their own messages never count as unread for them.
         ConversationParticipant.objects.filter(conversation_id=conversation.pk).exclude(
             user_id=sender.pk
         ).update(unread_count=F("unread_count") + 1, updated_at=now)
-        # Your own message is read by you.
-        ConversationParticipant.objects.filter(
-            conversation_id=conversation.pk, user_id=sender.pk
-        ).update(last_read_message=message, last_read_at=now, unread_count=0, updated_at=now)
         send_to_conversation_after_commit(
             conversation.pk, "message.new", {"message": message_payload(message)}
         )
@@ -329,7 +329,9 @@ def conversation_mark_read(
     *, conversation: Conversation, user: User, up_to_message: Message | int | None = None
 ) -> dict:
     """Mark messages up to `up_to_message` (default: the latest) as read by `user` and broadcast a
-    `read_receipt` listing the message ids that became read. Never moves the read marker backwards."""
+    `read_receipt` listing the other participants' message ids that became read (none when the marker
+    only passed the reader's own messages). Never moves the read marker backwards; the only place that
+    moves it forwards."""
     with transaction.atomic():
         participant = (
             ConversationParticipant.objects.select_for_update()
