@@ -37,7 +37,6 @@ def _create_payload(category, **overrides):
         "scheduledStart": _future().isoformat(),
         "durationMinutes": 90,
         "price": "2499.50",
-        "attachments": [{"url": "https://res.cloudinary.com/x/a.jpg", "publicId": "a"}],
     }
     payload.update(overrides)
     return payload
@@ -69,7 +68,7 @@ def test_customer_creates_booking_with_a_technician(
     )
     assert (body["platformFee"], body["technicianShare"]) == ("375.00", "2125.00")
     assert body["durationMinutes"] == 90
-    assert body["attachments"][0]["publicId"] == "a"
+    assert body["attachments"] == []
     assert booking.payment_due_at is not None
     assert list(
         BookingStatusHistory.objects.filter(booking=booking).values_list("to_status", flat=True)

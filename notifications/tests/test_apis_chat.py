@@ -2,8 +2,10 @@ import pytest
 from django.urls import reverse
 
 from bookings.tests.factories import BookingFactory
+from conftest import bearer_client
 from notifications.models import Conversation, ConversationParticipant, Message
 from notifications.services import chat
+from social.tests.factories import MediaAssetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -176,31 +178,11 @@ def test_message_input_validation(customer_client, booking_conversation):
     assert too_long.status_code == 400
     bad_attachment = customer_client.post(
         MESSAGES,
-        {
-            "conversationId": booking_conversation.pk,
-            "attachments": [{"url": "not a url", "type": "image", "size": 1}],
-        },
+        {"conversationId": booking_conversation.pk, "attachments": ["chat/a"]},
+        format="json",
     )
     assert bad_attachment.status_code == 400
-    ok = customer_client.post(
-        MESSAGES,
-        {
-            "conversationId": booking_conversation.pk,
-            "attachments": [
-                {
-                    "url": "https://res.example/a.jpg",
-                    "publicId": "chat/a",
-                    "type": "image",
-                    "size": 5,
-                }
-            ],
-        },
-    )
-    assert ok.status_code == 201
-    assert ok.json()["attachments"] == [
-        {"url": "https://res.example/a.jpg", "publicId": "chat/a", "type": "image", "size": 5}
-    ]
-    assert Message.objects.count() == 1
+    assert not Message.objects.exists()
 
 
 def test_edit_and_delete_own_only(
@@ -234,3 +216,128 @@ def test_send_pushes_after_commit(
     assert response.status_code == 201
     # the socket push and the offline-notification task, both deferred to commit
     assert len(callbacks) == 2
+
+
+# --- attachments: only the sender's own uploads (social's media rule), on REST as on the socket ---------------
+
+
+def _as_stored(asset) -> dict:
+    """What a message shows for an attached upload: the upload's own URL, id, kind and size."""
+    return {
+        "url": asset.delivery_url,
+        "publicId": asset.public_id,
+        "type": asset.resource_type,
+        "size": asset.bytes,
+    }
+
+
+def _nothing_stored(conversation):
+    assert not Message.objects.exists()
+    conversation.refresh_from_db()
+    assert conversation.last_message_at is None
+    assert not ConversationParticipant.objects.filter(unread_count__gt=0).exists()
+
+
+@pytest.fixture
+def support_conversation(customer, support_agent):
+    return chat.conversation_create_support(
+        customer=customer, agent=support_agent, subject="Malipo"
+    )
+
+
+@pytest.mark.parametrize(
+    ("persona", "conversation_fixture"),
+    [
+        ("customer", "booking_conversation"),
+        ("technician", "booking_conversation"),
+        ("support_agent", "support_conversation"),
+    ],
+)
+def test_each_participant_attaches_their_own_uploads(request, persona, conversation_fixture):
+    user = request.getfixturevalue(persona)
+    conversation = request.getfixturevalue(conversation_fixture)
+    photo = MediaAssetFactory(owner=user)
+    video = MediaAssetFactory(owner=user, resource_type="video", bytes=7_000_000)
+    response = bearer_client(user).post(
+        MESSAGES,
+        {
+            "conversationId": conversation.pk,
+            "body": "",
+            "attachments": [
+                {"publicId": photo.public_id},
+                # What clients sent before (url, type, size): the upload's values are kept instead.
+                {
+                    "publicId": video.public_id,
+                    "url": "https://evil.example/x.exe",
+                    "type": "document",
+                    "size": 1,
+                },
+            ],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    expected = [_as_stored(photo), _as_stored(video)]
+    assert response.json()["attachments"] == expected
+    assert Message.objects.get().attachments == expected
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [
+        "a bare link",
+        "another person's upload",
+        "an upload of a stranger",
+        "a deleted upload of mine",
+        "an unknown id",
+    ],
+)
+@pytest.mark.parametrize("persona", ["customer", "technician"])
+def test_attachments_that_are_not_the_senders_uploads_are_refused(
+    request, persona, attachment, booking_conversation, customer, technician, other_customer
+):
+    sender = request.getfixturevalue(persona)
+    other_party = technician if sender == customer else customer
+    ref = {
+        "a bare link": {"url": "https://evil.example/x.exe", "type": "document", "size": 1},
+        "another person's upload": {"publicId": MediaAssetFactory(owner=other_party).public_id},
+        "an upload of a stranger": {"publicId": MediaAssetFactory(owner=other_customer).public_id},
+        "a deleted upload of mine": {
+            "publicId": MediaAssetFactory(
+                owner=sender, is_deleted=True, deleted_at="2025-01-01T00:00:00Z"
+            ).public_id
+        },
+        "an unknown id": {"publicId": f"dumuwaks/users/{sender.pk}/uploads/nothing-here"},
+    }[attachment]
+    response = bearer_client(sender).post(
+        MESSAGES,
+        {"conversationId": booking_conversation.pk, "body": "angalia", "attachments": [ref]},
+        format="json",
+    )
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    if attachment == "a bare link":
+        assert body["code"] == "validation_error"
+        assert any(name.startswith("attachments") for name in body["fields"]), body
+    else:  # someone else's upload answers exactly like one that does not exist
+        assert body["code"] == "invalid_media"
+        assert list(body["fields"]) == ["attachments"]
+        assert body["message"] == "Some media ids are unknown or not yours."
+    _nothing_stored(booking_conversation)
+
+
+def test_one_foreign_upload_refuses_the_whole_message(
+    customer_client, booking_conversation, customer, technician
+):
+    mine = MediaAssetFactory(owner=customer)
+    theirs = MediaAssetFactory(owner=technician)
+    response = customer_client.post(
+        MESSAGES,
+        {
+            "conversationId": booking_conversation.pk,
+            "attachments": [{"publicId": mine.public_id}, {"publicId": theirs.public_id}],
+        },
+        format="json",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_media"
+    _nothing_stored(booking_conversation)

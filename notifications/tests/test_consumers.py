@@ -255,6 +255,80 @@ async def test_read_receipt_reaches_the_sender_when_the_reader_replied_first(
     await bob.disconnect()
 
 
+@pytest.fixture
+def uploads(customer, technician):
+    """An upload of each party's, made outside the event loop."""
+    from social.tests.factories import MediaAssetFactory
+
+    return MediaAssetFactory(owner=customer), MediaAssetFactory(owner=technician)
+
+
+async def test_an_attachment_sent_over_the_socket_keeps_its_public_id(
+    booking_conversation, customer, technician, uploads
+):
+    """Issue 19: the socket passed camelCase keys to a snake_case serializer, so `publicId` was lost."""
+    photo, _ = uploads
+    expected = {
+        "url": photo.delivery_url,
+        "publicId": photo.public_id,
+        "type": photo.resource_type,
+        "size": photo.bytes,
+    }
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+    await _join(bob, booking_conversation.pk)
+    await alice.send_json_to(
+        {
+            "action": "message.send",
+            "conversationId": booking_conversation.pk,
+            "attachments": [{"publicId": photo.public_id}],
+            "requestId": "a",
+        }
+    )
+    ack = (await _receive(alice, "message.ack"))["data"]["message"]
+    assert ack["attachments"] == [expected]
+    assert (await _receive(bob, "message.new"))["data"]["message"]["attachments"] == [expected]
+    stored = await database_sync_to_async(Message.objects.get)(pk=ack["id"])
+    assert stored.attachments == [expected]
+    await alice.disconnect()
+    await bob.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("attachment", "code"),
+    [
+        ({"url": "https://evil.example/x.exe", "type": "document", "size": 1}, "validation_error"),
+        ("theirs", "invalid_media"),
+    ],
+    ids=["a bare link", "the other party's upload"],
+)
+async def test_the_socket_refuses_attachments_that_are_not_the_senders_uploads(
+    booking_conversation, customer, technician, uploads, attachment, code
+):
+    _, theirs = uploads
+    if attachment == "theirs":
+        attachment = {"publicId": theirs.public_id}
+    alice, _ = await _connect(customer)
+    bob, _ = await _connect(technician)
+    await _join(bob, booking_conversation.pk)
+    await alice.send_json_to(
+        {
+            "action": "message.send",
+            "conversationId": booking_conversation.pk,
+            "body": "angalia",
+            "attachments": [attachment],
+            "requestId": "x",
+        }
+    )
+    error = await _receive(alice, "error")
+    assert error["requestId"] == "x" and error["data"]["code"] == code
+    assert any(name.startswith("attachments") for name in error["data"]["fields"])
+    assert await bob.receive_nothing(timeout=0.3)
+    assert await database_sync_to_async(Message.objects.exists)() is False
+    await alice.disconnect()
+    await bob.disconnect()
+
+
 async def test_non_participant_cannot_join_or_send(booking_conversation, customer, other_customer):
     mallory, _ = await _connect(other_customer)
     await mallory.send_json_to(

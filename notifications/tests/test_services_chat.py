@@ -14,6 +14,8 @@ from notifications.errors import (
 )
 from notifications.models import Conversation, ConversationKind, ConversationParticipant, Message
 from notifications.services import chat
+from social.errors import InvalidMediaRefs
+from social.tests.factories import MediaAssetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -135,18 +137,34 @@ def test_reply_must_be_in_same_conversation(booking_conversation, customer, supp
     assert reply.reply_to_id == original.pk
 
 
-def test_attachments_are_normalised(booking_conversation, customer):
+def test_attachments_are_the_senders_own_uploads(
+    booking_conversation, customer, technician, other_customer
+):
+    photo = MediaAssetFactory(owner=customer)
     message = chat.message_send(
         conversation=booking_conversation,
         sender=customer,
         body="",
-        attachments=[
-            {"url": "https://res.example/p.jpg", "public_id": "chat/p", "type": "image", "size": 10}
-        ],
+        attachments=[{"public_id": photo.public_id, "url": "https://evil.example/x.exe"}],
     )
     assert message.attachments == [
-        {"url": "https://res.example/p.jpg", "publicId": "chat/p", "type": "image", "size": 10}
+        {
+            "url": photo.delivery_url,
+            "publicId": photo.public_id,
+            "type": "image",
+            "size": photo.bytes,
+        }
     ]
+    for owner in (technician, other_customer):
+        with pytest.raises(InvalidMediaRefs) as refused:
+            chat.message_send(
+                conversation=booking_conversation,
+                sender=customer,
+                body="x",
+                attachments=[{"public_id": MediaAssetFactory(owner=owner).public_id}],
+            )
+        assert list(refused.value.fields) == ["attachments"]
+    assert Message.objects.count() == 1
 
 
 def test_edit_and_delete_only_own(booking_conversation, customer, technician):
