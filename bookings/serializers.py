@@ -19,6 +19,7 @@ from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.representation import iso_datetime, money_string, optional_float, optional_str
 from dumuwaks.core.serializers import ModelSerializer
+from social.serializers.media import MediaRefInputSerializer
 
 # Statuses in which the technician may see the customer's phone and email (and vice versa).
 CONTACT_VISIBLE_STATUSES = (
@@ -30,6 +31,10 @@ MAX_MEDIA = 10
 
 
 class BookingMediaRefSerializer(serializers.Serializer):
+    """An attachment as a booking shows it: one of the customer's uploads."""
+
+    # Input is MediaRefInputSerializer (a publicId of the customer's own upload).
+
     url = serializers.URLField(max_length=500)
     public_id = serializers.CharField(max_length=255, required=False, allow_blank=True)
     type = serializers.ChoiceField(
@@ -228,7 +233,7 @@ class BookingCreateInputSerializer(serializers.Serializer):
     )
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=1)
     technician_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    attachments = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
+    attachments = MediaRefInputSerializer(many=True, required=False, max_length=MAX_MEDIA)
 
 
 class BookingUpdateInputSerializer(serializers.Serializer):
@@ -245,7 +250,7 @@ class BookingUpdateInputSerializer(serializers.Serializer):
     duration_minutes = serializers.IntegerField(
         min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
     )
-    attachments = BookingMediaRefSerializer(many=True, required=False, max_length=MAX_MEDIA)
+    attachments = MediaRefInputSerializer(many=True, required=False, max_length=MAX_MEDIA)
 
 
 class BookingCancelInputSerializer(serializers.Serializer):

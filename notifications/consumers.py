@@ -28,6 +28,8 @@ import time
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from djangorestframework_camel_case.parser import CamelCaseJSONParser
+from djangorestframework_camel_case.util import underscoreize
 from rest_framework import serializers
 
 from dumuwaks.core.errors import ApplicationError
@@ -65,6 +67,13 @@ class _TokenBucket:
         return True
 
 
+def parse_action(content: dict) -> dict:
+    """An action's fields as REST's parser reads a request body (camelCase → snake_case with the same
+    function and options as `CamelCaseJSONParser`), so the same input serializers apply and a nested
+    key such as an attachment's `publicId` means the same on both transports."""
+    return underscoreize(content, **CamelCaseJSONParser.json_underscoreize)
+
+
 def _validation_fields(exc: serializers.ValidationError) -> dict:
     from dumuwaks.core.errors import _flatten_validation_detail
 
@@ -93,6 +102,7 @@ def _join_allowed(conversation_id: int, user_id: int) -> list[int] | None:
 
 @db_call
 def _send_message(user, data: dict) -> dict:
+    """`data`: the parsed action, as the REST view gets `request.data`."""
     serializer = MessageCreateInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     values = serializer.validated_data
@@ -110,18 +120,19 @@ def _send_message(user, data: dict) -> dict:
 
 
 @db_call
-def _edit_message(user, message_id, data: dict) -> dict:
+def _edit_message(user, data: dict) -> dict:
+    message_id = _int(data.get("message_id"), "message_id")
     serializer = MessageUpdateInputSerializer(data=data)
     serializer.is_valid(raise_exception=True)
     message = chat_services.message_edit(
-        message=_int(message_id, "messageId"), user=user, body=serializer.validated_data["body"]
+        message=message_id, user=user, body=serializer.validated_data["body"]
     )
     return dict(ChatMessageOutputSerializer(message).data)
 
 
 @db_call
 def _delete_message(user, message_id) -> dict:
-    message = chat_services.message_delete(message=_int(message_id, "messageId"), user=user)
+    message = chat_services.message_delete(message=_int(message_id, "message_id"), user=user)
     return dict(ChatMessageOutputSerializer(message).data)
 
 
@@ -133,7 +144,7 @@ def _mark_read(user, conversation_id, message_id) -> dict:
     result = chat_services.conversation_mark_read(
         conversation=conversation,
         user=user,
-        up_to_message=_int(message_id, "messageId") if message_id is not None else None,
+        up_to_message=_int(message_id, "message_id") if message_id is not None else None,
     )
     return dict(ConversationReadOutputSerializer(result).data)  # as POST conversations/<id>/read
 
@@ -234,7 +245,13 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self._error(request_id, "throttled", "Too many actions; slow down.")
             return
         try:
-            await handler(self, content, request_id)
+            data = parse_action(content)
+        except RecursionError:  # nested deeper than the key conversion goes
+            await self._error(request_id, "bad_request", "The action is nested too deeply.")
+            return
+        data["client_id"] = content.get("clientId")  # the client's own value, echoed as sent
+        try:
+            await handler(self, data, request_id)
         except ApplicationError as exc:
             await self._error(request_id, exc.code, exc.message, exc.fields)
         except serializers.ValidationError as exc:
@@ -264,8 +281,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def _reply(self, request_id, event_type: str, data: dict):
         await self.send_json(server_event(event_type, data, request_id=request_id))
 
-    async def _do_join(self, content, request_id):
-        conversation_id = _int(content.get("conversationId"), "conversationId")
+    async def _do_join(self, data, request_id):
+        conversation_id = _int(data.get("conversation_id"), "conversation_id")
         participant_ids = await _join_allowed(conversation_id, self.user_id)
         if participant_ids is None:
             await self._error(request_id, "conversation_not_found", "Conversation not found.")
@@ -285,8 +302,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             },
         )
 
-    async def _do_leave(self, content, request_id):
-        conversation_id = _int(content.get("conversationId"), "conversationId")
+    async def _do_leave(self, data, request_id):
+        conversation_id = _int(data.get("conversation_id"), "conversation_id")
         if conversation_id in self.joined:
             self.joined.discard(conversation_id)
             await self.channel_layer.group_discard(
@@ -294,24 +311,16 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             )
         await self._reply(request_id, "left", {"conversation_id": conversation_id})
 
-    async def _do_send(self, content, request_id):
-        data = {
-            "conversation_id": content.get("conversationId"),
-            "body": content.get("body", ""),
-            "attachments": content.get("attachments") or [],
-            "reply_to_id": content.get("replyToId"),
-        }
+    async def _do_send(self, data, request_id):
         message = await _send_message(self.user, data)
-        await self._ack(request_id, "message.send", message, client_id=content.get("clientId"))
+        await self._ack(request_id, "message.send", message, client_id=data.get("client_id"))
 
-    async def _do_edit(self, content, request_id):
-        message = await _edit_message(
-            self.user, content.get("messageId"), {"body": content.get("body", "")}
-        )
+    async def _do_edit(self, data, request_id):
+        message = await _edit_message(self.user, data)
         await self._ack(request_id, "message.edit", message)
 
-    async def _do_delete(self, content, request_id):
-        message = await _delete_message(self.user, content.get("messageId"))
+    async def _do_delete(self, data, request_id):
+        message = await _delete_message(self.user, data.get("message_id"))
         await self._ack(request_id, "message.delete", message)
 
     async def _ack(self, request_id, action: str, message: dict, *, client_id=None):
@@ -323,12 +332,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             {"action": action, "client_id": client_id, "message": message},
         )
 
-    async def _do_typing(self, content, request_id):
-        conversation_id = _int(content.get("conversationId"), "conversationId")
+    async def _do_typing(self, data, request_id):
+        conversation_id = _int(data.get("conversation_id"), "conversation_id")
         if conversation_id not in self.joined:
             await self._error(request_id, "not_joined", "Join the conversation first.")
             return
-        is_typing = (content.get("action") or content.get("type")) == "typing.start"
+        is_typing = (data.get("action") or data.get("type")) == "typing.start"
         await self.channel_layer.group_send(
             conversation_group(conversation_id),
             envelope(
@@ -342,12 +351,12 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             ),
         )
 
-    async def _do_read(self, content, request_id):
-        conversation_id = _int(content.get("conversationId"), "conversationId")
-        result = await _mark_read(self.user, conversation_id, content.get("messageId"))
+    async def _do_read(self, data, request_id):
+        conversation_id = _int(data.get("conversation_id"), "conversation_id")
+        result = await _mark_read(self.user, conversation_id, data.get("message_id"))
         await self._reply(request_id, "read.ack", result)
 
-    async def _do_ping(self, content, request_id):
+    async def _do_ping(self, data, request_id):
         await sync_to_async(presence.presence_touch)(self.user_id)
         await self._reply(request_id, "pong", {})
 

@@ -23,10 +23,10 @@ from notifications.models import (
     NotificationChannel,
     NotificationGroup,
 )
+from social.serializers.media import MediaRefInputSerializer
 
 MAX_BODY_LENGTH = 4000
 MAX_ATTACHMENTS = 10
-MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
 
 
 # --- Chat --------------------------------------------------------------------------------------------------------
@@ -41,10 +41,12 @@ class ChatUserSerializer(serializers.Serializer):
 
 
 class ChatAttachmentSerializer(serializers.Serializer):
+    """An attachment as messages show it: the sender's upload's URL, storage id, kind and size."""
+
     url = serializers.URLField(max_length=500)
-    public_id = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    public_id = serializers.CharField(max_length=255)
     type = serializers.ChoiceField(choices=AttachmentType.choices)
-    size = serializers.IntegerField(min_value=0, max_value=MAX_ATTACHMENT_BYTES)
+    size = serializers.IntegerField(min_value=0)
 
 
 class ChatMessageOutputSerializer(serializers.Serializer):
@@ -163,7 +165,7 @@ class MessageCreateInputSerializer(serializers.Serializer):
         default="",
         trim_whitespace=True,
     )
-    attachments = ChatAttachmentSerializer(many=True, required=False, default=list)
+    attachments = MediaRefInputSerializer(many=True, required=False, default=list)
     reply_to_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
 
     def validate_attachments(self, value):

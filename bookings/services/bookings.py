@@ -47,10 +47,12 @@ from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from social.services.media import media_resolve_refs
 
 MIN_DURATION_MINUTES = 30
 MAX_DURATION_MINUTES = 12 * 60
 MAX_PRICE = Decimal("1000000")
+MAX_ATTACHMENTS = 10
 EDITABLE_STATUSES = (BookingStatus.PENDING, BookingStatus.ACCEPTED)
 OVERLAP_CONSTRAINT = "booking_technician_no_overlap"
 
@@ -106,6 +108,19 @@ def _validate_slot(*, scheduled_start: datetime, duration_minutes: int, now: dat
         raise InvalidBooking(fields=fields)
 
 
+def _attachments_from_uploads(*, customer, refs) -> list[dict]:
+    """The customer's own live uploads named by `refs` ({"public_id": ...}), as a booking stores them.
+    A bare link, someone else's, a deleted or an unknown upload: InvalidMediaRefs (400 `invalid_media`),
+    the rule of posts, reviews and chat."""
+    assets = media_resolve_refs(
+        owner=customer, refs=refs, limit=MAX_ATTACHMENTS, field="attachments"
+    )
+    return [
+        {"url": asset.delivery_url, "public_id": asset.public_id, "type": asset.resource_type}
+        for asset in assets
+    ]
+
+
 def booking_create(
     *,
     customer,
@@ -123,7 +138,8 @@ def booking_create(
     technician=None,
     attachments=(),
 ) -> Booking:
-    """Create a pending booking awaiting its deposit (and a technician, unless one was chosen)."""
+    """Create a pending booking awaiting its deposit (and a technician, unless one was chosen).
+    `attachments`: references to the customer's own uploads ({"public_id": ...})."""
     now = timezone.now()
     if not getattr(customer, "is_customer", False):
         raise CustomersOnly()
@@ -142,6 +158,7 @@ def booking_create(
     if fields:
         raise InvalidBooking(fields=fields)
     _validate_slot(scheduled_start=scheduled_start, duration_minutes=duration_minutes, now=now)
+    attachments = _attachments_from_uploads(customer=customer, refs=attachments)
     scheduled_end = scheduled_start + timedelta(minutes=int(duration_minutes))
     if technician is not None:
         _check_technician_for_slot(
@@ -167,7 +184,7 @@ def booking_create(
                     longitude=longitude,
                     scheduled_start=scheduled_start,
                     scheduled_end=scheduled_end,
-                    attachments=list(attachments or []),
+                    attachments=attachments,
                     price=amounts.price,
                     deposit_amount=amounts.deposit,
                     balance_amount=amounts.balance,
@@ -211,6 +228,7 @@ def booking_update(
     """The customer edits details or reschedules while the booking is pending/accepted.
 
     A reschedule re-checks the assigned technician's availability (and the overlap constraint decides races).
+    `attachments`, when given, replaces the list: references to the customer's own uploads.
     """
     unknown = set(changes) - set(_EDITABLE_FIELDS)
     if unknown:
@@ -227,9 +245,13 @@ def booking_update(
         for name in ("title", "address"):
             if name in changes and not (changes[name] or "").strip():
                 raise InvalidBooking(fields={name: ["This field may not be blank."]})
+        if "attachments" in changes:
+            changes["attachments"] = _attachments_from_uploads(
+                customer=actor, refs=changes["attachments"]
+            )
         for name, value in changes.items():
             if value is None and name not in ("latitude", "longitude"):
-                value = [] if name == "attachments" else ""
+                value = ""
             setattr(locked, name, value)
         if scheduled_start is not None or duration_minutes is not None:
             start = scheduled_start or locked.scheduled_start

@@ -13,7 +13,7 @@ A user who is not a participant never learns that a conversation or message exis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -34,13 +34,13 @@ from notifications.errors import (
     UserNotFound,
 )
 from notifications.models import (
-    AttachmentType,
     Conversation,
     ConversationKind,
     ConversationParticipant,
     Message,
 )
 from notifications.realtime import send_to_conversation_after_commit
+from social.services.media import media_resolve_refs
 
 MAX_BODY_LENGTH = 4000
 MAX_ATTACHMENTS = 10
@@ -158,26 +158,20 @@ def conversation_create_support(
     return conversation
 
 
-def _clean_attachments(attachments: Sequence[dict]) -> list[dict]:
-    if len(attachments) > MAX_ATTACHMENTS:
-        raise InvalidMessage(f"At most {MAX_ATTACHMENTS} attachments.")
-    cleaned = []
-    for item in attachments:
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str) or not item["url"]:
-            raise InvalidMessage("Each attachment needs a url.")
-        kind = item.get("type")
-        if kind not in AttachmentType.values:
-            raise InvalidMessage(
-                f"Attachment type must be one of {', '.join(AttachmentType.values)}."
-            )
-        size = item.get("size", 0)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise InvalidMessage("Attachment size must be a non-negative integer.")
-        public_id = item.get("public_id", item.get("publicId", "")) or ""
-        cleaned.append(
-            {"url": item["url"][:500], "publicId": str(public_id)[:255], "type": kind, "size": size}
-        )
-    return cleaned
+def _attachments_from_uploads(sender: User, refs: Sequence[Mapping]) -> list[dict]:
+    """The sender's own live uploads named by `refs` ({"public_id": ...}), as stored on the message.
+    A bare link, another person's, a deleted or an unknown upload: InvalidMediaRefs, the rule of posts
+    and reviews."""
+    assets = media_resolve_refs(owner=sender, refs=refs, limit=MAX_ATTACHMENTS, field="attachments")
+    return [
+        {
+            "url": asset.delivery_url,
+            "publicId": asset.public_id,
+            "type": asset.resource_type,
+            "size": asset.bytes,
+        }
+        for asset in assets
+    ]
 
 
 def message_payload(message: Message) -> dict:
@@ -191,7 +185,7 @@ def message_send(
     conversation: Conversation,
     sender: User,
     body: str,
-    attachments: Sequence[dict] = (),
+    attachments: Sequence[Mapping] = (),
     reply_to: Message | int | None = None,
 ) -> Message:
     """Store a message, count it unread for everyone else (the sender's own read marker does not move),
@@ -200,11 +194,11 @@ def message_send(
     body = (body or "").strip()
     if len(body) > MAX_BODY_LENGTH:
         raise InvalidMessage(f"A message has at most {MAX_BODY_LENGTH} characters.")
-    attachments = _clean_attachments(list(attachments or ()))
     if not body and not attachments:
         raise InvalidMessage("A message needs a body or an attachment.")
     if not is_participant(conversation_id=conversation.pk, user_id=sender.pk):
         raise ConversationNotFound()
+    attachments = _attachments_from_uploads(sender, list(attachments or ()))
     reply_to_id = reply_to.pk if isinstance(reply_to, Message) else reply_to
     if (
         reply_to_id is not None

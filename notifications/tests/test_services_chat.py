@@ -113,7 +113,7 @@ def test_send_rejects_outsiders_and_bad_input(booking_conversation, other_custom
         chat.message_send(conversation=booking_conversation, sender=other_customer, body="hi")
     with pytest.raises(InvalidMessage):
         chat.message_send(conversation=booking_conversation, sender=customer, body="   ")
-    with pytest.raises(InvalidMessage):
+    with pytest.raises(InvalidMediaRefs):  # a bare link is not one of the sender's uploads
         chat.message_send(
             conversation=booking_conversation,
             sender=customer,

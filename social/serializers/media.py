@@ -119,3 +119,20 @@ class MediaOptimizeUrlInputSerializer(serializers.Serializer):
 
 class MediaOptimizeUrlOutputSerializer(serializers.Serializer):
     url = serializers.CharField()
+
+
+class MediaRefInputSerializer(serializers.Serializer):
+    """An attachment: one of your own uploads, by the `publicId` the media upload endpoints returned.
+    Anything else sent with it (`url`, `type`, `size`) is ignored; the upload's own values are stored."""
+
+    # Used by chat messages and bookings; the services check ownership with media_resolve_owned.
+
+    public_id = serializers.CharField(
+        max_length=255, help_text="publicId of one of your uploads (POST /api/v1/media/upload/...)"
+    )
+
+    def validate(self, attrs):
+        # Runs on PATCH too, where DRF skips `required` on nested fields.
+        if not attrs.get("public_id"):
+            raise serializers.ValidationError({"public_id": ["This field is required."]})
+        return attrs

@@ -8,6 +8,7 @@ leaves an orphan file (logged), never a row pointing at nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -212,21 +213,52 @@ def media_direct_upload_confirm(
     return asset, True
 
 
-def media_resolve_owned(*, owner: User, media_ids, limit: int) -> list[MediaAsset]:
-    """Live assets of `owner` in the order given. Someone else's asset is reported like a missing one."""
-    ids = list(dict.fromkeys(media_ids or []))
-    if len(ids) > limit:
+def media_resolve_owned(
+    *,
+    owner: User,
+    media_ids=None,
+    public_ids=None,
+    limit: int,
+    field: str = "media_ids",
+) -> list[MediaAsset]:
+    """The one rule for attaching media to anything (posts, reviews, chat messages, bookings): only the
+    caller's own live uploads, in the order given. Assets are named by primary key (`media_ids`, posts
+    and reviews) or by storage id (`public_ids`, the `publicId` of chat and booking attachments).
+    Someone else's asset is reported like a missing one, so ids cannot be probed; errors name `field`."""
+    if public_ids is not None:
+        key, wanted = "public_id", list(dict.fromkeys(public_ids))
+    else:
+        key, wanted = "pk", list(dict.fromkeys(media_ids or []))
+    if len(wanted) > limit:
         raise InvalidMediaRefs(
-            f"At most {limit} media files.", fields={"media_ids": [f"At most {limit}."]}
+            f"At most {limit} media files.", fields={field: [f"At most {limit}."]}
         )
-    assets = MediaAsset.objects.filter(pk__in=ids, owner=owner, is_deleted=False).in_bulk()
-    missing = [i for i in ids if i not in assets]
+    assets = MediaAsset.objects.filter(owner=owner, is_deleted=False).in_bulk(
+        wanted, field_name=key
+    )
+    missing = [i for i in wanted if i not in assets]
     if missing:
         raise InvalidMediaRefs(
             "Some media ids are unknown or not yours.",
-            fields={"media_ids": [f"Unknown media: {', '.join(map(str, missing))}"]},
+            fields={field: [f"Unknown media: {', '.join(map(str, missing))}"]},
         )
-    return [assets[i] for i in ids]
+    return [assets[i] for i in wanted]
+
+
+def media_resolve_refs(*, owner: User, refs, limit: int, field: str) -> list[MediaAsset]:
+    """Attachments as clients send them to chat and bookings (MediaRefInputSerializer: {"public_id"};
+    other keys ignored) → the owner's assets, by `media_resolve_owned`. A reference without a
+    publicId is refused like an unknown one, naming `field`."""
+    public_ids = []
+    for ref in refs or ():
+        public_id = ref.get("public_id") if isinstance(ref, Mapping) else None
+        if not isinstance(public_id, str) or not public_id:
+            raise InvalidMediaRefs(
+                "Each attachment is the publicId of one of your uploads.",
+                fields={field: ["Send the publicId of one of your uploads."]},
+            )
+        public_ids.append(public_id)
+    return media_resolve_owned(owner=owner, public_ids=public_ids, limit=limit, field=field)
 
 
 def media_optimized_url(*, asset: MediaAsset, **options) -> str:
