@@ -53,6 +53,23 @@ def _no_sessions_left_on_the_test_database(django_db_setup, django_db_blocker):
             )
 
 
+@pytest.fixture
+def anyio_backend():
+    """Async tests (`pytest.mark.anyio`) run on asyncio, as uvicorn does."""
+    return "asyncio"
+
+
+@pytest.fixture
+def fresh_channel_layer():
+    """channels caches one layer per process, and channels_redis binds its locks to the event loop that used
+    it first; every async test runs in a new loop, so socket tests start from no cached layer."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")

@@ -16,23 +16,13 @@ from rest_framework_simplejwt.tokens import AccessToken
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.usefixtures("fresh_channel_layer"),
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+]
 
 TIMEOUT = 5
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 async def _connect(user):

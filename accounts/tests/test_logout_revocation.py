@@ -181,18 +181,8 @@ def test_access_tokens_work_when_no_logout_ever_happened(customer, second_start)
         _assert_accepted(session["access"], customer)
 
 
-@pytest.fixture
-def _fresh_channel_layer():
-    """channels caches one layer per process and channels_redis binds it to the loop that used it first."""
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
 @pytest.mark.django_db(transaction=True)  # the logout's revalidation is sent after commit
-@pytest.mark.usefixtures("_fresh_channel_layer")
+@pytest.mark.usefixtures("fresh_channel_layer")
 def test_a_socket_opened_with_a_token_of_the_logouts_own_second_closes(customer):
     """As the system test found it: sign in, open the socket and sign out at once."""
     from dumuwaks.routing import websocket_urlpatterns

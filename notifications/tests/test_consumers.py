@@ -17,25 +17,13 @@ from notifications.models import Message, Notification
 from notifications.services import chat
 from notifications.services.notifications import notify
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.usefixtures("fresh_channel_layer"),
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+]
 
 TIMEOUT = 5
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    """channels caches one layer per process; channels_redis binds its locks to the loop that used it
-    first, and every test runs in a new loop."""
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 def _app():

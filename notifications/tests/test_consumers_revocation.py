@@ -30,26 +30,14 @@ from dumuwaks.ws_auth import JWTAuthMiddlewareStack
 from notifications.consumers import CLOSE_UNAUTHENTICATED
 from notifications.realtime import envelope, user_group, user_sockets_revalidate_after_commit
 
-pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.usefixtures("fresh_channel_layer"),
+    pytest.mark.anyio,
+    pytest.mark.django_db(transaction=True),
+]
 
 TIMEOUT = 5
 NEW_PASSWORD = "Mvua-Nyingi-2026!"
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    """channels caches one layer per process; channels_redis binds its locks to the loop that used it
-    first, and every test runs in a new loop."""
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 def _earlier_access_token(user) -> str:

@@ -40,6 +40,8 @@ DOC = Path(settings.BASE_DIR) / "docs" / "realtime.md"
 TIMEOUT = 5
 _JSON_BLOCK = re.compile(r"^```json\n(.*?)^```", re.S | re.M)
 
+pytestmark = pytest.mark.usefixtures("fresh_channel_layer")
+
 
 def _doc_examples() -> tuple[dict[str, dict], list[dict]]:
     """({action: example}, [server event examples]) from the document's ```json blocks."""
@@ -122,20 +124,6 @@ class _Socket:
     async def drain(self):
         while not await self.communicator.receive_nothing(timeout=0.2):
             self.captured.append(await self.communicator.receive_json_from(timeout=TIMEOUT))
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_channel_layer():
-    from channels.layers import channel_layers
-
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
 
 
 def test_the_document_names_every_action_and_event_once():

@@ -5,11 +5,6 @@ from rest_framework_simplejwt.tokens import AccessToken
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def _connect(user, origin: bytes | None):
     from dumuwaks.asgi import application
 
