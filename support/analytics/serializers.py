@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from dumuwaks.core.date_fields import BoundedDateField
+from support.analytics.definitions import BOOKING_FIGURES, REVENUE_LINES, TECHNICIAN_FIGURES
 from support.analytics.selectors import PERIOD_TRUNCS, TECHNICIAN_ORDERINGS
 
 
@@ -32,59 +33,69 @@ class AnalyticsTechnicianFilterSerializer(AnalyticsRangeFilterSerializer):
     ordering = serializers.ChoiceField(choices=_ORDERING_CHOICES, default="-jobs")
 
 
+def _money(help_text: str, **kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, help_text=help_text, **kwargs)
+
+
 class AnalyticsStatusCountSerializer(serializers.Serializer):
     status = serializers.CharField()
-    count = serializers.IntegerField()
-    gross_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    count = serializers.IntegerField(help_text="bookings in this status")
+    gross_value = _money("sum of their prices")
 
 
 class AnalyticsCategoryCountSerializer(serializers.Serializer):
     category_id = serializers.IntegerField()
     slug = serializers.CharField()
     name = serializers.CharField()
-    count = serializers.IntegerField()
-    gross_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    count = serializers.IntegerField(help_text="bookings in this category")
+    gross_value = _money("sum of their prices")
 
 
 class AnalyticsDayCountSerializer(serializers.Serializer):
-    date = serializers.DateField()
-    count = serializers.IntegerField()
-    gross_value = serializers.DecimalField(max_digits=14, decimal_places=2)
+    date = serializers.DateField(help_text="Nairobi calendar day of creation")
+    count = serializers.IntegerField(help_text="bookings created that day")
+    gross_value = _money("sum of their prices")
 
 
 class AnalyticsBookingsOutputSerializer(serializers.Serializer):
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True)
-    total = serializers.IntegerField()
-    gross_value = serializers.DecimalField(max_digits=14, decimal_places=2)
-    by_status = AnalyticsStatusCountSerializer(many=True)
-    by_category = AnalyticsCategoryCountSerializer(many=True)
-    by_day = AnalyticsDayCountSerializer(many=True)
+    total = serializers.IntegerField(help_text=BOOKING_FIGURES["total"])
+    gross_value = _money(BOOKING_FIGURES["gross_value"])
+    by_status = AnalyticsStatusCountSerializer(many=True, help_text=BOOKING_FIGURES["by_status"])
+    by_category = AnalyticsCategoryCountSerializer(
+        many=True, help_text=BOOKING_FIGURES["by_category"]
+    )
+    by_day = AnalyticsDayCountSerializer(many=True, help_text=BOOKING_FIGURES["by_day"])
 
 
-class AnalyticsRevenueAmountsSerializer(serializers.Serializer):
-    gross_booking_value = serializers.DecimalField(max_digits=14, decimal_places=2)
-    deposits_collected = serializers.DecimalField(max_digits=14, decimal_places=2)
-    balances_collected = serializers.DecimalField(max_digits=14, decimal_places=2)
-    platform_fees = serializers.DecimalField(max_digits=14, decimal_places=2)
-    payouts = serializers.DecimalField(max_digits=14, decimal_places=2)
+# One decimal field per revenue line, described by its definition.
+AnalyticsRevenueAmountsSerializer = type(
+    "AnalyticsRevenueAmountsSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "__doc__": "Money lines, KES. Definitions: support/analytics/definitions.py.",
+        **{name: _money(definition) for name, definition in REVENUE_LINES.items()},
+    },
+)
 
 
 class AnalyticsRevenuePeriodSerializer(AnalyticsRevenueAmountsSerializer):
-    period_start = serializers.DateField()
+    period_start = serializers.DateField(
+        help_text="first Nairobi day of the period (weeks start on Monday)"
+    )
 
 
 class AnalyticsRevenueOutputSerializer(serializers.Serializer):
-    source = serializers.ChoiceField(
-        choices=["payments", "bookings_estimate"],
-        help_text="`bookings_estimate`: computed from confirmed bookings' amounts, not from payments",
-    )
     period = serializers.ChoiceField(choices=sorted(PERIOD_TRUNCS))
     date_from = serializers.DateField(allow_null=True)
     date_to = serializers.DateField(allow_null=True)
     currency = serializers.CharField()
-    totals = AnalyticsRevenueAmountsSerializer()
-    periods = AnalyticsRevenuePeriodSerializer(many=True)
+    totals = AnalyticsRevenueAmountsSerializer(help_text="each line summed over the periods")
+    periods = AnalyticsRevenuePeriodSerializer(
+        many=True, help_text="periods in which anything moved, oldest first"
+    )
 
 
 class AnalyticsTechnicianOutputSerializer(serializers.Serializer):
@@ -92,14 +103,34 @@ class AnalyticsTechnicianOutputSerializer(serializers.Serializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     county = serializers.CharField()
-    jobs = serializers.IntegerField()
-    completed_jobs = serializers.IntegerField()
-    cancelled_jobs = serializers.IntegerField()
-    completion_rate = serializers.FloatField(allow_null=True, help_text="percent of jobs completed")
-    rating = serializers.DecimalField(max_digits=3, decimal_places=2)
-    rating_count = serializers.IntegerField()
-    average_response_minutes = serializers.SerializerMethodField()
-    earnings = serializers.DecimalField(max_digits=14, decimal_places=2)
+    jobs = serializers.IntegerField(help_text=TECHNICIAN_FIGURES["jobs"])
+    completed_jobs = serializers.IntegerField(help_text=TECHNICIAN_FIGURES["completed_jobs"])
+    technician_cancellations = serializers.IntegerField(
+        help_text=TECHNICIAN_FIGURES["technician_cancellations"]
+    )
+    customer_cancellations = serializers.IntegerField(
+        help_text=TECHNICIAN_FIGURES["customer_cancellations"]
+    )
+    declines_after_accept = serializers.IntegerField(
+        help_text=TECHNICIAN_FIGURES["declines_after_accept"]
+    )
+    completion_rate = serializers.FloatField(
+        allow_null=True, help_text=TECHNICIAN_FIGURES["completion_rate"]
+    )
+    rating = serializers.DecimalField(
+        max_digits=3, decimal_places=2, help_text=TECHNICIAN_FIGURES["rating"]
+    )
+    rating_count = serializers.IntegerField(help_text=TECHNICIAN_FIGURES["rating_count"])
+    average_response_minutes = serializers.SerializerMethodField(
+        help_text=TECHNICIAN_FIGURES["average_response_minutes"]
+    )
+    earnings_jobs = _money(TECHNICIAN_FIGURES["earnings_jobs"])
+    earnings_cancellation_fees = _money(TECHNICIAN_FIGURES["earnings_cancellation_fees"])
+    earnings_dispute_releases = _money(TECHNICIAN_FIGURES["earnings_dispute_releases"])
+    earnings_clawed_back = _money(TECHNICIAN_FIGURES["earnings_clawed_back"])
+    earnings = _money(TECHNICIAN_FIGURES["earnings"])
+    paid_out = _money(TECHNICIAN_FIGURES["paid_out"])
+    owed = _money(TECHNICIAN_FIGURES["owed"])
 
     def get_average_response_minutes(self, obj) -> float | None:
         if obj.avg_response is None:

@@ -2,15 +2,19 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import TechnicianProfile
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory, ServiceCategoryFactory
 from conftest import make_technician
-from support.analytics import selectors
+from support.analytics.definitions import BOOKING_FIGURES, REVENUE_LINES, TECHNICIAN_FIGURES
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +69,7 @@ def data(customer):
         created="2026-11-20 23:30",
         technician=t1,
         accepted_after=timedelta(minutes=90),
+        cancelled_by=customer,
     )
     # 00:30 Nairobi on the 21st is 21:30 UTC on the 20th: must count on the 21st.
     b3 = booking(
@@ -124,20 +129,28 @@ def test_technician_performance(data, admin_client_api):
         for k in (
             "jobs",
             "completedJobs",
-            "cancelledJobs",
+            "technicianCancellations",
+            "customerCancellations",
+            "declinesAfterAccept",
             "completionRate",
             "averageResponseMinutes",
             "earnings",
+            "owed",
             "rating",
             "ratingCount",
         )
     } == {
         "jobs": 2,
         "completedJobs": 1,
-        "cancelledJobs": 1,
-        "completionRate": 50.0,
+        # b2 was cancelled by the customer: shown, not held against the technician.
+        "technicianCancellations": 0,
+        "customerCancellations": 1,
+        "declinesAfterAccept": 0,
+        "completionRate": 100.0,
         "averageResponseMinutes": 60.0,
-        "earnings": "2550.00",
+        # Bookings set to confirmed by hand moved no money: earnings come from the ledger only.
+        "earnings": "0.00",
+        "owed": "0.00",
         "rating": "4.50",
         "ratingCount": 8,
     }
@@ -147,36 +160,40 @@ def test_technician_performance(data, admin_client_api):
         100.0,
         None,
     )
-    by_rate = admin_client_api.get(url + "&ordering=-completionRate").json()["results"]
-    assert [r["technicianId"] for r in by_rate] == [data["t2"].pk, data["t1"].pk]
     by_rating = admin_client_api.get(url + "&ordering=rating").json()["results"]
     assert [r["technicianId"] for r in by_rating] == [data["t1"].pk, data["t2"].pk]
+    by_response = admin_client_api.get(url + "&ordering=averageResponseMinutes").json()
+    assert [r["technicianId"] for r in by_response["results"]] == [data["t1"].pk, data["t2"].pk]
     assert admin_client_api.get(url + "&ordering=password").status_code == 400
 
 
-def test_technician_list_constant_queries(data, admin_client_api, django_assert_max_num_queries):
+def test_technician_list_constant_queries(data, admin_client_api, django_assert_num_queries):
     for i in range(3):
         make_technician(email=f"extra{i}@example.co.ke", phone_number=f"+25473333333{i}")
+    with CaptureQueriesContext(connection) as first:
+        admin_client_api.get("/api/v1/analytics/technicians?pageSize=1")
     for size in (1, 5):
-        with django_assert_max_num_queries(4):
+        with django_assert_num_queries(len(first.captured_queries)):
             body = admin_client_api.get(f"/api/v1/analytics/technicians?pageSize={size}").json()
         assert len(body["results"]) == size
 
 
-def test_revenue_from_confirmed_bookings_when_payments_absent(data, admin_client_api, monkeypatch):
-    monkeypatch.setattr(selectors, "_payments_available", lambda: False)
+def test_bookings_constant_queries(data, admin_client_api, django_assert_num_queries):
+    with CaptureQueriesContext(connection) as first:
+        admin_client_api.get("/api/v1/analytics/bookings?from=2026-11-21&to=2026-11-21")
+    for i in range(4):
+        BookingFactory(category=ServiceCategoryFactory(slug=f"extra-{i}"), technician=None)
+    with django_assert_num_queries(len(first.captured_queries)):
+        body = admin_client_api.get("/api/v1/analytics/bookings").json()
+    assert body["total"] == 8
+
+
+def test_revenue_with_no_money_moved_is_empty_not_estimated(data, admin_client_api):
+    """Bookings marked confirmed without payments moved no money: nothing is estimated from prices."""
     body = admin_client_api.get("/api/v1/analytics/revenue?period=month").json()
-    assert body["source"] == "bookings_estimate"
-    assert body["totals"] == {
-        "grossBookingValue": "3000.00",
-        "depositsCollected": "600.00",
-        "balancesCollected": "2400.00",
-        "platformFees": "450.00",
-        "payouts": "2550.00",
-    }
-    assert [p["periodStart"] for p in body["periods"]] == ["2026-11-01"]
-    empty = admin_client_api.get("/api/v1/analytics/revenue?from=2026-11-22&to=2026-11-30").json()
-    assert empty["periods"] == [] and empty["totals"]["grossBookingValue"] == "0.00"
+    assert body["periods"] == []
+    assert set(body["totals"].values()) == {"0.00"}
+    assert "source" not in body
 
 
 @pytest.mark.parametrize(
@@ -189,80 +206,74 @@ def test_analytics_bad_filters_are_400(admin_client_api, query):
     assert response.json()["code"] == "validation_error"
 
 
+PERSONAS = {
+    "anon_client": (401, "not_authenticated"),
+    "customer_client": (403, "permission_denied"),
+    "other_customer_client": (403, "permission_denied"),
+    "technician_client": (403, "permission_denied"),
+    "other_technician_client": (403, "permission_denied"),
+    "support_client": (200, None),
+    "admin_client_api": (200, None),
+}
+
+
 @pytest.mark.parametrize("path", ["bookings", "revenue", "technicians"])
-def test_analytics_is_staff_only(path, customer_client, technician_client, anon_client):
-    assert customer_client.get(f"/api/v1/analytics/{path}").status_code == 403
-    assert technician_client.get(f"/api/v1/analytics/{path}").status_code == 403
-    assert anon_client.get(f"/api/v1/analytics/{path}").status_code == 401
+@pytest.mark.parametrize(("persona", "expected"), PERSONAS.items())
+def test_who_may_see_which_analytics(
+    request, path, persona, expected, django_assert_max_num_queries
+):
+    """Staff (support agents and admins) see every analytics figure; nobody else sees any. A refusal
+    computes nothing: at most the authentication lookups run."""
+    client = request.getfixturevalue(persona)
+    status, code = expected
+    if status == 200:
+        response = client.get(f"/api/v1/analytics/{path}")
+    else:
+        with django_assert_max_num_queries(2):
+            response = client.get(f"/api/v1/analytics/{path}")
+    assert response.status_code == status
+    if code:
+        assert response.json()["code"] == code
+        assert set(response.json()) == {"code", "message"}
 
 
-def test_revenue_from_payments_ledger_and_payouts(customer, technician, admin_client_api):
-    """Real money flow: deposit + balance paid through payments' success path, escrow released on
-    confirmation (platform fee into the ledger), and one paid payout."""
-    import time_machine
-    from django.db import transaction
+def _schema_properties(component: str) -> dict:
+    from tests.schema import openapi_schema
 
-    from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout, PayoutStatus
-    from payments.services.common import lock_booking, lock_payment
-    from payments.services.payments import payment_mark_succeeded
+    return openapi_schema()["components"]["schemas"][component]["properties"]
 
-    def pay(booking, purpose):
-        amount = (
-            booking.deposit_amount if purpose == PaymentPurpose.DEPOSIT else booking.balance_amount
-        )
-        payment = Payment.objects.create(
-            booking=booking,
-            payer=customer,
-            purpose=purpose,
-            amount=amount,
-            phone=customer.phone_number,
-            status=PaymentStatus.PENDING,
-        )
-        with transaction.atomic():
-            payment_mark_succeeded(
-                booking=lock_booking(booking.pk), payment=lock_payment(payment.pk)
-            )
 
-    with time_machine.travel(_at("2026-11-02 10:00"), tick=False):
-        booking = BookingFactory(customer=customer, technician=technician, price=Decimal("5000"))
-        pay(booking, PaymentPurpose.DEPOSIT)  # deposit 1000
-    Booking.objects.filter(pk=booking.pk).update(
-        status=BookingStatus.CONFIRMED, confirmed_at=_at("2026-11-10 09:00")
-    )
-    booking.refresh_from_db()
-    with time_machine.travel(_at("2026-11-10 09:00"), tick=False):
-        pay(booking, PaymentPurpose.BALANCE)  # balance 4000 → escrow full → release, fee 750
-    Payout.objects.create(
-        kind=Payout._meta.get_field("kind").choices[0][0],
-        booking=booking,
-        recipient=technician,
-        phone=technician.phone_number,
-        amount=Decimal("4250"),
-        status=PayoutStatus.PAID,
-        paid_at=_at("2026-12-01 08:00"),
-    )
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
-    body = admin_client_api.get("/api/v1/analytics/revenue?period=month").json()
-    assert body["source"] == "payments"
-    assert body["totals"] == {
-        "grossBookingValue": "5000.00",
-        "depositsCollected": "1000.00",
-        "balancesCollected": "4000.00",
-        "platformFees": "750.00",
-        "payouts": "4250.00",
+
+@pytest.mark.parametrize(
+    ("component", "figures"),
+    [
+        ("AnalyticsBookingsOutput", BOOKING_FIGURES),
+        ("AnalyticsRevenueAmounts", REVENUE_LINES),
+        ("AnalyticsRevenuePeriod", REVENUE_LINES),
+        ("AnalyticsTechnicianOutput", TECHNICIAN_FIGURES),
+    ],
+)
+def test_every_figure_is_described_in_the_schema(component, figures):
+    properties = _schema_properties(component)
+    for name, definition in figures.items():
+        assert properties[_camel(name)]["description"] == definition, name
+    figures_in_schema = {
+        key
+        for key, value in properties.items()
+        if value.get("type") in ("integer", "number", "string", "array")
+        and key not in ("technicianId", "firstName", "lastName", "county", "dateFrom", "dateTo")
+        and key != "periodStart"
     }
-    assert [(p["periodStart"], p["platformFees"], p["payouts"]) for p in body["periods"]] == [
-        ("2026-11-01", "750.00", "0.00"),
-        ("2026-12-01", "0.00", "4250.00"),
-    ]
-    weekly = admin_client_api.get(
-        "/api/v1/analytics/revenue?period=week&from=2026-11-01&to=2026-11-30"
-    ).json()
-    # Monday-based weeks in Nairobi: 2 Nov 2026 is a Monday, 10 Nov falls in the week of 9 Nov.
-    assert [
-        (p["periodStart"], p["depositsCollected"], p["balancesCollected"])
-        for p in weekly["periods"]
-    ] == [
-        ("2026-11-02", "1000.00", "0.00"),
-        ("2026-11-09", "0.00", "4000.00"),
-    ]
+    assert figures_in_schema <= {_camel(name) for name in figures}
+
+
+def test_every_figure_is_defined_in_the_readme():
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    section = readme.split("## Analytics", 1)[1].split("\n## ", 1)[0]
+    for figures in (BOOKING_FIGURES, REVENUE_LINES, TECHNICIAN_FIGURES):
+        for name in figures:
+            assert f"`{_camel(name)}`" in section, name
