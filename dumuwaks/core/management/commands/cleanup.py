@@ -1,6 +1,6 @@
 """`manage.py cleanup`: housekeeping an operator runs from cron (or by hand with --dry-run first).
 
-Each part is independent and skipped with a note when its app or model is not installed:
+Each part is independent:
 - expired JWT refresh tokens (simplejwt outstanding tokens, and their blacklist rows with them);
 - read in-app notifications older than --days;
 - stale pending payments (older than --payment-hours): resolved through the payments service (STK query,
@@ -15,18 +15,17 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import ProtectedError
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-
-def _model(label: str):
-    try:
-        return apps.get_model(label)
-    except LookupError:  # the app (or model) is not part of this build
-        return None
+from notifications.models import Notification
+from payments.models import ACTIVE_PAYMENT_STATUSES, Payment
+from payments.services.payments import payment_query_status
+from social.models import MediaAsset
+from social.storage.backends import get_media_backend
 
 
 class Command(BaseCommand):
@@ -60,42 +59,25 @@ class Command(BaseCommand):
         for name, result in results.items():
             self.stdout.write(f"{prefix}{name}: {result}")
 
-    # Each part returns an int (rows affected / would be affected) or a string saying why it was skipped.
+    # Each part returns the number of rows (or files) affected, or that would be with --dry-run.
 
-    def _tokens(self, now: datetime):
-        model = _model("token_blacklist.OutstandingToken")
-        if model is None:
-            return "skipped (simplejwt token blacklist not installed)"
-        expired = model.objects.filter(expires_at__lt=now)
+    def _tokens(self, now: datetime) -> int:
+        expired = OutstandingToken.objects.filter(expires_at__lt=now)
         count = expired.count()
         if not self.dry_run:
             expired.delete()  # BlacklistedToken rows cascade
         return count
 
-    def _notifications(self, cutoff: datetime):
-        model = _model("notifications.Notification")
-        if model is None:
-            return "skipped (notifications not installed)"
-        fields = {f.name for f in model._meta.get_fields()}
-        if not {"is_read", "read_at"} <= fields:
-            return "skipped (notifications have no read state)"
-        old = model.objects.filter(is_read=True, read_at__lt=cutoff)
+    def _notifications(self, cutoff: datetime) -> int:
+        old = Notification.objects.filter(is_read=True, read_at__lt=cutoff)
         count = old.count()
         if not self.dry_run:
             old.delete()
         return count
 
-    def _payments(self, cutoff: datetime):
-        model = _model("payments.Payment")
-        if model is None:
-            return "skipped (payments not installed)"
-        try:
-            from payments.models import ACTIVE_PAYMENT_STATUSES
-            from payments.services.payments import payment_query_status
-        except ImportError:
-            return "skipped (payments has no status query service)"
+    def _payments(self, cutoff: datetime) -> int:
         ids = list(
-            model.objects.filter(status__in=ACTIVE_PAYMENT_STATUSES, created_at__lt=cutoff)
+            Payment.objects.filter(status__in=ACTIVE_PAYMENT_STATUSES, created_at__lt=cutoff)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -111,50 +93,41 @@ class Command(BaseCommand):
             resolved += payment.status not in ACTIVE_PAYMENT_STATUSES
         return resolved
 
-    def _media(self, cutoff: datetime):
-        model = _model("social.MediaAsset")
-        if model is None:
-            return "skipped (social media assets not installed)"
+    def _media(self, cutoff: datetime) -> int:
         removed = 0
-        backend = None
-        try:
-            from social.storage.backends import get_media_backend
-
-            backend = get_media_backend()
-        except ImportError:
-            pass
-        for asset in model.objects.filter(is_deleted=True, deleted_at__lt=cutoff).order_by("pk"):
+        backend = get_media_backend()
+        deleted = MediaAsset.objects.filter(is_deleted=True, deleted_at__lt=cutoff).order_by("pk")
+        for asset in deleted:
             if self.dry_run:
                 removed += 1
                 continue
-            if backend is not None:
-                try:
-                    backend.delete(
-                        public_id=asset.public_id,
-                        resource_type=asset.resource_type,
-                        format=asset.format,
-                    )
-                except Exception as exc:  # the row stays and is retried next run
-                    self.stderr.write(f"media {asset.public_id}: {exc}")
-                    continue
+            try:
+                backend.delete(
+                    public_id=asset.public_id,
+                    resource_type=asset.resource_type,
+                    format=asset.format,
+                )
+            except Exception as exc:  # the row stays and is retried next run
+                self.stderr.write(f"media {asset.public_id}: {exc}")
+                continue
             try:
                 asset.delete()
             except ProtectedError:
                 continue
             removed += 1
-        return removed + self._orphan_files(model, cutoff)
+        return removed + self._orphan_files(cutoff)
 
-    def _orphan_files(self, model, cutoff: datetime) -> int:
+    def _orphan_files(self, cutoff: datetime) -> int:
         """Local backend only: files no live asset owns (crashed uploads, rows deleted elsewhere)."""
-        if getattr(settings, "MEDIA_BACKEND", "local") != "local":
+        if settings.MEDIA_BACKEND != "local":
             return 0
         # Only the folder the media backend writes to: other files under MEDIA_ROOT are not ours to judge.
-        media_folder = getattr(settings, "MEDIA_FOLDER_ROOT", "")
+        media_folder = settings.MEDIA_FOLDER_ROOT
         root = Path(settings.MEDIA_ROOT)
         folder = root / media_folder
         if not media_folder or not folder.is_dir():
             return 0
-        live = set(model.objects.filter(is_deleted=False).values_list("public_id", flat=True))
+        live = set(MediaAsset.objects.filter(is_deleted=False).values_list("public_id", flat=True))
         cutoff_ts = cutoff.timestamp()
         removed = 0
         for path in folder.rglob("*"):
