@@ -18,12 +18,54 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
+
+from accounts.demo import DEMO_PASSWORD, load_demo_accounts
+from accounts.models import (
+    KycStatus,
+    Role,
+    ServiceCategory,
+    TechnicianProfile,
+    TechnicianSkill,
+    User,
+)
+from bookings.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    BookingStatusHistory,
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
+)
+from bookings.numbering import next_booking_number
+from bookings.pricing import price_breakdown
+from payments.models import (
+    EntrySide,
+    LedgerTransactionKind,
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Payout,
+    PayoutKind,
+    PayoutStatus,
+)
+from payments.services.ledger import (
+    CUSTOMER_CLEARING,
+    MPESA_B2C_DISBURSED,
+    PLATFORM_REVENUE,
+    Line,
+    escrow_code,
+    ledger_post,
+    technician_payable_code,
+    transfer,
+)
+from social.models import Review, ReviewDirection
+from support.models import AgentAvailability, SupportTicket
+from support.services import ticket_create, ticket_message_create
 
 SEED_DOMAIN = "seed.dumuwaks.test"
 DEMO_SIZES = {"customers": 12, "technicians": 16, "bookings": 40, "tickets": 6}
@@ -247,8 +289,6 @@ class Command(BaseCommand):
         self.now = timezone.now()
         self.password_hash = None
 
-        from accounts.demo import load_demo_accounts
-
         load_demo_accounts(stdout=self.stdout)
         self.stdout.write("")
         self._ensure_agent_availability()
@@ -268,8 +308,6 @@ class Command(BaseCommand):
 
     def _hash(self) -> str:
         if self.password_hash is None:
-            from accounts.demo import DEMO_PASSWORD
-
             # One hash for every seeded account: Argon2 per user would make seeding slow.
             self.password_hash = make_password(DEMO_PASSWORD)
         return self.password_hash
@@ -293,8 +331,6 @@ class Command(BaseCommand):
                 return number
 
     def _seed_users(self, role: str, prefix: str, count: int):
-        from accounts.models import User
-
         emails = [f"{prefix}{i:04d}@{SEED_DOMAIN}" for i in range(1, count + 1)]
         existing = set(User.objects.filter(email__in=emails).values_list("email", flat=True))
         used_phones = set(
@@ -331,8 +367,6 @@ class Command(BaseCommand):
         return list(User.objects.filter(email__in=emails).order_by("email"))
 
     def _seed_customers(self, count: int):
-        from accounts.models import Role, User
-
         customers = self._seed_users(Role.CUSTOMER, "customer", count)
         demo = list(
             User.objects.filter(
@@ -342,14 +376,6 @@ class Command(BaseCommand):
         return demo + customers
 
     def _seed_technicians(self, count: int):
-        from accounts.models import (
-            KycStatus,
-            ServiceCategory,
-            TechnicianProfile,
-            TechnicianSkill,
-            User,
-        )
-
         users = self._seed_users("technician", "technician", count)
         demo = User.objects.filter(email="technician@dumuwaks.test").first()
         if demo is not None:
@@ -391,9 +417,6 @@ class Command(BaseCommand):
         )
 
     def _ensure_agent_availability(self) -> None:
-        from accounts.models import Role, User
-        from support.models import AgentAvailability
-
         for agent in User.objects.filter(role=Role.SUPPORT, email__endswith="dumuwaks.test"):
             AgentAvailability.objects.get_or_create(agent=agent)
 
@@ -407,15 +430,12 @@ class Command(BaseCommand):
         return statuses
 
     def _seed_bookings(self, target: int, customers, technicians) -> int:
-        from bookings.models import Booking
-
         existing = Booking.objects.filter(customer__in=customers).count()
         missing = max(0, target - existing)
         progress = Progress(self.stdout, "bookings", missing)
         if not missing:
             progress.finish()
             return 0
-        from accounts.models import KycStatus
 
         approved = [
             t
@@ -436,8 +456,6 @@ class Command(BaseCommand):
         return missing
 
     def _skills_by_technician(self, technicians) -> dict:
-        from accounts.models import TechnicianSkill
-
         result: dict[int, list] = {}
         for link in TechnicianSkill.objects.filter(profile__user__in=technicians).select_related(
             "category", "profile"
@@ -446,8 +464,6 @@ class Command(BaseCommand):
         return result
 
     def _slot_counters(self, technicians) -> dict:
-        from bookings.models import ACTIVE_STATUSES, Booking
-
         counts = dict(
             Booking.objects.filter(technician__in=technicians, status__in=ACTIVE_STATUSES)
             .values_list("technician_id")
@@ -471,10 +487,6 @@ class Command(BaseCommand):
         return hour - timedelta(days=self.rng.randint(2, 75), hours=self.rng.randint(0, 10))
 
     def _create_booking(self, status: str, customers, technicians, skills, slots) -> None:
-        from bookings.models import Booking, BookingStatusHistory
-        from bookings.numbering import next_booking_number
-        from bookings.pricing import price_breakdown
-
         customer = self.rng.choice(customers)
         technician = self.rng.choice(technicians)
         category = self.rng.choice(skills.get(technician.pk) or [None]) or self._any_category()
@@ -542,8 +554,6 @@ class Command(BaseCommand):
             self._review(booking)
 
     def _any_category(self):
-        from accounts.models import ServiceCategory
-
         return ServiceCategory.objects.order_by("slug").first()
 
     def _timestamps(self, status, created, start, end) -> dict:
@@ -564,8 +574,6 @@ class Command(BaseCommand):
         return times
 
     def _dispute(self, booking, status: str) -> None:
-        from bookings.models import Dispute, DisputeOutcome, DisputeStatus
-
         resolved = status == "resolved"
         Dispute.objects.create(
             booking=booking,
@@ -579,32 +587,6 @@ class Command(BaseCommand):
 
     def _money(self, booking) -> None:
         """Deposit (and for confirmed jobs the balance, the release and the paid payout) through the ledger."""
-        if not apps.is_installed("payments"):
-            return
-        try:
-            from payments.models import (
-                LedgerTransactionKind,
-                Payment,
-                PaymentPurpose,
-                PaymentStatus,
-                Payout,
-                PayoutKind,
-                PayoutStatus,
-            )
-            from payments.services.ledger import (
-                CUSTOMER_CLEARING,
-                MPESA_B2C_DISBURSED,
-                PLATFORM_REVENUE,
-                Line,
-                escrow_code,
-                ledger_post,
-                technician_payable_code,
-                transfer,
-            )
-        except ImportError:  # payments without its ledger in this build
-            return
-        from payments.models import EntrySide
-
         parts = [(PaymentPurpose.DEPOSIT, booking.deposit_amount, booking.deposit_paid_at)]
         if booking.status == "confirmed":
             parts.append((PaymentPurpose.BALANCE, booking.balance_amount, booking.completed_at))
@@ -672,10 +654,6 @@ class Command(BaseCommand):
         )
 
     def _review(self, booking) -> None:
-        try:
-            from social.models import Review, ReviewDirection
-        except ImportError:
-            return
         overall = self.rng.choices([5, 4, 3, 2], weights=[55, 30, 10, 5])[0]
         Review.objects.get_or_create(
             booking=booking,
@@ -694,9 +672,6 @@ class Command(BaseCommand):
 
     def _refresh_technician_aggregates(self, technicians) -> None:
         """Profile counters from the rows just written, computed in the database."""
-        from accounts.models import TechnicianProfile
-        from bookings.models import Booking
-
         ids = [t.pk for t in technicians]
         completed = dict(
             Booking.objects.filter(technician_id__in=ids, status__in=["completed", "confirmed"])
@@ -704,17 +679,12 @@ class Command(BaseCommand):
             .annotate(n=Count("id"))
         )
         ratings: dict = {}
-        try:
-            from social.models import Review
-
-            for row in (
-                Review.objects.filter(reviewee_id__in=ids, is_hidden=False)
-                .values("reviewee_id")
-                .annotate(avg=Avg("overall"), n=Count("id"))
-            ):
-                ratings[row["reviewee_id"]] = (row["avg"], row["n"])
-        except ImportError:
-            pass
+        for row in (
+            Review.objects.filter(reviewee_id__in=ids, is_hidden=False)
+            .values("reviewee_id")
+            .annotate(avg=Avg("overall"), n=Count("id"))
+        ):
+            ratings[row["reviewee_id"]] = (row["avg"], row["n"])
         profiles = list(TechnicianProfile.objects.filter(user_id__in=ids))
         for profile in profiles:
             avg, n = ratings.get(profile.user_id, (None, 0))
@@ -728,13 +698,9 @@ class Command(BaseCommand):
     # --- support -------------------------------------------------------------------------------------------------
 
     def _seed_tickets(self, target: int, customers) -> int:
-        from support.models import SupportTicket
-        from support.services import ticket_create, ticket_message_create
-
         existing = SupportTicket.objects.filter(created_by__in=customers).count()
         missing = max(0, target - existing)
         progress = Progress(self.stdout, "tickets", missing)
-        from bookings.models import Booking
 
         for i in range(missing):
             category, priority, subject, description = TICKETS[(existing + i) % len(TICKETS)]
