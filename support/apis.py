@@ -238,7 +238,7 @@ class SupportTicketChatApi(APIView):
     @extend_schema(
         tags=TAGS,
         request=None,
-        responses={200: SupportChatOutputSerializer, **error_responses(401, 404, 503)},
+        responses={200: SupportChatOutputSerializer, **error_responses(401, 404)},
     )
     def post(self, request, pk: int):
         ticket = selectors.ticket_get(user=request.user, ticket_id=pk)

@@ -6,32 +6,15 @@ from django.db import transaction
 
 from accounts.models import User
 from dumuwaks.core.permissions import is_staff_member
-from support.errors import ChatUnavailable
+from notifications.models import Conversation
+from notifications.services.chat import conversation_add_participant, conversation_create_support
 from support.models import SupportTicket
 
 
-def _chat_services():
-    try:
-        from notifications.services import chat
-    except ImportError:  # the chat service is not deployed in this build
-        return None
-    return chat
-
-
-def _conversation_create_support():
-    chat = _chat_services()
-    return getattr(chat, "conversation_create_support", None)
-
-
 def _add_participant(*, conversation_id: int, user: User) -> None:
-    chat = _chat_services()
-    if chat is None or not hasattr(chat, "conversation_add_participant"):
-        return
-    from notifications.models import Conversation
-
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is not None:
-        chat.conversation_add_participant(conversation=conversation, user=user)
+        conversation_add_participant(conversation=conversation, user=user)
 
 
 def ticket_chat_open(*, ticket: SupportTicket, actor: User) -> int:
@@ -44,10 +27,7 @@ def ticket_chat_open(*, ticket: SupportTicket, actor: User) -> int:
         locked = SupportTicket.objects.select_for_update().get(pk=ticket.pk)
         conversation_id = locked.chat_conversation_id
         if conversation_id is None:
-            create = _conversation_create_support()
-            if create is None:
-                raise ChatUnavailable()
-            conversation = create(
+            conversation = conversation_create_support(
                 customer=locked.created_by,
                 agent=locked.assigned_to,
                 subject=f"{locked.number}: {locked.subject}",

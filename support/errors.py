@@ -1,4 +1,4 @@
-from dumuwaks.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from dumuwaks.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class TicketNotFound(NotFound):
@@ -49,11 +49,6 @@ class RelatedBookingNotFound(ValidationFailed):
 class RelatedPaymentNotFound(ValidationFailed):
     code = "related_payment_not_found"
     message = "The payment does not exist or is not yours."
-
-
-class ChatUnavailable(ServiceUnavailable):
-    code = "support_chat_unavailable"
-    message = "Live chat is not available yet. Please use ticket messages."
 
 
 class ResolutionRequired(ValidationFailed):

@@ -1,6 +1,9 @@
 import pytest
 
+from bookings.tests.factories import BookingFactory
 from conftest import bearer_client
+from notifications.models import Conversation, ConversationKind, ConversationParticipant
+from payments.models import Payment, PaymentStatus
 from support import services
 from support.models import (
     AgentAvailability,
@@ -62,8 +65,6 @@ def test_create_validation_errors(customer_client, payload, field):
 
 
 def test_create_with_someone_elses_booking_is_rejected(other_customer_client, customer):
-    from bookings.tests.factories import BookingFactory
-
     booking = BookingFactory(customer=customer)
     response = other_customer_client.post(
         TICKETS,
@@ -124,8 +125,6 @@ def test_detail_hides_other_peoples_tickets(customer, other_customer_client, cus
 
 
 def test_list_runs_constant_queries(admin_user, customer, django_assert_max_num_queries):
-    from bookings.tests.factories import BookingFactory
-
     client = bearer_client(admin_user)
     for size in (2, 12):
         while SupportTicket.objects.count() < size:
@@ -396,38 +395,33 @@ def test_agent_availability_get_and_put(support_client, customer_client, support
     assert customer_client.put(url, {"isAvailable": True}).status_code == 403
 
 
-def test_chat_opens_one_conversation_per_ticket(customer, customer_client, monkeypatch):
-    from support import chat
-
-    calls = []
-
-    def fake_create(*, customer, agent=None, subject):
-        calls.append((customer.pk, subject))
-        return type("Conversation", (), {"pk": 77})()
-
-    monkeypatch.setattr(chat, "_add_participant", lambda **kwargs: None)
-
+def test_chat_opens_one_conversation_per_ticket(
+    customer, customer_client, support_agent, support_client
+):
     ticket = _open(customer)
     url = f"{TICKETS}/{ticket.pk}/chat"
-    monkeypatch.setattr(chat, "_conversation_create_support", lambda: None)
-    unavailable = customer_client.post(url)
-    assert unavailable.status_code == 503
-    assert unavailable.json()["code"] == "support_chat_unavailable"
-
-    monkeypatch.setattr(chat, "_conversation_create_support", lambda: fake_create)
     first = customer_client.post(url)
     second = customer_client.post(url)
     assert first.status_code == 200
-    assert first.json() == {"ticketId": ticket.pk, "conversationId": 77}
-    assert second.json()["conversationId"] == 77
-    assert len(calls) == 1
+    conversation = Conversation.objects.get()
+    assert first.json() == {"ticketId": ticket.pk, "conversationId": conversation.pk}
+    assert second.json() == first.json()
+    assert conversation.kind == ConversationKind.SUPPORT
+    assert conversation.subject == f"{ticket.number}: Refund please"
+
+    def participants():
+        return set(conversation.participants.values_list("user_id", flat=True))
+
+    assigned = {ticket.assigned_to_id} - {None}
+    assert participants() == {customer.pk, *assigned}
+    # A staff member who opens the chat joins it.
+    assert support_client.post(url).json() == first.json()
+    assert participants() == {customer.pk, support_agent.pk, *assigned}
 
 
 def test_chat_uses_the_notifications_support_conversation(
     customer, support_agent, customer_client, support_client
 ):
-    from notifications.models import Conversation
-
     ticket = _open(customer)
     response = customer_client.post(f"{TICKETS}/{ticket.pk}/chat")
     assert response.status_code == 200, response.json()
@@ -445,8 +439,6 @@ def test_chat_uses_the_notifications_support_conversation(
 def test_newly_assigned_agent_joins_open_chat(
     customer, support_agent, other_agent, customer_client, admin_client_api, admin_user
 ):
-    from notifications.models import ConversationParticipant
-
     AgentAvailability.objects.create(agent=support_agent, is_available=False)
     AgentAvailability.objects.create(agent=other_agent, is_available=False)
     ticket = _open(customer)
@@ -463,9 +455,6 @@ def test_newly_assigned_agent_joins_open_chat(
 def test_create_links_own_payment_only(
     customer, other_customer, customer_client, other_customer_client
 ):
-    from bookings.tests.factories import BookingFactory
-    from payments.models import Payment, PaymentStatus
-
     booking = BookingFactory(customer=customer)
     payment = Payment.objects.create(
         booking=booking,
