@@ -5,15 +5,22 @@ clear reason only when /usr/bin/chromium is missing.
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.contrib import admin
+from django.db import connection
+from playwright.sync_api import sync_playwright
 
-from conftest import DEFAULT_PASSWORD
+from accounts.models import KycReview, KycStatus, TechnicianProfile
+from bookings.tests.factories import BookingFactory
+from conftest import DEFAULT_PASSWORD, make_technician
+from payments.models import Payout, PayoutChannel, PayoutKind, PayoutStatus
 
 # The local fake Daraja (payments' test plugin) answers the payout send task.
 from payments.tests.fakes.pytest_plugin import fake_daraja  # noqa: F401
+from support import services
+from support.models import AgentAvailability, SupportTicket, TicketStatus
 
 CHROMIUM = Path(os.environ.get("DW_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -36,21 +43,8 @@ pytestmark = [
 ]
 
 
-def _registered_action(model_path: str, action: str) -> bool:
-    from django.apps import apps
-
-    try:
-        model = apps.get_model(model_path)
-    except LookupError:
-        return False
-    model_admin = admin.site._registry.get(model)
-    return model_admin is not None and action in (model_admin.actions or [])
-
-
 @pytest.fixture
 def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
@@ -67,8 +61,6 @@ def browser(monkeypatch):
 def _close_server_connections(monkeypatch):
     # live_server answers each request in a new thread; with persistent connections those threads would
     # leave sessions open and block dropping the test database.
-    from django.db import connection
-
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
 
 
@@ -106,9 +98,6 @@ def test_admin_login_rejects_wrong_password(browser, live_server, admin_user):
 
 
 def test_admin_assigns_and_changes_ticket_status(admin_page, live_server, customer, support_agent):
-    from support import services
-    from support.models import AgentAvailability, SupportTicket, TicketStatus
-
     AgentAvailability.objects.create(agent=support_agent, is_available=False)
     ticket = services.ticket_create(
         created_by=customer, subject="Fundi hakufika", description="No show", category="booking"
@@ -140,11 +129,6 @@ def test_admin_assigns_and_changes_ticket_status(admin_page, live_server, custom
 
 
 def test_admin_approves_kyc(admin_page, live_server):
-    if not _registered_action("accounts.TechnicianProfile", "approve_kyc"):
-        pytest.skip("pending: the accounts admin has no `approve_kyc` action yet")
-    from accounts.models import KycReview, KycStatus, TechnicianProfile
-    from conftest import make_technician
-
     user = make_technician(email="kyc@example.co.ke", phone_number="+254799000111")
     profile = TechnicianProfile.objects.get(user=user)
     TechnicianProfile.objects.filter(pk=profile.pk).update(
@@ -166,13 +150,6 @@ def test_admin_approves_kyc(admin_page, live_server):
 
 @pytest.mark.usefixtures("fake_daraja")
 def test_admin_batch_processes_payouts(admin_page, live_server, admin_user, technician, customer):
-    if not _registered_action("payments.Payout", "process_selected_payouts"):
-        pytest.skip("pending: the payments admin has no `process_selected_payouts` action yet")
-    from decimal import Decimal
-
-    from bookings.tests.factories import BookingFactory
-    from payments.models import Payout, PayoutChannel, PayoutKind, PayoutStatus
-
     held = []
     for amount in ("60000", "75000"):  # above the review threshold: held for staff
         booking = BookingFactory(
