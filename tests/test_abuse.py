@@ -13,8 +13,20 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from conftest import bearer_client
-from tests.authz_cases import resolve_path, writable_cases
+from accounts.models import KycStatus, TechnicianProfile
+from accounts.services.two_factor import two_factor_is_enabled
+from bookings.models import Booking, BookingStatus, Dispute
+from bookings.pricing import price_breakdown
+from bookings.tests.factories import BookingFactory
+from conftest import bearer_client, make_technician
+from notifications.models import DeviceToken, Message
+from notifications.services.chat import conversation_get_or_create_for_booking
+from payments.models import Payment
+from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
+from payments.tests.helpers import set_status
+from social.models import Post, Review
+from support.models import SupportTicket, TicketMessage
+from tests.authz_cases import BODIES, resolve_path, writable_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -67,12 +79,15 @@ def test_register_cannot_choose_staff_role_or_verified_flags(anon_client):
 
 
 @pytest.mark.parametrize(
-    "url", ["/api/v1/auth/me", "/api/v1/users/{self}"], ids=["auth-me", "users-self"]
+    ("method", "url"),
+    [
+        ("patch", "/api/v1/auth/me"),  # auth/me has no PUT
+        ("patch", "/api/v1/users/{self}"),
+        ("put", "/api/v1/users/{self}"),
+    ],
+    ids=["patch-auth-me", "patch-users-self", "put-users-self"],
 )
-@pytest.mark.parametrize("method", ["patch", "put"])
 def test_profile_update_ignores_privileged_fields(customer, method, url):
-    if url == "/api/v1/auth/me" and method == "put":
-        pytest.skip("auth/me has no PUT")
     customer.is_phone_verified = False
     customer.save(update_fields=["is_phone_verified"])
     response = getattr(bearer_client(customer), method)(
@@ -85,14 +100,11 @@ def test_profile_update_ignores_privileged_fields(customer, method, url):
     assert customer.role == "customer"
     assert not customer.is_staff and not customer.is_superuser
     assert not customer.is_phone_verified
-    assert not getattr(customer, "two_factor_enabled", False)
+    assert not two_factor_is_enabled(customer)
     assert customer.email == "wanjiku@example.co.ke"
 
 
 def test_technician_profile_cannot_approve_own_kyc_or_set_rating(db, service_category):
-    from accounts.models import KycStatus, TechnicianProfile
-    from conftest import make_technician
-
     tech = make_technician(email="newfundi@example.co.ke", phone_number="+254700111222")
     TechnicianProfile.objects.filter(user=tech).update(kyc_status=KycStatus.NOT_SUBMITTED)
     client = bearer_client(tech)
@@ -157,8 +169,6 @@ def test_booking_create_ignores_status_amounts_and_owner(world):
     }
     response = world.client("customer").post("/api/v1/bookings", body, format="json")
     _accepted_or_rejected(response)
-    from bookings.models import Booking
-    from bookings.pricing import price_breakdown
 
     assert not Booking.objects.filter(customer=other).exists()
     for booking in Booking.objects.filter(customer=world.customer):
@@ -210,9 +220,6 @@ def test_booking_update_ignores_status_amounts_and_parties(world, method):
 
 
 def test_dispute_cannot_be_opened_resolved(world):
-    from bookings.models import BookingStatus, Dispute
-    from payments.tests.helpers import set_status
-
     booking = world.booking
     set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
     response = world.client("customer").post(
@@ -237,8 +244,6 @@ def test_dispute_cannot_be_opened_resolved(world):
 
 
 def test_stk_push_amount_status_and_payer_come_from_the_booking(world):
-    from payments.models import Payment
-
     response = world.client("customer").post(
         "/api/v1/payments/mpesa/stk-push",
         {
@@ -264,8 +269,6 @@ def test_stk_push_amount_status_and_payer_come_from_the_booking(world):
 
 
 def test_card_intent_amount_comes_from_the_booking(world, fake_stripe):
-    from payments.models import Payment
-
     response = world.client("customer").post(
         "/api/v1/payments/stripe/payment-intent",
         {"bookingId": world.booking.pk, "amount": "1.00", "status": "succeeded", "currency": "USD"},
@@ -279,8 +282,6 @@ def test_card_intent_amount_comes_from_the_booking(world, fake_stripe):
 
 
 def test_batch_process_by_technician_moves_no_money(world, fake_daraja):
-    from payments.tests.fakes.daraja import PATH_B2C
-
     payout = world.payout
     response = world.client("technician").post(
         "/api/v1/payments/payouts/batch-process",
@@ -298,8 +299,6 @@ def test_batch_process_by_technician_moves_no_money(world, fake_daraja):
 
 
 def test_review_cannot_pick_reviewer_reviewee_or_visibility(world):
-    from social.models import Review
-
     response = world.client("customer").post(
         "/api/v1/reviews",
         {
@@ -327,8 +326,6 @@ def test_review_cannot_pick_reviewer_reviewee_or_visibility(world):
 
 
 def test_post_cannot_pick_author_status_or_counters(world):
-    from social.models import Post
-
     response = world.client("customer").post(
         "/api/v1/posts",
         {
@@ -368,8 +365,6 @@ def test_post_edit_cannot_change_author_status_or_counters(world):
 
 
 def test_ticket_create_cannot_pick_status_assignee_or_creator(world):
-    from support.models import SupportTicket
-
     agent = world.users["support"]
     response = world.client("customer").post(
         "/api/v1/support/tickets",
@@ -399,8 +394,6 @@ def test_ticket_create_cannot_pick_status_assignee_or_creator(world):
 
 
 def test_message_sender_is_always_the_caller(world):
-    from notifications.models import Message
-
     response = world.client("customer").post(
         "/api/v1/messages",
         {
@@ -420,8 +413,6 @@ def test_message_sender_is_always_the_caller(world):
 
 
 def test_device_registration_belongs_to_the_caller(world):
-    from notifications.models import DeviceToken
-
     response = world.client("customer").post(
         "/api/v1/notifications/devices",
         {
@@ -440,8 +431,6 @@ def test_device_registration_belongs_to_the_caller(world):
 
 
 def test_cannot_attach_someone_elses_media_to_a_post(world):
-    from social.models import Post
-
     response = world.client("other_customer").post(
         "/api/v1/posts", {"body": "look", "mediaIds": [world.media.pk]}, format="json"
     )
@@ -450,8 +439,6 @@ def test_cannot_attach_someone_elses_media_to_a_post(world):
 
 
 def test_ticket_cannot_reference_someone_elses_booking_or_payment(world):
-    from support.models import SupportTicket
-
     client = world.client("other_customer")
     for field, value in (
         ("relatedBookingId", world.booking.pk),
@@ -467,10 +454,6 @@ def test_ticket_cannot_reference_someone_elses_booking_or_payment(world):
 
 
 def test_cannot_reply_to_a_message_of_another_conversation(world):
-    from bookings.tests.factories import BookingFactory
-    from notifications.models import Message
-    from notifications.services.chat import conversation_get_or_create_for_booking
-
     other = world.users["other_customer"]
     own_booking = BookingFactory(customer=other, technician=world.users["other_technician"])
     conversation, _ = conversation_get_or_create_for_booking(booking=own_booking, user=other)
@@ -484,9 +467,6 @@ def test_cannot_reply_to_a_message_of_another_conversation(world):
 
 
 def test_stk_push_for_someone_elses_booking_sends_nothing(world, fake_daraja):
-    from payments.models import Payment
-    from payments.tests.fakes.daraja import PATH_STK_PUSH
-
     response = world.client("other_customer").post(
         "/api/v1/payments/mpesa/stk-push",
         {"bookingId": world.booking.pk, "phoneNumber": "0722000111"},
@@ -498,8 +478,6 @@ def test_stk_push_for_someone_elses_booking_sends_nothing(world, fake_daraja):
 
 
 def test_customer_cannot_write_or_read_internal_ticket_notes(world):
-    from support.models import TicketMessage
-
     ticket = world.ticket
     response = world.client("customer").post(
         f"/api/v1/support/tickets/{ticket.pk}/messages",
@@ -554,8 +532,6 @@ def _privileges(users):
 
 @pytest.mark.parametrize(("method", "path", "role"), list(writable_cases()))
 def test_no_write_endpoint_escalates_privileges(request, world, method, path, role):
-    from tests.authz_cases import BODIES
-
     if "/stripe/" in path:
         request.getfixturevalue("fake_stripe")
     url = resolve_path(path, world)
