@@ -250,9 +250,7 @@ def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, settings
         f"/api/v1/bookings/{booking.pk}/dispute", {"reason": "Still leaking"}, format="json"
     )
     assert response.status_code in {200, 201}, response.content
-    dispute_id = (
-        booking.disputes.get().pk if hasattr(booking, "disputes") else response.json()["id"]
-    )
+    dispute_id = booking.disputes.get().pk
     url = f"/api/v1/bookings/disputes/{dispute_id}/resolve"
 
     def resolve(role):

@@ -8,12 +8,19 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import Count
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Role, TechnicianProfile, User
 from bookings.models import Booking, BookingStatus
+from bookings.tests.factories import BookingFactory
 from dumuwaks.core.phone import is_valid_phone
+from notifications.models import Notification
+from payments.models import Payment, PaymentStatus
+from payments.selectors import ledger_reconciliation_check
+from social.models import MediaAsset
 from support.models import SupportTicket
 
 pytestmark = pytest.mark.django_db
@@ -59,8 +66,6 @@ def test_seed_demo_is_complete_consistent_fast_and_idempotent():
     assert SupportTicket.objects.count() == 6
     assert Booking.objects.filter(customer__email="customer@dumuwaks.test").exists()
 
-    from payments.selectors import ledger_reconciliation_check
-
     assert ledger_reconciliation_check().ok
 
     counts = (User.objects.count(), Booking.objects.count(), SupportTicket.objects.count())
@@ -88,13 +93,6 @@ def test_seed_sizes_are_options():
 @pytest.fixture
 def housekeeping(customer, technician, settings, tmp_path):
     """One row of each kind that cleanup must remove, next to one it must keep."""
-    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-
-    from bookings.tests.factories import BookingFactory
-    from notifications.models import Notification
-    from payments.models import Payment, PaymentStatus
-    from social.models import MediaAsset
-
     now = timezone.now()
     expired = OutstandingToken.objects.create(
         user=customer, jti="expired-jti", token="x", expires_at=now - timedelta(days=1)
@@ -171,11 +169,6 @@ def housekeeping(customer, technician, settings, tmp_path):
 
 
 def test_cleanup_dry_run_changes_nothing(housekeeping):
-    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-
-    from notifications.models import Notification
-    from payments.models import Payment
-
     output = _run("cleanup", "--dry-run", "--days", "30")
     assert "[dry run] expired_tokens: 1" in output
     assert "[dry run] read_notifications: 1" in output
@@ -188,12 +181,6 @@ def test_cleanup_dry_run_changes_nothing(housekeeping):
 
 
 def test_cleanup_removes_only_what_is_stale(housekeeping):
-    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-
-    from notifications.models import Notification
-    from payments.models import Payment
-    from social.models import MediaAsset
-
     output = _run("cleanup", "--days", "30")
     assert "expired_tokens: 1" in output and "stale_payments: 1" in output
 
@@ -211,8 +198,6 @@ def test_cleanup_removes_only_what_is_stale(housekeeping):
 
 
 def test_cleanup_rejects_negative_ages():
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError):
         _run("cleanup", "--days", "-1")
 
