@@ -22,7 +22,7 @@ from django.db.models.functions import Greatest
 from accounts.models import KycStatus, Role
 from bookings import selectors as bookings_selectors
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
-from matching.models import CustomerBlock, Match, MatchingPreference
+from matching.models import Match, MatchingPreference
 from matching.scoring import (
     AVAILABILITY_BUFFER_MINUTES,
     DEFAULT_WEIGHTS,
@@ -234,14 +234,6 @@ def match_get_for_customer(*, customer, match_id: int) -> Match | None:
         .prefetch_related("status_history")
         .filter(pk=match_id)
         .first()
-    )
-
-
-def blocked_technician_ids(*, customer) -> list[int]:
-    return list(
-        CustomerBlock.objects.filter(customer=customer)
-        .order_by("-created_at")
-        .values_list("technician_id", flat=True)
     )
 
 

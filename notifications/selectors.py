@@ -73,14 +73,6 @@ def notification_list(
     return qs.order_by("-created_at", "-id")
 
 
-def conversation_ids_for_user(*, user_id: int) -> list[int]:
-    return list(
-        ConversationParticipant.objects.filter(user_id=user_id).values_list(
-            "conversation_id", flat=True
-        )
-    )
-
-
 def contact_ids_for_user(*, user_id: int, limit: int = 500) -> list[int]:
     """Everyone who shares a conversation with the user (receivers of their presence changes)."""
     return list(

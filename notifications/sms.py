@@ -41,10 +41,6 @@ class SmsResult:
     provider_message_id: str | None
     detail: str
 
-    @property
-    def is_sent(self) -> bool:
-        return self.status == "sent"
-
 
 @dataclass(frozen=True)
 class OutboxSms:

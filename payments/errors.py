@@ -1,6 +1,6 @@
 """Stable error codes of the payments API."""
 
-from dumuwaks.core.errors import ApplicationError, Conflict, Forbidden, NotFound, ValidationFailed
+from dumuwaks.core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 
 
 class PaymentNotFound(NotFound):
@@ -56,11 +56,6 @@ class PayoutFinal(Conflict):
     message = (
         "This payout is final (paid, cancelled or carried into a later payout); nothing to check."
     )
-
-
-class FinanceOnly(Forbidden):
-    code = "finance_only"
-    message = "Only administrators may move money."
 
 
 class StripeDisabled(Conflict):

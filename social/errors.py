@@ -28,11 +28,6 @@ class TooManyFiles(ValidationFailed):
     message = "Too many files in one request."
 
 
-class NoFileUploaded(ValidationFailed):
-    code = "no_file"
-    message = "Attach a file in the multipart field named in the documentation."
-
-
 class MediaNotFound(NotFound):
     code = "media_not_found"
     message = "Media not found."

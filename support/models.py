@@ -171,10 +171,6 @@ class SupportTicket(TimeStampedModel):
     def __str__(self):
         return f"{self.number} {self.subject}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
 
 class TicketStatusHistory(models.Model):
     """Audit row appended by every status change (who, when, from, to, note)."""

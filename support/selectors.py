@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
 from dumuwaks.core.permissions import is_admin, is_staff_member
 from support.errors import TicketNotFound
 from support.models import OPEN_STATUSES, AgentAvailability, SupportTicket, TicketMessage
@@ -133,7 +133,3 @@ def ticket_stats(*, date_from: date | None = None, date_to: date | None = None) 
             "count": totals["csat_count"],
         },
     }
-
-
-def support_agents() -> QuerySet[User]:
-    return User.objects.filter(role=Role.SUPPORT, is_active=True)

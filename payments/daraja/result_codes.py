@@ -96,9 +96,3 @@ def transaction_status_outcome(
     if (transaction_status or "").strip().lower() in TRANSACTION_COMPLETED_STATUSES:
         return Outcome.PAID
     return Outcome.UNKNOWN
-
-
-def describe(result_code: str) -> str:
-    return B2C_DEFINITIVE_FAILURES.get(result_code) or B2C_UNKNOWN_OUTCOME_CODES.get(
-        result_code, ""
-    )

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 
 from bookings.models import Booking, BookingStatus
 from dumuwaks.core.errors import InvalidTransition
@@ -657,7 +657,3 @@ def payments_stale_pending_ids(*, older_than_seconds: int) -> list[int]:
             created_at__lt=cutoff,
         ).values_list("pk", flat=True)[:500]
     )
-
-
-def callback_event_bump_replay(event: CallbackEvent) -> None:
-    CallbackEvent.objects.filter(pk=event.pk).update(replay_count=F("replay_count") + 1)

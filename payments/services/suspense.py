@@ -324,12 +324,3 @@ def suspense_item_refund(*, item_id: int, actor, note: str = "") -> SuspenseItem
         )
     item.refresh_from_db()
     return item
-
-
-def suspense_items_held() -> QuerySet:
-    """Unmatched money waiting for staff, oldest first."""
-    return (
-        SuspenseItem.objects.filter(status=SuspenseStatus.HELD)
-        .select_related("callback_event")
-        .order_by("created_at", "id")
-    )

@@ -1,13 +1,7 @@
-from django.db.models import QuerySet
-
 from accounts.models import User
 from dumuwaks.core.permissions import is_staff_member
 from social.errors import MediaNotFound
 from social.models import MediaAsset
-
-
-def media_list_for_owner(*, owner: User) -> QuerySet[MediaAsset]:
-    return MediaAsset.objects.filter(owner=owner, is_deleted=False).order_by("-created_at", "-id")
 
 
 def media_find_live(*, public_id: str) -> MediaAsset | None:

@@ -41,7 +41,7 @@ from django.db.models.functions import Cast, Coalesce, Power
 from django.utils import timezone
 
 from dumuwaks.core.permissions import is_staff_member
-from social.errors import CommentNotFound, InvalidFeedCursor, PostNotFound
+from social.errors import InvalidFeedCursor, PostNotFound
 from social.models import (
     Comment,
     EngagementEvent,
@@ -208,13 +208,6 @@ def comment_list(*, post: Post) -> QuerySet[Comment]:
         )
         .order_by("created_at", "id")
     )
-
-
-def comment_get(*, comment_id: int) -> Comment:
-    comment = Comment.objects.filter(pk=comment_id).first()
-    if comment is None:
-        raise CommentNotFound()
-    return comment
 
 
 def report_queue(*, status: str | None = ReportStatus.OPEN) -> QuerySet[PostReport]:
