@@ -3,14 +3,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Load the demo data `make run` serves (idempotent): delegates to `seed --demo` when it exists."
+    help = "Load the demo data `make run` serves (idempotent): `seed --demo`."
 
     def handle(self, *args, **options):
-        from django.core.management import get_commands
-
-        if "seed" in get_commands():
-            call_command("seed", "--demo", stdout=self.stdout)
-        else:
-            from accounts.demo import load_demo_accounts
-
-            load_demo_accounts(stdout=self.stdout)
+        call_command("seed", "--demo", stdout=self.stdout)
