@@ -11,6 +11,7 @@ from accounts.models import User
 from dumuwaks.core.permissions import is_admin, is_staff_member
 from support.errors import TicketNotFound
 from support.models import OPEN_STATUSES, AgentAvailability, SupportTicket, TicketMessage
+from support.services._common import DEFAULT_MAX_OPEN_TICKETS
 
 
 def ticket_visible_queryset(*, user: User) -> QuerySet[SupportTicket]:
@@ -56,8 +57,6 @@ def ticket_message_list(*, ticket: SupportTicket, user: User) -> QuerySet[Ticket
 def agent_availability_get(*, agent: User) -> dict:
     availability = AgentAvailability.objects.filter(agent=agent).first()
     if availability is None:
-        from support.services import DEFAULT_MAX_OPEN_TICKETS
-
         availability = AgentAvailability(
             agent=agent, is_available=True, max_open_tickets=DEFAULT_MAX_OPEN_TICKETS
         )

@@ -19,6 +19,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import set_rollback
 
+from dumuwaks.core.health import is_infrastructure_outage
+
 logger = logging.getLogger(__name__)
 
 
@@ -194,8 +196,6 @@ def api_exception_handler(exc, context):
             error_body("parse_error", "The request body could not be parsed."),
             status=status.HTTP_400_BAD_REQUEST,
         )
-
-    from dumuwaks.core.health import is_infrastructure_outage
 
     if is_infrastructure_outage(exc):
         logger.warning("infrastructure outage during request: %r", exc)

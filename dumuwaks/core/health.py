@@ -2,7 +2,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from redis.exceptions import RedisError
@@ -21,8 +21,6 @@ _STARTED = time.monotonic()
 
 def is_infrastructure_outage(exc: BaseException) -> bool:
     """PostgreSQL or Redis unreachable: the client should retry, it is not a bug (→ 503)."""
-    from django.db import InterfaceError, OperationalError
-
     return isinstance(exc, OperationalError | InterfaceError | RedisError | ConnectionError)
 
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from dumuwaks.core.errors import ServiceUnavailable, error_body
+from dumuwaks.core.health import is_infrastructure_outage
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +144,6 @@ class RequestLimitsMiddleware:
 
     def process_exception(self, request, exception):
         """Outages raised outside DRF views (middleware, plain Django views) are a 503 too, not a 500."""
-        from dumuwaks.core.health import is_infrastructure_outage
-
         if is_infrastructure_outage(exception):
             logger.warning("infrastructure outage during request: %r", exception)
             response = JsonResponse(

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -46,8 +47,6 @@ def group_send_after_commit(group: str, message: dict) -> None:
     """Push a Channels message to a group after commit. Failure to reach Redis never breaks the write."""
 
     def _send():
-        from channels.layers import get_channel_layer
-
         layer = get_channel_layer()
         if layer is None:
             return

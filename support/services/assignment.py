@@ -144,7 +144,7 @@ def _waiting_alert(*, ticket_id: int) -> bool:
 
 def _capacity_freed() -> None:
     """An agent may have room now: drain the queue once the caller's transaction commits."""
-    from support.tasks import assign_queued_tickets
+    from support.tasks import assign_queued_tickets  # cycle: support.tasks imports these services
 
     enqueue_after_commit(assign_queued_tickets)
 

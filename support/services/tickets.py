@@ -10,9 +10,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from bookings.models import Booking
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from payments.models import Payment
 from support.errors import (
     InternalNoteStaffOnly,
     RelatedBookingNotFound,
@@ -56,8 +58,6 @@ def ticket_create(
     attachments: list | None = None,
 ) -> SupportTicket:
     if related_booking_id is not None:
-        from bookings.models import Booking
-
         bookings = Booking.objects.filter(pk=related_booking_id)
         if not is_staff_member(created_by):
             bookings = bookings.filter(Q(customer=created_by) | Q(technician=created_by))
@@ -66,8 +66,6 @@ def ticket_create(
                 fields={"related_booking_id": [RelatedBookingNotFound.message]}
             )
     if related_payment_id is not None:
-        from payments.models import Payment
-
         payments = Payment.objects.filter(pk=related_payment_id)
         if not is_staff_member(created_by):
             payments = payments.filter(Q(payer=created_by) | Q(booking__customer=created_by))
