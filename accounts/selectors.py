@@ -26,7 +26,7 @@ from accounts.models import (
     TechnicianSkill,
     User,
 )
-from dumuwaks.core.errors import NotFound
+from dumuwaks.core.errors import Forbidden, NotFound
 from dumuwaks.core.permissions import is_admin, is_staff_member
 from dumuwaks.core.sql import prepared_cursor
 
@@ -151,8 +151,6 @@ def user_get_for_viewer(*, viewer: User, user_id: int, for_write: bool = False) 
         raise NotFound()
     user = user_get_with_profile(user_id=user_id)
     if for_write and not is_admin(viewer):
-        from dumuwaks.core.errors import Forbidden
-
         raise Forbidden("Only administrators may change other users.")
     return user
 

@@ -133,7 +133,9 @@ def send_kyc_decision_email(profile_id: int) -> int:
 
 @shared_task(autoretry_for=(SmsDeliveryError,), retry_backoff=True, max_retries=3)
 def send_phone_verification_code(user_id: int) -> str:
-    from accounts.services import phone_verification_code_issue
+    from accounts.services import (
+        phone_verification_code_issue,  # cycle: the services queue these tasks
+    )
 
     user = _active_user(user_id)
     if user is None or not user.phone_number or user.is_phone_verified:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, make_password
 from django.core import signing
 from django.core.cache import cache
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -94,6 +94,4 @@ def run_dummy_password_hasher(password: str) -> None:
     global _DUMMY_PASSWORD_HASH
     if _DUMMY_PASSWORD_HASH is None:
         _DUMMY_PASSWORD_HASH = make_password(secrets.token_hex(8))
-    from django.contrib.auth.hashers import check_password
-
     check_password(password, _DUMMY_PASSWORD_HASH)

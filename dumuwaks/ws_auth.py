@@ -14,12 +14,12 @@ from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.exceptions import AuthenticationFailed
 
+from accounts.authentication import JWTAuthentication
+
 
 @database_sync_to_async
 def _user_for_token(raw_token: str):
     """(user, validated access token), or (AnonymousUser, None) when REST would refuse the token."""
-    from accounts.authentication import JWTAuthentication
-
     auth = JWTAuthentication()
     try:
         validated = auth.get_validated_token(raw_token)
@@ -34,8 +34,6 @@ def access_token_still_accepted(validated_token) -> bool:
     """Whether REST would still accept this (already validated) access token: the user exists and is
     active, the password is unchanged and no logout came after the token was issued. Reads the user row,
     so call it from a thread (database_sync_to_async). Expiry is not checked here (see `token_exp`)."""
-    from accounts.authentication import JWTAuthentication
-
     try:
         JWTAuthentication().get_user(validated_token)
     except AuthenticationFailed:  # simplejwt's InvalidToken is one too

@@ -19,7 +19,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 
-from accounts.models import KycStatus, Role
+from accounts.models import KycStatus, Role, ServiceCategory
 from bookings import selectors as bookings_selectors
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from matching.models import Match, MatchingPreference
@@ -239,8 +239,6 @@ def match_get_for_customer(*, customer, match_id: int) -> Match | None:
 
 def category_resolve(*, category_id: int | None = None, slug: str | None = None):
     """The active category named by id or slug, or None."""
-    from accounts.models import ServiceCategory
-
     queryset = ServiceCategory.objects.filter(is_active=True)
     if category_id is not None:
         return queryset.filter(pk=category_id).first()

@@ -25,6 +25,12 @@ from accounts.services.common import (
     raise_for_unique_violation,
     validate_new_password,
 )
+from accounts.tasks import (
+    send_password_changed_email,
+    send_password_reset_email_to_address,
+    send_verification_email,
+    sign_in_lock_record,
+)
 from accounts.throttles import SignInPair, sign_in_locks_lift
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.phone import normalize_phone
@@ -81,8 +87,6 @@ def user_register(
             CorporateProfile.objects.create(
                 user=user, company_name=company_name.strip(), kra_pin=kra_pin.strip().upper()
             )
-        from accounts.tasks import send_verification_email
-
         enqueue_after_commit(send_verification_email, user.pk)
     return user
 
@@ -107,8 +111,6 @@ def login_failed(pair: SignInPair, error: Exception) -> NoReturn:
     closed. Emails with and without an account do the same work here, so neither answer nor timing differs."""
     locked_until = pair.record_failure()
     if locked_until is not None:
-        from accounts.tasks import sign_in_lock_record
-
         enqueue_after_commit(sign_in_lock_record, pair.email, pair.epoch, locked_until)
     pair.ensure_open()
     raise error
@@ -131,7 +133,7 @@ def auth_login(*, email: str, password: str, client_ip: str) -> LoginResult:
     if not user.check_password(password):
         login_failed(pair, InvalidCredentials())
 
-    from accounts.services.two_factor import two_factor_is_enabled
+    from accounts.services.two_factor import two_factor_is_enabled  # cycle: two_factor imports auth
 
     if two_factor_is_enabled(user):
         return LoginResult(user=user, challenge_token=tokens.make_two_factor_challenge(user))
@@ -175,8 +177,6 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
         auth_refresh_tokens_revoke_all(user=user)
         # Sockets opened with an access token from before the change close (4401).
         user_sockets_revalidate_after_commit(user.pk)
-        from accounts.tasks import send_password_changed_email
-
         enqueue_after_commit(send_password_changed_email, user.pk)
         return auth_issue_tokens(user)
 
@@ -184,8 +184,6 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
 def password_reset_request(*, email: str) -> None:
     """Queue the reset email for `email`; the task finds the account, if there is one. Known and unknown
     emails do the same work here (no query, one task), so neither the answer nor its timing tells them apart."""
-    from accounts.tasks import send_password_reset_email_to_address
-
     enqueue_after_commit(send_password_reset_email_to_address, normalized_email(email))
 
 
@@ -204,7 +202,5 @@ def password_reset_confirm(*, token: str, new_password: str) -> User:
         auth_refresh_tokens_revoke_all(user=user)
         # Sockets opened with an access token from before the change close (4401).
         user_sockets_revalidate_after_commit(user.pk)
-        from accounts.tasks import send_password_changed_email
-
         enqueue_after_commit(send_password_changed_email, user.pk)
     return user

@@ -13,6 +13,7 @@ from accounts.models import (
     TechnicianProfile,
     User,
 )
+from accounts.tasks import send_kyc_decision_email
 from dumuwaks.core.errors import InvalidTransition, ValidationFailed
 from dumuwaks.core.side_effects import enqueue_after_commit
 
@@ -66,8 +67,6 @@ def kyc_transition(
             reason=reason,
         )
         if to in (KycStatus.APPROVED, KycStatus.REJECTED):
-            from accounts.tasks import send_kyc_decision_email
-
             enqueue_after_commit(send_kyc_decision_email, profile.pk)
     profile.refresh_from_db()
     return profile

@@ -8,6 +8,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.models import TechnicianProfile, User
 from accounts.services.auth import auth_refresh_tokens_revoke_all
 from accounts.services.common import normalized_email, raise_for_unique_violation
+from accounts.tasks import send_verification_email
 from dumuwaks.core.phone import normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
 from notifications.realtime import user_sockets_revalidate_after_commit
@@ -65,8 +66,6 @@ def user_update(*, user: User, data: dict) -> User:
             user.refresh_from_db()
             raise_for_unique_violation(exc)
         if email_changed:
-            from accounts.tasks import send_verification_email
-
             enqueue_after_commit(send_verification_email, user.pk)
     return user
 

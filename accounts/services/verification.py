@@ -10,6 +10,7 @@ from accounts import tokens
 from accounts.errors import InvalidCode, InvalidToken, PhoneAlreadyVerified, PhoneMissing
 from accounts.models import User
 from accounts.services.common import normalized_email
+from accounts.tasks import send_phone_verification_code, send_verification_email_to_address
 from dumuwaks.core.side_effects import enqueue_after_commit
 
 
@@ -17,8 +18,6 @@ def email_verification_resend(*, email: str) -> None:
     """Queue a fresh verification link for `email`; the task sends it only to an active, unverified account.
     Known and unknown emails do the same work here (no query, one task), so neither the answer nor its timing
     tells them apart."""
-    from accounts.tasks import send_verification_email_to_address
-
     enqueue_after_commit(send_verification_email_to_address, normalized_email(email))
 
 
@@ -58,8 +57,6 @@ def phone_verification_request(*, user: User) -> None:
         raise PhoneMissing()
     if user.is_phone_verified:
         raise PhoneAlreadyVerified()
-    from accounts.tasks import send_phone_verification_code
-
     enqueue_after_commit(send_phone_verification_code, user.pk)
 
 

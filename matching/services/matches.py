@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from bookings.services import booking_create
 from dumuwaks.core.errors import InvalidTransition, ValidationFailed
 from dumuwaks.core.money import ceil_shillings
 from matching import learning, selectors
@@ -148,8 +149,6 @@ def match_accept(
 ) -> Match:
     """Book the matched technician for the matched slot through the bookings service (its slot and
     availability rules apply and their 409s pass through unchanged, leaving the match suggested)."""
-    from bookings.services import booking_create
-
     now = timezone.now()
     with transaction.atomic():
         _lock_search_of(match_id=match_id, customer=customer)

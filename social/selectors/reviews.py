@@ -2,6 +2,7 @@ from django.db.models import Avg, Case, CharField, Count, Prefetch, Q, QuerySet,
 from django.utils import timezone
 
 from accounts.models import Role, User
+from bookings.models import Booking
 from dumuwaks.core.permissions import is_staff_member
 from social.errors import ReviewNotFound
 from social.models import MediaAsset, Review, ReviewDirection, ReviewVisibility
@@ -81,8 +82,6 @@ def booking_reviews_visible(*, booking_id: int, user) -> QuerySet[Review]:
     parties: their own review, plus the other side's once published. Anyone else: 404, as for a booking
     that does not exist.
     """
-    from bookings.models import Booking
-
     if is_staff_member(user):
         if not Booking.objects.filter(pk=booking_id).exists():
             raise ReviewBookingNotFound()
