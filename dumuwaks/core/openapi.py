@@ -1,5 +1,6 @@
-"""Shared OpenAPI pieces so every endpoint documents its errors the same way."""
+"""Shared OpenAPI pieces so every endpoint documents its errors and its domain the same way."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -25,6 +26,46 @@ _DESCRIPTIONS = {
     503: "Dependency unavailable",
 }
 
+# Every operation carries exactly one of these tags (a test holds it); the document lists them in this order
+# and groups them by domain (`x-tagGroups`, shown by ReDoc). An operation without an explicit tag gets its
+# app's name (`DomainAutoSchema.get_tags`), which must be declared here too.
+DOMAIN_TAGS: dict[str, list[tuple[str, str]]] = {
+    "accounts": [
+        ("auth", "Registration, sign-in, tokens, email/phone verification, 2FA, the own account"),
+        ("users", "User administration, technician profiles and KYC, public technician search"),
+        ("categories", "Service categories technicians offer"),
+    ],
+    "bookings": [
+        (
+            "bookings",
+            "Bookings and their workflow, cancellation, disputes, technician availability",
+        ),
+    ],
+    "payments": [
+        ("payments", "M-Pesa STK pushes, card payments, transactions and receipts"),
+        ("payouts", "Technician payouts and their review by staff"),
+        ("mpesa-callbacks", "Daraja result and timeout callbacks (called by Safaricom)"),
+        ("stripe", "Stripe webhook (called by Stripe)"),
+    ],
+    "matching": [("matching", "Technician matching for a job and the customer's matches")],
+    "social": [
+        ("posts", "Posts, comments, likes, shares, mentions, reports and moderation"),
+        ("media", "Image and video uploads"),
+        ("reviews", "Reviews of bookings and technician rating statistics"),
+    ],
+    "support": [
+        ("support", "Support tickets and their messages"),
+        ("analytics", "Staff analytics"),
+    ],
+    "notifications": [("notifications", "Notifications, preferences and push devices")],
+    "chat": [("chat", "Conversations and messages (REST side of the chat socket)")],
+    "platform": [("health", "Liveness and readiness")],
+}
+
+_PAGE_NOT_FOUND = (
+    "Not found. Lists also answer 404 for a `page` past the last one (or an invalid `cursor`)."
+)
+
 
 def error_responses(*statuses: int) -> dict:
     """`@extend_schema(responses={200: Out, **error_responses(400, 404)})`."""
@@ -34,3 +75,31 @@ def error_responses(*statuses: int) -> dict:
         )
         for code in statuses
     }
+
+
+class DomainAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, plus what every operation of ours shares:
+
+    - an operation without an explicit tag is tagged with its app's name (never the path's "api");
+    - every paginated list documents the 404 DRF's paginators answer for a page past the end
+      ({"code": "not_found", "message": "Invalid page."}) or an unreadable cursor, once, here.
+    """
+
+    def get_tags(self) -> list[str]:
+        return [type(self.view).__module__.split(".")[0]]
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if self.method == "GET" and self._is_paginated_list():
+            if "404" in responses:
+                responses["404"]["description"] = _PAGE_NOT_FOUND
+            else:
+                responses["404"] = self._get_response_for_code(
+                    OpenApiResponse(response=ErrorSerializer, description=_PAGE_NOT_FOUND),
+                    "404",
+                    direction=direction,
+                )
+        return responses
+
+    def _is_paginated_list(self) -> bool:
+        return bool(self._get_pagination_parameters())

@@ -5,6 +5,8 @@ Found by tests/test_api_fuzzing.py (schemathesis response_schema_conformance).
 
 from __future__ import annotations
 
+from dumuwaks.core.openapi import DOMAIN_TAGS
+
 
 def honest_response_formats(result, generator, request, public):
     """Make response components describe what DRF actually renders; request bodies are left alone.
@@ -33,3 +35,16 @@ def _relax(node):
     elif isinstance(node, list):
         for value in node:
             _relax(value)
+
+
+def domain_tags(result, generator, request, public):
+    """Declare the operations' tags in domain order with descriptions, and group them by domain."""
+    result["tags"] = [
+        {"name": tag, "description": description}
+        for tags in DOMAIN_TAGS.values()
+        for tag, description in tags
+    ]
+    result["x-tagGroups"] = [
+        {"name": domain, "tags": [tag for tag, _ in tags]} for domain, tags in DOMAIN_TAGS.items()
+    ]
+    return result

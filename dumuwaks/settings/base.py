@@ -172,14 +172,13 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.parser.CamelCaseFormParser",
         "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.OrderingFilter",
-    ],
+    # Views parse their query parameters with serializers; a default backend would only add parameters
+    # (`ordering`) to the schema that no view applies.
+    "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_PAGINATION_CLASS": "dumuwaks.core.pagination.StandardPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "dumuwaks.core.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dumuwaks.core.openapi.DomainAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON_RATE", default="300/min"),
         "user": env.str("THROTTLE_USER_RATE", default="1200/min"),
@@ -482,6 +481,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault(
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     *SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"],
     "dumuwaks.core.openapi_hooks.honest_response_formats",
+    "dumuwaks.core.openapi_hooks.domain_tags",
 ]
 # Body-size and JSON-depth caps (413/400 in the error body) and 503 for outages outside DRF views.
 MIDDLEWARE.insert(
