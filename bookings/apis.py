@@ -29,6 +29,7 @@ from bookings.services import (
 )
 from dumuwaks.core import rendered_cache
 from dumuwaks.core.openapi import error_responses
+from dumuwaks.core.ordering import camel_orderings
 from dumuwaks.core.permissions import IsStaffMember, IsTechnician
 
 MAX_FREE_SLOT_DAYS = 31
@@ -52,7 +53,7 @@ _LIST_PARAMS = [
     OpenApiParameter("from", str, description="Scheduled start on/after (ISO 8601)"),
     OpenApiParameter("to", str, description="Scheduled start before (ISO 8601)"),
     OpenApiParameter("available", bool, description="Technicians: open paid jobs in their skills"),
-    OpenApiParameter("ordering", str, enum=sorted(selectors.BOOKING_ORDERINGS)),
+    OpenApiParameter("ordering", str, enum=camel_orderings(selectors.BOOKING_ORDERINGS)),
 ]
 
 

@@ -16,6 +16,7 @@ from bookings.models import (
 from bookings.selectors import BOOKING_ORDERINGS
 from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
+from dumuwaks.core.ordering import OrderingField
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.representation import iso_datetime, money_string, optional_float, optional_str
 from dumuwaks.core.serializers import ModelSerializer
@@ -316,9 +317,7 @@ class BookingListQuerySerializer(serializers.Serializer):
     status = serializers.CharField(required=False, help_text="Comma-separated statuses")
     category = serializers.IntegerField(required=False, min_value=1)
     available = serializers.BooleanField(required=False, default=False)
-    ordering = serializers.ChoiceField(
-        choices=sorted(BOOKING_ORDERINGS), required=False, default="-scheduled_start"
-    )
+    ordering = OrderingField(orderings=BOOKING_ORDERINGS, required=False, default="-scheduledStart")
 
     def get_fields(self):
         fields = super().get_fields()

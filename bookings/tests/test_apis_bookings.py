@@ -194,13 +194,34 @@ def test_staff_list_all_with_filters_and_ordering(support_client):
     assert ids("") == [c.pk, b.pk, a.pk]
     assert ids("?ordering=price") == [a.pk, c.pk, b.pk]
     assert ids("?status=pending") == [b.pk, a.pk]
-    assert ids("?status=pending,cancelled&ordering=scheduled_start") == [a.pk, b.pk, c.pk]
+    assert ids("?status=pending,cancelled&ordering=scheduledStart") == [a.pk, b.pk, c.pk]
+    assert ids("?ordering=-scheduledStart") == [c.pk, b.pk, a.pk]
     assert ids(f"?category={plumbing.pk}") == [c.pk, a.pk]
     frm = (_future(45)).isoformat().replace("+", "%2B")
     to = (_future(80)).isoformat().replace("+", "%2B")
     assert ids(f"?from={frm}&to={to}") == [b.pk]
     bad = support_client.get("/api/v1/bookings?status=nonsense")
     assert bad.status_code == 400 and "status" in bad.json()["fields"]
+
+
+@pytest.mark.parametrize("ordering", ["scheduled_start", "-created_at", "createdat", "password"])
+def test_ordering_accepts_only_the_documented_camel_case_field_names(support_client, ordering):
+    response = support_client.get(f"/api/v1/bookings?ordering={ordering}")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["ordering"]
+
+
+def test_the_schema_lists_exactly_the_accepted_orderings(support_client):
+    from tests.schema import openapi_schema
+
+    parameters = openapi_schema()["paths"]["/api/v1/bookings"]["get"]["parameters"]
+    (documented,) = [p["schema"]["enum"] for p in parameters if p["name"] == "ordering"]
+    assert documented == [
+        "-createdAt", "-price", "-scheduledStart", "-status",
+        "createdAt", "price", "scheduledStart", "status",
+    ]  # fmt: skip
+    for ordering in documented:
+        assert support_client.get(f"/api/v1/bookings?ordering={ordering}").status_code == 200
 
 
 @pytest.mark.parametrize("n", [1, 15])

@@ -84,7 +84,7 @@ def test_cached_pages_equal_pages_rendered_from_the_database(settings):
         "?pageSize=7&page=3",
         "?pageSize=500",
         "?ordering=price",
-        "?ordering=-created_at&pageSize=5&page=2",
+        "?ordering=-createdAt&pageSize=5&page=2",
         "?status=accepted,in_progress",
         f"?category={electrical.pk}",
         f"?from={frm}",

@@ -15,6 +15,7 @@ from dumuwaks.core.openapi import DOMAIN_TAGS
 from tests.schema import HTTP_METHODS, openapi_schema
 
 CAMEL_NAME = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+CAMEL_ORDERING = re.compile(r"^-?[a-z][a-zA-Z0-9]*$")
 
 
 def _operations():
@@ -75,6 +76,20 @@ def test_every_query_parameter_name_is_camel_case():
         if not CAMEL_NAME.match(name)
     }
     assert offenders == {}
+
+
+def test_every_ordering_parameter_lists_camel_case_field_names():
+    orderings = {
+        f"{method} {path}": parameter
+        for method, path, operation in _operations()
+        for name, parameter in _query_parameters(operation).items()
+        if name == "ordering"
+    }
+    assert "GET /api/v1/bookings" in orderings
+    for where, parameter in orderings.items():
+        values = parameter["schema"].get("enum")
+        assert values, f"{where}: ordering without an enum of accepted values"
+        assert all(CAMEL_ORDERING.match(value) for value in values), (where, values)
 
 
 def test_every_paginated_list_documents_the_404_for_a_page_past_the_end():
