@@ -17,6 +17,7 @@ class Role(models.TextChoices):
 
 
 SELF_SERVICE_ROLES = (Role.CUSTOMER, Role.TECHNICIAN, Role.CORPORATE)
+SELF_SERVICE_ROLE_CHOICES = [(role.value, role.label) for role in SELF_SERVICE_ROLES]
 STAFF_ROLES = (Role.SUPPORT, Role.ADMIN)
 
 

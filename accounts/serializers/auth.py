@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import (
-    SELF_SERVICE_ROLES,
+    SELF_SERVICE_ROLE_CHOICES,
     Language,
     Role,
 )
@@ -28,20 +28,15 @@ class AuthRegisterInputSerializer(_RefuseProtectedFieldsMixin, serializers.Seria
     email = serializers.EmailField(max_length=254)
     phone_number = PhoneNumberInputField(max_length=20)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
-    # All roles in the schema (one shared enum); only self-service roles pass validation.
+    # Only the roles one may give oneself, in the schema too (`SelfServiceRoleEnum`).
     role = serializers.ChoiceField(
-        choices=Role.choices,
+        choices=SELF_SERVICE_ROLE_CHOICES,
         default=Role.CUSTOMER,
-        help_text="customer, technician or corporate; staff accounts are created by staff",
+        help_text="Staff accounts (support, admin) are created by staff",
     )
     preferred_language = serializers.ChoiceField(choices=Language.choices, default=Language.ENGLISH)
     company_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     kra_pin = serializers.CharField(max_length=11, required=False, allow_blank=True)
-
-    def validate_role(self, value):
-        if value not in SELF_SERVICE_ROLES:
-            raise serializers.ValidationError("Choose customer, technician or corporate.")
-        return value
 
     def validate_kra_pin(self, value):
         value = value.strip().upper()

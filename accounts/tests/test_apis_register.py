@@ -171,3 +171,18 @@ def test_register_is_throttled_per_ip_apart_from_login(anon_client, throttle_rat
         "/api/v1/auth/login", {"email": "n0@example.co.ke", "password": DEFAULT_PASSWORD}
     )
     assert login.status_code == 200
+
+
+def test_the_schema_offers_only_the_roles_register_accepts():
+    from tests.schema import openapi_schema
+
+    schema = openapi_schema()
+    body = schema["paths"]["/api/v1/auth/register"]["post"]["requestBody"]["content"]
+    ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    role = schema["components"]["schemas"][ref]["properties"]["role"]
+    enum_name = role["allOf"][0]["$ref"].rsplit("/", 1)[1]
+    assert schema["components"]["schemas"][enum_name]["enum"] == [
+        "customer",
+        "technician",
+        "corporate",
+    ]
