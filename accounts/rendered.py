@@ -9,7 +9,7 @@ from dumuwaks.core import rendered_cache
 from dumuwaks.core.renderers import PreRendered
 
 # Part of every key: bump it when the account representation changes, so a deploy never serves old shapes.
-REPRESENTATION_SCHEMA = 1
+REPRESENTATION_SCHEMA = 2
 
 
 def own_account(*, user) -> PreRendered | None:

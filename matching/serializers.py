@@ -62,8 +62,9 @@ class MatchTechnicianSerializer(serializers.Serializer):
         return f"{profile.hourly_rate:.2f}" if profile else None
 
     def get_rating_average(self, user) -> str | None:
+        """null until the technician has a counted review."""
         profile = self._profile(user)
-        return f"{profile.rating_average:.2f}" if profile else None
+        return f"{profile.rating_average:.2f}" if profile and profile.rating_count else None
 
     def get_rating_count(self, user) -> int:
         profile = self._profile(user)

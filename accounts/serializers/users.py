@@ -22,7 +22,7 @@ from accounts.serializers.common import (
     PhoneNumberInputField,
     _RefuseProtectedFieldsMixin,
 )
-from dumuwaks.core.serializers import ModelSerializer
+from dumuwaks.core.serializers import AverageField, ModelSerializer
 
 # --- user outputs ------------------------------------------------------------------------------------------------
 
@@ -46,6 +46,7 @@ class AccountTechnicianProfileSerializer(ModelSerializer):
         help_text="Why KYC was rejected, as the technician reads it (their language): the typed"
         " reason's label, then staff's details"
     )
+    rating_average = AverageField(count_source="rating_count", help_text="null until reviewed")
 
     class Meta:
         model = TechnicianProfile
@@ -275,7 +276,7 @@ class TechnicianSearchResultSerializer(serializers.Serializer):
     currency = serializers.CharField()
     service_radius_km = serializers.IntegerField()
     is_available = serializers.BooleanField()
-    rating_average = serializers.DecimalField(max_digits=3, decimal_places=2)
+    rating_average = AverageField(count_source="rating_count", help_text="null until reviewed")
     rating_count = serializers.IntegerField()
     jobs_completed = serializers.IntegerField()
     skills = AccountSkillSerializer(source="skill_links", many=True)

@@ -49,6 +49,11 @@ def technician_reviews(*, technician_id: int) -> QuerySet[Review]:
     ).order_by("-created_at", "-id")
 
 
+def _rounded(average) -> float | None:
+    """None when nothing was averaged (no review, or none rating that aspect)."""
+    return None if average is None else round(float(average), 2)
+
+
 def technician_review_stats(*, technician_id: int) -> dict:
     """Average, count, per-aspect averages and the 1-5 distribution in one aggregate query."""
     _technician_or_404(technician_id)
@@ -65,11 +70,10 @@ def technician_review_stats(*, technician_id: int) -> dict:
     ).aggregate(**aggregates)
     return {
         "technician_id": technician_id,
-        "average": round(row["average"] or 0, 2),
+        "average": _rounded(row["average"]),
         "count": row["count"],
-        "aspects": {
-            a: round(row[f"avg_{a}"], 2) if row[f"avg_{a}"] else None for a in RATING_ASPECTS
-        },
+        # Avg() skips reviews without the aspect: they are left out of its average, not counted as 0.
+        "aspects": {a: _rounded(row[f"avg_{a}"]) for a in RATING_ASPECTS},
         "distribution": {str(n): row[f"stars_{n}"] for n in range(1, 6)},
     }
 

@@ -138,7 +138,7 @@ class ReviewAspectAveragesSerializer(serializers.Serializer):
 
 class ReviewStatsOutputSerializer(serializers.Serializer):
     technician_id = serializers.IntegerField()
-    average = serializers.FloatField()
+    average = serializers.FloatField(allow_null=True, help_text="null until reviewed")
     count = serializers.IntegerField()
     aspects = ReviewAspectAveragesSerializer()
     distribution = serializers.DictField(

@@ -137,7 +137,10 @@ TECHNICIAN_FIGURES: dict[str, str] = {
         "(accepted → pending in the booking's status history)."
     ),
     "completion_rate": COMPLETION_RATE,
-    "rating": "The technician's average review rating, all time (not limited to the range).",
+    "rating": (
+        "The technician's average review rating, all time (not limited to the range); null until a"
+        " review counts."
+    ),
     "rating_count": "Number of reviews behind `rating`, all time.",
     "average_response_minutes": (
         "Mean minutes from a booking's creation to the technician accepting it, over `jobs` they "

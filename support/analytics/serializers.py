@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from dumuwaks.core.date_fields import BoundedDateField
+from dumuwaks.core.serializers import AverageField
 from support.analytics.definitions import BOOKING_FIGURES, REVENUE_LINES, TECHNICIAN_FIGURES
 from support.analytics.selectors import PERIOD_TRUNCS, TECHNICIAN_ORDERINGS
 
@@ -117,9 +118,7 @@ class AnalyticsTechnicianOutputSerializer(serializers.Serializer):
     completion_rate = serializers.FloatField(
         allow_null=True, help_text=TECHNICIAN_FIGURES["completion_rate"]
     )
-    rating = serializers.DecimalField(
-        max_digits=3, decimal_places=2, help_text=TECHNICIAN_FIGURES["rating"]
-    )
+    rating = AverageField(count_source="rating_count", help_text=TECHNICIAN_FIGURES["rating"])
     rating_count = serializers.IntegerField(help_text=TECHNICIAN_FIGURES["rating_count"])
     average_response_minutes = serializers.SerializerMethodField(
         help_text=TECHNICIAN_FIGURES["average_response_minutes"]
