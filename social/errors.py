@@ -113,4 +113,6 @@ class AlreadyResponded(Conflict):
 
 class MissingAspectRatings(ValidationFailed):
     code = "missing_aspect_ratings"
-    message = "Rate quality, timeliness, professionalism, communication and value (1-5)."
+    message = (
+        "Rate quality, timeliness, professionalism and communication (1-5); value is optional."
+    )

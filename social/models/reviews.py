@@ -4,6 +4,10 @@ from django.db import models
 from dumuwaks.core.models import TimeStampedModel
 
 RATING_ASPECTS = ("quality", "timeliness", "professionalism", "communication", "value")
+# A customer rating a technician must rate these four; `value` (value for money) is optional, so a client
+# that sends four aspects can review. An aspect left out is null and leaves that review out of the
+# aspect's average (it never counts as 0).
+REQUIRED_TECHNICIAN_ASPECTS = ("quality", "timeliness", "professionalism", "communication")
 
 
 class ReviewDirection(models.TextChoices):
@@ -44,7 +48,8 @@ class Review(TimeStampedModel):
     )
     direction = models.CharField(max_length=32, choices=ReviewDirection.choices)
     overall = models.PositiveSmallIntegerField()
-    # Aspects are required when a customer rates a technician, optional the other way round.
+    # REQUIRED_TECHNICIAN_ASPECTS when a customer rates a technician; the rest, and all of them the other
+    # way round, optional.
     quality = models.PositiveSmallIntegerField(null=True, blank=True)
     timeliness = models.PositiveSmallIntegerField(null=True, blank=True)
     professionalism = models.PositiveSmallIntegerField(null=True, blank=True)

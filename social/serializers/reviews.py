@@ -22,7 +22,8 @@ class ReviewRatingsSerializer(serializers.Serializer):
 class ReviewCreateInputSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(min_value=1)
     ratings = ReviewRatingsSerializer(
-        help_text="All five aspects are required when a customer reviews a technician"
+        help_text="A customer reviewing a technician rates quality, timeliness, professionalism and "
+        "communication; value is optional (left out of the value average when absent)"
     )
     overall = serializers.IntegerField(**_RATING, required=False)
     comment = serializers.CharField(max_length=3000, allow_blank=True, default="")

@@ -2,7 +2,9 @@
 
 Rules (decided where the issue was silent):
 - Either party of a booking in status confirmed or resolved may review the other side, once
-  (unique constraint on (booking, reviewer)). A customer rating a technician must rate all five aspects.
+  (unique constraint on (booking, reviewer)). A customer rating a technician must rate quality,
+  timeliness, professionalism and communication (REQUIRED_TECHNICIAN_ASPECTS); `value` is optional, and a
+  review without it is left out of that aspect's average.
 - Blind reviews: a review is visible to others from `visible_from` = its creation + SOCIAL_REVIEW_BLIND_DAYS
   (7), counted from the FIRST review of the booking; when the other side reviews, both become visible at once.
   Until then only the author sees it.
@@ -36,7 +38,7 @@ from social.errors import (
     ReviewNotFound,
 )
 from social.models import Review, ReviewDirection
-from social.models.reviews import RATING_ASPECTS
+from social.models.reviews import RATING_ASPECTS, REQUIRED_TECHNICIAN_ASPECTS
 from social.services.media import media_resolve_owned
 
 REVIEWABLE_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.RESOLVED)
@@ -89,10 +91,10 @@ def technician_rating_recompute(*, technician_id: int | None) -> None:
 
 
 def _check_ratings(*, direction: str, ratings: dict) -> None:
-    if direction == ReviewDirection.CUSTOMER_TO_TECHNICIAN and any(
-        ratings.get(aspect) is None for aspect in RATING_ASPECTS
-    ):
-        missing = [a for a in RATING_ASPECTS if ratings.get(a) is None]
+    if direction != ReviewDirection.CUSTOMER_TO_TECHNICIAN:
+        return
+    missing = [a for a in REQUIRED_TECHNICIAN_ASPECTS if ratings.get(a) is None]
+    if missing:
         raise MissingAspectRatings(fields={f"ratings.{a}": ["Required (1-5)."] for a in missing})
 
 

@@ -140,14 +140,46 @@ def test_no_second_review_per_side(customer_client, booking):
     assert Review.objects.count() == 1
 
 
-def test_customer_must_rate_every_aspect(customer_client, booking):
+def test_customer_must_rate_the_four_required_aspects(customer_client, booking):
     response = customer_client.post(
-        URL, {"bookingId": booking.id, "ratings": {"quality": 5, "overall": 5}}
+        URL, {"bookingId": booking.id, "ratings": {"quality": 5, "value": 4, "overall": 5}}
     )
 
     assert response.status_code == 400
     assert response.json()["code"] == "missing_aspect_ratings"
-    assert "ratings.timeliness" in response.json()["fields"]
+    assert sorted(response.json()["fields"]) == [
+        "ratings.communication",
+        "ratings.professionalism",
+        "ratings.timeliness",
+    ]
+    assert not Review.objects.exists()
+
+
+def test_the_original_clients_four_aspects_are_enough(customer_client, booking):
+    four = {a: r for a, r in ASPECTS.items() if a != "value"}
+
+    response = customer_client.post(URL, {"bookingId": booking.id, "ratings": four, "overall": 4})
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["ratings"] == {**four, "value": None}
+    assert Review.objects.get().value is None
+
+
+def test_an_absent_aspect_is_left_out_of_its_average_not_counted_as_zero(anon_client, technician):
+    four = {a: r for a, r in ASPECTS.items() if a != "value"}
+    for i, ratings in enumerate([ASPECTS, four]):  # value 3, then no value
+        customer = make_user(email=f"aspect{i}@example.co.ke")
+        booking = make_booking(customer=customer, technician=technician)
+        review_services.review_create(
+            reviewer=customer, booking_id=booking.id, overall=4, ratings=ratings
+        )
+        review_services.review_create(reviewer=technician, booking_id=booking.id, overall=5)
+
+    stats = anon_client.get(f"{URL}/technician/{technician.id}/stats").json()
+
+    assert stats["count"] == 2
+    assert stats["aspects"]["value"] == 3.0  # not (3 + 0) / 2
+    assert stats["aspects"]["quality"] == 5.0
 
 
 @pytest.mark.parametrize("bad", [0, 6, "five", None])
