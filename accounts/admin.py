@@ -106,7 +106,7 @@ class UserAdmin(DjangoUserAdmin):
         "preferred_language",
         "county",
     ]
-    search_fields = ["email", "first_name", "last_name", "phone_number"]
+    search_fields = ["email", "handle", "first_name", "last_name", "phone_number"]
     ordering = ["-date_joined"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
@@ -116,6 +116,7 @@ class UserAdmin(DjangoUserAdmin):
                 "fields": (
                     "first_name",
                     "last_name",
+                    "handle",
                     "phone_number",
                     "preferred_language",
                     "avatar_url",

@@ -1,8 +1,10 @@
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.core.validators import RegexValidator
+from django.db import IntegrityError, models, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.handles import HANDLE_MAX_LENGTH, HANDLE_PATTERN, handle_base, handle_first_free
 from dumuwaks.core.models import TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
 from dumuwaks.core.phone import PhoneNumberField
@@ -51,6 +53,10 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
 
+HANDLE_UNIQUE_CONSTRAINT = "user_handle_unique"
+_HANDLE_ATTEMPTS = 5
+
+
 class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     """Everyone who signs in: customers, technicians, corporate clients and staff.
 
@@ -62,6 +68,18 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
     phone_number = PhoneNumberField(null=True, blank=True)
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
+    # How posts mention the user (`@wanjiku.kamau`); the rule is in accounts/handles.py. Given on first save.
+    handle = models.CharField(
+        max_length=HANDLE_MAX_LENGTH,
+        help_text="Unique; `@handle` in a post mentions this user",
+        validators=[
+            RegexValidator(
+                HANDLE_PATTERN,
+                "1-30 lower-case letters, digits, dots or underscores; start and end with a letter"
+                " or digit.",
+            )
+        ],
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
 
     address = models.CharField(max_length=255, blank=True)
@@ -102,6 +120,10 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
             models.UniqueConstraint(fields=["phone_number"], name="user_phone_unique"),
+            models.UniqueConstraint(fields=["handle"], name=HANDLE_UNIQUE_CONSTRAINT),
+            models.CheckConstraint(
+                condition=models.Q(handle__regex=HANDLE_PATTERN), name="user_handle_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(role__in=Role.values), name="user_role_valid"
             ),
@@ -113,6 +135,27 @@ class User(AbstractBaseUser, PermissionsMixin, TimeStampedModel):
 
     def __str__(self):
         return f"{self.get_full_name()} <{self.email}>"
+
+    def save(self, *args, **kwargs):
+        """A user saved without a handle (every creation path: registration, createsuperuser, the admin,
+        factories) gets the first free one derived from the name. Two users taking the same one at once:
+        the database refuses the second, which tries the next."""
+        if self.handle:
+            return super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        for _ in range(_HANDLE_ATTEMPTS):
+            base = handle_base(first_name=self.first_name, last_name=self.last_name)
+            taken = User.objects.using(using).filter(handle__startswith=base)
+            self.handle = handle_first_free(base, taken=set(taken.values_list("handle", flat=True)))
+            try:
+                with transaction.atomic(using=using):
+                    return super().save(*args, **kwargs)
+            except IntegrityError as exc:
+                self.handle = ""
+                diag = getattr(exc.__cause__, "diag", None)
+                if getattr(diag, "constraint_name", None) != HANDLE_UNIQUE_CONSTRAINT:
+                    raise
+        raise IntegrityError(f"No free handle for {self.email} after {_HANDLE_ATTEMPTS} attempts")
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

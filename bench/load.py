@@ -86,6 +86,7 @@ def prepare_data() -> dict:
         TechnicianSkill,
         User,
     )
+    from accounts.services import user_handles_assign
     from bookings.models import Booking
     from bookings.services import booking_create
 
@@ -127,6 +128,7 @@ def prepare_data() -> dict:
             )
             for n in range(existing, TECHNICIANS)
         ]
+        user_handles_assign(users=users)
         User.objects.bulk_create(users, batch_size=1000)
         created = User.objects.filter(
             email__startswith="bench-tech-", technician_profile__isnull=True

@@ -127,6 +127,7 @@ def seed(total: int) -> None:
         TechnicianSkill,
         User,
     )
+    from accounts.services import user_handles_assign
 
     categories = []
     for slug, name in TRADES:
@@ -171,6 +172,7 @@ def seed(total: int) -> None:
                         password="!",
                     )
                 )
+            user_handles_assign(users=users)
             User.objects.bulk_create(users, batch_size=BATCH)
             profiles = []
             for user in users:

@@ -47,6 +47,7 @@ class MatchFindInputSerializer(serializers.Serializer):
 
 class MatchTechnicianSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    handle = serializers.CharField()
     full_name = serializers.CharField(source="get_full_name")
     avatar_url = serializers.CharField()
     hourly_rate = serializers.SerializerMethodField()

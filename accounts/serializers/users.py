@@ -97,6 +97,7 @@ class AccountUserSerializer(ModelSerializer):
         model = User
         fields = [
             "id",
+            "handle",
             "email",
             "phone_number",
             "first_name",
@@ -267,6 +268,9 @@ class TechnicianSearchResultSerializer(serializers.Serializer):
     """Public view of a technician: no email, phone, exact location or KYC documents."""
 
     id = serializers.IntegerField(source="user.id")
+    handle = serializers.CharField(
+        source="user.handle", help_text="Unique; `@handle` in a post mentions this user"
+    )
     first_name = serializers.CharField(source="user.first_name")
     last_name = serializers.CharField(source="user.last_name")
     avatar_url = serializers.CharField(source="user.avatar_url")

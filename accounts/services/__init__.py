@@ -20,7 +20,7 @@ from accounts.services.two_factor import (
     two_factor_setup,
     two_factor_verify_login,
 )
-from accounts.services.users import user_delete, user_update
+from accounts.services.users import user_delete, user_handles_assign, user_update
 from accounts.services.verification import (
     email_verification_resend,
     email_verify,
@@ -53,6 +53,7 @@ __all__ = [
     "two_factor_setup",
     "two_factor_verify_login",
     "user_delete",
+    "user_handles_assign",
     "user_register",
     "user_update",
 ]

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.handles import deleted_handle, handle_base, handle_first_free
 from accounts.models import TechnicianProfile, User
 from accounts.services.auth import auth_refresh_tokens_revoke_all
 from accounts.services.common import normalized_email, raise_for_unique_violation
@@ -81,6 +84,7 @@ def user_delete(*, user: User, actor: User) -> User:
         user.phone_number = None
         user.first_name = "Deleted"
         user.last_name = "user"
+        user.handle = deleted_handle(user.pk)  # the old one was derived from the name
         user.address = ""
         user.latitude = None
         user.longitude = None
@@ -105,3 +109,24 @@ def user_delete(*, user: User, actor: User) -> User:
         # The user's open WebSockets find the account inactive and close (4401).
         user_sockets_revalidate_after_commit(user.pk)
     return user
+
+
+def user_handles_assign(*, users: list[User]) -> None:
+    """Give unsaved users without a handle the first free ones (accounts/handles.py), in list order, for
+    `bulk_create`, which skips `User.save`. One query; the caller inserts right after (a handle taken in
+    between fails the insert)."""
+    pending = [
+        (user, handle_base(first_name=user.first_name, last_name=user.last_name)) for user in users
+    ]
+    pending = [(user, base) for user, base in pending if not user.handle]
+    if not pending:
+        return
+    bases = sorted({base for _, base in pending})
+    taken = set(
+        User.objects.filter(
+            handle__regex=rf"^({'|'.join(map(re.escape, bases))})[0-9]*$"
+        ).values_list("handle", flat=True)
+    )
+    for user, base in pending:
+        user.handle = handle_first_free(base, taken=taken)
+        taken.add(user.handle)

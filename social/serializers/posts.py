@@ -4,13 +4,19 @@ from accounts.models import User
 from dumuwaks.core.serializers import ModelSerializer
 from social.models import Comment, Post, PostReport, PostType
 
+BODY_HELP = (
+    "`#tag` adds a hashtag. `@handle` mentions a user by their handle (the `handle` of users and post"
+    " authors, e.g. `@wanjiku.kamau`; any case; an unknown handle stays plain text); `@[<user id>]` also"
+    " mentions. Mentioned users (at most 20, not the author) are notified once per post."
+)
+
 
 class SocialUserSerializer(ModelSerializer):
     full_name = serializers.CharField(source="get_full_name", read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "full_name", "avatar_url", "role"]
+        fields = ["id", "handle", "full_name", "avatar_url", "role"]
         read_only_fields = fields
 
 
@@ -28,6 +34,7 @@ class PostMediaOutputSerializer(serializers.Serializer):
 
 class PostMentionOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="user.id")
+    handle = serializers.CharField(source="user.handle")
     full_name = serializers.CharField(source="user.get_full_name")
 
 
@@ -87,7 +94,7 @@ class PostCreateInputSerializer(serializers.Serializer):
         allow_blank=True,
         default="",
         trim_whitespace=False,
-        help_text="`#tag` adds a hashtag; `@[<user id>]` mentions a user",
+        help_text=BODY_HELP,
     )
     media_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), max_length=10, default=list
@@ -98,7 +105,9 @@ class PostCreateInputSerializer(serializers.Serializer):
 
 
 class PostUpdateInputSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=5000, allow_blank=True, required=False)
+    body = serializers.CharField(
+        max_length=5000, allow_blank=True, required=False, help_text=BODY_HELP
+    )
     media_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), max_length=10, required=False
     )

@@ -2,8 +2,9 @@
 
 Counters on Post are display values updated with F() in the same transaction as the row that causes them;
 every change also appends to the EngagementEvent ledger the feed ranks on (see selectors/posts.py).
-Mentions use the explicit syntax `@[<user id>]` (clients insert it from a user picker): names are not unique,
-ids are. Hashtags are `#word` (letters, digits, underscore; not all digits), stored lower-cased.
+Mentions: `@handle` names a user by their unique handle (accounts/handles.py: `@wanjiku.kamau`, any case, not
+inside an email address; an unknown handle is plain text), and `@[<user id>]` by id. Hashtags are `#word`
+(letters, digits, underscore; not all digits), stored lower-cased.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.handles import HANDLE_MAX_LENGTH
 from accounts.models import User
 from bookings.models import Booking, BookingStatus
 from dumuwaks.core.errors import Forbidden, InvalidTransition, ValidationFailed
@@ -56,6 +58,9 @@ PORTFOLIO_BOOKING_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 
 _HASHTAG = re.compile(r"(?<![\w#&/])#(\w{1,64})")
 _MENTION = re.compile(r"@\[(\d{1,18})\]")
+# Not after a word character, dot or @ (so not the domain of `mail@wanjiku.kamau`); a trailing dot ends the
+# sentence, not the handle (handles end with a letter or digit).
+_HANDLE_MENTION = re.compile(r"(?<![\w.@])@([a-z0-9](?:[a-z0-9._]*[a-z0-9])?)", re.IGNORECASE)
 MODERATION_ACTIONS = {
     "hide": PostStatus.HIDDEN,
     "remove": PostStatus.REMOVED,
@@ -70,6 +75,12 @@ def extract_hashtags(text: str) -> list[str]:
 
 def extract_mention_ids(text: str) -> list[int]:
     return list(dict.fromkeys(int(m) for m in _MENTION.findall(text or "")))
+
+
+def extract_mention_handles(text: str) -> list[str]:
+    """`@handle` mentions, lower-cased, in order, once each; longer than any handle can be, left out."""
+    handles = (m.lower() for m in _HANDLE_MENTION.findall(text or ""))
+    return list(dict.fromkeys(h for h in handles if len(h) <= HANDLE_MAX_LENGTH))
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -148,13 +159,16 @@ def _set_hashtags(post: Post, names: list[str]) -> None:
 
 def _set_mentions(post: Post, *, author: User, text: str) -> list[int]:
     """Sync mentions with the text; returns ids of users newly mentioned (to be notified)."""
-    wanted = [i for i in extract_mention_ids(text) if i != author.id][:MAX_MENTIONS_PER_POST]
-    valid = set(
-        User.objects.filter(pk__in=wanted, is_active=True, deleted_at__isnull=True).values_list(
-            "pk", flat=True
-        )
+    ids, handles = extract_mention_ids(text), extract_mention_handles(text)
+    mentionable = User.objects.filter(is_active=True, deleted_at__isnull=True).exclude(pk=author.id)
+    found = list(
+        mentionable.filter(Q(pk__in=ids) | Q(handle__in=handles)).values_list("pk", "handle")
     )
-    wanted = [i for i in wanted if i in valid]
+    id_for_handle = {handle: pk for pk, handle in found}
+    valid = {pk for pk, _ in found}
+    # By id first, then by handle, each in order of appearance; unknown ones are plain text.
+    candidates = [*ids, *(id_for_handle.get(h) for h in handles)]
+    wanted = list(dict.fromkeys(i for i in candidates if i in valid))[:MAX_MENTIONS_PER_POST]
     existing = set(PostMention.objects.filter(post=post).values_list("user_id", flat=True))
     PostMention.objects.filter(post=post).exclude(user_id__in=wanted).delete()
     new = [i for i in wanted if i not in existing]

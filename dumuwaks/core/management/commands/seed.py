@@ -33,6 +33,7 @@ from accounts.models import (
     TechnicianSkill,
     User,
 )
+from accounts.services import user_handles_assign
 from bookings.models import (
     ACTIVE_STATUSES,
     Booking,
@@ -362,6 +363,7 @@ class Command(BaseCommand):
                     )
                 )
             progress.advance()
+        user_handles_assign(users=rows)  # bulk_create skips User.save, which gives them otherwise
         User.objects.bulk_create(rows, batch_size=500)
         progress.finish()
         return list(User.objects.filter(email__in=emails).order_by("email"))
