@@ -11,6 +11,16 @@ from decimal import Decimal
 from dumuwaks.core.money import DEFAULT_CURRENCY, ceil_shillings, split_amount
 
 DEPOSIT_RATE = Decimal("0.20")
+# The lowest price a booking may have. At KES 1-2 the 20 % deposit rounded to 0.00 and the booking could never
+# proceed; at KES 100 the deposit is at least KES 20, and every split (deposit/balance, platform fee/technician
+# share, cancellation fee tiers) stays in whole, non-zero shillings. Checked by `booking_create` (and the
+# API's input serializer, so the OpenAPI schema states it).
+MIN_BOOKING_PRICE = Decimal("100")
+# No "%" in it: DRF formats validator messages with "%".
+MIN_BOOKING_PRICE_MESSAGE = (
+    f"The price must be at least KES {MIN_BOOKING_PRICE}"
+    f" (a deposit of at least KES {MIN_BOOKING_PRICE * DEPOSIT_RATE:.0f})."
+)
 PLATFORM_FEE_RATE = Decimal("0.15")
 TECHNICIAN_SHARE_RATE = Decimal("1") - PLATFORM_FEE_RATE
 

@@ -13,6 +13,7 @@ from bookings.models import (
     TimeOff,
     Urgency,
 )
+from bookings.pricing import MIN_BOOKING_PRICE, MIN_BOOKING_PRICE_MESSAGE
 from bookings.selectors import BOOKING_ORDERINGS
 from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
@@ -232,7 +233,13 @@ class BookingCreateInputSerializer(serializers.Serializer):
     duration_minutes = serializers.IntegerField(
         min_value=MIN_DURATION_MINUTES, max_value=MAX_DURATION_MINUTES
     )
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=1)
+    price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=MIN_BOOKING_PRICE,
+        error_messages={"min_value": MIN_BOOKING_PRICE_MESSAGE},
+        help_text=f"KES; cents are rounded up to the next shilling. {MIN_BOOKING_PRICE_MESSAGE}",
+    )
     technician_id = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     attachments = MediaRefInputSerializer(many=True, required=False, max_length=MAX_MEDIA)
 

@@ -33,7 +33,7 @@ from bookings.models import (
     Urgency,
 )
 from bookings.numbering import next_booking_number
-from bookings.pricing import price_breakdown
+from bookings.pricing import MIN_BOOKING_PRICE, MIN_BOOKING_PRICE_MESSAGE, price_breakdown
 from bookings.selectors import (
     REASON_BOOKED,
     REASON_OUTSIDE_HOURS,
@@ -153,8 +153,10 @@ def booking_create(
     if not (address or "").strip():
         fields["address"] = ["An address is required."]
     price = to_decimal(price)
-    if price <= 0 or price > MAX_PRICE:
-        fields["price"] = [f"Price must be more than 0 and at most {MAX_PRICE}."]
+    if price < MIN_BOOKING_PRICE:
+        fields["price"] = [MIN_BOOKING_PRICE_MESSAGE]
+    elif price > MAX_PRICE:
+        fields["price"] = [f"Price must be at most {MAX_PRICE}."]
     if fields:
         raise InvalidBooking(fields=fields)
     _validate_slot(scheduled_start=scheduled_start, duration_minutes=duration_minutes, now=now)

@@ -110,6 +110,50 @@ def test_create_validation_errors(customer_client, service_category, override, f
     assert not Booking.objects.exists()
 
 
+@pytest.mark.parametrize("price", ["1.00", "2.00", "99.00", "99.99"])
+def test_a_price_below_the_minimum_is_refused_and_nothing_is_written(
+    customer_client, service_category, price, django_capture_on_commit_callbacks, event_spy
+):
+    """A KES 1-2 booking had a 0.00 deposit and could never proceed: below MIN_BOOKING_PRICE is a 400."""
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = customer_client.post(
+            "/api/v1/bookings", _create_payload(service_category, price=price)
+        )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["fields"] == {
+        "price": ["The price must be at least KES 100 (a deposit of at least KES 20)."]
+    }
+    assert not Booking.objects.exists()
+    assert not BookingStatusHistory.objects.exists()
+    assert callbacks == [] and event_spy == []
+
+
+def test_the_minimum_price_books_with_whole_exact_splits(customer_client, service_category):
+    from bookings.pricing import MIN_BOOKING_PRICE
+
+    assert Decimal("100") == MIN_BOOKING_PRICE
+    response = customer_client.post(
+        "/api/v1/bookings", _create_payload(service_category, price="100")
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["price"], body["depositAmount"], body["balanceAmount"]) == (
+        "100.00",
+        "20.00",
+        "80.00",
+    )
+    assert (body["platformFee"], body["technicianShare"]) == ("15.00", "85.00")
+
+
+def test_the_schema_documents_the_minimum_price(anon_client):
+    schema = anon_client.get("/api/schema/?format=json").json()
+    price = schema["components"]["schemas"]["BookingCreateInputRequest"]["properties"]["price"]
+    assert price["type"] == "string"  # a decimal string: the minimum is stated in words
+    assert "at least KES 100" in price["description"]
+
+
 def test_technician_cannot_create_bookings(technician_client, service_category):
     response = technician_client.post("/api/v1/bookings", _create_payload(service_category))
     assert response.status_code == 403

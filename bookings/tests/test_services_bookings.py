@@ -91,6 +91,23 @@ def test_invalid_input(overrides):
     assert not Booking.objects.exists()
 
 
+@pytest.mark.parametrize("price", [Decimal("1"), Decimal("2"), Decimal("99.99")])
+def test_a_price_below_the_minimum_is_refused_by_the_service(price):
+    """Whoever calls it (the API, matching's accept), a booking never gets a deposit under KES 20."""
+    with pytest.raises(InvalidBooking) as refused:
+        _create(price=price)
+    assert refused.value.fields == {
+        "price": ["The price must be at least KES 100 (a deposit of at least KES 20)."]
+    }
+    assert not Booking.objects.exists()
+
+
+def test_the_minimum_price_splits_into_whole_shillings():
+    booking = _create(price=Decimal("100"))
+    assert (booking.deposit_amount, booking.balance_amount) == (Decimal("20"), Decimal("80"))
+    assert (booking.platform_fee, booking.technician_share) == (Decimal("15"), Decimal("85"))
+
+
 def test_technician_must_have_the_skill():
     with pytest.raises(TechnicianNotEligible):
         _create(technician=TechnicianFactory(skill=ServiceCategoryFactory(slug="electrical")))
