@@ -17,6 +17,7 @@ from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_staff_member
+from dumuwaks.core.renderers import CamelCaseJSONRenderer, JSONErrorsMixin, PDFRenderer
 from payments import errors, selectors
 from payments.models import FINAL_PAYMENT_STATUSES
 from payments.receipts import render_receipt_pdf
@@ -205,16 +206,24 @@ class PaymentTransactionDetailApi(APIView):
         return Response(PaymentOutputSerializer(payment).data)
 
 
-class PaymentReceiptApi(APIView):
+class PaymentReceiptApi(JSONErrorsMixin, APIView):
+    # `Accept: application/pdf` (or */*, or none) gets the PDF; errors are JSON whatever was accepted.
+    renderer_classes = [CamelCaseJSONRenderer, PDFRenderer]
+
     @extend_schema(
         operation_id="payments_transactions_receipt",
         tags=["payments"],
         parameters=[PaymentTransactionDetailQuerySerializer],
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF"),
-            **error_responses(400, 401, 404, 409),
+            **{
+                (code, "application/json"): response
+                for code, response in error_responses(400, 401, 404, 409).items()
+            },
         },
-        description="PDF receipt of a succeeded payment (or, with `?type=payout`, a paid payout).",
+        description="PDF receipt of a succeeded payment (or, with `?type=payout`, a paid payout). "
+        "Send `Accept: application/pdf` (or `*/*`); errors are JSON. A payment receipt says where the "
+        "booking's money is when it is printed: held in escrow, released to the technician, refunded.",
     )
     def get(self, request, pk: int):
         query = PaymentTransactionDetailQuerySerializer(data=request.query_params)

@@ -1,4 +1,10 @@
-"""PDF receipts: text from templates/receipts/, laid out with reportlab."""
+"""PDF receipts: text from templates/receipts/, laid out with reportlab.
+
+A payment receipt says where the booking's money stands when it is printed, from the ledger
+(`payments.selectors.booking_money_movements`): held in escrow, released to the technician (and the platform
+fee), refunded or being refunded to the customer. Never a promise that no longer holds (the money "is held in
+escrow" after it was released).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from io import BytesIO
 from django.template.loader import render_to_string
 from django.utils import timezone
 from reportlab.lib.pagesizes import A5
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen import canvas
 
 from dumuwaks.core.phone import mask_phone
 from payments import errors
 from payments.models import Payment, PaymentStatus, Payout, PayoutKind, PayoutStatus
+from payments.selectors import booking_money_movements
 
 
 class ReceiptNotAvailable(errors.PaymentNotDue):
@@ -38,6 +46,7 @@ def receipt_text(record: Payment | Payout) -> tuple[str, str]:
                 "amount": record.amount,
                 "currency": record.currency,
                 "status": record.get_status_display(),
+                "outcome": payment_outcome_lines(record),
             },
         )
         return text, f"receipt-{number}.pdf"
@@ -63,17 +72,49 @@ def receipt_text(record: Payment | Payout) -> tuple[str, str]:
     return text, f"receipt-{number}.pdf"
 
 
+def payment_outcome_lines(payment: Payment) -> list[str]:
+    """What happened to the booking's money, one fact a line (only the facts that apply)."""
+    moves = booking_money_movements(booking_id=payment.booking_id)
+    currency = payment.currency
+    lines = []
+    if payment.pk in moves.refunded_payment_ids:
+        lines.append(f"This payment is refunded to you in full ({currency} {payment.amount}).")
+    if moves.held > 0:
+        lines.append(
+            f"Held in escrow by Dumu Waks: {currency} {moves.held}. It goes to the technician once"
+            " the job is confirmed and paid in full."
+        )
+    if moves.released_to_technician > 0:
+        lines.append(
+            f"Released to the technician: {currency} {moves.released_to_technician}"
+            f" (Dumu Waks fee: {currency} {moves.platform_fee})."
+        )
+    elif moves.platform_fee > 0:
+        lines.append(f"Kept by Dumu Waks as a fee: {currency} {moves.platform_fee}.")
+    if moves.refund_sent > 0:
+        lines.append(f"Refunded to you: {currency} {moves.refund_sent}.")
+    if moves.refund_on_its_way > 0:
+        lines.append(f"Being refunded to you: {currency} {moves.refund_on_its_way}.")
+    return lines
+
+
+# Receipt lines longer than the page is wide are wrapped (A5, 40 pt margins).
+_MARGIN = 40
+
+
 def render_receipt_pdf(record: Payment | Payout) -> tuple[bytes, str]:
     text, filename = receipt_text(record)
     buffer = BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A5, invariant=1)
     pdf.setTitle(filename.removesuffix(".pdf"))
-    _width, height = A5
+    width, height = A5
     y = height - 50
     for index, line in enumerate(text.splitlines()):
-        pdf.setFont("Helvetica-Bold" if index == 0 else "Helvetica", 16 if index == 0 else 10)
-        pdf.drawString(40, y, line)
-        y -= 22 if index == 0 else 14
+        font, size = ("Helvetica-Bold", 16) if index == 0 else ("Helvetica", 10)
+        pdf.setFont(font, size)
+        for part in simpleSplit(line, font, size, width - 2 * _MARGIN) or [""]:
+            pdf.drawString(_MARGIN, y, part)
+            y -= 22 if index == 0 else 14
     pdf.showPage()
     pdf.save()
     return buffer.getvalue(), filename

@@ -272,6 +272,78 @@ def booking_fee_breakdown(*, booking_id: int, user) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class MoneyMovements:
+    """Where a booking's money went, from the ledger: what escrow still holds, what was released to the
+    technician and kept as the platform fee (net of anything taken back after release), what is owed back to
+    the customer and how much of that has been sent."""
+
+    held: Decimal
+    released_to_technician: Decimal
+    platform_fee: Decimal
+    refunded: Decimal
+    refund_sent: Decimal
+    refunded_payment_ids: frozenset[
+        int
+    ]  # payments refunded as a whole (paid twice, booking closed)
+
+    @property
+    def refund_on_its_way(self) -> Decimal:
+        return max(self.refunded - self.refund_sent, ZERO)
+
+
+def booking_money_movements(*, booking_id: int) -> MoneyMovements:
+    """Two queries: the booking's ledger entries by account and transaction kind, and its paid refunds."""
+    from payments.services.ledger import (
+        PLATFORM_REVENUE,
+        REFUNDS_PAYABLE,
+        escrow_code,
+    )
+
+    rows = (
+        LedgerEntry.objects.filter(transaction__booking_id=booking_id)
+        .values("account__code", "side", "transaction__kind", "transaction__reference")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    held = technician = platform = refunded = ZERO
+    refunded_payments = set()
+    escrow = escrow_code(booking_id)
+    for row in rows:
+        code, side, kind, total = (
+            row["account__code"],
+            row["side"],
+            row["transaction__kind"],
+            row["total"],
+        )
+        signed = total if side == EntrySide.DEBIT else -total
+        if code == escrow:
+            held += signed
+        elif kind in (LedgerTransactionKind.RELEASE, LedgerTransactionKind.REFUND):
+            # Releases credit the technician and the platform; a clawback (a REFUND after release) takes
+            # back from both. Payouts sent (PAYOUT_SENT) do not change what was released.
+            if code.startswith("technician_payable:"):
+                technician += signed
+            elif code == PLATFORM_REVENUE:
+                platform += signed
+            elif code == REFUNDS_PAYABLE and side == EntrySide.DEBIT:
+                refunded += total
+                reference = row["transaction__reference"]
+                if reference.startswith("payment:") and reference.endswith(":refund"):
+                    refunded_payments.add(int(reference.split(":")[1]))
+    sent = Payout.objects.filter(
+        booking_id=booking_id, kind=PayoutKind.REFUND, status=PayoutStatus.PAID
+    ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY))["total"]
+    return MoneyMovements(
+        held=held,
+        released_to_technician=technician,
+        platform_fee=platform,
+        refunded=refunded,
+        refund_sent=sent,
+        refunded_payment_ids=frozenset(refunded_payments),
+    )
+
+
 # --- Reconciliation -----------------------------------------------------------------------------------------------
 
 

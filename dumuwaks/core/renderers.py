@@ -10,7 +10,7 @@ from functools import lru_cache
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -70,3 +70,35 @@ class CamelCaseJSONRenderer(JSONRenderer):
             placeholder = super().render(_ITEMS_PLACEHOLDER)
             return body.replace(placeholder, b"[" + b",".join(data.items) + b"]", 1)
         return super().render(camelize(data), accepted_media_type, renderer_context)
+
+
+class PDFRenderer(BaseRenderer):
+    """Lets a view that answers with a PDF accept `Accept: application/pdf` (DRF refused it with 406).
+
+    The view returns the PDF itself (an HttpResponse); this renderer only takes part in content negotiation
+    and passes bytes through. Error bodies stay JSON: see `JSONErrorsMixin`.
+    """
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes | bytearray):
+            return bytes(data)
+        return CamelCaseJSONRenderer().render(data, renderer_context=renderer_context)
+
+
+class JSONErrorsMixin:
+    """For views with a binary renderer: an error (any DRF Response the view did not build as a file) is
+    rendered as the usual JSON error body with `Content-Type: application/json`, whatever was accepted."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        from rest_framework.response import Response
+
+        renderer = getattr(request, "accepted_renderer", None)
+        if isinstance(response, Response) and renderer is not None and renderer.format != "json":
+            request.accepted_renderer = CamelCaseJSONRenderer()
+            request.accepted_media_type = CamelCaseJSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)

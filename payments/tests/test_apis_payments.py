@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from rest_framework.test import APIClient
 
 from bookings.models import BookingStatus
 from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout
@@ -210,6 +211,101 @@ def test_receipt_text_names_the_booking_and_amount(history):
     assert history.number in text
     assert "KES 1000.00" in text
     assert filename.endswith(".pdf")
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/pdf", "application/pdf, application/json;q=0.5", "*/*"]
+)
+def test_receipt_honours_accept_pdf(history, customer_client, accept):
+    """`Accept: application/pdf` was refused with 406 before the PDF was ever built."""
+    payment = Payment.objects.filter(booking=history, purpose="balance").first()
+    response = customer_client.get(
+        f"/api/v1/payments/transactions/{payment.pk}/receipt", HTTP_ACCEPT=accept
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    assert response["Content-Disposition"].startswith('attachment; filename="receipt-')
+
+
+def test_receipt_errors_are_json_even_when_a_pdf_was_asked_for(
+    mpesa, history, booking, customer_client, other_customer_client
+):
+    payment = Payment.objects.filter(booking=history, purpose="deposit").first()
+    url = f"/api/v1/payments/transactions/{payment.pk}/receipt"
+    hidden = other_customer_client.get(url, HTTP_ACCEPT="application/pdf")
+    assert hidden.status_code == 404
+    assert hidden["Content-Type"] == "application/json"
+    assert hidden.json()["code"] == "payment_not_found"
+    unauthenticated = APIClient().get(url, HTTP_ACCEPT="application/pdf")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["code"] == "not_authenticated"
+
+
+def test_the_schema_gives_the_receipt_as_pdf_and_its_errors_as_json(anon_client):
+    schema = anon_client.get("/api/schema/?format=json").json()
+    responses = schema["paths"]["/api/v1/payments/transactions/{id}/receipt"]["get"]["responses"]
+    assert list(responses["200"]["content"]) == ["application/pdf"]
+    for code in ("400", "401", "404", "409"):
+        assert list(responses[code]["content"]) == ["application/json"]
+
+
+def test_balance_receipt_after_release_says_the_money_went_to_the_technician(history):
+    from payments.receipts import receipt_text
+
+    balance = Payment.objects.get(booking=history, purpose="balance")
+    text, _filename = receipt_text(balance)
+    assert "held in escrow" not in text.lower()
+    assert "- Released to the technician: KES 4250.00 (Dumu Waks fee: KES 750.00)." in text
+    deposit_text, _ = receipt_text(Payment.objects.get(booking=history, purpose="deposit"))
+    assert "- Released to the technician: KES 4250.00" in deposit_text  # the same booking, now
+
+
+def test_deposit_receipt_before_release_says_the_money_is_held(booking):
+    from payments.receipts import receipt_text
+
+    text, _filename = receipt_text(paid_payment(booking))
+    assert (
+        "- Held in escrow by Dumu Waks: KES 1000.00. It goes to the technician once the job is"
+        " confirmed and paid in full."
+    ) in text
+    assert "Released" not in text and "refunded" not in text.lower()
+
+
+def test_receipt_of_a_cancelled_booking_says_what_was_refunded(
+    mpesa, booking, customer, technician
+):
+    from payments.receipts import receipt_text
+    from payments.services.escrow import booking_settle_cancellation
+    from payments.services.payouts import payout_send
+
+    deposit = paid_payment(booking)
+    set_status(booking, BookingStatus.CANCELLED, cancellation_fee=Decimal("250.00"))
+    assert booking_settle_cancellation(booking_id=booking.pk)
+    text, _filename = receipt_text(deposit)
+    assert "- Released to the technician: KES 212.00 (Dumu Waks fee: KES 38.00)." in text
+    assert "- Being refunded to you: KES 750.00." in text
+    assert "held in escrow" not in text.lower()
+
+    refund = Payout.objects.get(booking=booking, kind="refund")
+    assert payout_send(payout_id=refund.pk) == "accepted"
+    from payments.tests.helpers import deliver_b2c_result_twice
+
+    deliver_b2c_result_twice(mpesa, Payout.objects.get(pk=refund.pk))
+    text, _filename = receipt_text(deposit)
+    assert "- Refunded to you: KES 750.00." in text
+    assert "Being refunded" not in text
+
+
+def test_receipt_of_a_payment_made_twice_says_it_is_refunded(booking):
+    from payments.receipts import receipt_text
+
+    paid_payment(booking)
+    twice = paid_payment(booking)
+    text, _filename = receipt_text(twice)
+    assert "- This payment is refunded to you in full (KES 1000.00)." in text
+    assert "- Held in escrow by Dumu Waks: KES 1000.00." in text  # the first deposit still is
+    assert "- Being refunded to you: KES 1000.00." in text
 
 
 def test_no_receipt_before_payment(mpesa, booking, customer_client):
