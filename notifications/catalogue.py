@@ -236,6 +236,60 @@ CATALOGUE: dict[str, Entry] = {
             "Malipo yako ya {booking_number} hayakufaulu. Tafadhali jaribu tena.",
         ),
     ),
+    # The balance of a confirmed job (payments/services/balance.py): reminders to the customer, then support.
+    # Which reminder type: notifications/wording.py `balance_reminder_type`.
+    "payment.balance_prompt": Entry(  # a reminder while an M-Pesa prompt for the balance waits on the phone
+        G.PAYMENTS,
+        (
+            "Balance due",
+            "We sent an M-Pesa prompt for the balance of KES {amount} for {booking_number}. Enter your"
+            " M-Pesa PIN to pay it.",
+        ),
+        (
+            "Salio linadaiwa",
+            "Tumetuma ombi la M-Pesa la salio la KES {amount} kwa {booking_number}. Weka PIN yako ya"
+            " M-Pesa kulilipa.",
+        ),
+    ),
+    "payment.balance_due": Entry(  # a reminder when nothing waits on the phone: the customer pays in the app
+        G.PAYMENTS,
+        (
+            "Balance due",
+            "The balance of KES {amount} for {booking_number} is still unpaid. Please pay it in the app.",
+        ),
+        (
+            "Salio linadaiwa",
+            "Salio la KES {amount} la {booking_number} bado halijalipwa. Tafadhali lilipe kupitia"
+            " programu.",
+        ),
+    ),
+    "payment.balance_overdue": Entry(  # the customer, when the deadline passed and support took it over
+        G.PAYMENTS,
+        (
+            "Balance overdue",
+            "The balance of KES {amount} for {booking_number} is overdue. Our support team will contact"
+            " you about it (ticket {ticket_number}); you can still pay it in the app.",
+        ),
+        (
+            "Salio limechelewa",
+            "Salio la KES {amount} la {booking_number} limepitwa na muda. Timu yetu ya huduma kwa wateja"
+            " itawasiliana nawe kuhusu hilo (tiketi {ticket_number}); bado unaweza kulilipa kupitia"
+            " programu.",
+        ),
+    ),
+    "payment.balance_with_support": Entry(  # the technician, at the same moment
+        G.PAYMENTS,
+        (
+            "Balance follow-up",
+            "The customer has not paid the balance for {booking_number} yet. Our support team is"
+            " following it up; we will pay you as soon as it is paid.",
+        ),
+        (
+            "Ufuatiliaji wa salio",
+            "Mteja bado hajalipa salio la {booking_number}. Timu yetu ya huduma kwa wateja"
+            " inalifuatilia; tutakulipa mara litakapolipwa.",
+        ),
+    ),
     # Payouts (a technician's earnings) and refunds (to a customer) ----------------------------------------------
     "payout.paid": Entry(
         G.PAYMENTS,

@@ -13,6 +13,8 @@ One fact, one notification per person. Who hears what:
 - booking.deposit_paid: the assigned technician (the job can now be accepted);
 - payment.succeeded / payment.failed: the payer, worded for the booking's state (a deposit waits for a
   technician; money for a closed or already-paid booking is refunded; no "try again" once pointless);
+- payment.balance_reminder: the customer, while the balance is unpaid (a prompt waits on the phone, or pay in
+  the app); payment.balance_overdue: the customer and the technician (support follows it up);
 - payout.paid / payout.failed: the recipient (a technician's payout, or a customer's refund);
 - review.created: the reviewee; social.mentioned: the person mentioned; support.ticket_assigned: the
   agent; support.ticket_replied: the ticket's creator (unless they wrote the reply; internal notes never);
@@ -103,6 +105,14 @@ def on_payment_failed(*, payment_id, booking_id=None, **_):
     enqueue_after_commit(_tasks().payment_result_notify, payment_id, booking_id, False)
 
 
+def on_payment_balance_reminder(*, booking_id, **_):
+    enqueue_after_commit(_tasks().balance_reminder_notify, booking_id)
+
+
+def on_payment_balance_overdue(*, booking_id, ticket_id=None, **_):
+    enqueue_after_commit(_tasks().balance_overdue_notify, booking_id, ticket_id)
+
+
 def on_payout_paid(*, payout_id, **_):
     enqueue_after_commit(_tasks().payout_paid_notify, payout_id)
 
@@ -149,6 +159,8 @@ def register() -> None:
     subscribe("booking.deposit_paid", on_booking_deposit_paid)
     subscribe("payment.succeeded", on_payment_succeeded)
     subscribe("payment.failed", on_payment_failed)
+    subscribe("payment.balance_reminder", on_payment_balance_reminder)
+    subscribe("payment.balance_overdue", on_payment_balance_overdue)
     subscribe("payout.paid", on_payout_paid)
     subscribe("payout.failed", on_payout_failed)
     subscribe("review.created", on_review_created)
@@ -244,6 +256,42 @@ def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | N
         context.update(_booking_context(booking))
     _notify(payer_id, type_, context)
     return payer_id
+
+
+def balance_reminder_notify(*, booking_id) -> int | None:
+    """The customer of a confirmed booking whose balance is still unpaid."""
+    from notifications.wording import balance_reminder_type
+
+    booking = _booking(booking_id)
+    type_ = balance_reminder_type(booking=booking) if booking is not None else None
+    if type_ is None:
+        return None
+    context = {**_booking_context(booking), "amount": booking.balance_amount}
+    _notify(booking.customer_id, type_, context)
+    return booking.customer_id
+
+
+def balance_overdue_notify(*, booking_id, ticket_id=None) -> list[int]:
+    """Both parties when an overdue balance went to support (the customer with the ticket's number)."""
+    from notifications.wording import balance_overdue_types
+
+    booking = _booking(booking_id)
+    types = balance_overdue_types(booking=booking) if booking is not None else {}
+    if not types:
+        return []
+    ticket_model = _optional_model("support", "SupportTicket")
+    ticket = (
+        ticket_model.objects.filter(pk=ticket_id).first() if ticket_model and ticket_id else None
+    )
+    context = {
+        **_booking_context(booking),
+        "amount": booking.balance_amount,
+        "ticket_id": ticket_id,
+        "ticket_number": getattr(ticket, "number", ""),
+    }
+    for user_id, type_ in types.items():
+        _notify(user_id, type_, context)
+    return list(types)
 
 
 def _payout(payout_id):

@@ -66,6 +66,16 @@ def payment_result_notify(payment_id: int, booking_id: int | None, succeeded: bo
 
 
 @shared_task
+def balance_reminder_notify(booking_id: int):
+    return producers.balance_reminder_notify(booking_id=booking_id)
+
+
+@shared_task
+def balance_overdue_notify(booking_id: int, ticket_id: int | None = None):
+    return producers.balance_overdue_notify(booking_id=booking_id, ticket_id=ticket_id)
+
+
+@shared_task
 def payout_paid_notify(payout_id: int):
     return producers.payout_paid_notify(payout_id=payout_id)
 

@@ -110,6 +110,44 @@ def payment_failed_type(*, payment, booking):
     return "payment.failed"
 
 
+def balance_reminder_type(*, booking):
+    """A balance reminder for the customer, worded for what they can do now: answer the M-Pesa prompt that is
+    waiting on their phone, or pay in the app. None once there is nothing to remind them of (paid meanwhile,
+    or the booking moved on, e.g. into a dispute)."""
+    from payments.models import (
+        ACTIVE_PAYMENT_STATUSES,
+        PaymentMethod,
+        PaymentPurpose,
+        PaymentStatus,
+    )
+
+    if booking is None or booking.status != BookingStatus.CONFIRMED:
+        return None
+    balance = booking.payments.filter(purpose=PaymentPurpose.BALANCE)
+    if balance.filter(status=PaymentStatus.SUCCEEDED).exists():
+        return None
+    waiting = balance.filter(status__in=ACTIVE_PAYMENT_STATUSES, method=PaymentMethod.MPESA)
+    return "payment.balance_prompt" if waiting.exists() else "payment.balance_due"
+
+
+def balance_overdue_types(*, booking) -> dict[int, str]:
+    """{recipient: type} when an overdue balance went to support: the customer (support will contact them)
+    and the technician (someone is following their money up). Nobody once it was paid meanwhile."""
+    from payments.models import PaymentPurpose, PaymentStatus
+
+    if (
+        booking is None
+        or booking.payments.filter(
+            purpose=PaymentPurpose.BALANCE, status=PaymentStatus.SUCCEEDED
+        ).exists()
+    ):
+        return {}
+    types = {booking.customer_id: "payment.balance_overdue"}
+    if booking.technician_id:
+        types[booking.technician_id] = "payment.balance_with_support"
+    return types
+
+
 def payout_paid_type(*, payout) -> str:
     from payments.models import PayoutChannel, PayoutKind
 

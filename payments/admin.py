@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from dumuwaks.core.permissions import is_admin
 from payments.models import (
+    BalanceCollection,
     CallbackEvent,
     LedgerAccount,
     LedgerEntry,
@@ -345,3 +346,21 @@ class LedgerEntryAdmin(_NoWriteAdmin):
 class LedgerAccountAdmin(_NoWriteAdmin):
     list_display = ["code", "name", "currency", "booking", "user", "created_at"]
     search_fields = ["code", "name"]
+
+
+@admin.register(BalanceCollection)
+class BalanceCollectionAdmin(_NoWriteAdmin):
+    """Balances being collected (reminders sent) and those handed to support (payments/services/balance.py)."""
+
+    list_display = [
+        "booking",
+        "due_since",
+        "reminders_sent",
+        "last_reminder_at",
+        "overdue_at",
+        "support_ticket",
+    ]
+    list_filter = [("overdue_at", admin.EmptyFieldListFilter)]
+    search_fields = ["booking__number", "support_ticket__number"]
+    list_select_related = ["booking", "support_ticket"]
+    date_hierarchy = "due_since"

@@ -727,3 +727,31 @@ def escrow_ageing_list(
         )
         for b in rows
     ]
+
+
+# --- Balance collection (payments/services/balance.py) -----------------------------------------------------------
+
+
+def balance_collection_candidate_ids(
+    *, due_before: datetime, due_after: datetime, limit: int
+) -> list[int]:
+    """Confirmed bookings whose balance is unpaid, fell due (confirmation) in (`due_after`, `due_before`] and
+    has not gone to support yet, longest due first. One query; the step re-checks each under its lock."""
+    from bookings.models import Booking, BookingStatus
+
+    paid = Payment.objects.filter(
+        booking_id=OuterRef("pk"), purpose=PaymentPurpose.BALANCE, status=PaymentStatus.SUCCEEDED
+    )
+    return list(
+        Booking.objects.filter(
+            status=BookingStatus.CONFIRMED,
+            deposit_paid_at__isnull=False,
+            balance_amount__gt=0,
+            confirmed_at__gt=due_after,
+            confirmed_at__lte=due_before,
+        )
+        .filter(~Exists(paid))
+        .exclude(balance_collection__overdue_at__isnull=False)
+        .order_by("confirmed_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

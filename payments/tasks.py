@@ -55,10 +55,21 @@ def _request_stk_or_retry(booking_id: int, purpose: str) -> str:
 
 def _request_stk(booking_id: int, purpose: str) -> str:
     """Request the deposit or balance of a booking once; returns the payment status or an error code
-    (`payment_provider_unavailable` when Daraja could not be reached: nothing was kept, ask again later)."""
+    (`payment_provider_unavailable` when Daraja could not be reached: nothing was kept, ask again later).
+
+    The balance goes through `balance_prompt_request` (payments/services/balance.py), the one way every
+    automatic balance prompt is sent (this task, the sweep, reminders): each attempt has its own key
+    `auto-balance-<id>-<n>`, so a retry after a failed prompt is a new prompt, a repeat of the same attempt
+    is not.
+    """
     from bookings.models import Booking
     from dumuwaks.core.errors import ApplicationError
     from payments.services.payments import payment_request_stk
+
+    if purpose == "balance":
+        from payments.services.balance import balance_prompt_request
+
+        return balance_prompt_request(booking_id=booking_id)
 
     booking = Booking.objects.select_related("customer").filter(pk=booking_id).first()
     if booking is None:
@@ -171,3 +182,13 @@ def payments_sweep_task(booking_ids: list[int] | None = None) -> dict:
 
     result = payments_sweep(booking_ids=booking_ids)
     return {"completed": len(result.completed), "failed": len(result.failed)}
+
+
+@shared_task(ignore_result=True)
+def balance_collection_task() -> dict:
+    """Beat: balance reminders (with a new prompt while allowed) and overdue balances to support
+    (payments/services/balance.py)."""
+    from payments.services.balance import balance_collection_run
+
+    result = balance_collection_run()
+    return {"steps": len(result.steps), "failed": len(result.failed)}

@@ -234,3 +234,69 @@ def test_a_failed_refund_is_a_delayed_refund_and_a_payout_paid_meanwhile_says_no
     paid_meanwhile = PayoutFactory(booking=booking, status=PayoutStatus.PAID)
     assert producers.payout_failed_notify(payout_id=paid_meanwhile.pk) is None
     assert not Notification.objects.filter(user=technician).exists()
+
+
+# --- the balance of a confirmed job (payments/services/balance.py) ------------------------------------------
+
+
+def _confirmed(customer, technician):
+    return BookingFactory(
+        customer=customer,
+        technician=technician,
+        status=BookingStatus.CONFIRMED,
+        deposit_paid=True,
+        confirmed_at=timezone.now(),
+    )
+
+
+def test_a_balance_reminder_says_whether_a_prompt_waits_on_the_phone(customer, technician):
+    booking = _confirmed(customer, technician)
+    assert wording.balance_reminder_type(booking=booking) == "payment.balance_due"
+    prompt = PaymentFactory(booking=booking, purpose=PaymentPurpose.BALANCE)
+    assert wording.balance_reminder_type(booking=booking) == "payment.balance_prompt"
+    producers.balance_reminder_notify(booking_id=booking.pk)
+    notification = _only(customer)
+    assert notification.type == "payment.balance_prompt"
+    assert notification.title == "Balance due"
+    assert f"KES {booking.balance_amount}" in notification.body and "PIN" in notification.body
+    assert notification.data == {"type": "payment.balance_prompt", "booking_id": booking.pk}
+    type(prompt).objects.filter(pk=prompt.pk).update(status=PaymentStatus.SUCCEEDED)
+    assert wording.balance_reminder_type(booking=booking) is None  # paid meanwhile: nothing to say
+
+
+def test_no_balance_reminder_for_a_booking_that_moved_on(customer, technician):
+    booking = _confirmed(customer, technician)
+    type(booking).objects.filter(pk=booking.pk).update(status=BookingStatus.DISPUTED)
+    booking.refresh_from_db()
+    assert wording.balance_reminder_type(booking=booking) is None
+    assert producers.balance_reminder_notify(booking_id=booking.pk) is None
+    assert not Notification.objects.exists()
+
+
+def test_an_overdue_balance_tells_both_parties_unless_it_was_paid(customer, technician):
+    booking = _confirmed(customer, technician)
+    assert wording.balance_overdue_types(booking=booking) == {
+        customer.pk: "payment.balance_overdue",
+        technician.pk: "payment.balance_with_support",
+    }
+    technician.preferred_language = "sw"
+    technician.save(update_fields=["preferred_language"])
+    assert sorted(producers.balance_overdue_notify(booking_id=booking.pk)) == sorted(
+        [customer.pk, technician.pk]
+    )
+    assert _only(technician).title == "Ufuatiliaji wa salio"
+    assert "support team will contact you" in _only(customer).body
+    PaymentFactory(booking=booking, purpose=PaymentPurpose.BALANCE, status=PaymentStatus.SUCCEEDED)
+    assert wording.balance_overdue_types(booking=booking) == {}
+
+
+def test_every_balance_type_has_both_languages():
+    for type_ in (
+        "payment.balance_prompt",
+        "payment.balance_due",
+        "payment.balance_overdue",
+        "payment.balance_with_support",
+    ):
+        entry = catalogue.CATALOGUE[type_]
+        assert entry.group == "payments"
+        assert entry.en != entry.sw and all(entry.en) and all(entry.sw)

@@ -4,6 +4,7 @@ Money flow and ledger accounts are described in payments/services/ledger.py. Sta
 Payout go only through their transition services (payments/services/payments.py, payouts.py).
 """
 
+from payments.models.balance import BalanceCollection
 from payments.models.callbacks import (
     CallbackEvent,
     CallbackKind,
@@ -59,6 +60,7 @@ __all__ = [
     "AppendOnlyError",
     "AppendOnlyModel",
     "AppendOnlyQuerySet",
+    "BalanceCollection",
     "CallbackEvent",
     "CallbackKind",
     "CallbackProvider",

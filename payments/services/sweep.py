@@ -9,8 +9,11 @@ is never queued (dumuwaks/core/side_effects.py logs it) and nothing else would e
 from bookings, payments and the ledger alone (`payments.selectors.owed_step_list`) and completes it with the
 same services the tasks call. Running it any number of times, overlapping, or after a crash halfway moves no
 money twice: each settlement re-checks state under the booking lock and posts under a unique ledger reference,
-and each STK request uses the booking's automatic idempotency key (`auto-<purpose>-<booking id>`, the one the
-event path uses), so it returns the existing payment instead of prompting the customer again.
+and each STK request uses the booking's automatic idempotency key, the one the event path uses
+(`auto-deposit-<booking id>`; for the balance `auto-balance-<booking id>-1`, the first attempt of
+payments/services/balance.py), so it returns the existing payment instead of prompting the customer again.
+The sweep requests only a balance never attempted; prompts after a failed one come with the reminders
+(payments/services/balance.py, its own beat entry).
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def _complete(item: OwedStepItem):
         return booking_settle_cancellation(booking_id=item.booking_id)
     if item.step == OwedStep.SETTLE_DISPUTE:
         return dispute_settle(dispute_id=item.dispute_id)
-    # The same request (and idempotency key) as the event path's task: at most one STK push per booking.
+    # The same request (and idempotency key) as the event path's task: at most one STK push per attempt.
     if item.step == OwedStep.REQUEST_DEPOSIT:
         return _request_stk(item.booking_id, "deposit")
     if item.step == OwedStep.REQUEST_BALANCE:

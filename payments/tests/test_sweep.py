@@ -275,7 +275,7 @@ def test_balance_request_lost_to_a_broker_outage_is_sent_by_the_sweep_once(
     pushes = mpesa.requests_to(PATH_STK_PUSH)
     assert [push.json["Amount"] for push in pushes] == [4000]
     balance = Payment.objects.get(purpose=PaymentPurpose.BALANCE)
-    assert balance.idempotency_key == f"auto-balance-{booking.pk}"
+    assert balance.idempotency_key == f"auto-balance-{booking.pk}-1"  # the first automatic attempt
     assert escrow(booking) == Decimal("1000.00")  # the deposit waits for the balance
 
     after = _money_state(mpesa)
