@@ -2,8 +2,8 @@
 
 A page costs one query (ids, what decides contact visibility, the rows' version and the total count, so no
 separate COUNT; `selectors.booking_list_rows`), one MGET, and one more query only for bookings not cached
-yet. A booking's key holds the `xmin` of the booking, both parties and the category, and which contacts
-the viewer may see.
+yet. A booking's key holds the `xmin` of the booking, both parties, the category, the booking's payments and
+its balance collection row (its `money`), and which contacts the viewer may see.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dumuwaks.core import rendered_cache
 from dumuwaks.core.renderers import PreRendered, PreRenderedPage
 
 # Part of every key: bump it when the booking representation changes, so a deploy never serves old shapes.
-REPRESENTATION_SCHEMA = 1
+REPRESENTATION_SCHEMA = 2  # 2: `money`
 
 
 class _PageWithTotal:
@@ -86,7 +86,9 @@ def _rendered(rows: list[selectors.BookingListRow], *, request) -> list[bytes]:
         to_store = {}
         for booking in selectors.bookings_with_versions(missing):
             # Keyed by the version read with the data itself: a booking changed since the page query is
-            # stored (and shown) as it is now, never under an older version.
+            # stored (and shown) as it is now, never under an older version. Its payments are read by the
+            # next query, so at worst they are newer than the key says, never older: a key only ever
+            # names a content at least as new as its version.
             key = _cache_key(booking, booking.representation_version, viewer)
             fresh[booking.pk] = to_store[key] = rendered_cache.render(
                 serializer.to_representation(booking)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -216,13 +216,42 @@ def _with_relations(queryset: QuerySet) -> QuerySet:
     return queryset.select_related("customer", "technician", "category")
 
 
+# What the `money` object needs (payments/money_summary.py): the booking's payments, its balance collection
+# row and whether the customer's phone is verified.
+_MONEY_PAYMENT_COLUMNS = (
+    "id",
+    "booking_id",
+    "purpose",
+    "method",
+    "status",
+    "phone",
+    "expires_at",
+)
+
+
 def bookings_displayed(queryset: QuerySet) -> QuerySet:
-    """`queryset` with the parties and category the API shows, loading only the columns it shows."""
+    """`queryset` with the parties, category and money the API shows, loading only the columns it shows
+    (one more query for the payments of all the bookings)."""
+    from payments.models import Payment
+
     own = [field.name for field in Booking._meta.concrete_fields]
     parties = [
         f"{party}__{column}" for party in ("customer", "technician") for column in _PARTY_COLUMNS
     ]
-    return _with_relations(queryset).only(*own, *parties, "category__slug", "category__name")
+    payments = Payment.objects.only(*_MONEY_PAYMENT_COLUMNS).order_by("id")
+    return (
+        _with_relations(queryset)
+        .select_related("balance_collection")
+        .prefetch_related(Prefetch("payments", queryset=payments))
+        .only(
+            *own,
+            *parties,
+            "customer__is_phone_verified",
+            "category__slug",
+            "category__name",
+            "balance_collection__overdue_at",
+        )
+    )
 
 
 def bookings_visible_to(user) -> QuerySet[Booking]:
@@ -337,20 +366,38 @@ def booking_list(*, filters: BookingListFilters) -> QuerySet[Booking]:
 
 @functools.cache
 def _representation_version_sql() -> str:
-    """SQL for the version of the four rows a booking's representation is built from: their `xmin`s
-    (see `dumuwaks.core.rendered_cache`)."""
+    """SQL for the version of the rows a booking's representation is built from: their `xmin`s (see
+    `dumuwaks.core.rendered_cache`). The booking, both parties and the category; for `money`
+    (payments/money_summary.py) the booking's payments, as the list of their `xmin`s in id order, hashed (a
+    payment created, changed or removed changes it), and its balance collection row."""
+    from payments.models import BalanceCollection, Payment
+
     booking = Booking._meta.db_table
     users = User._meta.db_table
     categories = ServiceCategory._meta.db_table
+    payments = Payment._meta.db_table
+    collections = BalanceCollection._meta.db_table
 
     def row_xmin(table: str, column: str) -> str:
         # Identifiers from the models only; nothing from a request reaches this SQL.
         return f'(SELECT "v"."xmin" FROM "{table}" "v" WHERE "v"."id" = "{booking}"."{column}")'  # noqa: S608
 
+    # Hashed: a booking may have many payment attempts, and a cache key stays short (under memcached's 250
+    # characters, which Django warns about for every backend).
+    payment_xmins = (
+        f'(SELECT md5(string_agg("p"."xmin"::text, \',\' ORDER BY "p"."id")) FROM "{payments}" "p" '  # noqa: S608
+        f'WHERE "p"."booking_id" = "{booking}"."id")'
+    )
+    collection_xmin = (
+        f'(SELECT "c"."xmin"::text FROM "{collections}" "c" '  # noqa: S608
+        f'WHERE "c"."booking_id" = "{booking}"."id")'
+    )
+    # concat_ws skips NULLs: every part that may be missing has a placeholder, so parts never shift.
     return (
         f'concat_ws(\'.\', "{booking}"."xmin", {row_xmin(users, "customer_id")}, '
         f"coalesce({row_xmin(users, 'technician_id')}::text, '-'), "
-        f"{row_xmin(categories, 'category_id')})"
+        f"{row_xmin(categories, 'category_id')}, "
+        f"coalesce({payment_xmins}, '-'), coalesce({collection_xmin}, '-'))"
     )
 
 

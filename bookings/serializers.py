@@ -1,5 +1,6 @@
 """Input/output serializers of the bookings API (names prefixed to keep OpenAPI components distinct)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import (
@@ -21,6 +22,7 @@ from dumuwaks.core.ordering import OrderingField
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.representation import iso_datetime, money_string, optional_float, optional_str
 from dumuwaks.core.serializers import ModelSerializer
+from payments import money_summary
 from social.serializers.media import MediaRefInputSerializer
 
 # Statuses in which the technician may see the customer's phone and email (and vice versa).
@@ -58,6 +60,54 @@ class BookingCategorySerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class BookingMoneyPartSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    status = serializers.ChoiceField(
+        choices=money_summary.PART_STATUSES,
+        help_text="not_due (the balance before confirmation), requesting (an automatic M-Pesa prompt is "
+        "on its way), pending (a payment is open), due (pay from the app), paid, not_collected (the "
+        "booking ended without it)",
+    )
+    payment_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The payment that paid it, else the open one, else the latest attempt (GET "
+        "/payments/transactions/:id; its receipt once paid)",
+    )
+
+
+class BookingMoneyPendingPaymentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    purpose = serializers.CharField()
+    method = serializers.CharField()
+    status = serializers.CharField()
+    phone = serializers.CharField(
+        allow_null=True,
+        help_text="Prompted number; null when you may not see the customer's contacts",
+    )
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class BookingMoneySerializer(serializers.Serializer):
+    """Where the booking's money stands (payments/money_summary.py)."""
+
+    currency = serializers.CharField()
+    deposit = BookingMoneyPartSerializer()
+    balance = BookingMoneyPartSerializer()
+    amount_due_now = serializers.DecimalField(max_digits=12, decimal_places=2)
+    pending_payment = BookingMoneyPendingPaymentSerializer(
+        allow_null=True, help_text="The payment waiting for the customer, if any"
+    )
+    balance_overdue = serializers.BooleanField(
+        help_text="The balance is past its deadline and support follows it up (a support ticket)"
+    )
+    next_action = serializers.ChoiceField(
+        choices=money_summary.NEXT_ACTIONS,
+        help_text="wait_for_prompt (answer the M-Pesa prompt on the phone; one is open or on its way), "
+        "pay_deposit / pay_balance (pay from the app: POST /payments/mpesa/stk-push with an "
+        "Idempotency-Key, or resume the card checkout), none",
+    )
+
+
 class BookingOutputSerializer(ModelSerializer):
     customer = BookingPartySerializer()
     technician = BookingPartySerializer(allow_null=True)
@@ -65,6 +115,7 @@ class BookingOutputSerializer(ModelSerializer):
     duration_minutes = serializers.SerializerMethodField()
     attachments = BookingMediaRefSerializer(many=True)
     completion_photos = BookingMediaRefSerializer(many=True)
+    money = serializers.SerializerMethodField()
 
     class Meta:
         model = Booking
@@ -103,12 +154,17 @@ class BookingOutputSerializer(ModelSerializer):
             "cancelled_at",
             "cancellation_reason",
             "cancellation_fee",
+            "money",
             "created_at",
             "updated_at",
         ]
 
     def get_duration_minutes(self, obj) -> int:
         return _duration_minutes(obj)
+
+    @extend_schema_field(BookingMoneySerializer)
+    def get_money(self, obj) -> dict:
+        return money_summary.booking_money_summary(obj)
 
     def to_representation(self, instance):
         # Built by hand: the generic ModelSerializer walk cost ~0.3 ms per booking, most of a GET /bookings
@@ -182,6 +238,7 @@ def _booking_dict(booking) -> dict:
         "cancelled_at": iso_datetime(booking.cancelled_at),
         "cancellation_reason": booking.cancellation_reason,
         "cancellation_fee": money_string(booking.cancellation_fee),
+        "money": money_summary.booking_money_summary(booking),
         "created_at": iso_datetime(booking.created_at),
         "updated_at": iso_datetime(booking.updated_at),
     }
@@ -212,6 +269,8 @@ def _hide_contacts(data: dict, booking, viewer) -> dict:
     if not show_customer:
         data["customer"]["phone_number"] = None
         data["customer"]["email"] = None
+        if data["money"]["pending_payment"] is not None:  # the number the customer pays from
+            data["money"]["pending_payment"]["phone"] = None
     if data["technician"] is not None and not show_technician:
         data["technician"]["phone_number"] = None
         data["technician"]["email"] = None

@@ -20,6 +20,7 @@ from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory, ServiceCategoryFactory, UserFactory
 from conftest import bearer_client
 from dumuwaks.core import rendered_cache
+from payments.models import BalanceCollection, Payment, PaymentPurpose, PaymentStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,6 +41,37 @@ def _assert_paths_agree(client, query, settings):
 
 def _cached_keys() -> list[str]:
     return [key for key in cache._cache.get_client().keys(f"{cache.key_prefix}*booking-json*")]
+
+
+def _with_money_history(bookings) -> None:
+    """Payments in every state (and an overdue balance) on some bookings, so `money` varies across pages."""
+    statuses = [
+        PaymentStatus.PENDING,
+        PaymentStatus.FAILED,
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.OUTCOME_UNKNOWN,
+        PaymentStatus.EXPIRED,
+    ]
+    for index, booking in enumerate(bookings):
+        if index % 2:
+            continue
+        status = statuses[(index // 2) % len(statuses)]
+        Payment.objects.create(
+            booking=booking,
+            payer=booking.customer,
+            purpose=PaymentPurpose.BALANCE if booking.deposit_paid_at else PaymentPurpose.DEPOSIT,
+            amount=booking.balance_amount if booking.deposit_paid_at else booking.deposit_amount,
+            phone=booking.customer.phone_number or "",
+            status=status,
+            expires_at=timezone.now() + timedelta(minutes=3),
+        )
+        if index % 6 == 4:
+            Booking.objects.filter(pk=booking.pk).update(
+                status=BookingStatus.CONFIRMED, confirmed_at=timezone.now()
+            )
+            BalanceCollection.objects.create(
+                booking=booking, due_since=timezone.now(), overdue_at=timezone.now()
+            )
 
 
 def test_cached_pages_equal_pages_rendered_from_the_database(settings):
@@ -70,6 +102,7 @@ def test_cached_pages_equal_pages_rendered_from_the_database(settings):
             ],
         )
     BookingFactory(technician=None, deposit_paid=True, category=plumbing)  # an open job
+    _with_money_history(Booking.objects.filter(customer=customer).order_by("pk"))
     staff = UserFactory(role="support", is_staff=True)
     frm = (start + timedelta(hours=10)).isoformat().replace("+", "%2B")
     queries = [
@@ -191,7 +224,11 @@ def test_the_detail_comes_from_the_same_cache_with_the_same_rules(settings):
         assert [client.get(url).content for _ in range(2)] == [uncached.content] * 2
         assert uncached.status_code == 200
     # Served from the cache: the stored rendering is what the detail answers with.
-    (stored,) = [key for key in _cached_keys() if f":booking-json:1:{booking.pk}:".encode() in key]
+    (stored,) = [
+        key
+        for key in _cached_keys()
+        if f":booking-json:{list_cache.REPRESENTATION_SCHEMA}:{booking.pk}:".encode() in key
+    ]
     cache._cache.get_client().set(
         stored, cache._cache._serializer.dumps(b'{"served":"from cache"}')
     )
@@ -213,3 +250,70 @@ def test_out_of_range_ids_in_filters_match_nothing(settings):
     for category in (2**63, 10**30):
         response = client.get(f"/api/v1/bookings?category={category}")
         assert response.status_code == 200 and response.json()["count"] == 0
+
+
+def test_a_change_to_the_bookings_money_is_visible_on_the_next_read(settings):
+    """`money` is built from the booking's payments and balance collection: their rows version the key."""
+    booking = BookingFactory(status=BookingStatus.PENDING, deposit_paid=False)
+    client = bearer_client(booking.customer)
+    staff = bearer_client(UserFactory(role="support", is_staff=True))
+
+    def money(viewer=client):
+        return viewer.get(f"/api/v1/bookings/{booking.pk}").json()["money"]
+
+    assert money()["pendingPayment"] is None
+    payment = Payment.objects.create(
+        booking=booking,
+        payer=booking.customer,
+        purpose=PaymentPurpose.DEPOSIT,
+        amount=booking.deposit_amount,
+        phone=booking.customer.phone_number,
+        status=PaymentStatus.PENDING,
+    )
+    assert money()["pendingPayment"]["id"] == payment.pk
+    assert money()["nextAction"] == "wait_for_prompt"
+    Payment.objects.filter(pk=payment.pk).update(status=PaymentStatus.FAILED)
+    assert money()["pendingPayment"] is None
+    assert money()["nextAction"] == "pay_deposit"
+    assert money()["deposit"]["paymentId"] == payment.pk
+    Payment.objects.filter(pk=payment.pk).delete()  # a push that never reached Daraja is removed
+    assert money()["deposit"]["paymentId"] is None
+
+    Booking.objects.filter(pk=booking.pk).update(
+        status=BookingStatus.CONFIRMED, deposit_paid_at=timezone.now(), confirmed_at=timezone.now()
+    )
+    assert money()["balance"]["status"] == "due"  # no number an automatic prompt may go to
+    User.objects.filter(pk=booking.customer_id).update(is_phone_verified=True)
+    assert money()["balance"]["status"] == "requesting"  # the automatic prompt is on its way
+    collection = BalanceCollection.objects.create(booking=booking, due_since=timezone.now())
+    assert money()["balanceOverdue"] is False
+    BalanceCollection.objects.filter(pk=collection.pk).update(overdue_at=timezone.now())
+    assert money()["balanceOverdue"] is True
+    assert money(staff)["balanceOverdue"] is True
+    User.objects.filter(pk=booking.customer_id).update(is_phone_verified=False)
+    assert money()["balance"]["status"] == "due"  # no number an automatic prompt may go to
+    assert money()["nextAction"] == "pay_balance"
+
+
+def test_the_key_names_every_payment_of_the_booking(settings):
+    booking = BookingFactory()
+
+    def version() -> str:
+        (row,) = selectors.booking_list_rows(
+            filters=selectors.BookingListFilters(user=booking.customer), offset=0, limit=5
+        )
+        return row.version
+
+    assert version().endswith(".-.-")  # no payments, no balance collection
+    seen = {version()}
+    for _ in range(40):  # many attempts: the key changes with each and stays short
+        Payment.objects.create(
+            booking=booking,
+            payer=booking.customer,
+            purpose=PaymentPurpose.DEPOSIT,
+            amount=booking.deposit_amount,
+            status=PaymentStatus.FAILED,
+        )
+        seen.add(version())
+    assert len(seen) == 41
+    assert max(len(v) for v in seen) < 120

@@ -54,6 +54,35 @@ def test_every_status_and_viewer_gets_the_generic_representation(status, staff_u
         _assert_same(booking, viewer)
 
 
+@pytest.mark.parametrize("status", [BookingStatus.PENDING, BookingStatus.CONFIRMED])
+def test_money_with_payments_is_the_generic_representation(status, staff_user):
+    from payments.models import BalanceCollection, Payment, PaymentPurpose, PaymentStatus
+
+    booking = BookingFactory(
+        status=status, deposit_paid=status != BookingStatus.PENDING, confirmed_at=timezone.now()
+    )
+    purpose = PaymentPurpose.DEPOSIT if status == BookingStatus.PENDING else PaymentPurpose.BALANCE
+    for payment_status in (PaymentStatus.FAILED, PaymentStatus.PENDING):
+        Payment.objects.create(
+            booking=booking,
+            payer=booking.customer,
+            purpose=purpose,
+            amount=booking.deposit_amount,
+            phone=booking.customer.phone_number,
+            status=payment_status,
+            expires_at=timezone.now(),
+        )
+    BalanceCollection.objects.create(booking=booking, due_since=timezone.now())
+    booking.refresh_from_db()
+    for viewer in (booking.customer, booking.technician, staff_user):
+        _assert_same(booking, viewer)
+    money = _serializer_for(booking.technician).to_representation(booking)["money"]
+    assert (
+        money["pending_payment"]["phone"] is None
+    )  # not a live job: the customer's number is hidden
+    assert money["next_action"] == "wait_for_prompt"
+
+
 def test_unassigned_booking_without_coordinates_or_phone(staff_user):
     booking = BookingFactory(technician=None, latitude=None, longitude=None)
     booking.customer.phone_number = None
