@@ -115,6 +115,99 @@ def test_a_lost_stk_callback_is_resolved_by_the_scheduled_stk_query(system):
     assert system.daraja.requests_to("/mpesa/stkpushquery/v1/query")
 
 
+def _money(system: System, tokens: dict, booking_id: int) -> dict:
+    return _booking(system, tokens, booking_id)["money"]
+
+
+def test_beat_reminds_an_unpaid_balance_with_a_new_prompt_then_hands_it_to_support(system):
+    """Balance collection (payments-balance-collection) runs from beat, as deployed."""
+    customer = system.login(CUSTOMER)
+    booking = _create_booking(system, customer, days_ahead=6)
+    booking_id = booking["id"]
+    system.daraja.resolve_stk(_stk_push_for(system, booking), "0")
+    system.wait_for(
+        lambda: _booking(system, customer, booking_id)["depositPaidAt"],
+        timeout=30,
+        what="the deposit to be credited",
+    )
+    # The job is done and confirmed (the workflow is tested in-process); the customer asks for the balance
+    # prompt in the app and cancels it on the phone.
+    system.sql(
+        "UPDATE bookings_booking SET status = 'confirmed', completed_at = now(), confirmed_at = now()"
+        " WHERE id = %s",
+        (booking_id,),
+    )
+    response = httpx.post(
+        f"{system.web_a}/api/v1/payments/mpesa/stk-push",
+        headers={**_bearer(customer), "Idempotency-Key": f"balance-{booking_id}-app"},
+        json={"bookingId": booking_id, "purpose": "balance"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    cancelled = response.json()
+    system.daraja.resolve_stk(cancelled["checkoutRequestId"], "1032")
+    due = system.wait_for(
+        lambda: (money := _money(system, customer, booking_id))["nextAction"] == "pay_balance"
+        and money,
+        timeout=30,
+        what="the STK Query job to find the balance prompt cancelled",
+    )
+    assert (due["balance"]["status"], due["amountDueNow"], due["pendingPayment"]) == (
+        "due",
+        "1600.00",
+        None,
+    )
+
+    # A day later beat's reminder sends a new prompt: a new attempt under the automatic key.
+    system.sql(
+        "UPDATE bookings_booking SET confirmed_at = now() - interval '1 day 1 minute' WHERE id = %s",
+        (booking_id,),
+    )
+    waiting = system.wait_for(
+        lambda: (money := _money(system, customer, booking_id))["pendingPayment"] and money,
+        timeout=30,
+        what="beat's balance reminder to send a new prompt",
+    )
+    assert waiting["nextAction"] == "wait_for_prompt"
+    prompt = waiting["pendingPayment"]
+    assert prompt["id"] != cancelled["id"] and prompt["purpose"] == "balance"
+    assert system.sql(
+        "SELECT idempotency_key FROM payments_payment WHERE id = %s", (prompt["id"],)
+    ) == [(f"auto-balance-{booking_id}-1",)]
+    reminders = system.wait_for(
+        lambda: system.sql(
+            "SELECT n.type FROM notifications_notification n JOIN bookings_booking b"
+            " ON b.customer_id = n.user_id WHERE b.id = %s AND n.type LIKE %s",
+            (booking_id, "payment.balance%"),
+        ),
+        timeout=30,
+        what="the reminder notification (its own task, after the prompt)",
+    )
+    assert reminders == [("payment.balance_prompt",)]
+
+    # A week after confirmation it is still unpaid: support takes it over, once.
+    system.sql(
+        "UPDATE bookings_booking SET confirmed_at = now() - interval '8 days' WHERE id = %s",
+        (booking_id,),
+    )
+    system.sql(
+        "UPDATE payments_balancecollection SET due_since = now() - interval '8 days'"
+        " WHERE booking_id = %s",
+        (booking_id,),
+    )
+    system.wait_for(
+        lambda: _money(system, customer, booking_id)["balanceOverdue"],
+        timeout=30,
+        what="beat to hand the overdue balance to support",
+    )
+    time.sleep(2)  # beat keeps running: still one ticket
+    tickets = system.sql(
+        "SELECT subject, category FROM support_supportticket WHERE related_booking_id = %s",
+        (booking_id,),
+    )
+    assert tickets == [(f"Balance overdue: {booking['number']}", "payment")]
+
+
 def _static_urls(html: str) -> list[str]:
     return re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
 
