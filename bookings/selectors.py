@@ -29,6 +29,7 @@ from bookings.models import (
 )
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.sql import prepared_cursor
+from payments.models import BalanceCollection, Payment
 
 # A window whose end is at or after this is read as "until midnight" (TimeField cannot hold 24:00).
 END_OF_DAY = time(23, 59)
@@ -232,8 +233,6 @@ _MONEY_PAYMENT_COLUMNS = (
 def bookings_displayed(queryset: QuerySet) -> QuerySet:
     """`queryset` with the parties, category and money the API shows, loading only the columns it shows
     (one more query for the payments of all the bookings)."""
-    from payments.models import Payment
-
     own = [field.name for field in Booking._meta.concrete_fields]
     parties = [
         f"{party}__{column}" for party in ("customer", "technician") for column in _PARTY_COLUMNS
@@ -370,8 +369,6 @@ def _representation_version_sql() -> str:
     `dumuwaks.core.rendered_cache`). The booking, both parties and the category; for `money`
     (payments/money_summary.py) the booking's payments, as the list of their `xmin`s in id order, hashed (a
     payment created, changed or removed changes it), and its balance collection row."""
-    from payments.models import BalanceCollection, Payment
-
     booking = Booking._meta.db_table
     users = User._meta.db_table
     categories = ServiceCategory._meta.db_table

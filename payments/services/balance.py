@@ -43,7 +43,11 @@ from payments.models import (
     PaymentPurpose,
     PaymentStatus,
 )
+from payments.selectors import balance_collection_candidate_ids
 from payments.services.common import lock_booking
+from payments.services.payments import payment_request_stk
+from support.models import TicketCategory, TicketPriority
+from support.services import ticket_create
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +103,6 @@ def balance_prompt_request(*, booking_id: int) -> str:
     sent = sum(1 for _status, key in attempts if _is_automatic(key, booking_id))
     if sent >= BALANCE_MAX_AUTOMATIC_PROMPTS:
         return PROMPTS_USED
-    from payments.services.payments import payment_request_stk
-
     try:
         # Two callers that read the same attempts ask with the same key: one payment, one prompt.
         payment = payment_request_stk(
@@ -130,8 +132,6 @@ class BalanceCollectionResult:
 def balance_collection_run(*, now: datetime | None = None) -> BalanceCollectionResult:
     """Beat: take every collection step due now (a reminder, the hand-over to support). Each booking on its
     own; one that fails is logged and found again by the next run."""
-    from payments.selectors import balance_collection_candidate_ids
-
     now = now or timezone.now()
     result = BalanceCollectionResult()
     ids = balance_collection_candidate_ids(
@@ -213,9 +213,6 @@ def balance_collection_step(*, booking_id: int, now: datetime | None = None) -> 
 def _hand_to_support(*, booking: Booking, collection: BalanceCollection, now: datetime) -> None:
     """Open the support ticket for an overdue balance and mark the collection overdue, once. Caller holds the
     booking lock inside a transaction."""
-    from support.models import TicketCategory, TicketPriority
-    from support.services import ticket_create
-
     last_attempt = (
         Payment.objects.filter(booking=booking, purpose=PaymentPurpose.BALANCE)
         .order_by("-created_at", "-id")
