@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dumuwaks.core.errors import ApplicationError
-from dumuwaks.core.openapi import error_responses
+from dumuwaks.core.openapi import PAGE_NOT_FOUND_RESPONSE, PAGE_PARAMETERS, error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_staff_member
 from dumuwaks.core.renderers import CamelCaseJSONRenderer, JSONErrorsMixin, PDFRenderer
@@ -447,7 +447,12 @@ class PayoutMyEarningsApi(APIView):
     @extend_schema(
         operation_id="payments_payouts_my_payouts",
         tags=["payouts"],
-        responses={200: PayoutEarningsOutputSerializer, **error_responses(401, 403)},
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: PayoutEarningsOutputSerializer,
+            **error_responses(401, 403),
+            404: PAGE_NOT_FOUND_RESPONSE,
+        },
         description="Technician: own payouts, newest first, with totals (paid, in progress, failed) and "
         "the payable balance not yet paid out.",
     )

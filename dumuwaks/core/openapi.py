@@ -1,7 +1,7 @@
 """Shared OpenAPI pieces so every endpoint documents its errors and its domain the same way."""
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 ErrorSerializer = inline_serializer(
@@ -65,6 +65,15 @@ DOMAIN_TAGS: dict[str, list[tuple[str, str]]] = {
 _PAGE_NOT_FOUND = (
     "Not found. Lists also answer 404 for a `page` past the last one (or an invalid `cursor`)."
 )
+
+
+# For the rare list whose response is an object around the page (e.g. a page plus totals), which
+# drf-spectacular cannot recognise as a paginated list: declare these by hand.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1."),
+    OpenApiParameter("pageSize", int, description="Results per page: 1-100, default 20."),
+]
+PAGE_NOT_FOUND_RESPONSE = OpenApiResponse(response=ErrorSerializer, description=_PAGE_NOT_FOUND)
 
 
 def error_responses(*statuses: int) -> dict:
