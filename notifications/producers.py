@@ -30,12 +30,27 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.apps import apps as django_apps
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Role, User
+from bookings.models import Booking
 from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
+from notifications.models import ConversationParticipant, Message, Notification
 from notifications.realtime import send_to_user_after_commit
+from notifications.wording import (
+    balance_overdue_types,
+    balance_reminder_type,
+    booking_status_type,
+    deposit_paid_type,
+    payment_failed_type,
+    payment_succeeded_type,
+    payout_failed_type,
+    payout_paid_type,
+)
+from payments.models import Payment, Payout
+from social.models import Post, Review
+from support.models import SupportTicket, TicketMessage
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +64,6 @@ def _tasks():
 
 
 def _booking(booking_id):
-    from bookings.models import Booking
-
     return Booking.objects.select_related("customer", "technician").filter(pk=booking_id).first()
 
 
@@ -183,8 +196,6 @@ def _notify(user_id, type_, context):
 
 
 def booking_status_changed_notify(*, booking_id, from_status, to_status, actor_id) -> list[int]:
-    from notifications.wording import booking_status_type
-
     booking = _booking(booking_id)
     if booking is None:
         return []
@@ -217,8 +228,6 @@ def booking_created_notify(*, booking_id) -> list[int]:
 
 
 def booking_deposit_paid_notify(*, booking_id) -> list[int]:
-    from notifications.wording import deposit_paid_type
-
     booking = _booking(booking_id)
     type_ = deposit_paid_type(booking=booking) if booking is not None else None
     if type_ is None:
@@ -227,21 +236,15 @@ def booking_deposit_paid_notify(*, booking_id) -> list[int]:
     return [booking.technician_id]
 
 
-def _optional_model(app_label: str, name: str):
-    """Models of apps that may not be deployed yet (payments/support are built in parallel)."""
-    try:
-        return django_apps.get_model(app_label, name)
-    except LookupError:
-        return None
-
-
 def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | None:
-    from notifications.wording import payment_failed_type, payment_succeeded_type
-
-    payment_model = _optional_model("payments", "Payment")
-    payment = payment_model.objects.filter(pk=payment_id).first() if payment_model else None
-    booking = _booking(booking_id or getattr(payment, "booking_id", None))
-    payer_id = getattr(payment, "payer_id", None) or (booking.customer_id if booking else None)
+    payment = Payment.objects.filter(pk=payment_id).first()
+    booking = _booking(booking_id or (payment.booking_id if payment is not None else None))
+    if payment is not None:
+        payer_id = payment.payer_id
+    elif booking is not None:
+        payer_id = booking.customer_id
+    else:
+        payer_id = None
     if payer_id is None:
         logger.warning("payment %s: no payer to notify", payment_id)
         return None
@@ -251,7 +254,7 @@ def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | N
         type_ = payment_failed_type(payment=payment, booking=booking)
     if type_ is None:
         return None
-    context = {"payment_id": payment_id, "amount": getattr(payment, "amount", "") or ""}
+    context = {"payment_id": payment_id, "amount": payment.amount if payment is not None else ""}
     if booking is not None:
         context.update(_booking_context(booking))
     _notify(payer_id, type_, context)
@@ -260,8 +263,6 @@ def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | N
 
 def balance_reminder_notify(*, booking_id) -> int | None:
     """The customer of a confirmed booking whose balance is still unpaid."""
-    from notifications.wording import balance_reminder_type
-
     booking = _booking(booking_id)
     type_ = balance_reminder_type(booking=booking) if booking is not None else None
     if type_ is None:
@@ -273,21 +274,16 @@ def balance_reminder_notify(*, booking_id) -> int | None:
 
 def balance_overdue_notify(*, booking_id, ticket_id=None) -> list[int]:
     """Both parties when an overdue balance went to support (the customer with the ticket's number)."""
-    from notifications.wording import balance_overdue_types
-
     booking = _booking(booking_id)
     types = balance_overdue_types(booking=booking) if booking is not None else {}
     if not types:
         return []
-    ticket_model = _optional_model("support", "SupportTicket")
-    ticket = (
-        ticket_model.objects.filter(pk=ticket_id).first() if ticket_model and ticket_id else None
-    )
+    ticket = SupportTicket.objects.filter(pk=ticket_id).first() if ticket_id else None
     context = {
         **_booking_context(booking),
         "amount": booking.balance_amount,
         "ticket_id": ticket_id,
-        "ticket_number": getattr(ticket, "number", ""),
+        "ticket_number": ticket.number if ticket is not None else "",
     }
     for user_id, type_ in types.items():
         _notify(user_id, type_, context)
@@ -295,10 +291,7 @@ def balance_overdue_notify(*, booking_id, ticket_id=None) -> list[int]:
 
 
 def _payout(payout_id):
-    payout_model = _optional_model("payments", "Payout")
-    if payout_model is None:
-        return None
-    return payout_model.objects.select_related("booking").filter(pk=payout_id).first()
+    return Payout.objects.select_related("booking").filter(pk=payout_id).first()
 
 
 def _payout_context(payout) -> dict:
@@ -312,10 +305,8 @@ def _payout_context(payout) -> dict:
 
 def payout_paid_notify(*, payout_id) -> int | None:
     """A technician's earnings ("Payout sent") or a customer's refund ("Refund sent")."""
-    from notifications.wording import payout_paid_type
-
     payout = _payout(payout_id)
-    if payout is None or payout.recipient_id is None:
+    if payout is None:
         logger.warning("payout %s: no recipient to notify", payout_id)
         return None
     _notify(payout.recipient_id, payout_paid_type(payout=payout), _payout_context(payout))
@@ -323,10 +314,8 @@ def payout_paid_notify(*, payout_id) -> int | None:
 
 
 def payout_failed_notify(*, payout_id) -> int | None:
-    from notifications.wording import payout_failed_type
-
     payout = _payout(payout_id)
-    if payout is None or payout.recipient_id is None:
+    if payout is None:
         return None
     type_ = payout_failed_type(payout=payout)
     if type_ is None:
@@ -336,104 +325,77 @@ def payout_failed_notify(*, payout_id) -> int | None:
 
 
 def review_created_notify(*, review_id) -> int | None:
-    review_model = _optional_model("social", "Review")
-    review = (
-        review_model.objects.select_related("reviewer", "booking").filter(pk=review_id).first()
-        if review_model
-        else None
-    )
-    reviewee_id = getattr(review, "reviewee_id", None)
-    if reviewee_id is None:
+    review = Review.objects.select_related("reviewer", "booking").filter(pk=review_id).first()
+    if review is None:
         return None
-    booking = getattr(review, "booking", None)
-    reviewer = getattr(review, "reviewer", None)
-    visible_from = getattr(review, "visible_from", None)
     # Reviews are blind until both sides have reviewed (or the period ends): do not leak the rating.
-    blind = visible_from is not None and visible_from > timezone.now()
+    blind = review.visible_from > timezone.now()
     _notify(
-        reviewee_id,
+        review.reviewee_id,
         "review.received_blind" if blind else "review.received",
         {
             "review_id": review_id,
-            "booking_id": getattr(booking, "pk", None),
-            "booking_number": getattr(booking, "number", ""),
-            "reviewer_name": reviewer.get_full_name() if reviewer else "",
-            "rating": getattr(review, "overall", ""),
+            "booking_id": review.booking_id,
+            "booking_number": review.booking.number,
+            "reviewer_name": review.reviewer.get_full_name(),
+            "rating": review.overall,
         },
     )
-    return reviewee_id
+    return review.reviewee_id
 
 
 def social_mentioned_notify(*, post_id, user_id) -> int | None:
-    post_model = _optional_model("social", "Post")
-    post = (
-        post_model.objects.select_related("author").filter(pk=post_id).first()
-        if post_model
-        else None
-    )
-    if post is None or getattr(post, "author_id", None) == user_id:
+    post = Post.objects.select_related("author").filter(pk=post_id).first()
+    if post is None or post.author_id == user_id:
         return None
-    author = getattr(post, "author", None)
     _notify(
         user_id,
         "social.mentioned",
-        {"post_id": post_id, "author_name": author.get_full_name() if author else ""},
+        {"post_id": post_id, "author_name": post.author.get_full_name()},
     )
     return user_id
 
 
 def support_ticket_assigned_notify(*, ticket_id, agent_id) -> int | None:
-    ticket_model = _optional_model("support", "SupportTicket")
-    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
-    agent_id = agent_id or getattr(ticket, "assigned_to_id", None)
-    if ticket is None or agent_id is None:
+    ticket = SupportTicket.objects.filter(pk=ticket_id).first()
+    if ticket is None:
+        return None
+    agent_id = agent_id or ticket.assigned_to_id
+    if agent_id is None:
         return None
     _notify(
         agent_id,
         "support.ticket_assigned",
-        {"ticket_id": ticket_id, "ticket_number": getattr(ticket, "number", "")},
+        {"ticket_id": ticket_id, "ticket_number": ticket.number},
     )
     return agent_id
 
 
 def support_ticket_replied_notify(*, ticket_id, message_id) -> int | None:
-    ticket_model = _optional_model("support", "SupportTicket")
-    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
-    owner_id = getattr(ticket, "created_by_id", None)
-    if owner_id is None:
+    ticket = SupportTicket.objects.filter(pk=ticket_id).first()
+    if ticket is None:
         return None
-    author_id = None
-    message_model = _optional_model("support", "TicketMessage")
-    if message_model is not None and message_id is not None:
-        message = message_model.objects.filter(pk=message_id).first()
-        if getattr(message, "is_internal", False):
-            return None  # staff-only notes are not replies
-        author_id = next(
-            (
-                getattr(message, f, None)
-                for f in ("author_id", "sender_id", "user_id")
-                if getattr(message, f, None)
-            ),
-            None,
-        )
-    if author_id == owner_id:
+    owner_id = ticket.created_by_id
+    message = (
+        TicketMessage.objects.filter(pk=message_id).first() if message_id is not None else None
+    )
+    if message is not None and message.is_internal:
+        return None  # staff-only notes are not replies
+    if message is not None and message.author_id == owner_id:
         return None
     _notify(
         owner_id,
         "support.ticket_replied",
-        {"ticket_id": ticket_id, "ticket_number": getattr(ticket, "number", "")},
+        {"ticket_id": ticket_id, "ticket_number": ticket.number},
     )
     return owner_id
 
 
 def support_ticket_escalated_notify(*, ticket_id) -> list[int]:
     """The agent now holding the ticket and every administrator: an escalation asks someone senior to look."""
-    ticket_model = _optional_model("support", "SupportTicket")
-    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
+    ticket = SupportTicket.objects.filter(pk=ticket_id).first()
     if ticket is None:
         return []
-    from accounts.models import Role, User
-
     admins = User.objects.filter(is_active=True).filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
     recipients = sorted(
         {*admins.values_list("pk", flat=True), *filter(None, [ticket.assigned_to_id])}
@@ -451,16 +413,13 @@ def support_ticket_escalated_notify(*, ticket_id) -> list[int]:
 
 def support_ticket_waiting_notify(*, ticket_id) -> list[int]:
     """Every active support agent and administrator, while the urgent ticket still waits for an agent."""
-    ticket_model = _optional_model("support", "SupportTicket")
-    ticket = ticket_model.objects.filter(pk=ticket_id).first() if ticket_model else None
+    ticket = SupportTicket.objects.filter(pk=ticket_id).first()
     if (
         ticket is None
         or ticket.assigned_to_id is not None
         or ticket.status in ("resolved", "closed")
     ):
         return []  # picked up (or finished) before this ran: nothing waits any more
-    from accounts.models import Role, User
-
     recipients = list(
         User.objects.filter(is_active=True)
         .filter(Q(role__in=(Role.SUPPORT, Role.ADMIN)) | Q(is_superuser=True))
@@ -489,7 +448,6 @@ def dispute_notify(*, booking_id, type_, dispute_id=None) -> list[int]:
 
 def offline_recipients_notify(*, message_id) -> list[int]:
     """Notify (group "messages") every other participant of the message's conversation who is offline."""
-    from notifications.models import ConversationParticipant, Message, Notification
     from notifications.presence import online_user_ids
 
     message = Message.objects.select_related("sender").filter(pk=message_id).first()
