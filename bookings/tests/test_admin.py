@@ -60,3 +60,32 @@ def test_resolve_from_admin_calls_the_service(admin_web, admin_user):
     assert dispute.notes.count() == 1
     dispute.booking.refresh_from_db()
     assert dispute.booking.status == BookingStatus.RESOLVED
+
+
+def test_resolve_from_admin_with_a_refund_above_what_was_paid_says_why_and_saves_nothing(
+    admin_web, admin_user
+):
+    from payments.tests.helpers import paid_payment
+
+    dispute = DisputeFactory()
+    paid_payment(dispute.booking)  # KES 600
+    response = admin_web.post(
+        f"/admin/bookings/dispute/{dispute.pk}/change/",
+        {
+            "resolve_outcome": "partial_refund",
+            "resolve_refund_amount": "601",
+            "resolve_notes": "",
+            "notes-TOTAL_FORMS": "0",
+            "notes-INITIAL_FORMS": "0",
+            "status_history-TOTAL_FORMS": "0",
+            "status_history-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+    assert "At most 600.00 KES: what the customer paid" in response.content.decode()
+    dispute = Dispute.objects.get(pk=dispute.pk)
+    assert (dispute.status, dispute.outcome, dispute.refund_amount) == (
+        DisputeStatus.OPEN,
+        "",
+        None,
+    )

@@ -469,7 +469,14 @@ def test_late_success_of_a_superseded_attempt_pays_once_and_flags_the_second(
     assert event.outcome == "double_payment"
     payout.refresh_from_db()
     assert payout.overpaid_amount == payout.amount
-    assert LedgerTransaction.objects.filter(payout=payout).count() == 1
+    # Paid once; the second payment is recorded as money the technician owes back.
+    assert sorted(
+        LedgerTransaction.objects.filter(payout=payout).values_list("kind", flat=True)
+    ) == [
+        "payout_sent",
+        "recovery",
+    ]
+    assert account_balance(f"technician_receivable:{technician.pk}") == -payout.amount
     assert account_balance(f"technician_payable:{technician.pk}") == Decimal("0.00")
     assert_reconciled()
 

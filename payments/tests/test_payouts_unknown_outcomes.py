@@ -411,7 +411,14 @@ def test_a_second_paid_attempt_is_a_visible_double_payment(
     payout.refresh_from_db()
     assert payout.overpaid_amount == payout.amount
     assert note.count() == 1
-    assert LedgerTransaction.objects.filter(payout=payout).count() == 1
+    # Paid once, and the second payment recorded once as money the technician owes back.
+    assert sorted(
+        LedgerTransaction.objects.filter(payout=payout).values_list("kind", flat=True)
+    ) == [
+        "payout_sent",
+        "recovery",
+    ]
+    assert payout.recoveries.get().amount == payout.amount
     assert _payable(technician) == Decimal("0.00")
     assert_reconciled()
 

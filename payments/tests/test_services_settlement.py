@@ -124,10 +124,10 @@ def disputed(booking):
     return DisputeFactory(booking=booking, opened_by=booking.customer)
 
 
+# Release with the balance unpaid requests the balance instead: payments/tests/test_dispute_matrix.py.
 @pytest.mark.parametrize(
     ("outcome", "refund_amount", "refund", "technician_part", "platform_part"),
     [
-        (DisputeOutcome.RELEASE_TO_TECHNICIAN, None, "0.00", "850.00", "150.00"),
         (DisputeOutcome.FULL_REFUND, None, "1000.00", "0.00", "0.00"),
         (DisputeOutcome.PARTIAL_REFUND, "400", "400.00", "510.00", "90.00"),
     ],
@@ -217,9 +217,10 @@ def test_recent_phone_change_holds_the_payout(booking, technician, monkeypatch):
     assert "changed" in payout.review_reason
 
 
-def test_dispute_after_the_technician_was_paid_recovers_only_the_platform_fee(
-    booking, customer, technician, support_agent, monkeypatch, caplog
+def test_dispute_after_the_technician_was_paid_refunds_in_full_and_records_what_the_technician_owes(
+    booking, customer, technician, support_agent, monkeypatch
 ):
+    from payments.models import TechnicianRecovery
     from payments.services.payouts import payout_apply_result
 
     monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
@@ -232,13 +233,14 @@ def test_dispute_after_the_technician_was_paid_recovers_only_the_platform_fee(
     set_status(booking, BookingStatus.DISPUTED)
     dispute = DisputeFactory(booking=booking, opened_by=customer)
     dispute_resolve(dispute=dispute, actor=support_agent, outcome=DisputeOutcome.FULL_REFUND)
-    with caplog.at_level("ERROR"):
-        assert dispute_settle(dispute_id=dispute.pk) == DisputeOutcome.FULL_REFUND
-    assert "4250.00 could not be recovered" in caplog.text
+    assert dispute_settle(dispute_id=dispute.pk) == DisputeOutcome.FULL_REFUND
     refund = Payout.objects.get(kind=PayoutKind.REFUND)
-    assert refund.amount == Decimal("750.00")
+    assert refund.amount == Decimal("5000.00")
     assert account_balance("platform_revenue") == Decimal("0.00")
     assert account_balance(f"technician_payable:{technician.pk}") == Decimal("0.00")
+    assert account_balance(f"technician_receivable:{technician.pk}") == Decimal("-4250.00")
+    recovery = TechnicianRecovery.objects.get()
+    assert (recovery.technician_id, recovery.amount) == (technician.pk, Decimal("4250.00"))
     assert_reconciled()
 
 
