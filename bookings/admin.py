@@ -195,7 +195,11 @@ class DisputeAdmin(admin.ModelAdmin):
                     notes=data.get("resolve_notes") or "",
                 )
         except ApplicationError as exc:
-            self.message_user(request, f"Not saved: {exc.message}", messages.ERROR)
+            details = [
+                message for messages_ in (exc.fields or {}).values() for message in messages_
+            ]
+            text = " ".join([exc.message, *details])
+            self.message_user(request, f"Not saved: {text}", messages.ERROR)
 
 
 @admin.register(WeeklyAvailability)

@@ -69,5 +69,7 @@ class DisputeAlreadyOpen(Conflict):
 
 
 class InvalidDisputeResolution(ValidationFailed):
-    code = "invalid_dispute_resolution"
+    """A field of the resolution is invalid (named in `fields`), like a serializer's validation error."""
+
+    code = "validation_error"
     message = "The dispute resolution is invalid."

@@ -453,7 +453,14 @@ class BookingDisputeQuerySerializer(serializers.Serializer):
 class BookingDisputeResolveInputSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=DisputeOutcome.choices)
     refund_amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, required=False, allow_null=True, min_value=1
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="partial_refund only, and required there: whole shillings, at most what the customer "
+        "paid and was not refunded. A full refund's amount is computed; the response's refundAmount is "
+        "what goes back to the customer.",
     )
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 

@@ -21,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Least
 
 from dumuwaks.core.permissions import is_staff_member
 from payments import errors
@@ -36,6 +36,7 @@ from payments.models import (
     Payout,
     PayoutKind,
     PayoutStatus,
+    TechnicianRecovery,
 )
 
 ZERO = Decimal("0.00")
@@ -65,6 +66,115 @@ def account_balances(prefix: str = "") -> dict[str, Decimal]:
         .annotate(total=Sum(_signed_amount()))
     )
     return {row["account__code"]: Decimal(row["total"]) for row in rows}
+
+
+def technician_owed(user_id: int) -> Decimal:
+    """What a technician owes back and has not repaid yet (minus their technician_receivable balance)."""
+    return max(-account_balance(f"technician_receivable:{user_id}"), ZERO)
+
+
+def booking_paid_in(*, booking_id: int) -> Decimal:
+    """Every succeeded payment of the booking (deposit, balance, and any paid twice)."""
+    total = Payment.objects.filter(booking_id=booking_id, status=PaymentStatus.SUCCEEDED).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return total or ZERO
+
+
+def booking_refunded(*, booking_id: int) -> Decimal:
+    """Everything the booking's customer has been refunded (from escrow, or taken back after release)."""
+    total = LedgerEntry.objects.filter(
+        account__code="refunds_payable", side=EntrySide.DEBIT, transaction__booking_id=booking_id
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or ZERO
+
+
+def booking_refundable(*, booking_id: int) -> Decimal:
+    """The most a dispute can still refund: what the customer paid minus what they got back already."""
+    return max(
+        booking_paid_in(booking_id=booking_id) - booking_refunded(booking_id=booking_id), ZERO
+    )
+
+
+def _released_by_dispute() -> Exists:
+    """The booking's dispute was resolved `release_to_technician` (annotation on a Booking queryset)."""
+    from bookings.models import Dispute, DisputeOutcome, DisputeStatus
+
+    return Exists(
+        Dispute.objects.filter(
+            booking_id=OuterRef("pk"),
+            status=DisputeStatus.RESOLVED,
+            outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
+        )
+    )
+
+
+def booking_owes_price(booking) -> bool:
+    """The customer owes the full price: the booking is confirmed, or its dispute was resolved in the
+    technician's favour (`release_to_technician`: the money follows the confirmed rules, README "Disputes")."""
+    from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
+
+    if booking.status == BookingStatus.CONFIRMED:
+        return True
+    return (
+        booking.status == BookingStatus.RESOLVED
+        and Dispute.objects.filter(
+            booking_id=booking.pk,
+            status=DisputeStatus.RESOLVED,
+            outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
+        ).exists()
+    )
+
+
+# --- Technician recoveries ----------------------------------------------------------------------------------------
+
+
+def technician_recovery_list(*, open_only: bool = False) -> QuerySet:
+    """Technician debts (TechnicianRecovery) with `repaid` (by that technician, in all) and `outstanding` (of
+    this debt), oldest first. Repayments (debits of technician_receivable) pay a technician's debts oldest
+    first, so a debt's outstanding part is (its debts up to and including this one − repaid), between 0 and
+    its amount. Correlated subqueries, so filters on the list never change the arithmetic.
+    """
+    repaid = (
+        LedgerEntry.objects.filter(
+            account__user_id=OuterRef("technician_id"),
+            account__code__startswith="technician_receivable:",
+            side=EntrySide.DEBIT,
+        )
+        .order_by()
+        .values("account__user_id")
+        .annotate(total=Sum("amount"))
+        .values("total")[:1]
+    )
+    owed_through = (
+        TechnicianRecovery.objects.filter(
+            technician_id=OuterRef("technician_id"), id__lte=OuterRef("id")
+        )
+        .order_by()
+        .values("technician_id")
+        .annotate(total=Sum("amount"))
+        .values("total")[:1]
+    )
+    qs = (
+        TechnicianRecovery.objects.select_related("technician", "booking", "dispute", "payout")
+        .annotate(
+            repaid=Coalesce(
+                Subquery(repaid, output_field=_MONEY), Value(ZERO), output_field=_MONEY
+            ),
+            owed_through=Subquery(owed_through, output_field=_MONEY),
+        )
+        .annotate(
+            outstanding=Least(
+                Greatest(F("owed_through") - F("repaid"), Value(ZERO), output_field=_MONEY),
+                F("amount"),
+                output_field=_MONEY,
+            )
+        )
+        .order_by("created_at", "id")
+    )
+    if open_only:
+        qs = qs.filter(outstanding__gt=0)
+    return qs
 
 
 # --- Transactions (payments and payouts in one list) ----------------------------------------------------------
@@ -220,6 +330,7 @@ def payout_totals_for_recipient(*, user) -> dict:
         "total_failed": sums["failed"],
         "total_deferred": sums["deferred"],
         "payable_balance": account_balance(technician_payable_code(user.pk)),
+        "total_owed": technician_owed(user.pk),
         "currency": "KES",
     }
 
@@ -352,6 +463,7 @@ class ReconciliationReport:
     unbalanced_transactions: list[dict] = field(default_factory=list)
     escrow_drift: list[dict] = field(default_factory=list)
     payout_drift: list[dict] = field(default_factory=list)
+    recovery_drift: list[dict] = field(default_factory=list)
     total_balance: Decimal = ZERO
 
     @property
@@ -360,6 +472,7 @@ class ReconciliationReport:
             self.unbalanced_transactions
             or self.escrow_drift
             or self.payout_drift
+            or self.recovery_drift
             or self.total_balance != 0
         )
 
@@ -372,6 +485,8 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
       escrow credits of RELEASE/REFUND transactions; payments come from the Payment table, so a payment
       marked succeeded without its posting, or a posting without a payment, shows up as drift);
     - every paid payout has exactly its amount posted as sent, and nothing else was posted as sent;
+    - per technician, the debts recorded (TechnicianRecovery) are the debts posted to technician_receivable,
+      and no more was withheld than owed;
     - all balances together sum to zero.
     """
     from payments.services.ledger import escrow_code
@@ -478,11 +593,51 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
                     "paid": paid.get(payout_id, ZERO),
                 }
             )
+    report.recovery_drift = _recovery_drift()
     if booking_ids is None:
         report.total_balance = LedgerEntry.objects.aggregate(
             total=Coalesce(Sum(_signed_amount()), Value(ZERO), output_field=_MONEY)
         )["total"]
     return report
+
+
+def _recovery_drift() -> list[dict]:
+    """Per technician: the debts recorded (TechnicianRecovery) equal the debts posted (credits of
+    technician_receivable), and no more was withheld than owed (the balance is never positive)."""
+    rows = (
+        LedgerEntry.objects.filter(account__code__startswith="technician_receivable:")
+        .values("account__user_id")
+        .annotate(
+            posted=Coalesce(
+                Sum("amount", filter=Q(side=EntrySide.CREDIT)), Value(ZERO), output_field=_MONEY
+            ),
+            balance=Sum(_signed_amount()),
+        )
+    )
+    recorded = {
+        row["technician_id"]: row["total"]
+        for row in TechnicianRecovery.objects.order_by()
+        .values("technician_id")
+        .annotate(total=Sum("amount"))
+    }
+    drift = []
+    for row in rows:
+        user_id = row["account__user_id"]
+        wanted = recorded.pop(user_id, ZERO)
+        if row["posted"] != wanted or row["balance"] > 0:
+            drift.append(
+                {
+                    "technician_id": user_id,
+                    "recorded": wanted,
+                    "posted": row["posted"],
+                    "balance": row["balance"],
+                }
+            )
+    drift += [
+        {"technician_id": user_id, "recorded": total, "posted": ZERO, "balance": ZERO}
+        for user_id, total in recorded.items()
+    ]
+    return drift
 
 
 # --- Money owed a step (payments/services/sweep.py completes them; `manage.py reconcile` reports aged ones) -------
@@ -533,10 +688,12 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
 
     The conditions mirror what the services re-check under the booking lock (payments/services/escrow.py,
     payments/services/payments.py), so a booking listed here is one the service will act on:
-    - settle_dispute: a resolved dispute with an outcome and no `dispute:<id>:*` posting, while escrow holds
-      money or the outcome refunds the customer (a refund after release claws back);
-    - release: confirmed, escrow holds exactly the price, no `booking:<id>:release`;
-    - request_balance: confirmed, deposit paid, a balance is due and no balance payment was ever attempted;
+    - settle_dispute: a resolved dispute refunding the customer (full or partial) with no `dispute:<id>:*`
+      posting (a refund after release claws back, so escrow need not hold money);
+    - release: the customer owes the full price (confirmed, or resolved `release_to_technician`: that
+      outcome follows the confirmed rules), escrow holds exactly the price, no `booking:<id>:release`;
+    - request_balance: owes the full price, deposit paid, a balance is due and no balance payment was ever
+      attempted;
     - settle_cancellation: cancelled/expired, escrow holds money, no `booking:<id>:cancel-*` posting;
     - request_deposit: pending, unpaid, still inside its payment window, no deposit payment ever attempted.
     The two request steps need a verified customer phone: automatic prompts go only there
@@ -568,23 +725,27 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
         balance_attempted=Exists(attempted.filter(purpose=PaymentPurpose.BALANCE)),
         dispute_to_settle=Subquery(unsettled.values("pk")[:1]),
         dispute_outcome=Subquery(unsettled.values("outcome")[:1]),
+        released_by_dispute=_released_by_dispute(),
+    )
+    owes_price = Q(status=BookingStatus.CONFIRMED) | Q(
+        status=BookingStatus.RESOLVED, released_by_dispute=True
     )
     return annotated.annotate(
         owed_step=Case(
             When(
-                Q(dispute_to_settle__isnull=False)
-                & (Q(escrow_held__gt=0) | Q(dispute_outcome__in=refund_outcomes)),
+                dispute_to_settle__isnull=False,
+                dispute_outcome__in=refund_outcomes,
                 then=Value(OwedStep.SETTLE_DISPUTE),
             ),
             When(
-                status=BookingStatus.CONFIRMED,
+                owes_price,
                 technician__isnull=False,
                 release_posted=False,
                 escrow_held=F("price"),
                 then=Value(OwedStep.RELEASE),
             ),
             When(
-                status=BookingStatus.CONFIRMED,
+                owes_price,
                 deposit_paid_at__isnull=False,
                 balance_amount__gt=0,
                 balance_attempted=False,

@@ -110,9 +110,17 @@ def booking_settle_cancellation_task(booking_id: int) -> bool:
 
 @shared_task(ignore_result=True)
 def dispute_settle_task(dispute_id: int) -> str:
+    """Settle a resolved dispute; released to the technician with the balance unpaid, request the balance
+    (the confirmed rules: its payment releases the full price; the sweep requests it if this is lost)."""
+    from bookings.models import Dispute
+    from dumuwaks.core.side_effects import enqueue_now
     from payments.services.escrow import dispute_settle
 
-    return dispute_settle(dispute_id=dispute_id)
+    outcome = dispute_settle(dispute_id=dispute_id)
+    if outcome == "awaiting_balance":
+        booking_id = Dispute.objects.values_list("booking_id", flat=True).get(pk=dispute_id)
+        enqueue_now(payment_request_balance_task, booking_id)
+    return outcome
 
 
 @shared_task(

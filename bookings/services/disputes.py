@@ -1,7 +1,8 @@
 """Disputes: opened by a party on a completed/confirmed booking, reviewed and resolved by staff.
 
-The outcome (release to technician, full refund, partial refund with amount) is recorded here; the payments
-work executes it when it receives `dispute.resolved`.
+The outcome (release to technician, full refund, partial refund with amount) and the amount it refunds are
+recorded here; the payments work executes it when it receives `dispute.resolved` (README "Disputes: every
+outcome in every state").
 """
 
 from __future__ import annotations
@@ -108,22 +109,43 @@ def dispute_add_note(*, dispute: Dispute, author, body: str) -> DisputeNote:
     return note
 
 
-def _validated_refund(outcome: str, refund_amount, booking: Booking) -> Decimal | None:
-    if outcome != DisputeOutcome.PARTIAL_REFUND:
-        if refund_amount not in (None, ""):
-            raise InvalidDisputeResolution(
-                fields={"refund_amount": ["Only a partial refund takes an amount."]}
-            )
+def _refund_for_outcome(outcome: str, refund_amount, booking: Booking) -> Decimal | None:
+    """The amount the outcome refunds, as stored on the dispute (what settlement moves). Caller holds the
+    booking lock, so no payment is credited or refunded meanwhile.
+
+    A partial refund needs a whole number of shillings above 0 and at most what the customer paid and was
+    not refunded; a full refund is all of that (computed here); release refunds nothing. Only a partial
+    refund takes an amount.
+    """
+    from payments.selectors import booking_refundable
+
+    if outcome != DisputeOutcome.PARTIAL_REFUND and refund_amount not in (None, ""):
+        raise InvalidDisputeResolution(
+            fields={"refund_amount": ["Only a partial refund takes an amount."]}
+        )
+    if outcome == DisputeOutcome.RELEASE_TO_TECHNICIAN:
         return None
+    refundable = booking_refundable(booking_id=booking.pk)
+    if outcome == DisputeOutcome.FULL_REFUND:
+        return refundable or None
     try:
         amount = to_decimal(refund_amount)
     except (InvalidOperation, TypeError, ValueError):
         amount = None
-    if amount is None or amount <= 0 or amount >= booking.price or amount != amount.to_integral():
+    if amount is None:
+        raise InvalidDisputeResolution(
+            fields={"refund_amount": ["A partial refund needs the amount to refund."]}
+        )
+    if amount <= 0 or amount != amount.to_integral():
+        raise InvalidDisputeResolution(
+            fields={"refund_amount": ["A refund is a whole number of shillings above 0."]}
+        )
+    if amount > refundable:
         raise InvalidDisputeResolution(
             fields={
                 "refund_amount": [
-                    f"A partial refund is a whole number of shillings above 0 and below {booking.price}."
+                    f"At most {refundable} {booking.currency}: what the customer paid for this "
+                    "booking and was not refunded."
                 ]
             }
         )
@@ -140,7 +162,12 @@ def dispute_resolve(
         raise InvalidDisputeResolution(fields={"outcome": ["Unknown outcome."]})
     with transaction.atomic():
         booking = lock_booking(dispute.booking_id)
-        amount = _validated_refund(outcome, refund_amount, booking)
+        # Resolutions of one booking's dispute queue on its lock: a second one sees the first's outcome
+        # (409) before its refund is checked against money the first may have moved.
+        dispute.refresh_from_db(fields=["status"])
+        if DisputeStatus.RESOLVED not in DISPUTE_ALLOWED_TRANSITIONS.get(dispute.status, ()):
+            raise InvalidTransition(f"A {dispute.status} dispute cannot be resolved.")
+        amount = _refund_for_outcome(outcome, refund_amount, booking)
         now = timezone.now()
         dispute_transition(
             dispute=dispute,

@@ -47,6 +47,7 @@ from payments.models.payouts import (
     PayoutStatus,
     PayoutStatusHistory,
 )
+from payments.models.recoveries import RecoveryReason, TechnicianRecovery
 
 __all__ = [
     "ACTIVE_PAYMENT_STATUSES",
@@ -82,6 +83,8 @@ __all__ = [
     "PayoutKind",
     "PayoutStatus",
     "PayoutStatusHistory",
+    "RecoveryReason",
     "SuspenseItem",
     "SuspenseStatus",
+    "TechnicianRecovery",
 ]

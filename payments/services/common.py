@@ -1,4 +1,5 @@
-"""Row locks (always in the order booking → payment → escrow → payout), provider access and callback URLs."""
+"""Row locks (always in the order booking → payment → escrow → technician payable account → payout), provider
+access and callback URLs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from payments.models import LedgerAccount, Payment, Payout
-from payments.services.ledger import escrow_code, ledger_account
+from payments.services.ledger import escrow_code, ledger_account, technician_payable_code
 
 
 def lock_booking(booking_id: int) -> Booking:
@@ -24,6 +25,14 @@ def lock_payment(payment_id: int) -> Payment:
 def lock_escrow(booking_id: int) -> LedgerAccount:
     account = ledger_account(escrow_code(booking_id), booking_id=booking_id)
     return LedgerAccount.objects.select_for_update().get(pk=account.pk)
+
+
+def lock_technician_payable(user_id: int) -> None:
+    """Serialises payout creation (and what decides it: deferred shares, debts withheld, claw-backs) per
+    technician, so two shares released at once are seen together. Caller holds the booking lock.
+    FOR NO KEY UPDATE: ledger inserts referencing the account (FOR KEY SHARE) are not blocked."""
+    account = ledger_account(technician_payable_code(user_id), user_id=user_id)
+    LedgerAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
 
 
 def lock_payout(payout_id: int) -> Payout:

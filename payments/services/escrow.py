@@ -11,7 +11,6 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 
 from bookings.models import Booking, BookingStatus
 from bookings.pricing import PLATFORM_FEE_RATE
@@ -26,9 +25,10 @@ from payments.models import (
     PayoutChannel,
     PayoutKind,
     PayoutStatus,
+    RecoveryReason,
 )
-from payments.selectors import account_balance
-from payments.services.common import lock_booking, lock_escrow
+from payments.selectors import account_balance, booking_owes_price, booking_refundable
+from payments.services.common import lock_booking, lock_escrow, lock_technician_payable
 from payments.services.ledger import (
     PLATFORM_REVENUE,
     REFUNDS_PAYABLE,
@@ -41,6 +41,7 @@ from payments.services.ledger import (
     transfer,
 )
 from payments.services.payouts import payout_create, payout_transition
+from payments.services.recoveries import recovery_line, recovery_record
 
 logger = logging.getLogger(__name__)
 
@@ -49,28 +50,14 @@ def escrow_balance(booking_id: int) -> Decimal:
     return account_balance(escrow_code(booking_id))
 
 
-def _paid_in(booking: Booking) -> Decimal:
-    total = Payment.objects.filter(booking=booking, status=PaymentStatus.SUCCEEDED).aggregate(
-        total=Sum("amount")
-    )["total"]
-    return total or Decimal(0)
-
-
-def _refunded(booking: Booking) -> Decimal:
-    """Everything this booking's customer has been refunded (from escrow or clawed back)."""
-    total = LedgerEntry.objects.filter(
-        account__code=REFUNDS_PAYABLE,
-        side=EntrySide.DEBIT,
-        transaction__booking=booking,
-    ).aggregate(total=Sum("amount"))["total"]
-    return total or Decimal(0)
-
-
 def _released_to(booking: Booking, code: str) -> Decimal:
-    """Net amount this booking released to `code` (releases minus earlier clawbacks)."""
-    rows = LedgerEntry.objects.filter(account__code=code, transaction__booking=booking).values_list(
-        "side", "amount"
-    )
+    """Net amount this booking released to `code`: its releases minus what earlier claw-backs took back
+    (payouts paid from the account and recoveries withheld are not counted: the release still happened)."""
+    rows = LedgerEntry.objects.filter(
+        account__code=code,
+        transaction__booking=booking,
+        transaction__kind__in=(LedgerTransactionKind.RELEASE, LedgerTransactionKind.REFUND),
+    ).values_list("side", "amount")
     return sum((a if side == EntrySide.DEBIT else -a for side, a in rows), Decimal(0))
 
 
@@ -122,6 +109,7 @@ def _release(booking: Booking, amount: Decimal, *, reference: str, memo: str) ->
             amount=technician_part,
             phone=booking.technician.phone_number or "",
             note=memo,
+            payable_reference=reference,
         )
 
 
@@ -184,8 +172,9 @@ def _refund_allocation(booking: Booking, amount: Decimal, payments=None):
 
 
 def escrow_release_if_complete(*, booking: Booking) -> bool:
-    """Confirmed booking whose escrow holds the full price: split it and create the technician payout."""
-    if booking.status != BookingStatus.CONFIRMED or booking.technician_id is None:
+    """A booking whose customer owes the full price (confirmed, or resolved `release_to_technician`) and
+    whose escrow holds it: split it and create the technician payout. Caller holds the booking lock."""
+    if booking.technician_id is None or not booking_owes_price(booking):
         return False
     reference = f"booking:{booking.pk}:release"
     if ledger_reference_exists(reference):
@@ -243,7 +232,19 @@ def booking_settle_cancellation(*, booking_id: int) -> bool:
 
 
 def dispute_settle(*, dispute_id: int) -> str:
-    """Execute a resolved dispute's outcome on what escrow holds. Returns what was done."""
+    """Execute a resolved dispute's outcome (README "Disputes: every outcome in every state").
+
+    - release_to_technician: the customer owes the full price, as for a confirmed booking. Escrow holding it
+      is released with the stored split (`booking:<id>:release`); with the balance unpaid nothing moves and
+      "awaiting_balance" is returned: the caller requests the balance, and its payment releases the price.
+    - full_refund / partial_refund: `dispute.refund_amount` (set at resolution, at most what the customer
+      paid and was not refunded) goes back to the customer, from escrow first (`dispute:<id>:refund`), the
+      rest taken back from what the booking released (`_claw_back`: the technician's part not yet paid out is
+      cancelled, what was paid becomes a recovery owed by the technician). What escrow still holds after the
+      refund is released 85/15 (`dispute:<id>:release`): the balance is no longer owed.
+
+    Returns the outcome, "awaiting_balance", "already_settled", "nothing_held" or "not_resolved".
+    """
     from bookings.models import Dispute, DisputeOutcome, DisputeStatus
 
     dispute = Dispute.objects.get(pk=dispute_id)
@@ -260,74 +261,109 @@ def dispute_settle(*, dispute_id: int) -> str:
             return "already_settled"
         lock_escrow(booking.pk)
         held = escrow_balance(booking.pk)
-        refundable = _paid_in(booking) - _refunded(booking)  # never refund more than was paid
-        if dispute.outcome == DisputeOutcome.FULL_REFUND:
-            wanted = refundable
-        elif dispute.outcome == DisputeOutcome.PARTIAL_REFUND:
-            wanted = min(to_decimal(dispute.refund_amount or 0), refundable)
-        else:
-            wanted = Decimal(0)
-        refund = min(wanted, max(held, Decimal(0)))
-        if held > 0:
-            _refund(booking, refund, reference=f"{reference}:refund", memo=f"dispute {dispute.pk}")
-            _release(
+        if dispute.outcome == DisputeOutcome.RELEASE_TO_TECHNICIAN:
+            if escrow_release_if_complete(booking=booking):
+                return dispute.outcome
+            if ledger_reference_exists(f"booking:{booking.pk}:release"):
+                return "already_settled"  # released before the dispute: the technician keeps it
+            return "awaiting_balance" if held > 0 else "nothing_held"
+        refund = _dispute_refund(dispute, booking)
+        from_escrow = min(refund, max(held, Decimal(0)))
+        memo = f"dispute {dispute.pk}"
+        _refund(booking, from_escrow, reference=f"{reference}:refund", memo=memo)
+        if refund > from_escrow:
+            _claw_back(
                 booking,
-                held - refund,
-                reference=f"{reference}:release",
-                memo=f"dispute {dispute.pk}",
+                refund - from_escrow,
+                reference=f"{reference}:clawback",
+                memo=memo,
+                dispute_id=dispute.pk,
             )
-        shortfall = wanted - refund
-        if shortfall > 0:
-            shortfall -= _claw_back(
-                booking, shortfall, reference=f"{reference}:clawback", memo=f"dispute {dispute.pk}"
-            )
-        if shortfall > 0:
-            # Money the technician was already paid is not recovered automatically; staff settle the
-            # rest by hand and the log says how much.
-            logger.error(
-                "dispute %s: refund %s wanted, %s could not be recovered for booking %s",
-                dispute.pk,
-                wanted,
-                shortfall,
-                booking.pk,
-            )
-        if held <= 0 and shortfall == wanted:
+        _release(booking, held - from_escrow, reference=f"{reference}:release", memo=memo)
+        if refund <= 0 and held <= 0:
             return "nothing_held"
     return dispute.outcome
 
 
-def _claw_back(booking: Booking, amount: Decimal, *, reference: str, memo: str) -> Decimal:
-    """Take back up to `amount` already released by this booking, for a refund after release.
+def _dispute_refund(dispute, booking: Booking) -> Decimal:
+    """What the dispute refunds: its stored amount (bookings validates it at resolution and stores the full
+    amount for a full refund). Disputes resolved before that rule may lack it or ask for more than was
+    paid: they refund what was paid and not refunded, and the stored amount is corrected to what moved."""
+    from bookings.models import Dispute, DisputeOutcome
 
-    Only money that has not left: the booking's technician payouts not yet sent (held for review, queued,
-    failed) are cancelled, and the platform gives back its fee. Proportions follow the platform rate; what
-    the technician keeps goes out as a new payout. Returns the amount recovered. Caller holds the booking
-    lock (lock order booking → payout).
+    refundable = booking_refundable(booking_id=booking.pk)
+    stored = to_decimal(dispute.refund_amount) if dispute.refund_amount else None
+    if stored is not None and stored <= refundable:
+        return stored
+    if dispute.outcome == DisputeOutcome.FULL_REFUND:
+        wanted = refundable
+    else:
+        wanted = min(stored or Decimal(0), refundable)
+    if wanted != stored:
+        logger.warning(
+            "dispute %s: stored refund %s corrected to %s (paid and not refunded: %s)",
+            dispute.pk,
+            stored,
+            wanted,
+            refundable,
+        )
+        Dispute.objects.filter(pk=dispute.pk).update(refund_amount=wanted or None)
+    return wanted
+
+
+def _claw_back(
+    booking: Booking, amount: Decimal, *, reference: str, memo: str, dispute_id: int
+) -> None:
+    """Refund `amount` the booking already released (a dispute refund after release), in full, now.
+
+    The amount splits like a release: the platform gives back its 15 % from platform_revenue (at most the fee
+    this booking earned it), the technician's 85 % comes from this booking's technician payouts not sent yet
+    (pending review, queued, failed, deferred: cancelled; what the technician keeps goes out as a new
+    payout), and whatever of it the technician was already paid (or is being paid) is recorded as a recovery
+    owed by the technician (technician_receivable), withheld from their next payouts. Caller holds the booking
+    and escrow locks (lock order booking → escrow → technician payable account → payout).
     """
-    unsent = list(
-        Payout.objects.select_for_update(of=("self",))
-        .filter(
-            booking=booking,
-            kind=PayoutKind.TECHNICIAN_PAYOUT,
-            status__in=[PayoutStatus.PENDING_REVIEW, PayoutStatus.QUEUED, PayoutStatus.FAILED],
+    platform_released = max(_released_to(booking, PLATFORM_REVENUE), Decimal(0))
+    technician_released = Decimal(0)
+    if booking.technician_id is not None:
+        technician_released = max(
+            _released_to(booking, technician_payable_code(booking.technician_id)), Decimal(0)
         )
-        .order_by("id")
-    )
-    technician_available = sum((p.amount for p in unsent), Decimal(0))
-    platform_available = max(_released_to(booking, PLATFORM_REVENUE), Decimal(0))
-    recovered = min(amount, technician_available + platform_available)
-    if recovered <= 0:
-        return Decimal(0)
-    platform_share, _rest = split_amount(recovered, PLATFORM_FEE_RATE)
-    technician_take = min(technician_available, recovered - min(platform_available, platform_share))
-    platform_take = recovered - technician_take
-    lines = [Line(REFUNDS_PAYABLE, EntrySide.DEBIT, recovered)]
-    if technician_take:
+    platform_part, _rest = split_amount(amount, PLATFORM_FEE_RATE)
+    platform_part = min(platform_part, platform_released)
+    technician_part = min(amount - platform_part, technician_released)
+    platform_part = amount - technician_part
+
+    unsent: list[Payout] = []
+    if booking.technician_id is not None and technician_part > 0:
+        lock_technician_payable(booking.technician_id)
+        unsent = list(
+            Payout.objects.select_for_update(of=("self",))
+            .filter(
+                booking=booking,
+                kind=PayoutKind.TECHNICIAN_PAYOUT,
+                status__in=[
+                    PayoutStatus.PENDING_REVIEW,
+                    PayoutStatus.QUEUED,
+                    PayoutStatus.FAILED,
+                    PayoutStatus.DEFERRED,
+                ],
+            )
+            .order_by("id")
+        )
+    unsent_total = sum((p.amount for p in unsent), Decimal(0))
+    from_unsent = min(technician_part, unsent_total)
+    owed = technician_part - from_unsent
+    lines = [
+        Line(REFUNDS_PAYABLE, EntrySide.DEBIT, amount),
+        Line(PLATFORM_REVENUE, EntrySide.CREDIT, platform_part),
+    ]
+    if from_unsent:
         lines.append(
-            Line(technician_payable_code(booking.technician_id), EntrySide.CREDIT, technician_take)
+            Line(technician_payable_code(booking.technician_id), EntrySide.CREDIT, from_unsent)
         )
-    if platform_take:
-        lines.append(Line(PLATFORM_REVENUE, EntrySide.CREDIT, platform_take))
+    if owed:
+        lines.append(recovery_line(booking.technician_id, owed))
     if (
         ledger_post(
             kind=LedgerTransactionKind.REFUND,
@@ -339,17 +375,29 @@ def _claw_back(booking: Booking, amount: Decimal, *, reference: str, memo: str) 
         )
         is None
     ):
-        return Decimal(0)
+        return
+    if owed:
+        recovery_record(
+            technician_id=booking.technician_id,
+            booking_id=booking.pk,
+            dispute_id=dispute_id,
+            amount=owed,
+            reason=RecoveryReason.DISPUTE_REFUND,
+            ledger_reference=reference,
+            currency=booking.currency,
+            note=f"{memo}: KES {technician_part} of the refund was the technician's, "
+            f"KES {owed} of it already paid out",
+        )
     for payout in unsent:
         payout_transition(payout=payout, to=PayoutStatus.CANCELLED, note=f"{memo}: refund")
-    if technician_available - technician_take > 0:
+    if unsent_total - from_unsent > 0:
         payout_create(
             booking=booking,
             kind=PayoutKind.TECHNICIAN_PAYOUT,
             recipient=booking.technician,
-            amount=technician_available - technician_take,
+            amount=unsent_total - from_unsent,
             phone=booking.technician.phone_number or "",
             note=f"{memo}: remainder after refund",
+            payable_reference=reference,
         )
-    _refund_payouts(booking, recovered, memo=memo)
-    return recovered
+    _refund_payouts(booking, amount, memo=memo)

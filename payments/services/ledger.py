@@ -8,6 +8,7 @@ Convention: a transfer of X from account A to account B credits A and debits B. 
 | `customer_clearing`           | money received from customers (M-Pesa paybill or card); goes negative: it is the outside world paying in |
 | `escrow:booking:<id>`         | money a booking's customer paid that is not yet released or refunded  |
 | `technician_payable:<user>`   | a technician's earned money not yet paid out                          |
+| `technician_receivable:<user>`| what a technician owes back (a refund after they were paid, a payout paid twice), as a negative balance: like customer_clearing it stands for money outside, in the technician's hands |
 | `platform_revenue`            | the platform's 15 % fee and its part of cancellation fees             |
 | `refunds_payable`             | money owed back to customers, not yet sent                            |
 | `mpesa_b2c_disbursed`         | money sent out by M-Pesa B2C (payouts and refunds)                    |
@@ -26,7 +27,9 @@ Money flow (each row one ledger transaction, posted once under its unique `refer
 | cancellation / expiry (refund part)     | escrow → refunds_payable                                        | booking:<id>:cancel-refund      |
 | money for a closed booking / paid twice | escrow → refunds_payable                                        | payment:<id>:refund             |
 | dispute: refund part / release part     | escrow → refunds_payable; escrow → technician_payable + platform_revenue | dispute:<id>:refund / :release |
-| dispute after release                   | technician_payable (unsent payouts only) + platform_revenue → refunds_payable | dispute:<id>:clawback |
+| dispute after release                   | platform_revenue (its 15 %) + technician_payable (unsent payouts) + technician_receivable (what was already paid: a recovery) → refunds_payable | dispute:<id>:clawback |
+| payout paid twice / after cancellation  | technician_receivable → mpesa_b2c_disbursed (a recovery)        | payout:<id>:overpaid:<total>    |
+| technician's debt withheld from a payout| technician_payable → technician_receivable                     | <posting that credited the payable>:recovery |
 | payout or refund paid                   | technician_payable or refunds_payable → mpesa_b2c_disbursed / card_refunds_disbursed | payout:<id>:paid |
 | STK money matching no payment           | customer_clearing → mpesa_suspense                              | suspense:<id>:received          |
 | suspense matched to a payment           | mpesa_suspense → customer_clearing (then payment:<id>:received) | suspense:<id>:matched           |
@@ -69,6 +72,10 @@ def technician_payable_code(user_id: int) -> str:
     return f"technician_payable:{user_id}"
 
 
+def technician_receivable_code(user_id: int) -> str:
+    return f"technician_receivable:{user_id}"
+
+
 @dataclass(frozen=True)
 class Line:
     account: str
@@ -93,7 +100,7 @@ def ledger_account(code: str, *, booking_id: int | None = None, user_id: int | N
 def _account_for(code: str) -> LedgerAccount:
     if code.startswith("escrow:booking:"):
         return ledger_account(code, booking_id=int(code.rsplit(":", 1)[1]))
-    if code.startswith("technician_payable:"):
+    if code.startswith(("technician_payable:", "technician_receivable:")):
         return ledger_account(code, user_id=int(code.rsplit(":", 1)[1]))
     return ledger_account(code)
 

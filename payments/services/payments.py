@@ -38,6 +38,7 @@ from payments.models import (
     PaymentStatus,
     PaymentStatusHistory,
 )
+from payments.selectors import booking_owes_price
 from payments.services.common import (
     DARAJA_CALLBACK_PATHS,
     callback_url,
@@ -51,8 +52,9 @@ from payments.services.ledger import CUSTOMER_CLEARING, escrow_code, ledger_post
 logger = logging.getLogger(__name__)
 
 DEPOSIT_STATUSES = (BookingStatus.PENDING, BookingStatus.ACCEPTED)
+# Also a booking resolved `release_to_technician`: the customer owes the full price (booking_owes_price).
 BALANCE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
-# A booking that ended: money arriving for it is refunded in full.
+# A booking that ended: money arriving for it is refunded in full (booking_closed_for_payments).
 CLOSED_BOOKING_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RESOLVED)
 _DESCRIPTIONS = {PaymentPurpose.DEPOSIT: "Booking fee", PaymentPurpose.BALANCE: "Balance"}
 # A payment still `initiated` this long after it was created lost its push midway (the process died while
@@ -103,6 +105,12 @@ def payment_transition(
     return payment
 
 
+def booking_closed_for_payments(booking: Booking) -> bool:
+    """The booking ended and owes nothing: money arriving for it goes back. A dispute resolved
+    `release_to_technician` leaves the full price owed (README "Disputes: every outcome in every state")."""
+    return booking.status in CLOSED_BOOKING_STATUSES and not booking_owes_price(booking)
+
+
 def _amount_due(booking: Booking, purpose: str) -> Decimal:
     return booking.deposit_amount if purpose == PaymentPurpose.DEPOSIT else booking.balance_amount
 
@@ -113,8 +121,11 @@ def _check_due(booking: Booking, purpose: str) -> None:
     ).exists()
     if paid or (purpose == PaymentPurpose.DEPOSIT and booking.deposit_paid_at):
         raise errors.AlreadyPaid()
-    allowed = DEPOSIT_STATUSES if purpose == PaymentPurpose.DEPOSIT else BALANCE_STATUSES
-    if booking.status not in allowed or _amount_due(booking, purpose) <= 0:
+    if purpose == PaymentPurpose.DEPOSIT:
+        due = booking.status in DEPOSIT_STATUSES
+    else:
+        due = booking.status in BALANCE_STATUSES or booking_owes_price(booking)
+    if not due or _amount_due(booking, purpose) <= 0:
         raise errors.PaymentNotDue()
     if purpose == PaymentPurpose.BALANCE and not booking.deposit_paid_at:
         raise errors.PaymentNotDue("The booking fee has to be paid first.")
@@ -473,7 +484,7 @@ def payment_mark_succeeded(
         .exclude(pk=payment.pk)
         .exists()
     )
-    if booking.status in CLOSED_BOOKING_STATUSES or duplicate:
+    if duplicate or booking_closed_for_payments(booking):
         reason = "booking closed" if not duplicate else "paid twice"
         escrow.escrow_refund_payment(booking=booking, payment=payment, reason=reason)
         return payment

@@ -10,7 +10,8 @@ B2C is never paid twice:
   and the attempt is checked with Transaction Status, never resent blindly.
 - Results are applied to the attempt they name, whenever they arrive: a late success of an attempt given up
   earlier pays the payout (once: the ledger posting `payout:<id>:paid` is unique); if another attempt was paid
-  too, the payout's `overpaid_amount` says how much went out twice, for staff to recover.
+  too, the payout's `overpaid_amount` says how much went out twice, for staff to recover (a technician's is
+  also recorded as a recovery, withheld from their next payouts).
 - Attempt N+1 is only sent when attempts 1..N all failed definitively. Any other state of an earlier attempt
   holds the payout in `needs_reconciliation` and asks Transaction Status about it instead (staff process,
   the beat job re-sending queued payouts and task retries all go through `payout_send`).
@@ -20,6 +21,9 @@ the source of truth) and the technician's next payout includes them; they become
 
 Lock order (extends payments/services/common.py): booking → payment → escrow → technician payable account →
 payout → payout attempts.
+
+A technician payout first repays what the technician owes (a refund after they were paid, a payout paid
+twice: payments/services/recoveries.py); a double payment of a technician payout is recorded as such a debt.
 """
 
 from __future__ import annotations
@@ -43,7 +47,6 @@ from payments.models import (
     PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS,
     PAYOUT_ATTEMPT_OPEN_OUTCOMES,
     PAYOUT_FINAL_STATUSES,
-    LedgerAccount,
     LedgerTransactionKind,
     Payout,
     PayoutAttempt,
@@ -58,17 +61,18 @@ from payments.services.common import (
     callback_url,
     lock_booking,
     lock_payout,
+    lock_technician_payable,
     now,
 )
 from payments.services.ledger import (
     CARD_REFUNDS_DISBURSED,
     MPESA_B2C_DISBURSED,
     REFUNDS_PAYABLE,
-    ledger_account,
     ledger_post,
     technician_payable_code,
     transfer,
 )
+from payments.services.recoveries import recovery_record_overpaid, recovery_withhold
 
 logger = logging.getLogger(__name__)
 
@@ -282,6 +286,7 @@ def _settle_paid(payout: Payout, paid: list[PayoutAttempt]) -> str:
     owed = payout.amount if payout.status == PayoutStatus.PAID else Decimal(0)
     overpaid = sum((a.amount for a in paid), Decimal(0)) - owed
     if overpaid > payout.overpaid_amount:
+        increment = overpaid - payout.overpaid_amount
         Payout.objects.filter(pk=payout.pk).update(overpaid_amount=overpaid, updated_at=now())
         payout.overpaid_amount = overpaid
         numbers = ", ".join(str(a.number) for a in paid)
@@ -290,6 +295,10 @@ def _settle_paid(payout: Payout, paid: list[PayoutAttempt]) -> str:
             if owed
             else f"PAID AFTER {payout.status.upper()}: attempt(s) {numbers} paid"
         )
+        if payout.kind == PayoutKind.TECHNICIAN_PAYOUT:
+            # The technician owes it back: recorded, and withheld from their next payouts.
+            recovery_record_overpaid(payout=payout, overpaid_total=overpaid, increment=increment)
+            what += "; recorded as a recovery withheld from the technician's next payouts"
         _payout_note(payout, f"{what}; KES {overpaid} to recover from the recipient")
         logger.critical(
             "payout %s: %s; overpaid %s (recipient %s)",
@@ -468,13 +477,6 @@ def _review_reason(*, recipient, amount: Decimal, channel: str, phone: str) -> s
     return ""
 
 
-def _lock_technician_payable(user_id: int) -> None:
-    """Serialises payout creation per technician, so two sub-minimum shares released at once are seen
-    together. FOR NO KEY UPDATE: ledger inserts referencing the account (FOR KEY SHARE) are not blocked."""
-    account = ledger_account(technician_payable_code(user_id), user_id=user_id)
-    LedgerAccount.objects.select_for_update(no_key=True).filter(pk=account.pk).first()
-
-
 def payout_create(
     *,
     booking,
@@ -485,17 +487,37 @@ def payout_create(
     channel: str = PayoutChannel.MPESA,
     source_payment=None,
     note: str = "",
-) -> Payout:
+    payable_reference: str = "",
+) -> Payout | None:
     """Create a payout for money already moved to a payable account. Caller holds the booking lock.
 
-    Held for staff review when large or when the recipient's M-Pesa number changed recently. A technician's
-    M-Pesa share below the B2C minimum is deferred; once the technician's deferred shares and this one reach
-    the minimum, this payout covers them all (the deferred ones become `carried`).
+    A technician payout first repays what the technician owes (payments/services/recoveries.py): the debt is
+    withheld from `amount`, which the ledger posting `payable_reference` (required for technician payouts)
+    has just credited to their payable account; None when all of it was withheld. Held for staff review when
+    large or when the recipient's M-Pesa number changed recently. A technician's M-Pesa share below the B2C
+    minimum is deferred; once the technician's deferred shares and this one reach the minimum, this payout
+    covers them all (the deferred ones become `carried`).
     """
     amount = to_decimal(amount)
     carried: list[Payout] = []
+    withheld = Decimal(0)
+    if kind == PayoutKind.TECHNICIAN_PAYOUT:
+        if not payable_reference:
+            raise ValueError("a technician payout needs the posting that credited the payable")
+        lock_technician_payable(recipient.pk)
+        withheld = recovery_withhold(
+            technician_id=recipient.pk,
+            booking_id=booking.pk,
+            amount=amount,
+            source_reference=payable_reference,
+            currency=booking.currency,
+        )
+        amount -= withheld
+        if withheld:
+            note = f"{note}; KES {withheld} withheld against money owed back".lstrip("; ")
+        if amount <= 0:
+            return None
     if kind == PayoutKind.TECHNICIAN_PAYOUT and channel == PayoutChannel.MPESA:
-        _lock_technician_payable(recipient.pk)
         carried = list(
             Payout.objects.select_for_update(of=("self",))
             .filter(
@@ -522,7 +544,7 @@ def payout_create(
                 status=PayoutStatus.DEFERRED,
                 reason=reason,
                 source_payment=source_payment,
-                note=reason,
+                note=f"{reason}; {note}" if withheld else reason,
             )
         if carried:
             note = (
@@ -542,7 +564,7 @@ def payout_create(
         status=status,
         reason=reason,
         source_payment=source_payment,
-        note=reason or note,
+        note=f"{reason}; {note}" if reason and withheld else reason or note,
     )
     for deferred in carried:
         payout_transition(
