@@ -16,7 +16,9 @@ from payments.models import (
     PayoutAttempt,
     PayoutStatusHistory,
     SuspenseItem,
+    TechnicianRecovery,
 )
+from payments.selectors import technician_recovery_list
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -83,6 +85,51 @@ class _NoWriteAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class RecoveryOpenFilter(admin.SimpleListFilter):
+    title = "still owed"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Still owed (open)"), ("no", "Repaid")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(outstanding__gt=0)
+        if self.value() == "no":
+            return queryset.filter(outstanding=0)
+        return queryset
+
+
+@admin.register(TechnicianRecovery)
+class TechnicianRecoveryAdmin(_NoWriteAdmin):
+    """Money technicians owe back (a refund after they were paid, a payout paid twice). Recorded in the
+    ledger (technician_receivable) and withheld automatically from each technician's next payouts, oldest
+    debt first; "still owed" is derived from those repayments."""
+
+    list_display = [
+        "id",
+        "technician",
+        "booking",
+        "reason",
+        "amount",
+        "still_owed",
+        "created_at",
+        "dispute",
+        "payout",
+    ]
+    list_filter = [RecoveryOpenFilter, "reason"]
+    search_fields = ["technician__email", "booking__number", "ledger_reference"]
+    raw_id_fields = ["technician", "booking", "dispute", "payout"]
+    readonly_fields = ["still_owed"]
+
+    def get_queryset(self, request):
+        return technician_recovery_list()
+
+    @admin.display(description="still owed", ordering="outstanding")
+    def still_owed(self, obj):
+        return obj.outstanding
 
 
 @admin.register(Payment)

@@ -211,6 +211,12 @@ class PayoutTotalsSerializer(serializers.Serializer):
         help_text="Shares below the M-Pesa minimum, carried to the next payout (not in progress)",
     )
     payable_balance = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total_owed = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Money you owe back (a refund after you were paid, a payout paid twice); withheld "
+        "from your next payouts",
+    )
     currency = serializers.CharField()
 
 

@@ -6,7 +6,12 @@ import sys
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from payments.selectors import OwedStep, escrow_ageing_list, ledger_reconciliation_check
+from payments.selectors import (
+    OwedStep,
+    escrow_ageing_list,
+    ledger_reconciliation_check,
+    technician_recovery_list,
+)
 from payments.services.sweep import ESCROW_AGEING_THRESHOLD, SWEEP_LOOKBACK
 
 
@@ -18,7 +23,9 @@ def _age(delta) -> str:
 class Command(BaseCommand):
     help = (
         "Check that every ledger transaction balances, that each booking's escrow equals deposits + "
-        "balance − releases − refunds, and that paid payouts match what was posted. Also list money held "
+        "balance − releases − refunds, that paid payouts match what was posted and that technician debts "
+        "recorded match the ledger. List the debts technicians still owe back (not a failure: they are "
+        "withheld from their next payouts). Also list money held "
         f"in the escrow of a booking that is over (confirmed, cancelled, expired, resolved; no open "
         f"dispute) more than {ESCROW_AGEING_THRESHOLD} after its last status change, with the step the "
         "sweep takes for it. Exit code 1 on drift or aged escrow."
@@ -49,6 +56,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"PAYOUT DRIFT payout {row['payout_id']}: posted {row['posted']} paid {row['paid']}"
             )
+        for row in report.recovery_drift:
+            self.stdout.write(
+                f"RECOVERY DRIFT technician {row['technician_id']}: recorded {row['recorded']} "
+                f"posted {row['posted']} receivable balance {row['balance']}"
+            )
         if report.total_balance:
             self.stdout.write(f"LEDGER TOTAL is {report.total_balance}, expected 0")
 
@@ -75,6 +87,19 @@ class Command(BaseCommand):
                 f"AGED ESCROW booking {item.booking_id} ({item.booking_number}, {item.status}): "
                 f"{item.held} {item.currency} held {_age(item.age)} since its last status change; "
                 f"sweep: {step}"
+            )
+
+        # Open recoveries are listed for staff; they are repaid automatically from the technician's next
+        # payouts, so they are not a failure.
+        for recovery in technician_recovery_list(open_only=True):
+            if booking_ids is not None and recovery.booking_id not in booking_ids:
+                continue
+            self.stdout.write(
+                f"OPEN RECOVERY {recovery.pk}: technician {recovery.technician_id} "
+                f"({recovery.technician.email}) owes {recovery.outstanding} {recovery.currency} of "
+                f"{recovery.amount} for booking {recovery.booking_id} ({recovery.booking.number}) "
+                f"since {timezone.localtime(recovery.created_at):%Y-%m-%d %H:%M} "
+                f"({recovery.get_reason_display()}); withheld from their next payouts"
             )
 
         if not report.ok or aged:
