@@ -143,6 +143,23 @@ def test_money_for_a_closed_booking_is_announced_as_coming_back(customer, techni
     assert note.type == "payment.refund_due" and "refund" in note.body
 
 
+def test_the_balance_of_a_dispute_released_to_the_technician_is_a_plain_receipt(
+    customer, technician
+):
+    """Resolved `release_to_technician`, the full price is still owed: the balance is not coming back."""
+    from bookings.tests.factories import DisputeFactory
+
+    booking = BookingFactory(
+        customer=customer, technician=technician, deposit_paid=True, status="resolved"
+    )
+    DisputeFactory(
+        booking=booking, status="resolved", outcome="release_to_technician", opened_by=customer
+    )
+    payment = _succeeded(booking, purpose=PaymentPurpose.BALANCE, amount=booking.balance_amount)
+    producers.payment_result_notify(payment_id=payment.pk, booking_id=booking.pk, succeeded=True)
+    assert _only(customer).type == "payment.succeeded"
+
+
 def test_a_second_payment_for_the_same_deposit_is_announced_as_a_duplicate(customer, technician):
     booking = BookingFactory(customer=customer, technician=technician, deposit_paid=True)
     first = _succeeded(booking, completed_at=timezone.now() - timedelta(minutes=5))
