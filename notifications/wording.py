@@ -55,10 +55,12 @@ def deposit_paid_type(*, booking):
     return None
 
 
-def _closed_booking_statuses():
-    from payments.services.payments import CLOSED_BOOKING_STATUSES
+def _booking_closed(booking) -> bool:
+    """Money arriving for the booking goes back (payments decides: a dispute released to the technician
+    leaves the full price owed)."""
+    from payments.services.payments import booking_closed_for_payments
 
-    return CLOSED_BOOKING_STATUSES
+    return booking_closed_for_payments(booking)
 
 
 def _settled_by_another_payment(payment) -> bool:
@@ -84,7 +86,7 @@ def payment_succeeded_type(*, payment, booking) -> str:
 
     if payment is None or booking is None:
         return "payment.succeeded"
-    if booking.status in _closed_booking_statuses():
+    if _booking_closed(booking):
         return "payment.refund_due"
     if _settled_by_another_payment(payment):
         return "payment.duplicate"
@@ -103,7 +105,7 @@ def payment_failed_type(*, payment, booking):
         return "payment.failed"
     if payment.status == PaymentStatus.SUCCEEDED:
         return None  # the money arrived late after all: payment.succeeded says so
-    if booking is not None and booking.status in _closed_booking_statuses():
+    if booking is not None and _booking_closed(booking):
         return None  # nothing left to pay for; the booking's own notification explains why
     if _settled_by_another_payment(payment):
         return None  # paid another way (a new prompt, a card)
