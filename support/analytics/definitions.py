@@ -27,9 +27,10 @@ BOOKING_FIGURES: dict[str, str] = {
 # Reconciliation (a test posts through the real services and checks it):
 #   customer_payments = released_on_completion + cancellation_fees + dispute_releases
 #                       + cancellation_refunds + dispute_refunds + payment_refunds + escrow_held
-#   released_on_completion + cancellation_fees + dispute_releases − dispute_clawbacks
+#   released_on_completion + cancellation_fees + dispute_releases − (dispute_clawbacks − dispute_recoveries)
 #                       = platform_fees + technician_earnings
-#   technician_earnings = technician_payouts + technician_owed
+#   technician_earnings = technician_payouts + recoveries_withheld + technician_owed
+#   technician_debt = dispute_recoveries + payout_overpayments − recoveries_withheld
 #   cancellation_refunds + dispute_refunds + payment_refunds + dispute_clawbacks + suspense_refunds
 #                       = refunds_sent + refunds_owed
 # Tips are not a line: the platform has no tips yet (issue 18).
@@ -43,8 +44,9 @@ REVENUE_LINES: dict[str, str] = {
     "deposits_collected": "The part of `customerPayments` paid for deposits (the 20 % booking fee).",
     "balances_collected": "The part of `customerPayments` paid for balances.",
     "released_on_completion": (
-        "Escrow released when a confirmed booking's escrow held the full price (`booking:<id>:release`): "
-        "the technician's 85 % plus the platform's 15 %."
+        "Escrow released when a confirmed booking's escrow held the full price, or a booking's whose dispute "
+        "was released to the technician (`booking:<id>:release`): the technician's 85 % plus the "
+        "platform's 15 %."
     ),
     "cancellation_fees": (
         "Escrow kept as cancellation fees of bookings the customer cancelled (`booking:<id>:cancel-fee`), "
@@ -72,23 +74,42 @@ REVENUE_LINES: dict[str, str] = {
     ),
     "dispute_clawbacks": (
         "Refunds a dispute took from money already released (`dispute:<id>:clawback`): from the "
-        "technician's payouts not yet sent and from the platform's fee."
+        "technician's payouts not yet sent, from the platform's fee, and the part the technician had "
+        "already been paid (`disputeRecoveries`)."
+    ),
+    "dispute_recoveries": (
+        "The part of `disputeClawbacks` the technician had already been paid: refunded to the customer "
+        "now and owed back by the technician (`technician_receivable:*`, a recovery)."
+    ),
+    "payout_overpayments": (
+        "Technician payouts paid twice, or paid after they were cancelled: the excess, owed back by the "
+        "technician (`payout:<id>:overpaid:<total>`, `technician_receivable:*` → `mpesa_b2c_disbursed`)."
+    ),
+    "recoveries_withheld": (
+        "Withheld from technicians' later earnings to repay what they owed back "
+        "(`<release>:recovery`, `technician_payable:*` → `technician_receivable:*`)."
+    ),
+    "technician_debt": (
+        "Change in what technicians owe back: `disputeRecoveries` + `payoutOverpayments` − "
+        "`recoveriesWithheld` (net movement of `technician_receivable:*`, sign reversed)."
     ),
     "platform_fees": (
         "Net movement of `platform_revenue`: the platform's 15 % of releases, its part of cancellation fees "
         "and of dispute releases, less what dispute clawbacks took back."
     ),
     "technician_earnings": (
-        "Net movement into `technician_payable:*` other than payouts: technicians' 85 % of releases, their "
-        "part of cancellation fees and of dispute releases, less what dispute clawbacks took back."
+        "Net movement into `technician_payable:*` other than payouts and recoveries withheld: "
+        "technicians' 85 % of releases, their part of cancellation fees and of dispute releases, less what "
+        "dispute clawbacks took back from payouts not yet sent."
     ),
     "technician_payouts": (
         "Sent to technicians by M-Pesa B2C: what `payout:<id>:paid` moved out of `technician_payable:*` "
-        "(a payout paid twice by mistake counts once; the excess is the payout's `overpaidAmount`)."
+        "(a payout paid twice by mistake counts once; the excess is the payout's `overpaidAmount` and "
+        "`payoutOverpayments`)."
     ),
     "technician_owed": (
-        "Change in what technicians are owed: `technicianEarnings` − `technicianPayouts` (net movement of "
-        "`technician_payable:*`, deferred shares included)."
+        "Change in what technicians are owed: `technicianEarnings` − `technicianPayouts` − "
+        "`recoveriesWithheld` (net movement of `technician_payable:*`, deferred shares included)."
     ),
     "suspense_refunds": (
         "M-Pesa money that matched no payment, refunded by staff (`suspense:<id>:refund` into "
@@ -147,8 +168,8 @@ TECHNICIAN_FIGURES: dict[str, str] = {
         "accepted (declining clears the acceptance; null when none)."
     ),
     "earnings_jobs": (
-        "The technician's 85 % of escrow released for confirmed jobs in the range (`booking:<id>:release` "
-        "into `technician_payable:<id>`)."
+        "The technician's 85 % of escrow released for confirmed jobs in the range, and for jobs a dispute "
+        "released to them (`booking:<id>:release` into `technician_payable:<id>`)."
     ),
     "earnings_cancellation_fees": (
         "The technician's part of cancellation fees in the range (`booking:<id>:cancel-fee`)."
@@ -163,11 +184,20 @@ TECHNICIAN_FIGURES: dict[str, str] = {
     ),
     "earnings": (
         "`earningsJobs` + `earningsCancellationFees` + `earningsDisputeReleases` − `earningsClawedBack`: "
-        "everything that moved into or out of `technician_payable:<id>` in the range other than payouts."
+        "everything that moved into or out of `technician_payable:<id>` in the range other than payouts "
+        "and recoveries withheld."
     ),
     "paid_out": "Sent to the technician by M-Pesa B2C in the range (`payout:<id>:paid`).",
+    "withheld": (
+        "Withheld from the technician's earnings in the range to repay what they owed back "
+        "(`<release>:recovery`)."
+    ),
     "owed": (
         "What `technician_payable:<id>` holds at the end of the range: earned and not yet sent, deferred "
         "shares below the B2C minimum included."
+    ),
+    "owes_back": (
+        "What the technician owes back at the end of the range (minus `technician_receivable:<id>`): "
+        "refunds paid for them after they had been paid, payouts paid twice, less what was withheld."
     ),
 }

@@ -51,6 +51,7 @@ COMPLETED_STATUSES = (
 )
 ESCROW_PREFIX = "escrow:booking:"
 TECHNICIAN_PAYABLE_PREFIX = "technician_payable:"
+TECHNICIAN_RECEIVABLE_PREFIX = "technician_receivable:"
 
 # Ledger references (the table in payments/services/ledger.py) by the business event they record. A posting
 # whose reference matches none of these still counts in the net lines (held, owed, platform fees) but in no
@@ -65,6 +66,8 @@ LEDGER_EVENTS = {
     "dispute_refund": r"^dispute:[0-9]+:refund$",
     "dispute_clawback": r"^dispute:[0-9]+:clawback$",
     "payout_paid": r"^payout:[0-9]+:paid$",
+    "payout_overpaid": r"^payout:[0-9]+:overpaid:[0-9.]+$",
+    "recovery_withheld": r"^(booking|dispute):[0-9]+:[a-z-]+:recovery$",
     "suspense_refund": r"^suspense:[0-9]+:refund$",
 }
 
@@ -118,6 +121,10 @@ def _account_group():
     return Case(
         When(account__code__startswith=ESCROW_PREFIX, then=Value("escrow")),
         When(account__code__startswith=TECHNICIAN_PAYABLE_PREFIX, then=Value("technician_payable")),
+        When(
+            account__code__startswith=TECHNICIAN_RECEIVABLE_PREFIX,
+            then=Value("technician_receivable"),
+        ),
         default=F("account__code"),
         output_field=CharField(),
     )
@@ -180,7 +187,7 @@ _ESCROW_OUT = {
     "payment_refund": "payment_refunds",
 }
 # Account groups whose every posting belongs to an event line (others, like suspense, have net lines only).
-_EVENT_LINED_GROUPS = ("escrow", "technician_payable", REFUNDS_PAYABLE)
+_EVENT_LINED_GROUPS = ("escrow", "technician_payable", "technician_receivable", REFUNDS_PAYABLE)
 _COLLECTED = {
     PaymentPurpose.DEPOSIT: "deposits_collected",
     PaymentPurpose.BALANCE: "balances_collected",
@@ -204,8 +211,16 @@ def _lines_of(*, group: str, event: str, side: str, purpose: str | None, amount:
         yield "technician_owed", signed
         if event == "payout_paid":
             yield "technician_payouts", -signed
+        elif event == "recovery_withheld":
+            yield "recoveries_withheld", -signed
         else:
             yield "technician_earnings", signed
+    elif group == "technician_receivable":  # negative while owed: a credit is a new debt
+        yield "technician_debt", -signed
+        if event == "dispute_clawback":
+            yield "dispute_recoveries", -signed
+        elif event == "payout_overpaid":
+            yield "payout_overpayments", -signed
     elif group == REFUNDS_PAYABLE:
         yield "refunds_owed", signed
         if event == "payout_paid":
@@ -315,16 +330,17 @@ def _payable_sum(
     end,
     event: str | None = None,
     side: str | None = None,
-    except_event: str | None = None,
+    except_events: tuple[str, ...] = (),
+    prefix: str = TECHNICIAN_PAYABLE_PREFIX,
 ) -> Coalesce:
-    """Σ`value` over the outer technician's `technician_payable` entries posted in [start, end),
-    optionally only one event's (LEDGER_EVENTS) or all but one event's, on one side."""
+    """Σ`value` over the outer technician's `technician_payable` (or `prefix`) entries posted in
+    [start, end), optionally only one event's (LEDGER_EVENTS) or all but some events', on one side."""
     entries = LedgerEntry.objects.filter(
-        account__user_id=OuterRef("pk"), account__code__startswith=TECHNICIAN_PAYABLE_PREFIX
+        account__user_id=OuterRef("pk"), account__code__startswith=prefix
     )
     if event:
         entries = entries.filter(transaction__reference__regex=LEDGER_EVENTS[event])
-    if except_event:
+    for except_event in except_events:
         entries = entries.exclude(transaction__reference__regex=LEDGER_EVENTS[except_event])
     if side:
         entries = entries.filter(side=side)
@@ -400,12 +416,21 @@ def technician_performance(
                 "amount", start=start, end=end, event="dispute_clawback", side=EntrySide.CREDIT
             ),
             earnings=_payable_sum(
-                _signed_amount(), start=start, end=end, except_event="payout_paid"
+                _signed_amount(),
+                start=start,
+                end=end,
+                except_events=("payout_paid", "recovery_withheld"),
             ),
             paid_out=_payable_sum(
                 "amount", start=start, end=end, event="payout_paid", side=EntrySide.CREDIT
             ),
+            withheld=_payable_sum(
+                "amount", start=start, end=end, event="recovery_withheld", side=EntrySide.CREDIT
+            ),
             owed=_payable_sum(_signed_amount(), start=None, end=end),
+            owes_back=-_payable_sum(
+                _signed_amount(), start=None, end=end, prefix=TECHNICIAN_RECEIVABLE_PREFIX
+            ),
             rating=F("technician_profile__rating_average"),
             rating_count=F("technician_profile__rating_count"),
         )

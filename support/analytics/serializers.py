@@ -129,7 +129,9 @@ class AnalyticsTechnicianOutputSerializer(serializers.Serializer):
     earnings_clawed_back = _money(TECHNICIAN_FIGURES["earnings_clawed_back"])
     earnings = _money(TECHNICIAN_FIGURES["earnings"])
     paid_out = _money(TECHNICIAN_FIGURES["paid_out"])
+    withheld = _money(TECHNICIAN_FIGURES["withheld"])
     owed = _money(TECHNICIAN_FIGURES["owed"])
+    owes_back = _money(TECHNICIAN_FIGURES["owes_back"])
 
     def get_average_response_minutes(self, obj) -> float | None:
         if obj.avg_response is None:

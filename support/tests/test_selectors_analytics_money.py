@@ -186,6 +186,10 @@ EXPECTED_TOTALS = {
     "payment_refunds": "400.00",
     "escrow_held": "400.00",  # D's first deposit
     "dispute_clawbacks": "300.00",
+    "dispute_recoveries": "0.00",  # F's payout had not been sent: nothing owed back
+    "payout_overpayments": "0.00",
+    "recoveries_withheld": "0.00",
+    "technician_debt": "0.00",
     "platform_fees": "990.00",  # 750 + 150 + 45 + 90 − 45
     "technician_earnings": "5610.00",  # 4250 + 850 + 255 + 510 − 255
     "technician_payouts": "4250.00",
