@@ -35,6 +35,7 @@ from dumuwaks.core.errors import Forbidden, InvalidTransition
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from payments.selectors import booking_refundable
 
 DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 
@@ -117,8 +118,6 @@ def _refund_for_outcome(outcome: str, refund_amount, booking: Booking) -> Decima
     not refunded; a full refund is all of that (computed here); release refunds nothing. Only a partial
     refund takes an amount.
     """
-    from payments.selectors import booking_refundable
-
     if outcome != DisputeOutcome.PARTIAL_REFUND and refund_amount not in (None, ""):
         raise InvalidDisputeResolution(
             fields={"refund_amount": ["Only a partial refund takes an amount."]}

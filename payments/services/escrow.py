@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import Booking, BookingStatus, Dispute, DisputeOutcome, DisputeStatus
 from bookings.pricing import PLATFORM_FEE_RATE
 from dumuwaks.core.money import split_amount, to_decimal
 from payments.models import (
@@ -245,8 +245,6 @@ def dispute_settle(*, dispute_id: int) -> str:
 
     Returns the outcome, "awaiting_balance", "already_settled", "nothing_held" or "not_resolved".
     """
-    from bookings.models import Dispute, DisputeOutcome, DisputeStatus
-
     dispute = Dispute.objects.get(pk=dispute_id)
     with transaction.atomic():
         booking = lock_booking(dispute.booking_id)
@@ -289,8 +287,6 @@ def _dispute_refund(dispute, booking: Booking) -> Decimal:
     """What the dispute refunds: its stored amount (bookings validates it at resolution and stores the full
     amount for a full refund). Disputes resolved before that rule may lack it or ask for more than was
     paid: they refund what was paid and not refunded, and the stored amount is corrected to what moved."""
-    from bookings.models import Dispute, DisputeOutcome
-
     refundable = booking_refundable(booking_id=booking.pk)
     stored = to_decimal(dispute.refund_amount) if dispute.refund_amount else None
     if stored is not None and stored <= refundable:

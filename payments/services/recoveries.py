@@ -21,9 +21,16 @@ import logging
 from decimal import Decimal
 
 from dumuwaks.core.money import to_decimal
-from payments.models import LedgerTransactionKind, RecoveryReason, TechnicianRecovery
+from payments.models import (
+    LedgerTransactionKind,
+    PayoutChannel,
+    RecoveryReason,
+    TechnicianRecovery,
+)
 from payments.selectors import technician_owed
 from payments.services.ledger import (
+    CARD_REFUNDS_DISBURSED,
+    MPESA_B2C_DISBURSED,
     EntrySide,
     Line,
     ledger_post,
@@ -76,9 +83,6 @@ def recovery_record_overpaid(*, payout, overpaid_total: Decimal, increment: Deci
     Caller holds the booking and payout locks. The extra money left by B2C: mpesa_b2c_disbursed records it,
     and the technician owes it back.
     """
-    from payments.models import PayoutChannel
-    from payments.services.ledger import CARD_REFUNDS_DISBURSED, MPESA_B2C_DISBURSED
-
     reference = f"payout:{payout.pk}:overpaid:{to_decimal(overpaid_total)}"
     sink = CARD_REFUNDS_DISBURSED if payout.channel == PayoutChannel.CARD else MPESA_B2C_DISBURSED
     txn = ledger_post(
