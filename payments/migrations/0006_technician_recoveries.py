@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('bookings', '0002_availability_disputes_overlap'),
-        ('payments', '0004_stk_unknown_outcome_suspense'),
+        ('payments', '0005_balance_collection'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
