@@ -675,3 +675,93 @@ def test_the_technician_sees_what_they_owe(
         )
     totals = technician_client.get("/api/v1/payments/payouts/my-payouts").json()["totals"]
     assert (totals["totalOwed"], totals["payableBalance"]) == ("850.00", "0.00")
+
+
+def _money(client, booking) -> dict:
+    detail = client.get(f"/api/v1/bookings/{booking.pk}").json()["money"]
+    (listed,) = [
+        row["money"]
+        for row in client.get("/api/v1/bookings").json()["results"]
+        if row["id"] == booking.pk
+    ]
+    assert listed == detail
+    return detail
+
+
+def test_a_release_with_the_balance_unpaid_is_collected_like_a_confirmed_balance(
+    mpesa,
+    booking,
+    customer,
+    support_agent,
+    sent,
+    customer_client,
+    anon_client,
+    django_capture_on_commit_callbacks,
+):
+    """The booking shows the balance owed, a failed prompt is followed by reminders with new prompts, and
+    a week after the resolution the case goes to support (payments/services/balance.py)."""
+    from payments.services.balance import BALANCE_OVERDUE_AFTER, balance_collection_run
+    from support.models import SupportTicket
+
+    dispute = arrange(COMPLETED_UNPAID, booking, customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispute_resolve(dispute=dispute, actor=support_agent, outcome=RELEASE)
+    dispute.refresh_from_db()
+    first = Payment.objects.get(booking=booking, purpose=PaymentPurpose.BALANCE)
+    assert first.idempotency_key == f"auto-balance-{booking.pk}-1"
+    money = _money(customer_client, booking)
+    assert (money["balance"]["status"], money["amountDueNow"], money["nextAction"]) == (
+        "pending",
+        "4000.00",
+        "wait_for_prompt",
+    )
+
+    # The customer cancels the prompt: the app offers to pay.
+    cancelled = mpesa.stk_callback_payload(first.checkout_request_id, "1032")
+    assert post_callback(anon_client, "callback", cancelled).status_code == 200
+    money = _money(customer_client, booking)
+    assert (money["balance"]["status"], money["nextAction"]) == ("due", "pay_balance")
+
+    # A day later the reminder sends the second prompt; a week after the resolution, support takes over.
+    with django_capture_on_commit_callbacks(execute=True):
+        day_one = balance_collection_run(now=dispute.resolved_at + timedelta(days=1, minutes=1))
+    assert day_one.steps == [(booking.pk, "reminded:pending")]
+    assert Payment.objects.filter(
+        booking=booking, idempotency_key=f"auto-balance-{booking.pk}-2"
+    ).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        week = balance_collection_run(now=dispute.resolved_at + BALANCE_OVERDUE_AFTER)
+    assert week.steps == [(booking.pk, "handed_to_support")]
+    assert SupportTicket.objects.filter(related_booking=booking).count() == 1
+    assert _money(customer_client, booking)["balanceOverdue"] is True
+
+
+@pytest.mark.parametrize("outcome", [FULL, PARTIAL])
+def test_after_a_refund_outcome_the_balance_is_not_collected(
+    mpesa,
+    booking,
+    customer,
+    support_agent,
+    sent,
+    customer_client,
+    django_capture_on_commit_callbacks,
+    outcome,
+):
+    from payments.services.balance import balance_collection_run
+
+    dispute = arrange(CONFIRMED_UNPAID, booking, customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispute_resolve(
+            dispute=dispute,
+            actor=support_agent,
+            outcome=outcome,
+            refund_amount=Decimal(400) if outcome == PARTIAL else None,
+        )
+    dispute.refresh_from_db()
+    money = _money(customer_client, booking)
+    assert (money["balance"]["status"], money["amountDueNow"], money["nextAction"]) == (
+        "not_collected",
+        "0.00",
+        "none",
+    )
+    assert balance_collection_run(now=dispute.resolved_at + timedelta(days=2)).steps == []
