@@ -30,6 +30,7 @@ from bookings.models import (
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.sql import prepared_cursor
 from payments.models import BalanceCollection, Payment
+from payments.selectors import released_by_dispute_exists
 
 # A window whose end is at or after this is read as "until midnight" (TimeField cannot hold 24:00).
 END_OF_DAY = time(23, 59)
@@ -242,6 +243,7 @@ def bookings_displayed(queryset: QuerySet) -> QuerySet:
         _with_relations(queryset)
         .select_related("balance_collection")
         .prefetch_related(Prefetch("payments", queryset=payments))
+        .annotate(released_by_dispute=released_by_dispute_exists())
         .only(
             *own,
             *parties,

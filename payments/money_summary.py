@@ -13,7 +13,10 @@ waiting on a payment, paid or no longer collected; how much is due now; the paym
 It is the same for every viewer except the waiting payment's phone, hidden when the viewer may not see the
 customer's contacts (bookings.serializers.contacts_shown). It reads only the booking, its customer, its
 payments and its balance collection row: exactly the rows whose `xmin` versions the rendered cache's key
-(bookings/selectors.py `_representation_version_sql`), so a cached representation is never stale. Nothing here
+(bookings/selectors.py `_representation_version_sql`), so a cached representation is never stale. A resolved
+booking also needs whether its dispute was released to the technician (then the balance is owed, README
+"Disputes"): annotated by bookings_displayed (`released_by_dispute`, else one query); the outcome is written
+in the transaction that resolves the booking and never changes, so the booking row's version covers it. Nothing here
 depends on the clock: a prompt whose window passed shows as waiting until the beat job expires it (a row
 change), which is when paying again becomes possible.
 """
@@ -27,6 +30,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from bookings.models import BookingStatus
 from dumuwaks.core.representation import iso_datetime, money_string
 from payments.models import ACTIVE_PAYMENT_STATUSES, PaymentMethod, PaymentPurpose, PaymentStatus
+from payments.selectors import booking_owes_price
 
 # Status of the deposit or the balance.
 NOT_DUE = "not_due"  # the balance before the job is confirmed
@@ -34,9 +38,7 @@ REQUESTING = "requesting"  # due; the automatic prompt is on its way
 PENDING = "pending"  # a payment is open (prompt on the phone, answer lost, card checkout)
 DUE = "due"  # due and nothing open: the customer pays from the app
 PAID = "paid"
-NOT_COLLECTED = (
-    "not_collected"  # the booking ended without it (cancelled, expired, disputed, resolved)
-)
+NOT_COLLECTED = "not_collected"  # the booking ended without it (cancelled, expired, disputed, resolved by a refund)
 PART_STATUSES = (NOT_DUE, REQUESTING, PENDING, DUE, PAID, NOT_COLLECTED)
 
 PAY_DEPOSIT = "pay_deposit"
@@ -101,7 +103,8 @@ def _deposit_status(booking, payments, succeeded, open_) -> str:
 def _balance_status(booking, payments, succeeded, open_) -> str:
     if succeeded is not None:
         return PAID
-    if booking.status == BookingStatus.CONFIRMED and booking.deposit_paid_at is not None:
+    # Confirmed, or resolved `release_to_technician`: the customer owes the full price.
+    if booking_owes_price(booking) and booking.deposit_paid_at is not None:
         if open_ is not None:
             return PENDING
         balances = [p for p in payments if p.purpose == PaymentPurpose.BALANCE]

@@ -96,34 +96,45 @@ def booking_refundable(*, booking_id: int) -> Decimal:
     )
 
 
-def _released_by_dispute() -> Exists:
-    """The booking's dispute was resolved `release_to_technician` (annotation on a Booking queryset)."""
+def _releasing_disputes():
     from bookings.models import Dispute, DisputeOutcome, DisputeStatus
 
-    return Exists(
-        Dispute.objects.filter(
-            booking_id=OuterRef("pk"),
-            status=DisputeStatus.RESOLVED,
-            outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
-        )
+    return Dispute.objects.filter(
+        booking_id=OuterRef("pk"),
+        status=DisputeStatus.RESOLVED,
+        outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
     )
+
+
+def released_by_dispute_exists() -> Exists:
+    """The booking's dispute was resolved `release_to_technician` (annotation on a Booking queryset): the
+    customer owes the full price (booking_owes_price)."""
+    return Exists(_releasing_disputes())
+
+
+def released_by_dispute_at() -> Subquery:
+    """When the booking's dispute was resolved `release_to_technician`, or null (Booking annotation)."""
+    return Subquery(_releasing_disputes().order_by("resolved_at").values("resolved_at")[:1])
 
 
 def booking_owes_price(booking) -> bool:
     """The customer owes the full price: the booking is confirmed, or its dispute was resolved in the
-    technician's favour (`release_to_technician`: the money follows the confirmed rules, README "Disputes")."""
+    technician's favour (`release_to_technician`: the money follows the confirmed rules, README "Disputes").
+    Uses the `released_by_dispute` annotation when the booking has it (bookings_displayed)."""
     from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
 
     if booking.status == BookingStatus.CONFIRMED:
         return True
-    return (
-        booking.status == BookingStatus.RESOLVED
-        and Dispute.objects.filter(
-            booking_id=booking.pk,
-            status=DisputeStatus.RESOLVED,
-            outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
-        ).exists()
-    )
+    if booking.status != BookingStatus.RESOLVED:
+        return False
+    annotated = getattr(booking, "released_by_dispute", None)
+    if annotated is not None:
+        return annotated
+    return Dispute.objects.filter(
+        booking_id=booking.pk,
+        status=DisputeStatus.RESOLVED,
+        outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
+    ).exists()
 
 
 # --- Technician recoveries ----------------------------------------------------------------------------------------
@@ -725,7 +736,7 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
         balance_attempted=Exists(attempted.filter(purpose=PaymentPurpose.BALANCE)),
         dispute_to_settle=Subquery(unsettled.values("pk")[:1]),
         dispute_outcome=Subquery(unsettled.values("outcome")[:1]),
-        released_by_dispute=_released_by_dispute(),
+        released_by_dispute=released_by_dispute_exists(),
     )
     owes_price = Q(status=BookingStatus.CONFIRMED) | Q(
         status=BookingStatus.RESOLVED, released_by_dispute=True
@@ -896,8 +907,9 @@ def escrow_ageing_list(
 def balance_collection_candidate_ids(
     *, due_before: datetime, due_after: datetime, limit: int
 ) -> list[int]:
-    """Confirmed bookings whose balance is unpaid, fell due (confirmation) in (`due_after`, `due_before`] and
-    has not gone to support yet, longest due first. One query; the step re-checks each under its lock."""
+    """Bookings that owe their full price (confirmed, or resolved `release_to_technician`) whose balance is
+    unpaid, fell due (confirmation, else the release) in (`due_after`, `due_before`] and has not gone to
+    support yet, longest due first. One query; the step re-checks each under its lock."""
     from bookings.models import Booking, BookingStatus
 
     paid = Payment.objects.filter(
@@ -905,14 +917,16 @@ def balance_collection_candidate_ids(
     )
     return list(
         Booking.objects.filter(
-            status=BookingStatus.CONFIRMED,
+            status__in=(BookingStatus.CONFIRMED, BookingStatus.RESOLVED),
             deposit_paid_at__isnull=False,
             balance_amount__gt=0,
-            confirmed_at__gt=due_after,
-            confirmed_at__lte=due_before,
         )
+        .annotate(released_at=released_by_dispute_at())
+        .filter(Q(status=BookingStatus.CONFIRMED) | Q(released_at__isnull=False))
+        .annotate(due_at=Coalesce("confirmed_at", "released_at"))
+        .filter(due_at__gt=due_after, due_at__lte=due_before)
         .filter(~Exists(paid))
         .exclude(balance_collection__overdue_at__isnull=False)
-        .order_by("confirmed_at", "pk")
+        .order_by("due_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -1,4 +1,6 @@
 """Collecting a confirmed booking's balance: automatic prompts, reminders on a schedule, hand-over to support.
+A booking whose dispute was resolved `release_to_technician` owes its balance the same way (due from
+confirmation, else from the resolution; payments.selectors.booking_owes_price).
 
 When the customer confirms the job, the balance is requested by STK push (the event path, or the money sweep
 when that message was lost). A prompt can fail, be cancelled or expire; the customer can then pay again from
@@ -32,7 +34,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
-from bookings.models import Booking, BookingStatus
+from bookings.models import Booking, Dispute, DisputeOutcome, DisputeStatus
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.side_effects import publish_after_commit
 from payments import errors
@@ -43,7 +45,7 @@ from payments.models import (
     PaymentPurpose,
     PaymentStatus,
 )
-from payments.selectors import balance_collection_candidate_ids
+from payments.selectors import balance_collection_candidate_ids, booking_owes_price
 from payments.services.common import lock_booking
 from payments.services.payments import payment_request_stk
 from support.models import TicketCategory, TicketPriority
@@ -154,9 +156,10 @@ def balance_collection_run(*, now: datetime | None = None) -> BalanceCollectionR
 
 
 def _balance_outstanding(booking: Booking) -> bool:
-    """Caller holds the booking lock."""
+    """Caller holds the booking lock. A booking resolved `release_to_technician` owes its balance like a
+    confirmed one (README "Disputes: every outcome in every state")."""
     return (
-        booking.status == BookingStatus.CONFIRMED
+        booking_owes_price(booking)
         and booking.deposit_paid_at is not None
         and booking.balance_amount > 0
         and not Payment.objects.filter(
@@ -170,8 +173,18 @@ def _collection_for(booking: Booking, *, now: datetime) -> BalanceCollection:
     of the row takes first, so it cannot be created twice."""
     collection = BalanceCollection.objects.filter(booking=booking).first()
     if collection is None:
+        # Due since confirmation; for a booking disputed before it was confirmed, since the release.
+        released_at = (
+            Dispute.objects.filter(
+                booking=booking,
+                status=DisputeStatus.RESOLVED,
+                outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN,
+            )
+            .values_list("resolved_at", flat=True)
+            .first()
+        )
         collection = BalanceCollection.objects.create(
-            booking=booking, due_since=booking.confirmed_at or now
+            booking=booking, due_since=booking.confirmed_at or released_at or now
         )
     return collection
 
@@ -179,7 +192,7 @@ def _collection_for(booking: Booking, *, now: datetime) -> BalanceCollection:
 def balance_collection_step(*, booking_id: int, now: datetime | None = None) -> str:
     """The booking's next collection step, if one is due at `now`. Call outside any transaction.
 
-    Returns `not_outstanding` (paid, or the booking is no longer confirmed), `with_support` (handed over
+    Returns `not_outstanding` (paid, or the booking no longer owes its price), `with_support` (handed over
     before), `handed_to_support`, `nothing_due`, or `reminded:<prompt outcome>` (see
     `balance_prompt_request`).
     """
