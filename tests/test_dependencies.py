@@ -45,6 +45,7 @@ USED_WITHOUT_IMPORT = {
     "pytest-xdist": "pytest plugin (make test runs -n 2)",
     "ruff": "linter and formatter (make test)",
     "playwright": "imported as playwright.sync_api in the browser tests",
+    "daphne": "channels.testing imports it for WebsocketCommunicator (tests only; not a shipped server)",
 }
 _PIN = re.compile(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s;]+)")
 
