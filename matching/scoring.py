@@ -173,7 +173,14 @@ def pricing_fit_score(*, estimate: Decimal | float | None, budget: Decimal | flo
 
 
 def response_time_score(*, average_minutes: float | None) -> float:
-    """exp(−minutes / 60): 5 min → 0.92, 30 min → 0.61, 2 h → 0.14. Unknown → neutral 0.5."""
+    """exp(−minutes / 60): 5 min → 0.92, 30 min → 0.61, 1 h → 0.37, 2 h → 0.14.
+
+    `average_minutes` is the technician's median response time over the last 90 days
+    (matching.services.response_time). Unknown (fewer than 3 answers in the window) → neutral 0.5, so a
+    newcomer is neither rewarded nor punished. Exponential rather than linear because the difference between
+    answering in 5 and in 30 minutes matters to a customer waiting for a plumber; between 4 and 5 hours it
+    hardly does.
+    """
     if average_minutes is None:
         return NEUTRAL
     return _clamp(math.exp(-max(0.0, float(average_minutes)) / RESPONSE_SCALE_MINUTES))

@@ -9,11 +9,14 @@ from django.db.models import (
     Count,
     DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     Min,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
 )
 from django.db.models.expressions import RawSQL
@@ -21,7 +24,7 @@ from django.db.models.functions import Greatest
 
 from accounts.models import KycStatus, Role, ServiceCategory
 from bookings import selectors as bookings_selectors
-from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
+from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, BookingStatusHistory
 from matching.models import Match, MatchingPreference
 from matching.scoring import (
     AVAILABILITY_BUFFER_MINUTES,
@@ -30,6 +33,7 @@ from matching.scoring import (
     Candidate,
     bounding_box,
 )
+from notifications.models import ConversationParticipant, Message
 
 # Bookings that count as a job done by the technician.
 DONE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED, BookingStatus.RESOLVED)
@@ -245,3 +249,106 @@ def category_resolve(*, category_id: int | None = None, slug: str | None = None)
     if slug:
         return queryset.filter(slug=slug).first()
     return None
+
+
+# --- Response time -----------------------------------------------------------------------------------------------
+
+
+def booking_response_samples(*, since: datetime) -> list[tuple[int, float]]:
+    """(technician id, minutes) for every booking offer answered (accept or decline) or left to expire since
+    `since`, from the booking history rows.
+
+    The offer starts at the latest of: the booking's creation (a job request for the technician it was made
+    for), the previous technician's decline (the job went back to the open pool), and, for an accept or an
+    expiry, the deposit payment (accepting is impossible before it). An expiry counts against the technician
+    who held the paid job without answering; an unpaid booking that expired was never theirs to accept.
+    An open job taken from the pool counts from the moment it was open to everybody: the time to take it.
+    """
+    previous_decline = Subquery(
+        BookingStatusHistory.objects.filter(
+            booking_id=OuterRef("booking_id"),
+            from_status=BookingStatus.PENDING,
+            to_status=BookingStatus.PENDING,
+            created_at__lt=OuterRef("created_at"),
+        )
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    answered = Q(
+        from_status=BookingStatus.PENDING,
+        to_status__in=(BookingStatus.ACCEPTED, BookingStatus.PENDING),
+        actor__role=Role.TECHNICIAN,
+    )
+    expired_unanswered = Q(
+        from_status=BookingStatus.PENDING,
+        to_status=BookingStatus.EXPIRED,
+        actor__isnull=True,
+        booking__technician__isnull=False,
+        booking__deposit_paid_at__isnull=False,
+    )
+    rows = (
+        BookingStatusHistory.objects.filter(answered | expired_unanswered, created_at__gte=since)
+        .annotate(previous_decline_at=previous_decline)
+        .values_list(
+            "actor_id",
+            "booking__technician_id",
+            "to_status",
+            "created_at",
+            "booking__created_at",
+            "booking__deposit_paid_at",
+            "previous_decline_at",
+        )
+        .order_by()
+    )
+    samples = []
+    for actor_id, assigned_id, to_status, at, created_at, paid_at, declined_at in rows:
+        starts = [created_at, declined_at]
+        if to_status != BookingStatus.PENDING:  # accepting (or letting expire) needs the deposit
+            starts.append(paid_at)
+        offered_at = max(start for start in starts if start is not None)
+        technician_id = actor_id if to_status != BookingStatus.EXPIRED else assigned_id
+        samples.append((technician_id, max(0.0, (at - offered_at).total_seconds() / 60)))
+    return samples
+
+
+def chat_response_samples(*, since: datetime) -> list[tuple[int, float]]:
+    """(technician id, minutes) for every conversation a customer opened since `since` (their first message
+    came before any of the technician's) that the technician has answered: from the customer's first message
+    to the technician's first reply. A conversation still unanswered gives no sample yet."""
+    customer_roles = (Role.CUSTOMER, Role.CORPORATE)
+    first_customer_message = Subquery(
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"), sender__role__in=customer_roles
+        )
+        .order_by("created_at", "id")
+        .values("created_at")[:1]
+    )
+    first_reply = Subquery(
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            sender_id=OuterRef("user_id"),
+            created_at__gt=OuterRef("opened_at"),
+        )
+        .order_by("created_at", "id")
+        .values("created_at")[:1]
+    )
+    technician_wrote_first = Exists(
+        Message.objects.filter(
+            conversation_id=OuterRef("conversation_id"),
+            sender_id=OuterRef("user_id"),
+            created_at__lte=OuterRef("opened_at"),
+        )
+    )
+    rows = (
+        ConversationParticipant.objects.filter(user__role=Role.TECHNICIAN)
+        .annotate(opened_at=first_customer_message)
+        .filter(opened_at__gte=since)
+        .annotate(replied_at=first_reply, technician_first=technician_wrote_first)
+        .filter(replied_at__isnull=False, technician_first=False)
+        .values_list("user_id", "opened_at", "replied_at")
+        .order_by()
+    )
+    return [
+        (user_id, (replied_at - opened_at).total_seconds() / 60)
+        for user_id, opened_at, replied_at in rows
+    ]

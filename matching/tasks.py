@@ -3,10 +3,16 @@ SKIP LOCKED, so overlapping runs and a concurrent accept never collide."""
 
 from celery import shared_task
 
-from matching.services import matches_expire_stale
+from matching.services import matches_expire_stale, technician_response_times_refresh
 
 
 @shared_task(name="matching.expire_stale_matches")
 def expire_stale_matches() -> int:
     """Suggested matches older than MATCHING_MATCH_TTL_HOURS, or whose slot has started → expired."""
     return matches_expire_stale()
+
+
+@shared_task(name="matching.refresh_response_times")
+def refresh_response_times() -> int:
+    """Every technician's median response time over the last 90 days (matching.services.response_time)."""
+    return technician_response_times_refresh()

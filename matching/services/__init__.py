@@ -15,6 +15,7 @@ from matching.services.preferences import (
     customer_block_delete,
     matching_preferences_update,
 )
+from matching.services.response_time import technician_response_times_refresh
 from matching.services.search import default_max_distance_km, match_search, match_ttl
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "match_ttl",
     "matches_expire_stale",
     "matching_preferences_update",
+    "technician_response_times_refresh",
 ]
