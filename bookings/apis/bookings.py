@@ -1,10 +1,7 @@
-"""Thin HTTP layer of the bookings API: parse → one service/selector → render."""
+"""Bookings API: list, create, detail, status actions, dispute opening, history, quote, stats."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,25 +11,19 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, ServiceCategory, User
 from bookings import list_cache, selectors, serializers
-from bookings.errors import BookingNotFound, DisputeNotFound, InvalidBooking, TechnicianNotFound
-from bookings.models import BookingStatus, DisputeNote, TimeOff, WeeklyAvailability
+from bookings.errors import BookingNotFound, InvalidBooking
+from bookings.models import BookingStatus
 from bookings.services import (
-    availability_replace,
     booking_cancel,
     booking_create,
     booking_transition,
     booking_update,
     cancellation_quote,
-    dispute_add_note,
     dispute_open,
-    dispute_resolve,
 )
 from dumuwaks.core import rendered_cache
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.ordering import camel_orderings
-from dumuwaks.core.permissions import IsStaffMember, IsTechnician
-
-MAX_FREE_SLOT_DAYS = 31
 
 
 def _booking_for(request, pk: int):
@@ -353,179 +344,3 @@ class BookingStatsApi(APIView):
             "by_status": [{"status": s, "count": n} for s, n in stats["by_status"].items()],
         }
         return Response(serializers.BookingStatsOutputSerializer(data).data)
-
-
-# --- Disputes (staff) -----------------------------------------------------------------------------------------
-
-
-def _dispute_queryset():
-    return selectors.dispute_queue().prefetch_related(
-        Prefetch("notes", queryset=DisputeNote.objects.order_by("created_at", "id"))
-    )
-
-
-def _dispute_for_staff(pk: int):
-    dispute = _dispute_queryset().filter(pk=pk).first()
-    if dispute is None:
-        raise DisputeNotFound()
-    return dispute
-
-
-class BookingDisputeQueueApi(GenericAPIView):
-    permission_classes = [IsStaffMember]
-    filter_backends: list = []
-    serializer_class = serializers.BookingDisputeStaffOutputSerializer
-
-    @extend_schema(
-        parameters=[serializers.BookingDisputeQuerySerializer],
-        responses={
-            200: serializers.BookingDisputeStaffOutputSerializer(many=True),
-            **error_responses(400, 403),
-        },
-    )
-    def get(self, request):
-        query = serializers.BookingDisputeQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        queryset = _dispute_queryset()
-        if query.validated_data.get("status"):
-            queryset = queryset.filter(status=query.validated_data["status"])
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(
-            serializers.BookingDisputeStaffOutputSerializer(page, many=True).data
-        )
-
-
-class BookingDisputeResolveApi(APIView):
-    permission_classes = [IsStaffMember]
-
-    @extend_schema(
-        request=serializers.BookingDisputeResolveInputSerializer,
-        responses={
-            200: serializers.BookingDisputeStaffOutputSerializer,
-            **error_responses(400, 403, 404, 409),
-        },
-    )
-    def post(self, request, pk: int):
-        dispute = _dispute_for_staff(pk)
-        payload = serializers.BookingDisputeResolveInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        dispute_resolve(
-            dispute=dispute,
-            actor=request.user,
-            outcome=data["outcome"],
-            refund_amount=data.get("refund_amount"),
-            notes=data["notes"],
-        )
-        return Response(
-            serializers.BookingDisputeStaffOutputSerializer(_dispute_for_staff(pk)).data
-        )
-
-
-class BookingDisputeNoteApi(APIView):
-    permission_classes = [IsStaffMember]
-
-    @extend_schema(
-        request=serializers.BookingDisputeNoteInputSerializer,
-        responses={
-            201: serializers.BookingDisputeNoteOutputSerializer,
-            **error_responses(400, 403, 404),
-        },
-    )
-    def post(self, request, pk: int):
-        dispute = _dispute_for_staff(pk)
-        payload = serializers.BookingDisputeNoteInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        note = dispute_add_note(
-            dispute=dispute, author=request.user, body=payload.validated_data["body"]
-        )
-        return Response(
-            serializers.BookingDisputeNoteOutputSerializer(note).data,
-            status=status.HTTP_201_CREATED,
-        )
-
-
-# --- Availability ---------------------------------------------------------------------------------------------
-
-
-def _availability_of(technician) -> dict:
-    return {
-        "weekly_hours": list(
-            WeeklyAvailability.objects.filter(technician=technician).values(
-                "weekday", "start_time", "end_time"
-            )
-        ),
-        "time_off": list(TimeOff.objects.filter(technician=technician).order_by("starts_at")),
-    }
-
-
-class MyAvailabilityApi(APIView):
-    permission_classes = [IsTechnician]
-
-    @extend_schema(
-        summary="My weekly working hours and time-off (no weekly hours = available any time)",
-        responses={200: serializers.BookingAvailabilitySerializer, **error_responses(403)},
-    )
-    def get(self, request):
-        return Response(
-            serializers.BookingAvailabilitySerializer(_availability_of(request.user)).data
-        )
-
-    @extend_schema(
-        summary="Replace my weekly working hours and time-off",
-        request=serializers.BookingAvailabilitySerializer,
-        responses={200: serializers.BookingAvailabilitySerializer, **error_responses(400, 403)},
-    )
-    def put(self, request):
-        payload = serializers.BookingAvailabilitySerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        availability_replace(
-            technician=request.user,
-            weekly_hours=payload.validated_data["weekly_hours"],
-            time_off=payload.validated_data["time_off"],
-        )
-        return Response(
-            serializers.BookingAvailabilitySerializer(_availability_of(request.user)).data
-        )
-
-
-class TechnicianFreeSlotsApi(APIView):
-    @extend_schema(
-        summary="Free slots of a technician between two dates (at most 31 days)",
-        parameters=[
-            OpenApiParameter(
-                "from", str, description="First local date (YYYY-MM-DD), default today"
-            ),
-            OpenApiParameter("to", str, description="Last local date, default from + 6 days"),
-            OpenApiParameter("duration", int, description="Slot length in minutes (default 60)"),
-        ],
-        responses={
-            200: serializers.BookingFreeSlotsOutputSerializer,
-            **error_responses(400, 404),
-        },
-    )
-    def get(self, request, pk: int):
-        technician = User.objects.filter(pk=pk, role=Role.TECHNICIAN, is_active=True).first()
-        if technician is None:
-            raise TechnicianNotFound()
-        query = serializers.BookingFreeSlotsQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        date_from = query.validated_data.get("from") or timezone.localdate()
-        date_to = query.validated_data.get("to") or date_from + timedelta(days=6)
-        if date_to < date_from:
-            raise InvalidBooking(fields={"to": ["Must not be before from."]})
-        if (date_to - date_from).days + 1 > MAX_FREE_SLOT_DAYS:
-            raise InvalidBooking(fields={"to": [f"At most {MAX_FREE_SLOT_DAYS} days at a time."]})
-        slot_minutes = query.validated_data["duration"]
-        slots, has_hours = selectors.technician_free_slots(
-            technician=technician, date_from=date_from, date_to=date_to, slot_minutes=slot_minutes
-        )
-        data = {
-            "technician_id": technician.pk,
-            "date_from": date_from,
-            "date_to": date_to,
-            "slot_minutes": slot_minutes,
-            "has_working_hours": has_hours,
-            "slots": [{"start": s.start, "end": s.end} for s in slots],
-        }
-        return Response(serializers.BookingFreeSlotsOutputSerializer(data).data)

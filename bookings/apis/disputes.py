@@ -1,0 +1,104 @@
+"""Disputes API (staff): the queue, resolving, notes."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings import selectors, serializers
+from bookings.errors import DisputeNotFound
+from bookings.models import DisputeNote
+from bookings.services import dispute_add_note, dispute_resolve
+from dumuwaks.core.openapi import error_responses
+from dumuwaks.core.permissions import IsStaffMember
+
+
+def _dispute_queryset():
+    return selectors.dispute_queue().prefetch_related(
+        Prefetch("notes", queryset=DisputeNote.objects.order_by("created_at", "id"))
+    )
+
+
+def _dispute_for_staff(pk: int):
+    dispute = _dispute_queryset().filter(pk=pk).first()
+    if dispute is None:
+        raise DisputeNotFound()
+    return dispute
+
+
+class BookingDisputeQueueApi(GenericAPIView):
+    permission_classes = [IsStaffMember]
+    filter_backends: list = []
+    serializer_class = serializers.BookingDisputeStaffOutputSerializer
+
+    @extend_schema(
+        parameters=[serializers.BookingDisputeQuerySerializer],
+        responses={
+            200: serializers.BookingDisputeStaffOutputSerializer(many=True),
+            **error_responses(400, 403),
+        },
+    )
+    def get(self, request):
+        query = serializers.BookingDisputeQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        queryset = _dispute_queryset()
+        if query.validated_data.get("status"):
+            queryset = queryset.filter(status=query.validated_data["status"])
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(
+            serializers.BookingDisputeStaffOutputSerializer(page, many=True).data
+        )
+
+
+class BookingDisputeResolveApi(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        request=serializers.BookingDisputeResolveInputSerializer,
+        responses={
+            200: serializers.BookingDisputeStaffOutputSerializer,
+            **error_responses(400, 403, 404, 409),
+        },
+    )
+    def post(self, request, pk: int):
+        dispute = _dispute_for_staff(pk)
+        payload = serializers.BookingDisputeResolveInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        dispute_resolve(
+            dispute=dispute,
+            actor=request.user,
+            outcome=data["outcome"],
+            refund_amount=data.get("refund_amount"),
+            notes=data["notes"],
+        )
+        return Response(
+            serializers.BookingDisputeStaffOutputSerializer(_dispute_for_staff(pk)).data
+        )
+
+
+class BookingDisputeNoteApi(APIView):
+    permission_classes = [IsStaffMember]
+
+    @extend_schema(
+        request=serializers.BookingDisputeNoteInputSerializer,
+        responses={
+            201: serializers.BookingDisputeNoteOutputSerializer,
+            **error_responses(400, 403, 404),
+        },
+    )
+    def post(self, request, pk: int):
+        dispute = _dispute_for_staff(pk)
+        payload = serializers.BookingDisputeNoteInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        note = dispute_add_note(
+            dispute=dispute, author=request.user, body=payload.validated_data["body"]
+        )
+        return Response(
+            serializers.BookingDisputeNoteOutputSerializer(note).data,
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,16 @@
+"""Reads for disputes."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from bookings.models import Dispute
+
+
+def dispute_queue(*, statuses: list[str] | None = None) -> QuerySet[Dispute]:
+    queryset = Dispute.objects.select_related(
+        "booking", "booking__customer", "booking__technician", "opened_by", "resolved_by"
+    ).order_by("created_at", "id")
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    return queryset
