@@ -1,5 +1,7 @@
 """Personas and clients shared by every app's tests (see ../shared/STYLE.md, "Tests")."""
 
+from dataclasses import dataclass, field
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -68,6 +70,85 @@ def fresh_channel_layer():
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    name: str
+    args: tuple
+    kwargs: dict
+    countdown: int | None
+
+
+@dataclass
+class TaskOutbox:
+    """Celery tasks the code queued during a test, recorded instead of run or sent: the test seam for every
+    side effect that leaves as a task (payout sends, STK and B2C queries, notification deliveries, sweeps),
+    as Django's `mail.outbox` is for email.
+
+    It records at Celery's public entry points (`Task.apply_async`, which `delay` calls, and `Task.apply`,
+    which eager mode uses), so it sees every path: `dumuwaks.core.side_effects.enqueue_after_commit`, which
+    queues when the transaction commits (outside a `transaction=True` test, commit with
+    `django_capture_on_commit_callbacks(execute=True)`), `enqueue_now` and a sweeper's direct `delay`.
+    """
+
+    queued: list[QueuedTask] = field(default_factory=list)
+    _patches: pytest.MonkeyPatch | None = None
+
+    def hold(self, *tasks) -> None:
+        """From now on record `tasks` (tasks or names; every task when none is given) instead of running or
+        sending them; other tasks run as usual. Replaces what an earlier `hold` held."""
+        from celery.app.task import Task
+
+        self.release()
+        names = {task if isinstance(task, str) else task.name for task in tasks}
+        run_async, run = Task.apply_async, Task.apply
+
+        def held(task) -> bool:
+            return not names or task.name in names
+
+        def apply_async(task, args=None, kwargs=None, countdown=None, **options):
+            if not held(task):
+                return run_async(task, args, kwargs, countdown=countdown, **options)
+            self.queued.append(
+                QueuedTask(task.name, tuple(args or ()), dict(kwargs or {}), countdown)
+            )
+            return None
+
+        def apply(task, args=None, kwargs=None, **options):
+            if not held(task):
+                return run(task, args, kwargs, **options)
+            self.queued.append(QueuedTask(task.name, tuple(args or ()), dict(kwargs or {}), None))
+            return None
+
+        self._patches = pytest.MonkeyPatch()
+        self._patches.setattr(Task, "apply_async", apply_async)
+        self._patches.setattr(Task, "apply", apply)
+
+    def release(self) -> None:
+        """Tasks run or go to the broker again (what was recorded stays readable)."""
+        if self._patches is not None:
+            self._patches.undo()
+            self._patches = None
+
+    def args_of(self, task) -> list[tuple]:
+        """The positional arguments of each queueing of `task` (a task or its name), in order."""
+        name = task if isinstance(task, str) else task.name
+        return [queued.args for queued in self.queued if queued.name == name]
+
+    def ids_of(self, task) -> list[int]:
+        """The first argument (the row id: tasks carry ids only) of each queueing of `task`, in order."""
+        return [args[0] for args in self.args_of(task)]
+
+
+@pytest.fixture
+def task_outbox():
+    """Hold every Celery task queued during the test in a `TaskOutbox` instead of running or sending it
+    (`task_outbox.hold(some_task)` holds only that one; `task_outbox.release()` lets them run again)."""
+    outbox = TaskOutbox()
+    outbox.hold()
+    yield outbox
+    outbox.release()
 
 
 @pytest.fixture(autouse=True)

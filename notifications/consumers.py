@@ -157,10 +157,6 @@ def _contacts(user_id: int) -> list[int]:
     return selectors.contact_ids_for_user(user_id=user_id)
 
 
-def _epoch_now() -> float:
-    return time.time()
-
-
 def _int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise serializers.ValidationError({name: ["A whole number is required."]})
@@ -222,7 +218,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     def _token_expired(self) -> bool:
         exp = self.scope.get("token_exp")
-        return bool(exp and exp < _epoch_now())
+        return bool(exp and exp < time.time())
 
     # --- client → server ---------------------------------------------------------------------------------------
 

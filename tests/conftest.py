@@ -80,14 +80,13 @@ class World:
             category=self.category,
             price=Decimal("5000.00"),
         )
-        with pytest.MonkeyPatch.context() as mp:
-            # The payout stays held for review and nothing is sent to Daraja while we build the world.
-            mp.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
-            self._settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000
-            self.__dict__["payment"] = paid_payment(booking)
-            now = timezone.now()
-            set_status(booking, BookingStatus.CONFIRMED, completed_at=now, confirmed_at=now)
-            self.__dict__["balance_payment"] = paid_payment(booking, "balance")
+        # The payout is held for review (above the threshold), so nothing is sent to Daraja while we build
+        # the world.
+        self._settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000
+        self.__dict__["payment"] = paid_payment(booking)
+        now = timezone.now()
+        set_status(booking, BookingStatus.CONFIRMED, completed_at=now, confirmed_at=now)
+        self.__dict__["balance_payment"] = paid_payment(booking, "balance")
         return booking
 
     @cached_property

@@ -215,17 +215,17 @@ def _wait_for(condition, *, what: str, timeout: float, worker: Worker) -> None:
 
 
 @pytest.fixture
-def queued_payout(world, admin_user):
+def queued_payout(world, admin_user, task_outbox):
     """The world's held payout, approved by an admin and committed; the send task is NOT queued anywhere."""
     from payments.services.payouts import payout_process
+    from payments.tasks import payout_send_task
 
     payout = world.payout
-    # transaction=True: on-commit work really runs, and the eager send would pay in this process.
-    not_sent: list = []
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("payments.services.payouts._enqueue_send", not_sent.append)
-        payout_process(payout_id=payout.pk, actor=admin_user)
-    assert [p.pk for p in not_sent] == [payout.pk]
+    # transaction=True: on-commit work really runs, and the eager send would pay in this process; the
+    # outbox holds it, and the test queues it to the worker's broker itself.
+    payout_process(payout_id=payout.pk, actor=admin_user)
+    task_outbox.release()
+    assert task_outbox.ids_of(payout_send_task) == [payout.pk]
     payout.refresh_from_db()
     assert payout.status == "queued"
     return payout

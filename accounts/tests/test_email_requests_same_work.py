@@ -4,8 +4,6 @@ That the known email then gets its email is tested in test_apis_password.py and 
 
 import pytest
 
-from dumuwaks.core import side_effects
-
 pytestmark = pytest.mark.django_db
 
 
@@ -21,23 +19,18 @@ def test_known_and_unknown_emails_do_the_same_work(
     customer,
     path,
     task,
-    monkeypatch,
+    task_outbox,
     django_assert_num_queries,
     django_capture_on_commit_callbacks,
 ):
-    queued: list[tuple[str, tuple]] = []
-    monkeypatch.setattr(
-        side_effects, "enqueue_now", lambda task, *args, **kwargs: queued.append((task.name, args))
-    )
-
     def request(email: str):
-        queued.clear()
+        task_outbox.queued.clear()
         with (
             django_assert_num_queries(0),
             django_capture_on_commit_callbacks(execute=True) as callbacks,
         ):
             response = anon_client.post(path, {"email": email}, format="json")
-        return response, len(callbacks), list(queued)
+        return response, len(callbacks), [(q.name, q.args) for q in task_outbox.queued]
 
     known, known_callbacks, known_queued = request("Wanjiku@Example.co.ke")
     unknown, unknown_callbacks, unknown_queued = request("ghost@example.co.ke")

@@ -19,6 +19,7 @@ from bookings.models import (
 from bookings.services import dispute_open
 from bookings.tests.factories import BookingFactory
 from payments.models import EntrySide, LedgerEntry, LedgerTransaction, Payment, Payout
+from payments.tasks import payout_send_task
 from payments.tests.helpers import assert_reconciled, paid_payment, set_status
 
 pytestmark = pytest.mark.django_db
@@ -117,9 +118,9 @@ def test_invalid_refund_amounts_are_refused_and_nothing_is_written(
 
 
 def test_a_refund_of_everything_paid_is_accepted_and_what_is_stored_is_what_moves(
-    support_client, dispute, django_capture_on_commit_callbacks, monkeypatch
+    support_client, dispute, django_capture_on_commit_callbacks, task_outbox
 ):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+    task_outbox.hold(payout_send_task)
     with django_capture_on_commit_callbacks(execute=True):
         response = _resolve(
             support_client, dispute, {"outcome": "partial_refund", "refundAmount": "600"}
@@ -132,9 +133,9 @@ def test_a_refund_of_everything_paid_is_accepted_and_what_is_stored_is_what_move
 
 
 def test_a_full_refund_stores_the_amount_it_refunds(
-    support_client, dispute, django_capture_on_commit_callbacks, monkeypatch
+    support_client, dispute, django_capture_on_commit_callbacks, task_outbox
 ):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+    task_outbox.hold(payout_send_task)
     with django_capture_on_commit_callbacks(execute=True):
         response = _resolve(support_client, dispute, {"outcome": "full_refund"})
     assert response.status_code == 200, response.json()

@@ -4,6 +4,7 @@ per-worker prefix), through the same JWT middleware and URL router as production
 import asyncio
 
 import pytest
+import time_machine
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -456,10 +457,8 @@ async def test_anonymous_scope_without_middleware_is_refused():
     assert (await communicator.receive_output(timeout=TIMEOUT))["code"] == 4401
 
 
-async def test_socket_closes_once_its_token_expires(customer, monkeypatch):
+async def test_socket_closes_once_its_token_expires(customer):
     from datetime import timedelta
-
-    from notifications import consumers
 
     token = AccessToken.for_user(customer)
     token.set_exp(lifetime=timedelta(minutes=1))
@@ -468,12 +467,12 @@ async def test_socket_closes_once_its_token_expires(customer, monkeypatch):
     assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "ready"
     await communicator.send_json_to({"action": "ping"})
     assert (await communicator.receive_json_from(timeout=TIMEOUT))["type"] == "pong"
-    monkeypatch.setattr(consumers, "_epoch_now", lambda: token["exp"] + 1)
-    await communicator.send_json_to({"action": "ping"})
-    assert await communicator.receive_output(timeout=TIMEOUT) == {
-        "type": "websocket.close",
-        "code": 4401,
-    }
+    with time_machine.travel(token["exp"] + 1):
+        await communicator.send_json_to({"action": "ping"})
+        assert await communicator.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4401,
+        }
 
 
 async def test_production_asgi_application_routes_websockets(customer):

@@ -230,23 +230,22 @@ async def test_saving_an_account_in_the_admin_without_deactivating_it_leaves_its
 
 
 async def test_a_logout_committed_between_the_handshake_check_and_joining_the_group_still_closes(
-    customer, monkeypatch
+    customer,
 ):
     """The handshake accepted the token, then the logout committed before the socket joined its user group,
     so its announcement reached nobody: the consumer checks once more after joining."""
-    from dumuwaks import ws_auth
-
     refresh = await database_sync_to_async(RefreshToken.for_user)(customer)
     access = _earlier_access_token(customer)
-    checked = ws_auth._user_for_token
 
-    async def check_then_logout(raw_token):
-        result = await checked(raw_token)
-        await database_sync_to_async(auth_logout)(user=customer, refresh=str(refresh))
-        return result
+    def logout_after_the_handshake_check(inner):
+        # An ASGI layer between the token middleware (which has accepted the token) and the consumer.
+        async def app(scope, receive, send):
+            await database_sync_to_async(auth_logout)(user=customer, refresh=str(refresh))
+            return await inner(scope, receive, send)
 
-    monkeypatch.setattr(ws_auth, "_user_for_token", check_then_logout)
-    app = JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        return app
+
+    app = JWTAuthMiddlewareStack(logout_after_the_handshake_check(URLRouter(websocket_urlpatterns)))
     communicator = WebsocketCommunicator(app, f"/ws/?token={access}")
     connected, _ = await communicator.connect(timeout=TIMEOUT)
     assert connected

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 
@@ -72,12 +72,9 @@ def _status_key(originator_id: str) -> str:
     return f"daraja:sim:status:{originator_id}"
 
 
-def _celery_is_eager() -> bool:
-    return bool(current_app.conf.task_always_eager)
-
-
 def _schedule(task, kind: str, ident: str) -> None:
-    if _celery_is_eager():
+    # The setting Celery's own eagerness comes from, read as dumuwaks.core.side_effects.enqueue_now reads it.
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         pending = cache.get(PENDING_INDEX_KEY) or []
         cache.set(PENDING_INDEX_KEY, [*pending, [kind, ident]], timeout=STATE_TTL)
         return

@@ -12,20 +12,18 @@ from payments.tests.helpers import make_booking, paid_payment, set_status
 pytestmark = pytest.mark.django_db
 
 
-def _payout_for(booking, *, held: bool, settings, monkeypatch) -> Payout:
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+def _payout_for(booking, *, held: bool, settings) -> Payout:
     if held:
         settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, "balance")
-    monkeypatch.undo()
     return Payout.objects.get(booking=booking)
 
 
 @pytest.fixture
-def held_payout(booking, settings, monkeypatch):
-    payout = _payout_for(booking, held=True, settings=settings, monkeypatch=monkeypatch)
+def held_payout(booking, settings):
+    payout = _payout_for(booking, held=True, settings=settings)
     assert payout.status == PayoutStatus.PENDING_REVIEW
     return payout
 
@@ -90,14 +88,12 @@ def test_batch_process_reports_each_payout(
     service_category,
     admin_client_api,
     settings,
-    monkeypatch,
     django_capture_on_commit_callbacks,
 ):
     second = _payout_for(
         make_booking(customer, technician, category=service_category),
         held=True,
         settings=settings,
-        monkeypatch=monkeypatch,
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_api.post(
@@ -165,12 +161,11 @@ def test_payout_lists_run_a_constant_number_of_queries(
     support_client,
     technician_client,
     settings,
-    monkeypatch,
     django_assert_max_num_queries,
 ):
     for _ in range(2):
         booking = make_booking(customer, technician, category=service_category)
-        _payout_for(booking, held=True, settings=settings, monkeypatch=monkeypatch)
+        _payout_for(booking, held=True, settings=settings)
     with django_assert_max_num_queries(6):
         assert len(support_client.get("/api/v1/payments/payouts/pending").json()["results"]) == 2
     with django_assert_max_num_queries(9):
@@ -178,7 +173,7 @@ def test_payout_lists_run_a_constant_number_of_queries(
     assert len(body["results"]) == 2
     for _ in range(4):
         booking = make_booking(customer, technician, category=service_category)
-        _payout_for(booking, held=True, settings=settings, monkeypatch=monkeypatch)
+        _payout_for(booking, held=True, settings=settings)
     with django_assert_max_num_queries(6):
         assert len(support_client.get("/api/v1/payments/payouts/pending").json()["results"]) == 6
     with django_assert_max_num_queries(9):

@@ -75,9 +75,8 @@ def test_forged_webhook_is_rejected(fake_stripe, booking, customer_client, anon_
 
 
 def test_card_payment_is_refunded_to_the_card(
-    fake_stripe, booking, customer_client, anon_client, sign_stripe_payload, monkeypatch
+    fake_stripe, booking, customer_client, anon_client, sign_stripe_payload
 ):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
     payment_id = customer_client.post(INTENT, {"bookingId": booking.pk}).json()["payment"]["id"]
     payment = Payment.objects.get(pk=payment_id)
     fake_stripe.succeed(payment.stripe_payment_intent_id)

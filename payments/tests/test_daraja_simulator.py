@@ -200,20 +200,15 @@ def test_custom_post_function_for_in_process_delivery(callback_receiver):
 
 @pytest.mark.django_db
 def test_with_a_worker_the_callback_is_scheduled_after_commit(
-    callback_receiver, django_capture_on_commit_callbacks, monkeypatch, settings
+    callback_receiver, django_capture_on_commit_callbacks, task_outbox, settings
 ):
-    monkeypatch.setattr(simulator, "_celery_is_eager", lambda: False)
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    sent = []
-    monkeypatch.setattr(
-        simulator.deliver_stk_callback,
-        "apply_async",
-        lambda args, kwargs, countdown: sent.append((args, countdown)),
-    )
     with django_capture_on_commit_callbacks(execute=True):
         accepted = push(callback_receiver)
-        assert sent == []  # not before the caller's transaction commits
-    assert sent == [((accepted.checkout_request_id,), 3)]
+        assert task_outbox.queued == []  # not before the caller's transaction commits
+    assert [(q.name, q.args, q.countdown) for q in task_outbox.queued] == [
+        (simulator.deliver_stk_callback.name, (accepted.checkout_request_id,), 3)
+    ]
     # What the worker then runs:
     simulator.deliver_stk_callback.run(accepted.checkout_request_id)
     assert len(callback_receiver.requests) == 1

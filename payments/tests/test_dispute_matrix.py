@@ -42,6 +42,7 @@ from payments.selectors import (
 from payments.services.escrow import dispute_settle
 from payments.services.payouts import payout_apply_result
 from payments.services.sweep import payments_sweep
+from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_STK_PUSH
 from payments.tests.helpers import (
     assert_reconciled,
@@ -219,13 +220,10 @@ MATRIX = {
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Payout ids whose send task would have been queued (the send itself is not run)."""
-    ids: list[int] = []
-    monkeypatch.setattr(
-        "payments.services.payouts._enqueue_send", lambda payout: ids.append(payout.pk)
-    )
-    return ids
+def sent(task_outbox):
+    """The payout send tasks queued, held in the outbox (the send itself is not run; other tasks run)."""
+    task_outbox.hold(payout_send_task)
+    return task_outbox
 
 
 def _mark_paid(payout: Payout) -> None:
@@ -319,7 +317,7 @@ def test_every_outcome_in_every_state(
     before_txns = set(LedgerTransaction.objects.values_list("pk", flat=True))
     before_payouts = dict(Payout.objects.values_list("pk", "status"))
     before_balances = {name: account_balance(code) for name, code in _accounts(booking).items()}
-    sent.clear()
+    sent.queued.clear()
     refund_amount = PARTIAL_AMOUNT[state] if outcome == PARTIAL else None
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -344,7 +342,9 @@ def test_every_outcome_in_every_state(
     for payout in new:
         expected_recipient = customer if payout.kind == PayoutKind.REFUND else technician
         assert payout.recipient_id == expected_recipient.pk
-    assert sorted(sent) == sorted(p.pk for p in new if p.status == PayoutStatus.QUEUED)
+    assert sorted(sent.ids_of(payout_send_task)) == sorted(
+        p.pk for p in new if p.status == PayoutStatus.QUEUED
+    )
     after = dict(Payout.objects.filter(pk__in=before_payouts).values_list("pk", "status"))
     cancelled = [pk for pk, status in after.items() if status != before_payouts[pk]]
     assert len(cancelled) == spec.get("cancelled", 0)

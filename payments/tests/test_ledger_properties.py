@@ -218,16 +218,14 @@ class Scenario:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(events=st.lists(st.sampled_from(EVENTS), min_size=1, max_size=25))
-def test_random_event_sequences_keep_the_ledger_consistent(mpesa, monkeypatch, events):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+def test_random_event_sequences_keep_the_ledger_consistent(mpesa, events):
     scenario = Scenario(mpesa)
     for event in events:
         scenario.apply(event)
         scenario.check()
 
 
-def test_happy_path_sequence_reaches_a_fully_paid_out_booking(mpesa, monkeypatch):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+def test_happy_path_sequence_reaches_a_fully_paid_out_booking(mpesa):
     scenario = Scenario(mpesa)
     for event in [
         "request_deposit",

@@ -9,6 +9,7 @@ payout; shares below the B2C minimum are carried into the technician's next payo
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from bookings.models import BookingStatus
 from payments.daraja import payloads
@@ -35,6 +36,7 @@ from payments.services.payouts import (
     payout_send,
     payouts_stale_ids,
 )
+from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_B2C, PATH_TRANSACTION_STATUS
 from payments.tests.helpers import (
     assert_reconciled,
@@ -631,31 +633,36 @@ def test_b2c_result_payload_for_a_timeout_is_what_daraja_samples_show():
     assert body["Result"]["ResultCode"] == 1  # the same code as "insufficient balance"
 
 
+@pytest.fixture
+def slow_payout_inserts(transactional_db):
+    """Every payout insert takes half a second more (a row trigger), widening the window between reading
+    the technician's deferred shares and committing the new payout."""
+    table = Payout._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION dw_test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER dw_test_slow_insert AFTER INSERT ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION dw_test_slow_insert()"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER dw_test_slow_insert ON {table}")
+        cursor.execute("DROP FUNCTION dw_test_slow_insert()")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sub_minimum_shares_released_at_the_same_moment_are_seen_together(
-    customer, technician, service_category, monkeypatch
+    customer, technician, service_category, task_outbox, slow_payout_inserts
 ):
     """Two jobs of one technician confirmed at once (shares 4 and 8, each below the minimum): the
     technician's payable account serialises them, so the second sees the first and one payout of 12 goes
     out instead of two shares deferred forever."""
     import threading
-    import time
 
-    from django.db import connection
-
-    from payments.services import payouts
-
-    monkeypatch.setattr(payouts, "_enqueue_send", lambda payout: None)
-    insert = payouts._payout_insert
-
-    def slow_insert(
-        **kwargs,
-    ):  # widen the window between reading the deferred shares and committing
-        payout = insert(**kwargs)
-        time.sleep(0.5)
-        return payout
-
-    monkeypatch.setattr(payouts, "_payout_insert", slow_insert)
+    task_outbox.hold(payout_send_task)
     bookings = [
         make_booking(customer, technician, category=service_category, price=Decimal(price))
         for price in ("5", "10")
@@ -688,5 +695,8 @@ def test_sub_minimum_shares_released_at_the_same_moment_are_seen_together(
     assert errors == []
     carried, sent = sorted(Payout.objects.values_list("status", "amount"))
     assert sent == (PayoutStatus.QUEUED, Decimal("12.00"))
+    assert task_outbox.ids_of(payout_send_task) == [
+        Payout.objects.get(status=PayoutStatus.QUEUED).pk
+    ]
     assert carried[0] == PayoutStatus.CARRIED and carried[1] in {Decimal("4.00"), Decimal("8.00")}
     assert_reconciled()

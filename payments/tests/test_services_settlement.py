@@ -19,6 +19,7 @@ from payments.models import (
 )
 from payments.selectors import account_balance
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
+from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.helpers import assert_reconciled, escrow, paid_payment, set_status
 
@@ -139,17 +140,14 @@ def test_dispute_outcomes_execute_on_what_escrow_holds(
     technician,
     support_agent,
     django_capture_on_commit_callbacks,
-    monkeypatch,
+    task_outbox,
     outcome,
     refund_amount,
     refund,
     technician_part,
     platform_part,
 ):
-    sent = []
-    monkeypatch.setattr(
-        "payments.services.payouts._enqueue_send", lambda payout: sent.append(payout.pk)
-    )
+    task_outbox.hold(payout_send_task)
     with django_capture_on_commit_callbacks(execute=True):
         dispute_resolve(
             dispute=disputed, actor=support_agent, outcome=outcome, refund_amount=refund_amount
@@ -165,7 +163,7 @@ def test_dispute_outcomes_execute_on_what_escrow_holds(
         assert payouts[(PayoutKind.TECHNICIAN_PAYOUT, technician.pk)].amount == Decimal(
             technician_part
         )
-    assert sorted(sent) == sorted(p.pk for p in payouts.values())
+    assert sorted(task_outbox.ids_of(payout_send_task)) == sorted(p.pk for p in payouts.values())
     assert_reconciled()
     # Settling again does nothing.
     assert dispute_settle(dispute_id=disputed.pk) == "already_settled"
@@ -173,9 +171,8 @@ def test_dispute_outcomes_execute_on_what_escrow_holds(
 
 
 def test_release_after_dispute_with_the_full_price_held_uses_the_stored_split(
-    disputed, booking, technician, support_agent, monkeypatch
+    disputed, booking, technician, support_agent
 ):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
     paid_payment(booking, PaymentPurpose.BALANCE)
     assert escrow(booking) == booking.price  # disputed: not released on payment
     dispute_resolve(
@@ -188,24 +185,20 @@ def test_release_after_dispute_with_the_full_price_held_uses_the_stored_split(
 
 
 def test_large_payouts_and_recent_phone_changes_wait_for_review(
-    booking, technician, settings, monkeypatch
+    booking, technician, settings, task_outbox, django_capture_on_commit_callbacks
 ):
-    sent = []
-    monkeypatch.setattr(
-        "payments.services.payouts._enqueue_send", lambda payout: sent.append(payout.pk)
-    )
     settings.PAYOUT_REVIEW_THRESHOLD_KES = 4000
-    paid_payment(booking)
-    set_status(booking, BookingStatus.CONFIRMED)
-    paid_payment(booking, PaymentPurpose.BALANCE)
+    with django_capture_on_commit_callbacks(execute=True):
+        paid_payment(booking)
+        set_status(booking, BookingStatus.CONFIRMED)
+        paid_payment(booking, PaymentPurpose.BALANCE)
     payout = Payout.objects.get(booking=booking)
     assert payout.status == PayoutStatus.PENDING_REVIEW
     assert "above" in payout.review_reason
-    assert sent == []
+    assert task_outbox.ids_of(payout_send_task) == []
 
 
-def test_recent_phone_change_holds_the_payout(booking, technician, monkeypatch):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
+def test_recent_phone_change_holds_the_payout(booking, technician):
     type(technician).objects.filter(pk=technician.pk).update(
         phone_changed_at=timezone.now() - timedelta(hours=2)
     )
@@ -218,12 +211,11 @@ def test_recent_phone_change_holds_the_payout(booking, technician, monkeypatch):
 
 
 def test_dispute_after_the_technician_was_paid_refunds_in_full_and_records_what_the_technician_owes(
-    booking, customer, technician, support_agent, monkeypatch
+    booking, customer, technician, support_agent
 ):
     from payments.models import TechnicianRecovery
     from payments.services.payouts import payout_apply_result
 
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, PaymentPurpose.BALANCE)  # released on payment
@@ -257,14 +249,12 @@ def test_dispute_after_release_claws_back_a_payout_not_yet_sent(
     technician,
     support_agent,
     settings,
-    monkeypatch,
     outcome,
     refund_amount,
     customer_gets,
     technician_keeps,
     platform_keeps,
 ):
-    monkeypatch.setattr("payments.services.payouts._enqueue_send", lambda payout: None)
     settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000  # the technician payout waits for review
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
