@@ -22,6 +22,7 @@ from accounts.models import (
     User,
 )
 from accounts.services import kyc_review, kyc_transition
+from accounts.services.portfolio import portfolio_item_moderate
 from accounts.throttles import sign_in_locks_lift
 from dumuwaks.core.errors import ApplicationError
 from notifications.realtime import user_sockets_revalidate_after_commit
@@ -209,9 +210,72 @@ class TechnicianSkillInline(admin.TabularInline):
     autocomplete_fields = ["category"]
 
 
+_PORTFOLIO_FIELDS = [
+    "title",
+    "category",
+    "completed_on",
+    "booking",
+    "position",
+    "is_hidden",
+    "hidden_reason",
+]
+
+
 class PortfolioItemInline(admin.TabularInline):
+    """Technicians keep their portfolio through the API; staff hide items from the Portfolio items page."""
+
     model = PortfolioItem
     extra = 0
+    fields = _PORTFOLIO_FIELDS
+    readonly_fields = _PORTFOLIO_FIELDS
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PortfolioItem)
+class PortfolioItemAdmin(admin.ModelAdmin):
+    """Read-only but for the hide/unhide actions (accounts.services.portfolio.portfolio_item_moderate)."""
+
+    list_display = ["title", "profile", "category", "is_hidden", "created_at"]
+    list_filter = ["is_hidden", "category"]
+    search_fields = ["title", "profile__user__email", "profile__user__handle"]
+    list_select_related = ["profile__user", "category"]
+    readonly_fields = [
+        "profile",
+        "description",
+        "media_url",
+        *_PORTFOLIO_FIELDS,
+        "hidden_at",
+        "hidden_by",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+    actions = ["hide_items", "unhide_items"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _moderate(self, request, queryset, *, hidden: bool):
+        for item_id in queryset.values_list("pk", flat=True):
+            portfolio_item_moderate(
+                item_id=item_id, actor=request.user, hidden=hidden, reason="Hidden in the admin"
+            )
+        self.message_user(request, f"{queryset.count()} item(s) updated.", level=messages.SUCCESS)
+
+    @admin.action(description="Hide the selected items from the public profile")
+    def hide_items(self, request, queryset):
+        self._moderate(request, queryset, hidden=True)
+
+    @admin.action(description="Show the selected items on the public profile again")
+    def unhide_items(self, request, queryset):
+        self._moderate(request, queryset, hidden=False)
 
 
 class KycReviewInline(admin.TabularInline):

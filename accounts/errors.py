@@ -1,6 +1,6 @@
 from rest_framework import status
 
-from dumuwaks.core.errors import ApplicationError, Conflict, Forbidden, ValidationFailed
+from dumuwaks.core.errors import ApplicationError, Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class InvalidCredentials(ApplicationError):
@@ -67,3 +67,18 @@ class NotATechnician(Forbidden):
 class UnknownCategory(ValidationFailed):
     code = "unknown_category"
     message = "One of the skills names an unknown service category."
+
+
+class PortfolioItemNotFound(NotFound):
+    code = "portfolio_item_not_found"
+    message = "Portfolio item not found."
+
+
+class PortfolioFull(Conflict):
+    code = "portfolio_full"
+    message = "A portfolio holds at most 50 items; delete one first."
+
+
+class TechnicianNotFound(NotFound):
+    code = "technician_not_found"
+    message = "Technician not found."

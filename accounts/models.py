@@ -338,16 +338,82 @@ class TechnicianSkill(TimeStampedModel):
         ]
 
 
+MAX_PORTFOLIO_ITEMS = 50  # per technician: the public profile shows them all
+MAX_PORTFOLIO_MEDIA = 10  # per item
+
+
 class PortfolioItem(TimeStampedModel):
+    """A job a technician shows on their public profile. Written only through
+    `accounts.services.portfolio` (the owner creates, edits, reorders and deletes; staff hide)."""
+
     profile = models.ForeignKey(
         TechnicianProfile, on_delete=models.CASCADE, related_name="portfolio_items"
     )
     title = models.CharField(max_length=120)
     description = models.TextField(blank=True)
+    # Set by staff in the admin before the portfolio API existed; new items carry uploads (`media`).
     media_url = models.URLField(max_length=500, blank=True)
+    category = models.ForeignKey(
+        ServiceCategory,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="portfolio_items",
+    )
+    completed_on = models.DateField(null=True, blank=True)
+    # One of the technician's own completed bookings: the profile shows the item as a verified job.
+    booking = models.ForeignKey(
+        "bookings.Booking",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="portfolio_items",
+    )
+    position = models.PositiveIntegerField(default=0, help_text="0 = first on the profile")
+    is_hidden = models.BooleanField(default=False, help_text="Hidden by staff moderation")
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hidden_reason = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["position", "id"]
+        constraints = [
+            # A job is shown once: two items cannot claim the same booking.
+            models.UniqueConstraint(
+                fields=["booking"],
+                condition=models.Q(booking__isnull=False),
+                name="portfolio_item_booking_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_hidden=False) | models.Q(hidden_at__isnull=False),
+                name="portfolio_item_hidden_has_timestamp",
+            ),
+        ]
+        indexes = [models.Index(fields=["profile", "is_hidden", "position"])]
+
+    def __str__(self):
+        return self.title
+
+
+class PortfolioItemMedia(TimeStampedModel):
+    """An upload shown on a portfolio item, in `position` order."""
+
+    item = models.ForeignKey(PortfolioItem, on_delete=models.CASCADE, related_name="media_links")
+    asset = models.ForeignKey(
+        "social.MediaAsset", on_delete=models.CASCADE, related_name="portfolio_links"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "asset"], name="portfolio_media_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.asset_id} on portfolio item {self.item_id}"
 
 
 class KycReview(TimeStampedModel):

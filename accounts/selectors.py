@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import (
@@ -15,20 +17,26 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.errors import PortfolioItemNotFound, TechnicianNotFound
 from accounts.models import (
     CorporateProfile,
     KycStatus,
+    PortfolioItem,
+    PortfolioItemMedia,
     Role,
     ServiceCategory,
     TechnicianProfile,
     TechnicianSkill,
     User,
 )
+from bookings import selectors as bookings_selectors
 from dumuwaks.core.errors import Forbidden, NotFound
 from dumuwaks.core.permissions import is_admin, is_staff_member
 from dumuwaks.core.sql import prepared_cursor
+from social.selectors import reviews as review_selectors
 
 EARTH_RADIUS_KM = 6371.0
 KM_PER_DEGREE_LATITUDE = 111.045
@@ -233,4 +241,115 @@ def technician_search(
         .annotate(distance_km=_haversine_km(latitude, longitude))
         .filter(distance_km__lte=radius_km)
         .order_by("distance_km", "-rating_average", "pk")
+    )
+
+
+# --- Portfolio and public technician profiles ---------------------------------------------------------------------
+
+
+def _portfolio_with_details(queryset: QuerySet[PortfolioItem]) -> QuerySet[PortfolioItem]:
+    return (
+        queryset.select_related("category")
+        .prefetch_related(
+            Prefetch(
+                "media_links",
+                queryset=PortfolioItemMedia.objects.filter(asset__is_deleted=False)
+                .select_related("asset")
+                .order_by("position", "id"),
+            )
+        )
+        .order_by("position", "id")
+    )
+
+
+def portfolio_items_of_owner(*, technician: User) -> QuerySet[PortfolioItem]:
+    """Every item of the technician's own portfolio, hidden ones included (marked), in profile order."""
+    return _portfolio_with_details(PortfolioItem.objects.filter(profile__user_id=technician.pk))
+
+
+def portfolio_item_of_owner(*, technician: User, item_id: int) -> PortfolioItem:
+    item = portfolio_items_of_owner(technician=technician).filter(pk=item_id).first()
+    if item is None:
+        raise PortfolioItemNotFound()
+    return item
+
+
+def portfolio_item_for_staff(*, item_id: int) -> PortfolioItem:
+    item = (
+        _portfolio_with_details(PortfolioItem.objects.filter(pk=item_id))
+        .select_related("profile")
+        .first()
+    )
+    if item is None:
+        raise PortfolioItemNotFound()
+    return item
+
+
+def technician_public_get(*, technician_id: int) -> TechnicianProfile:
+    """The profile anyone may open: an active, not deleted technician's (404 otherwise), with the user,
+    skills with their categories and the visible portfolio (staff-hidden items never) loaded."""
+    profile = (
+        TechnicianProfile.objects.filter(
+            user_id=technician_id,
+            user__role=Role.TECHNICIAN,
+            user__is_active=True,
+            user__deleted_at__isnull=True,
+        )
+        .select_related("user")
+        .prefetch_related(
+            Prefetch(
+                "skill_links",
+                queryset=TechnicianSkill.objects.filter(category__is_active=True)
+                .select_related("category")
+                .order_by("category__name"),
+            ),
+            Prefetch(
+                "portfolio_items",
+                queryset=_portfolio_with_details(PortfolioItem.objects.filter(is_hidden=False)),
+                to_attr="visible_portfolio",
+            ),
+        )
+        .first()
+    )
+    if profile is None:
+        raise TechnicianNotFound()
+    return profile
+
+
+PROFILE_RECENT_REVIEWS = 5
+PROFILE_FREE_SLOTS = 5
+PROFILE_FREE_SLOT_DAYS = 14  # how far ahead the profile looks for free slots
+PROFILE_SLOT_MINUTES = 60
+
+
+@dataclass(frozen=True)
+class TechnicianPublicProfile:
+    profile: TechnicianProfile
+    ratings: dict
+    recent_reviews: list
+    next_free_slots: list
+
+
+def technician_public_profile(*, technician_id: int) -> TechnicianPublicProfile:
+    """Everything `GET /technicians/{id}` shows, in a fixed number of queries whatever the size of the
+    portfolio or the number of reviews: ratings from published customer reviews (overall, per aspect), the
+    latest published reviews with the technician's replies, and the next free one-hour slots within two
+    weeks (the bookings availability rules)."""
+    profile = technician_public_get(technician_id=technician_id)
+    today = timezone.localdate()
+    slots, _ = bookings_selectors.technician_free_slots(
+        technician=profile.user,
+        date_from=today,
+        date_to=today + timedelta(days=PROFILE_FREE_SLOT_DAYS - 1),
+        slot_minutes=PROFILE_SLOT_MINUTES,
+    )
+    return TechnicianPublicProfile(
+        profile=profile,
+        ratings=review_selectors.technician_review_aggregates(technician_id=technician_id),
+        recent_reviews=list(
+            review_selectors.technician_reviews_published(technician_id=technician_id)[
+                :PROFILE_RECENT_REVIEWS
+            ]
+        ),
+        next_free_slots=slots[:PROFILE_FREE_SLOTS],
     )

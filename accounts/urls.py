@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.apis import auth, users
+from accounts.apis import auth, technicians, users
 
 urlpatterns = [
     path("auth/register", auth.RegisterApi.as_view(), name="auth-register"),
@@ -35,6 +35,27 @@ urlpatterns = [
         name="users-me-technician-profile",
     ),
     path("users/me/kyc", users.MyKycApi.as_view(), name="users-me-kyc"),
+    path("users/me/portfolio", technicians.MyPortfolioApi.as_view(), name="users-me-portfolio"),
+    path(
+        "users/me/portfolio/reorder",
+        technicians.MyPortfolioReorderApi.as_view(),
+        name="users-me-portfolio-reorder",
+    ),
+    path(
+        "users/me/portfolio/<int:pk>",
+        technicians.MyPortfolioItemApi.as_view(),
+        name="users-me-portfolio-item",
+    ),
+    path(
+        "portfolio/<int:pk>/moderate",
+        technicians.PortfolioModerateApi.as_view(),
+        name="portfolio-moderate",
+    ),
+    path(
+        "technicians/<int:pk>",
+        technicians.TechnicianProfileApi.as_view(),
+        name="technician-profile",
+    ),
     path("users/<int:pk>", users.UserDetailApi.as_view(), name="users-detail"),
     path("users/<int:pk>/kyc/review", users.KycReviewApi.as_view(), name="users-kyc-review"),
     path("categories", users.CategoryListApi.as_view(), name="categories-list"),

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from accounts.serializers.common import ProfileUrlField
 from bookings.models import Urgency
 from dumuwaks.core.serializers import ModelSerializer
 from matching import selectors
@@ -54,6 +55,7 @@ class MatchTechnicianSerializer(serializers.Serializer):
     rating_average = serializers.SerializerMethodField()
     rating_count = serializers.SerializerMethodField()
     jobs_completed = serializers.SerializerMethodField()
+    profile_url = ProfileUrlField()
 
     def _profile(self, user):
         return getattr(user, "technician_profile", None)

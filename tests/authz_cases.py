@@ -43,6 +43,7 @@ PATH_PARAMS = {
     "/api/v1/messages/{id}": {"id": lambda w: w.message.pk},
     "/api/v1/notifications/{id}/read": {"id": lambda w: w.notification.pk},
     "/api/v1/notifications/devices/{token}": {"token": lambda w: w.device.token},
+    "/api/v1/portfolio/{id}/moderate": {"id": lambda w: w.portfolio_item.pk},
     "/api/v1/payments/mpesa/{id}/query": {"id": lambda w: w.payment.pk},
     "/api/v1/payments/payouts/{id}": {"id": lambda w: w.payout.pk},
     "/api/v1/payments/payouts/{id}/check-status": {"id": lambda w: w.payout.pk},
@@ -73,6 +74,8 @@ PATH_PARAMS = {
     "/api/v1/support/tickets/{id}/status": {"id": lambda w: w.ticket.pk},
     # A user's own record: the customer persona's.
     "/api/v1/users/{id}": {"id": lambda w: w.customer.pk},
+    "/api/v1/technicians/{id}": {"id": lambda w: w.technician.pk},
+    "/api/v1/users/me/portfolio/{id}": {"id": lambda w: w.portfolio_item.pk},
     "/api/v1/users/{id}/availability": {"id": lambda w: w.technician.pk},
     "/api/v1/users/{id}/kyc/review": {"id": lambda w: w.technician.pk},
 }
@@ -170,6 +173,7 @@ BODIES = {
     },
     ("POST", "/api/v1/payments/payouts/batch-process"): lambda w: {"payoutIds": [w.payout.pk]},
     ("POST", "/api/v1/payments/stripe/payment-intent"): lambda w: {"bookingId": w.booking.pk},
+    ("POST", "/api/v1/portfolio/{id}/moderate"): lambda w: {"action": "hide"},
     ("POST", "/api/v1/posts"): lambda w: {"body": "Just fixed a geyser in Kileleshwa"},
     ("PATCH", "/api/v1/posts/{id}"): lambda w: {"body": "Edited post"},
     ("POST", "/api/v1/posts/{id}/comments"): lambda w: {"body": "Nice one"},
@@ -201,6 +205,9 @@ BODIES = {
     ("PATCH", "/api/v1/users/{id}"): lambda w: {"firstName": "Renamed"},
     ("POST", "/api/v1/users/{id}/kyc/review"): lambda w: {"decision": "approve"},
     ("PUT", "/api/v1/users/me/availability"): lambda w: _weekly(),
+    ("POST", "/api/v1/users/me/portfolio"): lambda w: {"title": "Sink replaced"},
+    ("PATCH", "/api/v1/users/me/portfolio/{id}"): lambda w: {"title": "Sink replaced"},
+    ("POST", "/api/v1/users/me/portfolio/reorder"): lambda w: {"itemIds": [w.portfolio_item.pk]},
     ("POST", "/api/v1/users/me/kyc"): lambda w: {
         "idDocumentUrl": "https://example.com/id.jpg",
         "nationalIdNumber": "12345678",

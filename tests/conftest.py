@@ -192,6 +192,13 @@ class World:
         return comment_create(post=self.post, author=self.customer, body="Great work!")
 
     @cached_property
+    def portfolio_item(self):
+        """The technician persona's portfolio item."""
+        from accounts.services.portfolio import portfolio_item_create
+
+        return portfolio_item_create(technician=self.technician, title="Geyser fitted in Kilimani")
+
+    @cached_property
     def review(self):
         from social.services.reviews import review_create
 

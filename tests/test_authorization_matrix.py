@@ -161,6 +161,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/payments/transactions"): same(200),
     ("GET", "/api/v1/payments/transactions/{id}"): row(401, 200, 404, 404, 404, 200, 200),
     ("GET", "/api/v1/payments/transactions/{id}/receipt"): row(401, 200, 404, 404, 404, 200, 200),
+    # --- portfolio (the technician persona's item; other technicians' own lists hold none of it) ---
+    ("POST", "/api/v1/portfolio/{id}/moderate"): row(401, 403, 403, 403, 403, 200, 200),
     # --- posts ---
     ("GET", "/api/v1/posts"): same(200),
     ("POST", "/api/v1/posts"): same(201),
@@ -204,11 +206,20 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/support/tickets/{id}/rate"): row(401, 409, 404, 404, 404, 403, 403),
     ("POST", "/api/v1/support/tickets/{id}/reopen"): row(401, 409, 404, 404, 404, 409, 409),
     ("POST", "/api/v1/support/tickets/{id}/status"): row(401, 403, 403, 403, 403, 200, 200),
+    # --- technicians ---
+    ("GET", "/api/v1/technicians/{id}"): same(200, anonymous=200),
     # --- users ---
     ("GET", "/api/v1/users"): row(401, 403, 403, 403, 403, 200, 200),
     ("GET", "/api/v1/users/me/availability"): row(401, 403, 403, 200, 200, 403, 403),
     ("PUT", "/api/v1/users/me/availability"): row(401, 403, 403, 200, 200, 403, 403),
     ("POST", "/api/v1/users/me/kyc"): row(401, 403, 403, 409, 409, 403, 403),
+    ("GET", "/api/v1/users/me/portfolio"): row(401, 403, 403, 200, 200, 403, 403),
+    ("POST", "/api/v1/users/me/portfolio"): row(401, 403, 403, 201, 201, 403, 403),
+    # Another technician naming the persona's item: it is not one of theirs (400, nothing said about it).
+    ("POST", "/api/v1/users/me/portfolio/reorder"): row(401, 403, 403, 200, 400, 403, 403),
+    ("DELETE", "/api/v1/users/me/portfolio/{id}"): row(401, 403, 403, 204, 404, 403, 403),
+    ("GET", "/api/v1/users/me/portfolio/{id}"): row(401, 403, 403, 200, 404, 403, 403),
+    ("PATCH", "/api/v1/users/me/portfolio/{id}"): row(401, 403, 403, 200, 404, 403, 403),
     ("PUT", "/api/v1/users/me/technician-profile"): row(401, 403, 403, 200, 200, 403, 403),
     ("GET", "/api/v1/users/technicians/search"): same(200, anonymous=200),
     ("DELETE", "/api/v1/users/{id}"): row(401, 204, 404, 404, 404, 403, 204),

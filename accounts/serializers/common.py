@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dumuwaks.core.phone import InvalidPhoneNumber, normalize_phone
@@ -53,3 +56,25 @@ class PhoneNumberInputField(serializers.CharField):
             return normalize_phone(value)
         except InvalidPhoneNumber as exc:
             raise serializers.ValidationError(exc.message) from exc
+
+
+def technician_profile_path(technician_id: int) -> str:
+    """Where a client opens the public profile (`GET /api/v1/technicians/{id}`)."""
+    return reverse("technician-profile", kwargs={"pk": technician_id})
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ProfileUrlField(serializers.Field):
+    """`profileUrl`: the path of the technician's public profile, from the technician's user id at
+    `id_source` (dotted) on the represented object."""
+
+    def __init__(self, id_source: str = "pk", **kwargs):
+        self.id_source = id_source
+        kwargs.update(source="*", read_only=True)
+        kwargs.setdefault("help_text", "Path of the public profile: GET /api/v1/technicians/{id}")
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        for part in self.id_source.split("."):
+            value = getattr(value, part)
+        return technician_profile_path(value)

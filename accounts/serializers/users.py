@@ -20,6 +20,7 @@ from accounts.models import (
 from accounts.serializers.common import (
     PROTECTED_FIELDS,
     PhoneNumberInputField,
+    ProfileUrlField,
     _RefuseProtectedFieldsMixin,
 )
 from dumuwaks.core.serializers import AverageField, ModelSerializer
@@ -285,6 +286,7 @@ class TechnicianSearchResultSerializer(serializers.Serializer):
     jobs_completed = serializers.IntegerField()
     skills = AccountSkillSerializer(source="skill_links", many=True)
     distance_km = serializers.SerializerMethodField()
+    profile_url = ProfileUrlField(id_source="user_id")
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_distance_km(self, profile) -> float | None:

@@ -5,7 +5,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import KycReview, KycStatus, User
+from accounts.models import KycReview, KycStatus, PortfolioItem, User
+from accounts.services.portfolio import portfolio_item_create
 from accounts.tests.factories import TechnicianProfileFactory
 from conftest import DEFAULT_PASSWORD
 
@@ -98,3 +99,26 @@ def test_admin_unlock_action(admin_site, customer):
         format="json",
     )
     assert signed_in.status_code == 200
+
+
+def test_admin_hides_and_shows_portfolio_items_through_the_service(
+    admin_site, admin_user, technician
+):
+    item = portfolio_item_create(technician=technician, title="Sink")
+    profile = technician.technician_profile
+    for url in (
+        "/admin/accounts/portfolioitem/",
+        f"/admin/accounts/portfolioitem/{item.pk}/change/",
+        f"/admin/accounts/technicianprofile/{profile.pk}/change/",
+    ):
+        assert admin_site.get(url).status_code == 200, url
+    response = admin_site.post(
+        "/admin/accounts/portfolioitem/", {"action": "hide_items", "_selected_action": [item.pk]}
+    )
+    assert response.status_code == 302
+    item = PortfolioItem.objects.get(pk=item.pk)
+    assert (item.is_hidden, item.hidden_by) == (True, admin_user)
+    admin_site.post(
+        "/admin/accounts/portfolioitem/", {"action": "unhide_items", "_selected_action": [item.pk]}
+    )
+    assert PortfolioItem.objects.get(pk=item.pk).is_hidden is False

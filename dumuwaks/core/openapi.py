@@ -33,6 +33,7 @@ DOMAIN_TAGS: dict[str, list[tuple[str, str]]] = {
     "accounts": [
         ("auth", "Registration, sign-in, tokens, email/phone verification, 2FA, the own account"),
         ("users", "User administration, technician profiles and KYC, public technician search"),
+        ("technicians", "Public technician profiles and technicians' own portfolio"),
         ("categories", "Service categories technicians offer"),
     ],
     "bookings": [

@@ -40,3 +40,17 @@ class AnonRateThrottle(FixedWindowThrottleMixin, throttling.AnonRateThrottle):
 
 class UserRateThrottle(FixedWindowThrottleMixin, throttling.UserRateThrottle):
     pass
+
+
+class ScopedRateThrottle(FixedWindowThrottleMixin, throttling.ScopedRateThrottle):
+    """A per-endpoint limit (`throttle_scope` on the view, rate in DEFAULT_THROTTLE_RATES), per account or,
+    for anonymous callers, per client IP; on top of the API-wide `anon`/`user` limits."""
+
+    def allow_request(self, request, view):
+        # DRF's ScopedRateThrottle learns its scope and rate from the view here, not in __init__.
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return FixedWindowThrottleMixin.allow_request(self, request, view)

@@ -370,6 +370,8 @@ ACCOUNTS_PHONE_CODE_MAX_ATTEMPTS = 5
 ACCOUNTS_LOGIN_MAX_FAILURES = 5
 ACCOUNTS_LOCKOUT_MINUTES = 15
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("verification_email", "5/hour")
+# Public technician profiles are open to anonymous callers: enough for a person browsing, not for scraping.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("technician_profile", "60/min")
 AFRICASTALKING_API_BASE_OVERRIDE = env.str(
     "AFRICASTALKING_API_BASE_OVERRIDE", default=""
 )  # tests only: point the SDK at a local fake

@@ -40,6 +40,11 @@ def _technician_or_404(technician_id: int) -> User:
 
 def technician_reviews(*, technician_id: int) -> QuerySet[Review]:
     _technician_or_404(technician_id)
+    return technician_reviews_published(technician_id=technician_id)
+
+
+def technician_reviews_published(*, technician_id: int) -> QuerySet[Review]:
+    """Published customer reviews of a technician, newest first; the caller vouches for the technician."""
     return _with_details(
         Review.objects.filter(
             _public_q(),
@@ -57,6 +62,11 @@ def _rounded(average) -> float | None:
 def technician_review_stats(*, technician_id: int) -> dict:
     """Average, count, per-aspect averages and the 1-5 distribution in one aggregate query."""
     _technician_or_404(technician_id)
+    return technician_review_aggregates(technician_id=technician_id)
+
+
+def technician_review_aggregates(*, technician_id: int) -> dict:
+    """`technician_review_stats` without the technician check (one query); the caller vouches for them."""
     aggregates = {
         "average": Avg("overall"),
         "count": Count("id"),
