@@ -1,7 +1,8 @@
 """Fake Stripe API v1 on 127.0.0.1: form-encoded requests in, JSON objects and `{"error": {...}}` out.
 
 Implements what payments/stripe_gateway.py uses: create/retrieve PaymentIntent, create Refund, with Stripe's
-idempotency semantics (same key + same params → replayed response; same key + other params → idempotency_error).
+idempotency semantics (same key + same params → replayed response; same key + other params → idempotency_error;
+same key while the first request is still being handled → 409 `idempotency_key_in_use`, which the SDK retries).
 
     fake.succeed(intent_id)        # the card was charged (as if Stripe.js confirmed it)
     fake.event_payload("payment_intent.succeeded", intent_id)   # JSON bytes of a webhook event
@@ -37,6 +38,7 @@ class FakeStripe(LocalFake):
         self.intents: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self._idempotency: dict[str, tuple[str, dict, Reply]] = {}
+        self._in_flight: set[str] = set()
         self._lock = threading.Lock()
 
     # --- scripting ------------------------------------------------------------------------------------------
@@ -78,6 +80,17 @@ class FakeStripe(LocalFake):
             fingerprint = f"{request.path}?{sorted(params.items())}"
             with self._lock:
                 seen = self._idempotency.get(key)
+                in_flight = seen is None and key in self._in_flight
+                if seen is None and not in_flight:
+                    self._in_flight.add(key)
+            if in_flight:
+                return _error(
+                    409,
+                    "invalid_request_error",
+                    "There is currently another in-progress request using this idempotency key. "
+                    "Please try again later.",
+                    code="idempotency_key_in_use",
+                )
             if seen is not None:
                 if seen[0] != fingerprint:
                     return _error(
@@ -114,6 +127,7 @@ class FakeStripe(LocalFake):
         if request.method == "POST" and key:
             with self._lock:
                 self._idempotency[key] = (f"{request.path}?{sorted(params.items())}", {}, reply)
+                self._in_flight.discard(key)
         return reply
 
     def _create_intent(self, params: dict[str, str]) -> Reply:
