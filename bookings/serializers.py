@@ -446,6 +446,17 @@ class BookingDisputeStaffOutputSerializer(BookingDisputeOutputSerializer):
         fields = [*BookingDisputeOutputSerializer.Meta.fields, "notes"]
 
 
+class BookingDisputeListOutputSerializer(BookingDisputeOutputSerializer):
+    """A row of GET /bookings/disputes: staff's rows carry the internal notes, the parties' never."""
+
+    notes = BookingDisputeNoteOutputSerializer(
+        many=True, required=False, help_text="Support/admin only: internal notes"
+    )
+
+    class Meta(BookingDisputeOutputSerializer.Meta):
+        fields = [*BookingDisputeOutputSerializer.Meta.fields, "notes"]
+
+
 class BookingDisputeQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DisputeStatus.choices, required=False)
 

@@ -1,17 +1,18 @@
 """Matching endpoints under /api/v1/matching/ (customers and corporate clients only)."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.models import User
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.permissions import IsCustomer
 from matching import selectors, services
 from matching.errors import MatchNotFound, UnknownCategory
-from matching.models import MatchStatus
+from matching.models import CustomerBlock, MatchStatus
 from matching.serializers import (
     CustomerBlockOutputSerializer,
     MatchAcceptInputSerializer,
@@ -23,6 +24,7 @@ from matching.serializers import (
     MatchOutputSerializer,
     MatchRejectInputSerializer,
     MatchSearchOutputSerializer,
+    MatchTechnicianSerializer,
 )
 
 TAGS = ["matching"]
@@ -216,4 +218,116 @@ class CustomerBlockApi(_CustomerView):
     )
     def delete(self, request, technician_id: int):
         services.customer_block_delete(customer=request.user, technician_id=technician_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+_TECHNICIAN_EXAMPLE = {
+    "id": 7,
+    "handle": "otieno.ouma",
+    "fullName": "Otieno Ouma",
+    "avatarUrl": "",
+    "hourlyRate": "1500.00",
+    "ratingAverage": "4.70",
+    "ratingCount": 31,
+    "jobsCompleted": 48,
+    "profileUrl": "/api/v1/technicians/7",
+}
+
+
+class CustomerBlockListApi(GenericAPIView):
+    permission_classes = [IsCustomer]
+    filter_backends: list = []
+    queryset = CustomerBlock.objects.none()
+    serializer_class = CustomerBlockOutputSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        summary="The technicians I blocked, latest first",
+        description="Unblock one with DELETE /matching/block/{technicianId}.",
+        responses={200: CustomerBlockOutputSerializer(many=True), **error_responses(401, 403)},
+        examples=[
+            OpenApiExample(
+                "One blocked technician",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        {
+                            "technicianId": 7,
+                            "technician": _TECHNICIAN_EXAMPLE,
+                            "createdAt": "2026-12-01T09:30:00+03:00",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        page = self.paginate_queryset(selectors.customer_blocks(customer=request.user))
+        return self.get_paginated_response(CustomerBlockOutputSerializer(page, many=True).data)
+
+
+class FavouriteListApi(GenericAPIView):
+    permission_classes = [IsCustomer]
+    filter_backends: list = []
+    queryset = User.objects.none()
+    serializer_class = MatchTechnicianSerializer
+
+    @extend_schema(
+        tags=TAGS,
+        summary="My favourite technicians, by name",
+        description=(
+            "Favourites are the preferred technicians of your matching preferences "
+            "(`preferredTechnicianIds`): matching ranks them first among equals (customer preference "
+            "factor)."
+        ),
+        responses={200: MatchTechnicianSerializer(many=True), **error_responses(401, 403)},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(selectors.favourite_technicians(customer=request.user))
+        return self.get_paginated_response(MatchTechnicianSerializer(page, many=True).data)
+
+
+class FavouriteApi(_CustomerView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Add a technician to my favourites",
+        request=None,
+        responses={
+            201: MatchTechnicianSerializer,
+            200: OpenApiResponse(MatchTechnicianSerializer, description="Already a favourite"),
+            **error_responses(401, 403, 404, 409),
+        },
+        examples=[
+            OpenApiExample("Added", value=_TECHNICIAN_EXAMPLE, response_only=True),
+            OpenApiExample(
+                "Blocked",
+                value={
+                    "code": "technician_blocked",
+                    "message": "You blocked this technician; unblock them first.",
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
+        ],
+    )
+    def post(self, request, technician_id: int):
+        technician, created = services.favourite_add(
+            customer=request.user, technician_id=technician_id
+        )
+        return Response(
+            MatchTechnicianSerializer(technician).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Remove a technician from my favourites",
+        request=None,
+        responses={204: None, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request, technician_id: int):
+        services.favourite_remove(customer=request.user, technician_id=technician_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -51,3 +51,13 @@ class FeedbackNotAllowed(Conflict):
 class PriceUnknown(Conflict):
     code = "price_unknown"
     message = "Give a budget: this technician has no hourly rate to estimate the price from."
+
+
+class TechnicianBlocked(Conflict):
+    code = "technician_blocked"
+    message = "You blocked this technician; unblock them first."
+
+
+class FavouriteNotFound(NotFound):
+    code = "favourite_not_found"
+    message = "This technician is not one of your favourites."

@@ -22,10 +22,10 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 
-from accounts.models import KycStatus, Role, ServiceCategory
+from accounts.models import KycStatus, Role, ServiceCategory, User
 from bookings import selectors as bookings_selectors
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, BookingStatusHistory
-from matching.models import Match, MatchingPreference
+from matching.models import CustomerBlock, Match, MatchingPreference
 from matching.scoring import (
     AVAILABILITY_BUFFER_MINUTES,
     DEFAULT_WEIGHTS,
@@ -238,6 +238,25 @@ def match_get_for_customer(*, customer, match_id: int) -> Match | None:
         .prefetch_related("status_history")
         .filter(pk=match_id)
         .first()
+    )
+
+
+def customer_blocks(*, customer) -> QuerySet[CustomerBlock]:
+    """The technicians a customer blocked, latest first, with what the list shows of them."""
+    return (
+        CustomerBlock.objects.filter(customer=customer)
+        .select_related("technician", "technician__technician_profile")
+        .order_by("-created_at", "-id")
+    )
+
+
+def favourite_technicians(*, customer) -> QuerySet[User]:
+    """A customer's favourite (preferred) technicians by name, inactive ones included (they can be
+    removed, and matching never suggests them anyway)."""
+    return (
+        User.objects.filter(preferred_by__customer=customer)
+        .select_related("technician_profile")
+        .order_by("first_name", "last_name", "id")
     )
 
 

@@ -228,8 +228,9 @@ class MatchingPreferenceOutputSerializer(ModelSerializer):
 
 class CustomerBlockOutputSerializer(ModelSerializer):
     technician_id = serializers.IntegerField()
+    technician = MatchTechnicianSerializer(help_text="Who is blocked (unblock: DELETE block/{id})")
 
     class Meta:
         model = CustomerBlock
-        fields = ["technician_id", "created_at"]
+        fields = ["technician_id", "technician", "created_at"]
         read_only_fields = fields

@@ -13,6 +13,13 @@ urlpatterns = [
         apis.CustomerBlockApi.as_view(),
         name="matching-block",
     ),
+    path("matching/blocks", apis.CustomerBlockListApi.as_view(), name="matching-blocks"),
+    path("matching/favourites", apis.FavouriteListApi.as_view(), name="matching-favourites"),
+    path(
+        "matching/favourites/<int:technician_id>",
+        apis.FavouriteApi.as_view(),
+        name="matching-favourite",
+    ),
     path("matching/<int:pk>", apis.MatchDetailApi.as_view(), name="matching-detail"),
     path("matching/<int:pk>/accept", apis.MatchAcceptApi.as_view(), name="matching-accept"),
     path("matching/<int:pk>/reject", apis.MatchRejectApi.as_view(), name="matching-reject"),

@@ -38,6 +38,7 @@ PATH_PARAMS = {
     "/api/v1/matching/{id}/feedback": {"id": lambda w: w.match.pk},
     "/api/v1/matching/{id}/reject": {"id": lambda w: w.match.pk},
     "/api/v1/matching/block/{technician_id}": {"technician_id": lambda w: w.technician.pk},
+    "/api/v1/matching/favourites/{technician_id}": {"technician_id": lambda w: w.technician.pk},
     "/api/v1/media/{public_id}": {"public_id": lambda w: w.media.public_id},
     "/api/v1/media/{public_id}/details": {"public_id": lambda w: w.media.public_id},
     "/api/v1/messages/{id}": {"id": lambda w: w.message.pk},

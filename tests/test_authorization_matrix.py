@@ -82,7 +82,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # --- bookings ---
     ("GET", "/api/v1/bookings"): same(200),
     ("POST", "/api/v1/bookings"): row(401, 201, 201, 403, 403, 403, 403),
-    ("GET", "/api/v1/bookings/disputes"): row(401, 403, 403, 403, 403, 200, 200),
+    # Staff get the queue; customers and technicians their own disputes (LIST_LEAKS below).
+    ("GET", "/api/v1/bookings/disputes"): same(200),
     ("POST", "/api/v1/bookings/disputes/{id}/notes"): row(401, 403, 403, 403, 403, 201, 201),
     ("POST", "/api/v1/bookings/disputes/{id}/resolve"): row(401, 403, 403, 403, 403, 200, 200),
     ("GET", "/api/v1/bookings/stats"): same(200),
@@ -112,6 +113,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # --- matching ---
     ("DELETE", "/api/v1/matching/block/{technician_id}"): row(401, 404, 404, 403, 403, 403, 403),
     ("POST", "/api/v1/matching/block/{technician_id}"): row(401, 201, 201, 403, 403, 403, 403),
+    ("GET", "/api/v1/matching/blocks"): row(401, 200, 200, 403, 403, 403, 403),
+    ("GET", "/api/v1/matching/favourites"): row(401, 200, 200, 403, 403, 403, 403),
+    ("DELETE", "/api/v1/matching/favourites/{technician_id}"): row(
+        401, 404, 404, 403, 403, 403, 403
+    ),
+    ("POST", "/api/v1/matching/favourites/{technician_id}"): row(401, 201, 201, 403, 403, 403, 403),
     ("POST", "/api/v1/matching/find-technicians"): row(401, 200, 200, 403, 403, 403, 403),
     ("GET", "/api/v1/matching/my-matches"): row(401, 200, 200, 403, 403, 403, 403),
     ("GET", "/api/v1/matching/preferences"): row(401, 200, 200, 403, 403, 403, 403),
@@ -293,6 +300,7 @@ LIST_LEAKS = {
     "/api/v1/bookings": lambda w: ({}, w.booking.pk),
     "/api/v1/bookings?status=pending": lambda w: ({}, w.booking.pk),
     "/api/v1/bookings?available=true": lambda w: ({}, w.booking.pk),
+    "/api/v1/bookings/disputes": lambda w: ({}, w.dispute.pk),
     "/api/v1/conversations": lambda w: ({}, w.conversation.pk),
     "/api/v1/payments/transactions": lambda w: ({}, w.payment.pk),
     "/api/v1/payments/transactions?booking={booking}": lambda w: (

@@ -1,4 +1,4 @@
-"""Disputes API (staff): the queue, resolving, notes."""
+"""Disputes API: the list (staff's queue, or a party's own disputes), resolving and notes (staff)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bookings.errors import DisputeNotFound
 from bookings.models import DisputeNote
 from bookings.services import dispute_add_note, dispute_resolve
 from dumuwaks.core.openapi import error_responses
-from dumuwaks.core.permissions import IsStaffMember
+from dumuwaks.core.permissions import IsStaffMember, is_staff_member
 
 
 def _dispute_queryset():
@@ -31,27 +31,36 @@ def _dispute_for_staff(pk: int):
 
 
 class BookingDisputeQueueApi(GenericAPIView):
-    permission_classes = [IsStaffMember]
     filter_backends: list = []
-    serializer_class = serializers.BookingDisputeStaffOutputSerializer
+    serializer_class = serializers.BookingDisputeListOutputSerializer
 
     @extend_schema(
+        summary="Disputes: staff's queue, or my own as a customer or technician",
+        description=(
+            "Support and admins: every dispute, oldest first (the queue), with internal `notes`. "
+            "Customers and technicians: the disputes on their own bookings, newest first, with status "
+            "and outcome (`outcome`, `refundAmount`, `resolutionNotes` once resolved), never the notes."
+        ),
         parameters=[serializers.BookingDisputeQuerySerializer],
         responses={
-            200: serializers.BookingDisputeStaffOutputSerializer(many=True),
-            **error_responses(400, 403),
+            200: serializers.BookingDisputeListOutputSerializer(many=True),
+            **error_responses(400, 401),
         },
     )
     def get(self, request):
         query = serializers.BookingDisputeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        queryset = _dispute_queryset()
+        staff = is_staff_member(request.user)
+        queryset = _dispute_queryset() if staff else selectors.disputes_of_party(user=request.user)
         if query.validated_data.get("status"):
             queryset = queryset.filter(status=query.validated_data["status"])
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(
-            serializers.BookingDisputeStaffOutputSerializer(page, many=True).data
+        output = (
+            serializers.BookingDisputeStaffOutputSerializer
+            if staff
+            else serializers.BookingDisputeOutputSerializer
         )
+        return self.get_paginated_response(output(page, many=True).data)
 
 
 class BookingDisputeResolveApi(APIView):

@@ -30,7 +30,7 @@ from bookings.selectors.bookings import (
     bookings_visible_to,
     bookings_with_versions,
 )
-from bookings.selectors.disputes import dispute_queue
+from bookings.selectors.disputes import dispute_queue, disputes_of_party
 from bookings.selectors.timers import (
     auto_confirmable_booking_ids,
     stale_pending_booking_ids,
@@ -61,6 +61,7 @@ __all__ = [
     "bookings_with_versions",
     "busy_technician_ids",
     "dispute_queue",
+    "disputes_of_party",
     "stale_pending_booking_ids",
     "stale_pending_q",
     "technician_busy_reasons",

@@ -13,6 +13,8 @@ from matching.services.matches import (
 from matching.services.preferences import (
     customer_block_create,
     customer_block_delete,
+    favourite_add,
+    favourite_remove,
     matching_preferences_update,
 )
 from matching.services.response_time import technician_response_times_refresh
@@ -22,6 +24,8 @@ __all__ = [
     "customer_block_create",
     "customer_block_delete",
     "default_max_distance_km",
+    "favourite_add",
+    "favourite_remove",
     "learning_record",
     "lock_customer_match",
     "lock_preference",

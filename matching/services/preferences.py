@@ -6,7 +6,13 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Role, User
 from matching import selectors
-from matching.errors import InvalidPreferences, InvalidWeights, MatchTechnicianNotFound
+from matching.errors import (
+    FavouriteNotFound,
+    InvalidPreferences,
+    InvalidWeights,
+    MatchTechnicianNotFound,
+    TechnicianBlocked,
+)
 from matching.models import CustomerBlock, MatchingPreference
 from matching.scoring import FACTORS, validate_weights
 from matching.services.matches import lock_preference
@@ -101,3 +107,33 @@ def customer_block_delete(*, customer: User, technician_id: int) -> None:
     ).delete()
     if not deleted:
         raise MatchTechnicianNotFound("You have not blocked this technician.")
+
+
+def favourite_add(*, customer: User, technician_id: int) -> tuple[User, bool]:
+    """Mark an active technician as a favourite (matching's preferred technicians, the customer
+    preference factor). Idempotent: created=False when already one. A blocked technician is refused."""
+    technician = (
+        User.objects.filter(
+            pk=technician_id, role=Role.TECHNICIAN, is_active=True, deleted_at__isnull=True
+        )
+        .select_related("technician_profile")
+        .first()
+    )
+    if technician is None:
+        raise MatchTechnicianNotFound()
+    with transaction.atomic():
+        preference = lock_preference(customer.pk)
+        if CustomerBlock.objects.filter(customer=customer, technician=technician).exists():
+            raise TechnicianBlocked()
+        if preference.preferred_technicians.filter(pk=technician.pk).exists():
+            return technician, False
+        preference.preferred_technicians.add(technician)
+    return technician, True
+
+
+def favourite_remove(*, customer: User, technician_id: int) -> None:
+    with transaction.atomic():
+        preference = lock_preference(customer.pk)
+        if not preference.preferred_technicians.filter(pk=technician_id).exists():
+            raise FavouriteNotFound()
+        preference.preferred_technicians.remove(technician_id)
