@@ -3,8 +3,12 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
 from django.db import models
 
-from dumuwaks.core.models import TimeStampedModel
+from bookings.errors import DepositNotPaid
+from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
+from dumuwaks.core.permissions import is_staff_member
+from dumuwaks.core.state_machine import Guard, StateMachine, TransitionContext, register
 
 
 class BookingStatus(models.TextChoices):
@@ -46,9 +50,9 @@ _C, _T, _S, _SYS = (
 )
 _B = BookingStatus
 
-# The booking workflow: (from, to) -> roles allowed to make that change. Nothing else is possible.
-# pending -> pending is a technician *declining*: the technician is cleared and the job goes back to the pool.
-ALLOWED_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+# The booking workflow: (from, to) -> roles allowed to make that change (BOOKING_MACHINE below is built from
+# it). pending -> pending is a technician *declining*: the technician is cleared and the job goes back to the pool.
+BOOKING_TRANSITION_ROLES: dict[tuple[str, str], frozenset[str]] = {
     (_B.PENDING, _B.ACCEPTED): frozenset({_T}),
     (_B.PENDING, _B.PENDING): frozenset({_T}),
     (_B.PENDING, _B.CANCELLED): frozenset({_C, _T, _S}),
@@ -183,24 +187,73 @@ class Booking(TimeStampedModel):
         return self.number
 
 
-class BookingStatusHistory(models.Model):
-    """Audit row appended by every status change (who, when, from, to, note)."""
-
+class BookingStatusHistory(StatusHistory):
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="status_history")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    from_status = models.CharField(max_length=16, choices=BookingStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=BookingStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "booking status history"
 
     def __str__(self):
         return f"{self.booking_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+def actor_transition_roles(actor, booking: Booking, to: str) -> set[str]:
+    """The roles `actor` holds for moving `booking` to `to`; None is the system (timers)."""
+    if actor is None:
+        return {TransitionRole.SYSTEM}
+    roles = set()
+    if is_staff_member(actor):
+        roles.add(TransitionRole.STAFF)
+    if actor.pk == booking.customer_id:
+        roles.add(TransitionRole.CUSTOMER)
+    if actor.pk == booking.technician_id:
+        roles.add(TransitionRole.TECHNICIAN)
+    elif (
+        booking.technician_id is None
+        and to == BookingStatus.ACCEPTED
+        and getattr(actor, "is_technician", False)
+    ):
+        roles.add(TransitionRole.TECHNICIAN)  # an open job: the service checks eligibility
+    return roles
+
+
+def _roles_guard(roles: frozenset[str]) -> Guard:
+    def check(ctx: TransitionContext) -> None:
+        if not actor_transition_roles(ctx.actor, ctx.instance, ctx.to_status) & roles:
+            raise InvalidTransition(
+                f"You may not move this booking from {ctx.from_status} to {ctx.to_status}."
+            )
+
+    return Guard(name="by " + ", ".join(sorted(str(r) for r in roles)), check=check)
+
+
+def _deposit_paid(ctx: TransitionContext) -> None:
+    if ctx.instance.deposit_paid_at is None:
+        raise DepositNotPaid()
+
+
+def _booking_guards() -> dict[tuple[str, str], tuple[Guard, ...]]:
+    guards = {edge: (_roles_guard(roles),) for edge, roles in BOOKING_TRANSITION_ROLES.items()}
+    accept = (BookingStatus.PENDING, BookingStatus.ACCEPTED)
+    guards[accept] += (Guard(name="deposit paid (409 deposit_not_paid)", check=_deposit_paid),)
+    return guards
+
+
+BOOKING_MACHINE = register(
+    StateMachine(
+        label="booking",
+        model=Booking,
+        transitions={
+            status: frozenset(to for (frm, to) in BOOKING_TRANSITION_ROLES if frm == status)
+            for status in BookingStatus
+        },
+        guards=_booking_guards(),
+        history_model=BookingStatusHistory,
+        history_fk="booking",
+        event="booking.status_changed",
+        event_id_name="booking_id",
+    )
+)
 
 
 # --- Availability ---------------------------------------------------------------------------------------------
@@ -270,13 +323,6 @@ class DisputeStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
-DISPUTE_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    DisputeStatus.OPEN: frozenset({DisputeStatus.UNDER_REVIEW, DisputeStatus.RESOLVED}),
-    DisputeStatus.UNDER_REVIEW: frozenset({DisputeStatus.RESOLVED}),
-    DisputeStatus.RESOLVED: frozenset(),
-}
-
-
 class DisputeOutcome(models.TextChoices):
     RELEASE_TO_TECHNICIAN = "release_to_technician", "Release payment to technician"
     FULL_REFUND = "full_refund", "Full refund to customer"
@@ -337,22 +383,29 @@ class Dispute(TimeStampedModel):
         return f"Dispute {self.pk} on {self.booking_id}"
 
 
-class DisputeStatusHistory(models.Model):
+class DisputeStatusHistory(StatusHistory):
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="status_history")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=16, choices=DisputeStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=DisputeStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "dispute status history"
 
     def __str__(self):
         return f"{self.dispute_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+DISPUTE_MACHINE = register(
+    StateMachine(
+        label="dispute",
+        model=Dispute,
+        transitions={
+            DisputeStatus.OPEN: frozenset({DisputeStatus.UNDER_REVIEW, DisputeStatus.RESOLVED}),
+            DisputeStatus.UNDER_REVIEW: frozenset({DisputeStatus.RESOLVED}),
+            DisputeStatus.RESOLVED: frozenset(),
+        },
+        history_model=DisputeStatusHistory,
+        history_fk="dispute",
+    )
+)
 
 
 class DisputeNote(TimeStampedModel):

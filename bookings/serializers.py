@@ -358,6 +358,9 @@ class BookingDisputeInputSerializer(serializers.Serializer):
 
 
 class BookingHistoryOutputSerializer(ModelSerializer):
+    # The history columns are plain strings shared by every model's history; the schema names this one's values.
+    from_status = serializers.ChoiceField(choices=BookingStatus.choices, allow_blank=True)
+    to_status = serializers.ChoiceField(choices=BookingStatus.choices)
     actor_id = serializers.IntegerField(allow_null=True)
     actor_name = serializers.SerializerMethodField()
 

@@ -18,18 +18,15 @@ from bookings.errors import (
     BookingNotEditable,
     BookingNotFound,
     CustomersOnly,
-    DepositNotPaid,
     InvalidBooking,
     SlotTaken,
     TechnicianNotEligible,
     TechnicianUnavailable,
 )
 from bookings.models import (
-    ALLOWED_TRANSITIONS,
+    BOOKING_MACHINE,
     Booking,
     BookingStatus,
-    BookingStatusHistory,
-    TransitionRole,
     Urgency,
 )
 from bookings.numbering import next_booking_number
@@ -43,10 +40,9 @@ from bookings.selectors import (
     technician_unavailability_reason,
 )
 from bookings.services.cancellation import cancellation_fee_for
-from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.money import to_decimal
-from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.state_machine import Guard, TransitionContext, status_history_append, transition
 from social.services.media import media_resolve_refs
 
 MIN_DURATION_MINUTES = 30
@@ -200,8 +196,12 @@ def booking_create(
             if _is_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
-        BookingStatusHistory.objects.create(
-            booking=booking, actor=customer, from_status="", to_status=BookingStatus.PENDING
+        status_history_append(
+            machine=BOOKING_MACHINE,
+            instance=booking,
+            from_status="",
+            to_status=BookingStatus.PENDING,
+            actor=customer,
         )
         publish_after_commit("booking.created", booking_id=booking.pk)
     return booking
@@ -285,71 +285,28 @@ def booking_update(
     return locked
 
 
-def _actor_roles(actor, booking: Booking, to: str) -> set[str]:
-    if actor is None:
-        return {TransitionRole.SYSTEM}
-    roles = set()
-    if is_staff_member(actor):
-        roles.add(TransitionRole.STAFF)
-    if actor.pk == booking.customer_id:
-        roles.add(TransitionRole.CUSTOMER)
-    if actor.pk == booking.technician_id:
-        roles.add(TransitionRole.TECHNICIAN)
-    elif (
-        booking.technician_id is None
-        and to == BookingStatus.ACCEPTED
-        and getattr(actor, "is_technician", False)
-    ):
-        roles.add(TransitionRole.TECHNICIAN)  # an open job: eligibility is checked below
-    return roles
-
-
 def booking_transition(
     *, booking: Booking, to: str, actor, note: str = "", updates: dict | None = None
 ) -> Booking:
-    """The ONE way a booking changes status. `actor=None` is the system (timers).
+    """The ONE way a booking changes status (BOOKING_MACHINE). `actor=None` is the system (timers).
 
-    Checks the (from, to) pair and the actor's role against ALLOWED_TRANSITIONS, then updates with a guard on
-    the status the caller saw (0 rows = someone else changed it first = 409), appends a history row and
-    publishes `booking.status_changed` after commit. `updates` are extra columns set in the same UPDATE.
+    The core transition checks the (from, to) pair, the actor's role and the deposit against the locked row
+    (409 when someone else moved it first); this adds what each step stamps, checks that an open job's
+    technician may take the slot, and counts a confirmed job. `updates` are extra columns set in the same
+    UPDATE.
     """
-    current = booking.status
-    to = BookingStatus(to)
-    allowed_roles = ALLOWED_TRANSITIONS.get((current, to))
-    if allowed_roles is None:
-        raise InvalidTransition(f"A booking cannot go from {current} to {to}.")
-    roles = _actor_roles(actor, booking, to)
-    if not roles & allowed_roles:
-        raise InvalidTransition(f"You may not move this booking from {current} to {to}.")
-
     now = timezone.now()
-    values: dict = {"status": to, "updated_at": now, **(updates or {})}
-    guard: dict = {"pk": booking.pk, "status": current}
-    is_decline = to == BookingStatus.PENDING
+    values: dict = dict(updates or {})
+    expect: dict = {}
+    guards: tuple[Guard, ...] = ()
     if to == BookingStatus.ACCEPTED:
-        if booking.deposit_paid_at is None:  # the caller's copy may predate the payment
-            booking.deposit_paid_at = (
-                Booking.objects.filter(pk=booking.pk)
-                .values_list("deposit_paid_at", flat=True)
-                .first()
-            )
-        if booking.deposit_paid_at is None:
-            raise DepositNotPaid()
-        guard["deposit_paid_at__isnull"] = False
+        expect["technician_id"] = booking.technician_id
         if booking.technician_id is None:
-            _check_technician_for_slot(
-                technician=actor,
-                category_id=booking.category_id,
-                start=booking.scheduled_start,
-                end=booking.scheduled_end,
-            )
-            guard["technician__isnull"] = True
             values["technician"] = actor
-        else:
-            guard["technician_id"] = booking.technician_id
+            guards = (Guard(name="technician may take the slot", check=_technician_takes_slot),)
         values["accepted_at"] = now
-    elif is_decline:
-        guard["technician_id"] = booking.technician_id
+    elif to == BookingStatus.PENDING:  # a decline: the job goes back to the pool
+        expect["technician_id"] = booking.technician_id
         values.update(technician=None, accepted_at=None)
     elif to == BookingStatus.IN_PROGRESS:
         values["started_at"] = now
@@ -363,44 +320,36 @@ def booking_transition(
 
     with transaction.atomic():
         try:
-            with transaction.atomic():
-                updated = Booking.objects.filter(**guard).update(**values)
+            transition(
+                machine=BOOKING_MACHINE,
+                instance=booking,
+                to=to,
+                actor=actor,
+                note=note,
+                fields=values,
+                expect=expect,
+                guards=guards,
+            )
         except IntegrityError as exc:
             if _is_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
-        if updated == 0:
-            fresh = Booking.objects.filter(pk=booking.pk).only("deposit_paid_at", "status").first()
-            if (
-                to == BookingStatus.ACCEPTED
-                and fresh is not None
-                and fresh.status == current
-                and fresh.deposit_paid_at is None
-            ):
-                raise DepositNotPaid()
-            raise InvalidTransition("The booking changed in the meantime; reload and try again.")
         if to == BookingStatus.CONFIRMED and booking.technician_id:
             TechnicianProfile.objects.filter(user_id=booking.technician_id).update(
                 jobs_completed=F("jobs_completed") + 1
             )
-        BookingStatusHistory.objects.create(
-            booking=booking, actor=actor, from_status=current, to_status=to, note=note or ""
-        )
-        publish_after_commit(
-            "booking.status_changed",
-            booking_id=booking.pk,
-            from_status=str(current),
-            to_status=str(to),
-            actor_id=actor.pk if actor is not None else None,
-        )
-
-    for name, value in values.items():
-        setattr(booking, name, value)
-    if "technician" in values:
-        booking.technician_id = values["technician"].pk if values["technician"] else None
-    if "cancelled_by" in values:
-        booking.cancelled_by_id = values["cancelled_by"].pk if values["cancelled_by"] else None
     return booking
+
+
+def _technician_takes_slot(ctx: TransitionContext) -> None:
+    """An open job accepted: the accepting technician must serve the category and be free then."""
+    booking = ctx.instance
+    _check_technician_for_slot(
+        technician=ctx.actor,
+        category_id=booking.category_id,
+        start=booking.scheduled_start,
+        end=booking.scheduled_end,
+    )
 
 
 def booking_mark_deposit_paid(*, booking_id: int, paid_at: datetime | None = None) -> Booking:

@@ -21,20 +21,20 @@ from bookings.errors import (
     InvalidDisputeResolution,
 )
 from bookings.models import (
-    DISPUTE_ALLOWED_TRANSITIONS,
+    DISPUTE_MACHINE,
     Booking,
     BookingStatus,
     Dispute,
     DisputeNote,
     DisputeOutcome,
     DisputeStatus,
-    DisputeStatusHistory,
 )
 from bookings.services.bookings import booking_transition, lock_booking
 from dumuwaks.core.errors import Forbidden, InvalidTransition
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.state_machine import status_history_append, transition
 from payments.selectors import booking_refundable
 
 DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
@@ -65,8 +65,12 @@ def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Di
                 )
         except IntegrityError as exc:
             raise DisputeAlreadyOpen() from exc
-        DisputeStatusHistory.objects.create(
-            dispute=dispute, actor=opened_by, from_status="", to_status=DisputeStatus.OPEN
+        status_history_append(
+            machine=DISPUTE_MACHINE,
+            instance=dispute,
+            from_status="",
+            to_status=DisputeStatus.OPEN,
+            actor=opened_by,
         )
         booking_transition(
             booking=locked, to=BookingStatus.DISPUTED, actor=opened_by, note=reason.strip()
@@ -78,21 +82,10 @@ def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Di
 def dispute_transition(
     *, dispute: Dispute, to: str, actor, note: str = "", updates: dict | None = None
 ) -> Dispute:
-    """Guarded status change of a dispute with its history row."""
-    current = dispute.status
-    to = DisputeStatus(to)
-    if to not in DISPUTE_ALLOWED_TRANSITIONS.get(current, ()):
-        raise InvalidTransition(f"A dispute cannot go from {current} to {to}.")
-    values = {"status": to, "updated_at": timezone.now(), **(updates or {})}
-    with transaction.atomic():
-        if Dispute.objects.filter(pk=dispute.pk, status=current).update(**values) == 0:
-            raise InvalidTransition("The dispute changed in the meantime; reload and try again.")
-        DisputeStatusHistory.objects.create(
-            dispute=dispute, actor=actor, from_status=current, to_status=to, note=note or ""
-        )
-    for name, value in values.items():
-        setattr(dispute, name, value)
-    return dispute
+    """Status change of a dispute (DISPUTE_MACHINE) with its history row."""
+    return transition(
+        machine=DISPUTE_MACHINE, instance=dispute, to=to, actor=actor, note=note, fields=updates
+    )
 
 
 def dispute_add_note(*, dispute: Dispute, author, body: str) -> DisputeNote:
@@ -164,7 +157,7 @@ def dispute_resolve(
         # Resolutions of one booking's dispute queue on its lock: a second one sees the first's outcome
         # (409) before its refund is checked against money the first may have moved.
         dispute.refresh_from_db(fields=["status"])
-        if DisputeStatus.RESOLVED not in DISPUTE_ALLOWED_TRANSITIONS.get(dispute.status, ()):
+        if not DISPUTE_MACHINE.allows(dispute.status, DisputeStatus.RESOLVED):
             raise InvalidTransition(f"A {dispute.status} dispute cannot be resolved.")
         amount = _refund_for_outcome(outcome, refund_amount, booking)
         now = timezone.now()

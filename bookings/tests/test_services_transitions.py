@@ -1,4 +1,4 @@
-"""Every (from, to) pair for every role, driven by ALLOWED_TRANSITIONS."""
+"""Every (from, to) pair for every role, driven by BOOKING_TRANSITION_ROLES."""
 
 import itertools
 
@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import Role, TechnicianProfile
 from bookings.errors import DepositNotPaid, SlotTaken, TechnicianNotEligible
 from bookings.models import (
-    ALLOWED_TRANSITIONS,
+    BOOKING_TRANSITION_ROLES,
     Booking,
     BookingStatus,
     BookingStatusHistory,
@@ -49,7 +49,7 @@ def test_transition_map_per_role(from_status, to_status, role):
         status=from_status, deposit_paid=True, completed_at=timezone.now(), accepted_at=None
     )
     actor = _actor(booking, role)
-    allowed = role in ALLOWED_TRANSITIONS.get((from_status, to_status), frozenset())
+    allowed = role in BOOKING_TRANSITION_ROLES.get((from_status, to_status), frozenset())
     if allowed:
         result = booking_transition(booking=booking, to=to_status, actor=actor, note="n")
         booking.refresh_from_db()
