@@ -231,15 +231,16 @@ def transition_tables_markdown() -> str:
         event = f"`{machine.event}`" if machine.event else "none"
         lines.append(f"History: {history}. Event: {event}.")
         lines.append("")
-        terminal = [s for s in machine.statuses if not machine.transitions[s]]
-        lines.append(f"Statuses: {', '.join(f'`{s}`' for s in machine.statuses)}.")
+        statuses = ", ".join(f"`{s!s}`" for s in machine.statuses)
+        terminal = ", ".join(f"`{s!s}`" for s in machine.statuses if not machine.transitions[s])
+        lines.append(f"Statuses: {statuses}.")
         if terminal:
-            lines.append(f"Final: {', '.join(f'`{s}`' for s in terminal)}.")
+            lines.append(f"Final: {terminal}.")
         lines.append("")
         lines.append("| from | to | guards |")
         lines.append("| --- | --- | --- |")
         for source, target in machine.edges():
             guards = "; ".join(g.name for g in machine.guards.get((source, target), ())) or ""
-            lines.append(f"| `{source}` | `{target}` | {guards} |")
+            lines.append(f"| `{source!s}` | `{target!s}` | {guards} |")
         lines.append("")
     return "\n".join(lines)
