@@ -2,7 +2,7 @@
 
 A `Match` is one technician suggested to one customer by one `find-technicians` call (`search_id` ties the
 results of a call together, `rank` is the position in it). Its status moves only through
-`matching.services.match_transition` (compare-and-set + a `MatchStatusHistory` row).
+`matching.services.match_transition` (the core transition of MATCH_MACHINE + a `MatchStatusHistory` row).
 """
 
 from django.conf import settings
@@ -10,8 +10,9 @@ from django.db import models
 from django.utils import timezone
 
 from bookings.models import Urgency
-from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
+from dumuwaks.core.state_machine import StateMachine, register
 
 
 class MatchStatus(models.TextChoices):
@@ -19,16 +20,6 @@ class MatchStatus(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
     EXPIRED = "expired", "Expired"
-
-
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    MatchStatus.SUGGESTED: frozenset(
-        {MatchStatus.ACCEPTED, MatchStatus.REJECTED, MatchStatus.EXPIRED}
-    ),
-    MatchStatus.ACCEPTED: frozenset(),
-    MatchStatus.REJECTED: frozenset(),
-    MatchStatus.EXPIRED: frozenset(),
-}
 
 
 class Match(TimeStampedModel):
@@ -112,24 +103,32 @@ class Match(TimeStampedModel):
         return f"Match {self.pk}: {self.customer_id} → {self.technician_id} ({self.status})"
 
 
-class MatchStatusHistory(models.Model):
-    """Audit row appended by every match status change."""
-
+class MatchStatusHistory(StatusHistory):
     match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="status_history")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=16, choices=MatchStatus.choices)
-    to_status = models.CharField(max_length=16, choices=MatchStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "match status history"
 
     def __str__(self):
         return f"{self.match_id}: {self.from_status} -> {self.to_status}"
+
+
+MATCH_MACHINE = register(
+    StateMachine(
+        label="match",
+        model=Match,
+        transitions={
+            MatchStatus.SUGGESTED: frozenset(
+                {MatchStatus.ACCEPTED, MatchStatus.REJECTED, MatchStatus.EXPIRED}
+            ),
+            MatchStatus.ACCEPTED: frozenset(),
+            MatchStatus.REJECTED: frozenset(),
+            MatchStatus.EXPIRED: frozenset(),
+        },
+        history_model=MatchStatusHistory,
+        history_fk="match",
+    )
+)
 
 
 class MatchingPreference(TimeStampedModel):

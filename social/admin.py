@@ -44,7 +44,7 @@ class PostModerationInline(admin.TabularInline):
     model = PostModeration
     extra = 0
     can_delete = False
-    readonly_fields = ["actor", "from_status", "to_status", "reason", "created_at"]
+    readonly_fields = ["actor", "from_status", "to_status", "note", "created_at"]
 
     def has_add_permission(self, request, obj=None):
         return False

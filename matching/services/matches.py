@@ -18,6 +18,7 @@ from accounts.models import User
 from bookings.services import booking_create
 from dumuwaks.core.errors import InvalidTransition, ValidationFailed
 from dumuwaks.core.money import ceil_shillings
+from dumuwaks.core.state_machine import transition
 from matching import learning, selectors
 from matching.errors import (
     FeedbackAlreadyGiven,
@@ -27,7 +28,7 @@ from matching.errors import (
     PriceUnknown,
 )
 from matching.models import (
-    ALLOWED_TRANSITIONS,
+    MATCH_MACHINE,
     Match,
     MatchingPreference,
     MatchStatus,
@@ -41,24 +42,10 @@ from matching.scoring import estimate_price
 def match_transition(
     *, match: Match, to: str, actor: User | None, note: str = "", **fields
 ) -> Match:
-    """Compare-and-set `match.status` → `to` and append a history row. 0 rows updated → 409."""
-    current = match.status
-    if to not in ALLOWED_TRANSITIONS.get(current, frozenset()):
-        raise InvalidTransition(f"A {current} match cannot become {to}.")
-    now = timezone.now()
-    updated = Match.objects.filter(pk=match.pk, status=current).update(
-        status=to, updated_at=now, **fields
+    """Status change of a match (MATCH_MACHINE) with its history row; 409 when it moved meanwhile."""
+    return transition(
+        machine=MATCH_MACHINE, instance=match, to=to, actor=actor, note=note, fields=fields
     )
-    if not updated:
-        raise InvalidTransition("This match changed meanwhile; reload it.")
-    MatchStatusHistory.objects.create(
-        match=match, actor=actor, from_status=current, to_status=to, note=note
-    )
-    match.status = to
-    match.updated_at = now
-    for name, value in fields.items():
-        setattr(match, name, value)
-    return match
 
 
 def _expire_matches(*, match_ids: list[int], actor: User | None, note: str) -> int:

@@ -2,7 +2,7 @@
 
 from social.models.media import MediaAsset, MediaBackendName, ResourceType
 from social.models.posts import (
-    ALLOWED_POST_TRANSITIONS,
+    POST_MACHINE,
     Comment,
     EngagementEvent,
     EngagementKind,
@@ -21,7 +21,7 @@ from social.models.posts import (
 from social.models.reviews import Review, ReviewDirection, ReviewVisibility
 
 __all__ = [
-    "ALLOWED_POST_TRANSITIONS",
+    "POST_MACHINE",
     "Comment",
     "EngagementEvent",
     "EngagementKind",

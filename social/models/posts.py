@@ -2,7 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
-from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
+from dumuwaks.core.state_machine import StateMachine, register
 
 
 class PostType(models.TextChoices):
@@ -16,14 +17,6 @@ class PostStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
     HIDDEN = "hidden", "Hidden by moderation"
     REMOVED = "removed", "Removed by moderation"
-
-
-# Moderation workflow; every change goes through social.services.posts.post_transition.
-ALLOWED_POST_TRANSITIONS: dict[str, set[str]] = {
-    PostStatus.PUBLISHED: {PostStatus.HIDDEN, PostStatus.REMOVED},
-    PostStatus.HIDDEN: {PostStatus.PUBLISHED, PostStatus.REMOVED},
-    PostStatus.REMOVED: {PostStatus.PUBLISHED},
-}
 
 
 class Hashtag(TimeStampedModel):
@@ -235,20 +228,29 @@ class PostReport(TimeStampedModel):
         indexes = [models.Index(fields=["status", "created_at"])]
 
 
-class PostModeration(models.Model):
-    """Audit row for every post status change (who, when, from, to, reason)."""
+class PostModeration(StatusHistory):
+    """Audit row for every post status change; `note` is the moderator's reason."""
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="moderation_history")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=16, choices=PostStatus.choices)
-    to_status = models.CharField(max_length=16, choices=PostStatus.choices)
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
+        pass
 
     def __str__(self):
         return f"{self.post_id}: {self.from_status} -> {self.to_status}"
+
+
+# Moderation workflow; every change goes through social.services.posts.post_transition.
+POST_MACHINE = register(
+    StateMachine(
+        label="post",
+        model=Post,
+        transitions={
+            PostStatus.PUBLISHED: frozenset({PostStatus.HIDDEN, PostStatus.REMOVED}),
+            PostStatus.HIDDEN: frozenset({PostStatus.PUBLISHED, PostStatus.REMOVED}),
+            PostStatus.REMOVED: frozenset({PostStatus.PUBLISHED}),
+        },
+        history_model=PostModeration,
+        history_fk="post",
+    )
+)

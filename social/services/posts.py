@@ -21,6 +21,7 @@ from bookings.models import Booking, BookingStatus
 from dumuwaks.core.errors import Forbidden, InvalidTransition, ValidationFailed
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.state_machine import transition
 from social.errors import (
     AlreadyReported,
     CannotReportOwnPost,
@@ -31,7 +32,7 @@ from social.errors import (
     ReplyDepthExceeded,
 )
 from social.models import (
-    ALLOWED_POST_TRANSITIONS,
+    POST_MACHINE,
     Comment,
     EngagementEvent,
     EngagementKind,
@@ -41,7 +42,6 @@ from social.models import (
     Post,
     PostMedia,
     PostMention,
-    PostModeration,
     PostReport,
     PostStatus,
     PostType,
@@ -274,24 +274,19 @@ def post_delete(*, post_id: int, actor: User) -> None:
 
 
 def post_transition(*, post_id: int, to: str, actor: User | None, reason: str = "") -> Post:
-    """The one place a post's status changes: guarded update, audit row, reports resolved."""
+    """The one place a post's status changes (POST_MACHINE): the core transition records the moderation
+    (`reason` is its history note and the post's `moderation_reason`); the post's open reports are resolved
+    with it."""
     with transaction.atomic():
         post = _lock_post(post_id)
-        current = post.status
-        if to not in ALLOWED_POST_TRANSITIONS.get(current, set()):
-            raise InvalidTransition(f"A {current} post cannot become {to}.")
         now = timezone.now()
-        updated = Post.objects.filter(pk=post_id, status=current).update(
-            status=to,
-            moderation_reason=reason,
-            moderated_at=now,
-            moderated_by=actor,
-            updated_at=now,
-        )
-        if not updated:
-            raise InvalidTransition()
-        PostModeration.objects.create(
-            post_id=post_id, actor=actor, from_status=current, to_status=to, reason=reason
+        transition(
+            machine=POST_MACHINE,
+            instance=post,
+            to=to,
+            actor=actor,
+            note=reason,
+            fields={"moderation_reason": reason, "moderated_at": now, "moderated_by": actor},
         )
         outcome = ReportStatus.DISMISSED if to == PostStatus.PUBLISHED else ReportStatus.ACTIONED
         PostReport.objects.filter(post_id=post_id, status=ReportStatus.OPEN).update(
