@@ -282,7 +282,7 @@ class KycReviewInline(admin.TabularInline):
     model = KycReview
     extra = 0
     can_delete = False
-    fields = ["created_at", "actor", "from_status", "to_status", "reason_code", "reason"]
+    fields = ["created_at", "actor", "from_status", "to_status", "reason_code", "note"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -503,14 +503,14 @@ class CorporateProfileAdmin(admin.ModelAdmin):
 class KycReviewAdmin(admin.ModelAdmin):
     list_display = ["profile", "from_status", "to_status", "reason_code", "actor", "created_at"]
     list_filter = ["to_status", "reason_code"]
-    search_fields = ["profile__user__email", "reason"]
+    search_fields = ["profile__user__email", "note"]
     readonly_fields = [
         "profile",
         "actor",
         "from_status",
         "to_status",
         "reason_code",
-        "reason",
+        "note",
         "created_at",
     ]
 

@@ -5,9 +5,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.handles import HANDLE_MAX_LENGTH, HANDLE_PATTERN, handle_base, handle_first_free
-from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
 from dumuwaks.core.phone import PhoneNumberField
+from dumuwaks.core.state_machine import StateMachine, register
 
 
 class Role(models.TextChoices):
@@ -259,15 +260,6 @@ def kyc_rejection_reason_text(*, code: str, details: str, language: str) -> str:
     return " ".join(part for part in (f"{label}." if label else "", details.strip()) if part)
 
 
-# The one KYC transition service (accounts.services.kyc.kyc_transition) only follows these edges.
-KYC_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    KycStatus.NOT_SUBMITTED: frozenset({KycStatus.PENDING}),
-    KycStatus.PENDING: frozenset({KycStatus.APPROVED, KycStatus.REJECTED}),
-    KycStatus.REJECTED: frozenset({KycStatus.PENDING}),
-    KycStatus.APPROVED: frozenset({KycStatus.REJECTED}),  # staff may revoke an approval
-}
-
-
 class TechnicianProfile(TimeStampedModel):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="technician_profile")
     bio = models.TextField(blank=True)
@@ -416,20 +408,36 @@ class PortfolioItemMedia(TimeStampedModel):
         return f"{self.asset_id} on portfolio item {self.item_id}"
 
 
-class KycReview(TimeStampedModel):
-    """Audit row for every KYC status change."""
+class KycReview(StatusHistory):
+    """Audit row for every KYC status change; `note` is staff's words, `reason_code` a rejection's reason."""
 
     profile = models.ForeignKey(
         TechnicianProfile, on_delete=models.CASCADE, related_name="kyc_history"
     )
-    actor = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
-    from_status = models.CharField(max_length=16, choices=KycStatus.choices)
-    to_status = models.CharField(max_length=16, choices=KycStatus.choices)
     reason_code = models.CharField(max_length=32, choices=KycRejectionReason.choices, blank=True)
-    reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        ordering = ["created_at"]
+    class Meta(StatusHistory.Meta):
+        pass
+
+
+# The one KYC transition service (accounts.services.kyc.kyc_transition) only follows these edges.
+KYC_MACHINE = register(
+    StateMachine(
+        label="KYC",
+        article="",
+        model=TechnicianProfile,
+        field="kyc_status",
+        transitions={
+            KycStatus.NOT_SUBMITTED: frozenset({KycStatus.PENDING}),
+            KycStatus.PENDING: frozenset({KycStatus.APPROVED, KycStatus.REJECTED}),
+            KycStatus.REJECTED: frozenset({KycStatus.PENDING}),
+            KycStatus.APPROVED: frozenset({KycStatus.REJECTED}),  # staff may revoke an approval
+        },
+        history_model=KycReview,
+        history_fk="profile",
+    )
+)
 
 
 class CorporateProfile(TimeStampedModel):

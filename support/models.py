@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.db import models
 
-from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
+from dumuwaks.core.state_machine import StateMachine, register
 
 TICKET_NUMBER_SEQUENCE = "support_ticket_number_seq"
 
@@ -54,19 +55,6 @@ OPEN_STATUSES = (
     TicketStatus.REOPENED,
 )
 FINISHED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
-
-_S = TicketStatus
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    _S.OPEN: frozenset({_S.ASSIGNED, _S.IN_PROGRESS, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}),
-    _S.ASSIGNED: frozenset({_S.OPEN, _S.IN_PROGRESS, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}),
-    _S.IN_PROGRESS: frozenset({_S.ASSIGNED, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}),
-    _S.WAITING_CUSTOMER: frozenset({_S.IN_PROGRESS, _S.RESOLVED, _S.CLOSED}),
-    _S.RESOLVED: frozenset({_S.CLOSED, _S.REOPENED}),
-    _S.CLOSED: frozenset({_S.REOPENED}),
-    _S.REOPENED: frozenset(
-        {_S.ASSIGNED, _S.IN_PROGRESS, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}
-    ),
-}
 
 
 class SupportTicket(TimeStampedModel):
@@ -172,26 +160,44 @@ class SupportTicket(TimeStampedModel):
         return f"{self.number} {self.subject}"
 
 
-class TicketStatusHistory(models.Model):
-    """Audit row appended by every status change (who, when, from, to, note)."""
-
+class TicketStatusHistory(StatusHistory):
     ticket = models.ForeignKey(
         SupportTicket, on_delete=models.CASCADE, related_name="status_history"
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=20, choices=TicketStatus.choices, blank=True)
-    to_status = models.CharField(max_length=20, choices=TicketStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "ticket status history"
 
     def __str__(self):
         return f"{self.ticket_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+_S = TicketStatus
+TICKET_MACHINE = register(
+    StateMachine(
+        label="ticket",
+        model=SupportTicket,
+        transitions={
+            _S.OPEN: frozenset(
+                {_S.ASSIGNED, _S.IN_PROGRESS, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}
+            ),
+            _S.ASSIGNED: frozenset(
+                {_S.OPEN, _S.IN_PROGRESS, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}
+            ),
+            _S.IN_PROGRESS: frozenset({_S.ASSIGNED, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}),
+            _S.WAITING_CUSTOMER: frozenset({_S.IN_PROGRESS, _S.RESOLVED, _S.CLOSED}),
+            _S.RESOLVED: frozenset({_S.CLOSED, _S.REOPENED}),
+            _S.CLOSED: frozenset({_S.REOPENED}),
+            _S.REOPENED: frozenset(
+                {_S.ASSIGNED, _S.IN_PROGRESS, _S.WAITING_CUSTOMER, _S.RESOLVED, _S.CLOSED}
+            ),
+        },
+        history_model=TicketStatusHistory,
+        history_fk="ticket",
+        event="support.ticket_status_changed",
+        event_id_name="ticket_id",
+    )
+)
 
 
 class TicketMessage(TimeStampedModel):

@@ -5,17 +5,17 @@ from django.utils import timezone
 
 from accounts.errors import NotATechnician
 from accounts.models import (
-    KYC_ALLOWED_TRANSITIONS,
+    KYC_MACHINE,
     KycRejectionReason,
-    KycReview,
     KycStatus,
     Role,
     TechnicianProfile,
     User,
 )
 from accounts.tasks import send_kyc_decision_email
-from dumuwaks.core.errors import InvalidTransition, ValidationFailed
+from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.side_effects import enqueue_after_commit
+from dumuwaks.core.state_machine import transition
 
 
 def kyc_transition(
@@ -27,18 +27,13 @@ def kyc_transition(
     reason_code: str = "",
     extra_updates: dict | None = None,
 ) -> TechnicianProfile:
-    """The only way KYC status changes: compare-and-set on the current status plus a KycReview audit row.
+    """The only way KYC status changes: the core transition of KYC_MACHINE plus a KycReview audit row.
 
     A rejection stores its typed `reason_code` (KycRejectionReason) and `reason` (staff's words) on the
     profile, where the decision email and the API read them.
     """
-    current = profile.kyc_status
-    if to not in KYC_ALLOWED_TRANSITIONS.get(current, frozenset()):
-        raise InvalidTransition(
-            f"KYC cannot go from {current} to {to}.", extra={"from": current, "to": to}
-        )
     now = timezone.now()
-    updates = {"kyc_status": to, "updated_at": now, **(extra_updates or {})}
+    updates = dict(extra_updates or {})
     if to == KycStatus.PENDING:
         updates.update(
             kyc_submitted_at=now,
@@ -55,16 +50,14 @@ def kyc_transition(
             kyc_rejection_reason=reason if to == KycStatus.REJECTED else "",
         )
     with transaction.atomic():
-        rows = TechnicianProfile.objects.filter(pk=profile.pk, kyc_status=current).update(**updates)
-        if rows == 0:
-            raise InvalidTransition("The KYC status changed meanwhile; reload and try again.")
-        KycReview.objects.create(
-            profile=profile,
+        transition(
+            machine=KYC_MACHINE,
+            instance=profile,
+            to=to,
             actor=actor,
-            from_status=current,
-            to_status=to,
-            reason_code=reason_code,
-            reason=reason,
+            note=reason,
+            fields=updates,
+            history_fields={"reason_code": reason_code},
         )
         if to in (KycStatus.APPROVED, KycStatus.REJECTED):
             enqueue_after_commit(send_kyc_decision_email, profile.pk)

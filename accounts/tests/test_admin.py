@@ -48,7 +48,7 @@ def test_admin_kyc_approve_action_writes_an_audit_row(admin_site, admin_user):
     assert pending.kyc_status == KycStatus.APPROVED
     assert untouched.kyc_status == KycStatus.NOT_SUBMITTED
     review = KycReview.objects.get()
-    assert (review.profile_id, review.actor, review.to_status, review.reason) == (
+    assert (review.profile_id, review.actor, review.to_status, review.note) == (
         pending.pk,
         admin_user,
         KycStatus.APPROVED,

@@ -120,7 +120,7 @@ def test_typed_reason_is_stored_and_emailed_in_the_technicians_language(
             profile.kyc_rejection_reason,
             profile.kyc_reviewed_by,
         ) == (KycStatus.REJECTED, "selfie_mismatch", "Retake it in daylight.", admin_user)
-    assert sorted(KycReview.objects.values_list("profile_id", "reason_code", "reason")) == sorted(
+    assert sorted(KycReview.objects.values_list("profile_id", "reason_code", "note")) == sorted(
         (p.pk, "selfie_mismatch", "Retake it in daylight.") for p in (pending, english)
     )
     by_recipient = {message.to[0]: message for message in mail.outbox}

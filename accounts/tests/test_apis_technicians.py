@@ -301,7 +301,7 @@ def test_kyc_reject_with_a_typed_reason_reads_in_the_technicians_language(
         "Kitambulisho kimepitwa na muda wake.",
     )
     review = KycReview.objects.get(profile=newcomer)
-    assert (review.reason_code, review.reason) == ("document_expired", "")
+    assert (review.reason_code, review.note) == ("document_expired", "")
     (message,) = mail.outbox
     assert "Sababu: Kitambulisho kimepitwa na muda wake." in message.body
     # The technician reads the same words on their own profile.

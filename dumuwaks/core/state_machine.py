@@ -107,6 +107,7 @@ def transition(
     fields: Mapping[str, Any] | None = None,
     expect: Mapping[str, Any] | None = None,
     guards: tuple[Guard, ...] = (),
+    history_fields: Mapping[str, Any] | None = None,
 ) -> models.Model:
     """Move `instance` to `to`: the one way a declared status changes. `actor=None` is the system.
 
@@ -115,7 +116,8 @@ def transition(
     different status there means someone else moved it first: 409 `invalid_transition`, nothing written; so
     does a column of `expect` (attname -> value the caller decided on) that changed. An edge the map does not
     declare is the same 409. The edge's declared guards, then the call's `guards` (checks only the service can
-    make), run on the locked row. `fields` are extra columns written in the same UPDATE. One history row is appended and the machine's event published after
+    make), run on the locked row. `fields` are extra columns written in the same UPDATE; `history_fields`
+    extra columns of the history row (a subclass's own, e.g. KYC's `reason_code`). One history row is appended and the machine's event published after
     commit. Runs in its own `transaction.atomic` (a savepoint inside the caller's), so a refusal leaves the
     caller's transaction usable. Returns `instance` with the status and `fields` applied.
     """
@@ -152,6 +154,7 @@ def transition(
             to_status=to,
             actor=actor,
             note=note,
+            **(history_fields or {}),
         )
         if machine.event:
             publish_after_commit(
@@ -174,9 +177,11 @@ def status_history_append(
     to_status: str,
     actor=None,
     note: str = "",
+    **columns,
 ) -> models.Model | None:
     """The audit row of one change, or of a creation (`from_status=""`) or a note without a change
-    (`from_status == to_status`). Caller is inside the transaction that made the change."""
+    (`from_status == to_status`). `columns` are the history subclass's own. Caller is inside the transaction
+    that made the change."""
     if machine.history_model is None:
         return None
     return machine.history_model.objects.create(
@@ -185,6 +190,7 @@ def status_history_append(
         from_status=from_status,
         to_status=to_status,
         note=note or "",
+        **columns,
     )
 
 

@@ -17,7 +17,6 @@ from support.models import (
     TICKET_NUMBER_SEQUENCE,
     SupportTicket,
     TicketPriority,
-    TicketStatusHistory,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,14 +44,9 @@ def _require_staff(user) -> None:
         raise TicketStaffOnly()
 
 
-def _record_history(*, ticket_id: int, actor, from_status: str, to_status: str, note: str = ""):
-    TicketStatusHistory.objects.create(
-        ticket_id=ticket_id,
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        from_status=from_status,
-        to_status=to_status,
-        note=note,
-    )
+def _history_actor(actor):
+    """Who a history row names: None for the system (and for an anonymous caller)."""
+    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _reload(ticket: SupportTicket) -> SupportTicket:

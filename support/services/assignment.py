@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
+from dumuwaks.core.state_machine import transition
 from support.chat import ticket_chat_add_agent
 from support.errors import (
     InvalidAssignee,
@@ -22,6 +23,7 @@ from support.errors import (
 from support.models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
+    TICKET_MACHINE,
     AgentAvailability,
     SupportTicket,
     TicketPriority,
@@ -33,7 +35,7 @@ from support.services._common import (
     DEFAULT_MAX_OPEN_TICKETS,
     QUEUE_BATCH_SIZE,
     QUEUED_PRIORITIES,
-    _record_history,
+    _history_actor,
     _reload,
     _require_staff,
 )
@@ -93,24 +95,23 @@ def _apply_assignment(
 ) -> None:
     now = timezone.now()
     current = ticket.status
-    updates = {"assigned_to": agent, "assigned_at": now, "updated_at": now}
-    moves_status = current in (TicketStatus.OPEN, TicketStatus.REOPENED)
-    if moves_status:
-        updates["status"] = TicketStatus.ASSIGNED
-    guard = SupportTicket.objects.filter(pk=ticket.pk, status=current)
-    if only_if_unassigned:
-        guard = guard.filter(assigned_to__isnull=True)
-    if guard.update(**updates) == 0:
-        raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
-    if moves_status:
-        _record_history(
-            ticket_id=ticket.pk,
-            actor=actor,
-            from_status=current,
-            to_status=TicketStatus.ASSIGNED,
+    updates = {"assigned_to": agent, "assigned_at": now}
+    expect = {"assigned_to_id": None} if only_if_unassigned else {}
+    if current in (TicketStatus.OPEN, TicketStatus.REOPENED):
+        # Assigning an open ticket moves it to `assigned`: a status change like any other.
+        transition(
+            machine=TICKET_MACHINE,
+            instance=ticket,
+            to=TicketStatus.ASSIGNED,
+            actor=_history_actor(actor),
             note=note,
+            fields=updates,
+            expect=expect,
         )
-        ticket.status = TicketStatus.ASSIGNED
+    else:
+        guard = SupportTicket.objects.filter(pk=ticket.pk, status=current, **expect)
+        if guard.update(updated_at=now, **updates) == 0:
+            raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
     ticket.assigned_to = agent
     ticket.assigned_at = now
     ticket_chat_add_agent(ticket=ticket, agent=agent)

@@ -14,6 +14,7 @@ from bookings.models import Booking
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.state_machine import status_history_append, transition
 from payments.models import Payment
 from support.errors import (
     InternalNoteStaffOnly,
@@ -26,9 +27,9 @@ from support.errors import (
     TicketNotFinished,
 )
 from support.models import (
-    ALLOWED_TRANSITIONS,
     FINISHED_STATUSES,
     PRIORITY_BUMP,
+    TICKET_MACHINE,
     AgentAvailability,
     SupportTicket,
     TicketMessage,
@@ -36,8 +37,8 @@ from support.models import (
     TicketStatus,
 )
 from support.services._common import (
+    _history_actor,
     _next_ticket_number,
-    _record_history,
     _reload,
     _require_staff,
 )
@@ -90,8 +91,12 @@ def ticket_create(
             first_response_due_at=first_due,
             resolution_due_at=resolution_due,
         )
-        _record_history(
-            ticket_id=ticket.pk, actor=created_by, from_status="", to_status=TicketStatus.OPEN
+        status_history_append(
+            machine=TICKET_MACHINE,
+            instance=ticket,
+            from_status="",
+            to_status=TicketStatus.OPEN,
+            actor=_history_actor(created_by),
         )
         if attachments:
             TicketMessage.objects.create(
@@ -119,11 +124,11 @@ def ticket_transition(
     history row's note carries the resolution given, so a later one (after a reopen) does not erase it.
     """
     current = ticket.status
-    if to not in ALLOWED_TRANSITIONS.get(current, ()):
+    if not TICKET_MACHINE.allows(current, to):  # refused before a resolution is asked for
         raise InvalidTransition(f"A ticket cannot go from {current} to {to}.")
     resolution = resolution.strip()
     now = timezone.now()
-    updates: dict = {"status": to, "updated_at": now, **(extra_updates or {})}
+    updates: dict = dict(extra_updates or {})
     if to in FINISHED_STATUSES:
         if resolution:
             updates["resolution"] = resolution
@@ -137,17 +142,13 @@ def ticket_transition(
     if to == TicketStatus.CLOSED:
         updates["closed_at"] = now
     with transaction.atomic():
-        if SupportTicket.objects.filter(pk=ticket.pk, status=current).update(**updates) == 0:
-            raise InvalidTransition("The ticket changed meanwhile; reload and retry.")
-        _record_history(
-            ticket_id=ticket.pk, actor=actor, from_status=current, to_status=to, note=note
-        )
-        publish_after_commit(
-            "support.ticket_status_changed",
-            ticket_id=ticket.pk,
-            from_status=current,
-            to_status=to,
-            actor_id=actor.pk if actor is not None else None,
+        transition(
+            machine=TICKET_MACHINE,
+            instance=ticket,
+            to=to,
+            actor=_history_actor(actor),
+            note=note,
+            fields=updates,
         )
         if current not in FINISHED_STATUSES and to in FINISHED_STATUSES and ticket.assigned_to_id:
             _capacity_freed()
