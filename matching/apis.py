@@ -284,6 +284,18 @@ class FavouriteListApi(GenericAPIView):
             "factor)."
         ),
         responses={200: MatchTechnicianSerializer(many=True), **error_responses(401, 403)},
+        examples=[
+            OpenApiExample(
+                "One favourite",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [_TECHNICIAN_EXAMPLE],
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         page = self.paginate_queryset(selectors.favourite_technicians(customer=request.user))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -46,6 +46,36 @@ class BookingDisputeQueueApi(GenericAPIView):
             200: serializers.BookingDisputeListOutputSerializer(many=True),
             **error_responses(400, 401),
         },
+        examples=[
+            OpenApiExample(
+                "A customer's resolved dispute",
+                value={
+                    "count": 1,
+                    "next": None,
+                    "previous": None,
+                    "results": [
+                        {
+                            "id": 5,
+                            "bookingId": 311,
+                            "bookingNumber": "DW-2611-000311",
+                            "openedById": 3,
+                            "reason": "The sink still leaks.",
+                            "evidence": [],
+                            "status": "resolved",
+                            "outcome": "partial_refund",
+                            "refundAmount": "400.00",
+                            "currency": "KES",
+                            "resolvedById": 2,
+                            "resolvedAt": "2026-12-02T15:00:00+03:00",
+                            "resolutionNotes": "Half the job was redone by another technician.",
+                            "createdAt": "2026-11-30T09:00:00+03:00",
+                            "updatedAt": "2026-12-02T15:00:00+03:00",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         query = serializers.BookingDisputeQuerySerializer(data=request.query_params)

@@ -47,18 +47,21 @@ def technician_response_times_refresh(*, now=None) -> int:
     computed = {tid: response_minutes_median(values) for tid, values in samples.items()}
     computed = {tid: minutes for tid, minutes in computed.items() if minutes is not None}
 
-    with transaction.atomic():
-        profiles = list(
-            TechnicianProfile.objects.select_for_update(of=("self",))
-            .filter(Q(user_id__in=list(computed)) | Q(average_response_minutes__isnull=False))
-            .only("id", "user_id", "average_response_minutes")
-            .order_by("id")
+    # No row locks: this task is the only writer of the column, and bulk_update writes that column alone,
+    # so the services updating a profile's other aggregates meanwhile are neither blocked nor overwritten.
+    profiles = (
+        TechnicianProfile.objects.filter(
+            Q(user_id__in=list(computed)) | Q(average_response_minutes__isnull=False)
         )
-        changed = []
-        for profile in profiles:
-            value = computed.get(profile.user_id)
-            if profile.average_response_minutes != value:
-                profile.average_response_minutes = value
-                changed.append(profile)
+        .only("id", "user_id", "average_response_minutes")
+        .order_by("id")
+    )
+    changed = []
+    for profile in profiles:
+        value = computed.get(profile.user_id)
+        if profile.average_response_minutes != value:
+            profile.average_response_minutes = value
+            changed.append(profile)
+    with transaction.atomic():
         TechnicianProfile.objects.bulk_update(changed, ["average_response_minutes"], batch_size=500)
     return len(changed)

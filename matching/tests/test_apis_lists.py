@@ -95,6 +95,15 @@ class TestFavourites:
         assert customer_client.post(f"{FAVOURITES}/{technician.pk}").status_code == 404
         assert _favourite_ids(customer) == set()
 
+    def test_list_runs_a_constant_number_of_queries(
+        self, customer, customer_client, django_assert_num_queries
+    ):
+        for n in range(3):
+            tech = make_technician(email=f"f{n}@example.co.ke", phone_number=f"+25470222000{n}")
+            customer_client.post(f"{FAVOURITES}/{tech.pk}")
+        with django_assert_num_queries(3):  # token user, count, page
+            assert customer_client.get(FAVOURITES).json()["count"] == 3
+
     def test_favourites_are_per_customer(self, customer_client, other_customer_client, technician):
         customer_client.post(f"{FAVOURITES}/{technician.pk}")
         assert other_customer_client.get(FAVOURITES).json()["count"] == 0

@@ -15,6 +15,7 @@ from matching import selectors
 from matching.scoring import RESPONSE_TIME, response_time_score
 from matching.services import match_search, technician_response_times_refresh
 from matching.services.response_time import RESPONSE_TIME_WINDOW, response_minutes_median
+from matching.tasks import refresh_response_times
 from matching.tests.factories import MatchCustomerFactory, TechnicianUserFactory, tomorrow_at
 from notifications.models import Message
 from notifications.services.chat import conversation_get_or_create_for_booking, message_send
@@ -184,6 +185,14 @@ class TestRefresh:
         assert TechnicianProfile.objects.get(user=tech).average_response_minutes == 5
         technician_response_times_refresh(now=T0 + RESPONSE_TIME_WINDOW + timedelta(hours=1))
         assert TechnicianProfile.objects.get(user=tech).average_response_minutes is None
+
+    def test_the_task_runs_the_refresh(self):
+        tech = TechnicianFactory()
+        for minutes in (4, 5, 6):
+            booking = _offer(tech, created=0)
+            _row(booking, actor=tech, to=BookingStatus.PENDING, minutes=minutes)
+        assert refresh_response_times.delay().get() == 1
+        assert TechnicianProfile.objects.get(user=tech).average_response_minutes == 5
 
     def test_beat_runs_the_refresh_hourly(self):
         entry = collect_beat_schedule()["matching-refresh-response-times"]
