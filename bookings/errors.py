@@ -73,3 +73,56 @@ class InvalidDisputeResolution(ValidationFailed):
 
     code = "validation_error"
     message = "The dispute resolution is invalid."
+
+
+class ProposalNotFound(NotFound):
+    code = "proposal_not_found"
+    message = "Proposal not found."
+
+
+class ProposalNotAllowed(Conflict):
+    """The booking is not in a state where this kind of proposal can be made or accepted."""
+
+    code = "proposal_not_allowed"
+    message = "This booking cannot take this proposal now."
+
+
+class ProposalNotOpen(Conflict):
+    code = "proposal_not_open"
+    message = "This proposal was already answered, withdrawn or replaced."
+
+
+class ProposalExpired(Conflict):
+    code = "proposal_expired"
+    message = "This proposal was not answered in time and has expired."
+
+
+class ProposalOutdated(Conflict):
+    code = "proposal_outdated"
+    message = "The booking changed since this proposal was made; ask for a new one."
+
+
+class NotProposalCounterparty(Forbidden):
+    code = "not_proposal_counterparty"
+    message = "Only the other party of the booking can answer this proposal."
+
+
+class NotProposalAuthor(Forbidden):
+    code = "not_proposal_author"
+    message = "Only the person who made this proposal can withdraw it."
+
+
+class RescheduleRequiresProposal(Conflict):
+    code = "reschedule_requires_proposal"
+    message = (
+        "An accepted booking's time changes only by agreement: propose the new time with"
+        " POST /api/v1/bookings/{id}/reschedule-proposals and the other party accepts or declines it."
+    )
+
+
+class DepositPaymentOpen(Conflict):
+    code = "deposit_payment_open"
+    message = (
+        "A deposit payment for the old price is still open; wait until it completes or expires, then"
+        " accept the quote."
+    )

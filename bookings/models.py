@@ -422,3 +422,153 @@ class DisputeNote(TimeStampedModel):
 
     def __str__(self):
         return f"Note {self.pk} on dispute {self.dispute_id}"
+
+
+# --- Agreements: reschedule proposals, quotes, change orders ---------------------------------------------------
+
+
+class ProposalKind(models.TextChoices):
+    """What one party asks the other to agree to (README "Bookings: agreements")."""
+
+    RESCHEDULE = "reschedule", "Reschedule"  # either party of an accepted booking: a new slot
+    QUOTE = "quote", "Quote"  # a technician, before accepting: a price instead of the asked one
+    CHANGE_ORDER = "change_order", "Change order"  # the technician during work: a price change
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", "Open"  # waiting for the other party's answer
+    ACCEPTED = "accepted", "Accepted"  # a change order's "approved"
+    DECLINED = "declined", "Declined"  # a change order's "rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"  # by the party who proposed it
+    SUPERSEDED = "superseded", "Superseded"  # a newer proposal replaced it (or another quote won)
+    EXPIRED = "expired", "Expired"  # not answered before `expires_at`, or the booking moved on
+
+
+# Only an open proposal changes; every other status is final.
+PROPOSAL_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    ProposalStatus.OPEN: frozenset(
+        {
+            ProposalStatus.ACCEPTED,
+            ProposalStatus.DECLINED,
+            ProposalStatus.WITHDRAWN,
+            ProposalStatus.SUPERSEDED,
+            ProposalStatus.EXPIRED,
+        }
+    ),
+}
+
+
+class BookingProposal(TimeStampedModel):
+    """A change to an agreed booking that one party proposes and the other accepts or declines.
+
+    Nothing about the booking changes until the proposal is accepted (bookings.services.agreements). Kind
+    specific fields: a reschedule has `proposed_start/end` (and the slot it moves from in `previous_*`); a
+    quote has `price_after` (the quoted price); a change order has `amount` (signed: it may lower the price),
+    `price_before`/`price_after` and optional `photos`. `refund_amount` is what an accepted price change sent
+    back to the customer (the price fell below what they had paid).
+    """
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="proposals")
+    kind = models.CharField(max_length=16, choices=ProposalKind.choices)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="booking_proposals"
+    )
+    status = models.CharField(
+        max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.OPEN
+    )
+    reason = models.TextField(help_text="Why (reschedule), the quote's or change's note")
+    proposed_start = models.DateTimeField(null=True, blank=True)
+    proposed_end = models.DateTimeField(null=True, blank=True)
+    previous_start = models.DateTimeField(null=True, blank=True)
+    previous_end = models.DateTimeField(null=True, blank=True)
+    amount = MoneyField(null=True, blank=True, help_text="A change order's signed price change")
+    price_before = MoneyField(null=True, blank=True)
+    price_after = MoneyField(null=True, blank=True)
+    refund_amount = MoneyField(default=0)
+    currency = CurrencyField()
+    photos = models.JSONField(
+        default=list, blank=True, help_text="Media refs: [{url, publicId, type}]"
+    )
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ProposalStatus.values), name="proposal_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        kind=ProposalKind.RESCHEDULE,
+                        proposed_start__isnull=False,
+                        proposed_end__gt=models.F("proposed_start"),
+                    )
+                    | models.Q(kind=ProposalKind.QUOTE, price_after__gt=0)
+                    | models.Q(
+                        kind=ProposalKind.CHANGE_ORDER,
+                        price_after__gt=0,
+                        price_before__gt=0,
+                        amount=models.F("price_after") - models.F("price_before"),
+                    )
+                ),
+                name="proposal_kind_fields",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refund_amount__gte=0), name="proposal_refund_non_negative"
+            ),
+            # One open reschedule and one open change order per booking (a new one supersedes it, under
+            # the booking lock); quotes: one open per technician, so several can quote an open job.
+            models.UniqueConstraint(
+                fields=["booking", "kind"],
+                condition=models.Q(
+                    status=ProposalStatus.OPEN,
+                    kind__in=[ProposalKind.RESCHEDULE, ProposalKind.CHANGE_ORDER],
+                ),
+                name="proposal_one_open_per_booking",
+            ),
+            models.UniqueConstraint(
+                fields=["booking", "proposed_by"],
+                condition=models.Q(status=ProposalStatus.OPEN, kind=ProposalKind.QUOTE),
+                name="proposal_one_open_quote_per_technician",
+            ),
+            models.UniqueConstraint(
+                fields=["proposed_by", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="proposal_idempotency_key_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["booking", "kind", "status"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.pk} on {self.booking_id} ({self.status})"
+
+
+class BookingProposalHistory(models.Model):
+    """Audit row of every step of a proposal: proposed (from ""), accepted, declined, withdrawn, ..."""
+
+    proposal = models.ForeignKey(
+        BookingProposal, on_delete=models.CASCADE, related_name="status_history"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, choices=ProposalStatus.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=ProposalStatus.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "booking proposal history"
+
+    def __str__(self):
+        return f"{self.proposal_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -8,7 +8,7 @@ deposit + balance == price and platform_fee + technician_share == price, to the 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from dumuwaks.core.money import DEFAULT_CURRENCY, ceil_shillings, split_amount
+from dumuwaks.core.money import DEFAULT_CURRENCY, ceil_shillings, split_amount, to_decimal
 
 DEPOSIT_RATE = Decimal("0.20")
 # The lowest price a booking may have. At KES 1-2 the 20 % deposit rounded to 0.00 and the booking could never
@@ -47,4 +47,42 @@ def price_breakdown(price, currency: str = DEFAULT_CURRENCY) -> PriceBreakdown:
         platform_fee=platform_fee,
         technician_share=technician_share,
         currency=currency,
+    )
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """A booking's amounts after an agreed new price (`price_change_breakdown`) and what goes back."""
+
+    amounts: PriceBreakdown
+    refund: Decimal  # part of the paid deposit above the new price: refunded to the customer
+
+
+def price_change_breakdown(
+    new_price, *, deposit_held: Decimal | None, currency: str = DEFAULT_CURRENCY
+) -> PriceChange:
+    """The amounts of a booking whose price changes by agreement (a quote, a change order).
+
+    `deposit_held`: the deposit the customer paid and still has in escrow (the booking's `deposit_amount`
+    once `deposit_paid_at` is set), or None while it is unpaid.
+    - Unpaid deposit: everything follows the new price (`price_breakdown`): deposit 20 % of it.
+    - Paid deposit: money received stays received. The deposit stays what was paid and the balance is the
+      rest of the new price; a new price below the deposit keeps `new price` of it (balance 0) and refunds
+      the excess. Either way deposit + balance == price, and the 85/15 split is of the new price.
+    """
+    amounts = price_breakdown(new_price, currency)
+    if deposit_held is None:
+        return PriceChange(amounts=amounts, refund=Decimal("0.00"))
+    held = to_decimal(deposit_held)
+    kept = min(held, amounts.price)
+    return PriceChange(
+        amounts=PriceBreakdown(
+            price=amounts.price,
+            deposit=kept,
+            balance=amounts.price - kept,
+            platform_fee=amounts.platform_fee,
+            technician_share=amounts.technician_share,
+            currency=currency,
+        ),
+        refund=held - kept,
     )

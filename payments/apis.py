@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from django.core.cache import cache
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.idempotency import idempotency_header, idempotency_key
 from dumuwaks.core.openapi import PAGE_NOT_FOUND_RESPONSE, PAGE_PARAMETERS, error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_staff_member
@@ -42,23 +41,9 @@ from payments.services import card as card_services
 from payments.services import payments as payment_services
 from payments.services import payouts as payout_services
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Same key (per user) → the same payment is returned and no second request is sent.",
+IDEMPOTENCY_HEADER = idempotency_header(
+    "Same key (per user) → the same payment is returned and no second request is sent."
 )
-
-
-def _idempotency_key(request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not _IDEMPOTENCY_KEY.match(key):
-        raise errors.InvalidIdempotencyKey()
-    return key
 
 
 def _stk_error(description: str) -> OpenApiResponse:
@@ -120,7 +105,7 @@ class PaymentStkPushApi(APIView):
                 payer=request.user,
                 purpose=data.validated_data["purpose"],
                 phone=data.validated_data.get("phone_number") or None,
-                idempotency_key=_idempotency_key(request),
+                idempotency_key=idempotency_key(request),
                 confirm_phone=data.validated_data["confirm_phone"],
                 supersede=data.validated_data["supersede"],
             )
@@ -487,7 +472,7 @@ class PaymentCardIntentApi(APIView):
             booking_id=data.validated_data["booking_id"],
             payer=request.user,
             purpose=data.validated_data["purpose"],
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=idempotency_key(request),
         )
         body = PaymentCardIntentOutputSerializer(
             {"payment": payment, "client_secret": client_secret}

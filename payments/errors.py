@@ -1,6 +1,10 @@
 """Stable error codes of the payments API."""
 
 from dumuwaks.core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from dumuwaks.core.idempotency import (  # noqa: F401 (payments.errors.*)
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+)
 
 
 class PaymentNotFound(NotFound):
@@ -26,16 +30,6 @@ class PaymentNotDue(Conflict):
 class AlreadyPaid(Conflict):
     code = "already_paid"
     message = "This has already been paid."
-
-
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-    message = "This Idempotency-Key was already used for a different request."
-
-
-class InvalidIdempotencyKey(ValidationFailed):
-    code = "invalid_idempotency_key"
-    message = "The Idempotency-Key header must be 1-128 printable characters."
 
 
 class PayoutNotProcessable(Conflict):

@@ -1,5 +1,14 @@
 """Writes for bookings. Import from here: `from bookings.services import booking_create, ...`."""
 
+from bookings.services.agreements import (
+    change_order_create,
+    proposal_accept,
+    proposal_decline,
+    proposal_expire_due,
+    proposal_withdraw,
+    quote_create,
+    reschedule_propose,
+)
 from bookings.services.availability import availability_replace
 from bookings.services.bookings import (
     booking_auto_confirm_if_due,
@@ -35,9 +44,16 @@ __all__ = [
     "booking_update",
     "cancellation_fee_for",
     "cancellation_quote",
+    "change_order_create",
     "dispute_add_note",
     "dispute_open",
     "dispute_resolve",
     "dispute_transition",
     "lock_booking",
+    "proposal_accept",
+    "proposal_decline",
+    "proposal_expire_due",
+    "proposal_withdraw",
+    "quote_create",
+    "reschedule_propose",
 ]

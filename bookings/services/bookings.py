@@ -19,6 +19,7 @@ from bookings.errors import (
     BookingNotFound,
     CustomersOnly,
     InvalidBooking,
+    RescheduleRequiresProposal,
     SlotTaken,
     TechnicianNotEligible,
     TechnicianUnavailable,
@@ -26,7 +27,10 @@ from bookings.errors import (
 from bookings.models import (
     BOOKING_MACHINE,
     Booking,
+    BookingProposal,
     BookingStatus,
+    ProposalKind,
+    ProposalStatus,
     Urgency,
 )
 from bookings.numbering import next_booking_number
@@ -227,9 +231,10 @@ def booking_update(
     duration_minutes: int | None = None,
     **changes,
 ) -> Booking:
-    """The customer edits details or reschedules while the booking is pending/accepted.
+    """The customer edits details while the booking is pending/accepted, and its time while pending.
 
-    A reschedule re-checks the assigned technician's availability (and the overlap constraint decides races).
+    An accepted booking's time changes only by agreement (bookings.services.agreements): a different
+    `scheduled_start`/`duration_minutes` is 409 `reschedule_requires_proposal`. A reschedule re-checks the assigned technician's availability (and the overlap constraint decides races).
     `attachments`, when given, replaces the list: references to the customer's own uploads.
     """
     unknown = set(changes) - set(_EDITABLE_FIELDS)
@@ -264,9 +269,13 @@ def booking_update(
             )
             _validate_slot(scheduled_start=start, duration_minutes=minutes, now=now)
             end = start + timedelta(minutes=int(minutes))
-            if locked.technician_id is not None and (
-                start != locked.scheduled_start or end != locked.scheduled_end
-            ):
+            moves = start != locked.scheduled_start or end != locked.scheduled_end
+            if moves and locked.status != BookingStatus.PENDING:
+                # The technician agreed to this slot: only an accepted reschedule proposal moves it.
+                raise RescheduleRequiresProposal(
+                    RescheduleRequiresProposal.message.replace("{id}", str(locked.pk))
+                )
+            if locked.technician_id is not None and moves:
                 _check_technician_for_slot(
                     technician=locked.technician,
                     category_id=locked.category_id,
@@ -365,7 +374,36 @@ def booking_mark_deposit_paid(*, booking_id: int, paid_at: datetime | None = Non
         booking.deposit_paid_at = paid_at or timezone.now()
         booking.save(update_fields=["deposit_paid_at", "updated_at"])
         publish_after_commit("booking.deposit_paid", booking_id=booking.pk)
+        _accept_quoted_if_paid(booking)
     return booking
+
+
+def _accept_quoted_if_paid(booking: Booking) -> bool:
+    """The customer accepted a quote before paying the deposit (bookings.services.agreements): now that it
+    is paid, the quoting technician's acceptance takes effect. Caller holds the booking lock."""
+    if booking.status != BookingStatus.PENDING or booking.technician_id is None:
+        return False
+    quote = (
+        BookingProposal.objects.filter(
+            booking=booking,
+            kind=ProposalKind.QUOTE,
+            status=ProposalStatus.ACCEPTED,
+            proposed_by_id=booking.technician_id,
+            price_after=booking.price,
+        )
+        .select_related("proposed_by")
+        .order_by("-decided_at")
+        .first()
+    )
+    if quote is None:
+        return False
+    booking_transition(
+        booking=booking,
+        to=BookingStatus.ACCEPTED,
+        actor=quote.proposed_by,
+        note=f"Quote {quote.pk} accepted by the customer and the deposit paid.",
+    )
+    return True
 
 
 def booking_cancel(*, booking: Booking, actor, reason: str) -> Booking:

@@ -198,6 +198,19 @@ def escrow_refund_payment(*, booking: Booking, payment: Payment, reason: str) ->
     )
 
 
+def escrow_refund_price_reduction(*, booking: Booking, amount: Decimal, reference: str) -> None:
+    """An agreed price fell below what the customer had paid (bookings.pricing.price_change_breakdown):
+    `amount` goes back from escrow through the refund payouts, posted once under `reference` (the
+    proposal's). Caller holds the booking lock; escrow must hold it (it holds the paid deposit)."""
+    lock_escrow(booking.pk)
+    held = escrow_balance(booking.pk)
+    if to_decimal(amount) > held:
+        raise ValueError(f"booking {booking.pk}: refund {amount} above the {held} held in escrow")
+    _refund(
+        booking, to_decimal(amount), reference=reference, memo=f"price of {booking.number} lowered"
+    )
+
+
 def booking_settle_cancellation(*, booking_id: int) -> bool:
     """Cancelled (or expired) booking: refund what escrow holds minus the cancellation fee.
 
