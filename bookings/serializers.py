@@ -1,10 +1,14 @@
 """Input/output serializers of the bookings API (names prefixed to keep OpenAPI components distinct)."""
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bookings.models import (
     Booking,
+    BookingProposal,
+    BookingProposalHistory,
     BookingStatus,
     BookingStatusHistory,
     Dispute,
@@ -532,3 +536,119 @@ class BookingFreeSlotsOutputSerializer(serializers.Serializer):
     slot_minutes = serializers.IntegerField()
     has_working_hours = serializers.BooleanField()
     slots = BookingFreeSlotSerializer(many=True)
+
+
+# --- Agreements: reschedule proposals, quotes, change orders -------------------------------------------------
+
+
+class BookingProposalPartySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    full_name = serializers.CharField(source="get_full_name")
+    role = serializers.CharField()
+
+
+class BookingProposalHistorySerializer(ModelSerializer):
+    class Meta:
+        model = BookingProposalHistory
+        fields = ("from_status", "to_status", "actor_id", "note", "created_at")
+
+
+class _BookingProposalOutputSerializer(ModelSerializer):
+    proposed_by = BookingProposalPartySerializer()
+    history = BookingProposalHistorySerializer(source="status_history", many=True)
+
+    class Meta:
+        model = BookingProposal
+        fields = (
+            "id",
+            "booking_id",
+            "status",
+            "proposed_by",
+            "expires_at",
+            "decided_by_id",
+            "decided_at",
+            "created_at",
+            "history",
+        )
+
+
+class BookingRescheduleProposalOutputSerializer(_BookingProposalOutputSerializer):
+    class Meta(_BookingProposalOutputSerializer.Meta):
+        fields = (
+            *_BookingProposalOutputSerializer.Meta.fields,
+            "reason",
+            "proposed_start",
+            "proposed_end",
+            "previous_start",
+            "previous_end",
+        )
+
+
+class BookingQuoteOutputSerializer(_BookingProposalOutputSerializer):
+    price = serializers.DecimalField(source="price_after", max_digits=12, decimal_places=2)
+    note = serializers.CharField(source="reason")
+
+    class Meta(_BookingProposalOutputSerializer.Meta):
+        fields = (
+            *_BookingProposalOutputSerializer.Meta.fields,
+            "price",
+            "price_before",
+            "refund_amount",
+            "currency",
+            "note",
+        )
+
+
+class BookingChangeOrderOutputSerializer(_BookingProposalOutputSerializer):
+    note = serializers.CharField(source="reason")
+    photos = BookingMediaRefSerializer(many=True)
+
+    class Meta(_BookingProposalOutputSerializer.Meta):
+        fields = (
+            *_BookingProposalOutputSerializer.Meta.fields,
+            "amount",
+            "price_before",
+            "price_after",
+            "refund_amount",
+            "currency",
+            "note",
+            "photos",
+        )
+
+
+class BookingRescheduleProposalInputSerializer(serializers.Serializer):
+    scheduled_start = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField(
+        required=False,
+        min_value=MIN_DURATION_MINUTES,
+        max_value=MAX_DURATION_MINUTES,
+        help_text="Default: the booking's current length",
+    )
+    reason = serializers.CharField(max_length=1000)
+
+
+class BookingQuoteInputSerializer(serializers.Serializer):
+    price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=MIN_BOOKING_PRICE,
+        max_value=Decimal("1000000"),
+        error_messages={"min_value": MIN_BOOKING_PRICE_MESSAGE},
+    )
+    note = serializers.CharField(max_length=1000)
+
+
+class BookingChangeOrderInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=0,
+        min_value=Decimal("-1000000"),
+        max_value=Decimal("1000000"),
+        help_text="Signed whole shillings: positive for extra parts or labour, negative to lower the price",
+    )
+    note = serializers.CharField(max_length=1000)
+    photos = MediaRefInputSerializer(many=True, required=False, max_length=MAX_MEDIA)
+
+
+class BookingProposalAnswerInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")

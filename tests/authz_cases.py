@@ -29,6 +29,45 @@ PATH_PARAMS = {
     "/api/v1/bookings/{id}/fee-breakdown": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/history": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/start": {"id": lambda w: w.booking.pk},
+    "/api/v1/bookings/{id}/reschedule-proposals": {"id": lambda w: w.booking.pk},
+    "/api/v1/bookings/{id}/quotes": {"id": lambda w: w.booking.pk},
+    "/api/v1/bookings/{id}/change-orders": {"id": lambda w: w.booking.pk},
+    "/api/v1/bookings/{id}/reschedule-proposals/{proposal_id}/accept": {
+        "id": lambda w: w.reschedule_proposal.booking_id,
+        "proposal_id": lambda w: w.reschedule_proposal.pk,
+    },
+    "/api/v1/bookings/{id}/quotes/{proposal_id}/accept": {
+        "id": lambda w: w.quote.booking_id,
+        "proposal_id": lambda w: w.quote.pk,
+    },
+    "/api/v1/bookings/{id}/reschedule-proposals/{proposal_id}/decline": {
+        "id": lambda w: w.reschedule_proposal.booking_id,
+        "proposal_id": lambda w: w.reschedule_proposal.pk,
+    },
+    "/api/v1/bookings/{id}/quotes/{proposal_id}/decline": {
+        "id": lambda w: w.quote.booking_id,
+        "proposal_id": lambda w: w.quote.pk,
+    },
+    "/api/v1/bookings/{id}/reschedule-proposals/{proposal_id}/withdraw": {
+        "id": lambda w: w.reschedule_proposal.booking_id,
+        "proposal_id": lambda w: w.reschedule_proposal.pk,
+    },
+    "/api/v1/bookings/{id}/quotes/{proposal_id}/withdraw": {
+        "id": lambda w: w.quote.booking_id,
+        "proposal_id": lambda w: w.quote.pk,
+    },
+    "/api/v1/bookings/{id}/change-orders/{proposal_id}/approve": {
+        "id": lambda w: w.change_order.booking_id,
+        "proposal_id": lambda w: w.change_order.pk,
+    },
+    "/api/v1/bookings/{id}/change-orders/{proposal_id}/reject": {
+        "id": lambda w: w.change_order.booking_id,
+        "proposal_id": lambda w: w.change_order.pk,
+    },
+    "/api/v1/bookings/{id}/change-orders/{proposal_id}/withdraw": {
+        "id": lambda w: w.change_order.booking_id,
+        "proposal_id": lambda w: w.change_order.pk,
+    },
     "/api/v1/bookings/disputes/{id}/notes": {"id": lambda w: w.dispute.pk},
     "/api/v1/bookings/disputes/{id}/resolve": {"id": lambda w: w.dispute.pk},
     "/api/v1/conversations/{id}": {"id": lambda w: w.conversation.pk},
@@ -137,6 +176,12 @@ BODIES = {
     ("DELETE", "/api/v1/bookings/{id}"): lambda w: {"reason": "Plans changed."},
     ("DELETE", "/api/v1/notifications/devices"): lambda w: {"token": w.device.token},
     ("POST", "/api/v1/bookings/{id}/dispute"): lambda w: {"reason": "It still leaks badly."},
+    ("POST", "/api/v1/bookings/{id}/reschedule-proposals"): lambda w: {
+        "scheduledStart": _future(10, 9),
+        "reason": "Travelling that day.",
+    },
+    ("POST", "/api/v1/bookings/{id}/quotes"): lambda w: {"price": "6000.00", "note": "Two taps."},
+    ("POST", "/api/v1/bookings/{id}/change-orders"): lambda w: {"amount": "500", "note": "A trap."},
     ("POST", "/api/v1/bookings/disputes/{id}/notes"): lambda w: {"body": "Called both parties."},
     ("POST", "/api/v1/bookings/disputes/{id}/resolve"): lambda w: {
         "outcome": "release_to_technician"

@@ -115,6 +115,56 @@ class World:
         )
         return DisputeFactory(booking=booking, opened_by=self.customer)
 
+    # --- agreements (bookings/services/agreements.py) -------------------------------------------------------
+    @cached_property
+    def accepted_booking(self):
+        """Accepted (deposit paid), the customer persona with the technician persona."""
+        from bookings.models import BookingStatus
+        from bookings.tests.factories import BookingFactory
+
+        return BookingFactory(
+            customer=self.customer,
+            technician=self.technician,
+            category=self.category,
+            status=BookingStatus.ACCEPTED,
+            deposit_paid=True,
+            accepted_at=timezone.now(),
+        )
+
+    @cached_property
+    def reschedule_proposal(self):
+        """Open, proposed by the customer on the accepted booking: the technician answers."""
+        from bookings.services import reschedule_propose
+
+        booking = self.accepted_booking
+        proposal, _ = reschedule_propose(
+            booking=booking,
+            actor=self.customer,
+            scheduled_start=booking.scheduled_start + timedelta(days=1),
+            reason="Travelling that day.",
+        )
+        return proposal
+
+    @cached_property
+    def quote(self):
+        """Open, the technician's quote for the pending booking: the customer answers."""
+        from bookings.services import quote_create
+
+        proposal, _ = quote_create(
+            booking=self.booking, technician=self.technician, price="6000", note="Two taps."
+        )
+        return proposal
+
+    @cached_property
+    def change_order(self):
+        """Open, the technician's +KES 500 on the accepted booking: the customer answers."""
+        from bookings.services import change_order_create
+
+        proposal, _ = change_order_create(
+            booking=self.accepted_booking, technician=self.technician, amount="500", note="A trap."
+        )
+        return proposal
+
     # --- matching ------------------------------------------------------------------------------------------
     @cached_property
     def match(self):

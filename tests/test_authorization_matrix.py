@@ -101,6 +101,41 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/bookings/{id}/fee-breakdown"): row(401, 200, 404, 200, 404, 200, 200),
     ("GET", "/api/v1/bookings/{id}/history"): row(401, 200, 404, 200, 404, 200, 200),
     ("POST", "/api/v1/bookings/{id}/start"): row(401, 409, 404, 409, 404, 409, 409),
+    # Agreements: the reschedule proposal is the customer's (the technician answers), the quote and the
+    # change order the technician's (the customer answers); the quote is on the pending booking.
+    ("GET", "/api/v1/bookings/{id}/reschedule-proposals"): row(401, 200, 404, 200, 404, 200, 200),
+    ("POST", "/api/v1/bookings/{id}/reschedule-proposals"): row(401, 409, 404, 409, 404, 403, 403),
+    ("GET", "/api/v1/bookings/{id}/quotes"): row(401, 200, 404, 200, 404, 200, 200),
+    ("POST", "/api/v1/bookings/{id}/quotes"): row(401, 403, 404, 201, 404, 403, 403),
+    ("GET", "/api/v1/bookings/{id}/change-orders"): row(401, 200, 404, 200, 404, 200, 200),
+    ("POST", "/api/v1/bookings/{id}/change-orders"): row(401, 403, 404, 409, 404, 403, 403),
+    ("POST", "/api/v1/bookings/{id}/reschedule-proposals/{proposal_id}/accept"): row(
+        401, 403, 404, 200, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/reschedule-proposals/{proposal_id}/decline"): row(
+        401, 403, 404, 200, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/reschedule-proposals/{proposal_id}/withdraw"): row(
+        401, 200, 404, 403, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/quotes/{proposal_id}/accept"): row(
+        401, 200, 404, 403, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/quotes/{proposal_id}/decline"): row(
+        401, 200, 404, 403, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/quotes/{proposal_id}/withdraw"): row(
+        401, 403, 404, 200, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/change-orders/{proposal_id}/approve"): row(
+        401, 200, 404, 403, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/change-orders/{proposal_id}/reject"): row(
+        401, 200, 404, 403, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/change-orders/{proposal_id}/withdraw"): row(
+        401, 403, 404, 200, 404, 403, 403
+    ),
     # --- categories ---
     ("GET", "/api/v1/categories"): same(200, anonymous=200),
     # --- conversations ---
