@@ -5,6 +5,10 @@ BEAT_SCHEDULE = {
         "task": "bookings.expire_stale_bookings",
         "schedule": 60.0,
     },
+    "bookings-expire-proposals": {
+        "task": "bookings.expire_proposals",
+        "schedule": 60.0,
+    },
     "bookings-auto-confirm": {
         "task": "bookings.auto_confirm_completed_bookings",
         "schedule": 300.0,

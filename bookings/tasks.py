@@ -9,7 +9,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from bookings.selectors import auto_confirmable_booking_ids, stale_pending_booking_ids
-from bookings.services import booking_auto_confirm_if_due, booking_expire_if_stale
+from bookings.services import (
+    booking_auto_confirm_if_due,
+    booking_expire_if_stale,
+    proposal_expire_due,
+)
 from dumuwaks.core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -39,3 +43,10 @@ def auto_confirm_completed_bookings() -> int:
         except ApplicationError:
             logger.info("booking %s no longer auto-confirmable", booking_id)
     return confirmed
+
+
+@shared_task(name="bookings.expire_proposals")
+def expire_proposals() -> int:
+    """Expire open reschedule proposals, quotes and change orders past their deadline or whose booking
+    moved on (each re-checked under its booking lock; answering one expires it lazily too)."""
+    return proposal_expire_due(now=timezone.now())

@@ -139,6 +139,187 @@ CATALOGUE: dict[str, Entry] = {
             "Ombi la kazi {booking_number} limeisha muda kabla ya kukubaliwa.",
         ),
     ),
+    # Agreements (bookings/services/agreements.py): the party who has to answer, or the proposer when
+    # answered; both when nobody answered in time. {proposed_start} is local time, {price} the new price.
+    "booking.reschedule_proposed": Entry(
+        G.BOOKINGS,
+        (
+            "New time proposed",
+            "{proposer_name} proposes to move {booking_number} to {proposed_start}: {reason}. Accept"
+            " or decline by {expires_at}.",
+        ),
+        (
+            "Muda mpya umependekezwa",
+            "{proposer_name} anapendekeza kuhamisha {booking_number} hadi {proposed_start}: {reason}."
+            " Kubali au kataa kabla ya {expires_at}.",
+        ),
+    ),
+    "booking.reschedule_accepted": Entry(
+        G.BOOKINGS,
+        (
+            "New time agreed",
+            "{answerer_name} accepted: {booking_number} now starts {proposed_start}.",
+        ),
+        (
+            "Muda mpya umekubaliwa",
+            "{answerer_name} amekubali: {booking_number} sasa itaanza {proposed_start}.",
+        ),
+    ),
+    "booking.reschedule_declined": Entry(
+        G.BOOKINGS,
+        (
+            "New time declined",
+            "{answerer_name} declined moving {booking_number} to {proposed_start}. The booking keeps"
+            " its time.",
+        ),
+        (
+            "Muda mpya umekataliwa",
+            "{answerer_name} amekataa kuhamisha {booking_number} hadi {proposed_start}. Muda wa"
+            " awali unabaki.",
+        ),
+    ),
+    "booking.reschedule_withdrawn": Entry(
+        G.BOOKINGS,
+        (
+            "Proposal withdrawn",
+            "{proposer_name} withdrew the proposal to move {booking_number}. The booking keeps its"
+            " time.",
+        ),
+        (
+            "Pendekezo limeondolewa",
+            "{proposer_name} ameondoa pendekezo la kuhamisha {booking_number}. Muda wa awali unabaki.",
+        ),
+    ),
+    "booking.reschedule_expired": Entry(
+        G.BOOKINGS,
+        (
+            "Proposal expired",
+            "The proposal to move {booking_number} to {proposed_start} was not answered in time. The"
+            " booking keeps its time.",
+        ),
+        (
+            "Pendekezo limeisha muda",
+            "Pendekezo la kuhamisha {booking_number} hadi {proposed_start} halikujibiwa kwa wakati."
+            " Muda wa awali unabaki.",
+        ),
+    ),
+    "booking.quote_proposed": Entry(
+        G.BOOKINGS,
+        (
+            "New quote",
+            "{proposer_name} quoted KES {price} for {booking_number}: {reason}. Accept or decline"
+            " by {expires_at}.",
+        ),
+        (
+            "Bei mpya imetolewa",
+            "{proposer_name} ametoa bei ya KES {price} kwa {booking_number}: {reason}. Kubali au"
+            " kataa kabla ya {expires_at}.",
+        ),
+    ),
+    "booking.quote_accepted": Entry(
+        G.BOOKINGS,
+        (
+            "Quote accepted",
+            "{answerer_name} accepted your quote of KES {price} for {booking_number}.",
+        ),
+        (
+            "Bei yako imekubaliwa",
+            "{answerer_name} amekubali bei yako ya KES {price} kwa {booking_number}.",
+        ),
+    ),
+    "booking.quote_declined": Entry(
+        G.BOOKINGS,
+        (
+            "Quote not taken",
+            "Your quote of KES {price} for {booking_number} was not taken.",
+        ),
+        (
+            "Bei yako haikukubaliwa",
+            "Bei yako ya KES {price} kwa {booking_number} haikukubaliwa.",
+        ),
+    ),
+    "booking.quote_withdrawn": Entry(
+        G.BOOKINGS,
+        (
+            "Quote withdrawn",
+            "{proposer_name} withdrew the quote of KES {price} for {booking_number}.",
+        ),
+        (
+            "Bei imeondolewa",
+            "{proposer_name} ameondoa bei ya KES {price} kwa {booking_number}.",
+        ),
+    ),
+    "booking.quote_expired": Entry(
+        G.BOOKINGS,
+        (
+            "Quote expired",
+            "The quote of KES {price} for {booking_number} was not accepted in time.",
+        ),
+        (
+            "Bei imeisha muda",
+            "Bei ya KES {price} kwa {booking_number} haikukubaliwa kwa wakati.",
+        ),
+    ),
+    "booking.change_order_proposed": Entry(
+        G.BOOKINGS,
+        (
+            "Price change proposed",
+            "{proposer_name} proposes a change of KES {amount} to {booking_number} (new price KES"
+            " {price}): {reason}. Approve or reject by {expires_at}.",
+        ),
+        (
+            "Mabadiliko ya bei yamependekezwa",
+            "{proposer_name} anapendekeza mabadiliko ya KES {amount} kwa {booking_number} (bei mpya"
+            " KES {price}): {reason}. Idhinisha au kataa kabla ya {expires_at}.",
+        ),
+    ),
+    "booking.change_order_accepted": Entry(
+        G.BOOKINGS,
+        (
+            "Price change approved",
+            "{answerer_name} approved the change to {booking_number}: the price is now KES {price}.",
+        ),
+        (
+            "Mabadiliko ya bei yameidhinishwa",
+            "{answerer_name} ameidhinisha mabadiliko ya {booking_number}: bei sasa ni KES {price}.",
+        ),
+    ),
+    "booking.change_order_declined": Entry(
+        G.BOOKINGS,
+        (
+            "Price change rejected",
+            "{answerer_name} rejected the change of KES {amount} to {booking_number}. The price"
+            " stays.",
+        ),
+        (
+            "Mabadiliko ya bei yamekataliwa",
+            "{answerer_name} amekataa mabadiliko ya KES {amount} kwa {booking_number}. Bei inabaki.",
+        ),
+    ),
+    "booking.change_order_withdrawn": Entry(
+        G.BOOKINGS,
+        (
+            "Price change withdrawn",
+            "{proposer_name} withdrew the change of KES {amount} to {booking_number}.",
+        ),
+        (
+            "Mabadiliko ya bei yameondolewa",
+            "{proposer_name} ameondoa mabadiliko ya KES {amount} kwa {booking_number}.",
+        ),
+    ),
+    "booking.change_order_expired": Entry(
+        G.BOOKINGS,
+        (
+            "Price change expired",
+            "The change of KES {amount} to {booking_number} was not approved in time. The price"
+            " stays.",
+        ),
+        (
+            "Mabadiliko ya bei yameisha muda",
+            "Mabadiliko ya KES {amount} kwa {booking_number} hayakuidhinishwa kwa wakati. Bei"
+            " inabaki.",
+        ),
+    ),
     "dispute.opened": Entry(
         G.BOOKINGS,
         (

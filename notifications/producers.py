@@ -11,6 +11,10 @@ One fact, one notification per person. Who hears what:
   to the parties other than the actor (both for timer-driven changes and staff actions), except for
   disputed/resolved, which dispute.opened / dispute.resolved announce;
 - booking.deposit_paid: the assigned technician (the job can now be accepted);
+- booking.proposal_changed (a reschedule proposal, quote or change order moved a step): the live
+  `booking.proposal_changed` event to the booking's parties (a quote: the customer and its technician);
+  the notification to the one who answers a new proposal or would have answered a withdrawn one, to the
+  proposer of an answered one, to both for an expired one (booking_proposal_notify);
 - payment.succeeded / payment.failed: the payer, worded for the booking's state (a deposit waits for a
   technician; money for a closed or already-paid booking is refunded; no "try again" once pointless);
 - payment.balance_reminder: the customer, while the balance is unpaid (a prompt waits on the phone, or pay in
@@ -34,7 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User
-from bookings.models import Booking
+from bookings.models import Booking, BookingProposal, ProposalKind, ProposalStatus
 from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
 from notifications.models import ConversationParticipant, Message, Notification
 from notifications.realtime import send_to_user_after_commit
@@ -99,6 +103,33 @@ def on_booking_status_changed(*, booking_id, from_status=None, to_status=None, a
         send_to_user_after_commit(user_id, "booking.status_changed", event)
     enqueue_after_commit(
         _tasks().booking_status_changed_notify, booking.pk, from_status, to_status, actor_id
+    )
+
+
+def on_booking_proposal_changed(
+    *, proposal_id, booking_id, kind=None, status=None, actor_id=None, **_
+):
+    proposal = BookingProposal.objects.select_related("booking").filter(pk=proposal_id).first()
+    if proposal is None:
+        return
+    booking = proposal.booking
+    event = {
+        "booking_id": booking.pk,
+        "booking_number": booking.number,
+        "proposal_id": proposal.pk,
+        "kind": kind or proposal.kind,
+        "status": status or proposal.status,
+        "actor_id": actor_id,
+    }
+    for user_id in dict.fromkeys([*_parties(booking), proposal.proposed_by_id]):
+        if proposal.kind == ProposalKind.QUOTE and user_id not in (
+            booking.customer_id,
+            proposal.proposed_by_id,
+        ):
+            continue  # another technician's quote is between them and the customer
+        send_to_user_after_commit(user_id, "booking.proposal_changed", event)
+    enqueue_after_commit(
+        _tasks().booking_proposal_notify, proposal.pk, status or proposal.status, actor_id
     )
 
 
@@ -170,6 +201,7 @@ def register() -> None:
     subscribe("booking.created", on_booking_created)
     subscribe("booking.status_changed", on_booking_status_changed)
     subscribe("booking.deposit_paid", on_booking_deposit_paid)
+    subscribe("booking.proposal_changed", on_booking_proposal_changed)
     subscribe("payment.succeeded", on_payment_succeeded)
     subscribe("payment.failed", on_payment_failed)
     subscribe("payment.balance_reminder", on_payment_balance_reminder)
@@ -213,6 +245,66 @@ def booking_status_changed_notify(*, booking_id, from_status, to_status, actor_i
             booking=booking, to_status=to_status, actor_id=actor_id, recipient_id=user_id
         )
         if type_ is not None:
+            _notify(user_id, type_, context)
+            notified.append(user_id)
+    return notified
+
+
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%a %d %b %Y %H:%M") if value else ""
+
+
+def booking_proposal_notify(*, proposal_id, status, actor_id) -> list[int]:
+    """One step of a reschedule proposal, quote or change order (bookings.services.agreements): a new one
+    to whoever answers it, an answer to the proposer, a withdrawal to whoever would have answered, an expiry
+    to both; a quote superseded because the customer took another one is a "not taken" to its technician."""
+    from bookings.services.agreements import counterparty_ids
+
+    proposal = (
+        BookingProposal.objects.select_related(
+            "booking__customer", "booking__technician", "proposed_by", "decided_by"
+        )
+        .filter(pk=proposal_id)
+        .first()
+    )
+    if proposal is None:
+        return []
+    booking = proposal.booking
+    answerers = counterparty_ids(proposal, booking)
+    kind = proposal.kind
+    type_ = f"booking.{kind}_{status}"
+    recipients: list[int] = []
+    if status == ProposalStatus.OPEN:
+        type_ = f"booking.{kind}_proposed"
+        recipients = answerers
+    elif status in (ProposalStatus.ACCEPTED, ProposalStatus.DECLINED):
+        recipients = [proposal.proposed_by_id]
+    elif status == ProposalStatus.WITHDRAWN:
+        recipients = answerers
+    elif status == ProposalStatus.EXPIRED:
+        recipients = [proposal.proposed_by_id, *answerers]
+    elif (
+        status == ProposalStatus.SUPERSEDED
+        and kind == ProposalKind.QUOTE
+        and actor_id != proposal.proposed_by_id
+    ):
+        type_ = "booking.quote_declined"
+        recipients = [proposal.proposed_by_id]
+    amount = proposal.amount
+    context = {
+        **_booking_context(booking),
+        "proposal_id": proposal.pk,
+        "proposer_name": proposal.proposed_by.get_full_name(),
+        "answerer_name": proposal.decided_by.get_full_name() if proposal.decided_by else "",
+        "reason": proposal.reason,
+        "proposed_start": _local(proposal.proposed_start),
+        "expires_at": _local(proposal.expires_at),
+        "price": proposal.price_after or "",
+        "amount": (f"+{amount}" if amount > 0 else str(amount)) if amount is not None else "",
+    }
+    notified = []
+    for user_id in dict.fromkeys(recipients):
+        if user_id and user_id != actor_id:
             _notify(user_id, type_, context)
             notified.append(user_id)
     return notified

@@ -43,6 +43,7 @@ SERVER_EVENTS = (
     "read_receipt",
     "presence",
     "booking.status_changed",
+    "booking.proposal_changed",
     "notification.new",
     "error",
 )

@@ -49,6 +49,13 @@ def booking_status_changed_notify(
 
 
 @shared_task
+def booking_proposal_notify(proposal_id: int, status: str, actor_id: int | None) -> list[int]:
+    return producers.booking_proposal_notify(
+        proposal_id=proposal_id, status=status, actor_id=actor_id
+    )
+
+
+@shared_task
 def booking_created_notify(booking_id: int) -> list[int]:
     return producers.booking_created_notify(booking_id=booking_id)
 

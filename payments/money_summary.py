@@ -54,6 +54,7 @@ _BEFORE_CONFIRMATION = (
     BookingStatus.EN_ROUTE,
     BookingStatus.IN_PROGRESS,
 )
+_UNTIL_CONFIRMATION = (*_BEFORE_CONFIRMATION, BookingStatus.COMPLETED)
 
 
 def _payments(booking) -> list:
@@ -102,6 +103,14 @@ def _deposit_status(booking, payments, succeeded, open_) -> str:
 
 def _balance_status(booking, payments, succeeded, open_) -> str:
     if succeeded is not None:
+        return PAID
+    # An agreed price at or below the paid deposit (bookings.pricing.price_change_breakdown) leaves no
+    # balance: the deposit paid all of it.
+    if (
+        booking.balance_amount <= 0
+        and booking.deposit_paid_at is not None
+        and (booking_owes_price(booking) or booking.status in _UNTIL_CONFIRMATION)
+    ):
         return PAID
     # Confirmed, or resolved `release_to_technician`: the customer owes the full price.
     if booking_owes_price(booking) and booking.deposit_paid_at is not None:

@@ -157,6 +157,8 @@ def test_change_order_lowering_the_price_refunds_through_the_api(
         "600.00",
         "0.00",
     )
+    # Nothing left to collect: the deposit paid the whole price.
+    assert detail["money"]["balance"] == {"amount": "0.00", "status": "paid", "paymentId": None}
     refund = Payout.objects.get(booking=accepted, kind=PayoutKind.REFUND)
     assert (refund.amount, refund.recipient_id) == (Decimal("400"), customer.pk)
     # Approving again: no second refund.

@@ -8,7 +8,11 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus, BookingStatusHistory
 from bookings.schedules import BEAT_SCHEDULE
-from bookings.tasks import auto_confirm_completed_bookings, expire_stale_bookings
+from bookings.tasks import (
+    auto_confirm_completed_bookings,
+    expire_proposals,
+    expire_stale_bookings,
+)
 from bookings.tests.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +20,11 @@ pytestmark = pytest.mark.django_db
 
 def test_beat_schedule_names_real_tasks():
     names = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert names == {expire_stale_bookings.name, auto_confirm_completed_bookings.name}
+    assert names == {
+        expire_stale_bookings.name,
+        auto_confirm_completed_bookings.name,
+        expire_proposals.name,
+    }
 
 
 def _booking_created_now(**kwargs):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,22 @@ async def test_what_the_consumer_sends_is_what_the_document_shows(
     await database_sync_to_async(_publish)()  # the live event to both, a notification to alice
     await bob.expect("booking.status_changed")
     await alice.expect("notification.new")
+
+    def _propose():
+        from bookings.services import reschedule_propose
+
+        # Reschedules are for accepted bookings (setup only: no status event).
+        type(booking).objects.filter(pk=booking.pk).update(status="accepted")
+        booking.status = "accepted"
+        reschedule_propose(  # publishes booking.proposal_changed after commit
+            booking=booking,
+            actor=customer,
+            scheduled_start=booking.scheduled_start + timedelta(days=1),
+            reason="Travelling",
+        )
+
+    await database_sync_to_async(_propose)()  # the live event to both parties
+    await bob.expect("booking.proposal_changed")
     await bob.communicator.disconnect()
     await alice.expect("presence")  # bob went offline
     await alice.drain()
