@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bookings import agreement_apis, apis
+from bookings import apis
 
 urlpatterns = [
     path("bookings", apis.BookingListCreateApi.as_view(), name="booking-list"),
@@ -32,62 +32,62 @@ urlpatterns = [
     ),
     path(
         "bookings/<int:pk>/reschedule-proposals",
-        agreement_apis.BookingRescheduleProposalListCreateApi.as_view(),
+        apis.BookingRescheduleProposalListCreateApi.as_view(),
         name="booking-reschedule-proposals",
     ),
     path(
         "bookings/<int:pk>/reschedule-proposals/<int:proposal_id>/accept",
-        agreement_apis.BookingRescheduleAcceptApi.as_view(),
+        apis.BookingRescheduleAcceptApi.as_view(),
         name="booking-reschedule-proposal-accept",
     ),
     path(
         "bookings/<int:pk>/reschedule-proposals/<int:proposal_id>/decline",
-        agreement_apis.BookingRescheduleDeclineApi.as_view(),
+        apis.BookingRescheduleDeclineApi.as_view(),
         name="booking-reschedule-proposal-decline",
     ),
     path(
         "bookings/<int:pk>/reschedule-proposals/<int:proposal_id>/withdraw",
-        agreement_apis.BookingRescheduleWithdrawApi.as_view(),
+        apis.BookingRescheduleWithdrawApi.as_view(),
         name="booking-reschedule-proposal-withdraw",
     ),
     path(
         "bookings/<int:pk>/quotes",
-        agreement_apis.BookingQuoteListCreateApi.as_view(),
+        apis.BookingQuoteListCreateApi.as_view(),
         name="booking-quotes",
     ),
     path(
         "bookings/<int:pk>/quotes/<int:proposal_id>/accept",
-        agreement_apis.BookingQuoteAcceptApi.as_view(),
+        apis.BookingQuoteAcceptApi.as_view(),
         name="booking-quote-accept",
     ),
     path(
         "bookings/<int:pk>/quotes/<int:proposal_id>/decline",
-        agreement_apis.BookingQuoteDeclineApi.as_view(),
+        apis.BookingQuoteDeclineApi.as_view(),
         name="booking-quote-decline",
     ),
     path(
         "bookings/<int:pk>/quotes/<int:proposal_id>/withdraw",
-        agreement_apis.BookingQuoteWithdrawApi.as_view(),
+        apis.BookingQuoteWithdrawApi.as_view(),
         name="booking-quote-withdraw",
     ),
     path(
         "bookings/<int:pk>/change-orders",
-        agreement_apis.BookingChangeOrderListCreateApi.as_view(),
+        apis.BookingChangeOrderListCreateApi.as_view(),
         name="booking-change-orders",
     ),
     path(
         "bookings/<int:pk>/change-orders/<int:proposal_id>/approve",
-        agreement_apis.BookingChangeOrderApproveApi.as_view(),
+        apis.BookingChangeOrderApproveApi.as_view(),
         name="booking-change-order-approve",
     ),
     path(
         "bookings/<int:pk>/change-orders/<int:proposal_id>/reject",
-        agreement_apis.BookingChangeOrderRejectApi.as_view(),
+        apis.BookingChangeOrderRejectApi.as_view(),
         name="booking-change-order-reject",
     ),
     path(
         "bookings/<int:pk>/change-orders/<int:proposal_id>/withdraw",
-        agreement_apis.BookingChangeOrderWithdrawApi.as_view(),
+        apis.BookingChangeOrderWithdrawApi.as_view(),
         name="booking-change-order-withdraw",
     ),
     path("users/me/availability", apis.MyAvailabilityApi.as_view(), name="my-availability"),

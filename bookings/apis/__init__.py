@@ -1,5 +1,19 @@
 """Thin HTTP layer of the bookings API (parse -> one service/selector -> render), by sub-domain."""
 
+from bookings.apis.agreements import (
+    BookingChangeOrderApproveApi,
+    BookingChangeOrderListCreateApi,
+    BookingChangeOrderRejectApi,
+    BookingChangeOrderWithdrawApi,
+    BookingQuoteAcceptApi,
+    BookingQuoteDeclineApi,
+    BookingQuoteListCreateApi,
+    BookingQuoteWithdrawApi,
+    BookingRescheduleAcceptApi,
+    BookingRescheduleDeclineApi,
+    BookingRescheduleProposalListCreateApi,
+    BookingRescheduleWithdrawApi,
+)
 from bookings.apis.availability import MyAvailabilityApi, TechnicianFreeSlotsApi
 from bookings.apis.bookings import (
     BookingAcceptApi,
@@ -24,6 +38,10 @@ from bookings.apis.disputes import (
 __all__ = [
     "BookingAcceptApi",
     "BookingCancellationQuoteApi",
+    "BookingChangeOrderApproveApi",
+    "BookingChangeOrderListCreateApi",
+    "BookingChangeOrderRejectApi",
+    "BookingChangeOrderWithdrawApi",
     "BookingCompleteApi",
     "BookingConfirmApi",
     "BookingDeclineApi",
@@ -35,6 +53,14 @@ __all__ = [
     "BookingEnRouteApi",
     "BookingHistoryApi",
     "BookingListCreateApi",
+    "BookingQuoteAcceptApi",
+    "BookingQuoteDeclineApi",
+    "BookingQuoteListCreateApi",
+    "BookingQuoteWithdrawApi",
+    "BookingRescheduleAcceptApi",
+    "BookingRescheduleDeclineApi",
+    "BookingRescheduleProposalListCreateApi",
+    "BookingRescheduleWithdrawApi",
     "BookingStartApi",
     "BookingStatsApi",
     "MyAvailabilityApi",

@@ -1,5 +1,6 @@
 """Reads for bookings, by sub-domain. Import from here: `from bookings.selectors import booking_list`."""
 
+from bookings.selectors.agreements import booking_proposals_visible
 from bookings.selectors.availability import (
     END_OF_DAY,
     REASON_BOOKED,
@@ -52,6 +53,7 @@ __all__ = [
     "booking_history",
     "booking_list",
     "booking_list_rows",
+    "booking_proposals_visible",
     "booking_row",
     "booking_stats_for",
     "booking_visible_to",

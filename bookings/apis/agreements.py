@@ -15,8 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import selectors, serializers
-from bookings.agreement_selectors import booking_proposals_visible
-from bookings.errors import BookingNotFound, ProposalNotFound
+from bookings.apis.bookings import _booking_for  # the one visibility check of a booking path
+from bookings.errors import ProposalNotFound
 from bookings.models import ProposalKind
 from bookings.services import (
     change_order_create,
@@ -125,16 +125,9 @@ _CONFLICT_EXAMPLE = OpenApiExample(
 )
 
 
-def _booking_for(request, pk: int):
-    booking = selectors.booking_get_for_user(user=request.user, booking_id=pk)
-    if booking is None:
-        raise BookingNotFound()
-    return booking
-
-
 def _proposal_for(request, booking, kind: str, proposal_id: int):
     proposal = (
-        booking_proposals_visible(booking=booking, user=request.user, kind=kind)
+        selectors.booking_proposals_visible(booking=booking, user=request.user, kind=kind)
         .filter(pk=proposal_id)
         .first()
     )
@@ -183,7 +176,9 @@ class _ProposalListCreateApi(GenericAPIView):
 
     def get(self, request, pk: int):
         booking = _booking_for(request, pk)
-        proposals = booking_proposals_visible(booking=booking, user=request.user, kind=self.kind)
+        proposals = selectors.booking_proposals_visible(
+            booking=booking, user=request.user, kind=self.kind
+        )
         page = self.paginate_queryset(proposals)
         return self.get_paginated_response(_OUTPUTS[self.kind](page, many=True).data)
 
