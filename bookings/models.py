@@ -444,20 +444,6 @@ class ProposalStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"  # not answered before `expires_at`, or the booking moved on
 
 
-# Only an open proposal changes; every other status is final.
-PROPOSAL_ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    ProposalStatus.OPEN: frozenset(
-        {
-            ProposalStatus.ACCEPTED,
-            ProposalStatus.DECLINED,
-            ProposalStatus.WITHDRAWN,
-            ProposalStatus.SUPERSEDED,
-            ProposalStatus.EXPIRED,
-        }
-    ),
-}
-
-
 class BookingProposal(TimeStampedModel):
     """A change to an agreed booking that one party proposes and the other accepts or declines.
 
@@ -552,23 +538,45 @@ class BookingProposal(TimeStampedModel):
         return f"{self.kind} {self.pk} on {self.booking_id} ({self.status})"
 
 
-class BookingProposalHistory(models.Model):
+class BookingProposalHistory(StatusHistory):
     """Audit row of every step of a proposal: proposed (from ""), accepted, declined, withdrawn, ..."""
 
     proposal = models.ForeignKey(
         BookingProposal, on_delete=models.CASCADE, related_name="status_history"
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=16, choices=ProposalStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=ProposalStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "booking proposal history"
 
     def __str__(self):
         return f"{self.proposal_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+# Only an open proposal changes; every other status is final. Each step is announced as
+# `booking.proposal_changed` (bookings/services/agreements.py publishes the creation the same way).
+PROPOSAL_MACHINE = register(
+    StateMachine(
+        label="booking proposal",
+        model=BookingProposal,
+        transitions={
+            ProposalStatus.OPEN: frozenset(
+                {
+                    ProposalStatus.ACCEPTED,
+                    ProposalStatus.DECLINED,
+                    ProposalStatus.WITHDRAWN,
+                    ProposalStatus.SUPERSEDED,
+                    ProposalStatus.EXPIRED,
+                }
+            ),
+            ProposalStatus.ACCEPTED: frozenset(),
+            ProposalStatus.DECLINED: frozenset(),
+            ProposalStatus.WITHDRAWN: frozenset(),
+            ProposalStatus.SUPERSEDED: frozenset(),
+            ProposalStatus.EXPIRED: frozenset(),
+        },
+        history_model=BookingProposalHistory,
+        history_fk="proposal",
+        event="booking.proposal_changed",
+        event_id_name="proposal_id",
+    )
+)

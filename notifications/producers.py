@@ -106,19 +106,19 @@ def on_booking_status_changed(*, booking_id, from_status=None, to_status=None, a
     )
 
 
-def on_booking_proposal_changed(
-    *, proposal_id, booking_id, kind=None, status=None, actor_id=None, **_
-):
+def on_booking_proposal_changed(*, proposal_id, to_status=None, actor_id=None, **_):
+    """PROPOSAL_MACHINE's event (and the creation's, from_status ""): payload ids and statuses only."""
     proposal = BookingProposal.objects.select_related("booking").filter(pk=proposal_id).first()
     if proposal is None:
         return
     booking = proposal.booking
+    status = to_status or proposal.status
     event = {
         "booking_id": booking.pk,
         "booking_number": booking.number,
         "proposal_id": proposal.pk,
-        "kind": kind or proposal.kind,
-        "status": status or proposal.status,
+        "kind": proposal.kind,
+        "status": status,
         "actor_id": actor_id,
     }
     for user_id in dict.fromkeys([*_parties(booking), proposal.proposed_by_id]):
@@ -128,9 +128,7 @@ def on_booking_proposal_changed(
         ):
             continue  # another technician's quote is between them and the customer
         send_to_user_after_commit(user_id, "booking.proposal_changed", event)
-    enqueue_after_commit(
-        _tasks().booking_proposal_notify, proposal.pk, status or proposal.status, actor_id
-    )
+    enqueue_after_commit(_tasks().booking_proposal_notify, proposal.pk, status, actor_id)
 
 
 def on_booking_created(*, booking_id, **_):

@@ -45,10 +45,9 @@ from bookings.errors import (
     TechniciansOnly,
 )
 from bookings.models import (
-    PROPOSAL_ALLOWED_TRANSITIONS,
+    PROPOSAL_MACHINE,
     Booking,
     BookingProposal,
-    BookingProposalHistory,
     BookingStatus,
     ProposalKind,
     ProposalStatus,
@@ -68,6 +67,7 @@ from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.idempotency import IdempotencyKeyReused
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.state_machine import status_history_append, transition
 from payments.models import ACTIVE_PAYMENT_STATUSES, Payment, PaymentPurpose
 from payments.services.escrow import escrow_refund_price_reduction
 from social.services.media import media_resolve_refs
@@ -99,34 +99,15 @@ _IDEMPOTENCY_CONSTRAINT = "proposal_idempotency_key_unique"
 def _proposal_transition(
     *, proposal: BookingProposal, to: str, actor, note: str = "", **fields
 ) -> BookingProposal:
-    """Compare-and-set status change + history row + event. Caller holds the booking lock."""
-    current = proposal.status
-    if to not in PROPOSAL_ALLOWED_TRANSITIONS.get(current, frozenset()):
-        raise ProposalNotOpen(extra={"status": current})
-    now = timezone.now()
-    updated = BookingProposal.objects.filter(pk=proposal.pk, status=current).update(
-        status=to, updated_at=now, **fields
-    )
-    if not updated:
-        raise ProposalNotOpen()
-    BookingProposalHistory.objects.create(
-        proposal=proposal, actor=actor, from_status=current, to_status=to, note=note[:1000]
-    )
-    proposal.status = to
-    for name, value in fields.items():
-        setattr(proposal, name, value)
-    _announce(proposal, actor)
-    return proposal
-
-
-def _announce(proposal: BookingProposal, actor) -> None:
-    publish_after_commit(
-        "booking.proposal_changed",
-        proposal_id=proposal.pk,
-        booking_id=proposal.booking_id,
-        kind=str(proposal.kind),
-        status=str(proposal.status),
-        actor_id=actor.pk if actor is not None else None,
+    """The core transition (row lock, PROPOSAL_MACHINE, history row, `booking.proposal_changed` after
+    commit). Caller holds the booking lock and has checked the proposal is open."""
+    return transition(
+        machine=PROPOSAL_MACHINE,
+        instance=proposal,
+        to=to,
+        actor=actor,
+        note=note[:1000],
+        fields=fields,
     )
 
 
@@ -213,14 +194,22 @@ def _create(
                 **fields,
                 **extra,
             )
-            BookingProposalHistory.objects.create(
-                proposal=proposal,
-                actor=actor,
+            status_history_append(
+                machine=PROPOSAL_MACHINE,
+                instance=proposal,
                 from_status="",
                 to_status=ProposalStatus.OPEN,
+                actor=actor,
                 note=proposal.reason[:1000],
             )
-            _announce(proposal, actor)
+            # Announced like every later step (the machine's event and payload).
+            publish_after_commit(
+                "booking.proposal_changed",
+                proposal_id=proposal.pk,
+                from_status="",
+                to_status=str(ProposalStatus.OPEN),
+                actor_id=actor.pk,
+            )
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
         if constraint != _IDEMPOTENCY_CONSTRAINT:
