@@ -15,6 +15,7 @@ from payments.models import (
     Payout,
     PayoutAttempt,
     PayoutStatusHistory,
+    RecoverySettlement,
     SuspenseItem,
     TechnicianRecovery,
 )
@@ -57,6 +58,9 @@ class PayoutAttemptInline(_ReadOnlyInline):
         "receipt",
         "resolved_at",
         "last_checked_at",
+        "status_checks",
+        "next_check_at",
+        "confirmed_by",
     ]
     readonly_fields = fields
 
@@ -72,6 +76,90 @@ class OverpaidFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(overpaid_amount__gt=0)
         return queryset
+
+
+class EscalatedFilter(admin.SimpleListFilter):
+    title = "escalated to staff"
+    parameter_name = "escalated"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("open", "Escalated, outcome still open (confirm paid / not paid)"),
+            ("all", "Ever escalated"),
+        ]
+
+    def queryset(self, request, queryset):
+        from payments.models import PAYOUT_ATTEMPT_OPEN_OUTCOMES
+
+        if self.value() == "open":
+            return queryset.filter(
+                escalated_at__isnull=False, attempts__outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES
+            ).distinct()
+        if self.value() == "all":
+            return queryset.filter(escalated_at__isnull=False)
+        return queryset
+
+
+def staff_form_action(modeladmin, request, queryset, *, form_class, action, title, describe, apply):
+    """An admin action on exactly one row that first asks for input (`form_class`), then calls
+    `apply(obj, cleaned_data)` (a service; its ApplicationError is shown). Administrators only."""
+    from dumuwaks.core.errors import ApplicationError
+
+    if not is_admin(request.user):
+        modeladmin.message_user(request, "Only administrators may move money.", messages.ERROR)
+        return None
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Select exactly one row.", messages.ERROR)
+        return None
+    obj = queryset.get()
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if not form.is_valid():
+        return render(
+            request,
+            "admin/payments/staff_action_form.html",
+            {
+                "title": title,
+                "description": describe(obj),
+                "object_id": obj.pk,
+                "form": form,
+                "action": action,
+                "submit_label": title,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "opts": modeladmin.model._meta,
+            },
+        )
+    try:
+        message = apply(obj, form.cleaned_data)
+    except ApplicationError as exc:
+        modeladmin.message_user(request, f"Refused ({exc.code}): {exc.message}", messages.ERROR)
+        return None
+    modeladmin.message_user(request, message, messages.SUCCESS)
+    return None
+
+
+class PayoutConfirmPaidForm(forms.Form):
+    receipt = forms.RegexField(
+        r"^[A-Za-z0-9]{10}$", help_text="M-Pesa receipt seen on the org portal statement"
+    )
+    attempt = forms.IntegerField(
+        min_value=1, required=False, help_text="Only when several attempts are open"
+    )
+    note = forms.CharField(required=False, max_length=200)
+
+
+class PayoutConfirmNotPaidForm(forms.Form):
+    evidence = forms.CharField(max_length=200, help_text="What shows nothing was paid")
+    attempt = forms.IntegerField(
+        min_value=1, required=False, help_text="Only when several attempts are open"
+    )
+
+
+def _describe_payout(payout) -> str:
+    ids = ", ".join(f"{a.originator_conversation_id} ({a.outcome})" for a in payout.attempts.all())
+    return (
+        f"Payout {payout.pk}: {payout.get_kind_display()} of {payout.currency} {payout.amount} to "
+        f"{payout.phone or '-'}, status {payout.status}; attempts: {ids or 'none'}."
+    )
 
 
 class _NoWriteAdmin(admin.ModelAdmin):
@@ -102,15 +190,45 @@ class RecoveryOpenFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RecoverySettlementInline(_ReadOnlyInline):
+    model = RecoverySettlement
+    fields = ["created_at", "kind", "amount", "receipt", "note", "actor", "ledger_reference"]
+    readonly_fields = fields
+
+
+class RecoveryWriteOffForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Why the platform gives up on this money")
+
+
+class RecoveryRepaymentForm(forms.Form):
+    amount = forms.DecimalField(min_value=1, max_digits=12, decimal_places=2)
+    receipt = forms.RegexField(
+        r"^[A-Za-z0-9]{10}$", help_text="M-Pesa receipt of the repayment to the paybill"
+    )
+    note = forms.CharField(required=False, max_length=200)
+
+
+def _describe_recovery(recovery) -> str:
+    row = technician_recovery_list().get(pk=recovery.pk)
+    return (
+        f"Recovery {recovery.pk}: {recovery.debtor_role} {recovery.debtor} owes {row.outstanding} "
+        f"{recovery.currency} of {recovery.amount} ({recovery.get_reason_display()}, booking "
+        f"{recovery.booking.number})."
+    )
+
+
 @admin.register(TechnicianRecovery)
 class TechnicianRecoveryAdmin(_NoWriteAdmin):
-    """Money technicians owe back (a refund after they were paid, a payout paid twice). Recorded in the
-    ledger (technician_receivable) and withheld automatically from each technician's next payouts, oldest
-    debt first; "still owed" is derived from those repayments."""
+    """Money owed back: by technicians (a refund after they were paid, a payout paid twice: withheld
+    automatically from their next payouts, oldest debt first) or by customers (a refund paid twice). Staff
+    close a debt otherwise by recording the debtor's M-Pesa repayment or writing it off; "still owed" is
+    derived from the ledger."""
 
     list_display = [
         "id",
+        "debtor_role",
         "technician",
+        "customer",
         "booking",
         "reason",
         "amount",
@@ -120,9 +238,16 @@ class TechnicianRecoveryAdmin(_NoWriteAdmin):
         "payout",
     ]
     list_filter = [RecoveryOpenFilter, "reason"]
-    search_fields = ["technician__email", "booking__number", "ledger_reference"]
-    raw_id_fields = ["technician", "booking", "dispute", "payout"]
+    search_fields = [
+        "technician__email",
+        "customer__email",
+        "booking__number",
+        "ledger_reference",
+    ]
+    raw_id_fields = ["technician", "customer", "booking", "dispute", "payout"]
     readonly_fields = ["still_owed"]
+    inlines = [RecoverySettlementInline]
+    actions = ["write_off", "record_repayment"]
 
     def get_queryset(self, request):
         return technician_recovery_list()
@@ -130,6 +255,52 @@ class TechnicianRecoveryAdmin(_NoWriteAdmin):
     @admin.display(description="still owed", ordering="outstanding")
     def still_owed(self, obj):
         return obj.outstanding
+
+    @admin.action(description="Write off what is still owed (a loss; reason required)")
+    def write_off(self, request, queryset):
+        from payments.services.recoveries import recovery_write_off
+
+        def apply(recovery, data):
+            done = recovery_write_off(
+                recovery_id=recovery.pk, actor=request.user, reason=data["reason"]
+            )
+            return f"Recovery {recovery.pk}: KES {done.amount} written off."
+
+        return staff_form_action(
+            self,
+            request,
+            queryset,
+            form_class=RecoveryWriteOffForm,
+            action="write_off",
+            title="Write off",
+            describe=_describe_recovery,
+            apply=apply,
+        )
+
+    @admin.action(description="Record a repayment (M-Pesa receipt to the paybill)")
+    def record_repayment(self, request, queryset):
+        from payments.services.recoveries import recovery_record_repayment
+
+        def apply(recovery, data):
+            done = recovery_record_repayment(
+                recovery_id=recovery.pk,
+                amount=data["amount"],
+                receipt=data["receipt"],
+                note=data["note"],
+                actor=request.user,
+            )
+            return f"Recovery {recovery.pk}: KES {done.amount} repaid (M-Pesa {done.receipt})."
+
+        return staff_form_action(
+            self,
+            request,
+            queryset,
+            form_class=RecoveryRepaymentForm,
+            action="record_repayment",
+            title="Record repayment",
+            describe=_describe_recovery,
+            apply=apply,
+        )
 
 
 @admin.register(Payment)
@@ -188,9 +359,10 @@ class PayoutAdmin(_NoWriteAdmin):
         "review_reason",
         "attempt",
         "overpaid_amount",
+        "escalated_at",
         "created_at",
     ]
-    list_filter = ["status", OverpaidFilter, "kind", "channel"]
+    list_filter = ["status", EscalatedFilter, OverpaidFilter, "kind", "channel"]
     search_fields = [
         "originator_conversation_id",
         "attempts__originator_conversation_id",
@@ -201,13 +373,71 @@ class PayoutAdmin(_NoWriteAdmin):
         "phone",
     ]
     list_select_related = ["booking", "recipient"]
-    raw_id_fields = ["booking", "recipient", "approved_by", "source_payment", "carried_into"]
+    raw_id_fields = [
+        "booking",
+        "recipient",
+        "approved_by",
+        "source_payment",
+        "carried_into",
+        "escalation_ticket",
+    ]
     inlines = [PayoutAttemptInline, PayoutStatusHistoryInline]
     actions = [
         "process_selected_payouts",
         "check_status_of_selected_payouts",
         "cancel_selected_payouts",
+        "confirm_paid",
+        "confirm_not_paid",
     ]
+
+    @admin.action(description="Confirm paid (receipt from the M-Pesa statement)")
+    def confirm_paid(self, request, queryset):
+        from payments.services.payouts import payout_confirm_paid
+
+        def apply(payout, data):
+            payout = payout_confirm_paid(
+                payout_id=payout.pk,
+                receipt=data["receipt"],
+                attempt=data["attempt"],
+                note=data["note"],
+                actor=request.user,
+            )
+            return f"Payout {payout.pk} is {payout.status}."
+
+        return staff_form_action(
+            self,
+            request,
+            queryset,
+            form_class=PayoutConfirmPaidForm,
+            action="confirm_paid",
+            title="Confirm paid",
+            describe=_describe_payout,
+            apply=apply,
+        )
+
+    @admin.action(description="Confirm not paid (evidence from the M-Pesa statement)")
+    def confirm_not_paid(self, request, queryset):
+        from payments.services.payouts import payout_confirm_not_paid
+
+        def apply(payout, data):
+            payout = payout_confirm_not_paid(
+                payout_id=payout.pk,
+                evidence=data["evidence"],
+                attempt=data["attempt"],
+                actor=request.user,
+            )
+            return f"Payout {payout.pk} is {payout.status}; process it to send a new attempt."
+
+        return staff_form_action(
+            self,
+            request,
+            queryset,
+            form_class=PayoutConfirmNotPaidForm,
+            action="confirm_not_paid",
+            title="Confirm not paid",
+            describe=_describe_payout,
+            apply=apply,
+        )
 
     @admin.action(description="Process selected payouts (approve / retry / re-check)")
     def process_selected_payouts(self, request, queryset):
@@ -359,12 +589,47 @@ class SuspenseItemAdmin(_NoWriteAdmin):
             self.message_user(request, "Not refunded: " + ", ".join(refused), messages.WARNING)
 
 
+class CallbackAttachForm(forms.Form):
+    payment_id = forms.IntegerField(
+        min_value=1,
+        help_text="The push this callback answers (sent, its answer lost: no CheckoutRequestID)",
+    )
+
+
 @admin.register(CallbackEvent)
 class CallbackEventAdmin(_NoWriteAdmin):
+    """Every provider delivery. Status "unmatched": an STK callback no payment has the CheckoutRequestID of
+    (a failure for a push whose answer was lost carries no phone or amount); it is applied automatically when
+    a payment learns that id, or attached here by staff."""
+
     list_display = ["id", "provider", "kind", "provider_key", "status", "outcome", "replay_count"]
     list_filter = ["provider", "kind", "status"]
     search_fields = ["provider_key", "outcome"]
     date_hierarchy = "created_at"
+    actions = ["attach_to_payment"]
+
+    @admin.action(description="Attach this unmatched STK callback to a payment")
+    def attach_to_payment(self, request, queryset):
+        from payments.services.callbacks import stk_callback_attach
+
+        def apply(event, data):
+            outcome = stk_callback_attach(
+                event_id=event.pk, payment_id=data["payment_id"], actor=request.user
+            )
+            return f"Callback {event.pk} applied to payment {data['payment_id']}: {outcome}."
+
+        return staff_form_action(
+            self,
+            request,
+            queryset,
+            form_class=CallbackAttachForm,
+            action="attach_to_payment",
+            title="Attach to payment",
+            describe=lambda event: (
+                f"Callback {event.pk} ({event.kind}) under {event.provider_key}: {event.outcome}."
+            ),
+            apply=apply,
+        )
 
 
 class LedgerEntryInline(_ReadOnlyInline):

@@ -32,6 +32,8 @@ from payments.serializers import (
     PaymentTransactionOutputSerializer,
     PayoutBatchProcessInputSerializer,
     PayoutBatchProcessOutputSerializer,
+    PayoutConfirmNotPaidInputSerializer,
+    PayoutConfirmPaidInputSerializer,
     PayoutDetailOutputSerializer,
     PayoutEarningsOutputSerializer,
     PayoutOutputSerializer,
@@ -391,6 +393,66 @@ class PayoutCheckStatusApi(APIView):
         payout_services.payout_check_status(payout_id=pk, actor=request.user)
         payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
         return Response(PayoutDetailOutputSerializer(payout).data, status=status.HTTP_202_ACCEPTED)
+
+
+class PayoutConfirmPaidApi(APIView):
+    permission_classes = [IsAuthenticated, IsAdmin]
+
+    @extend_schema(
+        operation_id="payments_payouts_confirm_paid",
+        tags=["payouts"],
+        request=PayoutConfirmPaidInputSerializer,
+        responses={200: PayoutDetailOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        description="Admins: M-Pesa never confirmed an attempt's outcome (typically an escalated payout, "
+        "`escalatedAt` set) and the org portal statement shows it paid: record it with the receipt. The "
+        "attempt and the payout become paid (the ledger posts the payout once). The only open attempt is "
+        "meant unless `attempt` says which (400 `payout_attempt_required` when several are open). "
+        "Idempotent: the same receipt again answers 200 and changes nothing. 409 `payout_attempt_final` "
+        "when the attempt already ended (failed, or paid under another receipt); 409 "
+        "`payout_receipt_in_use` when the receipt is on another attempt.",
+    )
+    def post(self, request, pk: int):
+        selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        data = PayoutConfirmPaidInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payout_services.payout_confirm_paid(
+            payout_id=pk,
+            receipt=data.validated_data["receipt"],
+            attempt=data.validated_data.get("attempt"),
+            note=data.validated_data["note"],
+            actor=request.user,
+        )
+        payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        return Response(PayoutDetailOutputSerializer(payout).data)
+
+
+class PayoutConfirmNotPaidApi(APIView):
+    permission_classes = [IsAuthenticated, IsAdmin]
+
+    @extend_schema(
+        operation_id="payments_payouts_confirm_not_paid",
+        tags=["payouts"],
+        request=PayoutConfirmNotPaidInputSerializer,
+        responses={200: PayoutDetailOutputSerializer, **error_responses(400, 401, 403, 404, 409)},
+        description="Admins: M-Pesa never confirmed an attempt's outcome and the org portal statement "
+        "shows it was not paid: record the evidence. The attempt ends failed and the payout becomes "
+        "`failed` (no money moves; it stays payable), so `process` may send a new attempt. The only open "
+        "attempt is meant unless `attempt` says which (400 `payout_attempt_required`). Idempotent: "
+        "repeating it answers 200 and changes nothing. 409 `payout_attempt_final` when the attempt "
+        "already ended otherwise (paid, or failed by M-Pesa).",
+    )
+    def post(self, request, pk: int):
+        selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        data = PayoutConfirmNotPaidInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        payout_services.payout_confirm_not_paid(
+            payout_id=pk,
+            evidence=data.validated_data["evidence"],
+            attempt=data.validated_data.get("attempt"),
+            actor=request.user,
+        )
+        payout = selectors.payout_get_for_user(payout_id=pk, user=request.user)
+        return Response(PayoutDetailOutputSerializer(payout).data)
 
 
 class PayoutBatchProcessApi(APIView):

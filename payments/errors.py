@@ -118,3 +118,46 @@ class SuspenseRefundNoCustomer(Conflict):
 
 class UnbalancedTransaction(Exception):
     """Programming error: a ledger posting whose debits and credits differ. Never caught by views."""
+
+
+class PayoutAttemptFinal(Conflict):
+    code = "payout_attempt_final"
+    message = (
+        "This payout attempt already has a final outcome (paid or failed); staff cannot settle it again "
+        "differently."
+    )
+
+
+class PayoutAttemptRequired(ValidationFailed):
+    code = "payout_attempt_required"
+    message = "Several attempts of this payout are open: say which one (attempt)."
+
+
+class PayoutReceiptInUse(Conflict):
+    code = "payout_receipt_in_use"
+    message = "This M-Pesa receipt is already recorded on another payout attempt."
+
+
+class PayoutNothingSent(Conflict):
+    code = "payout_nothing_sent"
+    message = "Nothing was sent for this payout yet: there is no outcome to confirm."
+
+
+class CallbackNotAttachable(Conflict):
+    code = "callback_not_attachable"
+    message = "This callback cannot be attached to that payment."
+
+
+class RecoverySettled(Conflict):
+    code = "recovery_settled"
+    message = "Nothing of this debt is owed any more."
+
+
+class RecoveryOlderOpen(Conflict):
+    code = "recovery_older_open"
+    message = "An older debt of the same debtor is still open: settle it first."
+
+
+class RecoveryReceiptInUse(Conflict):
+    code = "recovery_receipt_in_use"
+    message = "This M-Pesa receipt is already recorded."

@@ -140,34 +140,51 @@ def booking_owes_price(booking) -> bool:
 # --- Technician recoveries ----------------------------------------------------------------------------------------
 
 
+def _debtor_account():
+    """The ledger account of a recovery's debtor (TechnicianRecovery annotation)."""
+    return Case(
+        When(
+            technician_id__isnull=False,
+            then=Concat(Value("technician_receivable:"), Cast("technician_id", CharField())),
+        ),
+        default=Concat(Value("customer_receivable:"), Cast("customer_id", CharField())),
+        output_field=CharField(),
+    )
+
+
+def debtor_owed(receivable_code: str) -> Decimal:
+    """What a debtor (technician_receivable:<id> / customer_receivable:<id>) still owes back."""
+    return max(-account_balance(receivable_code), ZERO)
+
+
 def technician_recovery_list(*, open_only: bool = False) -> QuerySet:
-    """Technician debts (TechnicianRecovery) with `repaid` (by that technician, in all) and `outstanding` (of
-    this debt), oldest first. Repayments (debits of technician_receivable) pay a technician's debts oldest
-    first, so a debt's outstanding part is (its debts up to and including this one − repaid), between 0 and
-    its amount. Correlated subqueries, so filters on the list never change the arithmetic.
+    """Every recorded debt (TechnicianRecovery: owed by a technician or by a customer) with `debtor_account`,
+    `repaid` (everything that debtor repaid, in all) and `outstanding` (of this debt), oldest first.
+    Repayments (debits of the debtor's receivable: withheld from payouts, offsets, repaid by M-Pesa, written
+    off) pay a debtor's debts oldest first, so a debt's outstanding part is (its debts up to and including
+    this one − repaid), between 0 and its amount. Correlated subqueries, so filters on the list never change
+    the arithmetic.
     """
     repaid = (
-        LedgerEntry.objects.filter(
-            account__user_id=OuterRef("technician_id"),
-            account__code__startswith="technician_receivable:",
-            side=EntrySide.DEBIT,
-        )
+        LedgerEntry.objects.filter(account__code=OuterRef("debtor_account"), side=EntrySide.DEBIT)
         .order_by()
-        .values("account__user_id")
+        .values("account_id")
         .annotate(total=Sum("amount"))
         .values("total")[:1]
     )
     owed_through = (
-        TechnicianRecovery.objects.filter(
-            technician_id=OuterRef("technician_id"), id__lte=OuterRef("id")
-        )
+        TechnicianRecovery.objects.annotate(debtor_account=_debtor_account())
+        .filter(debtor_account=OuterRef("debtor_account"), id__lte=OuterRef("id"))
         .order_by()
-        .values("technician_id")
+        .values("debtor_account")
         .annotate(total=Sum("amount"))
         .values("total")[:1]
     )
     qs = (
-        TechnicianRecovery.objects.select_related("technician", "booking", "dispute", "payout")
+        TechnicianRecovery.objects.select_related(
+            "technician", "customer", "booking", "dispute", "payout"
+        )
+        .annotate(debtor_account=_debtor_account())
         .annotate(
             repaid=Coalesce(
                 Subquery(repaid, output_field=_MONEY), Value(ZERO), output_field=_MONEY
@@ -186,6 +203,15 @@ def technician_recovery_list(*, open_only: bool = False) -> QuerySet:
     if open_only:
         qs = qs.filter(outstanding__gt=0)
     return qs
+
+
+def unmatched_callback_list() -> QuerySet:
+    """Provider callbacks stored that match no payment yet (payments/services/callbacks.py), oldest first."""
+    from payments.models import CallbackEvent, CallbackStatus
+
+    return CallbackEvent.objects.filter(status=CallbackStatus.UNMATCHED).order_by(
+        "created_at", "id"
+    )
 
 
 # --- Transactions (payments and payouts in one list) ----------------------------------------------------------
@@ -613,11 +639,15 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
 
 
 def _recovery_drift() -> list[dict]:
-    """Per technician: the debts recorded (TechnicianRecovery) equal the debts posted (credits of
-    technician_receivable), and no more was withheld than owed (the balance is never positive)."""
+    """Per debtor (technician or customer): the debts recorded (TechnicianRecovery) equal the debts posted
+    (credits of its receivable account), and no more was repaid than owed (the balance is never positive).
+    `technician_id` names the debtor (a customer for customer_receivable)."""
     rows = (
-        LedgerEntry.objects.filter(account__code__startswith="technician_receivable:")
-        .values("account__user_id")
+        LedgerEntry.objects.filter(
+            Q(account__code__startswith="technician_receivable:")
+            | Q(account__code__startswith="customer_receivable:")
+        )
+        .values("account__code", "account__user_id")
         .annotate(
             posted=Coalesce(
                 Sum("amount", filter=Q(side=EntrySide.CREDIT)), Value(ZERO), output_field=_MONEY
@@ -626,27 +656,34 @@ def _recovery_drift() -> list[dict]:
         )
     )
     recorded = {
-        row["technician_id"]: row["total"]
-        for row in TechnicianRecovery.objects.order_by()
-        .values("technician_id")
+        row["debtor_account"]: row["total"]
+        for row in TechnicianRecovery.objects.annotate(debtor_account=_debtor_account())
+        .order_by()
+        .values("debtor_account")
         .annotate(total=Sum("amount"))
     }
     drift = []
     for row in rows:
-        user_id = row["account__user_id"]
-        wanted = recorded.pop(user_id, ZERO)
+        wanted = recorded.pop(row["account__code"], ZERO)
         if row["posted"] != wanted or row["balance"] > 0:
             drift.append(
                 {
-                    "technician_id": user_id,
+                    "technician_id": row["account__user_id"],
+                    "account": row["account__code"],
                     "recorded": wanted,
                     "posted": row["posted"],
                     "balance": row["balance"],
                 }
             )
     drift += [
-        {"technician_id": user_id, "recorded": total, "posted": ZERO, "balance": ZERO}
-        for user_id, total in recorded.items()
+        {
+            "technician_id": int(code.rsplit(":", 1)[1]),
+            "account": code,
+            "recorded": total,
+            "posted": ZERO,
+            "balance": ZERO,
+        }
+        for code, total in recorded.items()
     ]
     return drift
 

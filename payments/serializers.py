@@ -140,6 +140,8 @@ class PayoutAttemptOutputSerializer(ModelSerializer):
             "receipt",
             "resolved_at",
             "last_checked_at",
+            "status_checks",
+            "next_check_at",
             "created_at",
         ]
         read_only_fields = fields
@@ -151,8 +153,30 @@ class PayoutDetailOutputSerializer(PayoutOutputSerializer):
     attempts = PayoutAttemptOutputSerializer(many=True, read_only=True)
 
     class Meta(PayoutOutputSerializer.Meta):
-        fields = [*PayoutOutputSerializer.Meta.fields, "attempts"]
+        fields = [*PayoutOutputSerializer.Meta.fields, "escalated_at", "attempts"]
         read_only_fields = fields
+
+
+class PayoutConfirmPaidInputSerializer(serializers.Serializer):
+    receipt = serializers.RegexField(
+        r"^[A-Za-z0-9]{10}$",
+        help_text="The M-Pesa receipt (transaction id, 10 letters and digits) seen on the org portal "
+        "statement for this attempt's OriginatorConversationID",
+    )
+    attempt = serializers.IntegerField(
+        min_value=1, required=False, help_text="Needed only when several attempts are open"
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class PayoutConfirmNotPaidInputSerializer(serializers.Serializer):
+    evidence = serializers.CharField(
+        max_length=200,
+        help_text="What shows nothing was paid (e.g. the statement checked, period, by whom)",
+    )
+    attempt = serializers.IntegerField(
+        min_value=1, required=False, help_text="Needed only when several attempts are open"
+    )
 
 
 class PaymentTransactionOutputSerializer(serializers.Serializer):

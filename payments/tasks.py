@@ -139,10 +139,11 @@ def payout_send_task(self, payout_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
-def payout_query_status_task(payout_id: int) -> str:
+def payout_query_status_task(payout_id: int, manual: bool = False) -> str:
+    """`manual`: asked by staff (every open attempt now, not counted against the automatic checks)."""
     from payments.services.payouts import payout_query_status
 
-    return payout_query_status(payout_id=payout_id)
+    return payout_query_status(payout_id=payout_id, manual=manual)
 
 
 @shared_task(ignore_result=True)
@@ -165,7 +166,8 @@ def payments_resolve_stale_task() -> int:
 
 @shared_task(ignore_result=True)
 def payouts_reconcile_stale_task() -> int:
-    """Beat: payouts without a result for a while are checked with Transaction Status."""
+    """Beat: payouts without a result for a while are checked with Transaction Status, on the bounded
+    schedule of payments/services/payouts.py (PAYOUT_STATUS_CHECK_*), then escalated to staff."""
     from payments.services.payouts import payouts_queued_stale_ids, payouts_stale_ids
 
     ids = payouts_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)

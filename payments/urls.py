@@ -99,6 +99,16 @@ urlpatterns = [
         name="payments-payout-check-status",
     ),
     path(
+        "payments/payouts/<int:pk>/confirm-paid",
+        apis.PayoutConfirmPaidApi.as_view(),
+        name="payments-payout-confirm-paid",
+    ),
+    path(
+        "payments/payouts/<int:pk>/confirm-not-paid",
+        apis.PayoutConfirmNotPaidApi.as_view(),
+        name="payments-payout-confirm-not-paid",
+    ),
+    path(
         "payments/stripe/payment-intent",
         apis.PaymentCardIntentApi.as_view(),
         name="payments-stripe-intent",

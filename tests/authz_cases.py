@@ -87,6 +87,8 @@ PATH_PARAMS = {
     "/api/v1/payments/mpesa/{id}/query": {"id": lambda w: w.payment.pk},
     "/api/v1/payments/payouts/{id}": {"id": lambda w: w.payout.pk},
     "/api/v1/payments/payouts/{id}/check-status": {"id": lambda w: w.payout.pk},
+    "/api/v1/payments/payouts/{id}/confirm-not-paid": {"id": lambda w: w.payout.pk},
+    "/api/v1/payments/payouts/{id}/confirm-paid": {"id": lambda w: w.payout.pk},
     "/api/v1/payments/payouts/{id}/process": {"id": lambda w: w.payout.pk},
     "/api/v1/payments/transactions/{id}": {"id": lambda w: w.payment.pk},
     "/api/v1/payments/transactions/{id}/receipt": {"id": lambda w: w.payment.pk},
@@ -187,6 +189,10 @@ BODIES = {
         "outcome": "release_to_technician"
     },
     ("POST", "/api/v1/conversations"): lambda w: {"bookingId": w.booking.pk},
+    ("POST", "/api/v1/payments/payouts/{id}/confirm-paid"): lambda w: {"receipt": "QKJ4XYZ123"},
+    ("POST", "/api/v1/payments/payouts/{id}/confirm-not-paid"): lambda w: {
+        "evidence": "Not on the org portal statement"
+    },
     ("POST", "/api/v1/matching/{id}/feedback"): lambda w: {"rating": 5},
     ("POST", "/api/v1/matching/{id}/reject"): lambda w: {"reason": "Too far away"},
     ("POST", "/api/v1/matching/find-technicians"): lambda w: {

@@ -198,6 +198,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/payments/payouts/pending"): row(401, 403, 403, 403, 403, 200, 200),
     ("GET", "/api/v1/payments/payouts/{id}"): row(401, 404, 404, 200, 404, 200, 200),
     ("POST", "/api/v1/payments/payouts/{id}/check-status"): row(401, 403, 403, 403, 403, 202, 202),
+    # The world's payout has nothing sent: nothing to confirm (409 payout_nothing_sent).
+    ("POST", "/api/v1/payments/payouts/{id}/confirm-not-paid"): row(
+        401, 403, 403, 403, 403, 403, 409
+    ),
+    ("POST", "/api/v1/payments/payouts/{id}/confirm-paid"): row(401, 403, 403, 403, 403, 403, 409),
     ("POST", "/api/v1/payments/payouts/{id}/process"): row(401, 403, 403, 403, 403, 403, 200),
     ("POST", "/api/v1/payments/stripe/payment-intent"): row(401, 201, 404, 404, 404, 404, 404),
     ("GET", "/api/v1/payments/transactions"): same(200),

@@ -47,7 +47,12 @@ from payments.models.payouts import (
     PayoutStatus,
     PayoutStatusHistory,
 )
-from payments.models.recoveries import RecoveryReason, TechnicianRecovery
+from payments.models.recoveries import (
+    RecoveryReason,
+    RecoverySettlement,
+    RecoverySettlementKind,
+    TechnicianRecovery,
+)
 
 __all__ = [
     "ACTIVE_PAYMENT_STATUSES",
@@ -84,6 +89,8 @@ __all__ = [
     "PayoutStatus",
     "PayoutStatusHistory",
     "RecoveryReason",
+    "RecoverySettlement",
+    "RecoverySettlementKind",
     "SuspenseItem",
     "SuspenseStatus",
     "TechnicianRecovery",

@@ -23,6 +23,10 @@ class CallbackKind(models.TextChoices):
 
 class CallbackStatus(models.TextChoices):
     RECEIVED = "received", "Received"
+    # Stored, but it matches no payment yet (an STK failure for a push whose answer was lost carries no phone
+    # or amount): applied as soon as a payment learns its CheckoutRequestID (the push's answer, a status
+    # check, staff attaching it). Never dropped.
+    UNMATCHED = "unmatched", "Stored, matches no payment yet"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Failed"
     IGNORED = "ignored", "Ignored"

@@ -73,7 +73,10 @@ class LedgerTransactionKind(models.TextChoices):
     REFUND = "refund", "Escrow refunded to the customer"
     PAYOUT_SENT = "payout_sent", "Payout sent"
     SUSPENSE = "suspense", "Unmatched M-Pesa money into or out of suspense"
-    RECOVERY = "recovery", "Money a technician owes back: recorded, or withheld from a payout"
+    RECOVERY = (
+        "recovery",
+        "Money owed back: recorded, withheld from a payout, repaid or written off",
+    )
 
 
 class LedgerTransaction(AppendOnlyModel):

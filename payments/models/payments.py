@@ -31,6 +31,10 @@ class PaymentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled by the customer"
     EXPIRED = "expired", "Expired"
+    # An `outcome_unknown` push whose window closed with nothing heard: we never learnt whether the customer
+    # was prompted or paid. Not failed (we do not know that); money that arrives later is still matched
+    # (suspense) and credited once; a failure callback linked to it later closes it as failed/cancelled.
+    UNRESOLVED = "unresolved", "Closed unresolved (push answer lost, nothing heard in its window)"
     FLAGGED = "flagged", "Flagged for review"
 
 
@@ -62,13 +66,21 @@ PAYMENT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
         PaymentStatus.EXPIRED,
         PaymentStatus.FLAGGED,
     },
+    # Its window closing ends it `unresolved`, never `expired` or `failed` (we do not know it was not paid).
     PaymentStatus.OUTCOME_UNKNOWN: {
         PaymentStatus.PENDING,
         PaymentStatus.SUCCEEDED,
         PaymentStatus.FAILED,
         PaymentStatus.CANCELLED,
-        PaymentStatus.EXPIRED,
+        PaymentStatus.UNRESOLVED,
         PaymentStatus.FLAGGED,
+    },
+    # Late money is credited; a failure callback linked to it later says what really happened.
+    PaymentStatus.UNRESOLVED: {
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.FLAGGED,
+        PaymentStatus.FAILED,
+        PaymentStatus.CANCELLED,
     },
     PaymentStatus.EXPIRED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},
     PaymentStatus.FAILED: {PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED},

@@ -131,6 +131,19 @@ class Payout(TimeStampedModel):
         related_name="carried_from",
         help_text="Deferred (below the B2C minimum): the later payout that includes this amount",
     )
+    escalated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Transaction Status never gave a final answer within the automatic checks: staff decide "
+        "from the M-Pesa org portal statement (confirm paid / confirm not paid)",
+    )
+    escalation_ticket = models.ForeignKey(
+        "support.SupportTicket",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     overpaid_amount = MoneyField(
         default=0,
         help_text="Money that went out beyond this payout's amount (a second attempt was paid too, or an "
@@ -244,6 +257,20 @@ class PayoutAttempt(TimeStampedModel):
     resolved_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(
         null=True, blank=True, help_text="Last Transaction Status query about this attempt"
+    )
+    status_checks = models.PositiveIntegerField(
+        default=0, help_text="Automatic Transaction Status queries asked about this attempt"
+    )
+    next_check_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the beat job may ask about this attempt again"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Staff who settled the outcome from the M-Pesa statement",
     )
 
     class Meta:

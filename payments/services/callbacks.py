@@ -23,6 +23,7 @@ from payments.models import (
     CallbackStatus,
     Payment,
     PaymentStatus,
+    PaymentStatusHistory,
     Payout,
     PayoutAttempt,
 )
@@ -33,6 +34,8 @@ from payments.services.payouts import payout_attempt_record_result, payout_attem
 logger = logging.getLogger(__name__)
 
 _OUR_ORIGINATOR = re.compile(r"^DW-PO-(\d+)-(\d+)$")
+# STK callbacks not applied yet: just stored, or stored and matching no payment so far.
+_WAITING = (CallbackStatus.RECEIVED, CallbackStatus.UNMATCHED)
 
 
 def _body_key(payload) -> str:
@@ -122,7 +125,7 @@ def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> Cal
     )
     if callback is None:
         return event
-    if created or event.status == CallbackStatus.RECEIVED:
+    if created or event.status in _WAITING:
         mpesa_stk_callback_apply(event_id=event.pk)
         event.refresh_from_db()
     return event
@@ -133,7 +136,9 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
 
     No payment has its CheckoutRequestID (the callback overtook the push's answer, or the answer was lost):
     money it reports is held in suspense and matched to the push it fits (payments/services/suspense.py);
-    a failure waits as `received`, and `_payment_send_stk` applies it once the id is stored.
+    a failure (which carries no phone or amount to match by) is kept `unmatched` under its CheckoutRequestID,
+    listed for staff, and applied as soon as a payment learns that id (`stk_callbacks_apply_waiting`: the
+    push's answer, a status check, staff attaching it).
     """
     from payments.daraja.parsing import parse_stk_callback
 
@@ -151,14 +156,22 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
             item = suspense_hold_stk_money(event=event, callback=callback)
             matched = suspense_match_for_item(item_id=item.pk)
             return f"matched_payment_{matched.pk}" if matched else "held_in_suspense"
-        CallbackEvent.objects.filter(pk=event_id).update(outcome="payment_not_found")
-        return "payment_not_found"
+        CallbackEvent.objects.filter(pk=event_id, status__in=_WAITING).update(
+            status=CallbackStatus.UNMATCHED,
+            outcome="unmatched: no payment has this CheckoutRequestID yet",
+        )
+        logger.warning(
+            "STK callback %s (%s) matches no payment: kept unmatched",
+            callback.checkout_request_id,
+            callback.result_code,
+        )
+        return "unmatched"
     payment_id, booking_id = row
     with transaction.atomic():
         booking = lock_booking(booking_id)
         payment = lock_payment(payment_id)
         event = CallbackEvent.objects.select_for_update().get(pk=event_id)
-        if event.status != CallbackStatus.RECEIVED:
+        if event.status not in _WAITING:
             return event.outcome
         outcome = _apply_stk(booking, payment, callback)
         status = (
@@ -168,6 +181,65 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
     return outcome
 
 
+def stk_callbacks_apply_waiting(*, payment_id: int, checkout_request_id: str) -> str | None:
+    """A payment has just learnt (or been given) its CheckoutRequestID: apply the STK callback stored under
+    it that matched no payment when it arrived (it waited as `received`/`unmatched`). Returns the outcome,
+    or None when none waits."""
+    waiting = (
+        CallbackEvent.objects.filter(
+            provider=CallbackProvider.MPESA,
+            kind=CallbackKind.STK,
+            provider_key=checkout_request_id,
+            status__in=_WAITING,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is None:
+        return None
+    outcome = mpesa_stk_callback_apply(event_id=waiting)
+    logger.info("waiting STK callback %s applied to payment %s: %s", waiting, payment_id, outcome)
+    return outcome
+
+
+def stk_callback_attach(*, event_id: int, payment_id: int, actor) -> str:
+    """Staff: an unmatched STK callback answers this push, whose own answer was lost (no CheckoutRequestID;
+    staff know it from the org portal or the customer). The payment takes the callback's CheckoutRequestID
+    and the callback is applied to it (a failure closes it failed or cancelled, money credits it).
+
+    `CallbackNotAttachable` (409) when the callback is not unmatched or the payment already has a
+    CheckoutRequestID or was never pushed.
+    """
+    from payments import errors
+
+    event = CallbackEvent.objects.filter(pk=event_id, kind=CallbackKind.STK).first()
+    if event is None or event.status not in _WAITING:
+        raise errors.CallbackNotAttachable("This callback is not waiting for a payment.")
+    booking_id = Payment.objects.filter(pk=payment_id).values_list("booking_id", flat=True).first()
+    if booking_id is None:
+        raise errors.PaymentNotFound()
+    with transaction.atomic():
+        lock_booking(booking_id)
+        payment = lock_payment(payment_id)
+        if payment.checkout_request_id or payment.requested_at is None:
+            raise errors.CallbackNotAttachable(
+                "Only a push whose answer was lost (sent, no CheckoutRequestID) can take a callback."
+            )
+        if Payment.objects.filter(checkout_request_id=event.provider_key).exists():
+            raise errors.CallbackNotAttachable("Another payment has this CheckoutRequestID.")
+        Payment.objects.filter(pk=payment.pk).update(
+            checkout_request_id=event.provider_key, updated_at=now()
+        )
+        PaymentStatusHistory.objects.create(
+            payment=payment,
+            actor=actor,
+            from_status=payment.status,
+            to_status=payment.status,
+            note=f"STK callback {event.pk} ({event.provider_key}) attached by staff",
+        )
+    return mpesa_stk_callback_apply(event_id=event.pk)
+
+
 def _apply_stk(booking, payment: Payment, callback) -> str:
     from payments.models import ACTIVE_PAYMENT_STATUSES
 
@@ -175,7 +247,8 @@ def _apply_stk(booking, payment: Payment, callback) -> str:
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED):
         return f"already_{payment.status}"
     if callback.result_code != "0":
-        if payment.status not in ACTIVE_PAYMENT_STATUSES:
+        # An unresolved push learns what happened to it; other closed payments keep their answer.
+        if payment.status not in (*ACTIVE_PAYMENT_STATUSES, PaymentStatus.UNRESOLVED):
             return f"already_{payment.status}"
         payment_services.payment_mark_failed(
             payment=payment,

@@ -386,10 +386,27 @@ def _claw_back(
     ):
         return
     if owed:
+        # A payout of this booking already with M-Pesa may still fail definitively: the recovery names it,
+        # so that failure cancels it and offsets this debt (payouts._offset_debt_of_failed).
+        in_flight = (
+            Payout.objects.filter(
+                booking=booking,
+                kind=PayoutKind.TECHNICIAN_PAYOUT,
+                status__in=[
+                    PayoutStatus.SENDING,
+                    PayoutStatus.AWAITING_RESULT,
+                    PayoutStatus.NEEDS_RECONCILIATION,
+                ],
+            )
+            .order_by("id")
+            .values_list("pk", flat=True)
+            .first()
+        )
         recovery_record(
             technician_id=booking.technician_id,
             booking_id=booking.pk,
             dispute_id=dispute_id,
+            payout_id=in_flight,
             amount=owed,
             reason=RecoveryReason.DISPUTE_REFUND,
             ledger_reference=reference,

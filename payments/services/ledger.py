@@ -14,6 +14,9 @@ Convention: a transfer of X from account A to account B credits A and debits B. 
 | `mpesa_b2c_disbursed`         | money sent out by M-Pesa B2C (payouts and refunds)                    |
 | `card_refunds_disbursed`      | money returned to cards through Stripe refunds                        |
 | `mpesa_suspense`              | M-Pesa money that arrived for no known payment, until matched or refunded |
+| `customer_receivable:<user>`  | what a customer owes back (a refund paid twice), negative like technician_receivable |
+| `recoveries_written_off`      | debts staff wrote off: the platform's loss (negative: money it will not get back) |
+| `mpesa_repayments`            | debts repaid by M-Pesa to the paybill, as recorded by staff with the receipt (negative: money paid in) |
 
 Every transaction balances (Σdebit == Σcredit, checked here before writing), so all balances always sum to 0.
 
@@ -30,7 +33,11 @@ Money flow (each row one ledger transaction, posted once under its unique `refer
 | dispute after release                   | platform_revenue (its 15 %) + technician_payable (unsent payouts) + technician_receivable (what was already paid: a recovery) → refunds_payable | dispute:<id>:clawback |
 | payout paid twice / after cancellation  | technician_receivable → mpesa_b2c_disbursed (a recovery)        | payout:<id>:overpaid:<total>    |
 | technician's debt withheld from a payout| technician_payable → technician_receivable                     | <posting that credited the payable>:recovery |
+| payout in flight at a dispute refund fails definitively | technician_payable → technician_receivable (repays the debt recorded for it) | payout:<id>:failed:offset |
 | payout or refund paid                   | technician_payable or refunds_payable → mpesa_b2c_disbursed / card_refunds_disbursed | payout:<id>:paid |
+| refund paid twice / after cancellation  | customer_receivable → mpesa_b2c_disbursed (a recovery owed by the customer) | payout:<id>:overpaid:<total> |
+| debt repaid by M-Pesa (staff, receipt)  | mpesa_repayments → technician/customer_receivable                | recovery:<id>:repaid:<receipt>  |
+| debt written off (staff, reason)        | recoveries_written_off → technician/customer_receivable          | recovery:<id>:write-off         |
 | STK money matching no payment           | customer_clearing → mpesa_suspense                              | suspense:<id>:received          |
 | suspense matched to a payment           | mpesa_suspense → customer_clearing (then payment:<id>:received) | suspense:<id>:matched           |
 | suspense refunded by staff              | mpesa_suspense → refunds_payable (then the refund payout)       | suspense:<id>:refund            |
@@ -53,6 +60,8 @@ REFUNDS_PAYABLE = "refunds_payable"
 MPESA_B2C_DISBURSED = "mpesa_b2c_disbursed"
 CARD_REFUNDS_DISBURSED = "card_refunds_disbursed"
 MPESA_SUSPENSE = "mpesa_suspense"
+RECOVERIES_WRITTEN_OFF = "recoveries_written_off"
+MPESA_REPAYMENTS = "mpesa_repayments"
 
 _NAMES = {
     CUSTOMER_CLEARING: "Customer payments clearing",
@@ -61,6 +70,8 @@ _NAMES = {
     MPESA_B2C_DISBURSED: "Sent by M-Pesa B2C",
     CARD_REFUNDS_DISBURSED: "Refunded to cards",
     MPESA_SUSPENSE: "M-Pesa money matching no payment (suspense)",
+    RECOVERIES_WRITTEN_OFF: "Debts written off (loss)",
+    MPESA_REPAYMENTS: "Debts repaid by M-Pesa to the paybill",
 }
 
 
@@ -74,6 +85,10 @@ def technician_payable_code(user_id: int) -> str:
 
 def technician_receivable_code(user_id: int) -> str:
     return f"technician_receivable:{user_id}"
+
+
+def customer_receivable_code(user_id: int) -> str:
+    return f"customer_receivable:{user_id}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +115,7 @@ def ledger_account(code: str, *, booking_id: int | None = None, user_id: int | N
 def _account_for(code: str) -> LedgerAccount:
     if code.startswith("escrow:booking:"):
         return ledger_account(code, booking_id=int(code.rsplit(":", 1)[1]))
-    if code.startswith(("technician_payable:", "technician_receivable:")):
+    if code.startswith(("technician_payable:", "technician_receivable:", "customer_receivable:")):
         return ledger_account(code, user_id=int(code.rsplit(":", 1)[1]))
     return ledger_account(code)
 

@@ -27,10 +27,6 @@ from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     FINAL_PAYMENT_STATUSES,
     PAYMENT_ALLOWED_TRANSITIONS,
-    CallbackEvent,
-    CallbackKind,
-    CallbackProvider,
-    CallbackStatus,
     LedgerTransactionKind,
     Payment,
     PaymentMethod,
@@ -354,10 +350,10 @@ def _payment_send_stk(payment: Payment) -> Payment:
 def _payment_apply_early_callback(payment_id: int, checkout_request_id: str) -> None:
     """The callback may have overtaken the synchronous answer: apply it now that it can be matched.
 
-    A success that overtook it was put into suspense (it matched nothing then); a failure waits as `received`.
+    A success that overtook it was put into suspense (it matched nothing then); a failure waits `unmatched`.
     """
     from payments.models import SuspenseItem, SuspenseStatus
-    from payments.services.callbacks import mpesa_stk_callback_apply
+    from payments.services.callbacks import stk_callbacks_apply_waiting
     from payments.services.suspense import suspense_item_match
 
     held = (
@@ -370,14 +366,7 @@ def _payment_apply_early_callback(payment_id: int, checkout_request_id: str) -> 
     if held is not None:
         suspense_item_match(item_id=held, payment_id=payment_id, note="callback before push answer")
         return
-    waiting = CallbackEvent.objects.filter(
-        provider=CallbackProvider.MPESA,
-        kind=CallbackKind.STK,
-        provider_key=checkout_request_id,
-        status=CallbackStatus.RECEIVED,
-    ).first()
-    if waiting is not None:
-        mpesa_stk_callback_apply(event_id=waiting.pk)
+    stk_callbacks_apply_waiting(payment_id=payment_id, checkout_request_id=checkout_request_id)
 
 
 def _payment_mark_outcome_unknown(payment: Payment, *, note: str, sent_at=None) -> Payment:
@@ -556,10 +545,25 @@ def payment_query_status(*, payment_id: int) -> Payment:
             if payment.status in ACTIVE_PAYMENT_STATUSES
             else payment
         )
+    if _apply_waiting_callback(payment):
+        return Payment.objects.select_related("booking").get(pk=payment.pk)
     result = _stk_query(payment)
     if result is None or result.state == "pending":
         return _payment_expire_if_due(payment)
     return _payment_apply_query(payment, result, closed_ok=False)
+
+
+def _apply_waiting_callback(payment: Payment) -> bool:
+    """Its callback already came and waits unmatched (stored before the payment had the id): apply it
+    instead of asking Daraja."""
+    from payments.services.callbacks import stk_callbacks_apply_waiting
+
+    return (
+        stk_callbacks_apply_waiting(
+            payment_id=payment.pk, checkout_request_id=payment.checkout_request_id
+        )
+        is not None
+    )
 
 
 def payment_check_status(*, payment_id: int, actor=None) -> Payment:
@@ -586,6 +590,8 @@ def payment_check_status(*, payment_id: int, actor=None) -> Payment:
             suspense_match_for_payment(payment_id=payment.pk)
             payment.refresh_from_db()
         return payment
+    if _apply_waiting_callback(payment):
+        return Payment.objects.select_related("booking").get(pk=payment.pk)
     result = _stk_query(payment)
     if result is None or result.state != "succeeded":
         return payment
@@ -646,7 +652,18 @@ def _payment_expire_if_due(payment: Payment) -> Payment:
     with transaction.atomic():
         lock_booking(payment.booking_id)
         payment = lock_payment(payment.pk)
-        if payment.status in ACTIVE_PAYMENT_STATUSES:
+        if payment.status == PaymentStatus.OUTCOME_UNKNOWN:
+            # Nothing heard in its window: we still do not know. Not failed, not expired; late money is
+            # matched and credited (once: a second payment for the purpose goes back).
+            payment_transition(
+                payment=payment,
+                to=PaymentStatus.UNRESOLVED,
+                note="payment window closed with the push's outcome still unknown",
+                completed_at=now(),
+            )
+            # No "payment failed, try again": the customer may have paid. The booking's `money` shows
+            # the amount due again, so the app offers a new prompt.
+        elif payment.status in ACTIVE_PAYMENT_STATUSES:
             payment_transition(
                 payment=payment,
                 to=PaymentStatus.EXPIRED,

@@ -34,8 +34,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
-from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.errors import InvalidTransition, ValidationFailed
 from dumuwaks.core.money import to_decimal, to_mpesa_amount
 from dumuwaks.core.phone import is_valid_phone, to_msisdn
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
@@ -72,13 +73,27 @@ from payments.services.ledger import (
     technician_payable_code,
     transfer,
 )
-from payments.services.recoveries import recovery_record_overpaid, recovery_withhold
+from payments.services.recoveries import (
+    recovery_offset_failed_payout,
+    recovery_record_overpaid,
+    recovery_withhold,
+)
 
 logger = logging.getLogger(__name__)
 
 # The client refuses B2C amounts below this (payments/daraja/security.py, Daraja's own minimum).
 MPESA_B2C_MIN_KES = Decimal(B2C_MIN_AMOUNT)
 PHONE_CHANGE_HOLD = timedelta(hours=24)
+
+# Bounded Transaction Status checks of an attempt whose outcome is open (README "B2C is never paid twice"):
+# the beat job asks first PAYOUT_RECONCILE_AFTER_SECONDS after the attempt's last change, then again after
+# 5 min, doubling each time up to 4 h between checks; after PAYOUT_STATUS_CHECK_LIMIT checks without a final
+# answer (about 18 h) the payout is escalated to staff (`escalated_at`, a support ticket) and the beat job
+# stops asking. Staff settle it from the M-Pesa org portal statement (`payout_confirm_paid` /
+# `payout_confirm_not_paid`); their own status checks stay possible at any time and are not counted.
+PAYOUT_STATUS_CHECK_FIRST_INTERVAL = timedelta(minutes=5)
+PAYOUT_STATUS_CHECK_MAX_INTERVAL = timedelta(hours=4)
+PAYOUT_STATUS_CHECK_LIMIT = 10
 
 _OUTCOME_OF = {
     Outcome.PAID: PayoutAttemptOutcome.PAID,
@@ -116,6 +131,19 @@ def _payout_note(payout: Payout, note: str, *, actor=None) -> None:
     )
 
 
+def _lock_for_outcome(payout_id: int) -> Payout:
+    """Lock what settling a payout's outcome may touch, in the documented order: booking → technician
+    payable account (a technician payout failing definitively may offset a debt and be replaced:
+    `_offset_debt_of_failed`) → payout. Caller is inside a transaction."""
+    booking_id, kind, recipient_id = Payout.objects.values_list(
+        "booking_id", "kind", "recipient_id"
+    ).get(pk=payout_id)
+    lock_booking(booking_id)
+    if kind == PayoutKind.TECHNICIAN_PAYOUT:
+        lock_technician_payable(recipient_id)
+    return lock_payout(payout_id)
+
+
 # --- attempts -----------------------------------------------------------------------------------------------------
 
 
@@ -127,7 +155,7 @@ def _attempts_locked(payout: Payout) -> list[PayoutAttempt]:
 
 
 def _attempt_transition(
-    *, payout: Payout, attempt: PayoutAttempt, to: str, note: str, **fields
+    *, payout: Payout, attempt: PayoutAttempt, to: str, note: str, actor=None, **fields
 ) -> PayoutAttempt:
     """Guarded outcome change of one attempt, noted in the payout's history. Caller holds the payout lock."""
     current = attempt.outcome
@@ -144,6 +172,7 @@ def _attempt_transition(
     _payout_note(
         payout,
         f"attempt {attempt.number} ({attempt.originator_conversation_id}): {current} → {to}: {note}",
+        actor=actor,
     )
     return attempt
 
@@ -207,10 +236,13 @@ def _unresolved_earlier(payout: Payout, attempts: list[PayoutAttempt]) -> list[P
     ]
 
 
-def _enqueue_query(payout_id: int, *, countdown: int | None = None) -> None:
+def _enqueue_query(payout_id: int, *, countdown: int | None = None, manual: bool = False) -> None:
     from payments.tasks import payout_query_status_task
 
-    enqueue_after_commit(payout_query_status_task, payout_id, countdown=countdown)
+    if manual:  # staff asked: every open attempt now, not counted against the automatic checks
+        enqueue_after_commit(payout_query_status_task, payout_id, True, countdown=countdown)
+    else:
+        enqueue_after_commit(payout_query_status_task, payout_id, countdown=countdown)
 
 
 def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bool = True) -> str:
@@ -250,6 +282,8 @@ def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bo
             conversation_id=current.conversation_id or payout.conversation_id,
         )
         publish_after_commit("payout.failed", payout_id=payout.pk)
+        if payout.kind == PayoutKind.TECHNICIAN_PAYOUT:
+            _offset_debt_of_failed(payout)
         return "failed"
     if current.outcome == PayoutAttemptOutcome.UNKNOWN and payout.status in active[:2]:
         payout_transition(
@@ -276,6 +310,35 @@ def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bo
     return payout.status
 
 
+def _offset_debt_of_failed(payout: Payout) -> None:
+    """A technician payout that was already with M-Pesa when a dispute refund recorded the technician's
+    debt for it (the recovery names it) failed definitively: the technician was never paid that money, so
+    it is not retried. The payout is cancelled, what it still holds in technician_payable repays that debt
+    (`payout:<id>:failed:offset`, payable → receivable) and the rest goes out as a new payout (which first
+    repays any other debt). Caller holds the booking, technician payable and payout locks
+    (`_lock_for_outcome`)."""
+    offset, reference = recovery_offset_failed_payout(payout=payout)
+    if not offset:
+        return
+    payout_transition(
+        payout=payout,
+        to=PayoutStatus.CANCELLED,
+        note=f"failed after the debt recorded for it (dispute refund): KES {offset} of it repays "
+        "that debt; not retried",
+    )
+    rest = payout.amount - offset
+    if rest > 0:
+        payout_create(
+            booking=payout.booking,
+            kind=PayoutKind.TECHNICIAN_PAYOUT,
+            recipient=payout.recipient,
+            amount=rest,
+            phone=payout.phone,
+            note=f"what payout #{payout.pk} still owed after offsetting the technician's debt",
+            payable_reference=reference,
+        )
+
+
 def _settle_paid(payout: Payout, paid: list[PayoutAttempt]) -> str:
     first = min(paid, key=lambda a: (a.resolved_at or now(), a.number))
     outcome = "already_paid"
@@ -295,10 +358,13 @@ def _settle_paid(payout: Payout, paid: list[PayoutAttempt]) -> str:
             if owed
             else f"PAID AFTER {payout.status.upper()}: attempt(s) {numbers} paid"
         )
+        # The recipient owes it back: a recorded debt (payments/services/recoveries.py), withheld from a
+        # technician's next payouts; a customer's is collected by staff (repayment) or written off.
+        recovery_record_overpaid(payout=payout, overpaid_total=overpaid, increment=increment)
         if payout.kind == PayoutKind.TECHNICIAN_PAYOUT:
-            # The technician owes it back: recorded, and withheld from their next payouts.
-            recovery_record_overpaid(payout=payout, overpaid_total=overpaid, increment=increment)
             what += "; recorded as a recovery withheld from the technician's next payouts"
+        else:
+            what += "; recorded as a recovery owed by the customer"
         _payout_note(payout, f"{what}; KES {overpaid} to recover from the recipient")
         logger.critical(
             "payout %s: %s; overpaid %s (recipient %s)",
@@ -362,61 +428,89 @@ def payout_attempt_record_result(
     already_<outcome> (nothing new) | conflicting_<outcome> (contradicts a final answer; logged).
     """
     target = _OUTCOME_OF[outcome]
-    booking_id, payout_id = PayoutAttempt.objects.values_list(
-        "payout__booking_id", "payout_id"
-    ).get(pk=attempt_id)
+    payout_id = PayoutAttempt.objects.values_list("payout_id", flat=True).get(pk=attempt_id)
     with transaction.atomic():
-        lock_booking(booking_id)
-        payout = lock_payout(payout_id)
+        payout = _lock_for_outcome(payout_id)
         attempts = _attempts_locked(payout)
         attempt = next(a for a in attempts if a.pk == attempt_id)
-        current = attempt.outcome
-        if current == target and target != PayoutAttemptOutcome.UNKNOWN:
+        return _record_result_locked(
+            payout,
+            attempts,
+            attempt,
+            target=target,
+            result_code=result_code,
+            result_desc=result_desc,
+            receipt=receipt,
+            conversation_id=conversation_id,
+            receiver_name=receiver_name,
+            paid_at=paid_at,
+            amount=amount,
+        )
+
+
+def _record_result_locked(
+    payout: Payout,
+    attempts: list[PayoutAttempt],
+    attempt: PayoutAttempt,
+    *,
+    target: str,
+    result_code: str,
+    result_desc: str,
+    receipt: str = "",
+    conversation_id: str = "",
+    receiver_name: str = "",
+    paid_at=None,
+    amount: Decimal | None = None,
+    actor=None,
+    extra: dict | None = None,
+) -> str:
+    """payout_attempt_record_result under the booking and payout locks (held by the caller)."""
+    current = attempt.outcome
+    if current == target and target != PayoutAttemptOutcome.UNKNOWN:
+        return f"already_{current}"
+    if target not in PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS[current]:
+        if current == target or target == PayoutAttemptOutcome.UNKNOWN:
+            # e.g. a timeout notice after a final answer: it says nothing new
             return f"already_{current}"
-        if target not in PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS[current]:
-            if current == target or target == PayoutAttemptOutcome.UNKNOWN:
-                # e.g. a timeout notice after a final answer: it says nothing new
-                return f"already_{current}"
-            logger.error(
-                "payout %s attempt %s: %s result after %s ignored (%s %s)",
+        logger.error(
+            "payout %s attempt %s: %s result after %s ignored (%s %s)",
+            payout.pk,
+            attempt.number,
+            target,
+            current,
+            result_code,
+            result_desc,
+        )
+        return f"conflicting_{current}"
+    fields = {
+        "result_code": result_code[:32],
+        "result_desc": result_desc[:255],
+        **(extra or {}),
+    }
+    if conversation_id and not attempt.conversation_id:
+        fields["conversation_id"] = conversation_id[:64]
+    note = f"{result_code} {result_desc}".strip()
+    if target == PayoutAttemptOutcome.PAID:
+        fields.update(receipt=receipt[:64], resolved_at=paid_at or now())
+        if amount is not None and to_decimal(amount) != attempt.amount:
+            fields["result_desc"] = f"provider reported amount {amount}"[:255]
+            logger.error("payout %s: provider amount %s != %s", payout.pk, amount, attempt.amount)
+        if current == PayoutAttemptOutcome.FAILED:
+            logger.critical(
+                "payout %s attempt %s: success after a definitive failure (%s)",
                 payout.pk,
                 attempt.number,
-                target,
-                current,
-                result_code,
-                result_desc,
+                attempt.result_code,
             )
-            return f"conflicting_{current}"
-        fields = {
-            "result_code": result_code[:32],
-            "result_desc": result_desc[:255],
-        }
-        if conversation_id and not attempt.conversation_id:
-            fields["conversation_id"] = conversation_id[:64]
-        note = f"{result_code} {result_desc}".strip()
-        if target == PayoutAttemptOutcome.PAID:
-            fields.update(receipt=receipt[:64], resolved_at=paid_at or now())
-            if amount is not None and to_decimal(amount) != attempt.amount:
-                fields["result_desc"] = f"provider reported amount {amount}"[:255]
-                logger.error(
-                    "payout %s: provider amount %s != %s", payout.pk, amount, attempt.amount
-                )
-            if current == PayoutAttemptOutcome.FAILED:
-                logger.critical(
-                    "payout %s attempt %s: success after a definitive failure (%s)",
-                    payout.pk,
-                    attempt.number,
-                    attempt.result_code,
-                )
-                note = f"SUCCESS AFTER FAILURE {attempt.result_code}: {note}"
-            if receiver_name:
-                Payout.objects.filter(pk=payout.pk, receiver_name="").update(
-                    receiver_name=receiver_name[:200]
-                )
-        elif target == PayoutAttemptOutcome.FAILED:
-            fields["resolved_at"] = now()
-        _attempt_transition(payout=payout, attempt=attempt, to=target, note=note, **fields)
-        settled = _settle(payout, attempts)
+            note = f"SUCCESS AFTER FAILURE {attempt.result_code}: {note}"
+        if receiver_name:
+            Payout.objects.filter(pk=payout.pk, receiver_name="").update(
+                receiver_name=receiver_name[:200]
+            )
+    elif target == PayoutAttemptOutcome.FAILED:
+        fields["resolved_at"] = now()
+    _attempt_transition(payout=payout, attempt=attempt, to=target, note=note, actor=actor, **fields)
+    settled = _settle(payout, attempts)
     # paid | double_payment | paid_after_<status>, or what became of the attempt.
     return settled if target == PayoutAttemptOutcome.PAID else target.value
 
@@ -615,9 +709,7 @@ def payout_process(*, payout_id: int, actor) -> Payout:
     """
     held_by: list[int] = []
     with transaction.atomic():
-        booking_id = Payout.objects.values_list("booking_id", flat=True).get(pk=payout_id)
-        lock_booking(booking_id)
-        payout = lock_payout(payout_id)
+        payout = _lock_for_outcome(payout_id)
         if payout.status == PayoutStatus.PENDING_REVIEW:
             if payout.channel == PayoutChannel.MPESA and (
                 not is_valid_phone(payout.phone) or payout.amount < MPESA_B2C_MIN_KES
@@ -654,9 +746,9 @@ def payout_process(*, payout_id: int, actor) -> Payout:
                     f"retry refused: attempt(s) {held_by} not definitively failed; checking",
                     actor=actor,
                 )
-                _enqueue_query(payout.pk)
+                _enqueue_query(payout.pk, manual=True)
         elif payout.status == PayoutStatus.NEEDS_RECONCILIATION:
-            _enqueue_query(payout.pk)
+            _enqueue_query(payout.pk, manual=True)
         else:
             raise errors.PayoutNotProcessable()
     if held_by:
@@ -687,18 +779,140 @@ def payout_check_status(*, payout_id: int, actor) -> Payout:
                 f"status check requested for attempt(s) {open_attempts}",
                 actor=actor,
             )
-            _enqueue_query(payout.pk)
+            _enqueue_query(payout.pk, manual=True)
         else:
             _payout_note(payout, "status check requested: nothing was sent yet", actor=actor)
+    return payout
+
+
+def _attempt_for_staff(
+    payout: Payout, attempts: list[PayoutAttempt], number: int | None, *, settled_as
+) -> PayoutAttempt:
+    """The attempt staff settle: the one named, else the only open one, else (a repeat of the same action)
+    the latest attempt staff already settled that way. Caller holds the payout lock."""
+    if not attempts:
+        raise errors.PayoutNothingSent()
+    if number is not None:
+        found = next((a for a in attempts if a.number == number), None)
+        if found is None:
+            raise errors.PayoutAttemptRequired(
+                f"This payout has no attempt {number}.", fields={"attempt": ["No such attempt."]}
+            )
+        return found
+    open_ = [a for a in attempts if a.outcome in PAYOUT_ATTEMPT_OPEN_OUTCOMES]
+    if len(open_) > 1:
+        raise errors.PayoutAttemptRequired(
+            fields={"attempt": [f"Open attempts: {', '.join(str(a.number) for a in open_)}."]}
+        )
+    if open_:
+        return open_[0]
+    repeated = [a for a in attempts if a.confirmed_by_id and settled_as(a)]
+    if repeated:
+        return repeated[-1]
+    raise errors.PayoutAttemptFinal()
+
+
+def payout_confirm_paid(
+    *, payout_id: int, receipt: str, actor, attempt: int | None = None, note: str = ""
+) -> Payout:
+    """Staff: an attempt whose outcome M-Pesa never confirmed appears as paid on the org portal statement
+    (receipt `receipt`). The attempt becomes paid, and so does the payout (posted once: `payout:<id>:paid`,
+    technician_payable or refunds_payable → disbursed). Audited in the payout's history with the actor.
+
+    Idempotent: the same receipt on an attempt staff already confirmed paid changes nothing.
+    `PayoutAttemptFinal` (409) when the attempt already ended (failed, or paid under another receipt);
+    `PayoutReceiptInUse` (409) when the receipt is on another attempt.
+    """
+    receipt = receipt.strip().upper()
+    with transaction.atomic():
+        payout = _lock_for_outcome(payout_id)
+        attempts = _attempts_locked(payout)
+        target = _attempt_for_staff(
+            payout,
+            attempts,
+            attempt,
+            settled_as=lambda a: a.outcome == PayoutAttemptOutcome.PAID and a.receipt == receipt,
+        )
+        if target.outcome == PayoutAttemptOutcome.PAID and target.receipt == receipt:
+            return payout  # confirmed already (by staff or by M-Pesa): nothing new
+        if target.outcome not in PAYOUT_ATTEMPT_OPEN_OUTCOMES:
+            raise errors.PayoutAttemptFinal()
+        if PayoutAttempt.objects.filter(receipt=receipt).exclude(pk=target.pk).exists():
+            raise errors.PayoutReceiptInUse()
+        _record_result_locked(
+            payout,
+            attempts,
+            target,
+            target=PayoutAttemptOutcome.PAID,
+            result_code="0",
+            result_desc=f"confirmed paid by staff from the M-Pesa statement: {note}".strip(": ")[
+                :255
+            ],
+            receipt=receipt,
+            actor=actor,
+            extra={"confirmed_by": actor},
+        )
+    logger.warning(
+        "payout %s attempt %s confirmed paid by staff %s (receipt %s)",
+        payout.pk,
+        target.number,
+        getattr(actor, "pk", None),
+        receipt,
+    )
+    return payout
+
+
+def payout_confirm_not_paid(
+    *, payout_id: int, evidence: str, actor, attempt: int | None = None
+) -> Payout:
+    """Staff: the M-Pesa statement shows an attempt whose outcome M-Pesa never confirmed was not paid
+    (`evidence` says how they know). The attempt ends failed; the payout becomes failed (or, when a later
+    attempt was held back for it, that attempt is sent), so a new attempt may go out (`payout_process`). No
+    money moves: it stays in the payable account. Audited in the payout's history with the actor.
+
+    Idempotent: repeating it for an attempt staff already confirmed not paid changes nothing.
+    `PayoutAttemptFinal` (409) when the attempt already ended otherwise.
+    """
+    evidence = evidence.strip()
+    if not evidence:
+        raise ValidationFailed(fields={"evidence": ["Say what shows it was not paid."]})
+    with transaction.atomic():
+        payout = _lock_for_outcome(payout_id)
+        attempts = _attempts_locked(payout)
+        target = _attempt_for_staff(
+            payout,
+            attempts,
+            attempt,
+            settled_as=lambda a: a.outcome == PayoutAttemptOutcome.FAILED,
+        )
+        if target.outcome == PayoutAttemptOutcome.FAILED and target.confirmed_by_id:
+            return payout
+        if target.outcome not in PAYOUT_ATTEMPT_OPEN_OUTCOMES:
+            raise errors.PayoutAttemptFinal()
+        _record_result_locked(
+            payout,
+            attempts,
+            target,
+            target=PayoutAttemptOutcome.FAILED,
+            result_code="",
+            result_desc=f"confirmed not paid by staff: {evidence}"[:255],
+            actor=actor,
+            extra={"confirmed_by": actor},
+        )
+    logger.warning(
+        "payout %s attempt %s confirmed not paid by staff %s: %s",
+        payout.pk,
+        target.number,
+        getattr(actor, "pk", None),
+        evidence,
+    )
     return payout
 
 
 def payout_cancel(*, payout_id: int, actor, note: str = "") -> Payout:
     """Staff: do not send this payout. The money stays in the payable account."""
     with transaction.atomic():
-        booking_id = Payout.objects.values_list("booking_id", flat=True).get(pk=payout_id)
-        lock_booking(booking_id)
-        payout = lock_payout(payout_id)
+        payout = _lock_for_outcome(payout_id)
         return payout_transition(
             payout=payout, to=PayoutStatus.CANCELLED, actor=actor, note=note or "cancelled"
         )
@@ -805,8 +1019,7 @@ def _remarks(payout: Payout) -> str:
 def _after_send(attempt: PayoutAttempt, to: str, note: str, **fields) -> None:
     """Record the synchronous answer on the attempt, unless its result got here first (out of order)."""
     with transaction.atomic():
-        lock_booking(attempt.payout.booking_id)
-        payout = lock_payout(attempt.payout_id)
+        payout = _lock_for_outcome(attempt.payout_id)
         attempts = _attempts_locked(payout)
         locked = next(a for a in attempts if a.pk == attempt.pk)
         if locked.outcome == PayoutAttemptOutcome.SENDING:
@@ -863,21 +1076,32 @@ def _payout_send_card(payout: Payout, attempt: PayoutAttempt) -> str:
 # --- reconciliation -----------------------------------------------------------------------------------------------
 
 
-def payout_query_status(*, payout_id: int) -> str:
+def _next_check_interval(checks_done: int) -> timedelta:
+    """Wait after the `checks_done`-th automatic check: 5 min, 10, 20, ... capped at 4 h."""
+    exponent = min(max(checks_done - 1, 0), 16)
+    return min(PAYOUT_STATUS_CHECK_FIRST_INTERVAL * 2**exponent, PAYOUT_STATUS_CHECK_MAX_INTERVAL)
+
+
+def payout_query_status(*, payout_id: int, manual: bool = False) -> str:
     """Ask Transaction Status about every open attempt; the answers arrive at the status callback.
 
     A payout left `sending` for longer than PAYOUT_RECONCILE_AFTER_SECONDS (the worker stopped between
     claiming it and storing Daraja's answer) becomes `needs_reconciliation` first: the request may have gone
     out, so it is asked about, never resent.
+
+    Automatic checks (`manual=False`: the beat job, the check scheduled after an unknown outcome, a held
+    send) are bounded: an attempt is asked only when its `next_check_at` is due, each check pushes that back
+    (PAYOUT_STATUS_CHECK_*), and an attempt already asked PAYOUT_STATUS_CHECK_LIMIT times escalates the
+    payout to staff instead (`escalated`). Staff checks (`manual=True`) ask every open attempt now and are
+    not counted.
     """
     from payments.daraja.errors import DarajaError
     from payments.services.common import mpesa_client
 
-    stale_before = now() - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
+    current_time = now()
+    stale_before = current_time - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
     with transaction.atomic():
-        booking_id = Payout.objects.values_list("booking_id", flat=True).get(pk=payout_id)
-        lock_booking(booking_id)
-        payout = lock_payout(payout_id)
+        payout = _lock_for_outcome(payout_id)
         attempts = _attempts_locked(payout)
         _recover_current_attempt(payout, attempts)
         if payout.status == PayoutStatus.SENDING and payout.updated_at < stale_before:
@@ -897,7 +1121,27 @@ def payout_query_status(*, payout_id: int) -> str:
         to_check = [a for a in attempts if a.outcome in PAYOUT_ATTEMPT_OPEN_OUTCOMES]
         if payout.channel != PayoutChannel.MPESA or not to_check:
             return f"skipped_{payout.status}"
-        PayoutAttempt.objects.filter(pk__in=[a.pk for a in to_check]).update(last_checked_at=now())
+        if not manual:
+            to_check = [
+                a for a in to_check if a.next_check_at is None or a.next_check_at <= current_time
+            ]
+            exhausted = [a for a in to_check if a.status_checks >= PAYOUT_STATUS_CHECK_LIMIT]
+            if exhausted:
+                _escalate(payout, exhausted)  # once; later runs find it escalated already
+                to_check = [a for a in to_check if a not in exhausted]
+            if not to_check:
+                return "escalated" if exhausted else "not_due"
+            for attempt in to_check:
+                checks = attempt.status_checks + 1
+                PayoutAttempt.objects.filter(pk=attempt.pk).update(
+                    last_checked_at=current_time,
+                    status_checks=checks,
+                    next_check_at=current_time + _next_check_interval(checks),
+                )
+        else:
+            PayoutAttempt.objects.filter(pk__in=[a.pk for a in to_check]).update(
+                last_checked_at=current_time
+            )
     client = mpesa_client()
     asked = 0
     for attempt in to_check:
@@ -915,6 +1159,45 @@ def payout_query_status(*, payout_id: int) -> str:
     return "queried" if asked else "query_failed"
 
 
+def _escalate(payout: Payout, attempts: list[PayoutAttempt]) -> bool:
+    """The automatic checks of `attempts` are spent without a final answer: hand the payout to staff, once
+    (`escalated_at`, a high-priority payment support ticket, a history note). Caller holds the payout lock.
+    Returns False when it was escalated before (a later attempt's checks spent too: one ticket is enough)."""
+    from support.models import TicketCategory, TicketPriority
+    from support.services import ticket_create
+
+    if payout.escalated_at is not None:
+        return False
+    ids = ", ".join(a.originator_conversation_id for a in attempts)
+    ticket = ticket_create(
+        created_by=payout.recipient,
+        subject=f"Payout {payout.pk}: M-Pesa never confirmed the outcome",
+        description=(
+            f"{payout.get_kind_display()} of {payout.currency} {payout.amount} for booking "
+            f"{payout.booking.number}: Transaction Status gave no final answer about {ids} after "
+            f"{PAYOUT_STATUS_CHECK_LIMIT} checks. Staff: look the OriginatorConversationID up in the "
+            "M-Pesa org portal statement, then confirm it paid (with the receipt) or not paid (with the "
+            "evidence) on the payout. Nothing is resent until then. Opened automatically by Dumu Waks."
+        ),
+        category=TicketCategory.PAYMENT,
+        priority=TicketPriority.HIGH,
+        related_booking_id=payout.booking_id,
+        related_transaction_ref=ids[:100],
+    )
+    stamp = now()
+    Payout.objects.filter(pk=payout.pk, escalated_at__isnull=True).update(
+        escalated_at=stamp, escalation_ticket=ticket, updated_at=stamp
+    )
+    payout.escalated_at, payout.escalation_ticket = stamp, ticket
+    _payout_note(
+        payout,
+        f"ESCALATED to staff: no final answer about {ids} after {PAYOUT_STATUS_CHECK_LIMIT} status "
+        f"checks (ticket {ticket.number}); confirm paid or not paid from the M-Pesa statement",
+    )
+    logger.critical("payout %s escalated to staff: outcome of %s still unknown", payout.pk, ids)
+    return True
+
+
 def payouts_queued_stale_ids(*, older_than_seconds: int) -> list[int]:
     """Queued payouts whose send task was lost (broker down when it was queued)."""
     cutoff = now() - timedelta(seconds=older_than_seconds)
@@ -926,26 +1209,45 @@ def payouts_queued_stale_ids(*, older_than_seconds: int) -> list[int]:
 
 
 def payouts_stale_ids(*, older_than_seconds: int) -> list[int]:
-    """M-Pesa payouts whose outcome is still open after a while: not final ones without a result, and final
-    ones with an attempt still open (a second attempt of a paid payout may have paid too)."""
-    cutoff = now() - timedelta(seconds=older_than_seconds)
-    waiting = Payout.objects.filter(
-        status__in=[
-            PayoutStatus.SENDING,
-            PayoutStatus.NEEDS_RECONCILIATION,
-            PayoutStatus.AWAITING_RESULT,
-        ],
-        channel=PayoutChannel.MPESA,
-        updated_at__lt=cutoff,
-    ).values_list("pk", flat=True)[:200]
+    """M-Pesa payouts whose outcome is still open after a while and whose next automatic check is due: not
+    final ones without a result, and final ones with an attempt still open (a second attempt of a paid payout
+    may have paid too). Payouts escalated to staff are left to them."""
+    from django.db.models import Exists, OuterRef
+
+    current_time = now()
+    cutoff = current_time - timedelta(seconds=older_than_seconds)
+    not_due = PayoutAttempt.objects.filter(
+        payout_id=OuterRef("pk"),
+        outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES,
+        next_check_at__gt=current_time,
+    )
+    due = PayoutAttempt.objects.filter(
+        payout_id=OuterRef("pk"), outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES
+    ).exclude(next_check_at__gt=current_time)
+    waiting = (
+        Payout.objects.filter(
+            status__in=[
+                PayoutStatus.SENDING,
+                PayoutStatus.NEEDS_RECONCILIATION,
+                PayoutStatus.AWAITING_RESULT,
+            ],
+            channel=PayoutChannel.MPESA,
+            updated_at__lt=cutoff,
+            escalated_at__isnull=True,
+        )
+        # A payout whose attempts are all waiting for their next check is not asked yet.
+        .filter(Q(Exists(due)) | ~Exists(not_due))
+        .values_list("pk", flat=True)[:200]
+    )
     open_attempts = (
         PayoutAttempt.objects.filter(
             outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES,
             payout__channel=PayoutChannel.MPESA,
             payout__status__in=PAYOUT_FINAL_STATUSES,
+            payout__escalated_at__isnull=True,
             updated_at__lt=cutoff,
         )
-        .exclude(last_checked_at__gte=cutoff)
+        .exclude(next_check_at__gt=current_time)
         .values_list("payout_id", flat=True)[:200]
     )
     return list(dict.fromkeys([*waiting, *open_attempts]))

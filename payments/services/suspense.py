@@ -55,12 +55,18 @@ SUSPENSE_AUTO_MATCH_WINDOW = timedelta(minutes=10)
 SUSPENSE_CLOCK_SKEW = timedelta(minutes=2)
 # Pushes whose answer was lost and that could still be paid: unknown, or closed without ever being answered
 # (expired; superseded by a new push). `requested_at` set and no CheckoutRequestID means "sent, answer lost".
-_MATCHABLE_UNKNOWN = (PaymentStatus.OUTCOME_UNKNOWN, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED)
+_MATCHABLE_UNKNOWN = (
+    PaymentStatus.OUTCOME_UNKNOWN,
+    PaymentStatus.UNRESOLVED,
+    PaymentStatus.EXPIRED,
+    PaymentStatus.CANCELLED,
+)
 # Staff may credit money to any payment that may still become succeeded.
 _MATCHABLE_BY_STAFF = (
     PaymentStatus.INITIATED,
     PaymentStatus.PENDING,
     PaymentStatus.OUTCOME_UNKNOWN,
+    PaymentStatus.UNRESOLVED,
     PaymentStatus.EXPIRED,
     PaymentStatus.FAILED,
     PaymentStatus.CANCELLED,

@@ -11,6 +11,7 @@ from payments.selectors import (
     escrow_ageing_list,
     ledger_reconciliation_check,
     technician_recovery_list,
+    unmatched_callback_list,
 )
 from payments.services.sweep import ESCROW_AGEING_THRESHOLD, SWEEP_LOOKBACK
 
@@ -58,7 +59,7 @@ class Command(BaseCommand):
             )
         for row in report.recovery_drift:
             self.stdout.write(
-                f"RECOVERY DRIFT technician {row['technician_id']}: recorded {row['recorded']} "
+                f"RECOVERY DRIFT {row['account']}: recorded {row['recorded']} "
                 f"posted {row['posted']} receivable balance {row['balance']}"
             )
         if report.total_balance:
@@ -89,18 +90,32 @@ class Command(BaseCommand):
                 f"sweep: {step}"
             )
 
-        # Open recoveries are listed for staff; they are repaid automatically from the technician's next
-        # payouts, so they are not a failure.
+        # Open recoveries are listed for staff; a technician's are repaid automatically from their next
+        # payouts, a customer's are collected or written off by staff. Not a failure.
         for recovery in technician_recovery_list(open_only=True):
             if booking_ids is not None and recovery.booking_id not in booking_ids:
                 continue
+            how = (
+                "withheld from their next payouts"
+                if recovery.technician_id
+                else "staff collect it (record the repayment) or write it off"
+            )
             self.stdout.write(
-                f"OPEN RECOVERY {recovery.pk}: technician {recovery.technician_id} "
-                f"({recovery.technician.email}) owes {recovery.outstanding} {recovery.currency} of "
+                f"OPEN RECOVERY {recovery.pk}: {recovery.debtor_role} {recovery.debtor_id} "
+                f"({recovery.debtor.email}) owes {recovery.outstanding} {recovery.currency} of "
                 f"{recovery.amount} for booking {recovery.booking_id} ({recovery.booking.number}) "
                 f"since {timezone.localtime(recovery.created_at):%Y-%m-%d %H:%M} "
-                f"({recovery.get_reason_display()}); withheld from their next payouts"
+                f"({recovery.get_reason_display()}); {how}"
             )
+
+        # Callbacks waiting for the payment they answer (applied automatically once it is known, or
+        # attached by staff): listed, not a failure; no money is held for them.
+        if booking_ids is None:
+            for event in unmatched_callback_list():
+                self.stdout.write(
+                    f"UNMATCHED CALLBACK {event.pk}: {event.kind} {event.provider_key} since "
+                    f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M} ({event.outcome})"
+                )
 
         if not report.ok or aged:
             self.stdout.write(self.style.ERROR("Reconciliation found drift or aged escrow."))

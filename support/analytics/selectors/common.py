@@ -43,7 +43,10 @@ LEDGER_EVENTS = {
     "dispute_clawback": r"^dispute:[0-9]+:clawback$",
     "payout_paid": r"^payout:[0-9]+:paid$",
     "payout_overpaid": r"^payout:[0-9]+:overpaid:[0-9.]+$",
-    "recovery_withheld": r"^(booking|dispute):[0-9]+:[a-z-]+:recovery$",
+    # Withheld from a release, or offset by a payout that failed after its debt was recorded.
+    "recovery_withheld": (
+        r"^((booking|dispute):[0-9]+:[a-z-]+:recovery|payout:[0-9]+:failed:offset(:recovery)?)$"
+    ),
     "suspense_refund": r"^suspense:[0-9]+:refund$",
 }
 
