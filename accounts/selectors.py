@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,7 +13,6 @@ from django.db.models import (
     FloatField,
     OuterRef,
     Prefetch,
-    Q,
     QuerySet,
     Value,
 )
@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.errors import PortfolioItemNotFound, TechnicianNotFound
+from accounts.filters import TechnicianSearchFilter, UserFilter
 from accounts.models import (
     CorporateProfile,
     KycStatus,
@@ -34,6 +35,7 @@ from accounts.models import (
 )
 from bookings import selectors as bookings_selectors
 from dumuwaks.core.errors import Forbidden, NotFound
+from dumuwaks.core.filtering import filter_queryset, validated_filterset
 from dumuwaks.core.permissions import is_admin, is_staff_member
 from dumuwaks.core.sql import prepared_cursor
 from social.selectors import reviews as review_selectors
@@ -122,29 +124,9 @@ def user_get_with_profile(*, user_id: int) -> User:
     return found[0]
 
 
-def user_list(
-    *,
-    role: str | None = None,
-    kyc_status: str | None = None,
-    search: str | None = None,
-    is_active: bool | None = None,
-) -> QuerySet[User]:
-    queryset = User.objects.all()
-    if role:
-        queryset = queryset.filter(role=role)
-    if kyc_status:
-        queryset = queryset.filter(technician_profile__kyc_status=kyc_status)
-    if is_active is not None:
-        queryset = queryset.filter(is_active=is_active)
-    if search:
-        term = search.strip()
-        queryset = queryset.filter(
-            Q(email__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-            | Q(phone_number__icontains=term)
-            | Q(corporate_profile__company_name__icontains=term)
-        )
+def user_list(*, filters: Mapping | None = None) -> QuerySet[User]:
+    """`filters`: the query parameters of UserFilter (a 400 if invalid)."""
+    queryset = filter_queryset(UserFilter, data=filters, queryset=User.objects.all())
     return _with_profile_data(queryset).order_by("-date_joined", "-id")
 
 
@@ -190,35 +172,22 @@ def _haversine_km(lat: float, lng: float):
     return Value(2 * EARTH_RADIUS_KM) * ASin(Sqrt(Least(a, Value(1.0))))
 
 
-def technician_search(
-    *,
-    skill: str | None = None,
-    latitude: float | None = None,
-    longitude: float | None = None,
-    radius_km: float = 25.0,
-    min_rating: float | None = None,
-    available: bool | None = None,
-) -> QuerySet[TechnicianProfile]:
-    """Public search over approved, active technicians; nearest first when a location is given."""
-    queryset = TechnicianProfile.objects.filter(
-        kyc_status=KycStatus.APPROVED,
-        user__role=Role.TECHNICIAN,
-        user__is_active=True,
-        user__deleted_at__isnull=True,
+def technician_search(*, filters: Mapping | None = None) -> QuerySet[TechnicianProfile]:
+    """Public search over approved, active technicians; nearest first when a location is given.
+    `filters`: the query parameters of TechnicianSearchFilter (a 400 if invalid)."""
+    filterset = validated_filterset(
+        TechnicianSearchFilter,
+        data=filters,
+        queryset=TechnicianProfile.objects.filter(
+            kyc_status=KycStatus.APPROVED,
+            user__role=Role.TECHNICIAN,
+            user__is_active=True,
+            user__deleted_at__isnull=True,
+        ),
     )
-    if skill:
-        queryset = queryset.filter(
-            Exists(
-                TechnicianSkill.objects.filter(
-                    profile_id=OuterRef("pk"), category__slug=skill, category__is_active=True
-                )
-            )
-        )
-    if min_rating is not None:
-        queryset = queryset.filter(rating_average__gte=min_rating)
-    if available is not None:
-        queryset = queryset.filter(is_available=available)
-
+    location = filterset.form.cleaned_data
+    latitude, longitude, radius_km = location["lat"], location["lng"], location["radiusKm"]
+    queryset = filterset.qs
     queryset = queryset.select_related("user").prefetch_related(
         Prefetch(
             "skill_links",

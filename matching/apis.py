@@ -1,18 +1,19 @@
 """Matching endpoints under /api/v1/matching/ (customers and corporate clients only)."""
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from dumuwaks.core.errors import ValidationFailed
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.permissions import IsCustomer
 from matching import selectors, services
 from matching.errors import MatchNotFound, UnknownCategory
-from matching.models import CustomerBlock, MatchStatus
+from matching.filters import MatchFilter
+from matching.models import CustomerBlock
 from matching.serializers import (
     CustomerBlockOutputSerializer,
     MatchAcceptInputSerializer,
@@ -77,20 +78,17 @@ class MatchFindApi(_CustomerView):
 class MyMatchesApi(ListAPIView):
     permission_classes = [IsCustomer]
     serializer_class = MatchOutputSerializer
-    filter_backends: list = []
+    filter_backends = [FilterSetInSelector]  # the selector applies MatchFilter
+    filterset_class = MatchFilter
 
     def get_queryset(self):
-        status_filter = self.request.query_params.get("status") or None
-        if status_filter is not None and status_filter not in MatchStatus.values:
-            raise ValidationFailed(fields={"status": [f"One of {', '.join(MatchStatus.values)}."]})
-        return selectors.match_list_for_customer(customer=self.request.user, status=status_filter)
+        return selectors.match_list_for_customer(
+            customer=self.request.user, filters=self.request.query_params
+        )
 
     @extend_schema(
         tags=TAGS,
         summary="My match suggestions, newest first",
-        parameters=[
-            OpenApiParameter("status", str, enum=MatchStatus.values, required=False),
-        ],
         responses={200: MatchOutputSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request, *args, **kwargs):

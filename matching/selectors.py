@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -25,6 +26,8 @@ from django.db.models.functions import Greatest
 from accounts.models import KycStatus, Role, ServiceCategory, User
 from bookings import selectors as bookings_selectors
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, BookingStatusHistory
+from dumuwaks.core.filtering import filter_queryset
+from matching.filters import MatchFilter
 from matching.models import CustomerBlock, Match, MatchingPreference
 from matching.scoring import (
     AVAILABILITY_BUFFER_MINUTES,
@@ -223,12 +226,15 @@ def base_weights(preference: MatchingPreference) -> dict[str, float]:
     return dict(preference.custom_weights or DEFAULT_WEIGHTS)
 
 
-def match_list_for_customer(*, customer, status: str | None = None) -> QuerySet[Match]:
-    queryset = Match.objects.filter(customer=customer).select_related(
-        "technician", "technician__technician_profile", "category"
+def match_list_for_customer(*, customer, filters: Mapping | None = None) -> QuerySet[Match]:
+    """`filters`: the query parameters of MatchFilter (a 400 if invalid)."""
+    queryset = filter_queryset(
+        MatchFilter,
+        data=filters,
+        queryset=Match.objects.filter(customer=customer).select_related(
+            "technician", "technician__technician_profile", "category"
+        ),
     )
-    if status:
-        queryset = queryset.filter(status=status)
     return queryset.order_by("-searched_at", "rank", "id")
 
 

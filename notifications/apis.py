@@ -10,16 +10,17 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from bookings.models import Booking
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import CreatedCursorPagination, StandardPagination
 from notifications import selectors
 from notifications.errors import BookingNotFound, ConversationNotFound, UserNotFound
+from notifications.filters import ConversationFilter, NotificationFilter
 from notifications.models import Conversation, Message, Notification
 from notifications.preferences import preference_matrix
 from notifications.serializers import (
     ChatMessageOutputSerializer,
     ConversationCreateInputSerializer,
-    ConversationListQuerySerializer,
     ConversationOutputSerializer,
     ConversationReadInputSerializer,
     ConversationReadOutputSerializer,
@@ -29,7 +30,6 @@ from notifications.serializers import (
     MessageCreateInputSerializer,
     MessageListQuerySerializer,
     MessageUpdateInputSerializer,
-    NotificationListQuerySerializer,
     NotificationOutputSerializer,
     NotificationPreferencesSerializer,
     NotificationReadAllOutputSerializer,
@@ -49,7 +49,9 @@ def _conversation_output(request, conversation_id: int, *, status_code=status.HT
 
 
 class ConversationListCreateApi(GenericAPIView):
-    filter_backends = ()  # ordering is fixed by the selector / cursor
+    # The selector applies ConversationFilter; ordering is fixed by the selector.
+    filter_backends = [FilterSetInSelector]
+    filterset_class = ConversationFilter
     queryset = Conversation.objects.none()  # for the schema; the selector scopes every request
     pagination_class = StandardPagination
     serializer_class = ConversationOutputSerializer
@@ -57,14 +59,11 @@ class ConversationListCreateApi(GenericAPIView):
     @extend_schema(
         tags=CHAT_TAGS,
         summary="My conversations, latest activity first, with last message and unread count",
-        parameters=[ConversationListQuerySerializer],
         responses={200: ConversationOutputSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request):
-        query = ConversationListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
         page = self.paginate_queryset(
-            selectors.conversation_list(user=request.user, kind=query.validated_data.get("kind"))
+            selectors.conversation_list(user=request.user, filters=request.query_params)
         )
         selectors.conversations_attach_last_messages(page)
         return self.get_paginated_response(ConversationOutputSerializer(page, many=True).data)
@@ -207,24 +206,19 @@ class MessageDetailApi(APIView):
 
 
 class NotificationListApi(GenericAPIView):
-    filter_backends = ()  # ordering is fixed by the selector / cursor
+    # The selector applies NotificationFilter; ordering is fixed by the selector.
+    filter_backends = [FilterSetInSelector]
+    filterset_class = NotificationFilter
     queryset = Notification.objects.none()
     pagination_class = StandardPagination
     serializer_class = NotificationOutputSerializer
 
     @extend_schema(
         tags=NOTIFICATION_TAGS,
-        parameters=[NotificationListQuerySerializer],
         responses={200: NotificationOutputSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request):
-        query = NotificationListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        qs = selectors.notification_list(
-            user=request.user,
-            unread=query.validated_data.get("unread"),
-            group=query.validated_data.get("group"),
-        )
+        qs = selectors.notification_list(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(NotificationOutputSerializer(page, many=True).data)
 

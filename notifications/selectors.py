@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 
 from accounts.models import User
+from dumuwaks.core.filtering import filter_queryset
+from notifications.filters import ConversationFilter, NotificationFilter
 from notifications.models import (
     Conversation,
     ConversationParticipant,
@@ -20,14 +24,17 @@ def _participants_prefetch() -> Prefetch:
     )
 
 
-def conversation_list(*, user: User, kind: str | None = None) -> QuerySet[Conversation]:
+def conversation_list(*, user: User, filters: Mapping | None = None) -> QuerySet[Conversation]:
     """The user's conversations, most recently active first, with their own unread count annotated and
-    participants prefetched. Attach last messages per page with `conversations_attach_last_messages`."""
+    participants prefetched. Attach last messages per page with `conversations_attach_last_messages`.
+    `filters`: the query parameters of ConversationFilter (a 400 if invalid)."""
     mine = ConversationParticipant.objects.filter(conversation=OuterRef("pk"), user_id=user.pk)
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
-    qs = Conversation.objects.filter(participants__user_id=user.pk)
-    if kind:
-        qs = qs.filter(kind=kind)
+    qs = filter_queryset(
+        ConversationFilter,
+        data=filters,
+        queryset=Conversation.objects.filter(participants__user_id=user.pk),
+    )
     return (
         qs.select_related("booking")
         .annotate(
@@ -60,16 +67,13 @@ def message_list(*, conversation_id: int) -> QuerySet[Message]:
     return Message.objects.filter(conversation_id=conversation_id).select_related("sender")
 
 
-def notification_list(
-    *, user: User, unread: bool | None = None, group: str | None = None
-) -> QuerySet[Notification]:
-    qs = Notification.objects.filter(user=user, is_in_app=True)
-    if unread is True:
-        qs = qs.filter(is_read=False)
-    elif unread is False:
-        qs = qs.filter(is_read=True)
-    if group:
-        qs = qs.filter(group=group)
+def notification_list(*, user: User, filters: Mapping | None = None) -> QuerySet[Notification]:
+    """`filters`: the query parameters of NotificationFilter (a 400 if invalid)."""
+    qs = filter_queryset(
+        NotificationFilter,
+        data=filters,
+        queryset=Notification.objects.filter(user=user, is_in_app=True),
+    )
     return qs.order_by("-created_at", "-id")
 
 

@@ -125,10 +125,6 @@ class ConversationOutputSerializer(serializers.Serializer):
         return ChatParticipantSerializer(participants, many=True).data
 
 
-class ConversationListQuerySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ConversationKind.choices, required=False)
-
-
 class ConversationCreateInputSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(required=False, min_value=1)
     user_id = serializers.IntegerField(required=False, min_value=1)
@@ -201,11 +197,6 @@ class NotificationOutputSerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
-
-
-class NotificationListQuerySerializer(serializers.Serializer):
-    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
-    group = serializers.ChoiceField(choices=NotificationGroup.choices, required=False)
 
 
 class NotificationReadAllOutputSerializer(serializers.Serializer):

@@ -12,12 +12,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.idempotency import idempotency_header, idempotency_key
 from dumuwaks.core.openapi import PAGE_NOT_FOUND_RESPONSE, PAGE_PARAMETERS, error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_staff_member
 from dumuwaks.core.renderers import CamelCaseJSONRenderer, JSONErrorsMixin, PDFRenderer
 from payments import errors, selectors
+from payments.filters import PayoutPendingFilter, TransactionFilter
 from payments.models import FINAL_PAYMENT_STATUSES
 from payments.receipts import render_receipt_pdf
 from payments.serializers import (
@@ -28,7 +30,6 @@ from payments.serializers import (
     PaymentRequestErrorSerializer,
     PaymentStkPushInputSerializer,
     PaymentTransactionDetailQuerySerializer,
-    PaymentTransactionFilterSerializer,
     PaymentTransactionOutputSerializer,
     PayoutBatchProcessInputSerializer,
     PayoutBatchProcessOutputSerializer,
@@ -37,7 +38,6 @@ from payments.serializers import (
     PayoutDetailOutputSerializer,
     PayoutEarningsOutputSerializer,
     PayoutOutputSerializer,
-    PayoutPendingFilterSerializer,
 )
 from payments.services import card as card_services
 from payments.services import payments as payment_services
@@ -155,19 +155,18 @@ class PaymentQueryApi(APIView):
 
 class PaymentTransactionListApi(APIView):
     pagination_class = StandardPagination  # paginated by hand below; declared so the schema says so
+    filter_backends = [FilterSetInSelector]  # the selector applies TransactionFilter
+    filterset_class = TransactionFilter
 
     @extend_schema(
         operation_id="payments_transactions_list",
         tags=["payments"],
-        parameters=[PaymentTransactionFilterSerializer],
         responses={200: PaymentTransactionOutputSerializer(many=True), **error_responses(400, 401)},
         description="Payments the caller made and payouts the caller received, newest first "
         "(staff see everyone's). Filter by type, status, kind, booking.",
     )
     def get(self, request):
-        filters = PaymentTransactionFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rows = selectors.transaction_list(user=request.user, filters=filters.validated_data)
+        rows = selectors.transaction_list(user=request.user, filters=request.query_params)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(
@@ -240,18 +239,17 @@ class BookingFeeBreakdownApi(APIView):
 class PayoutPendingListApi(APIView):
     permission_classes = [IsAuthenticated, IsStaffMember]
     pagination_class = StandardPagination  # paginated by hand below; declared so the schema says so
+    filter_backends = [FilterSetInSelector]  # the selector applies PayoutPendingFilter
+    filterset_class = PayoutPendingFilter
 
     @extend_schema(
         operation_id="payments_payouts_pending",
         tags=["payouts"],
-        parameters=[PayoutPendingFilterSerializer],
         responses={200: PayoutOutputSerializer(many=True), **error_responses(400, 401, 403)},
         description="Staff: payouts waiting for review (or, with `status`, in that status).",
     )
     def get(self, request):
-        filters = PayoutPendingFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rows = selectors.payout_pending_list(status=filters.validated_data.get("status"))
+        rows = selectors.payout_pending_list(filters=request.query_params)
         paginator = StandardPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(PayoutOutputSerializer(page, many=True).data)

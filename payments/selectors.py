@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,9 +23,12 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Least
+from django.db.models.query import EmptyQuerySet
 
+from dumuwaks.core.filtering import filter_queryset
 from dumuwaks.core.permissions import is_staff_member
 from payments import errors
+from payments.filters import PayoutPendingFilter, TransactionFilter
 from payments.models import (
     EntrySide,
     LedgerEntry,
@@ -259,30 +263,22 @@ def _payout_rows(qs: QuerySet) -> QuerySet:
     )
 
 
-def transaction_list(*, user, filters: dict | None = None):
+def transaction_list(*, user, filters: Mapping | None = None):
     """Payments the user made and payouts the user received (staff: everyone's), newest first.
 
-    One UNION query (plus the count), whatever the page size. Filters: type, status, booking, kind.
+    One UNION query (plus the count), whatever the page size. `filters`: the query parameters of
+    TransactionFilter (a 400 if invalid), applied to both sides.
     """
-    filters = filters or {}
     payments = Payment.objects.all()
     payouts = Payout.objects.all()
     if not is_staff_member(user):
         payments = payments.filter(payer=user)
         payouts = payouts.filter(recipient=user)
-    if filters.get("status"):
-        payments = payments.filter(status=filters["status"])
-        payouts = payouts.filter(status=filters["status"])
-    if filters.get("booking"):
-        payments = payments.filter(booking_id=filters["booking"])
-        payouts = payouts.filter(booking_id=filters["booking"])
-    if filters.get("kind"):
-        payments = payments.filter(purpose=filters["kind"])
-        payouts = payouts.filter(kind=filters["kind"])
-    wanted = filters.get("type")
-    if wanted == "payment":
+    payments = filter_queryset(TransactionFilter, data=filters, queryset=payments)
+    payouts = filter_queryset(TransactionFilter, data=filters, queryset=payouts)
+    if isinstance(payouts, EmptyQuerySet):
         return _payment_rows(payments).order_by("-created_at", "-id")
-    if wanted == "payout":
+    if isinstance(payments, EmptyQuerySet):
         return _payout_rows(payouts).order_by("-created_at", "-id")
     return (
         _payment_rows(payments)
@@ -311,10 +307,10 @@ def payout_get_for_user(*, payout_id: int, user) -> Payout:
     return payout
 
 
-def payout_pending_list(*, status: str | None = None) -> QuerySet:
-    statuses = [status] if status else [PayoutStatus.PENDING_REVIEW]
+def payout_pending_list(*, filters: Mapping | None = None) -> QuerySet:
+    """Payouts waiting for review, or in the status of PayoutPendingFilter's `status`."""
     return (
-        Payout.objects.filter(status__in=statuses)
+        filter_queryset(PayoutPendingFilter, data=filters, queryset=Payout.objects.all())
         .select_related("booking", "recipient", "approved_by")
         .order_by("created_at", "id")
     )

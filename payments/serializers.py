@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from dumuwaks.core.serializers import ModelSerializer
-from payments.models import Payment, PaymentPurpose, Payout, PayoutAttempt, PayoutStatus
+from payments.models import Payment, PaymentPurpose, Payout, PayoutAttempt
 
 
 class PaymentStkPushInputSerializer(serializers.Serializer):
@@ -193,19 +193,8 @@ class PaymentTransactionOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PaymentTransactionFilterSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["payment", "payout"], required=False)
-    status = serializers.CharField(max_length=24, required=False)
-    kind = serializers.CharField(max_length=24, required=False)
-    booking = serializers.IntegerField(min_value=1, required=False)
-
-
 class PaymentTransactionDetailQuerySerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["payment", "payout"], default="payment")
-
-
-class PayoutPendingFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=PayoutStatus.choices, required=False)
 
 
 class PayoutBatchProcessInputSerializer(serializers.Serializer):

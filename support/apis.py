@@ -6,11 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.permissions import IsStaffMember
 from support import selectors, services
 from support.chat import ticket_chat_open
 from support.errors import InvalidAssignee
+from support.filters import SupportTicketFilter
 from support.serializers import (
     SupportAgentAvailabilityInputSerializer,
     SupportAgentAvailabilityOutputSerializer,
@@ -21,7 +23,6 @@ from support.serializers import (
     SupportTicketCloseInputSerializer,
     SupportTicketCreateInputSerializer,
     SupportTicketEscalateInputSerializer,
-    SupportTicketFilterSerializer,
     SupportTicketMessageInputSerializer,
     SupportTicketMessageOutputSerializer,
     SupportTicketOutputSerializer,
@@ -39,19 +40,17 @@ def _ticket_response(ticket, status=200):
 
 
 class SupportTicketListCreateApi(GenericAPIView):
-    # Filters are parsed by SupportTicketFilterSerializer; pagination is the default StandardPagination.
-    filter_backends: list = []
+    # The selector applies SupportTicketFilter; pagination is the default StandardPagination.
+    filter_backends = [FilterSetInSelector]
+    filterset_class = SupportTicketFilter
     serializer_class = SupportTicketOutputSerializer
 
     @extend_schema(
         tags=TAGS,
-        parameters=[SupportTicketFilterSerializer],
         responses={200: SupportTicketOutputSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request):
-        filters = SupportTicketFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        qs = selectors.ticket_list(user=request.user, filters=filters.validated_data)
+        qs = selectors.ticket_list(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(SupportTicketOutputSerializer(page, many=True).data)
 

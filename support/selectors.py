@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time
 
 from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from dumuwaks.core.filtering import filter_queryset
 from dumuwaks.core.permissions import is_admin, is_staff_member
 from support.errors import TicketNotFound
+from support.filters import SupportTicketFilter
 from support.models import OPEN_STATUSES, AgentAvailability, SupportTicket, TicketMessage
 from support.services._common import DEFAULT_MAX_OPEN_TICKETS
 
@@ -24,19 +27,11 @@ def ticket_visible_queryset(*, user: User) -> QuerySet[SupportTicket]:
     return qs.filter(created_by=user)
 
 
-def ticket_list(*, user: User, filters: dict | None = None) -> QuerySet[SupportTicket]:
-    filters = filters or {}
-    qs = ticket_visible_queryset(user=user)
-    for field in ("status", "priority", "category"):
-        if filters.get(field):
-            qs = qs.filter(**{field: filters[field]})
-    assigned_to = filters.get("assigned_to")
-    if assigned_to == "me":
-        qs = qs.filter(assigned_to=user)
-    elif assigned_to == "none":
-        qs = qs.filter(assigned_to__isnull=True)
-    elif assigned_to:
-        qs = qs.filter(assigned_to_id=assigned_to)
+def ticket_list(*, user: User, filters: Mapping | None = None) -> QuerySet[SupportTicket]:
+    """`filters`: the query parameters of SupportTicketFilter (a 400 if invalid)."""
+    qs = filter_queryset(
+        SupportTicketFilter, data=filters, queryset=ticket_visible_queryset(user=user), user=user
+    )
     return qs.order_by("-created_at", "-id")
 
 

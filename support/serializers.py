@@ -81,24 +81,6 @@ class SupportTicketCreateInputSerializer(serializers.Serializer):
     )
 
 
-class SupportTicketFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=TicketStatus.choices, required=False)
-    priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
-    category = serializers.ChoiceField(choices=TicketCategory.choices, required=False)
-    assigned_to = serializers.RegexField(
-        r"^(me|none|\d{1,18})$",
-        required=False,
-        source="assigned_to",
-        help_text="an agent id, `me` or `none`",
-    )
-
-    def get_fields(self):
-        # Query parameters are not camelized by the parser: accept the wire name directly.
-        fields = super().get_fields()
-        fields["assignedTo"] = fields.pop("assigned_to")
-        return fields
-
-
 class SupportTicketMessageOutputSerializer(ModelSerializer):
     author = SupportUserSummarySerializer(allow_null=True)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from djangorestframework_camel_case.util import underscoreize
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -12,7 +11,9 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts import serializers as s
-from accounts.models import KycStatus, Role, ServiceCategory, TechnicianProfile, User
+from accounts.filters import TechnicianSearchFilter, UserFilter
+from accounts.models import ServiceCategory, TechnicianProfile, User
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsStaffMember, IsTechnician
@@ -20,54 +21,31 @@ from dumuwaks.core.permissions import IsStaffMember, IsTechnician
 TAG = ["users"]
 
 
-def _query(request):
-    # Query strings are camelCase on the wire too (`kycStatus`, `radiusKm`); the JSON parser does not see them.
-    return underscoreize(request.query_params)
-
-
 class _ListApi(GenericAPIView):
     """A paginated list; GenericAPIView so the schema shows `{count, next, previous, results}`."""
 
     pagination_class = StandardPagination
-    filter_backends: list = []  # filters are parsed explicitly; no `ordering` parameter
+    filter_backends: list = []  # no `ordering` parameter
 
     def paginated(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
-# Query parameters are documented camelCase, as clients send them.
-USER_LIST_PARAMETERS = [
-    OpenApiParameter("role", str, enum=Role.values),
-    OpenApiParameter("kycStatus", str, enum=KycStatus.values),
-    OpenApiParameter("search", str, description="email, name, phone or company contains"),
-    OpenApiParameter("isActive", bool),
-]
-TECHNICIAN_SEARCH_PARAMETERS = [
-    OpenApiParameter("skill", str, description="service category slug, e.g. plumbing"),
-    OpenApiParameter("lat", float, description="latitude of the job; with lng"),
-    OpenApiParameter("lng", float, description="longitude of the job; with lat"),
-    OpenApiParameter("radiusKm", float, description="default 25, max 500"),
-    OpenApiParameter("minRating", float),
-    OpenApiParameter("available", bool),
-]
-
-
 class UserListApi(_ListApi):
     permission_classes = [IsStaffMember]
     queryset = User.objects.none()
     serializer_class = s.AccountUserSerializer
+    filter_backends = [FilterSetInSelector]  # the selector applies UserFilter
+    filterset_class = UserFilter
 
     @extend_schema(
         tags=TAG,
         operation_id="users_list",
-        parameters=USER_LIST_PARAMETERS,
         responses={200: s.AccountUserSerializer(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request):
-        filters = s.AccountUserListFilterSerializer(data=_query(request))
-        filters.is_valid(raise_exception=True)
-        queryset = selectors.user_list(**filters.validated_data)
+        queryset = selectors.user_list(filters=request.query_params)
         return self.paginated(queryset, s.AccountUserSerializer)
 
 
@@ -127,26 +105,17 @@ class TechnicianSearchApi(_ListApi):
     permission_classes = [AllowAny]
     queryset = TechnicianProfile.objects.none()
     serializer_class = s.TechnicianSearchResultSerializer
+    filter_backends = [FilterSetInSelector]  # the selector applies TechnicianSearchFilter
+    filterset_class = TechnicianSearchFilter
 
     @extend_schema(
         tags=TAG,
         operation_id="users_technicians_search",
-        parameters=TECHNICIAN_SEARCH_PARAMETERS,
         responses={200: s.TechnicianSearchResultSerializer(many=True), **error_responses(400)},
         description="Approved technicians; with lat/lng only those within radiusKm, nearest first.",
     )
     def get(self, request):
-        query = s.TechnicianSearchQuerySerializer(data=_query(request))
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        queryset = selectors.technician_search(
-            skill=params.get("skill"),
-            latitude=params.get("lat"),
-            longitude=params.get("lng"),
-            radius_km=params["radius_km"],
-            min_rating=params.get("min_rating"),
-            available=params.get("available"),
-        )
+        queryset = selectors.technician_search(filters=request.query_params)
         return self.paginated(queryset, s.TechnicianSearchResultSerializer)
 
 

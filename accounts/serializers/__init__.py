@@ -31,10 +31,8 @@ from accounts.serializers.users import (
     AccountSkillSerializer,
     AccountTechnicianProfileInputSerializer,
     AccountTechnicianProfileSerializer,
-    AccountUserListFilterSerializer,
     AccountUserSerializer,
     AccountUserUpdateInputSerializer,
-    TechnicianSearchQuerySerializer,
     TechnicianSearchResultSerializer,
 )
 
@@ -49,7 +47,6 @@ __all__ = [
     "AccountSkillSerializer",
     "AccountTechnicianProfileInputSerializer",
     "AccountTechnicianProfileSerializer",
-    "AccountUserListFilterSerializer",
     "AccountUserSerializer",
     "AccountUserUpdateInputSerializer",
     "AuthBackupCodesSerializer",
@@ -68,6 +65,5 @@ __all__ = [
     "AuthTwoFactorLoginInputSerializer",
     "AuthTwoFactorSetupOutputSerializer",
     "PhoneNumberInputField",
-    "TechnicianSearchQuerySerializer",
     "TechnicianSearchResultSerializer",
 ]

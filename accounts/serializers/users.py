@@ -9,9 +9,7 @@ from rest_framework import serializers
 
 from accounts.models import (
     KycRejectionReason,
-    KycStatus,
     Language,
-    Role,
     ServiceCategory,
     TechnicianProfile,
     User,
@@ -164,13 +162,6 @@ class AccountUserUpdateInputSerializer(_RefuseProtectedFieldsMixin, serializers.
     preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
 
 
-class AccountUserListFilterSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=Role.choices, required=False)
-    kyc_status = serializers.ChoiceField(choices=KycStatus.choices, required=False)
-    search = serializers.CharField(max_length=100, required=False)
-    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-
 class AccountSkillInputSerializer(serializers.Serializer):
     category_id = serializers.IntegerField(required=False, min_value=1)
     slug = serializers.SlugField(required=False)
@@ -249,20 +240,6 @@ class AccountCategorySerializer(ModelSerializer):
             "currency",
         ]
         read_only_fields = fields
-
-
-class TechnicianSearchQuerySerializer(serializers.Serializer):
-    skill = serializers.SlugField(required=False)
-    lat = serializers.FloatField(min_value=-90, max_value=90, required=False)
-    lng = serializers.FloatField(min_value=-180, max_value=180, required=False)
-    radius_km = serializers.FloatField(min_value=0.1, max_value=500, default=25)
-    min_rating = serializers.FloatField(min_value=0, max_value=5, required=False)
-    available = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-    def validate(self, attrs):
-        if (attrs.get("lat") is None) != (attrs.get("lng") is None):
-            raise serializers.ValidationError({"lat": ["Give both lat and lng, or neither."]})
-        return attrs
 
 
 class TechnicianSearchResultSerializer(serializers.Serializer):

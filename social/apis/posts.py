@@ -7,9 +7,11 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsStaffMember
+from social.filters import PostFilter, PostReportFilter
 from social.models import Comment, Post, PostReport
 from social.selectors import posts as post_selectors
 from social.serializers.posts import (
@@ -20,11 +22,9 @@ from social.serializers.posts import (
     PostFeedFilterSerializer,
     PostFeedOutputSerializer,
     PostLikeOutputSerializer,
-    PostListFilterSerializer,
     PostModerateInputSerializer,
     PostOutputSerializer,
     PostReportCreatedOutputSerializer,
-    PostReportFilterSerializer,
     PostReportInputSerializer,
     PostReportOutputSerializer,
     PostShareOutputSerializer,
@@ -47,21 +47,16 @@ def _render_post(request, pk: int, *, status_code=status.HTTP_200_OK) -> Respons
 class PostListCreateApi(GenericAPIView):
     queryset = Post.objects.none()
     pagination_class = StandardPagination
+    filter_backends = [FilterSetInSelector]  # the selector applies PostFilter
+    filterset_class = PostFilter
 
     @extend_schema(
-        parameters=[PostListFilterSerializer],
         responses={200: PostOutputSerializer(many=True), **error_responses(400, 401)},
         tags=TAGS,
         description="Published posts, newest first. `author=<your id>` also lists your hidden/removed posts.",
     )
     def get(self, request):
-        filters = PostListFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        queryset = post_selectors.post_list(
-            user=request.user,
-            hashtag=filters.validated_data.get("hashtag"),
-            author_id=filters.validated_data.get("author"),
-        )
+        queryset = post_selectors.post_list(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(PostOutputSerializer(page, many=True).data)
 
@@ -275,16 +270,14 @@ class PostReportQueueApi(GenericAPIView):
     queryset = PostReport.objects.none()
     pagination_class = StandardPagination
     permission_classes = [IsStaffMember]
+    filter_backends = [FilterSetInSelector]  # the selector applies PostReportFilter
+    filterset_class = PostReportFilter
 
     @extend_schema(
-        parameters=[PostReportFilterSerializer],
         responses={200: PostReportOutputSerializer(many=True), **error_responses(400, 401, 403)},
         tags=TAGS,
     )
     def get(self, request):
-        filters = PostReportFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        wanted = filters.validated_data["status"]
-        queryset = post_selectors.report_queue(status=None if wanted == "all" else wanted)
+        queryset = post_selectors.report_queue(filters=request.query_params)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(PostReportOutputSerializer(page, many=True).data)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,8 +41,10 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Power
 from django.utils import timezone
 
+from dumuwaks.core.filtering import filter_queryset, validated_filterset
 from dumuwaks.core.permissions import is_staff_member
 from social.errors import InvalidFeedCursor, PostNotFound
+from social.filters import PostFilter, PostReportFilter
 from social.models import (
     Comment,
     EngagementEvent,
@@ -51,7 +54,6 @@ from social.models import (
     PostMention,
     PostReport,
     PostStatus,
-    ReportStatus,
     Share,
 )
 
@@ -98,18 +100,16 @@ def post_get_visible(*, post_id: int, user, details: bool = True) -> Post:
     return post
 
 
-def post_list(*, user, hashtag: str | None = None, author_id: int | None = None) -> QuerySet[Post]:
-    """Published posts, newest first; with `author_id` equal to the caller, their own posts of any status."""
-    queryset = Post.objects.filter(_PUBLIC)
-    if author_id is not None:
-        own = user is not None and user.is_authenticated and user.id == author_id
-        queryset = (
-            Post.objects.filter(author_id=author_id)
-            if own
-            else queryset.filter(author_id=author_id)
-        )
-    if hashtag:
-        queryset = queryset.filter(hashtags__name=hashtag.lstrip("#").lower())
+def post_list(*, user, filters: Mapping | None = None) -> QuerySet[Post]:
+    """Published posts, newest first; filtered by `author` equal to the caller, their own posts of any status.
+    `filters`: the query parameters of PostFilter (a 400 if invalid)."""
+    filterset = validated_filterset(PostFilter, data=filters, queryset=Post.objects.all())
+    own = (
+        user is not None
+        and user.is_authenticated
+        and filterset.form.cleaned_data.get("author") == user.id
+    )
+    queryset = filterset.qs if own else filterset.qs.filter(_PUBLIC)
     return _with_details(queryset, user).order_by("-created_at", "-id")
 
 
@@ -210,8 +210,11 @@ def comment_list(*, post: Post) -> QuerySet[Comment]:
     )
 
 
-def report_queue(*, status: str | None = ReportStatus.OPEN) -> QuerySet[PostReport]:
-    queryset = PostReport.objects.select_related("post", "post__author", "reporter")
-    if status:
-        queryset = queryset.filter(status=status)
+def report_queue(*, filters: Mapping | None = None) -> QuerySet[PostReport]:
+    """Reports oldest first; `filters`: the query parameters of PostReportFilter (open ones by default)."""
+    queryset = filter_queryset(
+        PostReportFilter,
+        data=filters,
+        queryset=PostReport.objects.select_related("post", "post__author", "reporter"),
+    )
     return queryset.order_by("created_at", "id")

@@ -113,11 +113,6 @@ class PostUpdateInputSerializer(serializers.Serializer):
     )
 
 
-class PostListFilterSerializer(serializers.Serializer):
-    hashtag = serializers.CharField(max_length=65, required=False)
-    author = serializers.IntegerField(min_value=1, required=False)
-
-
 class PostFeedFilterSerializer(serializers.Serializer):
     cursor = serializers.CharField(max_length=500, required=False)
     page_size = serializers.IntegerField(min_value=1, default=20)
@@ -186,12 +181,6 @@ class PostReportOutputSerializer(ModelSerializer):
         model = PostReport
         fields = ["id", "post", "reporter", "reason", "status", "created_at", "resolved_at"]
         read_only_fields = fields
-
-
-class PostReportFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["open", "actioned", "dismissed", "all"], default="open"
-    )
 
 
 class PostModerateInputSerializer(serializers.Serializer):
