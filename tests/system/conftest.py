@@ -151,6 +151,51 @@ def manage(env: dict[str, str], *args: str) -> None:
     assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
 
 
+def system_env(
+    *,
+    tag: str,
+    database_url: str,
+    redis_url: str,
+    daraja: FakeDaraja,
+    cert_path: str,
+    public_url: str,
+    tmp: Path,
+    broker_url: str | None = None,
+) -> dict[str, str]:
+    """The environment every process of a system under test runs with: production settings with the
+    staging opt-in, its own database, Redis under this run's key prefixes (the broker on `broker_url` when
+    given), the real Daraja client pointed at the fake, fast timers."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))},
+        **FAKE_DARAJA_SETTINGS,
+        "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.production",
+        "INSECURE_STAGING": "true",
+        "SECRET_KEY": "system-tier-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "NUM_PROXIES": "0",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": broker_url or redis_url,
+        "CACHE_KEY_PREFIX": f"dwsys:{tag}",
+        "CHANNELS_PREFIX": f"dwsys:{tag}:asgi",
+        "CELERY_BROKER_KEY_PREFIX": f"dwsys:{tag}:broker:",
+        "STATIC_ROOT": str(tmp / "static"),
+        "MEDIA_ROOT": str(tmp / "media"),
+        "PUBLIC_API_URL": public_url,
+        "MPESA_BACKEND": "sandbox",
+        "MPESA_BASE_URL_OVERRIDE": daraja.base_url,
+        "MPESA_CERTIFICATE_FILE": cert_path,
+        "MPESA_CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "MPESA_HTTP_TIMEOUT_SECONDS": "5",
+        # Fast timers: beat sends every job each second; a pending STK push is queried after a second.
+        "BEAT_INTERVAL_OVERRIDE_SECONDS": "1",
+        "PAYMENT_STK_QUERY_AFTER_SECONDS": "1",
+        "LOG_FORMAT": "text",
+        "LOG_LEVEL": "INFO",
+    }
+
+
 def _answers_health(base: str) -> bool:
     try:
         return httpx.get(f"{base}/health", timeout=2).status_code == 200
@@ -171,34 +216,15 @@ def system(tmp_path_factory) -> Iterator[System]:
 
     port_a, port_b, port_wsgi = free_port(), free_port(), free_port()
     web_a = f"http://127.0.0.1:{port_a}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))},
-        **FAKE_DARAJA_SETTINGS,
-        "DJANGO_SETTINGS_MODULE": "dumuwaks.settings.production",
-        "INSECURE_STAGING": "true",
-        "SECRET_KEY": "system-tier-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "NUM_PROXIES": "0",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "CACHE_KEY_PREFIX": f"dwsys:{tag}",
-        "CHANNELS_PREFIX": f"dwsys:{tag}:asgi",
-        "CELERY_BROKER_KEY_PREFIX": f"dwsys:{tag}:broker:",
-        "STATIC_ROOT": str(tmp / "static"),
-        "MEDIA_ROOT": str(tmp / "media"),
-        "PUBLIC_API_URL": web_a,
-        "MPESA_BACKEND": "sandbox",
-        "MPESA_BASE_URL_OVERRIDE": daraja.base_url,
-        "MPESA_CERTIFICATE_FILE": cert_path,
-        "MPESA_CALLBACK_TOKEN": CALLBACK_TOKEN,
-        "MPESA_HTTP_TIMEOUT_SECONDS": "5",
-        # Fast timers: beat sends every job each second; a pending STK push is queried after a second.
-        "BEAT_INTERVAL_OVERRIDE_SECONDS": "1",
-        "PAYMENT_STK_QUERY_AFTER_SECONDS": "1",
-        "LOG_FORMAT": "text",
-        "LOG_LEVEL": "INFO",
-    }
+    env = system_env(
+        tag=tag,
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        daraja=daraja,
+        cert_path=cert_path,
+        public_url=web_a,
+        tmp=tmp,
+    )
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "load_demo_data")
     manage(env, "collectstatic", "--noinput", "-v", "0")
