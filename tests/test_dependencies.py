@@ -38,8 +38,6 @@ USED_WITHOUT_IMPORT = {
     "drf-spectacular-sidecar": "INSTALLED_APPS; Swagger UI and ReDoc assets",
     "django-cors-headers": "INSTALLED_APPS and MIDDLEWARE strings",
     "channels-redis": "CHANNEL_LAYERS backend string",
-    "django-filter": "INSTALLED_APPS and DEFAULT_FILTER_BACKENDS; FilterSets per list are issue 16",
-    "django-storages": "declared by the design for media storage; not yet used (issue 16)",
     "argon2-cffi": "PASSWORD_HASHERS string",
     "pytest-django": "pytest plugin",
     "pytest-xdist": "pytest plugin (make test runs -n 2)",

@@ -33,6 +33,11 @@ _NON_DELIVERING_EMAIL_BACKENDS = {
     "django.core.mail.backends.dummy.EmailBackend",
     "django.core.mail.backends.filebased.EmailBackend",
 }
+# Media storages that keep uploads on one machine's disk: lost on a redeploy, not shared between servers.
+_LOCAL_MEDIA_STORAGES = {
+    "django.core.files.storage.FileSystemStorage",
+    "django.core.files.storage.InMemoryStorage",
+}
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104 - compared, never bound
 # Settings that point a real provider SDK at a local fake (tests and the system tier only).
 _FAKE_OVERRIDES = (
@@ -119,6 +124,13 @@ def insecure_settings(setting: Callable[[str], Any]) -> list[InsecureSetting]:
         refuse("PUSH_BACKEND", "console sends no push notification; set PUSH_BACKEND=fcm.")
     if str(setting("STRIPE_SECRET_KEY") or "").startswith("sk_test_"):
         refuse("STRIPE_SECRET_KEY", "is a Stripe test-mode key; no card is charged.")
+    media_storage = ((setting("STORAGES") or {}).get("default") or {}).get("BACKEND")
+    if media_storage in _LOCAL_MEDIA_STORAGES:
+        refuse(
+            "MEDIA_BACKEND",
+            f"{media_storage} keeps uploads on this machine's disk (lost on redeploy, not shared"
+            " between servers); set MEDIA_BACKEND=cloudinary with CLOUDINARY_URL.",
+        )
     for name in _FAKE_OVERRIDES:
         if setting(name):
             refuse(name, "points a provider client at a local fake (tests only); unset it.")

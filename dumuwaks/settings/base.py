@@ -155,8 +155,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 # `collectstatic` (make run, the image) writes hashed, compressed copies and a manifest; with DEBUG on,
 # WhiteNoise serves straight from the apps' folders instead.
+# "default" (uploaded media) is chosen by MEDIA_BACKEND below.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_URL = "/media/"
@@ -290,10 +290,25 @@ FIREBASE_CREDENTIALS_FILE = env.str("FIREBASE_CREDENTIALS_FILE", default="")
 if PUSH_BACKEND == "fcm" and not FIREBASE_CREDENTIALS_FILE:
     raise environ.ImproperlyConfigured("PUSH_BACKEND=fcm needs FIREBASE_CREDENTIALS_FILE")
 
+# Where uploaded media live: Django's default storage (social/storage/files.py only uses the storage API).
 MEDIA_BACKEND = env.str("MEDIA_BACKEND", default="local")  # local | cloudinary
 CLOUDINARY_URL = env.str("CLOUDINARY_URL", default="")
+CLOUDINARY_UPLOAD_PREFIX = env.str(
+    "CLOUDINARY_UPLOAD_PREFIX", default=""
+)  # tests only: point the Cloudinary SDK at a local fake
+_MEDIA_STORAGES = {
+    # Files under MEDIA_ROOT, served at MEDIA_URL: development and tests (production refuses it).
+    "local": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "cloudinary": {
+        "BACKEND": "social.storage.cloudinary.CloudinaryStorage",
+        "OPTIONS": {"cloudinary_url": CLOUDINARY_URL, "upload_prefix": CLOUDINARY_UPLOAD_PREFIX},
+    },
+}
+if MEDIA_BACKEND not in _MEDIA_STORAGES:
+    raise environ.ImproperlyConfigured(f"MEDIA_BACKEND must be one of {', '.join(_MEDIA_STORAGES)}")
 if MEDIA_BACKEND == "cloudinary" and not CLOUDINARY_URL:
     raise environ.ImproperlyConfigured("MEDIA_BACKEND=cloudinary needs CLOUDINARY_URL")
+STORAGES["default"] = _MEDIA_STORAGES[MEDIA_BACKEND]
 
 # --- M-Pesa / Stripe ---------------------------------------------------------------------------------------------
 MPESA_BACKEND = env.str("MPESA_BACKEND", default="simulator")  # simulator | sandbox | production
@@ -381,9 +396,6 @@ AFRICASTALKING_API_BASE_OVERRIDE = env.str(
 MEDIA_FOLDER_ROOT = env.str(
     "MEDIA_FOLDER_ROOT", default="dumuwaks"
 )  # Cloudinary/local folder prefix
-CLOUDINARY_UPLOAD_PREFIX = env.str(
-    "CLOUDINARY_UPLOAD_PREFIX", default=""
-)  # tests only: point the Cloudinary SDK at a local fake
 # Uploads above 2.5 MB stream to a temporary file instead of memory (100 MB videos); the upload views also refuse
 # a request whose Content-Length exceeds what the endpoint can accept before parsing it.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -17,6 +17,7 @@ from accounts.models import User
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.permissions import is_staff_member
 from social.errors import (
+    DirectUploadUnavailable,
     FileTooLarge,
     InvalidMediaRefs,
     InvalidUploadSignature,
@@ -24,15 +25,10 @@ from social.errors import (
     TooManyFiles,
     UnsupportedFileType,
 )
-from social.models import MediaAsset
-from social.storage.backends import (
-    CloudinaryMediaBackend,
-    LocalMediaBackend,
-    StoredMedia,
-    get_media_backend,
-    owner_folder,
-    owner_prefix,
-)
+from social.models import MediaAsset, MediaBackendName
+from social.storage import files as media_files
+from social.storage.cloudinary import CloudinaryStorage
+from social.storage.files import StoredMedia, owner_folder, owner_prefix
 from social.storage.validation import (
     IMAGE_FORMATS,
     MAX_IMAGE_BYTES,
@@ -44,10 +40,6 @@ from social.storage.validation import (
 logger = logging.getLogger(__name__)
 
 MAX_FILES_PER_REQUEST = 10
-
-
-def _backend_named(name: str):
-    return CloudinaryMediaBackend() if name == "cloudinary" else LocalMediaBackend()
 
 
 def _asset_from_stored(*, owner, stored: StoredMedia, backend: str) -> MediaAsset:
@@ -93,17 +85,19 @@ def media_upload_many(
             if len(files) > 1:
                 exc.fields = {f"files.{index}": next(iter((exc.fields or {}).values()), [])}
             raise
-    backend = get_media_backend()
     folder = owner_folder(owner.id, purpose)
+    backend = media_files.storage_backend_name(media_files.media_storage())
     stored_files: list[StoredMedia] = []
     try:
         for uploaded, sniffed in checked:
-            stored_files.append(backend.store(uploaded=uploaded, sniffed=sniffed, folder=folder))
+            stored_files.append(
+                media_files.store(uploaded=uploaded, sniffed=sniffed, folder=folder)
+            )
     except Exception:
         for stored in stored_files:  # best effort: do not leave half of a batch behind
-            _delete_quietly(backend, stored.public_id, stored.resource_type, stored.format)
+            _delete_quietly(stored.public_id, stored.format)
         raise
-    assets = [_asset_from_stored(owner=owner, stored=s, backend=backend.name) for s in stored_files]
+    assets = [_asset_from_stored(owner=owner, stored=s, backend=backend) for s in stored_files]
     with transaction.atomic():
         MediaAsset.objects.bulk_create(assets)
     return assets
@@ -117,9 +111,9 @@ def media_upload_profile_picture(*, user: User, uploaded) -> MediaAsset:
     return asset
 
 
-def _delete_quietly(backend, public_id: str, resource_type: str, fmt: str) -> None:
+def _delete_quietly(public_id: str, fmt: str) -> None:
     try:
-        backend.delete(public_id=public_id, resource_type=resource_type, format=fmt)
+        media_files.delete(public_id=public_id, format=fmt)
     except Exception:
         logger.exception("could not clean up media %s", public_id)
 
@@ -135,12 +129,10 @@ def _asset_for_delete(*, actor: User, public_id: str) -> MediaAsset:
 
 
 def media_delete(*, actor: User, public_id: str) -> MediaAsset:
-    """Delete the file at the backend that stored it, then mark the row. Safe to repeat after a failure:
-    the backend treats a missing file as deleted."""
+    """Delete the file from the configured storage, then mark the row. Safe to repeat after a failure:
+    a missing file counts as deleted."""
     asset = _asset_for_delete(actor=actor, public_id=public_id)
-    _backend_named(asset.backend).delete(
-        public_id=asset.public_id, resource_type=asset.resource_type, format=asset.format
-    )
+    media_file_delete(asset=asset)
     now = timezone.now()
     MediaAsset.objects.filter(pk=asset.pk, is_deleted=False).update(
         is_deleted=True, deleted_at=now, updated_at=now
@@ -161,8 +153,33 @@ def media_delete_many(*, actor: User, public_ids: list[str]) -> dict[str, list[s
     return {"deleted": deleted, "not_found": not_found}
 
 
+def media_file_delete(*, asset: MediaAsset) -> None:
+    """Remove the asset's file (and thumbnail) from storage; repeatable, a missing file counts as deleted."""
+    storage = media_files.media_storage()
+    if asset.backend != media_files.storage_backend_name(storage):
+        # Stored under another MEDIA_BACKEND (a development database switched storages): that storage is not
+        # configured here, so only the row is marked; the file is the other storage's to clean up.
+        logger.warning("media %s is on %s storage, not deleting its file", asset.pk, asset.backend)
+        return
+    media_files.delete(public_id=asset.public_id, format=asset.format)
+
+
+def _direct_upload_storage() -> CloudinaryStorage:
+    storage = media_files.media_storage()
+    if not isinstance(storage, CloudinaryStorage):
+        raise DirectUploadUnavailable()
+    return storage
+
+
+def _discard_direct_upload(storage: CloudinaryStorage, stored: StoredMedia) -> None:
+    try:
+        storage.destroy(public_id=stored.public_id, resource_type=stored.resource_type)
+    except Exception:
+        logger.exception("could not clean up media %s", stored.public_id)
+
+
 def media_direct_upload_sign(*, owner: User, resource_type: str) -> dict:
-    return get_media_backend().sign_direct_upload(
+    return _direct_upload_storage().sign_direct_upload(
         folder=owner_folder(owner.id, "direct"), resource_type=resource_type
     )
 
@@ -176,8 +193,8 @@ def media_direct_upload_confirm(
     file lies in the caller's own folder, then the authoritative size/format from the Admin API (a file that
     breaks our limits is destroyed at Cloudinary and refused).
     """
-    backend = get_media_backend()
-    if not backend.verify_response_signature(
+    storage = _direct_upload_storage()
+    if not storage.verify_response_signature(
         public_id=public_id, version=version, signature=signature
     ):
         raise InvalidUploadSignature()
@@ -188,9 +205,12 @@ def media_direct_upload_confirm(
         if existing.owner_id != owner.id or existing.is_deleted:
             raise MediaNotFound()
         return existing, False
-    stored = backend.fetch_resource(public_id=public_id, resource_type=resource_type)
-    if stored is None:
+    resource = storage.resource(public_id=public_id, resource_type=resource_type)
+    if resource is None:
         raise MediaNotFound()
+    stored = media_files.stored_from_cloudinary_resource(
+        resource, folder=public_id.rpartition("/")[0]
+    )
     formats, limit = (
         (IMAGE_FORMATS, MAX_IMAGE_BYTES)
         if stored.resource_type == "image"
@@ -198,13 +218,13 @@ def media_direct_upload_confirm(
     )
     fmt = "jpg" if stored.format == "jpeg" else stored.format
     if stored.resource_type not in ("image", "video") or fmt not in formats:
-        _delete_quietly(backend, public_id, stored.resource_type, stored.format)
+        _discard_direct_upload(storage, stored)
         raise UnsupportedFileType()
     if stored.bytes > limit:
-        _delete_quietly(backend, public_id, stored.resource_type, stored.format)
+        _discard_direct_upload(storage, stored)
         raise FileTooLarge(extra={"maxBytes": limit})
     stored.format = fmt
-    asset = _asset_from_stored(owner=owner, stored=stored, backend=backend.name)
+    asset = _asset_from_stored(owner=owner, stored=stored, backend=MediaBackendName.CLOUDINARY)
     try:
         with transaction.atomic():
             asset.save()
@@ -262,4 +282,6 @@ def media_resolve_refs(*, owner: User, refs, limit: int, field: str) -> list[Med
 
 
 def media_optimized_url(*, asset: MediaAsset, **options) -> str:
-    return _backend_named(asset.backend).optimized_url(asset=asset, **options)
+    storage = media_files.media_storage()
+    same_storage = asset.backend == media_files.storage_backend_name(storage)
+    return media_files.optimized_url(storage if same_storage else None, asset, **options)

@@ -1,1 +1,2 @@
-"""File handling for media uploads: content sniffing (validation.py) and storage backends (backends.py)."""
+"""Media uploads: content sniffing (validation.py), storing through Django's storage API (files.py) and the
+Cloudinary storage (cloudinary.py)."""

@@ -9,7 +9,10 @@ from social.tests.cloudinary_fake import FakeCloudinary
 
 @pytest.fixture
 def local_media(settings):
-    settings.MEDIA_BACKEND = "local"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    }
     settings.PUBLIC_API_URL = "http://testserver"
     return settings
 
@@ -17,9 +20,14 @@ def local_media(settings):
 @pytest.fixture
 def fake_cloudinary(settings):
     fake = FakeCloudinary().start()
-    settings.MEDIA_BACKEND = "cloudinary"
-    settings.CLOUDINARY_URL = fake.cloudinary_url
-    settings.CLOUDINARY_UPLOAD_PREFIX = fake.url
+    # What MEDIA_BACKEND=cloudinary configures, with the SDK pointed at the fake.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "social.storage.cloudinary.CloudinaryStorage",
+            "OPTIONS": {"cloudinary_url": fake.cloudinary_url, "upload_prefix": fake.url},
+        },
+    }
     yield fake
     fake.stop()
 

@@ -535,9 +535,9 @@ def test_confirm_refuses_oversized_direct_upload_and_destroys_it(
 
 
 def test_large_video_goes_up_in_chunks(customer_client, fake_cloudinary, monkeypatch):
-    from social.storage import backends
+    from social.storage import cloudinary as cloudinary_storage
 
-    monkeypatch.setattr(backends, "VIDEO_CHUNK_BYTES", 1000)
+    monkeypatch.setattr(cloudinary_storage, "VIDEO_CHUNK_BYTES", 1000)
     data = mp4_bytes(size=2500)
 
     response = post_file(customer_client, "upload/video", "video", upload("c.mp4", data))

@@ -49,6 +49,8 @@ PRODUCTION_ENV = {
     "MPESA_INITIATOR_PASSWORD": "initiator-password",
     "MPESA_CERTIFICATE_FILE": "/run/secrets/daraja.cer",
     "MPESA_CALLBACK_TOKEN": "k" * 40,
+    "MEDIA_BACKEND": "cloudinary",
+    "CLOUDINARY_URL": "cloudinary://123456789012345:cloudinary-secret@dumuwaks",
 }
 
 
@@ -82,6 +84,7 @@ def test_production_with_only_a_secret_key_and_hosts_refuses_to_start_naming_eve
         "PUSH_BACKEND",
         "NUM_PROXIES",
         "CLIENT_WEB_URL",
+        "MEDIA_BACKEND",
         "INSECURE_STAGING=true",
     ):
         assert f"{variable}" in result.stderr, variable
@@ -105,6 +108,8 @@ def test_production_with_only_a_secret_key_and_hosts_refuses_to_start_naming_eve
         ("CORS_ALLOWED_ORIGINS", "http://localhost:3000"),
         ("CLIENT_WEB_URL", "http://localhost:3000"),
         ("PUBLIC_API_URL", "http://api.dumuwaks.co.ke"),
+        ("MEDIA_BACKEND", "local"),
+        ("CLOUDINARY_UPLOAD_PREFIX", "http://127.0.0.1:9999"),
     ],
 )
 def test_each_insecure_setting_alone_stops_production_with_its_name(variable, value):

@@ -11,11 +11,10 @@ Each part is independent:
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -25,7 +24,8 @@ from notifications.models import Notification
 from payments.models import ACTIVE_PAYMENT_STATUSES, Payment
 from payments.services.payments import payment_query_status
 from social.models import MediaAsset
-from social.storage.backends import get_media_backend
+from social.services.media import media_file_delete
+from social.storage.files import media_storage
 
 
 class Command(BaseCommand):
@@ -95,18 +95,13 @@ class Command(BaseCommand):
 
     def _media(self, cutoff: datetime) -> int:
         removed = 0
-        backend = get_media_backend()
         deleted = MediaAsset.objects.filter(is_deleted=True, deleted_at__lt=cutoff).order_by("pk")
         for asset in deleted:
             if self.dry_run:
                 removed += 1
                 continue
             try:
-                backend.delete(
-                    public_id=asset.public_id,
-                    resource_type=asset.resource_type,
-                    format=asset.format,
-                )
+                media_file_delete(asset=asset)
             except Exception as exc:  # the row stays and is retried next run
                 self.stderr.write(f"media {asset.public_id}: {exc}")
                 continue
@@ -118,25 +113,33 @@ class Command(BaseCommand):
         return removed + self._orphan_files(cutoff)
 
     def _orphan_files(self, cutoff: datetime) -> int:
-        """Local backend only: files no live asset owns (crashed uploads, rows deleted elsewhere)."""
-        if settings.MEDIA_BACKEND != "local":
-            return 0
-        # Only the folder the media backend writes to: other files under MEDIA_ROOT are not ours to judge.
+        """Local disk only: files no live asset owns (crashed uploads, rows deleted elsewhere). Cloudinary
+        is not listed (its Admin API is rate-limited); there an upload that fails leaves no row to orphan."""
+        storage = media_storage()
+        # Only the folder uploads are written to: other files under MEDIA_ROOT are not ours to judge.
         media_folder = settings.MEDIA_FOLDER_ROOT
-        root = Path(settings.MEDIA_ROOT)
-        folder = root / media_folder
-        if not media_folder or not folder.is_dir():
+        if not isinstance(storage, FileSystemStorage) or not media_folder:
             return 0
         live = set(MediaAsset.objects.filter(is_deleted=False).values_list("public_id", flat=True))
-        cutoff_ts = cutoff.timestamp()
         removed = 0
-        for path in folder.rglob("*"):
-            if not path.is_file() or path.stat().st_mtime >= cutoff_ts:
+        for name in _walk(storage, media_folder):
+            if storage.get_modified_time(name) >= cutoff:
                 continue
-            stem = path.relative_to(root).as_posix().rsplit(".", 1)[0].removesuffix("_thumb")
-            if stem in live:
+            if name.rsplit(".", 1)[0].removesuffix("_thumb") in live:
                 continue
             if not self.dry_run:
-                os.remove(path)
+                storage.delete(name)
             removed += 1
         return removed
+
+
+def _walk(storage: FileSystemStorage, folder: str):
+    """Every file name under `folder`, through the storage API."""
+    try:
+        folders, names = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from _walk(storage, f"{folder}/{sub}")
