@@ -478,3 +478,16 @@ def test_price_change_breakdown_adds_up(price, held, deposit, balance, refund):
     )
     assert a.deposit + a.balance == a.price == Decimal(price)
     assert a.platform_fee + a.technician_share == a.price
+
+
+def test_receipt_of_the_deposit_follows_a_lowered_price(accepted, customer, technician):
+    from payments.receipts import payment_outcome_lines
+
+    deposit = Payment.objects.get(booking=accepted, purpose=PaymentPurpose.DEPOSIT)
+    order, _ = change_order_create(
+        booking=accepted, technician=technician, amount="-4400", note="Only a washer"
+    )
+    proposal_accept(booking=accepted, proposal_id=order.pk, kind=CO, actor=customer)
+    lines = payment_outcome_lines(deposit)
+    assert any("Held in escrow by Dumu Waks: KES 600.00" in line for line in lines), lines
+    assert any("Being refunded to you: KES 400.00" in line for line in lines), lines
