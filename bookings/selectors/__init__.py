@@ -1,6 +1,6 @@
 """Reads for bookings, by sub-domain. Import from here: `from bookings.selectors import booking_list`."""
 
-from bookings.selectors.agreements import booking_proposals_visible
+from bookings.selectors.agreements import booking_proposals_visible, expirable_proposal_ids
 from bookings.selectors.availability import (
     END_OF_DAY,
     REASON_BOOKED,
@@ -64,6 +64,7 @@ __all__ = [
     "busy_technician_ids",
     "dispute_queue",
     "disputes_of_party",
+    "expirable_proposal_ids",
     "stale_pending_booking_ids",
     "stale_pending_q",
     "technician_busy_reasons",

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from datetime import datetime
 
-from bookings.models import Booking, BookingProposal, BookingProposalHistory, ProposalKind
+from django.db.models import F, Prefetch, Q, QuerySet
+
+from bookings.models import (
+    Booking,
+    BookingProposal,
+    BookingProposalHistory,
+    ProposalKind,
+    ProposalStatus,
+)
 from dumuwaks.core.permissions import is_staff_member
 
 
@@ -25,4 +33,24 @@ def booking_proposals_visible(*, booking: Booking, user, kind: str) -> QuerySet[
         Prefetch(
             "status_history", queryset=BookingProposalHistory.objects.order_by("created_at", "id")
         )
+    )
+
+
+def expirable_proposal_ids(
+    *, now: datetime, booking_statuses: dict[str, tuple[str, ...]], limit: int
+) -> list[tuple[int, int]]:
+    """(proposal id, booking id) of open proposals past their deadline or whose booking moved on (its status
+    outside `booking_statuses[kind]`; a quote whose booking another technician took), oldest deadline first.
+    The caller re-checks each under its booking lock."""
+    moved_on = Q()
+    for kind, statuses in booking_statuses.items():
+        moved_on |= Q(kind=kind) & ~Q(booking__status__in=statuses)
+    taken = Q(kind=ProposalKind.QUOTE, booking__technician__isnull=False) & ~Q(
+        booking__technician=F("proposed_by")
+    )
+    return list(
+        BookingProposal.objects.filter(status=ProposalStatus.OPEN)
+        .filter(Q(expires_at__lte=now) | moved_on | taken)
+        .order_by("expires_at", "id")
+        .values_list("pk", "booking_id")[:limit]
     )

@@ -53,7 +53,11 @@ from bookings.models import (
     ProposalStatus,
 )
 from bookings.pricing import MIN_BOOKING_PRICE, MIN_BOOKING_PRICE_MESSAGE, price_change_breakdown
-from bookings.selectors import REASON_BOOKED, technician_unavailability_reason
+from bookings.selectors import (
+    REASON_BOOKED,
+    expirable_proposal_ids,
+    technician_unavailability_reason,
+)
 from bookings.services.bookings import (
     MAX_PRICE,
     _check_technician_for_slot,
@@ -318,16 +322,11 @@ def proposal_expire_due(*, now: datetime | None = None, limit: int = 500) -> int
     """Beat: expire open proposals whose deadline passed or whose booking moved on. Each under its booking's
     lock, re-checked there; returns how many expired."""
     now = now or timezone.now()
-    candidates = list(
-        BookingProposal.objects.filter(status=ProposalStatus.OPEN)
-        .select_related("booking")
-        .order_by("expires_at")
-        .values_list("pk", "booking_id")[: limit * 4]
+    candidates = expirable_proposal_ids(
+        now=now, booking_statuses=PROPOSAL_BOOKING_STATUSES, limit=limit
     )
     expired = 0
     for proposal_id, booking_id in candidates:
-        if expired >= limit:
-            break
         with transaction.atomic():
             booking = lock_booking(booking_id)
             proposal = (

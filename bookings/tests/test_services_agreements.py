@@ -491,3 +491,19 @@ def test_receipt_of_the_deposit_follows_a_lowered_price(accepted, customer, tech
     lines = payment_outcome_lines(deposit)
     assert any("Held in escrow by Dumu Waks: KES 600.00" in line for line in lines), lines
     assert any("Being refunded to you: KES 400.00" in line for line in lines), lines
+
+
+def test_quote_expires_once_another_technician_took_the_job(
+    customer, technician, other_technician, service_category
+):
+    booking = BookingFactory(
+        customer=customer, technician=None, category=service_category, price=Decimal("5000")
+    )
+    paid_payment(booking)
+    quote, _ = quote_create(booking=booking, technician=technician, price="5500", note="Me")
+    assert proposal_expire_due() == 0
+    Booking.objects.filter(pk=booking.pk).update(technician=other_technician)  # took it (setup)
+    assert proposal_expire_due() == 1
+    quote.refresh_from_db()
+    assert quote.status == ProposalStatus.EXPIRED
+    assert _history(quote)[-1] == ("open", "expired", None)
