@@ -240,3 +240,31 @@ def test_another_technicians_quote_is_invisible(
     assert withdraw.status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == ProposalStatus.OPEN
+
+
+def test_list_costs_the_same_queries_for_one_or_many(
+    accepted, customer, technician, customer_client
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bookings.services import reschedule_propose
+
+    url = f"/api/v1/bookings/{accepted.pk}/reschedule-proposals"
+
+    def propose(hours):
+        reschedule_propose(
+            booking=accepted,
+            actor=customer if hours % 2 else technician,
+            scheduled_start=timezone.now() + timedelta(hours=hours),
+            reason="x",
+        )
+
+    propose(97)
+    with CaptureQueriesContext(connection) as one:
+        assert customer_client.get(url).json()["count"] == 1
+    for hours in range(98, 103):
+        propose(hours)  # each supersedes the last: 6 proposals, 11 history rows
+    with CaptureQueriesContext(connection) as many:
+        assert customer_client.get(url).json()["count"] == 6
+    assert len(many) == len(one)
