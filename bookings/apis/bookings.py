@@ -118,6 +118,14 @@ class BookingListCreateApi(GenericAPIView):
         return _render(request, booking, status.HTTP_201_CREATED)
 
 
+_UPDATE_DESCRIPTION = (
+    "The customer edits a pending or accepted booking. The time of an accepted booking changes only by"
+    " agreement: a different `scheduledStart`/`durationMinutes` is 409 `reschedule_requires_proposal`"
+    " (propose it with POST /api/v1/bookings/{id}/reschedule-proposals); later statuses are 409"
+    " `booking_not_editable`."
+)
+
+
 class BookingDetailApi(APIView):
     @extend_schema(responses={200: serializers.BookingOutputSerializer, **error_responses(404)})
     def get(self, request, pk: int):
@@ -143,6 +151,7 @@ class BookingDetailApi(APIView):
         return _render(request, selectors.bookings_visible_to(request.user).get(pk=updated.pk))
 
     @extend_schema(
+        description=_UPDATE_DESCRIPTION,
         request=serializers.BookingUpdateInputSerializer,
         responses={200: serializers.BookingOutputSerializer, **error_responses(400, 404, 409)},
     )
@@ -150,6 +159,7 @@ class BookingDetailApi(APIView):
         return self._update(request, pk, partial=False)
 
     @extend_schema(
+        description=_UPDATE_DESCRIPTION,
         request=serializers.BookingUpdateInputSerializer,
         responses={200: serializers.BookingOutputSerializer, **error_responses(400, 404, 409)},
     )
