@@ -7,16 +7,13 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import (
-    KycStatus,
-    Role,
-    ServiceCategory,
-    TechnicianProfile,
-    TechnicianSkill,
-    User,
+from accounts.models import Role, ServiceCategory, User
+from accounts.tests.factories import (
+    CustomerFactory,
+    ServiceCategoryFactory,
+    TechnicianFactory,
+    UserFactory,
 )
-
-DEFAULT_PASSWORD = "S3cure-Passw0rd!"
 
 
 @pytest.fixture(autouse=True)
@@ -156,62 +153,24 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
-def make_user(
-    *, email, role=Role.CUSTOMER, phone_number=None, password=DEFAULT_PASSWORD, **extra
-) -> User:
-    extra.setdefault("first_name", email.split("@")[0].title())
-    extra.setdefault("last_name", "Test")
-    extra.setdefault("is_email_verified", True)
-    return User.objects.create_user(
-        email=email, password=password, role=role, phone_number=phone_number, **extra
-    )
-
-
 @pytest.fixture
 def service_category(db) -> ServiceCategory:
-    category, _ = ServiceCategory.objects.get_or_create(
-        slug="plumbing",
-        defaults={"name": "Plumbing", "typical_price_min": 1000, "typical_price_max": 15000},
-    )
-    return category
-
-
-def make_technician(
-    *, email, phone_number, category=None, latitude=-1.2921, longitude=36.8219, **extra
-):
-    user = make_user(
-        email=email,
-        role=Role.TECHNICIAN,
-        phone_number=phone_number,
-        latitude=latitude,
-        longitude=longitude,
-        county="Nairobi",
-        **extra,
-    )
-    profile = TechnicianProfile.objects.create(
-        user=user, hourly_rate=1500, kyc_status=KycStatus.APPROVED, service_radius_km=30
-    )
-    if category is not None:
-        TechnicianSkill.objects.create(profile=profile, category=category, years_of_experience=5)
-    return user
+    return ServiceCategoryFactory()
 
 
 @pytest.fixture
 def customer(db) -> User:
-    return make_user(
+    return CustomerFactory(
         email="wanjiku@example.co.ke",
         phone_number="+254712345678",
         first_name="Wanjiku",
         last_name="Kamau",
-        latitude=-1.2921,
-        longitude=36.8219,
-        county="Nairobi",
     )
 
 
 @pytest.fixture
 def other_customer(db) -> User:
-    return make_user(
+    return UserFactory(
         email="otieno@example.co.ke",
         phone_number="+254722000111",
         first_name="Otieno",
@@ -221,10 +180,10 @@ def other_customer(db) -> User:
 
 @pytest.fixture
 def technician(db, service_category) -> User:
-    return make_technician(
+    return TechnicianFactory(
         email="kiprop@example.co.ke",
         phone_number="+254733000222",
-        category=service_category,
+        skill=service_category,
         first_name="Kiprop",
         last_name="Cheruiyot",
     )
@@ -232,10 +191,10 @@ def technician(db, service_category) -> User:
 
 @pytest.fixture
 def other_technician(db, service_category) -> User:
-    return make_technician(
+    return TechnicianFactory(
         email="mwangi@example.co.ke",
         phone_number="+254744000333",
-        category=service_category,
+        skill=service_category,
         first_name="Mwangi",
         last_name="Njoroge",
     )
@@ -243,7 +202,7 @@ def other_technician(db, service_category) -> User:
 
 @pytest.fixture
 def support_agent(db) -> User:
-    return make_user(
+    return UserFactory(
         email="agent@dumuwaks.co.ke",
         role=Role.SUPPORT,
         phone_number="+254755000444",
@@ -255,7 +214,7 @@ def support_agent(db) -> User:
 
 @pytest.fixture
 def admin_user(db) -> User:
-    return make_user(
+    return UserFactory(
         email="admin@dumuwaks.co.ke",
         role=Role.ADMIN,
         phone_number="+254766000555",

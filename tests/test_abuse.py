@@ -15,10 +15,11 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import KycStatus, TechnicianProfile
 from accounts.services.two_factor import two_factor_is_enabled
+from accounts.tests.factories import TechnicianFactory
 from bookings.models import Booking, BookingStatus, Dispute
 from bookings.pricing import price_breakdown
 from bookings.tests.factories import BookingFactory
-from conftest import bearer_client, make_technician
+from conftest import bearer_client
 from notifications.models import DeviceToken, Message
 from notifications.services.chat import conversation_get_or_create_for_booking
 from payments.models import Payment
@@ -105,7 +106,9 @@ def test_profile_update_ignores_privileged_fields(customer, method, url):
 
 
 def test_technician_profile_cannot_approve_own_kyc_or_set_rating(db, service_category):
-    tech = make_technician(email="newfundi@example.co.ke", phone_number="+254700111222")
+    tech = TechnicianFactory(
+        skill=False, email="newfundi@example.co.ke", phone_number="+254700111222"
+    )
     TechnicianProfile.objects.filter(user=tech).update(kyc_status=KycStatus.NOT_SUBMITTED)
     client = bearer_client(tech)
     response = client.put(

@@ -7,8 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import KycReview, KycStatus, PortfolioItem, User
 from accounts.services.portfolio import portfolio_item_create
-from accounts.tests.factories import TechnicianProfileFactory
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD, TechnicianFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +35,12 @@ def test_admin_pages_render(admin_site, technician, customer):
 
 
 def test_admin_kyc_approve_action_writes_an_audit_row(admin_site, admin_user):
-    pending = TechnicianProfileFactory(kyc_status=KycStatus.PENDING)
-    untouched = TechnicianProfileFactory(kyc_status=KycStatus.NOT_SUBMITTED)
+    pending = TechnicianFactory(
+        skill=False, profile__kyc_status=KycStatus.PENDING
+    ).technician_profile
+    untouched = TechnicianFactory(
+        skill=False, profile__kyc_status=KycStatus.NOT_SUBMITTED
+    ).technician_profile
     response = admin_site.post(
         "/admin/accounts/technicianprofile/",
         {"action": "approve_kyc", "_selected_action": [pending.pk, untouched.pk]},

@@ -13,7 +13,7 @@ from accounts.models import (
     Language,
     TechnicianProfile,
 )
-from accounts.tests.factories import TechnicianProfileFactory
+from accounts.tests.factories import TechnicianFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +31,14 @@ def admin_site(admin_user):
 
 @pytest.fixture
 def pending():
-    return TechnicianProfileFactory(
-        kyc_status=KycStatus.PENDING,
-        national_id_number="29876543",
-        id_document_url=ID_IMAGE,
-        selfie_url=SELFIE_PDF,
-        user__first_name="Otieno",
-    )
+    return TechnicianFactory(
+        skill=False,
+        profile__kyc_status=KycStatus.PENDING,
+        profile__national_id_number="29876543",
+        profile__id_document_url=ID_IMAGE,
+        profile__selfie_url=SELFIE_PDF,
+        first_name="Otieno",
+    ).technician_profile
 
 
 def _reject(admin_site, profiles, **fields):
@@ -74,7 +75,9 @@ def test_previews_never_render_a_script_url_or_markup(admin_site, pending):
 
 
 def test_profile_without_documents_shows_a_dash(admin_site):
-    profile = TechnicianProfileFactory(kyc_status=KycStatus.NOT_SUBMITTED)
+    profile = TechnicianFactory(
+        skill=False, profile__kyc_status=KycStatus.NOT_SUBMITTED
+    ).technician_profile
     page = admin_site.get(f"{CHANGELIST}{profile.pk}/change/")
     assert page.status_code == 200
     for field in ("id_document_preview", "selfie_preview"):
@@ -100,7 +103,9 @@ def test_reject_asks_for_a_typed_reason_first(admin_site, pending):
 def test_typed_reason_is_stored_and_emailed_in_the_technicians_language(
     admin_site, admin_user, pending, django_capture_on_commit_callbacks
 ):
-    english = TechnicianProfileFactory(kyc_status=KycStatus.PENDING, user__first_name="Wambui")
+    english = TechnicianFactory(
+        skill=False, profile__kyc_status=KycStatus.PENDING, first_name="Wambui"
+    ).technician_profile
     pending.user.preferred_language = "sw"
     pending.user.save(update_fields=["preferred_language"])
     with django_capture_on_commit_callbacks(execute=True):
@@ -178,7 +183,9 @@ def test_unknown_reason_is_refused_by_the_form(admin_site, pending):
 
 
 def test_profiles_that_cannot_be_rejected_are_reported(admin_site, pending):
-    unsubmitted = TechnicianProfileFactory(kyc_status=KycStatus.NOT_SUBMITTED)
+    unsubmitted = TechnicianFactory(
+        skill=False, profile__kyc_status=KycStatus.NOT_SUBMITTED
+    ).technician_profile
     response = _reject(
         admin_site,
         [pending, unsubmitted],

@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from conftest import DEFAULT_PASSWORD, make_user
+from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_login_validation_errors(anon_client, body, field):
 
 
 def test_deactivated_user_cannot_log_in(anon_client):
-    make_user(email="gone@example.co.ke", is_active=False)
+    UserFactory(email="gone@example.co.ke", is_active=False)
     assert login(anon_client, email="gone@example.co.ke").status_code == 401
 
 

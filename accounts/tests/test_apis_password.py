@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import auth_issue_tokens
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import CorporateProfile, KycStatus, Role, TechnicianProfile, User
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

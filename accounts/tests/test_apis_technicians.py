@@ -4,11 +4,7 @@ import pytest
 from django.core import mail
 
 from accounts.models import KycReview, KycStatus, TechnicianProfile, TechnicianSkill
-from accounts.tests.factories import (
-    ServiceCategoryFactory,
-    TechnicianProfileFactory,
-    TechnicianSkillFactory,
-)
+from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory
 from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
@@ -18,15 +14,15 @@ CBD = {"lat": -1.2921, "lng": 36.8219}
 
 
 def _tech(name, lat, lng, *, category, rating="4.00", **extra):
-    profile = TechnicianProfileFactory(
-        user__first_name=name,
-        user__latitude=lat,
-        user__longitude=lng,
-        rating_average=Decimal(rating),
-        **extra,
-    )
-    TechnicianSkillFactory(profile=profile, category=category)
-    return profile
+    return TechnicianFactory(
+        first_name=name,
+        latitude=lat,
+        longitude=lng,
+        skill=category,
+        skill__years=3,
+        profile__rating_average=Decimal(rating),
+        **{f"profile__{field}": value for field, value in extra.items()},
+    ).technician_profile
 
 
 @pytest.fixture
@@ -197,7 +193,9 @@ KYC = {
 
 @pytest.fixture
 def newcomer(db):
-    return TechnicianProfileFactory(kyc_status=KycStatus.NOT_SUBMITTED)
+    return TechnicianFactory(
+        skill=False, profile__kyc_status=KycStatus.NOT_SUBMITTED
+    ).technician_profile
 
 
 def test_kyc_submit_then_approve(

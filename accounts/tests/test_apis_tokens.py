@@ -5,7 +5,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

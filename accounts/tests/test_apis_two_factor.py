@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import two_factor_enable, two_factor_setup
 from accounts.tests.conftest import current_totp
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

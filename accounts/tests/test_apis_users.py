@@ -5,8 +5,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts.models import KycStatus, Role, User
 from accounts.services import auth_issue_tokens
-from accounts.tests.factories import TechnicianProfileFactory, UserFactory
-from conftest import DEFAULT_PASSWORD, bearer_client
+from accounts.tests.factories import DEFAULT_PASSWORD, TechnicianFactory, UserFactory
+from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +164,9 @@ def test_users_list_is_for_staff_only(customer_client, technician_client):
 
 
 def test_users_list_filters(support_client, customer, technician, other_technician):
-    TechnicianProfileFactory(user__email="pending@example.co.ke", kyc_status=KycStatus.PENDING)
+    TechnicianFactory(
+        email="pending@example.co.ke", skill=False, profile__kyc_status=KycStatus.PENDING
+    )
     by_role = support_client.get("/api/v1/users", {"role": "technician"}).json()
     assert by_role["count"] == 3
     pending = support_client.get("/api/v1/users", {"kycStatus": "pending"}).json()
@@ -181,7 +183,7 @@ def test_users_list_runs_a_constant_number_of_queries(
     admin_client_api, django_assert_max_num_queries, count
 ):
     for _ in range(count):
-        TechnicianProfileFactory()
+        TechnicianFactory(skill=False)
     with django_assert_max_num_queries(7):
         response = admin_client_api.get("/api/v1/users", {"pageSize": 50})
     assert response.status_code == 200

@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 from notifications import sms
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def unverified(db):
-    return make_user(
+    return UserFactory(
         email="kamau@example.co.ke", phone_number="+254701000111", is_email_verified=False
     )
 
@@ -171,7 +171,7 @@ def test_code_is_bound_to_the_phone_it_was_sent_to(
 def test_verify_phone_needs_a_phone_number(django_capture_on_commit_callbacks):
     from conftest import bearer_client
 
-    user = make_user(email="nophone@example.co.ke")
+    user = UserFactory(email="nophone@example.co.ke", phone_number=None)
     response = _send_code(bearer_client(user), django_capture_on_commit_callbacks)
     assert response.status_code == 400
     assert response.json()["code"] == "phone_number_missing"

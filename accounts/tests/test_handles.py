@@ -9,7 +9,8 @@ import accounts.models
 from accounts.handles import HANDLE_MAX_LENGTH, handle_base
 from accounts.models import User
 from accounts.services import user_delete, user_handles_assign
-from conftest import bearer_client, make_user
+from accounts.tests.factories import UserFactory
+from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +34,10 @@ def test_a_handle_derives_from_the_name(first, last, base):
 
 def test_new_users_get_the_first_free_handle(customer):
     assert customer.handle == "wanjiku.kamau"
-    second = make_user(email="w2@example.co.ke", first_name="WANJIKU", last_name="Kamau")
-    third = make_user(email="w3@example.co.ke", first_name="Wanjiku", last_name="Kamau")
+    second = UserFactory(email="w2@example.co.ke", first_name="WANJIKU", last_name="Kamau")
+    third = UserFactory(email="w3@example.co.ke", first_name="Wanjiku", last_name="Kamau")
     assert (second.handle, third.handle) == ("wanjiku.kamau2", "wanjiku.kamau3")
-    long = make_user(email="l@example.co.ke", first_name="A" * 40, last_name="B" * 40)
+    long = UserFactory(email="l@example.co.ke", first_name="A" * 40, last_name="B" * 40)
     assert long.handle == "a" * 24 and len(long.handle) <= HANDLE_MAX_LENGTH
 
 
@@ -64,7 +65,7 @@ def test_deleting_an_account_replaces_its_name_derived_handle(customer, admin_us
 
     customer.refresh_from_db()
     assert customer.handle == f"deleted_{customer.pk}"
-    newcomer = make_user(email="new@example.co.ke", first_name="Wanjiku", last_name="Kamau")
+    newcomer = UserFactory(email="new@example.co.ke", first_name="Wanjiku", last_name="Kamau")
     assert newcomer.handle == "wanjiku.kamau"
 
 
@@ -109,7 +110,7 @@ def test_two_people_with_one_name_signing_up_at_once_both_get_a_handle(monkeypat
     def sign_up(n):
         try:
             created.append(
-                make_user(email=f"race{n}@example.co.ke", first_name="Wanjiku", last_name="Kamau")
+                UserFactory(email=f"race{n}@example.co.ke", first_name="Wanjiku", last_name="Kamau")
             )
         except Exception as exc:  # reported below
             errors.append(exc)

@@ -18,8 +18,8 @@ from accounts import tasks
 from accounts.errors import InvalidCredentials
 from accounts.models import User
 from accounts.services import auth_login
+from accounts.tests.factories import DEFAULT_PASSWORD
 from accounts.throttles import sign_in_epoch, sign_in_locks_lift, sign_in_source
-from conftest import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

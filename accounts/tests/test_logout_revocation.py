@@ -24,7 +24,7 @@ from accounts.authentication import JWTAuthentication
 from accounts.jwt import epoch_seconds
 from accounts.models import User
 from accounts.services import auth_issue_tokens
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD
 from dumuwaks.ws_auth import access_token_still_accepted
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ from django.core.cache import cache
 from accounts.rendered import REPRESENTATION_SCHEMA
 from accounts.services import two_factor_enable, two_factor_setup
 from accounts.tests.conftest import current_totp
-from conftest import DEFAULT_PASSWORD, bearer_client, make_user
+from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def test_public_writes_are_not_stored_either(anon_client):
 @pytest.mark.django_db(transaction=True)
 def test_me_from_the_rendered_cache(settings):
     settings.RENDERED_CACHE_SECONDS = 900
-    user = make_user(email="wanjiku@example.co.ke")
+    user = UserFactory(email="wanjiku@example.co.ke")
     client = bearer_client(user)
     assert_no_store(client.get("/api/v1/auth/me"), 200)
     # Serve a marked rendering, so the answer below is the cached path's.

@@ -18,8 +18,8 @@ from accounts.models import (
     User,
 )
 from accounts.rendered import REPRESENTATION_SCHEMA
-from accounts.tests.factories import ServiceCategoryFactory
-from conftest import bearer_client, make_technician, make_user
+from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory, UserFactory
+from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,8 +42,8 @@ def _assert_paths_agree(client, settings) -> dict:
 def test_cached_account_equals_the_built_one_and_follows_every_change(settings):
     plumbing = ServiceCategoryFactory(slug="plumbing", name="Plumbing")
     wiring = ServiceCategoryFactory(slug="wiring", name="Wiring")
-    fundi = make_technician(
-        email="otieno@example.co.ke", phone_number="+254711000201", category=plumbing
+    fundi = TechnicianFactory(
+        email="otieno@example.co.ke", phone_number="+254711000201", skill=plumbing
     )
     client = bearer_client(fundi)
     assert _assert_paths_agree(client, settings)["technicianProfile"]["skills"][0]["name"] == (
@@ -74,18 +74,18 @@ def test_cached_account_equals_the_built_one_and_follows_every_change(settings):
 
 
 def test_corporate_and_plain_accounts(settings):
-    company = make_user(email="ops@acme.co.ke", role=Role.CORPORATE)
+    company = UserFactory(email="ops@acme.co.ke", role=Role.CORPORATE)
     CorporateProfile.objects.create(user=company, company_name="Acme Ltd", kra_pin="P051234567X")
     client = bearer_client(company)
     assert _assert_paths_agree(client, settings)["corporateProfile"]["companyName"] == "Acme Ltd"
     CorporateProfile.objects.filter(user=company).update(company_name="Acme Kenya Ltd")
     shown = _assert_paths_agree(client, settings)
     assert shown["corporateProfile"]["companyName"] == "Acme Kenya Ltd"
-    assert _assert_paths_agree(bearer_client(make_user(email="w@example.co.ke")), settings)
+    assert _assert_paths_agree(bearer_client(UserFactory(email="w@example.co.ke")), settings)
 
 
 def test_a_cached_account_is_served_from_the_cache(settings):
-    user = make_user(email="wanjiku@example.co.ke")
+    user = UserFactory(email="wanjiku@example.co.ke")
     client = bearer_client(user)
     client.get("/api/v1/auth/me")
     with CaptureQueriesContext(connection) as queries:

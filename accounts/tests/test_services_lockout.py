@@ -10,7 +10,7 @@ from rest_framework.exceptions import Throttled
 from accounts.errors import InvalidCredentials
 from accounts.models import User
 from accounts.services import auth_login
-from conftest import DEFAULT_PASSWORD, make_user
+from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 
 EMAIL = "racer@example.co.ke"
 ATTACKER_IP = "203.0.113.7"
@@ -18,7 +18,7 @@ ATTACKER_IP = "203.0.113.7"
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_failures_are_all_counted_and_close_the_pair():
-    user = make_user(email=EMAIL, phone_number="+254700999888")
+    user = UserFactory(email=EMAIL, phone_number="+254700999888")
     barrier = threading.Barrier(5)
     outcomes: list[str] = []
 

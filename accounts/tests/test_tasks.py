@@ -3,7 +3,7 @@ from django.core import mail
 
 from accounts import tasks
 from accounts.models import User
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 from notifications import sms
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_each_new_code_replaces_the_previous_one(customer, customer_client):
 
 
 def test_names_are_not_html_escaped_in_plain_text(db):
-    user = make_user(
+    user = UserFactory(
         email="obrien@example.co.ke", first_name="O'Brien & Co", is_email_verified=False
     )
     tasks.send_verification_email(user.pk)

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import Role
-from bookings.tests.factories import UserFactory
+from accounts.tests.factories import UserFactory
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """factory_boy factories for bookings (importable by other apps' tests).
 
 `BookingFactory()` gives a pending booking two days ahead for a fresh customer and a fresh KYC-approved
-technician skilled in plumbing, with the amounts from `price_breakdown` and a real DW-YYMM-NNNNNN number.
+technician skilled in plumbing (people come from accounts/tests/factories.py), with the amounts from
+`price_breakdown` and a real DW-YYMM-NNNNNN number.
 Pass `technician=None` for an unassigned booking, `deposit_paid=True` to mark the deposit paid,
 `status=...` (and the matching timestamps) for later stages. Successive bookings get successive 2-hour-apart
 slots, so many bookings for one technician do not trip the overlap constraint.
@@ -13,14 +14,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from accounts.models import (
-    KycStatus,
-    Role,
-    ServiceCategory,
-    TechnicianProfile,
-    TechnicianSkill,
-    User,
-)
+from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
 from bookings.models import (
     Booking,
     BookingStatus,
@@ -31,57 +25,6 @@ from bookings.models import (
 )
 from bookings.numbering import next_booking_number
 from bookings.pricing import price_breakdown
-
-
-class ServiceCategoryFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ServiceCategory
-        django_get_or_create = ("slug",)
-
-    slug = "plumbing"
-    name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
-    typical_price_min = Decimal("1000")
-    typical_price_max = Decimal("15000")
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"bk-user{n}@example.co.ke")
-    phone_number = factory.Sequence(lambda n: f"+25470{n:07d}")
-    first_name = factory.Sequence(lambda n: f"User{n}")
-    last_name = "Test"
-    role = Role.CUSTOMER
-    county = "Nairobi"
-    is_email_verified = True
-    password = factory.django.Password("S3cure-Passw0rd!")
-
-
-class CustomerFactory(UserFactory):
-    role = Role.CUSTOMER
-
-
-class TechnicianFactory(UserFactory):
-    """A technician with an approved profile and the `skill` category (plumbing unless given; None: no skill)."""
-
-    role = Role.TECHNICIAN
-    latitude = -1.2921
-    longitude = 36.8219
-
-    @factory.post_generation
-    def skill(self, create, extracted, **kwargs):
-        if not create:
-            return
-        profile = TechnicianProfile.objects.create(
-            user=self, hourly_rate=1500, kyc_status=kwargs.get("kyc_status", KycStatus.APPROVED)
-        )
-        if extracted is False:
-            return
-        category = extracted if extracted is not None else ServiceCategoryFactory()
-        TechnicianSkill.objects.create(profile=profile, category=category, years_of_experience=3)
-
 
 _slot_counter = iter(range(10**9))
 

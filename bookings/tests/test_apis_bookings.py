@@ -7,14 +7,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import TechnicianProfile
+from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus, BookingStatusHistory, Dispute, DisputeStatus
-from bookings.tests.factories import (
-    BookingFactory,
-    CustomerFactory,
-    ServiceCategoryFactory,
-    TechnicianFactory,
-    TimeOffFactory,
-)
+from bookings.tests.factories import BookingFactory, TimeOffFactory
 from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db

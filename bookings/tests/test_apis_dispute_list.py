@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from bookings.models import Dispute, DisputeNote, DisputeOutcome, DisputeStatus
 from bookings.tests.factories import BookingFactory, DisputeFactory
-from conftest import bearer_client, make_user
+from conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def test_others_see_only_theirs(request, client, disputes):
 
 
 def test_a_user_without_disputes_gets_an_empty_list(disputes):
-    loner = make_user(email="loner@example.co.ke")
+    loner = UserFactory(email="loner@example.co.ke")
     assert bearer_client(loner).get(URL).json() == {
         "count": 0,
         "next": None,

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import TechnicianFactory
 from bookings.models import BookingStatus, TimeOff, WeeklyAvailability
 from bookings.selectors import (
     busy_technician_ids,
@@ -12,12 +13,7 @@ from bookings.selectors import (
     technician_is_free,
     technician_unavailability_reason,
 )
-from bookings.tests.factories import (
-    BookingFactory,
-    TechnicianFactory,
-    TimeOffFactory,
-    WeeklyAvailabilityFactory,
-)
+from bookings.tests.factories import BookingFactory, TimeOffFactory, WeeklyAvailabilityFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus
-from bookings.tests.factories import (
-    BookingFactory,
-    CustomerFactory,
-    ServiceCategoryFactory,
-    TechnicianFactory,
-)
+from bookings.tests.factories import BookingFactory
 from conftest import bearer_client
 from dumuwaks.core import side_effects
 

@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus
 from bookings.services import change_order_create, reschedule_propose
-from bookings.tests.factories import BookingFactory, CustomerFactory, TechnicianFactory
+from bookings.tests.factories import BookingFactory
 from bookings.tests.test_concurrency import _race, quiet_events  # noqa: F401 (fixture)
 from conftest import bearer_client
 from payments.models import Payout, PayoutKind

@@ -4,8 +4,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import KycStatus
+from accounts.tests.factories import TechnicianFactory
 from bookings.models import BookingStatus
-from bookings.tests.factories import BookingFactory, TechnicianFactory
+from bookings.tests.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,9 +15,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ServiceCategory, User
+from accounts.tests.factories import ServiceCategoryFactory, UserFactory
 from bookings import list_cache, selectors
 from bookings.models import Booking, BookingStatus
-from bookings.tests.factories import BookingFactory, ServiceCategoryFactory, UserFactory
+from bookings.tests.factories import BookingFactory
 from conftest import bearer_client
 from dumuwaks.core import rendered_cache
 from payments.models import BalanceCollection, Payment, PaymentPurpose, PaymentStatus

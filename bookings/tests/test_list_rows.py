@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import KycStatus, TechnicianProfile
+from accounts.tests.factories import ServiceCategoryFactory, UserFactory
 from bookings import selectors
 from bookings.models import BookingStatus
-from bookings.tests.factories import BookingFactory, ServiceCategoryFactory, UserFactory
+from bookings.tests.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIRequestFactory
 
+from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
 from bookings.serializers import BookingOutputSerializer
-from bookings.tests.factories import BookingFactory, UserFactory
+from bookings.tests.factories import BookingFactory
 from dumuwaks.core.representation import iso_datetime, money_string
 
 pytestmark = pytest.mark.django_db

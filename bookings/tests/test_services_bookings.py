@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
 from bookings.errors import (
     BookingNotFound,
     CustomersOnly,
@@ -17,13 +18,7 @@ from bookings.errors import (
 )
 from bookings.models import Booking, BookingStatusHistory
 from bookings.services import booking_create, booking_mark_deposit_paid, lock_booking
-from bookings.tests.factories import (
-    BookingFactory,
-    CustomerFactory,
-    ServiceCategoryFactory,
-    TechnicianFactory,
-    WeeklyAvailabilityFactory,
-)
+from bookings.tests.factories import BookingFactory, WeeklyAvailabilityFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role, TechnicianProfile
+from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
 from bookings.services import booking_cancel, cancellation_fee_for, cancellation_quote
-from bookings.tests.factories import BookingFactory, UserFactory
+from bookings.tests.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db
 

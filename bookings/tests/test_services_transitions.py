@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role, TechnicianProfile
+from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory, UserFactory
 from bookings.errors import DepositNotPaid, SlotTaken, TechnicianNotEligible
 from bookings.models import (
     BOOKING_TRANSITION_ROLES,
@@ -15,12 +16,7 @@ from bookings.models import (
     TransitionRole,
 )
 from bookings.services import booking_transition
-from bookings.tests.factories import (
-    BookingFactory,
-    ServiceCategoryFactory,
-    TechnicianFactory,
-    UserFactory,
-)
+from bookings.tests.factories import BookingFactory
 from dumuwaks.core.errors import InvalidTransition
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +126,7 @@ def test_open_job_cannot_be_taken_by_a_technician_without_the_skill():
 
 def test_open_job_cannot_be_taken_by_an_unapproved_technician():
     booking = BookingFactory(technician=None, deposit_paid=True)
-    newcomer = TechnicianFactory(skill__kyc_status="pending")
+    newcomer = TechnicianFactory(profile__kyc_status="pending")
     with pytest.raises(TechnicianNotEligible):
         booking_transition(booking=booking, to=BookingStatus.ACCEPTED, actor=newcomer)
 

@@ -3,14 +3,15 @@
 import pytest
 from django.urls import reverse
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from matching.services import customer_block_create, match_search, matching_preferences_update
-from matching.tests.factories import MatchCustomerFactory, TechnicianUserFactory, tomorrow_at
+from matching.tests.factories import tomorrow_at
 
 
 @pytest.mark.django_db
 def test_admin_pages_load(client, admin_user, service_category):
-    tech = TechnicianUserFactory(profile__category=service_category)
-    customer = MatchCustomerFactory()
+    tech = TechnicianFactory(skill=service_category)
+    customer = CustomerFactory()
     _, (match,) = match_search(
         customer=customer,
         category=service_category,
@@ -18,7 +19,7 @@ def test_admin_pages_load(client, admin_user, service_category):
         duration_minutes=60,
     )
     matching_preferences_update(customer=customer, preferred_technician_ids=[tech.pk])
-    customer_block_create(customer=MatchCustomerFactory(), technician_id=tech.pk)
+    customer_block_create(customer=CustomerFactory(), technician_id=tech.pk)
     client.force_login(admin_user)
     for name in ("match", "matchingpreference", "customerblock"):
         response = client.get(reverse(f"admin:matching_{name}_changelist"), {"q": "example"})

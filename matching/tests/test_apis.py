@@ -7,12 +7,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role
+from accounts.tests.factories import TechnicianFactory, UserFactory
 from bookings.models import Booking
-from conftest import bearer_client, make_user
+from conftest import bearer_client
 from matching.models import CustomerBlock, Match, MatchingPreference, MatchStatus
 from matching.scoring import DEFAULT_WEIGHTS
 from matching.services import match_search
-from matching.tests.factories import TechnicianUserFactory, lat_north, tomorrow_at
+from matching.tests.factories import lat_north, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +36,7 @@ def _find_body(category, **extra):
 
 @pytest.fixture
 def techs(service_category):
-    return [
-        TechnicianUserFactory(latitude=lat_north(km), profile__category=service_category)
-        for km in (1, 3, 6)
-    ]
+    return [TechnicianFactory(latitude=lat_north(km), skill=service_category) for km in (1, 3, 6)]
 
 
 def _matches_for(user, category, n_days=1):
@@ -98,7 +96,7 @@ class TestFindTechnicians:
         assert response.json()["count"] == 2
 
     def test_corporate_clients_may_search(self, service_category, techs):
-        corporate = make_user(email="ops@acme.co.ke", role=Role.CORPORATE)
+        corporate = UserFactory(email="ops@acme.co.ke", role=Role.CORPORATE)
         response = bearer_client(corporate).post(FIND, _find_body(service_category), format="json")
         assert response.status_code == 200
         assert response.json()["count"] == 3
@@ -162,7 +160,7 @@ class TestFindTechnicians:
         assert "scheduledStart" in response.json()["fields"]
 
     def test_location_required_when_profile_has_none(self, service_category):
-        nowhere = make_user(email="nomap@example.co.ke")
+        nowhere = UserFactory(email="nomap@example.co.ke")
         body = _find_body(service_category)
         del body["latitude"], body["longitude"]
         response = bearer_client(nowhere).post(FIND, body, format="json")

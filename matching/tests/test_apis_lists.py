@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import make_technician
+from accounts.tests.factories import TechnicianFactory
 from matching.models import CustomerBlock, MatchingPreference
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,9 @@ class TestBlocks:
 
     def test_constant_queries(self, customer, customer_client, django_assert_num_queries):
         for n in range(3):
-            tech = make_technician(email=f"b{n}@example.co.ke", phone_number=f"+25470111000{n}")
+            tech = TechnicianFactory(
+                skill=False, email=f"b{n}@example.co.ke", phone_number=f"+25470111000{n}"
+            )
             CustomerBlock.objects.create(customer=customer, technician=tech)
         with django_assert_num_queries(3):  # token user, count, page
             assert customer_client.get(BLOCKS).json()["count"] == 3
@@ -99,7 +101,9 @@ class TestFavourites:
         self, customer, customer_client, django_assert_num_queries
     ):
         for n in range(3):
-            tech = make_technician(email=f"f{n}@example.co.ke", phone_number=f"+25470222000{n}")
+            tech = TechnicianFactory(
+                skill=False, email=f"f{n}@example.co.ke", phone_number=f"+25470222000{n}"
+            )
             customer_client.post(f"{FAVOURITES}/{tech.pk}")
         with django_assert_num_queries(3):  # token user, count, page
             assert customer_client.get(FAVOURITES).json()["count"] == 3

@@ -4,17 +4,12 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from matching import learning, selectors
 from matching.models import MatchingPreference, MatchStatus
 from matching.scoring import DEFAULT_WEIGHTS, FACTORS, PROXIMITY, RATING
 from matching.services import match_accept, match_feedback, match_reject, match_search
-from matching.tests.factories import (
-    BASE_LNG,
-    MatchCustomerFactory,
-    TechnicianUserFactory,
-    lat_north,
-    tomorrow_at,
-)
+from matching.tests.factories import BASE_LNG, lat_north, tomorrow_at
 
 
 def _assert_valid(weights, base=DEFAULT_WEIGHTS):
@@ -91,19 +86,19 @@ def test_feedback_direction():
 
 @pytest.mark.django_db
 def test_customer_who_always_picks_the_nearest_gets_a_proximity_ranking(service_category):
-    customer = MatchCustomerFactory()
+    customer = CustomerFactory()
     # Near: 1 km, mediocre rating. Far: 10 km, excellent rating. Otherwise identical.
-    near = TechnicianUserFactory(
+    near = TechnicianFactory(
         latitude=lat_north(1),
         longitude=BASE_LNG,
-        profile__category=service_category,
+        skill=service_category,
         profile__rating_average=Decimal("3.50"),
         profile__rating_count=50,
     )
-    far = TechnicianUserFactory(
+    far = TechnicianFactory(
         latitude=lat_north(10),
         longitude=BASE_LNG,
-        profile__category=service_category,
+        skill=service_category,
         profile__rating_average=Decimal("4.90"),
         profile__rating_count=100,
     )
@@ -143,11 +138,11 @@ def test_customer_who_always_picks_the_nearest_gets_a_proximity_ranking(service_
 
 @pytest.mark.django_db
 def test_reject_and_feedback_adjust_weights(service_category):
-    customer = MatchCustomerFactory()
-    TechnicianUserFactory(latitude=lat_north(1), profile__category=service_category)
-    TechnicianUserFactory(
+    customer = CustomerFactory()
+    TechnicianFactory(latitude=lat_north(1), skill=service_category)
+    TechnicianFactory(
         latitude=lat_north(20),
-        profile__category=service_category,
+        skill=service_category,
         profile__rating_average=Decimal("4.9"),
         profile__rating_count=80,
     )

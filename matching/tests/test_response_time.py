@@ -8,15 +8,16 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import TechnicianProfile
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus, BookingStatusHistory
-from bookings.tests.factories import BookingFactory, TechnicianFactory
+from bookings.tests.factories import BookingFactory
 from dumuwaks.celery import collect_beat_schedule
 from matching import selectors
 from matching.scoring import RESPONSE_TIME, response_time_score
 from matching.services import match_search, technician_response_times_refresh
 from matching.services.response_time import RESPONSE_TIME_WINDOW, response_minutes_median
 from matching.tasks import refresh_response_times
-from matching.tests.factories import MatchCustomerFactory, TechnicianUserFactory, tomorrow_at
+from matching.tests.factories import tomorrow_at
 from notifications.models import Message
 from notifications.services.chat import conversation_get_or_create_for_booking, message_send
 
@@ -200,9 +201,9 @@ class TestRefresh:
 
 
 def test_matching_scores_the_stored_response_time(service_category):
-    customer = MatchCustomerFactory()
-    fast = TechnicianUserFactory(profile__category=service_category)
-    unknown = TechnicianUserFactory(profile__category=service_category)
+    customer = CustomerFactory()
+    fast = TechnicianFactory(skill=service_category)
+    unknown = TechnicianFactory(skill=service_category)
     TechnicianProfile.objects.filter(user=fast).update(average_response_minutes=6)
 
     _, matches = match_search(

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory
 from dumuwaks.core.errors import ApplicationError, InvalidTransition
@@ -37,26 +38,21 @@ from matching.services import (
     matches_expire_stale,
     matching_preferences_update,
 )
-from matching.tests.factories import (
-    MatchCustomerFactory,
-    TechnicianUserFactory,
-    lat_north,
-    tomorrow_at,
-)
+from matching.tests.factories import lat_north, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def buyer():
-    return MatchCustomerFactory()
+    return CustomerFactory()
 
 
 @pytest.fixture
 def two_techs(service_category):
     return (
-        TechnicianUserFactory(latitude=lat_north(1), profile__category=service_category),
-        TechnicianUserFactory(latitude=lat_north(4), profile__category=service_category),
+        TechnicianFactory(latitude=lat_north(1), skill=service_category),
+        TechnicianFactory(latitude=lat_north(4), skill=service_category),
     )
 
 
@@ -96,7 +92,7 @@ class TestAccept:
         assert MatchStatusHistory.objects.get(match=second).note == "another technician was chosen"
 
     def test_without_budget_the_price_is_the_technician_estimate(self, buyer, service_category):
-        TechnicianUserFactory(profile__category=service_category, profile__hourly_rate=1333)
+        TechnicianFactory(skill=service_category, profile__hourly_rate=1333)
         (match,) = _search(buyer, service_category, duration_minutes=50)
         match_accept(match_id=match.pk, customer=buyer)
         booking = Booking.objects.get()
@@ -105,13 +101,13 @@ class TestAccept:
         assert booking.address == "Pinned location -1.29210, 36.82190"
 
     def test_without_rate_or_budget_the_category_minimum_is_used(self, buyer, service_category):
-        TechnicianUserFactory(profile__category=service_category, profile__hourly_rate=0)
+        TechnicianFactory(skill=service_category, profile__hourly_rate=0)
         (match,) = _search(buyer, service_category)
         match_accept(match_id=match.pk, customer=buyer)
         assert Booking.objects.get().price == service_category.typical_price_min
 
     def test_slot_taken_meanwhile_leaves_the_match_suggested(self, buyer, service_category):
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         (match,) = _search(buyer, service_category)
         BookingFactory(
             technician=tech,
@@ -149,7 +145,7 @@ class TestAccept:
     def test_other_customers_match_is_not_found(self, buyer, service_category, two_techs):
         first, _ = _search(buyer, service_category)
         with pytest.raises(MatchNotFound):
-            match_accept(match_id=first.pk, customer=MatchCustomerFactory())
+            match_accept(match_id=first.pk, customer=CustomerFactory())
         assert not Booking.objects.exists()
 
 
@@ -256,7 +252,7 @@ class TestPreferences:
         assert not MatchingPreference.objects.exists()
 
     def test_price_range_and_preferred_technicians(self, buyer, service_category):
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         preference = matching_preferences_update(
             customer=buyer,
             max_distance_km=20,
@@ -275,7 +271,7 @@ class TestPreferences:
         assert preference.price_min == Decimal(1000)
 
     def test_blocked_technician_cannot_be_preferred(self, buyer, service_category):
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         CustomerBlock.objects.create(customer=buyer, technician=tech)
         with pytest.raises(InvalidPreferences):
             matching_preferences_update(customer=buyer, preferred_technician_ids=[tech.pk])
@@ -283,7 +279,7 @@ class TestPreferences:
 
 class TestBlocks:
     def test_block_is_idempotent_and_drops_the_preference(self, buyer, service_category):
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         matching_preferences_update(customer=buyer, preferred_technician_ids=[tech.pk])
         block, created = customer_block_create(customer=buyer, technician_id=tech.pk)
         assert created
@@ -294,11 +290,11 @@ class TestBlocks:
 
     def test_only_technicians_can_be_blocked(self, buyer):
         with pytest.raises(MatchTechnicianNotFound):
-            customer_block_create(customer=buyer, technician_id=MatchCustomerFactory().pk)
+            customer_block_create(customer=buyer, technician_id=CustomerFactory().pk)
         assert not CustomerBlock.objects.exists()
 
     def test_unblock(self, buyer, service_category):
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         customer_block_create(customer=buyer, technician_id=tech.pk)
         customer_block_delete(customer=buyer, technician_id=tech.pk)
         assert not CustomerBlock.objects.exists()
@@ -312,9 +308,9 @@ def test_racing_accepts_of_one_search_make_one_booking(service_category):
 
     from django.db import connection
 
-    buyer = MatchCustomerFactory()
-    TechnicianUserFactory(latitude=lat_north(1), profile__category=service_category)
-    TechnicianUserFactory(latitude=lat_north(2), profile__category=service_category)
+    buyer = CustomerFactory()
+    TechnicianFactory(latitude=lat_north(1), skill=service_category)
+    TechnicianFactory(latitude=lat_north(2), skill=service_category)
     first, second = _search(buyer, service_category)
     barrier = threading.Barrier(2)
     outcomes = []

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import KycStatus
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus
 from bookings.tests.factories import BookingFactory, TimeOffFactory, WeeklyAvailabilityFactory
 from dumuwaks.core.errors import ValidationFailed
@@ -16,14 +17,7 @@ from matching.errors import LocationRequired
 from matching.models import CustomerBlock, Match, MatchingPreference, MatchStatus
 from matching.scoring import DEFAULT_WEIGHTS, FACTORS
 from matching.services import match_search
-from matching.tests.factories import (
-    BASE_LAT,
-    BASE_LNG,
-    MatchCustomerFactory,
-    TechnicianUserFactory,
-    lat_north,
-    tomorrow_at,
-)
+from matching.tests.factories import BASE_LAT, BASE_LNG, lat_north, tomorrow_at
 
 pytestmark = pytest.mark.django_db
 
@@ -41,12 +35,12 @@ def _ids(matches):
 
 @pytest.fixture
 def buyer(db):
-    return MatchCustomerFactory()
+    return CustomerFactory()
 
 
 class TestPrefilter:
     def test_eligible_technician_is_found_and_stored(self, buyer, service_category):
-        tech = TechnicianUserFactory(latitude=lat_north(3), profile__category=service_category)
+        tech = TechnicianFactory(latitude=lat_north(3), skill=service_category)
         search_id, matches = _search(buyer, service_category, budget=Decimal(5000))
 
         assert _ids(matches) == [tech.pk]
@@ -65,48 +59,48 @@ class TestPrefilter:
         assert abs(match.expires_at - expected_expiry) < timedelta(seconds=5)
 
     def test_without_the_skill_is_excluded(self, buyer, service_category, electrical):
-        TechnicianUserFactory(profile__category=electrical)
-        TechnicianUserFactory()  # no skill at all
+        TechnicianFactory(skill=electrical)
+        TechnicianFactory(skill=False)  # no skill at all
         assert _search(buyer, service_category)[1] == []
 
     @pytest.mark.parametrize(
         "kyc", [KycStatus.PENDING, KycStatus.NOT_SUBMITTED, KycStatus.REJECTED]
     )
     def test_unapproved_kyc_is_excluded(self, buyer, service_category, kyc):
-        TechnicianUserFactory(profile__category=service_category, profile__kyc_status=kyc)
+        TechnicianFactory(skill=service_category, profile__kyc_status=kyc)
         assert _search(buyer, service_category)[1] == []
 
     def test_unavailable_or_inactive_is_excluded(self, buyer, service_category):
-        TechnicianUserFactory(profile__category=service_category, profile__is_available=False)
-        TechnicianUserFactory(is_active=False, profile__category=service_category)
+        TechnicianFactory(skill=service_category, profile__is_available=False)
+        TechnicianFactory(is_active=False, skill=service_category)
         assert _search(buyer, service_category)[1] == []
 
     def test_without_location_is_excluded(self, buyer, service_category):
-        TechnicianUserFactory(latitude=None, longitude=None, profile__category=service_category)
+        TechnicianFactory(latitude=None, longitude=None, skill=service_category)
         assert _search(buyer, service_category)[1] == []
 
     def test_outside_own_service_radius_is_excluded(self, buyer, service_category):
-        inside = TechnicianUserFactory(
+        inside = TechnicianFactory(
             latitude=lat_north(9.5),
-            profile__category=service_category,
+            skill=service_category,
             profile__service_radius_km=10,
         )
-        TechnicianUserFactory(
+        TechnicianFactory(
             latitude=lat_north(10.5),
-            profile__category=service_category,
+            skill=service_category,
             profile__service_radius_km=10,
         )
         assert _ids(_search(buyer, service_category)[1]) == [inside.pk]
 
     def test_outside_customer_max_distance_is_excluded(self, buyer, service_category):
-        near = TechnicianUserFactory(
+        near = TechnicianFactory(
             latitude=lat_north(14),
-            profile__category=service_category,
+            skill=service_category,
             profile__service_radius_km=50,
         )
-        TechnicianUserFactory(
+        TechnicianFactory(
             latitude=lat_north(16),
-            profile__category=service_category,
+            skill=service_category,
             profile__service_radius_km=50,
         )
         assert _ids(_search(buyer, service_category, max_distance_km=15)[1]) == [near.pk]
@@ -114,19 +108,19 @@ class TestPrefilter:
         assert _ids(_search(buyer, service_category)[1]) == [near.pk]
 
     def test_blocked_is_excluded(self, buyer, service_category):
-        blocked = TechnicianUserFactory(profile__category=service_category)
-        other = TechnicianUserFactory(profile__category=service_category)
+        blocked = TechnicianFactory(skill=service_category)
+        other = TechnicianFactory(skill=service_category)
         CustomerBlock.objects.create(customer=buyer, technician=blocked)
         assert _ids(_search(buyer, service_category)[1]) == [other.pk]
         # Another customer still sees the blocked technician.
-        assert blocked.pk in _ids(_search(MatchCustomerFactory(), service_category)[1])
+        assert blocked.pk in _ids(_search(CustomerFactory(), service_category)[1])
 
     def test_busy_in_the_slot_is_excluded(self, buyer, service_category):
         start = tomorrow_at(10)
-        booked = TechnicianUserFactory(profile__category=service_category)
-        on_leave = TechnicianUserFactory(profile__category=service_category)
-        off_hours = TechnicianUserFactory(profile__category=service_category)
-        free = TechnicianUserFactory(profile__category=service_category)
+        booked = TechnicianFactory(skill=service_category)
+        on_leave = TechnicianFactory(skill=service_category)
+        off_hours = TechnicianFactory(skill=service_category)
+        free = TechnicianFactory(skill=service_category)
         BookingFactory(
             technician=booked,
             category=service_category,
@@ -148,7 +142,7 @@ class TestPrefilter:
 
     def test_finished_or_cancelled_bookings_do_not_block(self, buyer, service_category):
         start = tomorrow_at(10)
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         BookingFactory(
             technician=tech,
             category=service_category,
@@ -161,8 +155,7 @@ class TestPrefilter:
     def test_candidate_cap_keeps_the_nearest(self, buyer, service_category, settings):
         settings.MATCHING_CANDIDATE_CAP = 2
         techs = [
-            TechnicianUserFactory(latitude=lat_north(km), profile__category=service_category)
-            for km in (5, 1, 3, 2)
+            TechnicianFactory(latitude=lat_north(km), skill=service_category) for km in (5, 1, 3, 2)
         ]
         matches = _search(buyer, service_category)[1]
         assert sorted(_ids(matches)) == sorted([techs[1].pk, techs[3].pk])
@@ -170,11 +163,11 @@ class TestPrefilter:
 
 class TestInputs:
     def test_location_defaults_to_the_customer_profile(self, buyer, service_category):
-        tech = TechnicianUserFactory(profile__category=service_category)
+        tech = TechnicianFactory(skill=service_category)
         assert _ids(_search(buyer, service_category)[1]) == [tech.pk]
 
     def test_location_required(self, service_category):
-        nowhere = MatchCustomerFactory(latitude=None, longitude=None)
+        nowhere = CustomerFactory(latitude=None, longitude=None)
         with pytest.raises(LocationRequired):
             _search(nowhere, service_category)
         assert not Match.objects.exists()
@@ -184,16 +177,14 @@ class TestInputs:
             _search(buyer, service_category, scheduled_start=timezone.now() - timedelta(hours=1))
 
     def test_explicit_location_wins(self, buyer, service_category):
-        mombasa = TechnicianUserFactory(
-            latitude=-4.0435, longitude=39.6682, profile__category=service_category
-        )
-        TechnicianUserFactory(profile__category=service_category)
+        mombasa = TechnicianFactory(latitude=-4.0435, longitude=39.6682, skill=service_category)
+        TechnicianFactory(skill=service_category)
         matches = _search(buyer, service_category, latitude=-4.05, longitude=39.67)[1]
         assert _ids(matches) == [mombasa.pk]
 
     def test_limit(self, buyer, service_category):
         for km in range(1, 6):
-            TechnicianUserFactory(latitude=lat_north(km), profile__category=service_category)
+            TechnicianFactory(latitude=lat_north(km), skill=service_category)
         search_id, matches = _search(buyer, service_category, limit=3)
         assert [m.rank for m in matches] == [1, 2, 3]
         assert Match.objects.filter(search_id=search_id).count() == 3
@@ -208,17 +199,15 @@ class TestRankingOnRealRows:
         #          → +0.0307
         #   close: 1 km → +0.20 × (0.98 − 0.90) = +0.016
         #   veteran: 20 years → +0.10 × (0.9933 − 0.7135) = +0.0280
-        base = TechnicianUserFactory(latitude=lat_north(5), profile__category=service_category)
-        rated = TechnicianUserFactory(
+        base = TechnicianFactory(latitude=lat_north(5), skill=service_category)
+        rated = TechnicianFactory(
             latitude=lat_north(5),
-            profile__category=service_category,
+            skill=service_category,
             profile__rating_average=Decimal("4.9"),
             profile__rating_count=100,
         )
-        close = TechnicianUserFactory(latitude=lat_north(1), profile__category=service_category)
-        veteran = TechnicianUserFactory(
-            latitude=lat_north(5), profile__category=service_category, profile__years=20
-        )
+        close = TechnicianFactory(latitude=lat_north(1), skill=service_category)
+        veteran = TechnicianFactory(latitude=lat_north(5), skill=service_category, skill__years=20)
         matches = _search(buyer, service_category)[1]
         assert _ids(matches) == [rated.pk, veteran.pk, close.pk, base.pk]
         totals = {m.technician_id: m.total_score for m in matches}
@@ -229,20 +218,20 @@ class TestRankingOnRealRows:
         assert totals[veteran.pk] - totals[base.pk] == pytest.approx(0.0280, abs=1e-4)
 
     def test_equal_scores_break_by_distance_then_id(self, buyer, service_category, settings):
-        first = TechnicianUserFactory(latitude=lat_north(2), profile__category=service_category)
-        second = TechnicianUserFactory(latitude=lat_north(2), profile__category=service_category)
+        first = TechnicianFactory(latitude=lat_north(2), skill=service_category)
+        second = TechnicianFactory(latitude=lat_north(2), skill=service_category)
         MatchingPreference.objects.create(
             customer=buyer,
             custom_weights=dict(DEFAULT_WEIGHTS, proximity=0.0, skill_match=0.45),
         )
-        nearer = TechnicianUserFactory(latitude=lat_north(1), profile__category=service_category)
+        nearer = TechnicianFactory(latitude=lat_north(1), skill=service_category)
         matches = _search(buyer, service_category)[1]
         assert _ids(matches) == [nearer.pk, first.pk, second.pk]
         assert len({m.total_score for m in matches}) == 1
 
     def test_job_history_and_preference_count(self, buyer, service_category):
-        plain = TechnicianUserFactory(profile__category=service_category)
-        trusted = TechnicianUserFactory(profile__category=service_category)
+        plain = TechnicianFactory(skill=service_category)
+        trusted = TechnicianFactory(skill=service_category)
         for days in (-30, -20):
             BookingFactory(
                 customer=buyer,
@@ -272,14 +261,14 @@ class TestRankingOnRealRows:
 
     def test_neighbouring_booking_lowers_availability(self, buyer, service_category):
         start = tomorrow_at(10)
-        tight = TechnicianUserFactory(profile__category=service_category)
+        tight = TechnicianFactory(skill=service_category)
         BookingFactory(
             technician=tight,
             category=service_category,
             scheduled_start=start - timedelta(hours=2),
             scheduled_end=start - timedelta(hours=1),
         )
-        relaxed = TechnicianUserFactory(profile__category=service_category)
+        relaxed = TechnicianFactory(skill=service_category)
         matches = _search(buyer, service_category, scheduled_start=start)[1]
         by_id = {m.technician_id: m for m in matches}
         assert by_id[tight.pk].factor_scores["availability"] == pytest.approx(0.75)
@@ -287,7 +276,7 @@ class TestRankingOnRealRows:
         assert _ids(matches) == [relaxed.pk, tight.pk]
 
     def test_budget_falls_back_to_preference_price_max(self, buyer, service_category):
-        TechnicianUserFactory(profile__category=service_category, profile__hourly_rate=2000)
+        TechnicianFactory(skill=service_category, profile__hourly_rate=2000)
         MatchingPreference.objects.create(customer=buyer, price_max=Decimal(3000))
         match = _search(buyer, service_category)[1][0]  # estimate 2 h × 2000 = 4000 > 3000
         assert match.budget == Decimal(3000)
@@ -295,13 +284,11 @@ class TestRankingOnRealRows:
 
 
 def test_search_runs_a_constant_number_of_queries(service_category):
-    buyer = MatchCustomerFactory()
+    buyer = CustomerFactory()
     counts = []
     for n in (2, 12):
         for km in range(n):
-            TechnicianUserFactory(
-                latitude=lat_north(1 + km % 20), profile__category=service_category
-            )
+            TechnicianFactory(latitude=lat_north(1 + km % 20), skill=service_category)
         with CaptureQueriesContext(connection) as ctx:
             _search(buyer, service_category, limit=50)
         counts.append(len(ctx.captured_queries))

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from dumuwaks.celery import collect_beat_schedule
 from matching.models import Match, MatchStatus
 from matching.services import match_search
 from matching.tasks import expire_stale_matches
-from matching.tests.factories import MatchCustomerFactory, TechnicianUserFactory
 
 
 def test_beat_schedule_registers_the_expiry_task():
@@ -19,8 +19,8 @@ def test_beat_schedule_registers_the_expiry_task():
 
 @pytest.mark.django_db
 def test_task_expires_matches_whose_slot_has_started(service_category):
-    TechnicianUserFactory(profile__category=service_category)
-    customer = MatchCustomerFactory()
+    TechnicianFactory(skill=service_category)
+    customer = CustomerFactory()
     _, (match,) = match_search(
         customer=customer,
         category=service_category,

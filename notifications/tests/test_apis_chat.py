@@ -81,14 +81,14 @@ def test_list_shows_last_message_and_my_unread_count(
 def test_list_runs_constant_queries(
     customer_client, customer, django_assert_max_num_queries, service_category
 ):
-    from conftest import make_technician
+    from accounts.tests.factories import TechnicianFactory
 
     def _make(n):
         for i in range(n):
-            tech = make_technician(
+            tech = TechnicianFactory(
                 email=f"qtech{n}-{i}@example.co.ke",
                 phone_number=f"+2547990{n}{i:04d}",
-                category=service_category,
+                skill=service_category,
             )
             booking = BookingFactory(customer=customer, technician=tech)
             conversation, _ = chat.conversation_get_or_create_for_booking(

@@ -24,7 +24,7 @@ from accounts.services import (
     password_reset_confirm,
     user_delete,
 )
-from conftest import DEFAULT_PASSWORD
+from accounts.tests.factories import DEFAULT_PASSWORD
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
 from notifications.consumers import CLOSE_UNAUTHENTICATED

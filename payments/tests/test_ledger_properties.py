@@ -13,8 +13,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
-from bookings.tests.factories import CustomerFactory, TechnicianFactory
 from payments.daraja import payloads
 from payments.models import Payment, PaymentStatus, Payout, PayoutKind, PayoutStatus
 from payments.selectors import account_balance, ledger_reconciliation_check

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus, DisputeOutcome
 from bookings.services import (
     booking_cancel,
@@ -20,7 +21,6 @@ from bookings.services import (
     dispute_open,
     dispute_resolve,
 )
-from bookings.tests.factories import CustomerFactory, TechnicianFactory
 from payments import tasks
 from payments.models import (
     LedgerTransaction,

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import event as statistic
 from hypothesis import strategies as st
 
+from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import (
     booking_cancel,
@@ -20,7 +21,6 @@ from bookings.services import (
     dispute_open,
     dispute_resolve,
 )
-from bookings.tests.factories import CustomerFactory, TechnicianFactory
 from payments import events, tasks
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,

@@ -4,8 +4,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
-from conftest import bearer_client, make_user
+from conftest import bearer_client
 from social.models import (
     Comment,
     EngagementEvent,
@@ -357,7 +358,7 @@ def _engage(post, *, likes=0, comments=0, shares=0, users):
 
 @pytest.fixture
 def crowd(db):
-    return [make_user(email=f"fan{i}@example.co.ke") for i in range(6)]
+    return [UserFactory(email=f"fan{i}@example.co.ke") for i in range(6)]
 
 
 def test_feed_ranks_by_engagement_and_recency(customer_client, customer, crowd):

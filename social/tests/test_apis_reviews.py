@@ -5,8 +5,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
-from conftest import bearer_client, make_user
+from conftest import bearer_client
 from social.models import Review
 from social.services import reviews as review_services
 from social.tasks import publish_due_reviews
@@ -168,7 +169,7 @@ def test_the_original_clients_four_aspects_are_enough(customer_client, booking):
 def test_an_absent_aspect_is_left_out_of_its_average_not_counted_as_zero(anon_client, technician):
     four = {a: r for a, r in ASPECTS.items() if a != "value"}
     for i, ratings in enumerate([ASPECTS, four]):  # value 3, then no value
-        customer = make_user(email=f"aspect{i}@example.co.ke")
+        customer = UserFactory(email=f"aspect{i}@example.co.ke")
         booking = make_booking(customer=customer, technician=technician)
         review_services.review_create(
             reviewer=customer, booking_id=booking.id, overall=4, ratings=ratings
@@ -281,7 +282,7 @@ def test_stats_computed_from_published_reviews(
     anon_client, technician, technician_client, service_category
 ):
     for i, overall in enumerate([5, 5, 4, 2]):
-        customer = make_user(email=f"c{i}@example.co.ke")
+        customer = UserFactory(email=f"c{i}@example.co.ke")
         booking = make_booking(customer=customer, technician=technician)
         review_services.review_create(
             reviewer=customer,
@@ -345,7 +346,7 @@ def test_technician_list_runs_constant_queries(
     anon_client, technician, django_assert_max_num_queries
 ):
     for i in range(8):
-        customer = make_user(email=f"q{i}@example.co.ke")
+        customer = UserFactory(email=f"q{i}@example.co.ke")
         booking = make_booking(customer=customer, technician=technician)
         media = MediaAssetFactory(owner=customer)
         review_services.review_create(

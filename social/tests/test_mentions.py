@@ -4,7 +4,7 @@ case; an unknown handle is plain text; `@[<user id>]` keeps working."""
 import pytest
 
 from accounts.services import user_delete
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 from notifications.models import Notification
 from social.models import PostMention
 from social.services import posts as post_services
@@ -77,8 +77,8 @@ def test_id_syntax_still_works_and_both_forms_mention_once(
 def test_own_handle_deleted_and_inactive_users_are_not_mentioned(
     customer_client, customer, other_customer, admin_user, django_capture_on_commit_callbacks
 ):
-    gone = make_user(email="gone@example.co.ke", first_name="Akinyi", last_name="Otieno")
-    inactive = make_user(email="off@example.co.ke", first_name="Baraka", last_name="Mwangi")
+    gone = UserFactory(email="gone@example.co.ke", first_name="Akinyi", last_name="Otieno")
+    inactive = UserFactory(email="off@example.co.ke", first_name="Baraka", last_name="Mwangi")
     inactive.is_active = False
     inactive.save(update_fields=["is_active"])
     user_delete(user=gone, actor=admin_user)

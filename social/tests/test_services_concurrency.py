@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 from social.models import Like, Post
 from social.services import posts as post_services
 from social.services import reviews as review_services
@@ -51,7 +51,7 @@ def test_double_like_race_keeps_one_like(customer, other_customer):
 
 
 def test_concurrent_reviews_keep_aggregates_exact(technician):
-    customers = [make_user(email=f"race{i}@example.co.ke") for i in range(3)]
+    customers = [UserFactory(email=f"race{i}@example.co.ke") for i in range(3)]
     bookings = [make_booking(customer=c, technician=technician) for c in customers]
     for (
         booking

@@ -1,12 +1,12 @@
 import pytest
 
 from accounts.models import Role
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 
 
 @pytest.fixture
 def other_agent(db):
-    return make_user(
+    return UserFactory(
         email="wafula@dumuwaks.co.ke",
         role=Role.SUPPORT,
         phone_number="+254755000999",

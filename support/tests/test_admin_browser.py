@@ -13,8 +13,8 @@ from django.db import connection
 from playwright.sync_api import sync_playwright
 
 from accounts.models import KycReview, KycStatus, TechnicianProfile
+from accounts.tests.factories import DEFAULT_PASSWORD, TechnicianFactory
 from bookings.tests.factories import BookingFactory
-from conftest import DEFAULT_PASSWORD, make_technician
 from payments.models import Payout, PayoutChannel, PayoutKind, PayoutStatus
 
 # The local fake Daraja (payments' test plugin) answers the payout send task.
@@ -129,7 +129,7 @@ def test_admin_assigns_and_changes_ticket_status(admin_page, live_server, custom
 
 
 def test_admin_approves_kyc(admin_page, live_server):
-    user = make_technician(email="kyc@example.co.ke", phone_number="+254799000111")
+    user = TechnicianFactory(skill=False, email="kyc@example.co.ke", phone_number="+254799000111")
     profile = TechnicianProfile.objects.get(user=user)
     TechnicianProfile.objects.filter(pk=profile.pk).update(
         kyc_status=KycStatus.PENDING, national_id_number="12345678"

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import TechnicianProfile
+from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus
-from bookings.tests.factories import BookingFactory, ServiceCategoryFactory
-from conftest import make_technician
+from bookings.tests.factories import BookingFactory
 from support.analytics.definitions import BOOKING_FIGURES, REVENUE_LINES, TECHNICIAN_FIGURES
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +29,12 @@ def _at(text: str) -> datetime:
 def data(customer):
     plumbing = ServiceCategoryFactory(slug="plumbing")
     electrical = ServiceCategoryFactory(slug="electrical")
-    t1 = make_technician(
-        email="t1@example.co.ke", phone_number="+254711111111", first_name="Otieno"
+    t1 = TechnicianFactory(
+        skill=False, email="t1@example.co.ke", phone_number="+254711111111", first_name="Otieno"
     )
-    t2 = make_technician(email="t2@example.co.ke", phone_number="+254722222222", first_name="Njeri")
+    t2 = TechnicianFactory(
+        skill=False, email="t2@example.co.ke", phone_number="+254722222222", first_name="Njeri"
+    )
     TechnicianProfile.objects.filter(user=t1).update(rating_average=Decimal("4.50"), rating_count=8)
     TechnicianProfile.objects.filter(user=t2).update(rating_average=Decimal("4.90"), rating_count=3)
 
@@ -169,7 +171,9 @@ def test_technician_performance(data, admin_client_api):
 
 def test_technician_list_constant_queries(data, admin_client_api, django_assert_num_queries):
     for i in range(3):
-        make_technician(email=f"extra{i}@example.co.ke", phone_number=f"+25473333333{i}")
+        TechnicianFactory(
+            skill=False, email=f"extra{i}@example.co.ke", phone_number=f"+25473333333{i}"
+        )
     with CaptureQueriesContext(connection) as first:
         admin_client_api.get("/api/v1/analytics/technicians?pageSize=1")
     for size in (1, 5):

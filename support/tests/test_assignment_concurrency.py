@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Role
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 from support import services
 from support.models import SupportTicket
 
@@ -14,10 +14,10 @@ from support.models import SupportTicket
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_tickets_go_to_different_idle_agents():
     customers = [
-        make_user(email=f"c{i}@example.co.ke", phone_number=f"+25471100000{i}") for i in range(2)
+        UserFactory(email=f"c{i}@example.co.ke", phone_number=f"+25471100000{i}") for i in range(2)
     ]
     agents = {
-        make_user(
+        UserFactory(
             email=f"agent{i}@dumuwaks.co.ke",
             role=Role.SUPPORT,
             phone_number=f"+25475500010{i}",

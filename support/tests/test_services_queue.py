@@ -9,7 +9,7 @@ import time_machine
 from django.db import connection
 
 from accounts.models import Role
-from conftest import make_user
+from accounts.tests.factories import UserFactory
 from notifications.models import Notification
 from support import services
 from support.models import (
@@ -191,8 +191,10 @@ def test_nothing_is_handed_out_while_nobody_has_room(customer, full_desk):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_drains_never_overfill_an_agent():
-    customer = make_user(email="c@example.co.ke", phone_number="+254711000001")
-    agent = make_user(email="agent@dumuwaks.co.ke", role=Role.SUPPORT, phone_number="+254755000101")
+    customer = UserFactory(email="c@example.co.ke", phone_number="+254711000001")
+    agent = UserFactory(
+        email="agent@dumuwaks.co.ke", role=Role.SUPPORT, phone_number="+254755000101"
+    )
     AgentAvailability.objects.create(agent=agent, is_available=False)
     waiting = [_open(customer, TicketPriority.URGENT) for _ in range(3)]
     AgentAvailability.objects.filter(agent=agent).update(is_available=True, max_open_tickets=2)
