@@ -268,3 +268,31 @@ def test_list_costs_the_same_queries_for_one_or_many(
     with CaptureQueriesContext(connection) as many:
         assert customer_client.get(url).json()["count"] == 6
     assert len(many) == len(one)
+
+
+def test_change_order_photos_are_the_technicians_own_uploads(
+    accepted, customer, technician, technician_client
+):
+    from social.tests.factories import MediaAssetFactory
+
+    own = MediaAssetFactory(owner=technician)
+    theirs = MediaAssetFactory(owner=customer)
+    url = f"/api/v1/bookings/{accepted.pk}/change-orders"
+    refused = technician_client.post(
+        url,
+        {"amount": "800", "note": "New trap", "photos": [{"publicId": theirs.public_id}]},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_media" and list(refused.json()["fields"]) == [
+        "photos"
+    ]
+    assert not BookingProposal.objects.exists()
+    created = technician_client.post(
+        url,
+        {"amount": "800", "note": "New trap", "photos": [{"publicId": own.public_id}]},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    photos = created.json()["photos"]
+    assert [p["publicId"] for p in photos] == [own.public_id] and photos[0]["type"] == "image"
