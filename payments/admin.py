@@ -19,7 +19,7 @@ from payments.models import (
     SuspenseItem,
     TechnicianRecovery,
 )
-from payments.selectors import technician_recovery_list
+from payments.selectors.recoveries import technician_recovery_list
 
 
 class _ReadOnlyInline(admin.TabularInline):

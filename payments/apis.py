@@ -18,10 +18,11 @@ from dumuwaks.core.openapi import PAGE_NOT_FOUND_RESPONSE, PAGE_PARAMETERS, erro
 from dumuwaks.core.pagination import StandardPagination
 from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_staff_member
 from dumuwaks.core.renderers import CamelCaseJSONRenderer, JSONErrorsMixin, PDFRenderer
-from payments import errors, selectors
+from payments import errors
 from payments.filters import PayoutPendingFilter, TransactionFilter
 from payments.models import FINAL_PAYMENT_STATUSES
 from payments.receipts import render_receipt_pdf
+from payments.selectors import transactions as selectors
 from payments.serializers import (
     BookingFeeBreakdownOutputSerializer,
     PaymentCardIntentInputSerializer,

@@ -30,7 +30,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from bookings.models import BookingStatus
 from dumuwaks.core.representation import iso_datetime, money_string
 from payments.models import ACTIVE_PAYMENT_STATUSES, PaymentMethod, PaymentPurpose, PaymentStatus
-from payments.selectors import booking_owes_price
+from payments.selectors.balances import booking_owes_price
 
 # Status of the deposit or the balance.
 NOT_DUE = "not_due"  # the balance before the job is confirmed

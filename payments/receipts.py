@@ -1,7 +1,7 @@
 """PDF receipts: text from templates/receipts/, laid out with reportlab.
 
 A payment receipt says where the booking's money stands when it is printed, from the ledger
-(`payments.selectors.booking_money_movements`): held in escrow, released to the technician (and the platform
+(`payments.selectors.transactions.booking_money_movements`): held in escrow, released to the technician (and the platform
 fee), refunded or being refunded to the customer. Never a promise that no longer holds (the money "is held in
 escrow" after it was released).
 """
@@ -19,7 +19,7 @@ from reportlab.pdfgen import canvas
 from dumuwaks.core.phone import mask_phone
 from payments import errors
 from payments.models import Payment, PaymentStatus, Payout, PayoutKind, PayoutStatus
-from payments.selectors import booking_money_movements
+from payments.selectors.transactions import booking_money_movements
 
 
 class ReceiptNotAvailable(errors.PaymentNotDue):

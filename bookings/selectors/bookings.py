@@ -16,7 +16,7 @@ from bookings.models import Booking, BookingStatus, BookingStatusHistory
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.sql import prepared_cursor
 from payments.models import BalanceCollection, Payment
-from payments.selectors import released_by_dispute_exists
+from payments.selectors.balances import released_by_dispute_exists
 
 BIGINT_MAX = connection.ops.integer_field_ranges["BigIntegerField"][1]
 

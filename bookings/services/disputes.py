@@ -35,7 +35,7 @@ from dumuwaks.core.money import to_decimal
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.core.state_machine import status_history_append, transition
-from payments.selectors import booking_refundable
+from payments.selectors.balances import booking_refundable
 
 DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 

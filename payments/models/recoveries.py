@@ -27,7 +27,7 @@ class TechnicianRecovery(TimeStampedModel):
 
     The row never changes. What is still owed is derived from the ledger: every later payout of the technician
     first repays their debts (technician_payable → technician_receivable), applied to the oldest debt first
-    (payments.selectors.technician_recovery_list).
+    (payments.selectors.recoveries.technician_recovery_list).
     """
 
     # Exactly one of technician / customer: who owes it (technician_receivable:<id> or

@@ -1,6 +1,6 @@
 """Collecting a confirmed booking's balance: automatic prompts, reminders on a schedule, hand-over to support.
 A booking whose dispute was resolved `release_to_technician` owes its balance the same way (due from
-confirmation, else from the resolution; payments.selectors.booking_owes_price).
+confirmation, else from the resolution; payments.selectors.balances.booking_owes_price).
 
 When the customer confirms the job, the balance is requested by STK push (the event path, or the money sweep
 when that message was lost). A prompt can fail, be cancelled or expire; the customer can then pay again from
@@ -45,7 +45,8 @@ from payments.models import (
     PaymentPurpose,
     PaymentStatus,
 )
-from payments.selectors import balance_collection_candidate_ids, booking_owes_price
+from payments.selectors.balances import booking_owes_price
+from payments.selectors.owed_steps import balance_collection_candidate_ids
 from payments.services.common import lock_booking
 from payments.services.payments import payment_request_stk
 from support.models import TicketCategory, TicketPriority

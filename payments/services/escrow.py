@@ -27,7 +27,7 @@ from payments.models import (
     PayoutStatus,
     RecoveryReason,
 )
-from payments.selectors import account_balance, booking_owes_price, booking_refundable
+from payments.selectors.balances import account_balance, booking_owes_price, booking_refundable
 from payments.services.common import lock_booking, lock_escrow, lock_technician_payable
 from payments.services.ledger import (
     PLATFORM_REVENUE,

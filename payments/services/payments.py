@@ -34,7 +34,7 @@ from payments.models import (
     PaymentStatus,
     PaymentStatusHistory,
 )
-from payments.selectors import booking_owes_price
+from payments.selectors.balances import booking_owes_price
 from payments.services.common import (
     DARAJA_CALLBACK_PATHS,
     callback_url,

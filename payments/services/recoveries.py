@@ -36,7 +36,8 @@ from payments.models import (
     RecoverySettlementKind,
     TechnicianRecovery,
 )
-from payments.selectors import debtor_owed, technician_owed, technician_recovery_list
+from payments.selectors.balances import technician_owed
+from payments.selectors.recoveries import debtor_owed, technician_recovery_list
 from payments.services.ledger import (
     CARD_REFUNDS_DISBURSED,
     MPESA_B2C_DISBURSED,

@@ -6,7 +6,7 @@ cancellation settlement or the dispute settlement. When the broker is unreachabl
 is never queued (dumuwaks/core/side_effects.py logs it) and nothing else would ever start the step.
 
 `payments_sweep` (beat, payments/schedules.py) finds every booking whose money still owes one of those steps
-from bookings, payments and the ledger alone (`payments.selectors.owed_step_list`) and completes it with the
+from bookings, payments and the ledger alone (`payments.selectors.owed_steps.owed_step_list`) and completes it with the
 same services the tasks call. Running it any number of times, overlapping, or after a crash halfway moves no
 money twice: each settlement re-checks state under the booking lock and posts under a unique ledger reference,
 and each STK request uses the booking's automatic idempotency key, the one the event path uses
@@ -27,7 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
-from payments.selectors import OwedStep, OwedStepItem, owed_step_list
+from payments.selectors.owed_steps import OwedStep, OwedStepItem, owed_step_list
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ from django.db import transaction
 
 from bookings.tests.factories import BookingFactory
 from payments.models import Payment, PaymentPurpose, PaymentStatus
-from payments.selectors import account_balance, ledger_reconciliation_check
+from payments.selectors.balances import account_balance
+from payments.selectors.reconciliation import ledger_reconciliation_check
 
 CALLBACK_TOKEN = "test-callback-token-0123456789abcdef"
 PRICE = Decimal("5000.00")  # deposit 1000, balance 4000, platform fee 750, technician 4250

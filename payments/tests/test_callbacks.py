@@ -178,7 +178,7 @@ def test_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
     suspense (it matches nothing yet) and is credited once the push's CheckoutRequestID is stored."""
     from payments.daraja import get_mpesa_client
     from payments.models import SuspenseItem
-    from payments.selectors import account_balance
+    from payments.selectors.balances import account_balance
 
     real = get_mpesa_client()
 
@@ -230,7 +230,7 @@ def test_failure_callback_overtaking_the_stk_response_is_applied_once_the_id_is_
 
 def test_unknown_checkout_id_is_held_in_suspense_for_staff(mpesa, pending_deposit, anon_client):
     from payments.models import SuspenseItem
-    from payments.selectors import account_balance
+    from payments.selectors.balances import account_balance
 
     payload = mpesa.stk_callback_payload(pending_deposit.checkout_request_id, "0")
     payload["Body"]["stkCallback"]["CheckoutRequestID"] = "ws_CO_unknown"
@@ -287,7 +287,7 @@ def test_b2c_result_before_the_sync_response_is_stored(
 def test_b2c_failure_keeps_the_money_payable_and_staff_retry_uses_a_new_attempt(
     mpesa, booking, technician, anon_client, admin_user, django_capture_on_commit_callbacks
 ):
-    from payments.selectors import account_balance
+    from payments.selectors.balances import account_balance
     from payments.services.payouts import payout_process, payout_send
 
     payout = _confirmed_and_paid(booking, technician)
@@ -443,7 +443,7 @@ def test_late_success_of_a_superseded_attempt_pays_once_and_flags_the_second(
 ):
     """Attempt 1 "failed", staff retried as attempt 2, then attempt 1's success arrives: it is applied (the
     payout is paid by attempt 1, once); attempt 2's success too is a double payment, flagged for staff."""
-    from payments.selectors import account_balance
+    from payments.selectors.balances import account_balance
     from payments.services.payouts import payout_apply_result, payout_process, payout_send
 
     payout = _confirmed_and_paid(booking, technician)

@@ -12,7 +12,8 @@ import pytest
 from bookings.models import DisputeOutcome
 from bookings.services import dispute_resolve
 from payments.models import Payout, PayoutKind, PayoutStatus, RecoveryReason, TechnicianRecovery
-from payments.selectors import account_balance, technician_owed, technician_recovery_list
+from payments.selectors.balances import account_balance, technician_owed
+from payments.selectors.recoveries import technician_recovery_list
 from payments.services.payouts import payout_send
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.helpers import assert_reconciled, post_callback

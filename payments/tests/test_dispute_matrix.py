@@ -33,12 +33,9 @@ from payments.models import (
     RecoveryReason,
     TechnicianRecovery,
 )
-from payments.selectors import (
-    OwedStep,
-    account_balance,
-    technician_owed,
-    technician_recovery_list,
-)
+from payments.selectors.balances import account_balance, technician_owed
+from payments.selectors.owed_steps import OwedStep
+from payments.selectors.recoveries import technician_recovery_list
 from payments.services.escrow import dispute_settle
 from payments.services.payouts import payout_apply_result
 from payments.services.sweep import payments_sweep

@@ -17,7 +17,7 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
-from payments.selectors import account_balance
+from payments.selectors.balances import account_balance
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
 from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, escrow, post_callback
 

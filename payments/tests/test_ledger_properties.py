@@ -17,7 +17,8 @@ from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
 from payments.daraja import payloads
 from payments.models import Payment, PaymentStatus, Payout, PayoutKind, PayoutStatus
-from payments.selectors import account_balance, ledger_reconciliation_check
+from payments.selectors.balances import account_balance
+from payments.selectors.reconciliation import ledger_reconciliation_check
 from payments.services import callbacks, escrow
 from payments.services.common import now
 from payments.services.payouts import payout_send

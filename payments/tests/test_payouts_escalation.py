@@ -23,7 +23,7 @@ from payments.models import (
     PayoutStatus,
     PayoutStatusHistory,
 )
-from payments.selectors import account_balance
+from payments.selectors.balances import account_balance
 from payments.services.payouts import (
     PAYOUT_STATUS_CHECK_LIMIT,
     payout_query_status,

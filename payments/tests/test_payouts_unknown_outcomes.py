@@ -29,7 +29,7 @@ from payments.models import (
     PayoutStatus,
     PayoutStatusHistory,
 )
-from payments.selectors import account_balance
+from payments.selectors.balances import account_balance
 from payments.services.payouts import (
     MPESA_B2C_MIN_KES,
     payout_process,

@@ -23,7 +23,8 @@ from payments.models import (
     RecoverySettlementKind,
     TechnicianRecovery,
 )
-from payments.selectors import account_balance, debtor_owed, technician_recovery_list
+from payments.selectors.balances import account_balance
+from payments.selectors.recoveries import debtor_owed, technician_recovery_list
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
 from payments.services.payouts import payout_process, payout_send
 from payments.services.recoveries import recovery_record_repayment, recovery_write_off

@@ -16,7 +16,7 @@ from payments.models import (
     Payment,
     PaymentStatus,
 )
-from payments.selectors import ledger_reconciliation_check
+from payments.selectors.reconciliation import ledger_reconciliation_check
 from payments.services.ledger import Line, ledger_post, transfer
 from payments.tests.helpers import paid_payment
 

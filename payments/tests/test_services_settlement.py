@@ -17,7 +17,7 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
-from payments.selectors import account_balance
+from payments.selectors.balances import account_balance
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
 from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_B2C

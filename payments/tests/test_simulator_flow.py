@@ -8,7 +8,7 @@ import pytest
 from bookings.models import BookingStatus
 from payments.daraja.simulator import deliver_pending_callbacks
 from payments.models import Payment, PaymentStatus, Payout, PayoutStatus
-from payments.selectors import account_balance
+from payments.selectors.balances import account_balance
 from payments.services.payments import payment_request_stk
 from payments.services.payouts import payout_send
 from payments.tests.helpers import assert_reconciled, escrow, set_status

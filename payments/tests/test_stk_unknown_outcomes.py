@@ -23,7 +23,7 @@ from payments.models import (
     SuspenseItem,
     SuspenseStatus,
 )
-from payments.selectors import account_balance
+from payments.selectors.balances import account_balance
 from payments.services.payments import payment_request_stk
 from payments.tests.fakes.daraja import PATH_STK_PUSH, PATH_STK_QUERY
 from payments.tests.helpers import (

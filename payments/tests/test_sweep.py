@@ -31,7 +31,7 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
-from payments.selectors import OwedStep, owed_step_list
+from payments.selectors.owed_steps import OwedStep, owed_step_list
 from payments.services.sweep import SWEEP_GRACE, payments_sweep
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
 from payments.tests.helpers import (

@@ -19,7 +19,7 @@ from bookings.tests.factories import BookingFactory
 from dumuwaks.core.phone import is_valid_phone
 from notifications.models import Notification
 from payments.models import Payment, PaymentStatus
-from payments.selectors import ledger_reconciliation_check
+from payments.selectors.reconciliation import ledger_reconciliation_check
 from social.models import MediaAsset
 from support.models import SupportTicket
 

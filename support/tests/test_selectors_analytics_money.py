@@ -26,7 +26,7 @@ from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import booking_cancel, booking_transition, dispute_open, dispute_resolve
 from payments.daraja import payloads
 from payments.models import PaymentPurpose, Payout, PayoutKind, PayoutStatus, SuspenseItem
-from payments.selectors import account_balance, account_balances
+from payments.selectors.balances import account_balance, account_balances
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
 from payments.services.payouts import payout_send
 from payments.services.suspense import suspense_item_refund

@@ -6,13 +6,9 @@ import sys
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from payments.selectors import (
-    OwedStep,
-    escrow_ageing_list,
-    ledger_reconciliation_check,
-    technician_recovery_list,
-    unmatched_callback_list,
-)
+from payments.selectors.owed_steps import OwedStep, escrow_ageing_list
+from payments.selectors.reconciliation import ledger_reconciliation_check, unmatched_callback_list
+from payments.selectors.recoveries import technician_recovery_list
 from payments.services.sweep import ESCROW_AGEING_THRESHOLD, SWEEP_LOOKBACK
 
 
