@@ -75,7 +75,7 @@ def _is_overlap_violation(exc: IntegrityError) -> bool:
 def lock_booking(booking_id: int) -> Booking:
     """Re-read the booking with a row lock. Caller must be inside `transaction.atomic()`."""
     try:
-        return Booking.objects.select_for_update().get(pk=booking_id)
+        return Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
     except Booking.DoesNotExist:
         raise BookingNotFound() from None
 

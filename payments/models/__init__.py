@@ -1,7 +1,8 @@
 """Money records: inbound payments, outbound payouts, provider callbacks and the double-entry ledger.
 
-Money flow and ledger accounts are described in payments/services/ledger.py. Status changes of Payment and
-Payout go only through their transition services (payments/services/payments.py, payouts.py).
+Money flow and ledger accounts are described in payments/services/ledger.py. Status changes of Payment, Payout,
+PayoutAttempt and SuspenseItem go only through the core transition of their declared machines (wrapped by
+payments/services/payments.py, payouts.py, suspense.py).
 """
 
 from payments.models.balance import BalanceCollection
@@ -25,7 +26,9 @@ from payments.models.payments import (
     ACTIVE_PAYMENT_STATUSES,
     FINAL_PAYMENT_STATUSES,
     PAYMENT_ALLOWED_TRANSITIONS,
+    PAYMENT_MACHINE,
     SUSPENSE_ALLOWED_TRANSITIONS,
+    SUSPENSE_MACHINE,
     Payment,
     PaymentMethod,
     PaymentPurpose,
@@ -37,8 +40,10 @@ from payments.models.payments import (
 from payments.models.payouts import (
     PAYOUT_ALLOWED_TRANSITIONS,
     PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS,
+    PAYOUT_ATTEMPT_MACHINE,
     PAYOUT_ATTEMPT_OPEN_OUTCOMES,
     PAYOUT_FINAL_STATUSES,
+    PAYOUT_MACHINE,
     Payout,
     PayoutAttempt,
     PayoutAttemptOutcome,
@@ -58,11 +63,15 @@ __all__ = [
     "ACTIVE_PAYMENT_STATUSES",
     "FINAL_PAYMENT_STATUSES",
     "PAYMENT_ALLOWED_TRANSITIONS",
+    "PAYMENT_MACHINE",
     "PAYOUT_ALLOWED_TRANSITIONS",
     "PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS",
+    "PAYOUT_ATTEMPT_MACHINE",
     "PAYOUT_ATTEMPT_OPEN_OUTCOMES",
     "PAYOUT_FINAL_STATUSES",
+    "PAYOUT_MACHINE",
     "SUSPENSE_ALLOWED_TRANSITIONS",
+    "SUSPENSE_MACHINE",
     "AppendOnlyError",
     "AppendOnlyModel",
     "AppendOnlyQuerySet",

@@ -6,9 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
 from dumuwaks.core.phone import PhoneNumberField
+from dumuwaks.core.state_machine import StateMachine, register
 
 
 class PaymentPurpose(models.TextChoices):
@@ -165,22 +166,25 @@ class Payment(TimeStampedModel):
         return f"Payment {self.pk} {self.purpose} {self.amount} {self.status}"
 
 
-class PaymentStatusHistory(models.Model):
+class PaymentStatusHistory(StatusHistory):
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="status_history")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=16, choices=PaymentStatus.choices, blank=True)
-    to_status = models.CharField(max_length=16, choices=PaymentStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "payment status history"
 
     def __str__(self):
         return f"{self.payment_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+PAYMENT_MACHINE = register(
+    StateMachine(
+        label="payment",
+        model=Payment,
+        transitions=PAYMENT_ALLOWED_TRANSITIONS,
+        history_model=PaymentStatusHistory,
+        history_fk="payment",
+    )
+)
 
 
 class SuspenseStatus(models.TextChoices):
@@ -247,3 +251,11 @@ class SuspenseItem(TimeStampedModel):
 
     def __str__(self):
         return f"Suspense {self.pk} {self.amount} {self.phone or '-'} {self.status}"
+
+
+# Both outcomes are final, so the row's resolved_by/resolved_at/resolution_note are the audit of its one change.
+SUSPENSE_MACHINE = register(
+    StateMachine(
+        label="suspense item", model=SuspenseItem, transitions=SUSPENSE_ALLOWED_TRANSITIONS
+    )
+)

@@ -6,9 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
 from dumuwaks.core.phone import PhoneNumberField
+from dumuwaks.core.state_machine import StateMachine, register
 from payments.models.payments import Payment
 
 
@@ -180,22 +181,25 @@ class Payout(TimeStampedModel):
         return f"DW-PO-{self.pk}-{attempt}"
 
 
-class PayoutStatusHistory(models.Model):
+class PayoutStatusHistory(StatusHistory):
     payout = models.ForeignKey(Payout, on_delete=models.CASCADE, related_name="status_history")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    from_status = models.CharField(max_length=24, choices=PayoutStatus.choices, blank=True)
-    to_status = models.CharField(max_length=24, choices=PayoutStatus.choices)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
+    class Meta(StatusHistory.Meta):
         verbose_name_plural = "payout status history"
 
     def __str__(self):
         return f"{self.payout_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+PAYOUT_MACHINE = register(
+    StateMachine(
+        label="payout",
+        model=Payout,
+        transitions=PAYOUT_ALLOWED_TRANSITIONS,
+        history_model=PayoutStatusHistory,
+        history_fk="payout",
+    )
+)
 
 
 class PayoutAttemptOutcome(models.TextChoices):
@@ -288,3 +292,14 @@ class PayoutAttempt(TimeStampedModel):
 
     def __str__(self):
         return f"{self.originator_conversation_id} {self.outcome}"
+
+
+# An attempt keeps no history table of its own: each change is noted in its payout's history.
+PAYOUT_ATTEMPT_MACHINE = register(
+    StateMachine(
+        label="payout attempt",
+        model=PayoutAttempt,
+        field="outcome",
+        transitions=PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS,
+    )
+)

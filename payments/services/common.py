@@ -8,13 +8,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.utils import timezone
 
-from bookings.models import Booking
+# The one booking lock (bookings owns it), re-exported for the payments services.
+from bookings.services.bookings import lock_booking as lock_booking
 from payments.models import LedgerAccount, Payment, Payout
 from payments.services.ledger import escrow_code, ledger_account, technician_payable_code
-
-
-def lock_booking(booking_id: int) -> Booking:
-    return Booking.objects.select_for_update(of=("self",)).get(pk=booking_id)
 
 
 def lock_payment(payment_id: int) -> Payment:

@@ -18,15 +18,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from bookings.models import Booking, BookingStatus
-from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.money import to_mpesa_amount
 from dumuwaks.core.phone import normalize_phone, to_msisdn
 from dumuwaks.core.side_effects import publish_after_commit
+from dumuwaks.core.state_machine import transition
 from payments import errors
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     FINAL_PAYMENT_STATUSES,
-    PAYMENT_ALLOWED_TRANSITIONS,
+    PAYMENT_MACHINE,
     LedgerTransactionKind,
     Payment,
     PaymentMethod,
@@ -83,22 +83,15 @@ def payment_account_reference(payment_id: int) -> str:
 def payment_transition(
     *, payment: Payment, to: str, actor=None, note: str = "", **fields
 ) -> Payment:
-    """Compare-and-set status change plus a history row. 409 when the status moved meanwhile."""
-    current = payment.status
-    if to not in PAYMENT_ALLOWED_TRANSITIONS.get(current, set()):
-        raise InvalidTransition(f"A {current} payment cannot become {to}.")
-    updated = Payment.objects.filter(pk=payment.pk, status=current).update(
-        status=to, updated_at=now(), **fields
+    """Status change of a payment (PAYMENT_MACHINE) plus a history row. 409 when it moved meanwhile."""
+    return transition(
+        machine=PAYMENT_MACHINE,
+        instance=payment,
+        to=to,
+        actor=actor,
+        note=note[:1000],
+        fields=fields,
     )
-    if not updated:
-        raise InvalidTransition("The payment changed meanwhile; reload it.")
-    PaymentStatusHistory.objects.create(
-        payment=payment, actor=actor, from_status=current, to_status=to, note=note[:1000]
-    )
-    payment.status = to
-    for name, value in fields.items():
-        setattr(payment, name, value)
-    return payment
 
 
 def booking_closed_for_payments(booking: Booking) -> bool:

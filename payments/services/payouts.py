@@ -36,18 +36,19 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from dumuwaks.core.errors import InvalidTransition, ValidationFailed
+from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.money import to_decimal, to_mpesa_amount
 from dumuwaks.core.phone import is_valid_phone, to_msisdn
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
+from dumuwaks.core.state_machine import transition
 from payments import errors
 from payments.daraja.result_codes import Outcome
 from payments.daraja.security import B2C_MIN_AMOUNT
 from payments.models import (
-    PAYOUT_ALLOWED_TRANSITIONS,
-    PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS,
+    PAYOUT_ATTEMPT_MACHINE,
     PAYOUT_ATTEMPT_OPEN_OUTCOMES,
     PAYOUT_FINAL_STATUSES,
+    PAYOUT_MACHINE,
     LedgerTransactionKind,
     Payout,
     PayoutAttempt,
@@ -103,21 +104,15 @@ _OUTCOME_OF = {
 
 
 def payout_transition(*, payout: Payout, to: str, actor=None, note: str = "", **fields) -> Payout:
-    current = payout.status
-    if to not in PAYOUT_ALLOWED_TRANSITIONS.get(current, set()):
-        raise InvalidTransition(f"A {current} payout cannot become {to}.")
-    updated = Payout.objects.filter(pk=payout.pk, status=current).update(
-        status=to, updated_at=now(), **fields
+    """Status change of a payout (PAYOUT_MACHINE) plus a history row. 409 when it moved meanwhile."""
+    return transition(
+        machine=PAYOUT_MACHINE,
+        instance=payout,
+        to=to,
+        actor=actor,
+        note=note[:1000],
+        fields=fields,
     )
-    if not updated:
-        raise InvalidTransition("The payout changed meanwhile; reload it.")
-    PayoutStatusHistory.objects.create(
-        payout=payout, actor=actor, from_status=current, to_status=to, note=note[:1000]
-    )
-    payout.status = to
-    for name, value in fields.items():
-        setattr(payout, name, value)
-    return payout
 
 
 def _payout_note(payout: Payout, note: str, *, actor=None) -> None:
@@ -159,16 +154,7 @@ def _attempt_transition(
 ) -> PayoutAttempt:
     """Guarded outcome change of one attempt, noted in the payout's history. Caller holds the payout lock."""
     current = attempt.outcome
-    if to not in PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS.get(current, set()):
-        raise InvalidTransition(f"A {current} attempt cannot become {to}.")
-    updated = PayoutAttempt.objects.filter(pk=attempt.pk, outcome=current).update(
-        outcome=to, updated_at=now(), **fields
-    )
-    if not updated:
-        raise InvalidTransition("The payout attempt changed meanwhile; reload it.")
-    attempt.outcome = to
-    for name, value in fields.items():
-        setattr(attempt, name, value)
+    transition(machine=PAYOUT_ATTEMPT_MACHINE, instance=attempt, to=to, fields=fields)
     _payout_note(
         payout,
         f"attempt {attempt.number} ({attempt.originator_conversation_id}): {current} → {to}: {note}",
@@ -468,7 +454,7 @@ def _record_result_locked(
     current = attempt.outcome
     if current == target and target != PayoutAttemptOutcome.UNKNOWN:
         return f"already_{current}"
-    if target not in PAYOUT_ATTEMPT_ALLOWED_TRANSITIONS[current]:
+    if not PAYOUT_ATTEMPT_MACHINE.allows(current, target):
         if current == target or target == PayoutAttemptOutcome.UNKNOWN:
             # e.g. a timeout notice after a final answer: it says nothing new
             return f"already_{current}"

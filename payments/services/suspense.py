@@ -23,10 +23,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 
-from dumuwaks.core.errors import ApplicationError, InvalidTransition
+from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.state_machine import transition
 from payments import errors
 from payments.models import (
-    SUSPENSE_ALLOWED_TRANSITIONS,
+    SUSPENSE_MACHINE,
     CallbackEvent,
     CallbackStatus,
     LedgerTransactionKind,
@@ -79,19 +80,20 @@ def lock_suspense_item(item_id: int) -> SuspenseItem:
 
 
 def _resolve(item: SuspenseItem, *, to: str, actor, note: str, **fields) -> None:
-    if to not in SUSPENSE_ALLOWED_TRANSITIONS.get(item.status, set()):
+    if not SUSPENSE_MACHINE.allows(item.status, to):
         raise errors.SuspenseItemResolved()
-    updated = SuspenseItem.objects.filter(pk=item.pk, status=item.status).update(
-        status=to,
-        resolved_by=actor,
-        resolved_at=now(),
-        resolution_note=note[:255],
-        updated_at=now(),
-        **fields,
+    transition(
+        machine=SUSPENSE_MACHINE,
+        instance=item,
+        to=to,
+        actor=actor,
+        fields={
+            "resolved_by": actor,
+            "resolved_at": now(),
+            "resolution_note": note[:255],
+            **fields,
+        },
     )
-    if not updated:
-        raise InvalidTransition("The suspense item changed meanwhile; reload it.")
-    item.status = to
 
 
 def suspense_hold_stk_money(*, event: CallbackEvent, callback) -> SuspenseItem:
