@@ -117,9 +117,10 @@ def transition(
     does a column of `expect` (attname -> value the caller decided on) that changed. An edge the map does not
     declare is the same 409. The edge's declared guards, then the call's `guards` (checks only the service can
     make), run on the locked row. `fields` are extra columns written in the same UPDATE; `history_fields`
-    extra columns of the history row (a subclass's own, e.g. KYC's `reason_code`). One history row is appended and the machine's event published after
-    commit. Runs in its own `transaction.atomic` (a savepoint inside the caller's), so a refusal leaves the
-    caller's transaction usable. Returns `instance` with the status and `fields` applied.
+    extra columns of the history row (a subclass's own, e.g. KYC's `reason_code`). One history row is
+    appended and the machine's event published after commit. Runs in its own `transaction.atomic` (a
+    savepoint inside the caller's), so a refusal leaves the caller's transaction usable. Returns `instance`
+    with the status and `fields` applied.
     """
     current = getattr(instance, machine.field)
     if not machine.allows(current, to):
