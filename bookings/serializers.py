@@ -14,7 +14,6 @@ from bookings.models import (
     Dispute,
     DisputeNote,
     DisputeOutcome,
-    DisputeStatus,
     TimeOff,
     Urgency,
 )
@@ -462,10 +461,6 @@ class BookingDisputeListOutputSerializer(BookingDisputeOutputSerializer):
 
     class Meta(BookingDisputeOutputSerializer.Meta):
         fields = [*BookingDisputeOutputSerializer.Meta.fields, "notes"]
-
-
-class BookingDisputeQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=DisputeStatus.choices, required=False)
 
 
 class BookingDisputeResolveInputSerializer(serializers.Serializer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -11,27 +10,23 @@ from rest_framework.views import APIView
 
 from bookings import selectors, serializers
 from bookings.errors import DisputeNotFound
-from bookings.models import DisputeNote
+from bookings.filters import DisputeFilter
 from bookings.services import dispute_add_note, dispute_resolve
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.permissions import IsStaffMember, is_staff_member
 
 
-def _dispute_queryset():
-    return selectors.dispute_queue().prefetch_related(
-        Prefetch("notes", queryset=DisputeNote.objects.order_by("created_at", "id"))
-    )
-
-
 def _dispute_for_staff(pk: int):
-    dispute = _dispute_queryset().filter(pk=pk).first()
+    dispute = selectors.dispute_queue().filter(pk=pk).first()
     if dispute is None:
         raise DisputeNotFound()
     return dispute
 
 
 class BookingDisputeQueueApi(GenericAPIView):
-    filter_backends: list = []
+    filter_backends = [FilterSetInSelector]  # the selectors apply DisputeFilter
+    filterset_class = DisputeFilter
     serializer_class = serializers.BookingDisputeListOutputSerializer
 
     @extend_schema(
@@ -41,7 +36,6 @@ class BookingDisputeQueueApi(GenericAPIView):
             "Customers and technicians: the disputes on their own bookings, newest first, with status "
             "and outcome (`outcome`, `refundAmount`, `resolutionNotes` once resolved), never the notes."
         ),
-        parameters=[serializers.BookingDisputeQuerySerializer],
         responses={
             200: serializers.BookingDisputeListOutputSerializer(many=True),
             **error_responses(400, 401),
@@ -78,12 +72,12 @@ class BookingDisputeQueueApi(GenericAPIView):
         ],
     )
     def get(self, request):
-        query = serializers.BookingDisputeQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
         staff = is_staff_member(request.user)
-        queryset = _dispute_queryset() if staff else selectors.disputes_of_party(user=request.user)
-        if query.validated_data.get("status"):
-            queryset = queryset.filter(status=query.validated_data["status"])
+        queryset = (
+            selectors.dispute_queue(filters=request.query_params)
+            if staff
+            else selectors.disputes_of_party(user=request.user, filters=request.query_params)
+        )
         page = self.paginate_queryset(queryset)
         output = (
             serializers.BookingDisputeStaffOutputSerializer

@@ -48,6 +48,8 @@ CASES = [
     ("customer_client", "/api/v1/payments/transactions", "booking=abc", "booking"),
     ("customer_client", "/api/v1/payments/transactions", "type=refund", "type"),
     ("admin_client_api", "/api/v1/payments/payouts/pending", "status=nope", "status"),
+    ("support_client", "/api/v1/bookings/disputes", "status=nope", "status"),
+    ("customer_client", "/api/v1/bookings/disputes", "status=nope", "status"),
 ]
 
 
