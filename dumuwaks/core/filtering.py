@@ -18,13 +18,11 @@ from collections.abc import Mapping
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.fields import BooleanField as DrfBooleanField
 
-from dumuwaks.core.date_fields import MAX_YEAR, MIN_YEAR
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.renderers import camel_key
 
@@ -112,27 +110,6 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(*args, **kwargs)
-
-
-class _BoundedIsoDateTimeField(IsoDateTimeField):
-    """Timezone arithmetic overflows outside these years (see dumuwaks.core.date_fields)."""
-
-    def to_python(self, value):
-        try:
-            parsed = super().to_python(value)
-        except OverflowError:
-            raise forms.ValidationError(
-                f"Use a date between {MIN_YEAR} and {MAX_YEAR}.", code="out_of_range"
-            ) from None
-        if parsed is not None and not (MIN_YEAR <= parsed.year <= MAX_YEAR):
-            raise forms.ValidationError(
-                f"Use a date between {MIN_YEAR} and {MAX_YEAR}.", code="out_of_range"
-            )
-        return parsed
-
-
-class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = _BoundedIsoDateTimeField
 
 
 # --- the schema --------------------------------------------------------------------------------------------------
