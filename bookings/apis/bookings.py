@@ -22,6 +22,7 @@ from bookings.services import (
     dispute_open,
 )
 from dumuwaks.core import rendered_cache
+from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.ordering import camel_orderings
 
@@ -211,13 +212,19 @@ class _BookingActionApi(APIView):
         booking = _booking_for(request, pk)
         payload = self.input_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        booking_transition(
-            booking=booking,
-            to=self.target_status,
-            actor=request.user,
-            note=payload.validated_data.get("note", ""),
-            updates=self.updates(payload.validated_data),
-        )
+        try:
+            booking_transition(
+                booking=booking,
+                to=self.target_status,
+                actor=request.user,
+                note=payload.validated_data.get("note", ""),
+                updates=self.updates(payload.validated_data),
+            )
+        except InvalidTransition:
+            # Lost a race for an open job to another technician: it is no longer visible to this one, so
+            # the answer is the 404 a request a moment later gets, whichever of the two reads came first.
+            _booking_for(request, pk)
+            raise
         # A declining technician may no longer be able to see the booking: render what we changed.
         fresh = selectors.booking_get_for_user(user=request.user, booking_id=pk)
         return _render(request, fresh or booking)
