@@ -1,6 +1,6 @@
 """Stable error codes of the bookings API."""
 
-from dumuwaks.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dumuwaks.core.errors import ApplicationError, Conflict, Forbidden, NotFound, ValidationFailed
 
 
 class BookingNotFound(NotFound):
@@ -126,3 +126,27 @@ class DepositPaymentOpen(Conflict):
         "A deposit payment for the old price is still open; wait until it completes or expires, then"
         " accept the quote."
     )
+
+
+# --- Live tracking (bookings/services/tracking.py); sent as WebSocket `error` events --------------------------
+
+
+class TrackingForbidden(Forbidden):
+    """The caller sees the booking but has no part in its tracking (a customer sending positions, the
+    technician subscribing to their own)."""
+
+    code = "tracking_forbidden"
+    message = (
+        "Only the assigned technician sends positions; only the customer and staff follow them."
+    )
+
+
+class TrackingNotActive(Conflict):
+    code = "tracking_not_active"
+    message = "This booking is not being tracked now."
+
+
+class LocationTooFrequent(ApplicationError):
+    status_code = 429
+    code = "location_too_frequent"
+    message = "Too many positions for this booking; send at most one every {seconds} seconds."

@@ -15,6 +15,7 @@ class BookingStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     ACCEPTED = "accepted", "Accepted"
     EN_ROUTE = "en_route", "Technician en route"
+    ARRIVED = "arrived", "Technician arrived"
     IN_PROGRESS = "in_progress", "In progress"
     COMPLETED = "completed", "Completed"
     CONFIRMED = "confirmed", "Confirmed"
@@ -29,8 +30,13 @@ ACTIVE_STATUSES = (
     BookingStatus.PENDING,
     BookingStatus.ACCEPTED,
     BookingStatus.EN_ROUTE,
+    BookingStatus.ARRIVED,
     BookingStatus.IN_PROGRESS,
 )
+
+# Statuses in which the assigned technician is travelling to (or waiting at) the job: the only ones in which
+# their live position is accepted and shown (bookings/services/tracking.py).
+TRACKING_STATUSES = (BookingStatus.EN_ROUTE, BookingStatus.ARRIVED)
 
 
 class TransitionRole(models.TextChoices):
@@ -52,6 +58,8 @@ _B = BookingStatus
 
 # The booking workflow: (from, to) -> roles allowed to make that change (BOOKING_MACHINE below is built from
 # it). pending -> pending is a technician *declining*: the technician is cleared and the job goes back to the pool.
+# en_route -> in_progress stays allowed beside en_route -> arrived -> in_progress: app versions released before
+# the `arrived` step start the work straight from en route, and refusing them would strand those jobs.
 BOOKING_TRANSITION_ROLES: dict[tuple[str, str], frozenset[str]] = {
     (_B.PENDING, _B.ACCEPTED): frozenset({_T}),
     (_B.PENDING, _B.PENDING): frozenset({_T}),
@@ -60,8 +68,11 @@ BOOKING_TRANSITION_ROLES: dict[tuple[str, str], frozenset[str]] = {
     (_B.ACCEPTED, _B.PENDING): frozenset({_T}),
     (_B.ACCEPTED, _B.EN_ROUTE): frozenset({_T}),
     (_B.ACCEPTED, _B.CANCELLED): frozenset({_C, _T, _S}),
+    (_B.EN_ROUTE, _B.ARRIVED): frozenset({_T}),
     (_B.EN_ROUTE, _B.IN_PROGRESS): frozenset({_T}),
     (_B.EN_ROUTE, _B.CANCELLED): frozenset({_C, _T, _S}),
+    (_B.ARRIVED, _B.IN_PROGRESS): frozenset({_T}),
+    (_B.ARRIVED, _B.CANCELLED): frozenset({_C, _T, _S}),
     (_B.IN_PROGRESS, _B.COMPLETED): frozenset({_T}),
     (_B.COMPLETED, _B.CONFIRMED): frozenset({_C, _SYS}),
     (_B.COMPLETED, _B.DISPUTED): frozenset({_C, _T}),

@@ -1,5 +1,6 @@
 """Input/output serializers of the bookings API (names prefixed to keep OpenAPI components distinct)."""
 
+import math
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
@@ -32,6 +33,7 @@ from social.serializers.media import MediaRefInputSerializer
 CONTACT_VISIBLE_STATUSES = (
     BookingStatus.ACCEPTED,
     BookingStatus.EN_ROUTE,
+    BookingStatus.ARRIVED,
     BookingStatus.IN_PROGRESS,
 )
 MAX_MEDIA = 10
@@ -647,3 +649,39 @@ class BookingChangeOrderInputSerializer(serializers.Serializer):
 
 class BookingProposalAnswerInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+# --- Live tracking (WebSocket `location.update`, bookings/services/tracking.py) -------------------------------
+
+
+class _JsonNumberField(serializers.FloatField):
+    """A finite JSON number: no strings, booleans or NaN (a position is machine-made; "12" or true is a
+    client bug worth reporting, not guessing at)."""
+
+    default_error_messages = {"invalid": "A finite number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class BookingLocationInputSerializer(serializers.Serializer):
+    """One position of the assigned technician. Ranges: WGS84 degrees, accuracy in metres (the 68 %
+    radius phones report), heading in degrees clockwise from north, speed in m/s (≤ 100: nobody drives to a
+    job at 360 km/h). `recordedAt` is when the phone took the fix; the service bounds its age."""
+
+    booking_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    lat = _JsonNumberField(min_value=-90, max_value=90)
+    lng = _JsonNumberField(min_value=-180, max_value=180)
+    accuracy = _JsonNumberField(min_value=0, max_value=10_000, required=False, allow_null=True)
+    heading = _JsonNumberField(min_value=0, max_value=360, required=False, allow_null=True)
+    speed = _JsonNumberField(min_value=0, max_value=100, required=False, allow_null=True)
+    recorded_at = BoundedDateTimeField()
+
+
+class BookingTrackingInputSerializer(serializers.Serializer):
+    booking_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("bookings/<int:pk>/accept", apis.BookingAcceptApi.as_view(), name="booking-accept"),
     path("bookings/<int:pk>/decline", apis.BookingDeclineApi.as_view(), name="booking-decline"),
     path("bookings/<int:pk>/en-route", apis.BookingEnRouteApi.as_view(), name="booking-en-route"),
+    path("bookings/<int:pk>/arrived", apis.BookingArrivedApi.as_view(), name="booking-arrived"),
     path("bookings/<int:pk>/start", apis.BookingStartApi.as_view(), name="booking-start"),
     path("bookings/<int:pk>/complete", apis.BookingCompleteApi.as_view(), name="booking-complete"),
     path("bookings/<int:pk>/confirm", apis.BookingConfirmApi.as_view(), name="booking-confirm"),

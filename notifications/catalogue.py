@@ -65,6 +65,17 @@ CATALOGUE: dict[str, Entry] = {
             "{technician_name} yuko njiani kuja kwako kwa kazi {booking_number}.",
         ),
     ),
+    "booking.arrived": Entry(
+        G.BOOKINGS,
+        (
+            "Technician has arrived",
+            "{technician_name} has arrived for {booking_number}.",
+        ),
+        (
+            "Fundi amefika",
+            "{technician_name} amefika kwa kazi {booking_number}.",
+        ),
+    ),
     "booking.in_progress": Entry(
         G.BOOKINGS,
         ("Work started", "Work on {booking_number} has started."),

@@ -6,7 +6,10 @@ notifications/tests/test_realtime_doc.py).
 Client → server (JSON, `action` plus fields, optional `requestId` echoed in the reply):
   join {conversationId} · leave {conversationId} · message.send {conversationId, body, attachments?,
   replyToId?, clientId?} · message.edit {messageId, body} · message.delete {messageId} ·
-  typing.start / typing.stop {conversationId} · read {conversationId, messageId?} · ping
+  typing.start / typing.stop {conversationId} · read {conversationId, messageId?} · ping ·
+  tracking.subscribe / tracking.unsubscribe {bookingId} (the customer and staff follow a booking's
+  technician) · location.update {bookingId, lat, lng, accuracy?, heading?, speed?, recordedAt} (the assigned
+  technician, while en route or arrived; bookings/services/tracking.py)
 Server → client: `{"type", "requestId"?, "data"}` (notifications.realtime.server_event), `type` one of
   realtime.SERVER_EVENTS.
 Close codes: 4401 (CLOSE_UNAUTHENTICATED) — the access token is missing, invalid or expired, or REST no
@@ -32,10 +35,19 @@ from djangorestframework_camel_case.parser import CamelCaseJSONParser
 from djangorestframework_camel_case.util import underscoreize
 from rest_framework import serializers
 
+from bookings.selectors.tracking import booking_tracking_snapshot
+from bookings.serializers import BookingLocationInputSerializer, BookingTrackingInputSerializer
+from bookings.services.tracking import MIN_UPDATE_INTERVAL_SECONDS, booking_location_record
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.ws_auth import access_token_still_accepted
 from notifications import presence, selectors
-from notifications.realtime import conversation_group, envelope, server_event, user_group
+from notifications.realtime import (
+    booking_tracking_group,
+    conversation_group,
+    envelope,
+    server_event,
+    user_group,
+)
 from notifications.serializers import (
     ChatMessageOutputSerializer,
     ConversationReadOutputSerializer,
@@ -46,6 +58,7 @@ from notifications.services import chat as chat_services
 
 CLOSE_UNAUTHENTICATED = 4401
 MAX_JOINED = 100
+MAX_TRACKED = 20  # bookings one socket follows at once (a staff dashboard watching several jobs)
 # Per socket: bursts of up to 30 actions, refilled at 10 per second (a person types far slower; a
 # misbehaving client is told `throttled` instead of hammering the database).
 RATE_BURST = 30
@@ -149,6 +162,23 @@ def _mark_read(user, conversation_id, message_id) -> dict:
     return dict(ConversationReadOutputSerializer(result).data)  # as POST conversations/<id>/read
 
 
+@db_call
+def _tracking_snapshot(user, data: dict) -> dict:
+    serializer = BookingTrackingInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    return booking_tracking_snapshot(booking_id=serializer.validated_data["booking_id"], user=user)
+
+
+@db_call
+def _record_location(user, data: dict) -> dict:
+    serializer = BookingLocationInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    values = serializer.validated_data
+    return booking_location_record(
+        booking_id=values["booking_id"], technician=user, position=values
+    )
+
+
 _access_token_still_accepted = db_call(access_token_still_accepted)
 
 
@@ -173,6 +203,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.user = self.scope.get("user")
         self.joined: set[int] = set()
+        self.tracking: set[int] = set()
         self.counted_online = False
         self.bucket = _TokenBucket(RATE_BURST, RATE_PER_SECOND)
         subprotocols = self.scope.get("subprotocols") or []
@@ -202,6 +233,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         for conversation_id in list(self.joined):
             await self.channel_layer.group_discard(
                 conversation_group(conversation_id), self.channel_name
+            )
+        for booking_id in list(self.tracking):
+            await self.channel_layer.group_discard(
+                booking_tracking_group(booking_id), self.channel_name
             )
         await self.channel_layer.group_discard(user_group(self.user_id), self.channel_name)
         went_offline = await sync_to_async(presence.presence_disconnect)(self.user_id)
@@ -356,6 +391,43 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await sync_to_async(presence.presence_touch)(self.user_id)
         await self._reply(request_id, "pong", {})
 
+    async def _do_track(self, data, request_id):
+        snapshot = await _tracking_snapshot(self.user, data)
+        booking_id = snapshot["booking_id"]
+        if booking_id not in self.tracking and len(self.tracking) >= MAX_TRACKED:
+            await self._error(request_id, "too_many_tracked", "Unsubscribe from a booking first.")
+            return
+        await self.channel_layer.group_add(booking_tracking_group(booking_id), self.channel_name)
+        self.tracking.add(booking_id)
+        await self._reply(request_id, "tracking.subscribed", snapshot)
+
+    async def _do_untrack(self, data, request_id):
+        booking_id = _int(data.get("booking_id"), "booking_id")
+        if booking_id in self.tracking:
+            self.tracking.discard(booking_id)
+            await self.channel_layer.group_discard(
+                booking_tracking_group(booking_id), self.channel_name
+            )
+        await self._reply(request_id, "tracking.unsubscribed", {"booking_id": booking_id})
+
+    async def _do_location(self, data, request_id):
+        position = await _record_location(self.user, data)
+        booking_id = position["booking_id"]
+        # Through the Redis channel layer: the customer's socket may be on another web instance.
+        await self.channel_layer.group_send(
+            booking_tracking_group(booking_id), envelope("location.updated", position)
+        )
+        await self._reply(
+            request_id,
+            "location.ack",
+            {
+                "booking_id": booking_id,
+                "recorded_at": position["recorded_at"],
+                "eta_seconds": position["eta_seconds"],
+                "min_interval_seconds": MIN_UPDATE_INTERVAL_SECONDS,
+            },
+        )
+
     _actions = {
         "join": _do_join,
         "leave": _do_leave,
@@ -366,6 +438,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         "typing.stop": _do_typing,
         "read": _do_read,
         "ping": _do_ping,
+        "tracking.subscribe": _do_track,
+        "tracking.unsubscribe": _do_untrack,
+        "location.update": _do_location,
     }
 
     # --- server → client ---------------------------------------------------------------------------------------
@@ -382,6 +457,17 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if token is None or self._token_expired() or not await _access_token_still_accepted(token):
             self.closing = True  # drop events that arrive before the client completes the close
             await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def tracking_ended(self, event):
+        """The booking left en_route/arrived (bookings/services/tracking.py): tell the client, stop
+        following it."""
+        booking_id = event.get("booking_id")
+        if booking_id in self.tracking:
+            self.tracking.discard(booking_id)
+            await self.channel_layer.group_discard(
+                booking_tracking_group(booking_id), self.channel_name
+            )
+        await self.realtime_event(event)
 
     async def realtime_event(self, event):
         if event.get("exclude_channel") == self.channel_name or getattr(self, "closing", False):

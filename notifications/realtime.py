@@ -8,6 +8,9 @@ Every group message has `type: "realtime.event"` (handled by `RealtimeConsumer.r
 the event the client receives in `payload`; `exclude_channel` skips the socket that caused it (typing
 indicators are not echoed to their author).
 
+`type: "tracking.ended"` (bookings/services/tracking.py) carries a `payload` too, forwarded the same way, and
+also makes the socket leave that booking's tracking group.
+
 The one other group message, `type: "auth.revalidate"` (no payload, never forwarded to the client), asks every
 socket of a user, on every web instance, to re-run the REST token check on its own access token; services
 send it after the commit of anything that ends access tokens (`user_sockets_revalidate_after_commit`).
@@ -28,6 +31,12 @@ def conversation_group(conversation_id: int) -> str:
     return f"conversation.{conversation_id}"
 
 
+def booking_tracking_group(booking_id: int) -> str:
+    """The sockets following one booking's live position: its customer and staff only
+    (bookings/selectors/tracking.py decides who may join)."""
+    return f"booking_tracking.{booking_id}"
+
+
 # Every `type` a client may receive; docs/realtime.md documents each with an example.
 SERVER_EVENTS = (
     "ready",
@@ -44,6 +53,11 @@ SERVER_EVENTS = (
     "presence",
     "booking.status_changed",
     "booking.proposal_changed",
+    "tracking.subscribed",
+    "tracking.unsubscribed",
+    "location.ack",
+    "location.updated",
+    "tracking.ended",
     "notification.new",
     "error",
 )

@@ -20,6 +20,7 @@ BOOKING_STATUS_TYPES: dict[str, dict[str, str]] = {
     BookingStatus.PENDING: {CUSTOMER: "booking.pending"},
     BookingStatus.ACCEPTED: {CUSTOMER: "booking.accepted"},
     BookingStatus.EN_ROUTE: {CUSTOMER: "booking.en_route"},
+    BookingStatus.ARRIVED: {CUSTOMER: "booking.arrived"},
     BookingStatus.IN_PROGRESS: {CUSTOMER: "booking.in_progress"},
     BookingStatus.COMPLETED: {CUSTOMER: "booking.completed"},
     BookingStatus.CONFIRMED: {TECHNICIAN: "booking.confirmed"},  # by the customer; timer below

@@ -52,6 +52,7 @@ _BEFORE_CONFIRMATION = (
     BookingStatus.PENDING,
     BookingStatus.ACCEPTED,
     BookingStatus.EN_ROUTE,
+    BookingStatus.ARRIVED,
     BookingStatus.IN_PROGRESS,
 )
 _UNTIL_CONFIRMATION = (*_BEFORE_CONFIRMATION, BookingStatus.COMPLETED)

@@ -20,6 +20,7 @@ PATH_PARAMS = {
     "/api/v1/auth/verify-email/{token}": {"token": lambda w: "not-a-real-token"},
     "/api/v1/bookings/{id}": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/accept": {"id": lambda w: w.booking.pk},
+    "/api/v1/bookings/{id}/arrived": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/cancellation-quote": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/complete": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/confirm": {"id": lambda w: w.booking.pk},

@@ -92,6 +92,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("PATCH", "/api/v1/bookings/{id}"): row(401, 200, 404, 409, 404, 409, 409),
     ("PUT", "/api/v1/bookings/{id}"): row(401, 200, 404, 409, 404, 409, 409),
     ("POST", "/api/v1/bookings/{id}/accept"): row(401, 409, 404, 409, 404, 409, 409),
+    ("POST", "/api/v1/bookings/{id}/arrived"): row(401, 409, 404, 409, 404, 409, 409),
     ("GET", "/api/v1/bookings/{id}/cancellation-quote"): row(401, 200, 404, 200, 404, 200, 200),
     ("POST", "/api/v1/bookings/{id}/complete"): row(401, 409, 404, 409, 404, 409, 409),
     ("POST", "/api/v1/bookings/{id}/confirm"): row(401, 409, 404, 409, 404, 409, 409),

@@ -17,6 +17,7 @@ from bookings.apis.agreements import (
 from bookings.apis.availability import MyAvailabilityApi, TechnicianFreeSlotsApi
 from bookings.apis.bookings import (
     BookingAcceptApi,
+    BookingArrivedApi,
     BookingCancellationQuoteApi,
     BookingCompleteApi,
     BookingConfirmApi,
@@ -37,6 +38,7 @@ from bookings.apis.disputes import (
 
 __all__ = [
     "BookingAcceptApi",
+    "BookingArrivedApi",
     "BookingCancellationQuoteApi",
     "BookingChangeOrderApproveApi",
     "BookingChangeOrderListCreateApi",

@@ -262,10 +262,18 @@ class BookingEnRouteApi(_BookingActionApi):
         return super().post(request, pk)
 
 
+class BookingArrivedApi(_BookingActionApi):
+    target_status = BookingStatus.ARRIVED
+
+    @_action_schema("Technician has arrived at the job (from en route); the customer is told")
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+
 class BookingStartApi(_BookingActionApi):
     target_status = BookingStatus.IN_PROGRESS
 
-    @_action_schema("Technician starts the work")
+    @_action_schema("Technician starts the work (from arrived, or straight from en route)")
     def post(self, request, pk: int):
         return super().post(request, pk)
 

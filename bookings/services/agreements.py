@@ -91,6 +91,7 @@ PROPOSAL_BOOKING_STATUSES = {
     ProposalKind.CHANGE_ORDER: (
         BookingStatus.ACCEPTED,
         BookingStatus.EN_ROUTE,
+        BookingStatus.ARRIVED,
         BookingStatus.IN_PROGRESS,
     ),
 }

@@ -26,6 +26,7 @@ from bookings.errors import (
 )
 from bookings.models import (
     BOOKING_MACHINE,
+    TRACKING_STATUSES,
     Booking,
     BookingProposal,
     BookingStatus,
@@ -44,6 +45,7 @@ from bookings.selectors import (
     technician_unavailability_reason,
 )
 from bookings.services.cancellation import cancellation_fee_for
+from bookings.services.tracking import booking_tracking_end_after_commit
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.core.state_machine import Guard, TransitionContext, status_history_append, transition
@@ -327,6 +329,7 @@ def booking_transition(
         values.setdefault("cancelled_at", now)
         values.setdefault("cancelled_by", actor)
 
+    from_status = booking.status
     with transaction.atomic():
         try:
             transition(
@@ -343,6 +346,8 @@ def booking_transition(
             if _is_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
+        if from_status in TRACKING_STATUSES and to not in TRACKING_STATUSES:
+            booking_tracking_end_after_commit(booking_id=booking.pk, status=to)
         if to == BookingStatus.CONFIRMED and booking.technician_id:
             TechnicianProfile.objects.filter(user_id=booking.technician_id).update(
                 jobs_completed=F("jobs_completed") + 1

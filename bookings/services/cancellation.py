@@ -7,6 +7,7 @@ scheduled start they cancel (`remaining = scheduled_start − at`):
     6 h ≤ remaining < 24 h                    → 25 % of the deposit
     2 h ≤ remaining < 6 h                     → 50 %
     remaining < 2 h, or technician en route   → 75 %
+    (statuses en_route and arrived: the technician has made the trip)
 
 Boundaries belong to the cheaper tier (exactly 6 h before → 25 %; exactly 24 h → nothing).
 No fee at all when: the technician or staff cancels (recorded against the technician instead), no technician
@@ -31,7 +32,7 @@ TIER_75 = "under_2h_or_en_route"
 TIER_NOT_CUSTOMER = "cancelled_by_technician_or_staff"
 TIER_UNASSIGNED = "no_technician_assigned"
 
-_EN_ROUTE_OR_LATER = (BookingStatus.EN_ROUTE, BookingStatus.IN_PROGRESS)
+_EN_ROUTE_OR_LATER = (BookingStatus.EN_ROUTE, BookingStatus.ARRIVED, BookingStatus.IN_PROGRESS)
 
 
 @dataclass(frozen=True)

@@ -583,3 +583,34 @@ def test_customer_of_other_role_cannot_see_bookings_of_strangers():
     booking = BookingFactory()
     assert bearer_client(stranger).get(f"/api/v1/bookings/{booking.pk}").status_code == 404
     assert TechnicianFactory()  # sanity: factories usable here
+
+
+def test_arrived_step_between_en_route_and_start(
+    customer, customer_client, technician, technician_client
+):
+    booking = BookingFactory(
+        customer=customer, technician=technician, deposit_paid=True, status=BookingStatus.EN_ROUTE
+    )
+    url = f"/api/v1/bookings/{booking.pk}"
+    # Only the assigned technician marks arrival; the customer is refused and nothing changes.
+    response = customer_client.post(f"{url}/arrived")
+    assert response.status_code == 409 and response.json()["code"] == "invalid_transition"
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.EN_ROUTE
+    response = technician_client.post(f"{url}/arrived", {"note": "At the gate"})
+    assert response.status_code == 200 and response.json()["status"] == "arrived"
+    # Arriving twice is a conflict, not a second history row.
+    assert technician_client.post(f"{url}/arrived").status_code == 409
+    assert technician_client.post(f"{url}/start").json()["status"] == "in_progress"
+    history = customer_client.get(f"{url}/history").json()["results"]
+    assert [(h["fromStatus"], h["toStatus"], h["note"]) for h in history] == [
+        ("en_route", "arrived", "At the gate"),
+        ("arrived", "in_progress", ""),
+    ]
+
+
+def test_arrived_only_from_en_route(technician, technician_client):
+    for status in (BookingStatus.ACCEPTED, BookingStatus.IN_PROGRESS):
+        booking = BookingFactory(technician=technician, deposit_paid=True, status=status)
+        response = technician_client.post(f"/api/v1/bookings/{booking.pk}/arrived")
+        assert response.status_code == 409 and response.json()["code"] == "invalid_transition"
+        assert Booking.objects.get(pk=booking.pk).status == status

@@ -42,10 +42,9 @@ def test_customer_fee_by_time_before_start(before_start, expected_fee, tier):
     assert quote.fee + quote.refund == booking.deposit_amount
 
 
-def test_en_route_costs_75_percent_even_days_ahead():
-    booking = BookingFactory(
-        price=Decimal("3000"), deposit_paid=True, status=BookingStatus.EN_ROUTE
-    )
+@pytest.mark.parametrize("status", [BookingStatus.EN_ROUTE, BookingStatus.ARRIVED])
+def test_en_route_or_arrived_costs_75_percent_even_days_ahead(status):
+    booking = BookingFactory(price=Decimal("3000"), deposit_paid=True, status=status)
     at = booking.scheduled_start - 72 * H
     assert cancellation_fee_for(booking=booking, cancelled_by=booking.customer, at=at) == Decimal(
         "450.00"

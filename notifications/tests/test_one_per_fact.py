@@ -101,6 +101,7 @@ def test_an_opened_dispute_notifies_each_party_once(
     [
         (BookingStatus.ACCEPTED, "technician", "customer"),
         (BookingStatus.EN_ROUTE, "technician", "customer"),
+        (BookingStatus.ARRIVED, "technician", "customer"),
         (BookingStatus.IN_PROGRESS, "technician", "customer"),
         (BookingStatus.COMPLETED, "technician", "customer"),
         (BookingStatus.CONFIRMED, "customer", "technician"),
@@ -113,6 +114,7 @@ def test_each_status_change_notifies_the_other_party_once(
     path = [
         BookingStatus.ACCEPTED,
         BookingStatus.EN_ROUTE,
+        BookingStatus.ARRIVED,
         BookingStatus.IN_PROGRESS,
         BookingStatus.COMPLETED,
     ]

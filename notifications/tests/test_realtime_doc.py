@@ -27,8 +27,10 @@ from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from bookings.services import booking_transition
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
@@ -204,6 +206,27 @@ async def test_what_the_consumer_sends_is_what_the_document_shows(
     await bob.expect("booking.status_changed")
     await alice.expect("notification.new")
 
+    # Live tracking: the technician on the way, the customer following.
+    def _set_off():
+        type(booking).objects.filter(pk=booking.pk).update(status="en_route")
+
+    await database_sync_to_async(_set_off)()
+    ids.update(bookingId=booking.pk, recordedAt=timezone.now().isoformat())
+    await alice.send(_with_ids(actions["tracking.subscribe"], ids))
+    await alice.expect("tracking.subscribed")
+    await bob.send(_with_ids(actions["location.update"], ids))
+    await bob.expect("location.ack")
+    await alice.expect("location.updated")
+
+    def _start_work():
+        fresh = type(booking).objects.get(pk=booking.pk)
+        booking_transition(booking=fresh, to="in_progress", actor=technician)
+
+    await database_sync_to_async(_start_work)()
+    await alice.expect("tracking.ended")
+    await alice.send(_with_ids(actions["tracking.unsubscribe"], ids))
+    await alice.expect("tracking.unsubscribed")
+
     def _propose():
         from bookings.services import reschedule_propose
 
@@ -219,6 +242,7 @@ async def test_what_the_consumer_sends_is_what_the_document_shows(
 
     await database_sync_to_async(_propose)()  # the live event to both parties
     await bob.expect("booking.proposal_changed")
+
     await bob.communicator.disconnect()
     await alice.expect("presence")  # bob went offline
     await alice.drain()

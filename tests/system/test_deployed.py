@@ -13,11 +13,12 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+import redis
 from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.system.conftest import BIN, PROJECT_ROOT, System
+from tests.system.conftest import BIN, PROJECT_ROOT, REDIS_URL, System
 
 CUSTOMER = "customer@dumuwaks.test"
 TECHNICIAN = "technician@dumuwaks.test"
@@ -352,3 +353,76 @@ def test_a_chat_message_sent_through_instance_a_reaches_a_socket_on_instance_b(s
         assert sent.status_code == 201, sent.text
         event = _receive(socket, until_type="message.new")
     assert "Nitafika saa nne asubuhi." in json.dumps(event)
+
+
+def test_a_position_sent_to_instance_a_reaches_the_customer_following_on_instance_b(system):
+    """Live job tracking fans out through the Redis channel layer, and its end (a REST call on instance A,
+    after commit) reaches the follower on instance B and deletes the position from Redis."""
+    customer = system.login(CUSTOMER)
+    technician = system.login(TECHNICIAN)
+    booking = _create_booking(system, customer, days_ahead=9)
+    booking_id = booking["id"]
+    # The deposit is proven elsewhere in this tier; here it is simply paid. The job's coordinates give an ETA.
+    system.sql(
+        "UPDATE bookings_booking SET deposit_paid_at = now(), latitude = -1.2921, longitude = 36.8219 "
+        "WHERE id = %s",
+        (booking_id,),
+    )
+    for action in ("accept", "en-route"):
+        response = httpx.post(
+            f"{system.web_a}/api/v1/bookings/{booking_id}/{action}",
+            headers=_bearer(technician),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+
+    with (
+        connect(system.ws_url(system.web_b, customer["access"])) as follower,
+        connect(system.ws_url(system.web_a, technician["access"])) as sender,
+    ):
+        _receive(follower, until_type="ready")
+        _receive(sender, until_type="ready")
+        follower.send(json.dumps({"action": "tracking.subscribe", "bookingId": booking_id}))
+        subscribed = _receive(follower, until_type="tracking.subscribed")
+        assert subscribed["data"] == {
+            "bookingId": booking_id,
+            "status": "en_route",
+            "position": None,
+        }
+        sender.send(
+            json.dumps(
+                {
+                    "action": "location.update",
+                    "bookingId": booking_id,
+                    "lat": -1.2800,
+                    "lng": 36.8100,
+                    "accuracy": 10,
+                    "recordedAt": timezone.now().isoformat(),
+                }
+            )
+        )
+        _receive(sender, until_type="location.ack")
+        position = _receive(follower, until_type="location.updated")["data"]
+        assert (position["bookingId"], position["lat"], position["lng"]) == (
+            booking_id,
+            -1.28,
+            36.81,
+        )
+        assert 1850 < position["distanceMeters"] < 1950 and position["etaSeconds"] >= 120
+
+        for action in ("arrived", "start"):
+            response = httpx.post(
+                f"{system.web_a}/api/v1/bookings/{booking_id}/{action}",
+                headers=_bearer(technician),
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+        ended = _receive(follower, until_type="tracking.ended")
+        assert ended["data"] == {"bookingId": booking_id, "status": "in_progress"}
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        pattern = f"{system.env['CACHE_KEY_PREFIX']}:*tracking:position:{booking_id}"
+        assert list(client.scan_iter(match=pattern)) == []
+    finally:
+        client.close()

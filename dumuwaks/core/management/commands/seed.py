@@ -194,6 +194,7 @@ STATUS_WEIGHTS = {
     "pending": 10,
     "accepted": 10,
     "en_route": 4,
+    "arrived": 2,
     "in_progress": 5,
     "completed": 8,
     "confirmed": 40,
@@ -207,7 +208,8 @@ STATUS_PATHS = {
     "pending": ["pending"],
     "accepted": ["pending", "accepted"],
     "en_route": ["pending", "accepted", "en_route"],
-    "in_progress": ["pending", "accepted", "en_route", "in_progress"],
+    "arrived": ["pending", "accepted", "en_route", "arrived"],
+    "in_progress": ["pending", "accepted", "en_route", "arrived", "in_progress"],
     "completed": ["pending", "accepted", "en_route", "in_progress", "completed"],
     "confirmed": ["pending", "accepted", "en_route", "in_progress", "completed", "confirmed"],
     "cancelled": ["pending", "accepted", "cancelled"],
@@ -218,9 +220,9 @@ STATUS_PATHS = {
     ],
 }  # fmt: skip
 DEPOSIT_PAID_STATUSES = {
-    "accepted", "en_route", "in_progress", "completed", "confirmed", "disputed", "resolved",
+    "accepted", "en_route", "arrived", "in_progress", "completed", "confirmed", "disputed", "resolved",
 }  # fmt: skip
-LIVE_STATUSES = {"en_route", "in_progress"}
+LIVE_STATUSES = {"en_route", "arrived", "in_progress"}
 FUTURE_STATUSES = {"pending", "accepted"}
 
 
