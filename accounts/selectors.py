@@ -6,14 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import (
     Exists,
     F,
     FloatField,
+    Func,
     OuterRef,
     Prefetch,
     QuerySet,
+    TextField,
     Value,
 )
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
@@ -37,7 +38,7 @@ from bookings import selectors as bookings_selectors
 from dumuwaks.core.errors import Forbidden, NotFound
 from dumuwaks.core.filtering import filter_queryset, validated_filterset
 from dumuwaks.core.permissions import is_admin, is_staff_member
-from dumuwaks.core.sql import prepared_cursor
+from dumuwaks.core.rendered_cache import RowVersion, row_version, rows_version
 from social.selectors import reviews as review_selectors
 
 EARTH_RADIUS_KM = 6371.0
@@ -63,58 +64,44 @@ def _with_profile_data(queryset: QuerySet[User]) -> QuerySet[User]:
     )
 
 
-@functools.cache
-def _access_token_user_query() -> tuple[str, list[str]]:
-    columns = [field.column for field in User._meta.concrete_fields]
-    select = ", ".join(connection.ops.quote_name(column) for column in columns)
-    table = connection.ops.quote_name(User._meta.db_table)
-    sql = f'SELECT {select} FROM {table} WHERE "id" = %s'  # noqa: S608 (identifiers from the model)
-    return sql, [field.attname for field in User._meta.concrete_fields]
-
-
 def user_for_access_token(*, user_id: int) -> User | None:
-    """The user row behind an access token, read on every authenticated request.
-
-    The ORM spent longer compiling this primary-key read than PostgreSQL spent running it, so the SQL is
-    built once from the model's fields (it follows every migration) and the row becomes a `User` through
-    `Model.from_db`, as the ORM does. No `User` column needs a database converter (a test holds that).
-    """
-    sql, field_names = _access_token_user_query()
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    return None if row is None else User.from_db(connection.alias, field_names, row)
+    """The user row behind an access token, read on every authenticated request."""
+    return User.objects.filter(pk=user_id).first()
 
 
-@functools.cache
-def _account_version_query() -> str:
-    user = User._meta.db_table
-    profiles = TechnicianProfile._meta.db_table
-    corporate = CorporateProfile._meta.db_table
-    skills = TechnicianSkill._meta.db_table
-    categories = ServiceCategory._meta.db_table
-    devices = TOTPDevice._meta.db_table
-    # Identifiers from the models only; the one parameter is the user id.
-    return f"""
-        SELECT concat_ws('/', "u"."xmin",
-            (SELECT "p"."xmin" FROM "{profiles}" "p" WHERE "p"."user_id" = "u"."id"),
-            (SELECT "c"."xmin" FROM "{corporate}" "c" WHERE "c"."user_id" = "u"."id"),
-            (SELECT string_agg("s"."xmin" || ':' || "k"."xmin", ',' ORDER BY "s"."id")
-               FROM "{skills}" "s" JOIN "{profiles}" "p" ON "p"."id" = "s"."profile_id"
-               JOIN "{categories}" "k" ON "k"."id" = "s"."category_id" WHERE "p"."user_id" = "u"."id"),
-            (SELECT string_agg("d"."xmin"::text, ',' ORDER BY "d"."id")
-               FROM "{devices}" "d" WHERE "d"."user_id" = "u"."id"))
-        FROM "{user}" "u" WHERE "u"."id" = %s
-    """  # noqa: S608
+@functools.cache  # built once: the expression is resolved afresh (copied) by every queryset using it
+def account_representation_version() -> Func:
+    """Annotation on a User queryset: the versions (`dumuwaks.core.rendered_cache`) of every row
+    `AccountUserSerializer` shows: the user, both profiles, the skills with their categories, the 2FA
+    devices."""
+    user = OuterRef("pk")
+    return Func(
+        Value("/"),
+        RowVersion("pk"),
+        row_version(TechnicianProfile.objects.filter(user_id=user)),
+        row_version(CorporateProfile.objects.filter(user_id=user)),
+        rows_version(
+            TechnicianSkill.objects.filter(profile__user_id=user), also=["category__slug"]
+        ),
+        rows_version(TOTPDevice.objects.filter(user_id=user)),
+        function="CONCAT_WS",
+        output_field=TextField(),
+    )
 
 
 def account_version(*, user_id: int) -> str | None:
-    """The version of every row `AccountUserSerializer` shows for this user (`dumuwaks.core.rendered_cache`):
-    the user, both profiles, the skills with their categories, the 2FA devices. None if there is no user."""
-    with prepared_cursor() as cursor:
-        cursor.execute(_account_version_query(), [user_id])
-        row = cursor.fetchone()
-    return None if row is None else row[0]
+    """The version of the user's account representation (`account_representation_version`); None if there
+    is no such user."""
+    versions = User.objects.filter(pk=user_id).annotate(version=account_representation_version())
+    return next(iter(versions.values_list("version", flat=True)[:1]), None)
+
+
+def user_get_with_profile_and_version(*, user_id: int) -> User | None:
+    """`user_get_with_profile` with its representation's `version`, read with it; None if there is none."""
+    users = _with_profile_data(User.objects.filter(pk=user_id)).annotate(
+        version=account_representation_version()
+    )
+    return next(iter(users[:1]), None)
 
 
 def user_get_with_profile(*, user_id: int) -> User:

@@ -12,11 +12,10 @@ waiting on a payment, paid or no longer collected; how much is due now; the paym
 
 It is the same for every viewer except the waiting payment's phone, hidden when the viewer may not see the
 customer's contacts (bookings.serializers.contacts_shown). It reads only the booking, its customer, its
-payments and its balance collection row: exactly the rows whose `xmin` versions the rendered cache's key
-(bookings/selectors.py `_representation_version_sql`), so a cached representation is never stale. A resolved
-booking also needs whether its dispute was released to the technician (then the balance is owed, README
-"Disputes"): annotated by bookings_displayed (`released_by_dispute`, else one query); the outcome is written
-in the transaction that resolves the booking and never changes, so the booking row's version covers it. Nothing here
+payments, its balance collection row and, for a resolved booking, whether its dispute was released to the
+technician (then the balance is owed, README "Disputes"; annotated by bookings_displayed as
+`released_by_dispute`, else one query): exactly the rows whose versions the rendered cache's key holds
+(bookings.selectors.booking_representation_version), so a cached representation is never stale. Nothing here
 depends on the clock: a prompt whose window passed shows as waiting until the beat job expires it (a row
 change), which is when paying again becomes possible.
 """
@@ -28,7 +27,6 @@ from decimal import Decimal
 from django.core.exceptions import ObjectDoesNotExist
 
 from bookings.models import BookingStatus
-from dumuwaks.core.representation import iso_datetime, money_string
 from payments.models import ACTIVE_PAYMENT_STATUSES, PaymentMethod, PaymentPurpose, PaymentStatus
 from payments.selectors.balances import booking_owes_price
 
@@ -149,12 +147,13 @@ def _pending_body(payment, *, show_phone: bool) -> dict:
         "method": payment.method,
         "status": payment.status,
         "phone": (payment.phone or None) if show_phone else None,
-        "expires_at": iso_datetime(payment.expires_at),
+        "expires_at": payment.expires_at,
     }
 
 
 def booking_money_summary(booking, *, show_phone: bool = True) -> dict:
-    """The `money` object of a booking's representation (snake_case; rendered camelCase).
+    """The `money` object of a booking's representation (bookings.serializers.BookingMoneySerializer
+    formats it).
 
     `show_phone`: whether the viewer may see the customer's contacts (the waiting payment's phone).
     """
@@ -179,16 +178,16 @@ def booking_money_summary(booking, *, show_phone: bool = True) -> dict:
     return {
         "currency": booking.currency,
         "deposit": {
-            "amount": money_string(booking.deposit_amount),
+            "amount": booking.deposit_amount,
             "status": deposit,
             "payment_id": _payment_id(deposit_paid, deposit_open, deposit_latest),
         },
         "balance": {
-            "amount": money_string(booking.balance_amount),
+            "amount": booking.balance_amount,
             "status": balance,
             "payment_id": _payment_id(balance_paid, balance_open, balance_latest),
         },
-        "amount_due_now": money_string(due_now),
+        "amount_due_now": due_now,
         "pending_payment": _pending_body(waiting, show_phone=show_phone) if waiting else None,
         "balance_overdue": bool(
             collection is not None and collection.overdue_at is not None and balance in _OWED

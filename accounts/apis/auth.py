@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import serializers as simplejwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 
+from accounts import selectors, services, throttles
 from accounts import serializers as s
-from accounts import services, throttles
 from accounts.jwt import RefreshToken
-from accounts.rendered import own_account
 from accounts.selectors import user_get_with_profile
 from dumuwaks.core import rendered_cache
 from dumuwaks.core.client_ip import client_ip
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.openapi import error_responses
+from dumuwaks.core.renderers import PreRendered
 
 TAG = ["auth"]
 SENT_IF_EXISTS = "If an account with that email exists, we have sent it an email. Check your inbox."
@@ -27,6 +30,34 @@ SENT_IF_EXISTS = "If an account with that email exists, we have sent it an email
 
 def _user_payload(user) -> dict:
     return s.AccountUserSerializer(user_get_with_profile(user_id=user.pk)).data
+
+
+@functools.cache
+def _account_fingerprint() -> str:
+    return rendered_cache.representation_fingerprint(s.AccountUserSerializer)
+
+
+def _account_key(user_id: int, version: str) -> str:
+    return f"account:{_account_fingerprint()}:{user_id}:{version}"
+
+
+def _own_account_rendered(user) -> bytes:
+    """GET /auth/me through the rendered cache (`dumuwaks.core.rendered_cache`): the app asks for it on
+    every start. The user behind the token exists (authentication read it)."""
+    version = selectors.account_version(user_id=user.pk)
+
+    def build(missing: list[int]) -> dict[int, tuple[str, bytes]]:
+        account = selectors.user_get_with_profile_and_version(user_id=user.pk)
+        if account is None:
+            return {}
+        body = rendered_cache.render(s.AccountUserSerializer(account).data)
+        return {user.pk: (_account_key(user.pk, account.version), body)}
+
+    keys = {user.pk: _account_key(user.pk, version)} if version is not None else {}
+    found = rendered_cache.rendered(keys, build)
+    if user.pk not in found:
+        raise NotAuthenticated()
+    return found[user.pk]
 
 
 class _PublicApi(APIView):
@@ -121,11 +152,7 @@ class MeApi(APIView):
         responses={200: s.AccountUserSerializer, **error_responses(401)},
     )
     def get(self, request):
-        if rendered_cache.usable():
-            account = own_account(user=request.user)
-            if account is not None:
-                return Response(account)
-        return Response(_user_payload(request.user))
+        return Response(PreRendered(_own_account_rendered(request.user)))
 
     @extend_schema(
         tags=TAG,

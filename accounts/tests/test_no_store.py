@@ -5,7 +5,6 @@ import pytest
 from django.core import mail
 from django.core.cache import cache
 
-from accounts.rendered import REPRESENTATION_SCHEMA
 from accounts.services import two_factor_enable, two_factor_setup
 from accounts.tests.conftest import current_totp
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -94,7 +93,7 @@ def test_me_from_the_rendered_cache(settings):
     assert_no_store(client.get("/api/v1/auth/me"), 200)
     # Serve a marked rendering, so the answer below is the cached path's.
     redis = cache._cache.get_client()
-    key = f"{cache.key_prefix}*account-json:{REPRESENTATION_SCHEMA}:{user.pk}:*"
+    key = f"{cache.key_prefix}*account:*:{user.pk}:*"
     (stored,) = redis.keys(key)
     redis.set(stored, cache._cache._serializer.dumps(b'{"served":"from cache"}'))
     cached = client.get("/api/v1/auth/me")

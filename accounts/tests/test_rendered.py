@@ -17,7 +17,6 @@ from accounts.models import (
     TechnicianSkill,
     User,
 )
-from accounts.rendered import REPRESENTATION_SCHEMA
 from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory, UserFactory
 from conftest import bearer_client
 
@@ -93,7 +92,7 @@ def test_a_cached_account_is_served_from_the_cache(settings):
     assert len(queries.captured_queries) == 2  # the user behind the token; the version
     # The stored rendering is what the endpoint answers with (the count alone matches building it).
     redis = cache._cache.get_client()
-    key = f"{cache.key_prefix}*account-json:{REPRESENTATION_SCHEMA}:{user.pk}:*"
+    key = f"{cache.key_prefix}*account:*:{user.pk}:*"
     (stored,) = redis.keys(key)
     redis.set(stored, cache._cache._serializer.dumps(b'{"served":"from cache"}'))
     assert client.get("/api/v1/auth/me").json() == {"served": "from cache"}

@@ -10,9 +10,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role, ServiceCategory, User
-from bookings import list_cache, selectors, serializers
+from bookings import selectors, serializers
 from bookings.errors import BookingNotFound, InvalidBooking
 from bookings.models import BookingStatus
+from bookings.rendering import bookings_rendered
 from bookings.services import (
     booking_cancel,
     booking_create,
@@ -21,10 +22,11 @@ from bookings.services import (
     cancellation_quote,
     dispute_open,
 )
-from dumuwaks.core import rendered_cache
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.ordering import camel_orderings
+from dumuwaks.core.pagination import PageWithTotal
+from dumuwaks.core.renderers import PreRendered, PreRenderedPage
 
 
 def _booking_for(request, pk: int):
@@ -70,17 +72,15 @@ class BookingListCreateApi(GenericAPIView):
             available=params["available"],
             ordering=params["ordering"],
         )
-        if rendered_cache.usable():
-            return Response(
-                list_cache.booking_page(request=request, filters=filters, paginator=self.paginator)
-            )
-        page = self.paginate_queryset(
-            selectors.bookings_displayed(selectors.booking_list(filters=filters))
+        rows = PageWithTotal(
+            selectors.booking_list_versions(filters=filters),
+            count_queryset=selectors.booking_list(filters=filters),
+            window=self.paginator.expected_window(request),
         )
-        data = serializers.BookingOutputSerializer(
-            page, many=True, context={"request": request}
-        ).data
-        return self.get_paginated_response(data)
+        page = self.paginate_queryset(rows)
+        envelope = self.get_paginated_response([]).data
+        del envelope["results"]
+        return Response(PreRenderedPage(envelope, bookings_rendered(page, request=request)))
 
     @extend_schema(
         request=serializers.BookingCreateInputSerializer,
@@ -130,12 +130,11 @@ _UPDATE_DESCRIPTION = (
 class BookingDetailApi(APIView):
     @extend_schema(responses={200: serializers.BookingOutputSerializer, **error_responses(404)})
     def get(self, request, pk: int):
-        if rendered_cache.usable():
-            cached = list_cache.booking_detail(request=request, booking_id=pk)
-            if cached is None:
-                raise BookingNotFound()
-            return Response(cached)
-        return _render(request, _booking_for(request, pk))
+        row = selectors.booking_version_for_user(user=request.user, booking_id=pk)
+        rendered = bookings_rendered([row] if row else [], request=request)
+        if not rendered:
+            raise BookingNotFound()
+        return Response(PreRendered(rendered[0]))
 
     def _update(self, request, pk: int, *, partial: bool):
         booking = _booking_for(request, pk)

@@ -274,6 +274,7 @@ def test_technician_and_staff_lists_run_constant_queries(
         BookingFactory.create_batch(n, technician=technician)
     client = support_client if viewer == "staff" else technician_client
     query = "?available=true&pageSize=100" if viewer == "available" else "?pageSize=100"
+    # the user, the page's versions and total; not cached yet: the bookings and their payments
     with django_assert_max_num_queries(4):
         response = client.get(f"/api/v1/bookings{query}")
     assert response.json()["count"] == n

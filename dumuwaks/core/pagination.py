@@ -8,6 +8,47 @@ class StandardPagination(PageNumberPagination):
     page_size_query_param = "pageSize"
     max_page_size = 100
 
+    def expected_window(self, request) -> tuple[int, int]:
+        """(offset, limit) of the page the request asks for, guessing page 1 for what the paginator will
+        refuse or resolve later ("last", garbage, a page past any end)."""
+        size = self.get_page_size(request)
+        try:
+            number = max(int(request.query_params.get(self.page_query_param) or 1), 1)
+        except ValueError:
+            number = 1
+        offset = (number - 1) * size
+        return (offset if offset < 2**63 else 0), size
+
+
+class PageWithTotal:
+    """An object list for Django's Paginator whose rows carry the total (a `total` window annotation,
+    `COUNT(*) OVER ()`), so a page costs one query instead of a COUNT and the page.
+
+    `count()` runs the query for the expected page; the paginator then slices that same page from it. A
+    page past the end returns no rows and so no total: only then does `count_queryset` count.
+    """
+
+    def __init__(self, queryset, *, count_queryset, window: tuple[int, int]):
+        self._queryset = queryset
+        self._count_queryset = count_queryset
+        self._offset, self._limit = window
+        self._rows: list | None = None
+
+    def _expected_page(self) -> list:
+        if self._rows is None:
+            self._rows = list(self._queryset[self._offset : self._offset + self._limit])
+        return self._rows
+
+    def count(self) -> int:
+        rows = self._expected_page()
+        return rows[0].total if rows else self._count_queryset.count()
+
+    def __getitem__(self, window: slice) -> list:
+        start, stop = window.start or 0, window.stop
+        if start == self._offset and stop <= self._offset + self._limit:
+            return self._expected_page()[: stop - start]
+        return list(self._queryset[start:stop])
+
 
 class CreatedCursorPagination(CursorPagination):
     """Stable paging for append-heavy streams (chat messages): newest first, `cursor` + `pageSize`."""

@@ -87,12 +87,6 @@ DATABASES = {
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
     "DB_CONNECT_TIMEOUT", default=5
 )
-# Hand-written hot reads (dumuwaks/core/sql.py) become prepared statements after this many runs on a
-# connection; Django's own queries are bound on the client and never prepared. Empty turns it off.
-_PREPARE_THRESHOLD = env.str("DB_PREPARE_THRESHOLD", default="5")
-DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
-    int(_PREPARE_THRESHOLD) if _PREPARE_THRESHOLD else None
-)
 # Under ASGI every request may run on a different thread, so Django's per-thread persistent connections
 # would pile up; psycopg's pool (Django >= 5.1) bounds them per process instead. DB_POOL_MAX_SIZE=0 turns
 # the pool off (e.g. behind PgBouncer in transaction mode).
@@ -110,8 +104,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for admin URL fields (transitional setting)
 
-# The hottest reads (GET /bookings, /bookings/:id, /auth/me) keep their rendered JSON in the cache this long,
-# keyed by the versions of the rows it shows, so never stale (dumuwaks/core/rendered_cache.py); 0 = off.
+# The hottest reads (GET /bookings, /bookings/:id, /auth/me) keep each row's rendered JSON in the cache this
+# long, keyed by the versions of the rows it shows, so never stale (dumuwaks/core/rendered_cache.py); 0 = off.
 RENDERED_CACHE_SECONDS = env.int("RENDERED_CACHE_SECONDS", default=900)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

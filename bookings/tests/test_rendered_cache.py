@@ -1,8 +1,6 @@
-"""GET /bookings from the representation cache: the same bytes as rendering from the database, never stale.
-
-These tests commit (`transaction=True`): the cache is used only outside an open transaction, where every
-row version has its own `xmin`. The other list tests run inside the test transaction, on the uncached
-path, and the equality tests here hold the two paths to the same output.
+"""GET /bookings and GET /bookings/:id through the representation cache: the same bytes as rendering
+without it, never stale, and right inside transactions too (these tests run inside the test transaction,
+as every API test does, except the few that commit on purpose).
 """
 
 from datetime import timedelta
@@ -10,20 +8,22 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.db import transaction
 from django.utils import timezone
+from rest_framework import serializers as drf_serializers
 
 from accounts.models import ServiceCategory, User
 from accounts.tests.factories import ServiceCategoryFactory, UserFactory
-from bookings import list_cache, selectors
-from bookings.models import Booking, BookingStatus
-from bookings.tests.factories import BookingFactory
+from bookings import rendering, selectors
+from bookings.models import Booking, BookingStatus, DisputeOutcome, DisputeStatus
+from bookings.serializers import BookingOutputSerializer
+from bookings.tests.factories import BookingFactory, DisputeFactory
 from conftest import bearer_client
 from dumuwaks.core import rendered_cache
+from payments import money_summary
 from payments.models import BalanceCollection, Payment, PaymentPurpose, PaymentStatus
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _body(client, query, settings, *, cached: bool):
@@ -40,8 +40,8 @@ def _assert_paths_agree(client, query, settings):
     assert again == uncached, query
 
 
-def _cached_keys() -> list[str]:
-    return [key for key in cache._cache.get_client().keys(f"{cache.key_prefix}*booking-json*")]
+def _cached_keys() -> list[bytes]:
+    return list(cache._cache.get_client().keys(f"{cache.key_prefix}*:booking:*"))
 
 
 def _with_money_history(bookings) -> None:
@@ -133,16 +133,17 @@ def test_cached_pages_equal_pages_rendered_from_the_database(settings):
     assert _cached_keys()
 
 
-def test_a_cached_page_costs_the_user_row_and_one_page_query(settings):
+def test_a_cached_page_costs_the_user_row_and_one_page_query(django_assert_num_queries):
     customer = UserFactory()
     BookingFactory.create_batch(25, customer=customer)
     client = bearer_client(customer)
-    client.get("/api/v1/bookings?pageSize=25")
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/v1/bookings?pageSize=25")
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == 25
-    assert len(queries.captured_queries) == 2  # the user behind the token; the page with its total
+    # the user; the page; the bookings not cached yet; their payments
+    with django_assert_num_queries(4):
+        first = client.get("/api/v1/bookings?pageSize=25")
+    with django_assert_num_queries(2):  # the user behind the token; the page's versions and total
+        again = client.get("/api/v1/bookings?pageSize=25")
+    assert len(again.json()["results"]) == 25
+    assert again.content == first.content
 
 
 def test_any_change_to_the_rows_shown_is_visible_on_the_next_read(settings):
@@ -184,26 +185,27 @@ def test_each_viewer_gets_the_contacts_they_may_see(settings):
     assert as_technician["results"][0]["customer"]["phoneNumber"] is None
 
 
-def test_not_used_inside_a_transaction_or_when_switched_off(settings):
-    assert rendered_cache.usable()
-    with transaction.atomic():
-        assert not rendered_cache.usable()
-    settings.RENDERED_CACHE_SECONDS = 0
-    assert not rendered_cache.usable()
+def test_the_cache_is_on_in_tests_inside_the_test_transaction(settings):
+    """The authorization matrix, the abuse tests and the fuzzing run through the cache as production does."""
+    assert settings.RENDERED_CACHE_SECONDS > 0 and transaction.get_connection().in_atomic_block
+    booking = BookingFactory()
+    bearer_client(booking.customer).get(f"/api/v1/bookings/{booking.pk}")
+    assert len(_cached_keys()) == 1
 
 
-def test_a_booking_deleted_between_the_two_queries_is_left_out(settings, rf):
+def test_a_booking_deleted_between_the_two_queries_is_left_out(rf):
     kept, gone = BookingFactory.create_batch(2)
     staff = UserFactory(role="support", is_staff=True)
-    rows = selectors.booking_list_rows(
-        filters=selectors.BookingListFilters(user=staff, ordering="created_at"), offset=0, limit=20
+    rows = list(
+        selectors.booking_list_versions(
+            filters=selectors.BookingListFilters(user=staff, ordering="created_at")
+        )
     )
     assert [row.id for row in rows] == [kept.pk, gone.pk]
-    assert [row.total for row in rows] == [2, 2]
     gone.delete()
     request = rf.get("/api/v1/bookings")
     request.user = staff
-    rendered = list_cache._rendered(rows, request=request)
+    rendered = rendering.bookings_rendered(rows, request=request)
     assert len(rendered) == 1 and f'"id":{kept.pk},'.encode() in rendered[0]
 
 
@@ -228,7 +230,7 @@ def test_the_detail_comes_from_the_same_cache_with_the_same_rules(settings):
     (stored,) = [
         key
         for key in _cached_keys()
-        if f":booking-json:{list_cache.REPRESENTATION_SCHEMA}:{booking.pk}:".encode() in key
+        if f":booking:{rendering.fingerprint()}:{booking.pk}:".encode() in key
     ]
     cache._cache.get_client().set(
         stored, cache._cache._serializer.dumps(b'{"served":"from cache"}')
@@ -296,17 +298,16 @@ def test_a_change_to_the_bookings_money_is_visible_on_the_next_read(settings):
     assert money()["nextAction"] == "pay_balance"
 
 
-def test_the_key_names_every_payment_of_the_booking(settings):
+def _version(booking) -> str:
+    (row,) = selectors.booking_list_versions(
+        filters=selectors.BookingListFilters(user=booking.customer)
+    )
+    return row.version
+
+
+def test_the_key_names_every_payment_of_the_booking():
     booking = BookingFactory()
-
-    def version() -> str:
-        (row,) = selectors.booking_list_rows(
-            filters=selectors.BookingListFilters(user=booking.customer), offset=0, limit=5
-        )
-        return row.version
-
-    assert version().endswith(".-.-")  # no payments, no balance collection
-    seen = {version()}
+    seen = {_version(booking)}
     for _ in range(40):  # many attempts: the key changes with each and stays short
         Payment.objects.create(
             booking=booking,
@@ -315,6 +316,92 @@ def test_the_key_names_every_payment_of_the_booking(settings):
             amount=booking.deposit_amount,
             status=PaymentStatus.FAILED,
         )
-        seen.add(version())
+        seen.add(_version(booking))
     assert len(seen) == 41
-    assert max(len(v) for v in seen) < 120
+    assert max(len(v) for v in seen) < 200
+
+
+def test_a_row_updated_twice_in_one_transaction_gets_two_versions():
+    """Inside one transaction a row keeps its `xmin`; its `ctid` still moves with every update."""
+    booking = BookingFactory()
+    seen = {_version(booking)}
+    for title in ("Leak", "Leak under the sink", "Leak"):  # back to an earlier content, too
+        Booking.objects.filter(pk=booking.pk).update(title=title)
+        seen.add(_version(booking))
+    assert len(seen) == 4
+
+
+def test_a_resolved_disputes_outcome_shows_in_money():
+    """`money` reads the booking's dispute (released to the technician: the balance is owed)."""
+    dispute = DisputeFactory(
+        status=DisputeStatus.RESOLVED,
+        outcome=DisputeOutcome.FULL_REFUND,
+        resolved_at=timezone.now(),
+    )
+    booking = dispute.booking
+    Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.RESOLVED)
+    client = bearer_client(booking.customer)
+
+    def balance():
+        return client.get(f"/api/v1/bookings/{booking.pk}").json()["money"]["balance"]["status"]
+
+    assert balance() == "not_collected"
+    # The dispute's row alone changes (the booking row does not): its version is in the key.
+    type(dispute).objects.filter(pk=dispute.pk).update(outcome=DisputeOutcome.RELEASE_TO_TECHNICIAN)
+    assert balance() in ("due", "requesting")
+
+
+class _WithANewField(BookingOutputSerializer):
+    reference = drf_serializers.CharField(source="number")
+
+    class Meta(BookingOutputSerializer.Meta):
+        fields = [*BookingOutputSerializer.Meta.fields, "reference"]
+
+
+def test_a_new_serializer_field_changes_every_key(monkeypatch):
+    """The key holds a fingerprint derived from the serializer: a deploy with a changed representation
+    never serves the old one, and nobody bumps a number."""
+    booking = BookingFactory()
+    client = bearer_client(booking.customer)
+    url = f"/api/v1/bookings/{booking.pk}"
+    assert "reference" not in client.get(url).json()
+    before = rendering.fingerprint()
+    assert before == rendered_cache.representation_fingerprint(
+        BookingOutputSerializer, modules=[money_summary]
+    )  # the same code gives the same fingerprint
+
+    monkeypatch.setattr(rendering, "BookingOutputSerializer", _WithANewField)
+    rendering.fingerprint.cache_clear()
+    try:
+        assert rendering.fingerprint() != before
+        assert client.get(url).json()["reference"] == booking.number
+        assert client.get("/api/v1/bookings").json()["results"][0]["reference"] == booking.number
+    finally:
+        rendering.fingerprint.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_version_is_never_served():
+    """What a rolled-back transaction stored stays under versions nothing can have again."""
+    booking = BookingFactory(title="Leak")
+    client = bearer_client(booking.customer)
+    url = f"/api/v1/bookings/{booking.pk}"
+    assert client.get(url).json()["title"] == "Leak"
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        Booking.objects.filter(pk=booking.pk).update(title="Burst pipe")
+        assert (
+            client.get(url).json()["title"] == "Burst pipe"
+        )  # stored under the uncommitted version
+        with transaction.atomic():  # a savepoint, rolled back with the rest
+            Booking.objects.filter(pk=booking.pk).update(title="Flood")
+            assert client.get(url).json()["title"] == "Flood"
+        raise Rollback
+    assert client.get(url).json()["title"] == "Leak"
+    assert client.get("/api/v1/bookings").json()["results"][0]["title"] == "Leak"
+    Booking.objects.filter(pk=booking.pk).update(title="Dripping tap")  # a new commit
+    assert client.get(url).json()["title"] == "Dripping tap"
+    assert len(_cached_keys()) >= 4
