@@ -28,11 +28,13 @@ from bookings.errors import LocationTooFrequent, TrackingForbidden, TrackingNotA
 from bookings.eta import eta_from
 from bookings.models import TRACKING_STATUSES, Booking, BookingStatus
 from bookings.selectors.tracking import position_key, tracked_booking
-from dumuwaks.core.representation import iso_datetime
 from dumuwaks.core.side_effects import group_send_after_commit
 from notifications.realtime import booking_tracking_group, server_event
 
 logger = logging.getLogger(__name__)
+
+# Times in socket events are formatted as the REST API formats them (ISO 8601, Africa/Nairobi).
+_ISO_DATETIME = serializers.DateTimeField()
 
 MIN_UPDATE_INTERVAL_SECONDS = 5
 POSITION_TTL_SECONDS = 300
@@ -102,7 +104,7 @@ def _followers_view(*, booking: Booking, position: dict) -> dict:
         "accuracy": position.get("accuracy"),
         "heading": position.get("heading"),
         "speed": position.get("speed"),
-        "recorded_at": iso_datetime(recorded_at),
+        "recorded_at": _ISO_DATETIME.to_representation(recorded_at),
         "distance_meters": None,
         "eta_seconds": None,
         "eta_at": None,
@@ -119,7 +121,7 @@ def _followers_view(*, booking: Booking, position: dict) -> dict:
         data.update(
             distance_meters=eta.distance_m,
             eta_seconds=eta.eta_seconds,
-            eta_at=iso_datetime(eta.eta_at),
+            eta_at=_ISO_DATETIME.to_representation(eta.eta_at),
         )
     return data
 
