@@ -148,6 +148,23 @@ def task_outbox():
     outbox.release()
 
 
+@pytest.fixture
+def domain_events(monkeypatch):
+    """Every domain event published in the test, as `(name, payload)` in order, with the real subscribers
+    set aside: the test is about what a service announces, not about the other apps' reactions."""
+    from collections import defaultdict
+
+    from dumuwaks.core import events, side_effects
+
+    received: list[tuple[str, dict]] = []
+    monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
+    for event_type in events.CATALOGUE.values():
+        side_effects.subscribe(
+            event_type, lambda event: received.append((event.name, event.payload()))
+        )
+    return received
+
+
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")

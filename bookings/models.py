@@ -4,6 +4,7 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, Ra
 from django.db import models
 
 from bookings.errors import DepositNotPaid
+from dumuwaks.core import events
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
@@ -261,7 +262,7 @@ BOOKING_MACHINE = register(
         guards=_booking_guards(),
         history_model=BookingStatusHistory,
         history_fk="booking",
-        event="booking.status_changed",
+        event=events.BookingStatusChanged,
         event_id_name="booking_id",
     )
 )
@@ -587,7 +588,7 @@ PROPOSAL_MACHINE = register(
         },
         history_model=BookingProposalHistory,
         history_fk="proposal",
-        event="booking.proposal_changed",
+        event=events.BookingProposalChanged,
         event_id_name="proposal_id",
     )
 )

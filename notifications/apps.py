@@ -6,6 +6,6 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications and chat"
 
     def ready(self):
-        from notifications import producers
+        from notifications import events
 
-        producers.register()
+        events.subscribe_all()

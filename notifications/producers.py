@@ -1,32 +1,7 @@
-"""Domain events → notifications and live updates.
+"""The notification work behind the domain events that notifications react to (notifications/events.py).
 
-`register()` (called from NotificationsConfig.ready) subscribes the `on_*` handlers. Handlers run after the
-publisher's commit and only push socket events or enqueue tasks (ids only); the `*_notify` functions run
-inside those tasks, re-read the rows, choose the type that is true for each recipient now
-(`notifications.wording`) and call `notify`.
-
-One fact, one notification per person. Who hears what:
-- booking.created: the technician it was made for (a job request);
-- booking.status_changed: both parties get the live `booking.status_changed` event; the notification goes
-  to the parties other than the actor (both for timer-driven changes and staff actions), except for
-  disputed/resolved, which dispute.opened / dispute.resolved announce;
-- booking.deposit_paid: the assigned technician (the job can now be accepted);
-- booking.proposal_changed (a reschedule proposal, quote or change order moved a step): the live
-  `booking.proposal_changed` event to the booking's parties (a quote: the customer and its technician);
-  the notification to the one who answers a new proposal or would have answered a withdrawn one, to the
-  proposer of an answered one, to both for an expired one (booking_proposal_notify);
-- payment.succeeded / payment.failed: the payer, worded for the booking's state (a deposit waits for a
-  technician; money for a closed or already-paid booking is refunded; no "try again" once pointless);
-- payment.balance_reminder: the customer, while the balance is unpaid (a prompt waits on the phone, or pay in
-  the app); payment.balance_overdue: the customer and the technician (support follows it up);
-- payout.paid / payout.failed: the recipient (a technician's payout, or a customer's refund);
-- review.created: the reviewee; social.mentioned: the person mentioned; support.ticket_assigned: the
-  agent; support.ticket_replied: the ticket's creator (unless they wrote the reply; internal notes never);
-  support.ticket_escalated: the agent holding the ticket and every administrator; support.ticket_waiting
-  (an urgent ticket no agent has room for, once per ticket): every support agent and administrator;
-- dispute.opened / dispute.resolved: both booking parties;
-- a new chat message: every other participant who has no open socket (presence) gets `message.received`,
-  at most one unread alert per conversation per 30 minutes.
+The `*_notify` functions run inside the tasks those handlers enqueue (ids only): they re-read the rows,
+choose the type that is true for each recipient now (`notifications.wording`) and call `notify`.
 """
 
 from __future__ import annotations
@@ -39,7 +14,6 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from bookings.models import Booking, BookingProposal, ProposalKind, ProposalStatus
-from dumuwaks.core.side_effects import enqueue_after_commit, subscribe
 from notifications.models import ConversationParticipant, Message, Notification
 from notifications.realtime import send_to_user_after_commit
 from notifications.wording import (
@@ -61,12 +35,6 @@ logger = logging.getLogger(__name__)
 MESSAGE_ALERT_COALESCE = timedelta(minutes=30)
 
 
-def _tasks():
-    from notifications import tasks
-
-    return tasks
-
-
 def _booking(booking_id):
     return Booking.objects.select_related("customer", "technician").filter(pk=booking_id).first()
 
@@ -85,13 +53,12 @@ def _parties(booking) -> list[int]:
     return [uid for uid in (booking.customer_id, booking.technician_id) if uid]
 
 
-# --- handlers (run after the publisher's commit) -----------------------------------------------------------------
-
-
-def on_booking_status_changed(*, booking_id, from_status=None, to_status=None, actor_id=None, **_):
+def booking_status_changed_push(*, booking_id, from_status, to_status, actor_id) -> bool:
+    """The live `booking.status_changed` socket event to both parties (the handler calls it after commit).
+    False when the booking is gone."""
     booking = _booking(booking_id)
     if booking is None:
-        return
+        return False
     event = {
         "booking_id": booking.pk,
         "booking_number": booking.number,
@@ -101,16 +68,15 @@ def on_booking_status_changed(*, booking_id, from_status=None, to_status=None, a
     }
     for user_id in _parties(booking):
         send_to_user_after_commit(user_id, "booking.status_changed", event)
-    enqueue_after_commit(
-        _tasks().booking_status_changed_notify, booking.pk, from_status, to_status, actor_id
-    )
+    return True
 
 
-def on_booking_proposal_changed(*, proposal_id, to_status=None, actor_id=None, **_):
-    """PROPOSAL_MACHINE's event (and the creation's, from_status ""): payload ids and statuses only."""
+def booking_proposal_changed_push(*, proposal_id, to_status, actor_id) -> str | None:
+    """The live `booking.proposal_changed` socket event to the booking's parties (a quote: the customer and its
+    technician); returns the status to notify about, None when the proposal is gone."""
     proposal = BookingProposal.objects.select_related("booking").filter(pk=proposal_id).first()
     if proposal is None:
-        return
+        return None
     booking = proposal.booking
     status = to_status or proposal.status
     event = {
@@ -128,92 +94,7 @@ def on_booking_proposal_changed(*, proposal_id, to_status=None, actor_id=None, *
         ):
             continue  # another technician's quote is between them and the customer
         send_to_user_after_commit(user_id, "booking.proposal_changed", event)
-    enqueue_after_commit(_tasks().booking_proposal_notify, proposal.pk, status, actor_id)
-
-
-def on_booking_created(*, booking_id, **_):
-    enqueue_after_commit(_tasks().booking_created_notify, booking_id)
-
-
-def on_booking_deposit_paid(*, booking_id, **_):
-    enqueue_after_commit(_tasks().booking_deposit_paid_notify, booking_id)
-
-
-def on_payment_succeeded(*, payment_id, booking_id=None, **_):
-    enqueue_after_commit(_tasks().payment_result_notify, payment_id, booking_id, True)
-
-
-def on_payment_failed(*, payment_id, booking_id=None, **_):
-    enqueue_after_commit(_tasks().payment_result_notify, payment_id, booking_id, False)
-
-
-def on_payment_balance_reminder(*, booking_id, **_):
-    enqueue_after_commit(_tasks().balance_reminder_notify, booking_id)
-
-
-def on_payment_balance_overdue(*, booking_id, ticket_id=None, **_):
-    enqueue_after_commit(_tasks().balance_overdue_notify, booking_id, ticket_id)
-
-
-def on_payout_paid(*, payout_id, **_):
-    enqueue_after_commit(_tasks().payout_paid_notify, payout_id)
-
-
-def on_payout_failed(*, payout_id, **_):
-    enqueue_after_commit(_tasks().payout_failed_notify, payout_id)
-
-
-def on_review_created(*, review_id, **_):
-    enqueue_after_commit(_tasks().review_created_notify, review_id)
-
-
-def on_social_mentioned(*, post_id, user_id, **_):
-    enqueue_after_commit(_tasks().social_mentioned_notify, post_id, user_id)
-
-
-def on_support_ticket_assigned(*, ticket_id, agent_id=None, **_):
-    enqueue_after_commit(_tasks().support_ticket_assigned_notify, ticket_id, agent_id)
-
-
-def on_support_ticket_replied(*, ticket_id, message_id=None, **_):
-    enqueue_after_commit(_tasks().support_ticket_replied_notify, ticket_id, message_id)
-
-
-def on_support_ticket_escalated(*, ticket_id, **_):
-    enqueue_after_commit(_tasks().support_ticket_escalated_notify, ticket_id)
-
-
-def on_support_ticket_waiting(*, ticket_id, **_):
-    enqueue_after_commit(_tasks().support_ticket_waiting_notify, ticket_id)
-
-
-def on_dispute_opened(*, dispute_id=None, booking_id, **_):
-    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.opened", dispute_id)
-
-
-def on_dispute_resolved(*, dispute_id=None, booking_id, **_):
-    enqueue_after_commit(_tasks().dispute_notify, booking_id, "dispute.resolved", dispute_id)
-
-
-def register() -> None:
-    subscribe("booking.created", on_booking_created)
-    subscribe("booking.status_changed", on_booking_status_changed)
-    subscribe("booking.deposit_paid", on_booking_deposit_paid)
-    subscribe("booking.proposal_changed", on_booking_proposal_changed)
-    subscribe("payment.succeeded", on_payment_succeeded)
-    subscribe("payment.failed", on_payment_failed)
-    subscribe("payment.balance_reminder", on_payment_balance_reminder)
-    subscribe("payment.balance_overdue", on_payment_balance_overdue)
-    subscribe("payout.paid", on_payout_paid)
-    subscribe("payout.failed", on_payout_failed)
-    subscribe("review.created", on_review_created)
-    subscribe("social.mentioned", on_social_mentioned)
-    subscribe("support.ticket_assigned", on_support_ticket_assigned)
-    subscribe("support.ticket_replied", on_support_ticket_replied)
-    subscribe("support.ticket_escalated", on_support_ticket_escalated)
-    subscribe("support.ticket_waiting", on_support_ticket_waiting)
-    subscribe("dispute.opened", on_dispute_opened)
-    subscribe("dispute.resolved", on_dispute_resolved)
+    return status
 
 
 # --- work done inside tasks --------------------------------------------------------------------------------------

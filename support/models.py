@@ -194,8 +194,6 @@ TICKET_MACHINE = register(
         },
         history_model=TicketStatusHistory,
         history_fk="ticket",
-        event="support.ticket_status_changed",
-        event_id_name="ticket_id",
     )
 )
 

@@ -67,6 +67,7 @@ from bookings.services.bookings import (
     booking_transition,
     lock_booking,
 )
+from dumuwaks.core import events
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.idempotency import IdempotencyKeyReused
 from dumuwaks.core.money import to_decimal
@@ -209,11 +210,12 @@ def _create(
             )
             # Announced like every later step (the machine's event and payload).
             publish_after_commit(
-                "booking.proposal_changed",
-                proposal_id=proposal.pk,
-                from_status="",
-                to_status=str(ProposalStatus.OPEN),
-                actor_id=actor.pk,
+                events.BookingProposalChanged(
+                    proposal_id=proposal.pk,
+                    from_status="",
+                    to_status=str(ProposalStatus.OPEN),
+                    actor_id=actor.pk,
+                )
             )
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)

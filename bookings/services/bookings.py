@@ -46,6 +46,7 @@ from bookings.selectors import (
 )
 from bookings.services.cancellation import cancellation_fee_for
 from bookings.services.tracking import booking_tracking_end_after_commit
+from dumuwaks.core import events
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.core.state_machine import Guard, TransitionContext, status_history_append, transition
@@ -209,7 +210,7 @@ def booking_create(
             to_status=BookingStatus.PENDING,
             actor=customer,
         )
-        publish_after_commit("booking.created", booking_id=booking.pk)
+        publish_after_commit(events.BookingCreated(booking_id=booking.pk))
     return booking
 
 
@@ -378,7 +379,7 @@ def booking_mark_deposit_paid(*, booking_id: int, paid_at: datetime | None = Non
             return booking
         booking.deposit_paid_at = paid_at or timezone.now()
         booking.save(update_fields=["deposit_paid_at", "updated_at"])
-        publish_after_commit("booking.deposit_paid", booking_id=booking.pk)
+        publish_after_commit(events.BookingDepositPaid(booking_id=booking.pk))
         _accept_quoted_if_paid(booking)
     return booking
 

@@ -30,6 +30,7 @@ from bookings.models import (
     DisputeStatus,
 )
 from bookings.services.bookings import booking_transition, lock_booking
+from dumuwaks.core import events
 from dumuwaks.core.errors import Forbidden, InvalidTransition
 from dumuwaks.core.money import to_decimal
 from dumuwaks.core.permissions import is_staff_member
@@ -75,7 +76,7 @@ def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Di
         booking_transition(
             booking=locked, to=BookingStatus.DISPUTED, actor=opened_by, note=reason.strip()
         )
-        publish_after_commit("dispute.opened", dispute_id=dispute.pk, booking_id=locked.pk)
+        publish_after_commit(events.DisputeOpened(dispute_id=dispute.pk, booking_id=locked.pk))
     return dispute
 
 
@@ -181,6 +182,6 @@ def dispute_resolve(
                 actor=actor,
                 note=f"Dispute resolved: {outcome}.",
             )
-        publish_after_commit("dispute.resolved", dispute_id=dispute.pk, booking_id=booking.pk)
+        publish_after_commit(events.DisputeResolved(dispute_id=dispute.pk, booking_id=booking.pk))
     dispute.resolved_by_id = actor.pk
     return dispute

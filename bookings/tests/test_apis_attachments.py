@@ -82,7 +82,7 @@ def test_customer_attaches_their_own_uploads(customer, customer_client, service_
 
 @pytest.mark.parametrize("kind", FOREIGN)
 def test_create_refuses_attachments_that_are_not_the_customers_uploads(
-    kind, customer, customer_client, technician, other_customer, service_category, event_spy
+    kind, customer, customer_client, technician, other_customer, service_category, domain_events
 ):
     ref = _foreign_ref(
         kind, customer=customer, technician=technician, other_customer=other_customer
@@ -96,7 +96,7 @@ def test_create_refuses_attachments_that_are_not_the_customers_uploads(
     else:  # someone else's upload answers exactly like one that does not exist
         assert body["code"] == "invalid_media" and list(body["fields"]) == ["attachments"]
     assert not Booking.objects.exists()
-    assert event_spy == []
+    assert domain_events == []
 
 
 def test_customer_replaces_attachments_with_their_own_uploads(customer, customer_client):

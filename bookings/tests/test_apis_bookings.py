@@ -43,7 +43,7 @@ def test_customer_creates_booking_with_a_technician(
     technician,
     service_category,
     django_capture_on_commit_callbacks,
-    event_spy,
+    domain_events,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = customer_client.post(
@@ -68,7 +68,7 @@ def test_customer_creates_booking_with_a_technician(
     assert list(
         BookingStatusHistory.objects.filter(booking=booking).values_list("to_status", flat=True)
     ) == ["pending"]
-    assert event_spy == [("booking.created", {"booking_id": booking.pk})]
+    assert domain_events == [("booking.created", {"booking_id": booking.pk})]
 
 
 def test_booking_numbers_come_from_the_sequence(customer_client, service_category):
@@ -107,7 +107,7 @@ def test_create_validation_errors(customer_client, service_category, override, f
 
 @pytest.mark.parametrize("price", ["1.00", "2.00", "99.00", "99.99"])
 def test_a_price_below_the_minimum_is_refused_and_nothing_is_written(
-    customer_client, service_category, price, django_capture_on_commit_callbacks, event_spy
+    customer_client, service_category, price, django_capture_on_commit_callbacks, domain_events
 ):
     """A KES 1-2 booking had a 0.00 deposit and could never proceed: below MIN_BOOKING_PRICE is a 400."""
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -122,7 +122,7 @@ def test_a_price_below_the_minimum_is_refused_and_nothing_is_written(
     }
     assert not Booking.objects.exists()
     assert not BookingStatusHistory.objects.exists()
-    assert callbacks == [] and event_spy == []
+    assert callbacks == [] and domain_events == []
 
 
 def test_the_minimum_price_books_with_whole_exact_splits(customer_client, service_category):
@@ -492,7 +492,7 @@ def test_dispute_flow_through_the_api(
     support_client,
     technician,
     django_capture_on_commit_callbacks,
-    event_spy,
+    domain_events,
 ):
     from payments.tests.helpers import paid_payment
 
@@ -553,9 +553,12 @@ def test_dispute_flow_through_the_api(
         f"/api/v1/bookings/disputes/{dispute_id}/resolve", {"outcome": "full_refund"}
     )
     assert again.status_code == 409
-    names = [name for name, _ in event_spy]
+    names = [name for name, _ in domain_events]
     assert names.count("dispute.opened") == 1 and names.count("dispute.resolved") == 1
-    assert ("dispute.resolved", {"dispute_id": dispute_id, "booking_id": booking.pk}) in event_spy
+    assert (
+        "dispute.resolved",
+        {"dispute_id": dispute_id, "booking_id": booking.pk},
+    ) in domain_events
 
 
 def test_dispute_window_closes_after_seven_days(customer, customer_client):

@@ -1,7 +1,6 @@
 """Two concurrent requests for one technician's slot: the exclusion constraint lets exactly one win."""
 
 import threading
-from collections import defaultdict
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, Te
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory
 from conftest import bearer_client
-from dumuwaks.core import side_effects
 
 
 def _race(calls):
@@ -34,14 +32,8 @@ def _race(calls):
     return results
 
 
-@pytest.fixture
-def quiet_events(monkeypatch):
-    # Other apps' subscribers would run for real after these commits; this test is about the slot only.
-    monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
-
-
 @pytest.mark.django_db(transaction=True)
-def test_two_customers_racing_for_one_slot(quiet_events):
+def test_two_customers_racing_for_one_slot(domain_events):
     category = ServiceCategoryFactory()
     technician = TechnicianFactory(skill=category)
     clients = [bearer_client(CustomerFactory()) for _ in range(2)]
@@ -73,7 +65,7 @@ def test_two_customers_racing_for_one_slot(quiet_events):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_technician_racing_to_accept_two_overlapping_open_jobs(quiet_events):
+def test_one_technician_racing_to_accept_two_overlapping_open_jobs(domain_events):
     technician = TechnicianFactory()
     first = BookingFactory(technician=None, deposit_paid=True)
     second = BookingFactory(
@@ -95,7 +87,7 @@ def test_one_technician_racing_to_accept_two_overlapping_open_jobs(quiet_events)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_technicians_racing_for_one_open_job(quiet_events):
+def test_two_technicians_racing_for_one_open_job(domain_events):
     booking = BookingFactory(technician=None, deposit_paid=True)
     a, b = TechnicianFactory(), TechnicianFactory()
     responses = _race(

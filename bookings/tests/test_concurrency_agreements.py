@@ -10,14 +10,14 @@ from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus
 from bookings.services import change_order_create, reschedule_propose
 from bookings.tests.factories import BookingFactory
-from bookings.tests.test_concurrency import _race, quiet_events  # noqa: F401 (fixture)
+from bookings.tests.test_concurrency import _race
 from conftest import bearer_client
 from payments.models import Payout, PayoutKind
 from payments.tests.helpers import assert_reconciled, escrow, paid_payment, set_status
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_approvals_of_a_lowering_change_order_refund_once(quiet_events):  # noqa: F811
+def test_two_approvals_of_a_lowering_change_order_refund_once(domain_events):
     customer, technician = CustomerFactory(), TechnicianFactory()
     booking = BookingFactory(customer=customer, technician=technician, price=Decimal("5000"))
     paid_payment(booking)
@@ -35,7 +35,7 @@ def test_two_approvals_of_a_lowering_change_order_refund_once(quiet_events):  # 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_accept_and_withdraw_racing_one_wins(quiet_events):  # noqa: F811
+def test_accept_and_withdraw_racing_one_wins(domain_events):
     customer, technician = CustomerFactory(), TechnicianFactory()
     booking = BookingFactory(
         customer=customer,

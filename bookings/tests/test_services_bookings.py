@@ -59,10 +59,10 @@ def test_create_computes_amounts_number_and_payment_window(settings):
     assert (row.from_status, row.to_status, row.actor) == ("", "pending", booking.customer)
 
 
-def test_create_publishes_booking_created(django_capture_on_commit_callbacks, event_spy):
+def test_create_publishes_booking_created(django_capture_on_commit_callbacks, domain_events):
     with django_capture_on_commit_callbacks(execute=True):
         booking = _create()
-    assert event_spy == [("booking.created", {"booking_id": booking.pk})]
+    assert domain_events == [("booking.created", {"booking_id": booking.pk})]
 
 
 def test_only_customers_create():
@@ -125,14 +125,14 @@ def test_overlap_is_refused():
         _create(technician=existing.technician, scheduled_start=existing.scheduled_start)
 
 
-def test_deposit_paid_is_idempotent(django_capture_on_commit_callbacks, event_spy):
+def test_deposit_paid_is_idempotent(django_capture_on_commit_callbacks, domain_events):
     booking = BookingFactory()
     paid_at = timezone.now() - timedelta(minutes=2)
     with django_capture_on_commit_callbacks(execute=True):
         first = booking_mark_deposit_paid(booking_id=booking.pk, paid_at=paid_at)
         second = booking_mark_deposit_paid(booking_id=booking.pk)
     assert first.deposit_paid_at == paid_at == second.deposit_paid_at
-    assert event_spy == [("booking.deposit_paid", {"booking_id": booking.pk})]
+    assert domain_events == [("booking.deposit_paid", {"booking_id": booking.pk})]
 
 
 def test_lock_booking_missing_is_not_found():

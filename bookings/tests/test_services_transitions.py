@@ -156,12 +156,12 @@ def test_confirmation_counts_a_completed_job():
 
 
 def test_status_change_event_is_published_after_commit(
-    django_capture_on_commit_callbacks, event_spy
+    django_capture_on_commit_callbacks, domain_events
 ):
     booking = BookingFactory(deposit_paid=True)
     with django_capture_on_commit_callbacks(execute=True):
         booking_transition(booking=booking, to=BookingStatus.ACCEPTED, actor=booking.technician)
-    assert event_spy == [
+    assert domain_events == [
         (
             "booking.status_changed",
             {
@@ -174,14 +174,14 @@ def test_status_change_event_is_published_after_commit(
     ]
 
 
-def test_refused_transition_publishes_nothing(django_capture_on_commit_callbacks, event_spy):
+def test_refused_transition_publishes_nothing(django_capture_on_commit_callbacks, domain_events):
     booking = BookingFactory(deposit_paid=True)
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
         pytest.raises(InvalidTransition),
     ):
         booking_transition(booking=booking, to=BookingStatus.COMPLETED, actor=booking.technician)
-    assert callbacks == [] and event_spy == []
+    assert callbacks == [] and domain_events == []
 
 
 def test_accept_with_a_stale_copy_taken_before_the_deposit_arrived():

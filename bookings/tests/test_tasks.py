@@ -36,7 +36,7 @@ def _booking_created_now(**kwargs):
 
 
 def test_unpaid_booking_expires_after_the_payment_window(
-    event_spy, django_capture_on_commit_callbacks
+    domain_events, django_capture_on_commit_callbacks
 ):
     start = timezone.now()
     booking = _booking_created_now()
@@ -51,7 +51,7 @@ def test_unpaid_booking_expires_after_the_payment_window(
     assert booking.status == BookingStatus.EXPIRED
     row = BookingStatusHistory.objects.get(booking=booking)
     assert row.actor is None and row.to_status == BookingStatus.EXPIRED
-    assert event_spy[-1] == (
+    assert domain_events[-1] == (
         "booking.status_changed",
         {
             "booking_id": booking.pk,
@@ -92,7 +92,7 @@ def test_accepted_booking_never_expires():
 
 
 def test_completed_booking_auto_confirms_after_72_hours(
-    event_spy, django_capture_on_commit_callbacks
+    domain_events, django_capture_on_commit_callbacks
 ):
     done = timezone.now()
     booking = BookingFactory(status=BookingStatus.COMPLETED, completed_at=done)
@@ -106,7 +106,10 @@ def test_completed_booking_auto_confirms_after_72_hours(
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CONFIRMED and booking.confirmed_at is not None
     assert BookingStatusHistory.objects.get(booking=booking).actor is None
-    assert event_spy[-1][1]["to_status"] == "confirmed" and event_spy[-1][1]["actor_id"] is None
+    assert (
+        domain_events[-1][1]["to_status"] == "confirmed"
+        and domain_events[-1][1]["actor_id"] is None
+    )
 
 
 def test_disputed_or_confirmed_bookings_are_not_auto_confirmed():

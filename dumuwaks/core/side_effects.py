@@ -17,6 +17,8 @@ from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from dumuwaks.core.events import CATALOGUE, Event
+
 logger = logging.getLogger(__name__)
 
 
@@ -59,26 +61,42 @@ def group_send_after_commit(group: str, message: dict) -> None:
 
 
 # --- Domain events ----------------------------------------------------------------------------------------------
-# Apps publish facts ("booking.status_changed") with ids only; other apps subscribe in their AppConfig.ready().
-# Handlers run after commit and should only enqueue tasks or push messages.
+# Apps publish the facts declared in dumuwaks/core/events.py (ids only); other apps subscribe in their
+# AppConfig.ready(). Handlers run after commit and should only enqueue tasks or push messages.
 
-EventHandler = Callable[..., None]
-_subscribers: dict[str, list[EventHandler]] = defaultdict(list)
-
-
-def subscribe(event: str, handler: EventHandler) -> None:
-    if handler not in _subscribers[event]:
-        _subscribers[event].append(handler)
+EventHandler = Callable[[Event], None]
+_subscribers: dict[type[Event], list[EventHandler]] = defaultdict(list)
 
 
-def publish_after_commit(event: str, **payload) -> None:
-    """Announce `event` to its subscribers once the transaction commits. Payload values are ids/strings."""
+def _require_declared(event_type) -> None:
+    if not (
+        isinstance(event_type, type)
+        and CATALOGUE.get(getattr(event_type, "name", None)) is event_type
+    ):
+        raise TypeError(f"{event_type!r} is not an event declared in dumuwaks/core/events.py")
+
+
+def subscribe(event_type: type[Event], handler: EventHandler) -> None:
+    """Call `handler(event)` after the commit of every transaction that publishes an `event_type`."""
+    _require_declared(event_type)
+    if handler not in _subscribers[event_type]:
+        _subscribers[event_type].append(handler)
+
+
+def subscriptions() -> dict[type[Event], list[EventHandler]]:
+    """Who reacts to what (a copy): the catalogue test and docs/events.md read it."""
+    return {event_type: list(handlers) for event_type, handlers in _subscribers.items() if handlers}
+
+
+def publish_after_commit(event: Event) -> None:
+    """Announce `event` to its subscribers once the transaction commits (immediately when none is open)."""
+    _require_declared(type(event))
 
     def _dispatch():
-        for handler in list(_subscribers.get(event, ())):
+        for handler in list(_subscribers.get(type(event), ())):
             try:
-                handler(**payload)
+                handler(event)
             except Exception:  # one broken subscriber must not stop the others
-                logger.exception("handler %r for %s failed", handler, event)
+                logger.exception("handler %r for %s failed", handler, event.name)
 
     transaction.on_commit(_dispatch)

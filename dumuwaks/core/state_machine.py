@@ -22,6 +22,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.events import Event
 from dumuwaks.core.side_effects import publish_after_commit
 
 
@@ -61,7 +62,7 @@ class StateMachine:
     guards: Mapping[tuple[str, str], tuple[Guard, ...]] = dataclasses.field(default_factory=dict)
     history_model: type[models.Model] | None = None
     history_fk: str = ""
-    event: str | None = None
+    event: type[Event] | None = None  # declared in dumuwaks/core/events.py
     event_id_name: str = ""
     article: str = "A"  # "A booking …", "KYC …" (article "")
 
@@ -159,11 +160,12 @@ def transition(
         )
         if machine.event:
             publish_after_commit(
-                machine.event,
-                **{machine.event_id_name: instance.pk},
-                from_status=str(current),
-                to_status=str(to),
-                actor_id=actor.pk if actor is not None else None,
+                machine.event(
+                    **{machine.event_id_name: instance.pk},
+                    from_status=str(current),
+                    to_status=str(to),
+                    actor_id=actor.pk if actor is not None else None,
+                )
             )
     for name, value in values.items():
         setattr(instance, name, value)
@@ -235,7 +237,7 @@ def transition_tables_markdown() -> str:
             if machine.history_model is not None
             else "none"
         )
-        event = f"`{machine.event}`" if machine.event else "none"
+        event = f"`{machine.event.name}`" if machine.event else "none"
         lines.append(f"History: {history}. Event: {event}.")
         lines.append("")
         statuses = ", ".join(f"`{s!s}`" for s in machine.statuses)

@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.tokens import AccessToken
 
+from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
@@ -402,11 +403,12 @@ async def test_notification_and_booking_status_reach_the_users_sockets(
 
     def _publish():
         publish_after_commit(
-            "booking.status_changed",
-            booking_id=booking.pk,
-            from_status="pending",
-            to_status="accepted",
-            actor_id=technician.pk,
+            events.BookingStatusChanged(
+                booking_id=booking.pk,
+                from_status="pending",
+                to_status="accepted",
+                actor_id=technician.pk,
+            )
         )
 
     await database_sync_to_async(_publish)()

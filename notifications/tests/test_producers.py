@@ -5,6 +5,7 @@ import pytest
 from bookings.models import BookingStatus
 from bookings.services import booking_mark_deposit_paid, booking_transition
 from bookings.tests.factories import BookingFactory
+from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from notifications import catalogue, producers, sms
 from notifications.models import Notification, NotificationDelivery
@@ -91,7 +92,7 @@ def test_payment_events_notify_the_payer_even_without_a_payment_row(
 ):
     booking = BookingFactory(customer=customer, technician=technician)
     with django_capture_on_commit_callbacks(execute=True):
-        publish_after_commit("payment.failed", payment_id=987654, booking_id=booking.pk)
+        publish_after_commit(events.PaymentFailed(payment_id=987654, booking_id=booking.pk))
     assert _types_by_user() == [(customer.pk, "payment.failed")]
 
 
@@ -113,7 +114,7 @@ def test_unknown_payout_and_ticket_are_ignored():
 def test_dispute_events_notify_both(customer, technician, django_capture_on_commit_callbacks):
     booking = BookingFactory(customer=customer, technician=technician)
     with django_capture_on_commit_callbacks(execute=True):
-        publish_after_commit("dispute.opened", dispute_id=1, booking_id=booking.pk)
+        publish_after_commit(events.DisputeOpened(dispute_id=1, booking_id=booking.pk))
     assert _types_by_user() == sorted(
         [(customer.pk, "dispute.opened"), (technician.pk, "dispute.opened")]
     )

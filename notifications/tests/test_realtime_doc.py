@@ -31,6 +31,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from bookings.services import booking_transition
+from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
@@ -195,11 +196,12 @@ async def test_what_the_consumer_sends_is_what_the_document_shows(
 
     def _publish():
         publish_after_commit(
-            "booking.status_changed",
-            booking_id=booking.pk,
-            from_status="pending",
-            to_status="accepted",
-            actor_id=technician.pk,
+            events.BookingStatusChanged(
+                booking_id=booking.pk,
+                from_status="pending",
+                to_status="accepted",
+                actor_id=technician.pk,
+            )
         )
 
     await database_sync_to_async(_publish)()  # the live event to both, a notification to alice

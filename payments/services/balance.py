@@ -35,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Booking, Dispute, DisputeOutcome, DisputeStatus
+from dumuwaks.core import events
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.side_effects import publish_after_commit
 from payments import errors
@@ -219,7 +220,7 @@ def balance_collection_step(*, booking_id: int, now: datetime | None = None) -> 
             return "nothing_due"
     # Prompt first, then the reminder: its wording says whether a prompt is waiting on the phone.
     prompt = balance_prompt_request(booking_id=booking_id)
-    publish_after_commit("payment.balance_reminder", booking_id=booking_id, reminder=reached)
+    publish_after_commit(events.PaymentBalanceReminder(booking_id=booking_id, reminder=reached))
     logger.info("balance reminder %s for booking %s: prompt %s", reached, booking_id, prompt)
     return f"reminded:{prompt}"
 
@@ -256,7 +257,7 @@ def _hand_to_support(*, booking: Booking, collection: BalanceCollection, now: da
     )
     if not updated:  # cannot happen under the booking lock; never leave a second ticket behind
         raise RuntimeError(f"balance collection of booking {booking.pk} changed meanwhile")
-    publish_after_commit("payment.balance_overdue", booking_id=booking.pk, ticket_id=ticket.pk)
+    publish_after_commit(events.PaymentBalanceOverdue(booking_id=booking.pk, ticket_id=ticket.pk))
     logger.warning(
         "balance of booking %s overdue: support ticket %s opened", booking.pk, ticket.number
     )

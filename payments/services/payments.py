@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from bookings.models import Booking, BookingStatus
+from dumuwaks.core import events
 from dumuwaks.core.money import to_mpesa_amount
 from dumuwaks.core.phone import normalize_phone, to_msisdn
 from dumuwaks.core.side_effects import publish_after_commit
@@ -407,7 +408,7 @@ def _payment_fail_request(payment: Payment, exc, note: str) -> Payment:
                 completed_at=now(),
             )
             publish_after_commit(
-                "payment.failed", payment_id=payment.pk, booking_id=payment.booking_id
+                events.PaymentFailed(payment_id=payment.pk, booking_id=payment.booking_id)
             )
     return payment
 
@@ -455,7 +456,7 @@ def payment_mark_succeeded(
         memo=f"{payment.purpose} by {payment.method} for {booking.number}",
         currency=payment.currency,
     )
-    publish_after_commit("payment.succeeded", payment_id=payment.pk, booking_id=booking.pk)
+    publish_after_commit(events.PaymentSucceeded(payment_id=payment.pk, booking_id=booking.pk))
 
     from payments.services import escrow
 
@@ -502,7 +503,7 @@ def payment_mark_failed(
         result_desc=result_desc[:255],
         completed_at=now(),
     )
-    publish_after_commit("payment.failed", payment_id=payment.pk, booking_id=payment.booking_id)
+    publish_after_commit(events.PaymentFailed(payment_id=payment.pk, booking_id=payment.booking_id))
     return payment
 
 
@@ -664,7 +665,7 @@ def _payment_expire_if_due(payment: Payment) -> Payment:
                 completed_at=now(),
             )
             publish_after_commit(
-                "payment.failed", payment_id=payment.pk, booking_id=payment.booking_id
+                events.PaymentFailed(payment_id=payment.pk, booking_id=payment.booking_id)
             )
     return payment
 

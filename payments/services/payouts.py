@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from dumuwaks.core import events
 from dumuwaks.core.errors import ValidationFailed
 from dumuwaks.core.money import to_decimal, to_mpesa_amount
 from dumuwaks.core.phone import is_valid_phone, to_msisdn
@@ -267,7 +268,7 @@ def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bo
             result_desc=current.result_desc,
             conversation_id=current.conversation_id or payout.conversation_id,
         )
-        publish_after_commit("payout.failed", payout_id=payout.pk)
+        publish_after_commit(events.PayoutFailed(payout_id=payout.pk))
         if payout.kind == PayoutKind.TECHNICIAN_PAYOUT:
             _offset_debt_of_failed(payout)
         return "failed"
@@ -392,7 +393,7 @@ def _mark_paid(payout: Payout, attempt: PayoutAttempt) -> None:
         memo=f"{payout.kind} {attempt.receipt}".strip(),
         currency=payout.currency,
     )
-    publish_after_commit("payout.paid", payout_id=payout.pk)
+    publish_after_commit(events.PayoutPaid(payout_id=payout.pk))
 
 
 def payout_attempt_record_result(

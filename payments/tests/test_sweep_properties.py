@@ -21,6 +21,7 @@ from bookings.services import (
     dispute_open,
     dispute_resolve,
 )
+from dumuwaks.core.events import BookingCreated
 from payments import events, tasks
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
@@ -86,7 +87,7 @@ class Scenario:
         self.dispute = None
         self.pushes_before = len(mpesa.requests_to(PATH_STK_PUSH))
         if created_delivered:  # booking.created reached payments
-            events.on_booking_created(booking_id=self.booking.pk)
+            events.on_booking_created(BookingCreated(booking_id=self.booking.pk))
 
     @property
     def status(self):

@@ -9,6 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from bookings.models import BookingStatus
+from dumuwaks.core import events
+from dumuwaks.core.side_effects import publish_after_commit
 from payments import tasks
 from payments.models import (
     Payment,
@@ -20,7 +22,7 @@ from payments.models import (
 )
 from payments.services.payments import payment_request_stk
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH, PATH_STK_QUERY
-from payments.tests.helpers import assert_reconciled, escrow
+from payments.tests.helpers import assert_reconciled, escrow, make_booking
 
 
 @pytest.mark.django_db(transaction=True)
@@ -118,13 +120,9 @@ def test_payment_window_that_closed_expires_and_a_late_success_still_counts(
 def test_booking_created_event_requests_the_deposit(
     mpesa, customer, technician, service_category, django_capture_on_commit_callbacks
 ):
-    from payments.tests.helpers import make_booking
-
     with django_capture_on_commit_callbacks(execute=True):
         booking = make_booking(customer, technician, category=service_category)
-        from dumuwaks.core.side_effects import publish_after_commit
-
-        publish_after_commit("booking.created", booking_id=booking.pk)
+        publish_after_commit(events.BookingCreated(booking_id=booking.pk))
     payment = Payment.objects.get(booking=booking)
     assert payment.status == PaymentStatus.PENDING
     assert payment.idempotency_key == f"auto-deposit-{booking.pk}"

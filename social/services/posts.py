@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.handles import HANDLE_MAX_LENGTH
 from accounts.models import User
 from bookings.models import Booking, BookingStatus
+from dumuwaks.core import events
 from dumuwaks.core.errors import Forbidden, InvalidTransition, ValidationFailed
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
@@ -178,7 +179,7 @@ def _set_mentions(post: Post, *, author: User, text: str) -> list[int]:
 
 def _announce_mentions(post_id: int, user_ids: list[int]) -> None:
     for user_id in user_ids:
-        publish_after_commit("social.mentioned", post_id=post_id, user_id=user_id)
+        publish_after_commit(events.SocialMentioned(post_id=post_id, user_id=user_id))
 
 
 def _require_published(post: Post) -> None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.models import TechnicianProfile, User
 from bookings.models import Booking, BookingStatus
 from bookings.services import lock_booking
+from dumuwaks.core import events
 from dumuwaks.core.errors import Forbidden, NotFound
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
@@ -139,7 +140,7 @@ def review_create(
             # Both sides have spoken: publish both now.
             Review.objects.filter(pk=counterpart.pk).update(visible_from=now, updated_at=now)
         technician_rating_recompute(technician_id=booking.technician_id)
-        publish_after_commit("review.created", review_id=review.id)
+        publish_after_commit(events.ReviewCreated(review_id=review.id))
     return review
 
 

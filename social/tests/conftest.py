@@ -52,33 +52,3 @@ def avi_bytes(size: int = 2048) -> bytes:
 
 def upload(name: str, data: bytes, content_type: str = "application/octet-stream"):
     return SimpleUploadedFile(name, data, content_type=content_type)
-
-
-class EventRecorder:
-    """Subscribes to domain events for one test and unsubscribes only its own handlers afterwards."""
-
-    def __init__(self):
-        self.events: list[tuple[str, dict]] = []
-        self._handlers: list[tuple[str, object]] = []
-
-    def listen(self, event: str) -> None:
-        from dumuwaks.core import side_effects
-
-        def handler(**payload):
-            self.events.append((event, payload))
-
-        side_effects.subscribe(event, handler)
-        self._handlers.append((event, handler))
-
-    def close(self) -> None:
-        from dumuwaks.core import side_effects
-
-        for event, handler in self._handlers:
-            side_effects._subscribers[event].remove(handler)
-
-
-@pytest.fixture
-def domain_events():
-    recorder = EventRecorder()
-    yield recorder
-    recorder.close()

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Role, User
+from dumuwaks.core import events
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
 from dumuwaks.core.state_machine import transition
@@ -115,7 +116,7 @@ def _apply_assignment(
     ticket.assigned_to = agent
     ticket.assigned_at = now
     ticket_chat_add_agent(ticket=ticket, agent=agent)
-    publish_after_commit("support.ticket_assigned", ticket_id=ticket.pk, agent_id=agent.pk)
+    publish_after_commit(events.SupportTicketAssigned(ticket_id=ticket.pk, agent_id=agent.pk))
 
 
 def _assign_or_alert(*, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()) -> User | None:
@@ -139,7 +140,7 @@ def _waiting_alert(*, ticket_id: int) -> bool:
         waiting_alert_sent_at__isnull=True,
     ).update(waiting_alert_sent_at=timezone.now())
     if flagged:
-        publish_after_commit("support.ticket_waiting", ticket_id=ticket_id)
+        publish_after_commit(events.SupportTicketWaiting(ticket_id=ticket_id))
     return bool(flagged)
 
 

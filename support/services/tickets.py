@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from bookings.models import Booking
+from dumuwaks.core import events
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
@@ -102,7 +103,6 @@ def ticket_create(
             TicketMessage.objects.create(
                 ticket=ticket, author=created_by, body=description, attachments=attachments
             )
-        publish_after_commit("support.ticket_created", ticket_id=ticket.pk)
         _assign_or_alert(ticket=ticket)
     return _reload(ticket)
 
@@ -254,7 +254,7 @@ def ticket_escalate(
             is_internal=True,
         )
         publish_after_commit(
-            "support.ticket_escalated", ticket_id=ticket.pk, level=ticket.escalation_level
+            events.SupportTicketEscalated(ticket_id=ticket.pk, level=ticket.escalation_level)
         )
     return _reload(ticket)
 
@@ -302,7 +302,7 @@ def ticket_message_create(
                 )
         if not is_internal:
             publish_after_commit(
-                "support.ticket_replied", ticket_id=ticket.pk, message_id=message.pk
+                events.SupportTicketReplied(ticket_id=ticket.pk, message_id=message.pk)
             )
     return message
 

@@ -19,7 +19,6 @@ from bookings.models import (
     DisputeStatusHistory,
 )
 from bookings.tests.factories import BookingFactory, DisputeFactory
-from dumuwaks.core import side_effects
 from dumuwaks.core.errors import ApplicationError, InvalidTransition
 from dumuwaks.core.state_machine import (
     Guard,
@@ -32,18 +31,13 @@ from dumuwaks.core.state_machine import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """What `booking.status_changed` subscribers receive, in order."""
-    received = []
-    monkeypatch.setitem(
-        side_effects._subscribers, "booking.status_changed", [lambda **p: received.append(p)]
-    )
-    return received
+def _status_changes(domain_events) -> list[dict]:
+    """The payloads of `booking.status_changed` published, in order."""
+    return [payload for name, payload in domain_events if name == "booking.status_changed"]
 
 
 def test_allowed_transition_updates_the_row_writes_history_and_announces_after_commit(
-    published, django_capture_on_commit_callbacks
+    domain_events, django_capture_on_commit_callbacks
 ):
     booking = BookingFactory(status=BookingStatus.PENDING)
     with django_capture_on_commit_callbacks(execute=True):
@@ -54,7 +48,7 @@ def test_allowed_transition_updates_the_row_writes_history_and_announces_after_c
             actor=booking.customer,
             note="changed my mind",
         )
-        assert published == []  # nothing leaves before the commit
+        assert _status_changes(domain_events) == []  # nothing leaves before the commit
     assert result is booking and booking.status == BookingStatus.CANCELLED
     booking.refresh_from_db()
     assert booking.status == BookingStatus.CANCELLED
@@ -65,7 +59,7 @@ def test_allowed_transition_updates_the_row_writes_history_and_announces_after_c
         booking.customer,
         "changed my mind",
     )
-    assert published == [
+    assert _status_changes(domain_events) == [
         {
             "booking_id": booking.pk,
             "from_status": "pending",
@@ -76,7 +70,7 @@ def test_allowed_transition_updates_the_row_writes_history_and_announces_after_c
 
 
 def test_undeclared_edge_is_a_409_and_changes_nothing(
-    published, django_capture_on_commit_callbacks
+    domain_events, django_capture_on_commit_callbacks
 ):
     booking = BookingFactory(status=BookingStatus.PENDING)
     with (
@@ -90,7 +84,7 @@ def test_undeclared_edge_is_a_409_and_changes_nothing(
     assert excinfo.value.code == "invalid_transition"
     assert excinfo.value.message == "A booking cannot go from pending to completed."
     assert excinfo.value.extra == {"from": "pending", "to": "completed"}
-    assert callbacks == [] and published == []
+    assert callbacks == [] and _status_changes(domain_events) == []
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.PENDING
     assert not BookingStatusHistory.objects.exists()
 
@@ -120,7 +114,7 @@ def test_role_guard_refuses_the_wrong_party():
     assert not BookingStatusHistory.objects.exists()
 
 
-def test_a_stale_copy_is_a_409(published, django_capture_on_commit_callbacks):
+def test_a_stale_copy_is_a_409(domain_events, django_capture_on_commit_callbacks):
     booking = BookingFactory(status=BookingStatus.PENDING)
     Booking.objects.filter(pk=booking.pk).update(status=BookingStatus.CANCELLED)
     with (
@@ -133,7 +127,7 @@ def test_a_stale_copy_is_a_409(published, django_capture_on_commit_callbacks):
             to=BookingStatus.CANCELLED,
             actor=booking.customer,
         )
-    assert published == []
+    assert _status_changes(domain_events) == []
     assert not BookingStatusHistory.objects.exists()
 
 
