@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import tokens
+from accounts import rules, tokens
 from accounts.models import KycStatus, TechnicianProfile, User, kyc_rejection_reason_text
 from accounts.throttles import sign_in_epoch
 from notifications.email import send_templated_email
@@ -55,7 +55,7 @@ def _send_verification_email(user: User | None) -> int:
             "email": user.email,
             "token": token,
             "verify_url": f"{settings.CLIENT_WEB_URL}/verify-email/{token}",
-            "valid_days": settings.ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE // 86400,
+            "valid_days": rules.EMAIL_VERIFICATION_MAX_AGE_SECONDS // 86400,
         },
         language=user.preferred_language,
     )
@@ -83,7 +83,7 @@ def _send_password_reset_email(user: User | None) -> int:
             "first_name": user.first_name,
             "token": token,
             "reset_url": f"{settings.CLIENT_WEB_URL}/reset-password?token={token}",
-            "valid_minutes": settings.ACCOUNTS_PASSWORD_RESET_MAX_AGE // 60,
+            "valid_minutes": rules.PASSWORD_RESET_MAX_AGE_SECONDS // 60,
         },
         language=user.preferred_language,
     )
@@ -144,7 +144,7 @@ def send_phone_verification_code(user_id: int) -> str:
     code = phone_verification_code_issue(user=user)
     message = render_sms(
         template="phone_verification",
-        context={"code": code, "valid_minutes": settings.ACCOUNTS_PHONE_CODE_TTL // 60},
+        context={"code": code, "valid_minutes": rules.PHONE_CODE_TTL_SECONDS // 60},
         language=user.preferred_language,
     )
     return send_sms(to=user.phone_number, message=message).status

@@ -15,13 +15,12 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts import tokens
+from accounts import rules, tokens
 from dumuwaks.core.client_ip import TrustedProxyIdentMixin
 
 
@@ -134,8 +133,8 @@ TWO_FACTOR_THROTTLES = [TwoFactorIpThrottle, TwoFactorAccountThrottle]
 # --- Failed sign-ins per (email, source) -------------------------------------------------------------------------
 # A wrong password, or a wrong second-factor code, counts against one pair: the email as typed (normalised,
 # whether or not an account has it) and the source address (`client_ip`; an IPv6 client by its /64, which one
-# subscriber usually holds whole). The ACCOUNTS_LOGIN_MAX_FAILURES-th failure within ACCOUNTS_LOCKOUT_MINUTES
-# closes that pair for ACCOUNTS_LOCKOUT_MINUTES: it answers 429 `throttled` with Retry-After, like every other
+# subscriber usually holds whole). The LOGIN_MAX_FAILURES-th failure within LOCKOUT_MINUTES (accounts/rules.py)
+# closes that pair for LOCKOUT_MINUTES: it answers 429 `throttled` with Retry-After, like every other
 # limit, without looking at the password. Every other address still signs in, so nobody can lock a user out
 # from their own address, and an unknown email closes and answers exactly the same, so the answer tells
 # nothing about which emails have accounts. A successful sign-in from the pair clears its count.
@@ -171,7 +170,7 @@ def sign_in_epoch(*, email: str) -> int:
 
 
 def _lock_seconds() -> int:
-    return settings.ACCOUNTS_LOCKOUT_MINUTES * 60
+    return rules.LOCKOUT_MINUTES * 60
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ class SignInPair:
         count = cache.incr_with_expiry(failures_key, _lock_seconds())
         # Keep the epoch (if the email has one) alive as long as the keys written under it.
         cache.touch(_epoch_key(_hashed(self.email)), _lock_seconds() + 60)
-        if count < settings.ACCOUNTS_LOGIN_MAX_FAILURES:
+        if count < rules.LOGIN_MAX_FAILURES:
             return None
         until = time.time() + _lock_seconds()
         lock_key = f"{self._key}:locked"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import secrets
 
-from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core import signing
 from django.core.cache import cache
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts import rules
 from accounts.models import User
 
 EMAIL_VERIFICATION = "email-verification"
@@ -42,9 +42,9 @@ def make_user_token(user: User, purpose: str, **extra) -> str:
 
 def _max_age(purpose: str) -> int:
     return {
-        EMAIL_VERIFICATION: settings.ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE,
-        PASSWORD_RESET: settings.ACCOUNTS_PASSWORD_RESET_MAX_AGE,
-        TWO_FACTOR_CHALLENGE: settings.ACCOUNTS_TWO_FACTOR_CHALLENGE_MAX_AGE,
+        EMAIL_VERIFICATION: rules.EMAIL_VERIFICATION_MAX_AGE_SECONDS,
+        PASSWORD_RESET: rules.PASSWORD_RESET_MAX_AGE_SECONDS,
+        TWO_FACTOR_CHALLENGE: rules.TWO_FACTOR_CHALLENGE_MAX_AGE_SECONDS,
     }[purpose]
 
 
@@ -82,7 +82,7 @@ def consume_two_factor_challenge(payload: dict) -> bool:
     return cache.add(
         f"accounts:2fa-challenge-used:{payload.get('j')}",
         1,
-        timeout=settings.ACCOUNTS_TWO_FACTOR_CHALLENGE_MAX_AGE + 5,
+        timeout=rules.TWO_FACTOR_CHALLENGE_MAX_AGE_SECONDS + 5,
     )
 
 

@@ -2,12 +2,11 @@
 and changes status only through `booking_transition`, so overlapping runs and late runs are harmless."""
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
 from django.utils import timezone
 
+from bookings import rules
 from bookings.selectors import auto_confirmable_booking_ids, stale_pending_booking_ids
 from bookings.services import (
     booking_auto_confirm_if_due,
@@ -22,7 +21,7 @@ logger = logging.getLogger(__name__)
 @shared_task(name="bookings.expire_stale_bookings")
 def expire_stale_bookings() -> int:
     """Expire pending bookings unpaid past payment_due_at or not accepted in time (or whose slot started)."""
-    timeout = timedelta(hours=settings.BOOKING_ACCEPT_TIMEOUT_HOURS)
+    timeout = rules.ACCEPT_TIMEOUT
     expired = 0
     for booking_id in stale_pending_booking_ids(now=timezone.now(), accept_timeout=timeout):
         try:
@@ -34,8 +33,8 @@ def expire_stale_bookings() -> int:
 
 @shared_task(name="bookings.auto_confirm_completed_bookings")
 def auto_confirm_completed_bookings() -> int:
-    """Confirm completed bookings neither confirmed nor disputed within BOOKING_AUTO_CONFIRM_HOURS."""
-    after = timedelta(hours=settings.BOOKING_AUTO_CONFIRM_HOURS)
+    """Confirm completed bookings neither confirmed nor disputed within rules.AUTO_CONFIRM_AFTER."""
+    after = rules.AUTO_CONFIRM_AFTER
     confirmed = 0
     for booking_id in auto_confirmable_booking_ids(now=timezone.now(), after=after):
         try:

@@ -20,7 +20,7 @@ class TokenSocketOriginValidator(OriginValidator):
 
 def allowed_socket_origins() -> list[str]:
     hosts = list(settings.ALLOWED_HOSTS)
-    for origin in getattr(settings, "CORS_ALLOWED_ORIGINS", []):
+    for origin in settings.CORS_ALLOWED_ORIGINS:
         host = urlparse(origin).hostname
         if host:
             hosts.append(host)

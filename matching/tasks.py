@@ -8,7 +8,7 @@ from matching.services import matches_expire_stale, technician_response_times_re
 
 @shared_task(name="matching.expire_stale_matches")
 def expire_stale_matches() -> int:
-    """Suggested matches older than MATCHING_MATCH_TTL_HOURS, or whose slot has started → expired."""
+    """Suggested matches older than rules.MATCH_TTL, or whose slot has started → expired."""
     return matches_expire_stale()
 
 

@@ -90,7 +90,7 @@ def _africastalking_service():
     from africastalking.SMS import SMSService
 
     service = SMSService(settings.AFRICASTALKING_USERNAME, settings.AFRICASTALKING_API_KEY)
-    override = getattr(settings, "AFRICASTALKING_API_BASE_OVERRIDE", "")
+    override = settings.AFRICASTALKING_API_BASE_OVERRIDE
     if override:
         # The SDK has no public option for the host; tests point it at a fake on 127.0.0.1.
         service._baseUrl = override.rstrip("/") + "/version1"

@@ -12,6 +12,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
+from dumuwaks.core import request_limits
 from tests.authz_cases import resolve_path, writable_cases
 from tests.schema import schema_operations
 
@@ -72,16 +73,13 @@ def test_malformed_bodies_never_cause_a_server_error(world, method, path):
         _assert_error_body(response, client_errors | {401})
 
 
-def test_oversized_multipart_upload_is_413_before_reading(world):
-    from django.test import override_settings
-
-    client = world.client("customer")
-    with override_settings(API_MAX_BODY_BYTES=1024):
-        response = client.post(
-            "/api/v1/media/upload/image",
-            b"-" * 4096,
-            content_type="multipart/form-data; boundary=xyz",
-        )
+def test_oversized_multipart_upload_is_413_before_reading(world, monkeypatch):
+    monkeypatch.setattr(request_limits, "MAX_BODY_BYTES", 1024)
+    response = world.client("customer").post(
+        "/api/v1/media/upload/image",
+        b"-" * 4096,
+        content_type="multipart/form-data; boundary=xyz",
+    )
     _assert_error_body(response, {413})
 
 

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dumuwaks.core.request_limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_JSON_BODY_BYTES
+from dumuwaks.core.request_limits import MAX_BODY_BYTES, MAX_JSON_BODY_BYTES
 
 # django_db: the servers get the test database's URL, so it has to exist (nothing here writes to it).
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -320,7 +320,7 @@ def test_declared_gigabyte_with_twelve_bytes_sent_is_413_at_once(servers, name):
     )
     answer = _exchange(servers[name], head + b"twelve bytes")
 
-    _assert_refused_too_large(answer, DEFAULT_MAX_BODY_BYTES)
+    _assert_refused_too_large(answer, MAX_BODY_BYTES)
 
 
 @pytest.mark.parametrize("name", SERVERS)
@@ -333,7 +333,7 @@ def test_declared_200_mib_upload_is_413_after_a_small_part_was_sent(servers, nam
     # 200 MiB offered in 64 KiB pieces, sent only while the server has not answered.
     answer = _exchange(servers[name], head, (b"x" * 65536 for _ in range(200 * 16)))
 
-    _assert_refused_too_large(answer, DEFAULT_MAX_BODY_BYTES)
+    _assert_refused_too_large(answer, MAX_BODY_BYTES)
     # What the client got out before the answer fits in the kernel's socket buffers; nothing was waited for.
     assert answer.sent < 32 * MIB, answer
 
@@ -346,7 +346,7 @@ def test_chunked_json_past_the_limit_is_413_under_asgi(servers):
     )
     answer = _exchange(servers["uvicorn"], head, _chunked(b"x" * 65536, 64 * MIB))
 
-    _assert_refused_too_large(answer, DEFAULT_MAX_JSON_BODY_BYTES)
+    _assert_refused_too_large(answer, MAX_JSON_BODY_BYTES)
     assert answer.sent < 32 * MIB, answer
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import serializers as simplejwt_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 
-from accounts import selectors, services, throttles
+from accounts import rules, selectors, services, throttles
 from accounts import serializers as s
 from accounts.jwt import RefreshToken
 from accounts.selectors import user_get_with_profile
@@ -115,7 +114,7 @@ class LoginApi(_PublicApi):
                 {
                     "two_factor_required": True,
                     "challenge_token": result.challenge_token,
-                    "challenge_expires_in": settings.ACCOUNTS_TWO_FACTOR_CHALLENGE_MAX_AGE,
+                    "challenge_expires_in": rules.TWO_FACTOR_CHALLENGE_MAX_AGE_SECONDS,
                 }
             )
         return Response(

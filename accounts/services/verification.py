@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import secrets
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from accounts import tokens
+from accounts import rules, tokens
 from accounts.errors import InvalidCode, InvalidToken, PhoneAlreadyVerified, PhoneMissing
 from accounts.models import User
 from accounts.services.common import normalized_email
@@ -63,7 +62,7 @@ def phone_verification_request(*, user: User) -> None:
 def phone_verification_code_issue(*, user: User) -> str:
     """Create (and replace any earlier) 6-digit code for the user's current phone. Called by the SMS task."""
     code = f"{secrets.randbelow(1_000_000):06d}"
-    ttl = settings.ACCOUNTS_PHONE_CODE_TTL
+    ttl = rules.PHONE_CODE_TTL_SECONDS
     cache.set(
         _code_key(user.pk),
         {"digest": _code_digest(code, user.phone_number), "phone": user.phone_number},
@@ -77,9 +76,9 @@ def phone_verification_confirm(*, user: User, code: str) -> User:
     stored = cache.get(_code_key(user.pk))
     if not stored or stored.get("phone") != user.phone_number:
         raise InvalidCode()
-    cache.add(_attempts_key(user.pk), 0, timeout=settings.ACCOUNTS_PHONE_CODE_TTL)
+    cache.add(_attempts_key(user.pk), 0, timeout=rules.PHONE_CODE_TTL_SECONDS)
     attempts = cache.incr(_attempts_key(user.pk))
-    if attempts > settings.ACCOUNTS_PHONE_CODE_MAX_ATTEMPTS:
+    if attempts > rules.PHONE_CODE_MAX_ATTEMPTS:
         cache.delete_many([_code_key(user.pk), _attempts_key(user.pk)])
         raise InvalidCode("Too many wrong codes. Request a new code.")
     if not constant_time_compare(

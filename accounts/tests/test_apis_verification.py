@@ -7,6 +7,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from accounts import rules
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from notifications import sms
@@ -132,10 +133,10 @@ def test_swahili_users_get_the_code_in_swahili(
 
 
 def test_phone_code_expires_with_its_ttl(
-    customer_client, customer, settings, django_capture_on_commit_callbacks
+    customer_client, customer, monkeypatch, django_capture_on_commit_callbacks
 ):
     # The code lives in Redis with a TTL (10 min in production); Redis' clock cannot be faked, so shorten it.
-    settings.ACCOUNTS_PHONE_CODE_TTL = 1
+    monkeypatch.setattr(rules, "PHONE_CODE_TTL_SECONDS", 1)
     _send_code(customer_client, django_capture_on_commit_callbacks)
     code = _code_from_sms()
     time.sleep(1.2)

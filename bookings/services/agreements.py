@@ -31,6 +31,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings import rules
 from bookings.errors import (
     DepositPaymentOpen,
     InvalidBooking,
@@ -62,7 +63,6 @@ from bookings.services.bookings import (
     MAX_PRICE,
     _check_technician_for_slot,
     _is_overlap_violation,
-    _setting,
     _validate_slot,
     booking_transition,
     lock_booking,
@@ -523,8 +523,7 @@ def _apply_quote(booking: Booking, proposal: BookingProposal) -> dict:
         change = price_change_breakdown(proposal.price_after, deposit_held=None)
         columns = {
             **_price_columns(change.amounts),
-            "payment_due_at": timezone.now()
-            + timedelta(minutes=_setting("BOOKING_PAYMENT_WINDOW_MINUTES", 30)),
+            "payment_due_at": timezone.now() + rules.PAYMENT_WINDOW,
             "updated_at": timezone.now(),
         }
         guard = {"pk": booking.pk, "status": BookingStatus.PENDING}

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ServiceCategory, TechnicianProfile
+from bookings import rules
 from bookings.errors import (
     BookingNotEditable,
     BookingNotFound,
@@ -64,10 +64,6 @@ _UNAVAILABLE_MESSAGES = {
     REASON_TIME_OFF: "The technician is off at this time.",
     REASON_OUTSIDE_HOURS: "This time slot is outside the technician's working hours.",
 }
-
-
-def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -171,7 +167,7 @@ def booking_create(
         )
 
     amounts = price_breakdown(price)
-    payment_window = timedelta(minutes=_setting("BOOKING_PAYMENT_WINDOW_MINUTES", 30))
+    payment_window = rules.PAYMENT_WINDOW
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -449,7 +445,7 @@ def booking_cancel(*, booking: Booking, actor, reason: str) -> Booking:
 def booking_expire_if_stale(*, booking_id: int) -> bool:
     """Timer: expire a pending booking that was not paid in time or not accepted in time. Re-checks state."""
     now = timezone.now()
-    accept_timeout = timedelta(hours=_setting("BOOKING_ACCEPT_TIMEOUT_HOURS", 24))
+    accept_timeout = rules.ACCEPT_TIMEOUT
     with transaction.atomic():
         stale = (
             Booking.objects.select_for_update()
@@ -468,9 +464,9 @@ def booking_expire_if_stale(*, booking_id: int) -> bool:
 
 
 def booking_auto_confirm_if_due(*, booking_id: int) -> bool:
-    """Timer: confirm a completed booking nobody confirmed or disputed within BOOKING_AUTO_CONFIRM_HOURS."""
+    """Timer: confirm a completed booking nobody confirmed or disputed within rules.AUTO_CONFIRM_AFTER."""
     now = timezone.now()
-    after = timedelta(hours=_setting("BOOKING_AUTO_CONFIRM_HOURS", 72))
+    after = rules.AUTO_CONFIRM_AFTER
     with transaction.atomic():
         due = (
             Booking.objects.select_for_update()

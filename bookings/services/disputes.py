@@ -7,13 +7,12 @@ outcome in every state").
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings import rules
 from bookings.errors import (
     DisputeAlreadyOpen,
     DisputeWindowClosed,
@@ -42,10 +41,10 @@ DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 
 
 def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Dispute:
-    """A party opens a dispute within BOOKING_DISPUTE_WINDOW_DAYS of completion; the booking becomes disputed."""
+    """A party opens a dispute within rules.DISPUTE_WINDOW of completion; the booking becomes disputed."""
     if not (reason or "").strip():
         raise InvalidBooking(fields={"reason": ["Describe the problem."]})
-    window = timedelta(days=int(getattr(settings, "BOOKING_DISPUTE_WINDOW_DAYS", 7)))
+    window = rules.DISPUTE_WINDOW
     now = timezone.now()
     with transaction.atomic():
         locked = lock_booking(booking.pk)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
+from bookings import rules
 from bookings.errors import (
     BookingNotFound,
     CustomersOnly,
@@ -37,8 +38,8 @@ def _create(**overrides):
     return booking_create(**kwargs)
 
 
-def test_create_computes_amounts_number_and_payment_window(settings):
-    settings.BOOKING_PAYMENT_WINDOW_MINUTES = 45
+def test_create_computes_amounts_number_and_payment_window(monkeypatch):
+    monkeypatch.setattr(rules, "PAYMENT_WINDOW", timedelta(minutes=45))
     before = timezone.now()
     booking = _create()
     assert re.fullmatch(rf"DW-{timezone.localtime():%y%m}-\d{{6}}", booking.number)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import re
 
-from django.conf import settings
 from django.http import JsonResponse
 
 from dumuwaks.core.errors import ServiceUnavailable, error_body
@@ -28,9 +27,11 @@ from dumuwaks.core.health import is_infrastructure_outage
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_JSON_BODY_BYTES = 1_048_576  # 1 MiB: our largest JSON input is a few KB
-DEFAULT_MAX_BODY_BYTES = 110 * 1_048_576  # multipart: the 100 MB video upload plus form overhead
-DEFAULT_MAX_JSON_DEPTH = 64
+# Product limits, the same in every deployment (README, "Product rules"); read at call time, so a test
+# changes one with monkeypatch.setattr.
+MAX_JSON_BODY_BYTES = 1_048_576  # 1 MiB: our largest JSON input is a few KB
+MAX_BODY_BYTES = 110 * 1_048_576  # multipart: the 100 MB video upload plus form overhead
+MAX_JSON_DEPTH = 64
 
 _JSON_TYPES = ("application/json", "text/json")
 _CONTENT_LENGTH = re.compile(r"[0-9]+")
@@ -44,8 +45,8 @@ def _is_json(content_type: str) -> bool:
 def body_limit(content_type: str) -> int:
     """The most bytes a request body of this Content-Type may have: JSON is capped far lower than uploads."""
     if _is_json(content_type):
-        return getattr(settings, "API_MAX_JSON_BODY_BYTES", DEFAULT_MAX_JSON_BODY_BYTES)
-    return getattr(settings, "API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+        return MAX_JSON_BODY_BYTES
+    return MAX_BODY_BYTES
 
 
 def parse_content_length(raw: str) -> int:
@@ -125,7 +126,7 @@ class RequestLimitsMiddleware:
             return _too_large(limit)
         is_json = _is_json(content_type)
         if is_json:
-            max_depth = getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)
+            max_depth = MAX_JSON_DEPTH
             # request.body caches the bytes, so the parser later reads them from memory, not the socket.
             # Read even without a Content-Length: under ASGI a chunked body is there (already capped by
             # RequestLimitsASGIMiddleware); under WSGI Django reads 0 bytes of it.

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def enqueue_now(task, *args, countdown: int | None = None, **kwargs) -> None:
     """Queue a Celery task now (callers outside a transaction, e.g. periodic sweepers)."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         # Eager `delay` marks the calling thread as "inside a task", which breaks a concurrent
         # thread's `result.get()`; `apply` runs the task the same way without that flag.
         task.apply(args=args, kwargs=kwargs)

@@ -243,6 +243,7 @@ PUBLIC_API_URL = env.str("PUBLIC_API_URL", default="http://localhost:8000")
 # --- Celery ------------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = False  # the in-process tests run tasks eagerly (settings/test.py)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -371,14 +372,9 @@ LOGGING = {
 }
 
 # --- accounts ----------------------------------------------------------------------------------------------------
+# Product rules (link lifetimes, lockouts, ...) are constants in each app's rules.py, listed in the README
+# ("Product rules"); settings hold only what differs between deployments.
 OTP_TOTP_ISSUER = "Dumu Waks"
-ACCOUNTS_EMAIL_VERIFICATION_MAX_AGE = 3 * 24 * 3600  # seconds a verify-email link stays valid
-ACCOUNTS_PASSWORD_RESET_MAX_AGE = 3600  # seconds a reset link stays valid (single use)
-ACCOUNTS_TWO_FACTOR_CHALLENGE_MAX_AGE = 300  # seconds between password and 2FA code at login
-ACCOUNTS_PHONE_CODE_TTL = 600  # seconds an SMS verification code stays valid
-ACCOUNTS_PHONE_CODE_MAX_ATTEMPTS = 5
-ACCOUNTS_LOGIN_MAX_FAILURES = 5
-ACCOUNTS_LOCKOUT_MINUTES = 15
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("verification_email", "5/hour")
 # Public technician profiles are open to anonymous callers: enough for a person browsing, not for scraping.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("technician_profile", "60/min")
@@ -393,20 +389,6 @@ MEDIA_FOLDER_ROOT = env.str(
 # Uploads above 2.5 MB stream to a temporary file instead of memory (100 MB videos); the upload views also refuse
 # a request whose Content-Length exceeds what the endpoint can accept before parsing it.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-SOCIAL_REVIEW_BLIND_DAYS = env.int("SOCIAL_REVIEW_BLIND_DAYS", default=7)
-SOCIAL_FEED_WINDOW_DAYS = env.int(
-    "SOCIAL_FEED_WINDOW_DAYS", default=30
-)  # the ranked feed covers this many days
-
-# --- bookings ----------------------------------------------------------------------------------------------------
-# Minutes a customer has to pay the deposit before a pending booking expires.
-BOOKING_PAYMENT_WINDOW_MINUTES = env.int("BOOKING_PAYMENT_WINDOW_MINUTES", default=30)
-# Hours a paid pending booking waits for a technician (never past the slot start) before it expires.
-BOOKING_ACCEPT_TIMEOUT_HOURS = env.int("BOOKING_ACCEPT_TIMEOUT_HOURS", default=24)
-# Hours after completion before an unconfirmed, undisputed booking is confirmed automatically.
-BOOKING_AUTO_CONFIRM_HOURS = env.int("BOOKING_AUTO_CONFIRM_HOURS", default=72)
-# Days after completion during which customer or technician may open a dispute.
-BOOKING_DISPUTE_WINDOW_DAYS = env.int("BOOKING_DISPUTE_WINDOW_DAYS", default=7)
 
 # --- notifications ---
 # Name the chat/notification enums explicitly so other apps' `kind`/`type`/`platform` fields never collide.
@@ -463,12 +445,6 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 )
 
 # --- matching ---
-# Search radius when neither the request nor the customer's preferences give one.
-MATCHING_DEFAULT_MAX_DISTANCE_KM = env.float("MATCHING_DEFAULT_MAX_DISTANCE_KM", default=50.0)
-# Suggested matches expire this long after the search (or when their slot starts, if sooner).
-MATCHING_MATCH_TTL_HOURS = env.int("MATCHING_MATCH_TTL_HOURS", default=24)
-# At most this many nearest eligible technicians are scored per search.
-MATCHING_CANDIDATE_CAP = env.int("MATCHING_CANDIDATE_CAP", default=300)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {"MatchStatusEnum": "matching.models.MatchStatus"}
 )
@@ -485,9 +461,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 )
 
 # --- social (upload throttle) ---
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault(
-    "media_upload", env.str("MEDIA_UPLOAD_THROTTLE_RATE", default="120/hour")
-)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("media_upload", "120/hour")
 
 # --- hardening (tests/, dumuwaks/core/openapi_hooks.py, dumuwaks/core/request_limits.py) ---
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
@@ -500,6 +474,3 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("dumuwaks.core.request_id.RequestIdMiddleware") + 1,
     "dumuwaks.core.request_limits.RequestLimitsMiddleware",
 )
-API_MAX_JSON_BODY_BYTES = env.int("API_MAX_JSON_BODY_BYTES", default=1_048_576)
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=110 * 1_048_576)
-API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)

@@ -18,12 +18,11 @@ from matching.services.preferences import (
     matching_preferences_update,
 )
 from matching.services.response_time import technician_response_times_refresh
-from matching.services.search import default_max_distance_km, match_search, match_ttl
+from matching.services.search import match_search
 
 __all__ = [
     "customer_block_create",
     "customer_block_delete",
-    "default_max_distance_km",
     "favourite_add",
     "favourite_remove",
     "learning_record",
@@ -34,7 +33,6 @@ __all__ = [
     "match_reject",
     "match_search",
     "match_transition",
-    "match_ttl",
     "matches_expire_stale",
     "matching_preferences_update",
     "technician_response_times_refresh",

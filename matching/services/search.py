@@ -6,28 +6,15 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from dumuwaks.core.errors import ValidationFailed
-from matching import selectors
+from matching import rules, selectors
 from matching.errors import LocationRequired
 from matching.models import Match
 from matching.scoring import FACTORS, MatchRequest, rank_candidates
-
-
-def _setting(name: str, default):
-    return getattr(settings, name, default)
-
-
-def default_max_distance_km() -> float:
-    return float(_setting("MATCHING_DEFAULT_MAX_DISTANCE_KM", 50))
-
-
-def match_ttl() -> timedelta:
-    return timedelta(hours=_setting("MATCHING_MATCH_TTL_HOURS", 24))
 
 
 def match_search(
@@ -46,7 +33,7 @@ def match_search(
     """Rank eligible technicians for a job and store the top `limit` as suggested Match rows.
 
     Location defaults to the customer's saved one; max distance to the request's, then the customer's
-    preference, then MATCHING_DEFAULT_MAX_DISTANCE_KM; budget to the preference's price_max.
+    preference, then rules.DEFAULT_MAX_DISTANCE_KM; budget to the preference's price_max.
     """
     if latitude is None or longitude is None:
         latitude, longitude = customer.latitude, customer.longitude
@@ -61,7 +48,7 @@ def match_search(
 
     preference = selectors.preference_for(customer)
     weights = selectors.effective_weights(preference)
-    max_km = float(max_distance_km or preference.max_distance_km or default_max_distance_km())
+    max_km = float(max_distance_km or preference.max_distance_km or rules.DEFAULT_MAX_DISTANCE_KM)
     if budget is None and preference.price_max:
         budget = preference.price_max
     request = MatchRequest(
@@ -83,7 +70,7 @@ def match_search(
         latitude=latitude,
         longitude=longitude,
         max_distance_km=max_km,
-        cap=int(_setting("MATCHING_CANDIDATE_CAP", 300)),
+        cap=rules.CANDIDATE_CAP,
     )
     busy = selectors.busy_technician_ids(
         technician_ids=[c.technician_id for c in candidates],
@@ -110,7 +97,7 @@ def match_search(
 
     ranked = rank_candidates(candidates, request, weights, limit=limit)
     search_id = uuid.uuid4()
-    expires_at = min(now + match_ttl(), scheduled_start)
+    expires_at = min(now + rules.MATCH_TTL, scheduled_start)
     matches = [
         Match(
             customer=customer,

@@ -13,6 +13,7 @@ from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus
 from bookings.tests.factories import BookingFactory, TimeOffFactory, WeeklyAvailabilityFactory
 from dumuwaks.core.errors import ValidationFailed
+from matching import rules
 from matching.errors import LocationRequired
 from matching.models import CustomerBlock, Match, MatchingPreference, MatchStatus
 from matching.scoring import DEFAULT_WEIGHTS, FACTORS
@@ -152,8 +153,8 @@ class TestPrefilter:
         )
         assert _ids(_search(buyer, service_category, scheduled_start=start)[1]) == [tech.pk]
 
-    def test_candidate_cap_keeps_the_nearest(self, buyer, service_category, settings):
-        settings.MATCHING_CANDIDATE_CAP = 2
+    def test_candidate_cap_keeps_the_nearest(self, buyer, service_category, monkeypatch):
+        monkeypatch.setattr(rules, "CANDIDATE_CAP", 2)
         techs = [
             TechnicianFactory(latitude=lat_north(km), skill=service_category) for km in (5, 1, 3, 2)
         ]

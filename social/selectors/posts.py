@@ -8,7 +8,7 @@ never changes afterwards and the keyset does not depend on row positions, pages 
 throughout exactly once, whatever likes, comments or deletions arrive meanwhile; posts created after T appear on
 the next refresh.
 
-The feed covers posts of the SOCIAL_FEED_WINDOW_DAYS (30) days before T. Every page scores every candidate, so
+The feed covers posts of the `rules.FEED_WINDOW` (30 days) before T. Every page scores every candidate, so
 without a window a page cost grew with all posts ever written (86 ms at 20,000 posts, ~1 s at 200,000); older
 posts stay reachable through `GET posts?author=` and `?hashtag=`. At 30 days a post needs thousands of points to
 outrank a new one with none, so the window rarely changes what a reader would have scrolled to.
@@ -21,9 +21,8 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import (
     DateTimeField,
     Exists,
@@ -43,6 +42,7 @@ from django.utils import timezone
 
 from dumuwaks.core.filtering import filter_queryset, validated_filterset
 from dumuwaks.core.permissions import is_staff_member
+from social import rules
 from social.errors import InvalidFeedCursor, PostNotFound
 from social.filters import PostFilter, PostReportFilter
 from social.models import (
@@ -142,12 +142,7 @@ class FeedCursor:
 
 
 def feed_snapshot_time() -> datetime:
-    lag = getattr(settings, "SOCIAL_FEED_SNAPSHOT_LAG_SECONDS", 2)
-    return timezone.now() - timedelta(seconds=lag)
-
-
-def feed_window_days() -> int:
-    return getattr(settings, "SOCIAL_FEED_WINDOW_DAYS", 30)
+    return timezone.now() - rules.FEED_SNAPSHOT_LAG
 
 
 def _feed_score(as_of: datetime):
@@ -173,7 +168,7 @@ def feed_page(
 ) -> tuple[list[Post], FeedCursor | None, int, datetime]:
     """One page of the ranked feed: (posts, next cursor or None, posts visible as of T, T)."""
     cursor = cursor or FeedCursor(as_of=feed_snapshot_time())
-    window_starts = cursor.as_of - timedelta(days=feed_window_days())
+    window_starts = cursor.as_of - rules.FEED_WINDOW
     base = Post.objects.filter(_PUBLIC, created_at__lte=cursor.as_of, created_at__gt=window_starts)
     total = base.count()
     ranked = base.annotate(score=_feed_score(cursor.as_of))

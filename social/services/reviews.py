@@ -5,8 +5,8 @@ Rules (decided where the issue was silent):
   (unique constraint on (booking, reviewer)). A customer rating a technician must rate quality,
   timeliness, professionalism and communication (REQUIRED_TECHNICIAN_ASPECTS); `value` is optional, and a
   review without it is left out of that aspect's average.
-- Blind reviews: a review is visible to others from `visible_from` = its creation + SOCIAL_REVIEW_BLIND_DAYS
-  (7), counted from the FIRST review of the booking; when the other side reviews, both become visible at once.
+- Blind reviews: a review is visible to others from `visible_from` = its creation + rules.REVIEW_BLIND_PERIOD
+  (7 days), counted from the FIRST review of the booking; when the other side reviews, both become visible at once.
   Until then only the author sees it.
 - TechnicianProfile.rating_average / rating_count count customer→technician reviews that are visible and not
   hidden by staff. Counting blind reviews would leak them (the technician could watch the average move before
@@ -16,10 +16,8 @@ Rules (decided where the issue was silent):
 
 from __future__ import annotations
 
-from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
@@ -31,6 +29,7 @@ from dumuwaks.core import events
 from dumuwaks.core.errors import Forbidden, NotFound
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
+from social import rules
 from social.errors import (
     AlreadyResponded,
     AlreadyReviewed,
@@ -49,10 +48,6 @@ MAX_MEDIA_PER_REVIEW = 10
 class ReviewBookingNotFound(NotFound):
     code = "booking_not_found"
     message = "Booking not found."
-
-
-def _blind_period() -> timedelta:
-    return timedelta(days=getattr(settings, "SOCIAL_REVIEW_BLIND_DAYS", 7))
 
 
 def _lock_booking_for(*, booking_id: int, user: User) -> Booking:
@@ -130,7 +125,7 @@ def review_create(
                     direction=direction,
                     overall=overall,
                     comment=(comment or "").strip(),
-                    visible_from=now if counterpart else now + _blind_period(),
+                    visible_from=now if counterpart else now + rules.REVIEW_BLIND_PERIOD,
                     **ratings,
                 )
         except IntegrityError:

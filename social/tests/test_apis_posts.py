@@ -7,6 +7,7 @@ from django.utils import timezone
 from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
 from conftest import bearer_client
+from social import rules
 from social.models import (
     Comment,
     EngagementEvent,
@@ -27,8 +28,8 @@ URL = "/api/v1/posts"
 
 
 @pytest.fixture(autouse=True)
-def _no_feed_lag(settings):
-    settings.SOCIAL_FEED_SNAPSHOT_LAG_SECONDS = 0
+def _no_feed_lag(monkeypatch):
+    monkeypatch.setattr(rules, "FEED_SNAPSHOT_LAG", timedelta(0))
 
 
 def backdate(post, hours: float):
@@ -392,8 +393,8 @@ def test_feed_ranks_by_engagement_and_recency(customer_client, customer, crowd):
     assert body["count"] == 4 and body["next"] is None
 
 
-def test_feed_covers_the_window_before_its_snapshot_time(customer_client, customer, settings):
-    settings.SOCIAL_FEED_WINDOW_DAYS = 30
+def test_feed_covers_the_window_before_its_snapshot_time(customer_client, customer, monkeypatch):
+    monkeypatch.setattr(rules, "FEED_WINDOW", timedelta(days=30))
     recent = PostFactory(author=customer)
     at_the_edge = PostFactory(author=customer)
     too_old = PostFactory(author=customer)
@@ -478,8 +479,8 @@ def test_feed_rejects_garbage_cursor(customer_client):
     assert response.json()["code"] == "invalid_cursor"
 
 
-def test_feed_snapshot_lag_hides_posts_younger_than_lag(customer_client, customer, settings):
-    settings.SOCIAL_FEED_SNAPSHOT_LAG_SECONDS = 60
+def test_feed_snapshot_lag_hides_posts_younger_than_lag(customer_client, customer, monkeypatch):
+    monkeypatch.setattr(rules, "FEED_SNAPSHOT_LAG", timedelta(seconds=60))
     old, new = PostFactory(author=customer), PostFactory(author=customer)
     backdate(old, 1)
 

@@ -13,18 +13,18 @@ from itertools import chain, repeat
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import override_settings
 
 from dumuwaks.asgi import application
+from dumuwaks.core import request_limits
 from dumuwaks.core.request_limits import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_JSON_BODY_BYTES,
+    MAX_BODY_BYTES,
+    MAX_JSON_BODY_BYTES,
     RequestLimitsASGIMiddleware,
 )
 
 CHUNK = 64 * 1024
-JSON_LIMIT = DEFAULT_MAX_JSON_BODY_BYTES
-UPLOAD_LIMIT = DEFAULT_MAX_BODY_BYTES
+JSON_LIMIT = MAX_JSON_BODY_BYTES
+UPLOAD_LIMIT = MAX_BODY_BYTES
 GAVE_UP = object()  # in a chunk list: the client disconnects here
 
 
@@ -160,8 +160,8 @@ def test_invalid_content_length_is_400_before_any_body_is_received(lengths):
     assert server.pulls == 0
 
 
-@override_settings(API_MAX_BODY_BYTES=1000)
-def test_content_length_at_the_limit_passes_and_one_byte_more_does_not():
+def test_content_length_at_the_limit_passes_and_one_byte_more_does_not(monkeypatch):
+    monkeypatch.setattr(request_limits, "MAX_BODY_BYTES", 1000)
     at_limit = _request(
         "POST",
         "/api/v1/auth/login",
@@ -210,8 +210,8 @@ def test_body_streamed_past_the_limit_stops_being_pulled_at_the_limit(
     assert server.bytes_pulled <= limit + CHUNK
 
 
-@override_settings(API_MAX_BODY_BYTES=1000)
-def test_streamed_body_at_the_limit_passes_and_one_byte_more_does_not():
+def test_streamed_body_at_the_limit_passes_and_one_byte_more_does_not(monkeypatch):
+    monkeypatch.setattr(request_limits, "MAX_BODY_BYTES", 1000)
     headers = [("content-type", "text/plain"), ("transfer-encoding", "chunked")]
     at_limit = _request(
         "POST", "/api/v1/auth/login", headers=headers, chunks=_split(b"x" * 1000, 7)
