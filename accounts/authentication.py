@@ -35,9 +35,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidToken(_("Token contained no recognizable user identification")) from error
-        from accounts.selectors import (
-            user_for_access_token,
-        )  # accounts.models is still loading at import
+        # cycle: accounts.models -> dumuwaks.core.errors -> DRF's settings import this module while
+        # accounts.models is still loading, and accounts.selectors needs those models.
+        from accounts.selectors import user_for_access_token
 
         user = user_for_access_token(user_id=user_id)
         if user is None:

@@ -38,9 +38,10 @@ from rest_framework import serializers
 from bookings.selectors.tracking import booking_tracking_snapshot
 from bookings.serializers import BookingLocationInputSerializer, BookingTrackingInputSerializer
 from bookings.services.tracking import MIN_UPDATE_INTERVAL_SECONDS, booking_location_record
-from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.errors import ApplicationError, _flatten_validation_detail
 from dumuwaks.ws_auth import access_token_still_accepted
 from notifications import presence, selectors
+from notifications.models import ConversationParticipant
 from notifications.realtime import (
     booking_tracking_group,
     conversation_group,
@@ -88,8 +89,6 @@ def parse_action(content: dict) -> dict:
 
 
 def _validation_fields(exc: serializers.ValidationError) -> dict:
-    from dumuwaks.core.errors import _flatten_validation_detail
-
     return _flatten_validation_detail(exc.detail)
 
 
@@ -103,8 +102,6 @@ def db_call(func):
 @db_call
 def _join_allowed(conversation_id: int, user_id: int) -> list[int] | None:
     """Participant ids of the conversation if the user takes part, else None."""
-    from notifications.models import ConversationParticipant
-
     ids = list(
         ConversationParticipant.objects.filter(conversation_id=conversation_id).values_list(
             "user_id", flat=True

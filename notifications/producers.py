@@ -15,7 +15,9 @@ from django.utils import timezone
 from accounts.models import Role, User
 from bookings.models import Booking, BookingProposal, ProposalKind, ProposalStatus
 from notifications.models import ConversationParticipant, Message, Notification
+from notifications.presence import online_user_ids
 from notifications.realtime import send_to_user_after_commit
+from notifications.services.notifications import notify
 from notifications.wording import (
     balance_overdue_types,
     balance_reminder_type,
@@ -101,8 +103,6 @@ def booking_proposal_changed_push(*, proposal_id, to_status, actor_id) -> str | 
 
 
 def _notify(user_id, type_, context):
-    from notifications.services.notifications import notify
-
     return notify(user_id=user_id, type=type_, context=context)
 
 
@@ -419,8 +419,6 @@ def dispute_notify(*, booking_id, type_, dispute_id=None) -> list[int]:
 
 def offline_recipients_notify(*, message_id) -> list[int]:
     """Notify (group "messages") every other participant of the message's conversation who is offline."""
-    from notifications.presence import online_user_ids
-
     message = Message.objects.select_related("sender").filter(pk=message_id).first()
     if message is None or message.is_deleted:
         return []

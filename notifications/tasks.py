@@ -6,8 +6,14 @@ import random
 
 from celery import shared_task
 
+from dumuwaks.core.side_effects import enqueue_now
 from notifications import producers
-from notifications.services.delivery import RETRY, delivery_attempt
+from notifications.services.delivery import (
+    RETRY,
+    delivery_attempt,
+    housekeeping_run,
+    stuck_delivery_ids,
+)
 
 MAX_DELIVERY_RETRIES = 5
 BACKOFF_BASE_SECONDS = 30
@@ -131,10 +137,7 @@ def dispute_notify(booking_id: int, event: str, dispute_id: int | None = None) -
 def requeue_stuck_deliveries() -> int:
     """Deliveries still queued long after their last attempt (a lost task, a worker killed mid-retry)
     get one more task; the attempt itself is idempotent (it only acts on queued rows)."""
-    from notifications.services.delivery import stuck_delivery_ids
-
     ids = stuck_delivery_ids()
-    from dumuwaks.core.side_effects import enqueue_now
 
     for delivery_id in ids:
         enqueue_now(deliver_notification, delivery_id)
@@ -143,6 +146,4 @@ def requeue_stuck_deliveries() -> int:
 
 @shared_task
 def housekeeping() -> dict:
-    from notifications.services.delivery import housekeeping_run
-
     return housekeeping_run()

@@ -9,6 +9,16 @@ because another event announces the same fact to them (one notification per fact
 from __future__ import annotations
 
 from bookings.models import BookingStatus
+from payments.models import (
+    ACTIVE_PAYMENT_STATUSES,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    PayoutChannel,
+    PayoutKind,
+    PayoutStatus,
+)
+from payments.services.payments import booking_closed_for_payments
 
 CUSTOMER = "customer"
 TECHNICIAN = "technician"
@@ -59,15 +69,11 @@ def deposit_paid_type(*, booking):
 def _booking_closed(booking) -> bool:
     """Money arriving for the booking goes back (payments decides: a dispute released to the technician
     leaves the full price owed)."""
-    from payments.services.payments import booking_closed_for_payments
-
     return booking_closed_for_payments(booking)
 
 
 def _settled_by_another_payment(payment) -> bool:
     """Another payment for the same booking and purpose succeeded before this one."""
-    from payments.models import PaymentStatus
-
     others = (
         type(payment)
         .objects.filter(
@@ -83,8 +89,6 @@ def _settled_by_another_payment(payment) -> bool:
 def payment_succeeded_type(*, payment, booking) -> str:
     """What a payment that arrived means for the payer: a deposit waiting for a technician, money that goes
     back (the booking closed meanwhile, or the same thing was already paid), or a plain receipt."""
-    from payments.models import PaymentPurpose
-
     if payment is None or booking is None:
         return "payment.succeeded"
     if _booking_closed(booking):
@@ -100,8 +104,6 @@ def payment_succeeded_type(*, payment, booking) -> str:
 
 def payment_failed_type(*, payment, booking):
     """ "Please try again" only while trying again is possible and needed."""
-    from payments.models import PaymentStatus
-
     if payment is None:
         return "payment.failed"
     if payment.status == PaymentStatus.SUCCEEDED:
@@ -117,13 +119,6 @@ def balance_reminder_type(*, booking):
     """A balance reminder for the customer, worded for what they can do now: answer the M-Pesa prompt that is
     waiting on their phone, or pay in the app. None once there is nothing to remind them of (paid meanwhile,
     or the booking moved on, e.g. into a dispute)."""
-    from payments.models import (
-        ACTIVE_PAYMENT_STATUSES,
-        PaymentMethod,
-        PaymentPurpose,
-        PaymentStatus,
-    )
-
     if booking is None or booking.status != BookingStatus.CONFIRMED:
         return None
     balance = booking.payments.filter(purpose=PaymentPurpose.BALANCE)
@@ -136,8 +131,6 @@ def balance_reminder_type(*, booking):
 def balance_overdue_types(*, booking) -> dict[int, str]:
     """{recipient: type} when an overdue balance went to support: the customer (support will contact them)
     and the technician (someone is following their money up). Nobody once it was paid meanwhile."""
-    from payments.models import PaymentPurpose, PaymentStatus
-
     if (
         booking is None
         or booking.payments.filter(
@@ -152,16 +145,12 @@ def balance_overdue_types(*, booking) -> dict[int, str]:
 
 
 def payout_paid_type(*, payout) -> str:
-    from payments.models import PayoutChannel, PayoutKind
-
     if payout.kind == PayoutKind.REFUND:
         return "refund.paid_card" if payout.channel == PayoutChannel.CARD else "refund.paid"
     return "payout.paid"
 
 
 def payout_failed_type(*, payout):
-    from payments.models import PayoutKind, PayoutStatus
-
     if payout.status == PayoutStatus.PAID:
         return None  # a later attempt succeeded before this task ran: payout.paid says so
     return "refund.failed" if payout.kind == PayoutKind.REFUND else "payout.failed"

@@ -23,6 +23,7 @@ from accounts.models import User
 from bookings.models import Booking
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import enqueue_after_commit
+from notifications import tasks
 from notifications.errors import (
     BookingNotFound,
     ConversationNotFound,
@@ -39,7 +40,9 @@ from notifications.models import (
     ConversationParticipant,
     Message,
 )
+from notifications.presence import online_user_ids
 from notifications.realtime import send_to_conversation_after_commit
+from notifications.serializers import ChatMessageOutputSerializer, ConversationReadOutputSerializer
 from social.services.media import media_resolve_refs
 
 MAX_BODY_LENGTH = 4000
@@ -175,8 +178,6 @@ def _attachments_from_uploads(sender: User, refs: Sequence[Mapping]) -> list[dic
 
 
 def message_payload(message: Message) -> dict:
-    from notifications.serializers import ChatMessageOutputSerializer
-
     return dict(ChatMessageOutputSerializer(message).data)
 
 
@@ -242,8 +243,6 @@ def message_send(
 def _notify_if_offline(message_id: int, recipient_ids: list[int]) -> None:
     """Queue the offline-notification task only when someone may be offline: in a live chat everyone is
     online and a Celery round trip per message would be wasted (the task re-checks presence anyway)."""
-    from notifications import tasks
-    from notifications.presence import online_user_ids
 
     try:
         everyone_online = set(recipient_ids) <= online_user_ids(recipient_ids)
@@ -312,8 +311,6 @@ def message_delete(*, message: Message | int, user: User) -> Message:
 
 def _receipt(result: dict) -> dict:
     """A `read_receipt` as the read endpoint renders the result, less the reader's own unread count."""
-    from notifications.serializers import ConversationReadOutputSerializer
-
     receipt = dict(ConversationReadOutputSerializer(result).data)
     del receipt["unread_count"]
     return receipt

@@ -9,18 +9,24 @@ transaction. Returns RETRY for failures worth another attempt; the task owns the
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import timedelta
 
 from django.db.models import F
 from django.utils import timezone
 
+from notifications import email, push, sms
+from notifications.catalogue import group_label
+from notifications.email import send_templated_email
 from notifications.models import (
     DeliveryStatus,
     DeviceToken,
+    Notification,
     NotificationChannel,
     NotificationDelivery,
 )
 from notifications.preferences import enabled_channels
+from notifications.sms import SmsDeliveryError, render_sms, send_sms
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +47,6 @@ SMS_MAX_CHARS = 459  # at most 3 SMS segments
 
 def channel_templates(*, channel: str, language: str) -> list[str]:
     """The template files a notification uses on `channel` in `language` (none for in-app and push)."""
-    from notifications import email, sms
-
     if channel == NotificationChannel.EMAIL:
         return [email.template_name(EMAIL_TEMPLATE, part, language) for part in email.PARTS]
     if channel == NotificationChannel.SMS:
@@ -101,8 +105,6 @@ def delivery_attempt(*, delivery_id: int, final_attempt: bool = False) -> str:
 
 
 def _deliver_push(delivery, notification, user) -> str:
-    from notifications import push
-
     devices = list(DeviceToken.objects.filter(user=user).order_by("id"))
     if not devices:
         return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="no registered device")
@@ -141,11 +143,6 @@ def _deliver_push(delivery, notification, user) -> str:
 
 
 def _deliver_email(delivery, notification, user) -> str:
-    import smtplib
-
-    from notifications.catalogue import group_label
-    from notifications.email import send_templated_email
-
     try:
         sent = send_templated_email(
             to=[user.email],
@@ -166,8 +163,6 @@ def _deliver_email(delivery, notification, user) -> str:
 
 
 def _deliver_sms(delivery, notification, user) -> str:
-    from notifications.sms import SmsDeliveryError, render_sms, send_sms
-
     if not user.phone_number:
         return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="user has no phone number")
     text = render_sms(
@@ -205,8 +200,6 @@ def stuck_delivery_ids(*, limit: int = 500) -> list[int]:
 
 
 def housekeeping_run() -> dict:
-    from notifications.models import Notification
-
     now = timezone.now()
     devices, _ = DeviceToken.objects.filter(last_seen__lt=now - DEVICE_STALE_AFTER).delete()
     notifications, _ = Notification.objects.filter(

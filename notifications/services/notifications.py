@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from dumuwaks.core.side_effects import enqueue_after_commit
-from notifications import catalogue
+from notifications import catalogue, tasks
 from notifications.errors import DeviceNotFound, NotificationNotFound
 from notifications.models import (
     DeliveryStatus,
@@ -23,13 +23,12 @@ from notifications.models import (
 )
 from notifications.preferences import enabled_channels, preference_matrix
 from notifications.realtime import send_to_user_after_commit
+from notifications.serializers import NotificationOutputSerializer
 
 logger = logging.getLogger(__name__)
 
 
 def notification_payload(notification: Notification) -> dict:
-    from notifications.serializers import NotificationOutputSerializer
-
     return dict(NotificationOutputSerializer(notification).data)
 
 
@@ -69,8 +68,6 @@ def notify(*, user_id: int, type: str, context: dict | None = None) -> Notificat
         for c in (NotificationChannel.PUSH, NotificationChannel.EMAIL, NotificationChannel.SMS)
         if c in channels
     ]
-
-    from notifications import tasks
 
     with transaction.atomic():
         notification = Notification.objects.create(
