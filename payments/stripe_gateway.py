@@ -44,7 +44,7 @@ class StripeWebhookInvalid(ValueError):
 
 
 def stripe_enabled() -> bool:
-    return bool(getattr(settings, "STRIPE_SECRET_KEY", ""))
+    return bool(settings.STRIPE_SECRET_KEY)
 
 
 def _client() -> stripe.StripeClient:
@@ -52,16 +52,14 @@ def _client() -> stripe.StripeClient:
         raise StripeNotConfigured(
             "Stripe is not configured (STRIPE_SECRET_KEY is empty)", code="disabled"
         )
-    override = getattr(settings, "STRIPE_API_BASE_OVERRIDE", "")
+    override = settings.STRIPE_API_BASE_OVERRIDE
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY,
-        stripe_version=getattr(settings, "STRIPE_API_VERSION", "") or DEFAULT_API_VERSION,
+        stripe_version=settings.STRIPE_API_VERSION or DEFAULT_API_VERSION,
         base_addresses={"api": override} if override else None,
-        max_network_retries=int(getattr(settings, "STRIPE_MAX_NETWORK_RETRIES", 2)),
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
         # The SDK waits 80 s by default; a web worker must not hang that long on one call.
-        http_client=stripe.RequestsClient(
-            timeout=float(getattr(settings, "STRIPE_HTTP_TIMEOUT_SECONDS", 20))
-        ),
+        http_client=stripe.RequestsClient(timeout=settings.STRIPE_HTTP_TIMEOUT_SECONDS),
     )
 
 
@@ -121,7 +119,7 @@ def create_refund(*, payment_intent_id: str, amount_minor: int | None, idempoten
 
 def construct_webhook_event(payload: bytes, sig_header: str) -> stripe.Event:
     """Verify the Stripe-Signature of the raw request body and return the event (no network)."""
-    secret = getattr(settings, "STRIPE_WEBHOOK_SECRET", "")
+    secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise StripeWebhookInvalid("STRIPE_WEBHOOK_SECRET is not configured")
     try:

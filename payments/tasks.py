@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from payments import rules
 from payments.daraja.errors import DarajaBusy
 
 logger = logging.getLogger(__name__)
@@ -170,12 +171,12 @@ def payouts_reconcile_stale_task() -> int:
     schedule of payments/services/payouts.py (PAYOUT_STATUS_CHECK_*), then escalated to staff."""
     from payments.services.payouts import payouts_queued_stale_ids, payouts_stale_ids
 
-    ids = payouts_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
+    ids = payouts_stale_ids(older_than_seconds=rules.PAYOUT_RECONCILE_AFTER_SECONDS)
     for payout_id in ids:
         payout_query_status_task.delay(payout_id)
     # Re-sending a queued payout is safe: the send acts only on `queued` under the row lock, and its
     # OriginatorConversationID is fixed per attempt, so Daraja refuses a duplicate.
-    lost = payouts_queued_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
+    lost = payouts_queued_stale_ids(older_than_seconds=rules.PAYOUT_RECONCILE_AFTER_SECONDS)
     for payout_id in lost:
         payout_send_task.delay(payout_id)
     return len(ids) + len(lost)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from payments import rules as payments_rules
 from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja, fake_stripe, ...)
 
 ROLES = (
@@ -32,10 +33,10 @@ ROLES = (
 class World:
     """The customer persona's booking (with the technician persona assigned) and everything hanging off it."""
 
-    def __init__(self, *, users: dict, category, settings):
+    def __init__(self, *, users: dict, category, monkeypatch):
         self.users = users
         self.category = category
-        self._settings = settings
+        self._monkeypatch = monkeypatch
 
     # --- people --------------------------------------------------------------------------------------------
     @property
@@ -82,7 +83,7 @@ class World:
         )
         # The payout is held for review (above the threshold), so nothing is sent to Daraja while we build
         # the world.
-        self._settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000
+        self._monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 1000)
         self.__dict__["payment"] = paid_payment(booking)
         now = timezone.now()
         set_status(booking, BookingStatus.CONFIRMED, completed_at=now, confirmed_at=now)
@@ -279,9 +280,9 @@ def personas(
 
 
 @pytest.fixture
-def world(personas, service_category, settings) -> World:
+def world(personas, service_category, settings, monkeypatch) -> World:
     settings.MPESA_BACKEND = "simulator"
-    return World(users=personas, category=service_category, settings=settings)
+    return World(users=personas, category=service_category, monkeypatch=monkeypatch)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from django.test import override_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from werkzeug.test import Client
 
+from payments import rules as payments_rules
+
 DEAD_REDIS = {
     "default": {
         "BACKEND": "dumuwaks.core.cache.SharedClientRedisCache",
@@ -332,10 +334,10 @@ def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
     with pytest.raises(WorkerKilled):
         tasks.payout_send_task.apply(args=[queued_payout.pk], throw=True)
     monkeypatch.setattr(DarajaClient, "b2c_payment", real_b2c)
-    long_ago = timezone.now() - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
+    long_ago = timezone.now() - timedelta(seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
     Payout.objects.filter(pk=queued_payout.pk).update(updated_at=long_ago)
     assert queued_payout.pk in payouts_stale_ids(
-        older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS
+        older_than_seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS
     )
 
     from payments.models import PayoutStatus

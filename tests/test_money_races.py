@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from conftest import bearer_client
+from payments import rules as payments_rules
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
 from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callback
 
@@ -249,10 +250,10 @@ def _deposit_paid_booking(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_cancellations_refund_once(world, fake_daraja, settings):
+def test_concurrent_cancellations_refund_once(world, fake_daraja, monkeypatch):
     from payments.models import Payout
 
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+    monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
     booking = _deposit_paid_booking(world)
     url = f"/api/v1/bookings/{booking.pk}"
 
@@ -269,12 +270,12 @@ def test_concurrent_cancellations_refund_once(world, fake_daraja, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, settings):
+def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, monkeypatch):
     from bookings.models import BookingStatus
     from payments.models import Payout
     from payments.tests.helpers import set_status
 
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+    monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
     booking = _deposit_paid_booking(world)
     set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
     response = world.client("customer").post(
@@ -296,12 +297,12 @@ def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, settings
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_confirmations_release_one_payout(world, fake_daraja, settings):
+def test_concurrent_confirmations_release_one_payout(world, fake_daraja, monkeypatch):
     from bookings.models import BookingStatus
     from payments.models import Payout
     from payments.tests.helpers import paid_payment, set_status
 
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+    monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
     booking = _deposit_paid_booking(world)
     set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
     paid_payment(booking, "balance")

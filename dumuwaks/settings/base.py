@@ -340,8 +340,6 @@ MPESA_STK_PARTY_B = env.str(
     "MPESA_STK_PARTY_B", default=""
 )  # the till number for CustomerBuyGoodsOnline
 
-PAYOUT_REVIEW_THRESHOLD_KES = env.int("PAYOUT_REVIEW_THRESHOLD_KES", default=50_000)
-
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE_OVERRIDE = env.str("STRIPE_API_BASE_OVERRIDE", default="")
@@ -403,12 +401,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 )
 
 # --- payments ---
-# Seconds a customer has to answer an STK prompt before the payment counts as expired.
-PAYMENT_STK_EXPIRY_SECONDS = env.int("PAYMENT_STK_EXPIRY_SECONDS", default=300)
-# Pending STK payments older than this with no callback are resolved by STK Query (beat task).
+# Pending STK payments older than this with no callback are resolved by STK Query (beat task). A setting, not
+# a product rule, because deployments differ: the system tier (tests/system) has it query after a second.
 PAYMENT_STK_QUERY_AFTER_SECONDS = env.int("PAYMENT_STK_QUERY_AFTER_SECONDS", default=120)
-# Payouts without a B2C result for this long are checked with Transaction Status (beat task).
-PAYOUT_RECONCILE_AFTER_SECONDS = env.int("PAYOUT_RECONCILE_AFTER_SECONDS", default=600)
 
 # --- support ---
 # Support ticket enums get their own names so they never collide with bookings'/payments' `status`.

@@ -44,7 +44,7 @@ from .types import (
 
 
 def get_mpesa_client() -> MpesaClient:
-    backend = getattr(settings, "MPESA_BACKEND", "simulator")
+    backend = settings.MPESA_BACKEND
     if backend == "simulator":
         return simulator.SimulatorClient()
     if backend in {"sandbox", "production"}:

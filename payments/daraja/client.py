@@ -51,10 +51,6 @@ PATH_B2C = "/mpesa/b2c/v3/paymentrequest"
 PATH_TRANSACTION_STATUS = "/mpesa/transactionstatus/v1/query"
 
 
-def _setting(name: str, default: Any = None) -> Any:
-    return getattr(settings, name, default)
-
-
 class DarajaClient:
     """Implements `MpesaClient` against Daraja. Settings are read when the client is built."""
 
@@ -62,19 +58,19 @@ class DarajaClient:
         if backend not in BASE_URLS:
             raise DarajaConfigurationError(f"unknown MPESA_BACKEND {backend!r}")
         self.backend = backend
-        self.base_url = (_setting("MPESA_BASE_URL_OVERRIDE") or BASE_URLS[backend]).rstrip("/")
-        self.consumer_key = _setting("MPESA_CONSUMER_KEY", "")
-        self.consumer_secret = _setting("MPESA_CONSUMER_SECRET", "")
-        self.shortcode = str(_setting("MPESA_SHORTCODE", ""))
-        self.passkey = _setting("MPESA_PASSKEY", "")
-        self.transaction_type = _setting("MPESA_TRANSACTION_TYPE", "CustomerPayBillOnline")
+        self.base_url = (settings.MPESA_BASE_URL_OVERRIDE or BASE_URLS[backend]).rstrip("/")
+        self.consumer_key = settings.MPESA_CONSUMER_KEY
+        self.consumer_secret = settings.MPESA_CONSUMER_SECRET
+        self.shortcode = str(settings.MPESA_SHORTCODE)
+        self.passkey = settings.MPESA_PASSKEY
+        self.transaction_type = settings.MPESA_TRANSACTION_TYPE
         # BuyGoods: PartyB is the till while BusinessShortCode is the store number.
-        self.party_b = str(_setting("MPESA_STK_PARTY_B", "") or self.shortcode)
-        self.b2c_shortcode = str(_setting("MPESA_B2C_SHORTCODE", ""))
-        self.initiator_name = _setting("MPESA_INITIATOR_NAME", "")
-        self.initiator_password = _setting("MPESA_INITIATOR_PASSWORD", "")
-        self.certificate_file = _setting("MPESA_CERTIFICATE_FILE", "")
-        read_timeout = float(_setting("MPESA_HTTP_TIMEOUT_SECONDS", 30))
+        self.party_b = str(settings.MPESA_STK_PARTY_B or self.shortcode)
+        self.b2c_shortcode = str(settings.MPESA_B2C_SHORTCODE)
+        self.initiator_name = settings.MPESA_INITIATOR_NAME
+        self.initiator_password = settings.MPESA_INITIATOR_PASSWORD
+        self.certificate_file = settings.MPESA_CERTIFICATE_FILE
+        read_timeout = settings.MPESA_HTTP_TIMEOUT_SECONDS
         self.timeout = httpx.Timeout(read_timeout, connect=min(read_timeout, 10.0))
         cache_id = f"{self.base_url}|{self.consumer_key}"
         self._token_key = f"daraja:token:{uuid.uuid5(uuid.NAMESPACE_URL, cache_id).hex}"

@@ -53,7 +53,7 @@ PostFn = Callable[[str, dict], object]
 
 
 def _delay_seconds() -> int:
-    return int(getattr(settings, "MPESA_SIMULATOR_DELAY_SECONDS", 3))
+    return settings.MPESA_SIMULATOR_DELAY_SECONDS
 
 
 def _stk_key(checkout_id: str) -> str:

@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -23,7 +22,7 @@ from dumuwaks.core.money import to_mpesa_amount
 from dumuwaks.core.phone import normalize_phone, to_msisdn
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.core.state_machine import transition
-from payments import errors
+from payments import errors, rules
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     FINAL_PAYMENT_STATUSES,
@@ -123,8 +122,8 @@ def _check_due(booking: Booking, purpose: str) -> None:
 
 def _payment_window(method: str) -> timedelta:
     if method == PaymentMethod.CARD:  # card checkouts (3-D Secure) take longer than a PIN prompt
-        return timedelta(seconds=getattr(settings, "PAYMENT_CARD_EXPIRY_SECONDS", 1800))
-    return timedelta(seconds=settings.PAYMENT_STK_EXPIRY_SECONDS)
+        return rules.CARD_EXPIRY
+    return rules.STK_EXPIRY
 
 
 def _pending_body(payment: Payment) -> dict:

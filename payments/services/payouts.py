@@ -32,7 +32,6 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -42,7 +41,7 @@ from dumuwaks.core.money import to_decimal, to_mpesa_amount
 from dumuwaks.core.phone import is_valid_phone, to_msisdn
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
 from dumuwaks.core.state_machine import transition
-from payments import errors
+from payments import errors, rules
 from payments.daraja.result_codes import Outcome
 from payments.daraja.security import B2C_MIN_AMOUNT
 from payments.models import (
@@ -545,8 +544,8 @@ def payout_apply_result(
 
 
 def _review_reason(*, recipient, amount: Decimal, channel: str, phone: str) -> str:
-    if amount > Decimal(settings.PAYOUT_REVIEW_THRESHOLD_KES):
-        return f"amount above KES {settings.PAYOUT_REVIEW_THRESHOLD_KES:,}"
+    if amount > Decimal(rules.PAYOUT_REVIEW_THRESHOLD_KES):
+        return f"amount above KES {rules.PAYOUT_REVIEW_THRESHOLD_KES:,}"
     if channel == PayoutChannel.MPESA:
         changed = recipient.phone_changed_at
         if changed and changed > now() - PHONE_CHANGE_HOLD:
@@ -1072,7 +1071,7 @@ def _next_check_interval(checks_done: int) -> timedelta:
 def payout_query_status(*, payout_id: int, manual: bool = False) -> str:
     """Ask Transaction Status about every open attempt; the answers arrive at the status callback.
 
-    A payout left `sending` for longer than PAYOUT_RECONCILE_AFTER_SECONDS (the worker stopped between
+    A payout left `sending` for longer than rules.PAYOUT_RECONCILE_AFTER_SECONDS (the worker stopped between
     claiming it and storing Daraja's answer) becomes `needs_reconciliation` first: the request may have gone
     out, so it is asked about, never resent.
 
@@ -1086,7 +1085,7 @@ def payout_query_status(*, payout_id: int, manual: bool = False) -> str:
     from payments.services.common import mpesa_client
 
     current_time = now()
-    stale_before = current_time - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS)
+    stale_before = current_time - timedelta(seconds=rules.PAYOUT_RECONCILE_AFTER_SECONDS)
     with transaction.atomic():
         payout = _lock_for_outcome(payout_id)
         attempts = _attempts_locked(payout)

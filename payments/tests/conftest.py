@@ -14,7 +14,6 @@ def _payments_settings(settings):
     settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
     settings.MPESA_CALLBACK_BASE_URL = "https://api.dumuwaks.test"
     settings.MPESA_ALLOWED_IPS = []
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
 
 
 @pytest.fixture

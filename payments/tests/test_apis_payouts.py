@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from bookings.models import BookingStatus
+from payments import rules as payments_rules
 from payments.models import Payout, PayoutStatus
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.helpers import make_booking, paid_payment, set_status
@@ -12,9 +13,9 @@ from payments.tests.helpers import make_booking, paid_payment, set_status
 pytestmark = pytest.mark.django_db
 
 
-def _payout_for(booking, *, held: bool, settings) -> Payout:
+def _payout_for(booking, *, held: bool, monkeypatch) -> Payout:
     if held:
-        settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000
+        monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 1000)
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, "balance")
@@ -22,8 +23,8 @@ def _payout_for(booking, *, held: bool, settings) -> Payout:
 
 
 @pytest.fixture
-def held_payout(booking, settings):
-    payout = _payout_for(booking, held=True, settings=settings)
+def held_payout(booking, monkeypatch):
+    payout = _payout_for(booking, held=True, monkeypatch=monkeypatch)
     assert payout.status == PayoutStatus.PENDING_REVIEW
     return payout
 
@@ -87,13 +88,13 @@ def test_batch_process_reports_each_payout(
     technician,
     service_category,
     admin_client_api,
-    settings,
+    monkeypatch,
     django_capture_on_commit_callbacks,
 ):
     second = _payout_for(
         make_booking(customer, technician, category=service_category),
         held=True,
-        settings=settings,
+        monkeypatch=monkeypatch,
     )
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_api.post(
@@ -160,12 +161,12 @@ def test_payout_lists_run_a_constant_number_of_queries(
     service_category,
     support_client,
     technician_client,
-    settings,
+    monkeypatch,
     django_assert_max_num_queries,
 ):
     for _ in range(2):
         booking = make_booking(customer, technician, category=service_category)
-        _payout_for(booking, held=True, settings=settings)
+        _payout_for(booking, held=True, monkeypatch=monkeypatch)
     with django_assert_max_num_queries(6):
         assert len(support_client.get("/api/v1/payments/payouts/pending").json()["results"]) == 2
     with django_assert_max_num_queries(9):
@@ -173,7 +174,7 @@ def test_payout_lists_run_a_constant_number_of_queries(
     assert len(body["results"]) == 2
     for _ in range(4):
         booking = make_booking(customer, technician, category=service_category)
-        _payout_for(booking, held=True, settings=settings)
+        _payout_for(booking, held=True, monkeypatch=monkeypatch)
     with django_assert_max_num_queries(6):
         assert len(support_client.get("/api/v1/payments/payouts/pending").json()["results"]) == 6
     with django_assert_max_num_queries(9):

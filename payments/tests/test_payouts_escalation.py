@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 
 from bookings.models import BookingStatus
+from payments import rules as payments_rules
 from payments import tasks
 from payments.models import (
     LedgerEntry,
@@ -87,7 +88,7 @@ def test_checks_back_off_then_the_payout_is_escalated_to_staff_once(
 ):
     payout = unknown_payout
     attempt = payout.attempts.get()
-    cutoff = settings.PAYOUT_RECONCILE_AFTER_SECONDS
+    cutoff = payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS
     assert payouts_stale_ids(older_than_seconds=cutoff) == [payout.pk]
     tasks.payouts_reconcile_stale_task.apply(throw=True)
     assert _queries(mpesa) == 1

@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from bookings.models import BookingStatus
+from payments import rules as payments_rules
 from payments.daraja import payloads
 from payments.daraja.result_codes import (
     B2C_DEFINITIVE_FAILURES,
@@ -443,7 +444,7 @@ def test_paid_payout_with_an_open_attempt_is_watched_by_the_beat(
     PayoutAttempt.objects.filter(payout=payout).update(
         updated_at=timezone.now() - timedelta(hours=1)
     )
-    assert payouts_stale_ids(older_than_seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS) == [
+    assert payouts_stale_ids(older_than_seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS) == [
         payout.pk
     ]
     from payments import tasks

@@ -9,6 +9,7 @@ from django.utils import timezone
 from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import booking_cancel, dispute_resolve
 from bookings.tests.factories import DisputeFactory
+from payments import rules as payments_rules
 from payments.models import (
     LedgerTransaction,
     PaymentPurpose,
@@ -185,9 +186,9 @@ def test_release_after_dispute_with_the_full_price_held_uses_the_stored_split(
 
 
 def test_large_payouts_and_recent_phone_changes_wait_for_review(
-    booking, technician, settings, task_outbox, django_capture_on_commit_callbacks
+    booking, technician, monkeypatch, task_outbox, django_capture_on_commit_callbacks
 ):
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 4000
+    monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 4000)
     with django_capture_on_commit_callbacks(execute=True):
         paid_payment(booking)
         set_status(booking, BookingStatus.CONFIRMED)
@@ -248,14 +249,15 @@ def test_dispute_after_release_claws_back_a_payout_not_yet_sent(
     customer,
     technician,
     support_agent,
-    settings,
+    monkeypatch,
     outcome,
     refund_amount,
     customer_gets,
     technician_keeps,
     platform_keeps,
 ):
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 1000  # the technician payout waits for review
+    # the technician payout waits for review
+    monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 1000)
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, PaymentPurpose.BALANCE)

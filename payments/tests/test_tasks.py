@@ -11,6 +11,7 @@ from django.utils import timezone
 from bookings.models import BookingStatus
 from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
+from payments import rules as payments_rules
 from payments import tasks
 from payments.models import (
     Payment,
@@ -208,7 +209,7 @@ def test_a_queued_payout_whose_task_was_lost_is_sent_once_by_the_sweeper(
     from payments.tests.fakes.daraja import PATH_B2C
 
     payout = PayoutFactory(status=PayoutStatus.QUEUED)
-    long_ago = timezone.now() - timedelta(seconds=settings.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
+    long_ago = timezone.now() - timedelta(seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
     Payout.objects.filter(pk=payout.pk).update(updated_at=long_ago)
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 
 from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import booking_cancel, booking_transition, dispute_open, dispute_resolve
+from payments import rules as payments_rules
 from payments.daraja import payloads
 from payments.models import PaymentPurpose, Payout, PayoutKind, PayoutStatus, SuspenseItem
 from payments.selectors.balances import account_balance, account_balances
@@ -56,7 +57,6 @@ def _payments_settings(settings):
     settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
     settings.MPESA_CALLBACK_BASE_URL = "https://api.dumuwaks.test"
     settings.MPESA_ALLOWED_IPS = []
-    settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
 
 
 def _send_and_pay(fake_daraja, payout: Payout) -> None:
@@ -82,7 +82,7 @@ def month(
     technician,
     other_technician,
     support_agent,
-    settings,
+    monkeypatch,
 ):
     with time_machine.travel(_at("2026-11-02 10:00"), tick=False):
         a, b, c, d, f = (
@@ -123,10 +123,11 @@ def month(
         for booking, payer in ((a, customer), (f, customer)):
             set_status(booking, BookingStatus.COMPLETED, completed_at=timezone.now())
             booking_transition(booking=booking, to=BookingStatus.CONFIRMED, actor=payer)
-            settings.PAYOUT_REVIEW_THRESHOLD_KES = 500 if booking is f else 50_000
+            threshold = 500 if booking is f else 50_000
+            monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", threshold)
             paid_payment(booking, PaymentPurpose.BALANCE)  # escrow full: released
         assert _payout(f, PayoutKind.TECHNICIAN_PAYOUT).status == PayoutStatus.PENDING_REVIEW
-        settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+        monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
 
     with time_machine.travel(_at("2026-11-20 10:00"), tick=False):
         set_status(c, BookingStatus.COMPLETED, completed_at=timezone.now())

@@ -1,12 +1,23 @@
 """Settings hold only what differs between deployments, each documented in .env.example; product rules are
 constants in their app's rules.py (README, "Product rules")."""
 
+import ast
 import re
 from pathlib import Path
 
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
+APPS = (
+    "accounts",
+    "bookings",
+    "matching",
+    "notifications",
+    "payments",
+    "social",
+    "support",
+    "dumuwaks",
+)
 _ENV_READ = re.compile(r'\benv(?:\.\w+)?\(\s*"([A-Z0-9_]+)"')
 _DOCUMENTED = re.compile(r"^#?\s*([A-Z][A-Z0-9_]+)[=:]", re.MULTILINE)
 
@@ -39,3 +50,24 @@ def test_every_product_rule_is_listed_in_the_readme():
         if f"`{path.relative_to(ROOT)}` `{name}`" not in section
     ]
     assert missing == []
+
+
+def test_settings_are_read_directly_never_with_a_fallback_default():
+    """`getattr(settings, "NAME", default)` repeats a default and hides a missing setting until that line
+    runs; `settings.NAME` fails at once."""
+
+    offenders = []
+    for path in ROOT.glob("*/**/*.py"):
+        parts = path.relative_to(ROOT).parts
+        if parts[0] not in APPS or "tests" in parts or "migrations" in parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "getattr"
+                and len(node.args) == 3
+                and getattr(node.args[0], "id", None) == "settings"
+                and isinstance(node.args[1], ast.Constant)
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
