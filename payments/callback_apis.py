@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from dumuwaks.core.client_ip import client_ip
 from dumuwaks.core.errors import error_body
 from dumuwaks.core.openapi import error_responses
+from payments import stripe_gateway
 from payments.serializers import MpesaCallbackAckSerializer
 from payments.services import callbacks
 from payments.services import card as card_services
@@ -166,8 +167,6 @@ class StripeWebhookApi(_ProviderView):
         auth=[],
     )
     def post(self, request):
-        from payments import stripe_gateway
-
         try:
             stripe_gateway.construct_webhook_event(  # verifies the signature; raises otherwise
                 request.body, request.headers.get("Stripe-Signature", "")

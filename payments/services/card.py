@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from dumuwaks.core.money import to_decimal
-from payments import errors
+from payments import errors, stripe_gateway
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     CallbackEvent,
@@ -34,8 +34,6 @@ def payment_create_card_intent(
     *, booking_id: int, payer, purpose: str, idempotency_key: str | None = None
 ) -> tuple[Payment, str]:
     """Card payment through Stripe: returns the Payment and the client secret for Stripe.js."""
-    from payments import stripe_gateway
-
     if not stripe_gateway.stripe_enabled():
         raise errors.StripeDisabled()
     payment, _created = _payment_open(

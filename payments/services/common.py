@@ -10,6 +10,7 @@ from django.utils import timezone
 
 # The one booking lock (bookings owns it), re-exported for the payments services.
 from bookings.services.bookings import lock_booking as lock_booking
+from payments.daraja import get_mpesa_client
 from payments.models import LedgerAccount, Payment, Payout
 from payments.services.ledger import escrow_code, ledger_account, technician_payable_code
 
@@ -38,8 +39,6 @@ def lock_payout(payout_id: int) -> Payout:
 
 def mpesa_client():
     """The configured Daraja client (simulator | sandbox | production); tests swap it for a fake server."""
-    from payments.daraja import get_mpesa_client
-
     return get_mpesa_client()
 
 

@@ -28,6 +28,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.selectors.owed_steps import OwedStep, OwedStepItem, owed_step_list
+from payments.services import escrow
+from payments.services.common import lock_booking
+from payments.tasks import _request_stk
 
 logger = logging.getLogger(__name__)
 
@@ -94,21 +97,13 @@ def payments_sweep(
 
 
 def _complete(item: OwedStepItem):
-    from payments.services.common import lock_booking
-    from payments.services.escrow import (
-        booking_settle_cancellation,
-        dispute_settle,
-        escrow_release_if_complete,
-    )
-    from payments.tasks import _request_stk
-
     if item.step == OwedStep.RELEASE:
         with transaction.atomic():
-            return escrow_release_if_complete(booking=lock_booking(item.booking_id))
+            return escrow.escrow_release_if_complete(booking=lock_booking(item.booking_id))
     if item.step == OwedStep.SETTLE_CANCELLATION:
-        return booking_settle_cancellation(booking_id=item.booking_id)
+        return escrow.booking_settle_cancellation(booking_id=item.booking_id)
     if item.step == OwedStep.SETTLE_DISPUTE:
-        return dispute_settle(dispute_id=item.dispute_id)
+        return escrow.dispute_settle(dispute_id=item.dispute_id)
     # The same request (and idempotency key) as the event path's task: at most one STK push per attempt.
     if item.step == OwedStep.REQUEST_DEPOSIT:
         return _request_stk(item.booking_id, "deposit")
