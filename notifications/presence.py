@@ -51,11 +51,6 @@ def presence_touch(user_id: int) -> None:
         client.eval(_INCR_SCRIPT, 1, key, PRESENCE_TTL)
 
 
-def is_online(user_id: int) -> bool:
-    value = _client().get(_key(user_id))
-    return bool(value and int(value) > 0)
-
-
 def online_user_ids(user_ids) -> set[int]:
     ids = list(user_ids)
     if not ids:

@@ -4,21 +4,21 @@ from notifications import presence
 def test_counter_across_sockets():
     assert presence.presence_connect(1) is True
     assert presence.presence_connect(1) is False  # second socket: already online
-    assert presence.is_online(1)
+    assert presence.online_user_ids([1]) == {1}
     assert presence.presence_disconnect(1) is False
     assert presence.presence_disconnect(1) is True
-    assert not presence.is_online(1)
+    assert presence.online_user_ids([1]) == set()
 
 
 def test_late_disconnect_after_expiry_never_goes_negative():
     assert presence.presence_disconnect(2) is True
-    assert not presence.is_online(2)
+    assert presence.online_user_ids([2]) == set()
     assert presence.presence_connect(2) is True
 
 
 def test_touch_revives_an_expired_key_and_bulk_lookup():
     presence.presence_touch(3)  # key expired while the socket stayed open
-    assert presence.is_online(3)
+    assert presence.online_user_ids([3]) == {3}
     presence.presence_connect(4)
     assert presence.online_user_ids([3, 4, 5]) == {3, 4}
     assert presence.online_user_ids([]) == set()
