@@ -391,6 +391,30 @@ CATALOGUE: dict[str, Entry] = {
         ("Payment received", "We received KES {amount} for {booking_number}. Thank you!"),
         ("Malipo yamepokelewa", "Tumepokea KES {amount} kwa {booking_number}. Asante!"),
     ),
+    "tip.sent": Entry(  # the customer's tip arrived: all of it is the technician's
+        G.PAYMENTS,
+        (
+            "Tip sent",
+            "Thank you! Your KES {amount} tip for {booking_number} goes in full to your technician.",
+        ),
+        (
+            "Bakshishi imetumwa",
+            "Asante! Bakshishi yako ya KES {amount} kwa {booking_number} itamfikia fundi wako yote.",
+        ),
+    ),
+    "tip.received": Entry(  # the technician: a customer tipped them (paid out at once or with the next payout)
+        G.PAYMENTS,
+        (
+            "You got a tip",
+            "Your customer tipped you KES {amount} for {booking_number}. All of it is yours; it is sent"
+            " to your M-Pesa with your next payout (large tips at once).",
+        ),
+        (
+            "Umepata bakshishi",
+            "Mteja wako amekupa bakshishi ya KES {amount} kwa {booking_number}. Yote ni yako; itatumwa"
+            " kwa M-Pesa yako pamoja na malipo yako yajayo (bakshishi kubwa mara moja).",
+        ),
+    ),
     "payment.refund_due": Entry(  # the booking closed before the money arrived
         G.PAYMENTS,
         (

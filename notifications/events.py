@@ -16,7 +16,8 @@ One fact, one notification per person. Who hears what:
   the notification to the one who answers a new proposal or would have answered a withdrawn one, to the
   proposer of an answered one, to both for an expired one (booking_proposal_notify);
 - payment.succeeded / payment.failed: the payer, worded for the booking's state (a deposit waits for a
-  technician; money for a closed or already-paid booking is refunded; no "try again" once pointless);
+  technician; money for a closed or already-paid booking is refunded; no "try again" once pointless; a tip is
+  `tip.sent`, and its technician gets `tip.received`);
 - payment.balance_reminder: the customer, while the balance is unpaid (a prompt waits on the phone, or pay in
   the app); payment.balance_overdue: the customer and the technician (support follows it up);
 - payout.paid / payout.failed: the recipient (a technician's payout, or a customer's refund);

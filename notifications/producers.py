@@ -229,6 +229,8 @@ def payment_result_notify(*, payment_id, booking_id, succeeded: bool) -> int | N
     if booking is not None:
         context.update(_booking_context(booking))
     _notify(payer_id, type_, context)
+    if type_ == "tip.sent" and booking is not None and booking.technician_id:
+        _notify(booking.technician_id, "tip.received", context)
     return payer_id
 
 

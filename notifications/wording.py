@@ -91,6 +91,8 @@ def payment_succeeded_type(*, payment, booking) -> str:
     back (the booking closed meanwhile, or the same thing was already paid), or a plain receipt."""
     if payment is None or booking is None:
         return "payment.succeeded"
+    if payment.purpose == PaymentPurpose.TIP:  # never refunded, and several tips are not duplicates
+        return "tip.sent"
     if _booking_closed(booking):
         return "payment.refund_due"
     if _settled_by_another_payment(payment):

@@ -39,10 +39,13 @@ from payments.serializers import (
     PayoutDetailOutputSerializer,
     PayoutEarningsOutputSerializer,
     PayoutOutputSerializer,
+    TipInputSerializer,
 )
 from payments.services import card as card_services
 from payments.services import payments as payment_services
 from payments.services import payouts as payout_services
+from payments.services import tips as tip_services
+from payments.services.tips import TIP_PAYOUT_AT_ONCE_KES
 
 IDEMPOTENCY_HEADER = idempotency_header(
     "Same key (per user) → the same payment is returned and no second request is sent."
@@ -107,6 +110,102 @@ class PaymentStkPushApi(APIView):
                 booking_id=data.validated_data["booking_id"],
                 payer=request.user,
                 purpose=data.validated_data["purpose"],
+                phone=data.validated_data.get("phone_number") or None,
+                idempotency_key=idempotency_key(request),
+                confirm_phone=data.validated_data["confirm_phone"],
+                supersede=data.validated_data["supersede"],
+            )
+        except errors.PaymentProviderUnavailable as exc:
+            return _provider_unavailable(exc)
+        return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class BookingTipApi(APIView):
+    @extend_schema(
+        operation_id="bookings_tips_create",
+        tags=["payments"],
+        parameters=[IDEMPOTENCY_HEADER],
+        request=TipInputSerializer,
+        examples=[
+            OpenApiExample("Tip KES 200", value={"amount": "200.00"}, request_only=True),
+            OpenApiExample(
+                "Tip prompt sent",
+                value={
+                    "id": 812,
+                    "bookingId": 42,
+                    "bookingNumber": "DW-2026-000042",
+                    "purpose": "tip",
+                    "method": "mpesa",
+                    "amount": "200.00",
+                    "currency": "KES",
+                    "phone": "+254712345678",
+                    "status": "pending",
+                    "checkoutRequestId": "ws_CO_07122026004512345",
+                    "mpesaReceipt": None,
+                    "resultCode": "",
+                    "resultDesc": "",
+                    "expiresAt": "2026-12-07T03:50:12+03:00",
+                    "completedAt": None,
+                    "createdAt": "2026-12-07T03:45:12+03:00",
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Amount out of range",
+                value={
+                    "code": "validation_error",
+                    "message": "Some fields are invalid.",
+                    "fields": {"amount": ["Ensure this value is greater than or equal to 10."]},
+                },
+                response_only=True,
+                status_codes=["400"],
+            ),
+            OpenApiExample(
+                "Job not done yet",
+                value={
+                    "code": "tip_not_allowed",
+                    "message": "A tip can be given once the job is completed.",
+                },
+                response_only=True,
+                status_codes=["409"],
+            ),
+        ],
+        responses={
+            201: OpenApiResponse(
+                PaymentOutputSerializer,
+                description="The tip payment (purpose `tip`): `pending` (the prompt is on the phone) or "
+                "`outcome_unknown`. A repeated Idempotency-Key returns the same payment.",
+            ),
+            400: _stk_error(
+                "`validation_error` (amount outside the documented range or with cents), "
+                "`invalid_phone_number`, `invalid_idempotency_key`, or `phone_confirmation_required`.",
+            ),
+            **error_responses(401, 404),
+            409: _stk_error(
+                "`tip_not_allowed`: the job is not completed yet; `payment_pending`: a tip prompt for "
+                "this booking is still open (in `payment`; send supersede: true); "
+                "`idempotency_key_reused`.",
+            ),
+            502: _stk_error("`payment_provider_rejected`: M-Pesa refused the push."),
+            503: _stk_error(
+                "`payment_provider_unavailable`: M-Pesa cannot be reached. Nothing was sent or kept; "
+                "retry after `Retry-After` seconds.",
+            ),
+        },
+        description="Tip the technician of your completed (or confirmed) booking by M-Pesa STK push. "
+        "100 % goes to the technician, no platform fee; paid out at once from KES "
+        f"{TIP_PAYOUT_AT_ONCE_KES}, otherwise with the technician's next payout. Same phone rules as the "
+        "deposit and balance. 404 for a booking that is not yours. Card tips are not offered.",
+    )
+    def post(self, request, pk: int):
+        data = TipInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            payment = tip_services.tip_request_stk(
+                booking_id=pk,
+                payer=request.user,
+                amount=data.validated_data["amount"],
                 phone=data.validated_data.get("phone_number") or None,
                 idempotency_key=idempotency_key(request),
                 confirm_phone=data.validated_data["confirm_phone"],

@@ -1,6 +1,6 @@
 """Stable error codes of the payments API."""
 
-from dumuwaks.core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from dumuwaks.core.errors import ApplicationError, Conflict, Forbidden, NotFound, ValidationFailed
 from dumuwaks.core.idempotency import (  # noqa: F401 (payments.errors.*)
     IdempotencyKeyReused,
     InvalidIdempotencyKey,
@@ -161,3 +161,13 @@ class RecoveryOlderOpen(Conflict):
 class RecoveryReceiptInUse(Conflict):
     code = "recovery_receipt_in_use"
     message = "This M-Pesa receipt is already recorded."
+
+
+class TipNotAllowed(Conflict):
+    code = "tip_not_allowed"
+    message = "A tip can be given once the job is completed."
+
+
+class TipOnlyByCustomer(Forbidden):
+    code = "tip_only_by_customer"
+    message = "Only the booking's customer can tip its technician."

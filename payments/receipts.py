@@ -18,7 +18,14 @@ from reportlab.pdfgen import canvas
 
 from dumuwaks.core.phone import mask_phone
 from payments import errors
-from payments.models import Payment, PaymentStatus, Payout, PayoutKind, PayoutStatus
+from payments.models import (
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Payout,
+    PayoutKind,
+    PayoutStatus,
+)
 from payments.selectors.transactions import booking_money_movements
 
 
@@ -46,6 +53,7 @@ def receipt_text(record: Payment | Payout) -> tuple[str, str]:
                 "amount": record.amount,
                 "currency": record.currency,
                 "status": record.get_status_display(),
+                "is_tip": record.purpose == PaymentPurpose.TIP,
                 "outcome": payment_outcome_lines(record),
             },
         )
@@ -56,7 +64,7 @@ def receipt_text(record: Payment | Payout) -> tuple[str, str]:
     text = render_to_string(
         "receipts/payout_receipt.txt",
         {
-            "title": "Refund receipt" if record.kind == PayoutKind.REFUND else "Payout receipt",
+            "title": _PAYOUT_TITLES.get(record.kind, "Payout receipt"),
             "receipt_number": number,
             "date": timezone.localtime(record.paid_at or record.updated_at),
             "booking": record.booking,
@@ -72,8 +80,13 @@ def receipt_text(record: Payment | Payout) -> tuple[str, str]:
     return text, f"receipt-{number}.pdf"
 
 
+_PAYOUT_TITLES = {PayoutKind.REFUND: "Refund receipt", PayoutKind.TIP: "Tip payout receipt"}
+
+
 def payment_outcome_lines(payment: Payment) -> list[str]:
     """What happened to the booking's money, one fact a line (only the facts that apply)."""
+    if payment.purpose == PaymentPurpose.TIP:
+        return _tip_outcome_lines(payment)
     moves = booking_money_movements(booking_id=payment.booking_id)
     currency = payment.currency
     lines = []
@@ -95,6 +108,25 @@ def payment_outcome_lines(payment: Payment) -> list[str]:
         lines.append(f"Refunded to you: {currency} {moves.refund_sent}.")
     if moves.refund_on_its_way > 0:
         lines.append(f"Being refunded to you: {currency} {moves.refund_on_its_way}.")
+    return lines
+
+
+def _tip_outcome_lines(payment: Payment) -> list[str]:
+    """A tip never enters escrow: 100 % is the technician's (payments/services/tips.py)."""
+    currency = payment.currency
+    lines = [
+        f"This is a tip: 100 % of it ({currency} {payment.amount}) goes to the technician. "
+        "Dumu Waks takes no fee."
+    ]
+    payout = payment.refunds.filter(kind=PayoutKind.TIP).first()
+    if payout is None:
+        return lines
+    if payout.status in (PayoutStatus.DEFERRED, PayoutStatus.CARRIED):
+        lines.append("It is paid to the technician with their next payout.")
+    elif payout.status == PayoutStatus.PAID:
+        lines.append(f"Paid out to the technician: {currency} {payout.amount}.")
+    else:
+        lines.append("It is being paid out to the technician.")
     return lines
 
 

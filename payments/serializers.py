@@ -1,7 +1,14 @@
 from rest_framework import serializers
 
 from dumuwaks.core.serializers import ModelSerializer
-from payments.models import Payment, PaymentPurpose, Payout, PayoutAttempt
+from payments.models import (
+    PRICE_PAYMENT_PURPOSE_CHOICES,
+    Payment,
+    PaymentPurpose,
+    Payout,
+    PayoutAttempt,
+)
+from payments.services.tips import TIP_MAX_KES, TIP_MIN_KES
 
 
 class PaymentStkPushInputSerializer(serializers.Serializer):
@@ -24,14 +31,44 @@ class PaymentStkPushInputSerializer(serializers.Serializer):
         "prompt. Without it such a request is refused with 409 payment_pending.",
     )
     purpose = serializers.ChoiceField(
-        choices=PaymentPurpose.choices, default=PaymentPurpose.DEPOSIT
+        choices=PRICE_PAYMENT_PURPOSE_CHOICES,
+        default=PaymentPurpose.DEPOSIT,
     )
+
+
+class TipInputSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=TIP_MIN_KES,
+        max_value=TIP_MAX_KES,
+        help_text=f"KES, whole shillings (M-Pesa takes no cents), {TIP_MIN_KES}..{TIP_MAX_KES}. "
+        "All of it goes to the technician: no platform fee.",
+    )
+    phone_number = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="Number to prompt; the same rule as the deposit and balance: anything but your own "
+        "verified number (or one that paid for you before) needs confirmPhone.",
+    )
+    confirm_phone = serializers.BooleanField(default=False)
+    supersede = serializers.BooleanField(
+        default=False,
+        help_text="true: cancel the tip prompt still waiting for this booking and send a new one.",
+    )
+
+    def validate_amount(self, value):
+        if value != value.to_integral_value():
+            raise serializers.ValidationError("Whole shillings only: M-Pesa takes no cents.")
+        return value
 
 
 class PaymentCardIntentInputSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(min_value=1)
     purpose = serializers.ChoiceField(
-        choices=PaymentPurpose.choices, default=PaymentPurpose.DEPOSIT
+        choices=PRICE_PAYMENT_PURPOSE_CHOICES,
+        default=PaymentPurpose.DEPOSIT,
     )
 
 
@@ -182,7 +219,9 @@ class PayoutConfirmNotPaidInputSerializer(serializers.Serializer):
 class PaymentTransactionOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     type = serializers.ChoiceField(choices=["payment", "payout"])
-    kind = serializers.CharField(help_text="deposit | balance | technician_payout | refund")
+    kind = serializers.CharField(
+        help_text="deposit | balance | tip | technician_payout | refund | tip (a tip's own payout)"
+    )
     channel = serializers.CharField(help_text="mpesa | card")
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
@@ -224,6 +263,16 @@ class PayoutTotalsSerializer(serializers.Serializer):
         help_text="Shares below the M-Pesa minimum, carried to the next payout (not in progress)",
     )
     payable_balance = serializers.DecimalField(max_digits=14, decimal_places=2)
+    tips_received = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Tips customers gave you (100 % yours, no fee), separate from your job earnings",
+    )
+    tips_awaiting_payout = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="Tips not yet paid out: small ones go with your next payout, large ones at once",
+    )
     total_owed = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,

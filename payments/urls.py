@@ -21,6 +21,7 @@ urlpatterns = [
         DARAJA_CALLBACK_PATHS["status_timeout"], _undocumented(callback_apis.MpesaStatusTimeoutApi)
     ),
     path("payments/mpesa/stk-push", apis.PaymentStkPushApi.as_view(), name="payments-stk-push"),
+    path("bookings/<int:pk>/tips", apis.BookingTipApi.as_view(), name="bookings-tips"),
     path("payments/mpesa/<int:pk>/query", apis.PaymentQueryApi.as_view(), name="payments-query"),
     path(
         "payments/mpesa/callback",

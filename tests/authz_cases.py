@@ -30,6 +30,8 @@ PATH_PARAMS = {
     "/api/v1/bookings/{id}/fee-breakdown": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/history": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/start": {"id": lambda w: w.booking.pk},
+    # Tips need a completed job: the world's confirmed booking (customer and technician personas).
+    "/api/v1/bookings/{id}/tips": {"id": lambda w: w.confirmed_booking.pk},
     "/api/v1/bookings/{id}/reschedule-proposals": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/quotes": {"id": lambda w: w.booking.pk},
     "/api/v1/bookings/{id}/change-orders": {"id": lambda w: w.booking.pk},
@@ -220,6 +222,10 @@ BODIES = {
         "token": "fcm-token-matrix-" + "y" * 140,
     },
     ("PUT", "/api/v1/notifications/preferences"): lambda w: {},
+    ("POST", "/api/v1/bookings/{id}/tips"): lambda w: {
+        "amount": "200",
+        "confirmPhone": True,  # the persona's number is not verified
+    },
     ("POST", "/api/v1/payments/mpesa/stk-push"): lambda w: {
         "bookingId": w.booking.pk,
         "confirmPhone": True,  # the persona's number is not verified

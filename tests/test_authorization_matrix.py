@@ -191,6 +191,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/notifications/{id}/read"): row(401, 200, 404, 404, 404, 404, 404),
     # --- payments ---
     ("POST", "/api/v1/payments/mpesa/stk-push"): row(401, 201, 404, 404, 404, 404, 404),
+    # Only the booking's customer tips; its technician and staff see the booking (403), others do not (404).
+    ("POST", "/api/v1/bookings/{id}/tips"): row(401, 201, 404, 403, 404, 403, 403),
     ("GET", "/api/v1/payments/mpesa/{id}/query"): row(401, 200, 404, 404, 404, 200, 200),
     # The world's payment has succeeded: final, so the payer and staff get 409 payment_final.
     ("POST", "/api/v1/payments/mpesa/{id}/query"): row(401, 409, 404, 404, 404, 409, 409),

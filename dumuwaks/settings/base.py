@@ -227,6 +227,9 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "accounts.models.Role",
         "SelfServiceRoleEnum": "accounts.models.SELF_SERVICE_ROLE_CHOICES",
         "ProposalStatusEnum": "bookings.models.ProposalStatus",
+        # The STK push and card endpoints take the price's purposes; payments show tips too.
+        "PaymentPurposeEnum": "payments.models.PaymentPurpose",
+        "PricePaymentPurposeEnum": "payments.models.PRICE_PAYMENT_PURPOSE_CHOICES",
     },
     # Swagger UI and ReDoc from drf-spectacular-sidecar's static files: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -317,3 +317,23 @@ def test_every_balance_type_has_both_languages():
         entry = catalogue.CATALOGUE[type_]
         assert entry.group == "payments"
         assert entry.en != entry.sw and all(entry.en) and all(entry.sw)
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+def test_tips_thank_the_customer_and_tell_the_technician_every_time(language, customer, technician):
+    """A tip is never a duplicate nor a refund: a second tip on the same booking is thanked again."""
+    technician.preferred_language = language
+    technician.save(update_fields=["preferred_language"])
+    booking = BookingFactory(
+        customer=customer, technician=technician, deposit_paid=True, status="confirmed"
+    )
+    for amount in (Decimal("150.00"), Decimal("300.00")):
+        tip = _succeeded(booking, purpose=PaymentPurpose.TIP, amount=amount)
+        producers.payment_result_notify(payment_id=tip.pk, booking_id=booking.pk, succeeded=True)
+    assert list(
+        Notification.objects.filter(user=customer).order_by("id").values_list("type", flat=True)
+    ) == ["tip.sent", "tip.sent"]
+    received = list(Notification.objects.filter(user=technician).order_by("id"))
+    assert [n.type for n in received] == ["tip.received", "tip.received"]
+    assert "300.00" in received[1].body
+    assert received[1].title == ("You got a tip" if language == "en" else "Umepata bakshishi")

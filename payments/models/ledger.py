@@ -77,6 +77,7 @@ class LedgerTransactionKind(models.TextChoices):
         "recovery",
         "Money owed back: recorded, withheld from a payout, repaid or written off",
     )
+    TIP = "tip", "Tip received for a technician, or moved into their payout"
 
 
 class LedgerTransaction(AppendOnlyModel):

@@ -15,6 +15,13 @@ from dumuwaks.core.state_machine import StateMachine, register
 class PaymentPurpose(models.TextChoices):
     DEPOSIT = "deposit", "Booking fee (deposit)"
     BALANCE = "balance", "Balance"
+    # After completion: 100 % to the technician, never through escrow (payments/services/tips.py).
+    TIP = "tip", "Tip for the technician"
+
+
+# What a booking's price is paid with (the STK push and card endpoints); tips have their own endpoint.
+PRICE_PAYMENT_PURPOSES = (PaymentPurpose.DEPOSIT, PaymentPurpose.BALANCE)
+PRICE_PAYMENT_PURPOSE_CHOICES = [(p.value, p.label) for p in PRICE_PAYMENT_PURPOSES]
 
 
 class PaymentMethod(models.TextChoices):

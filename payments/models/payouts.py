@@ -16,6 +16,8 @@ from payments.models.payments import Payment
 class PayoutKind(models.TextChoices):
     TECHNICIAN_PAYOUT = "technician_payout", "Technician payout"
     REFUND = "refund", "Refund to customer"
+    # A customer's tip (payments/services/tips.py): paid from tips_payable, at once or with the next payout.
+    TIP = "tip", "Tip to the technician"
 
 
 class PayoutChannel(models.TextChoices):
@@ -107,7 +109,7 @@ class Payout(TimeStampedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="refunds",
-        help_text="Card refunds: the payment refunded",
+        help_text="Card refunds: the payment refunded; tips: the tip payment paid out",
     )
 
     attempt = models.PositiveIntegerField(default=0)
@@ -166,6 +168,12 @@ class Payout(TimeStampedModel):
             models.CheckConstraint(condition=Q(amount__gt=0), name="payout_amount_positive"),
             models.CheckConstraint(
                 condition=Q(overpaid_amount__gte=0), name="payout_overpaid_not_negative"
+            ),
+            # A tip is paid out by exactly one payout: the sweep and the callback can never both make one.
+            models.UniqueConstraint(
+                fields=["source_payment"],
+                condition=Q(kind="tip"),
+                name="payout_one_per_tip",
             ),
         ]
         indexes = [

@@ -20,6 +20,7 @@ from payments.models import (
     LedgerTransaction,
     LedgerTransactionKind,
     Payment,
+    PaymentPurpose,
     PaymentStatus,
     Payout,
     PayoutStatus,
@@ -41,6 +42,7 @@ class ReconciliationReport:
     escrow_drift: list[dict] = field(default_factory=list)
     payout_drift: list[dict] = field(default_factory=list)
     recovery_drift: list[dict] = field(default_factory=list)
+    tip_drift: list[dict] = field(default_factory=list)
     total_balance: Decimal = ZERO
 
     @property
@@ -50,6 +52,7 @@ class ReconciliationReport:
             or self.escrow_drift
             or self.payout_drift
             or self.recovery_drift
+            or self.tip_drift
             or self.total_balance != 0
         )
 
@@ -64,6 +67,7 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
     - every paid payout has exactly its amount posted as sent, and nothing else was posted as sent;
     - per technician, the debts recorded (TechnicianRecovery) are the debts posted to technician_receivable,
       and no more was withheld than owed;
+    - every succeeded tip posted exactly its amount to a tips_payable account (tips never enter escrow);
     - all balances together sum to zero.
     """
     from payments.services.ledger import escrow_code
@@ -99,6 +103,8 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
     payments = Payment.objects.filter(status=PaymentStatus.SUCCEEDED)
     if booking_ids is not None:
         payments = payments.filter(booking_id__in=booking_ids)
+    report.tip_drift = _tip_drift(payments.filter(purpose=PaymentPurpose.TIP))
+    payments = payments.exclude(purpose=PaymentPurpose.TIP)
     paid_in = {
         row["booking_id"]: row["total"]
         for row in payments.values("booking_id").annotate(total=Sum("amount"))
@@ -176,6 +182,27 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
             total=Coalesce(Sum(_signed_amount()), Value(ZERO), output_field=_MONEY)
         )["total"]
     return report
+
+
+def _tip_drift(tips: QuerySet) -> list[dict]:
+    """Succeeded tips whose `payment:<id>:received` posting did not put exactly their amount into
+    tips_payable (payments/services/tips.py)."""
+    posted = {
+        row["transaction__payment_id"]: row["total"]
+        for row in LedgerEntry.objects.filter(
+            transaction__payment__in=tips,
+            transaction__kind=LedgerTransactionKind.TIP,
+            account__code__startswith="tips_payable:",
+            side=EntrySide.DEBIT,
+        )
+        .values("transaction__payment_id")
+        .annotate(total=Sum("amount"))
+    }
+    return [
+        {"payment_id": pk, "posted": posted.get(pk, ZERO), "paid": amount}
+        for pk, amount in tips.values_list("pk", "amount")
+        if posted.get(pk) != amount
+    ]
 
 
 def _recovery_drift() -> list[dict]:

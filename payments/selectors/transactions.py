@@ -137,11 +137,26 @@ def payout_pending_list(*, filters: Mapping | None = None) -> QuerySet:
 
 
 def payout_list_for_recipient(*, user) -> QuerySet:
+    """A technician's payouts: earnings and tips (`kind` tells them apart)."""
     return (
-        Payout.objects.filter(recipient=user, kind=PayoutKind.TECHNICIAN_PAYOUT)
+        Payout.objects.filter(
+            recipient=user, kind__in=(PayoutKind.TECHNICIAN_PAYOUT, PayoutKind.TIP)
+        )
         .select_related("booking", "recipient", "approved_by")
         .order_by("-created_at", "-id")
     )
+
+
+def _tip_totals(user_id: int, tips_code: str) -> dict:
+    """Tips credited to the technician (the `payment:<id>:received` postings into their tips account)
+    and what that account still holds (not yet paid out or moved into a payout)."""
+    received = LedgerEntry.objects.filter(
+        account__code=tips_code,
+        side=EntrySide.DEBIT,
+        transaction__kind=LedgerTransactionKind.TIP,
+        transaction__payment__isnull=False,
+    ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY))["total"]
+    return {"tips_received": received, "tips_awaiting_payout": account_balance(tips_code)}
 
 
 def payout_totals_for_recipient(*, user) -> dict:
@@ -175,7 +190,7 @@ def payout_totals_for_recipient(*, user) -> dict:
             output_field=_MONEY,
         ),
     )
-    from payments.services.ledger import technician_payable_code
+    from payments.services.ledger import technician_payable_code, tips_payable_code
 
     return {
         "total_paid": sums["paid"],
@@ -183,6 +198,7 @@ def payout_totals_for_recipient(*, user) -> dict:
         "total_failed": sums["failed"],
         "total_deferred": sums["deferred"],
         "payable_balance": account_balance(technician_payable_code(user.pk)),
+        **_tip_totals(user.pk, tips_payable_code(user.pk)),
         "total_owed": technician_owed(user.pk),
         "currency": "KES",
     }

@@ -8,6 +8,7 @@ Convention: a transfer of X from account A to account B credits A and debits B. 
 | `customer_clearing`           | money received from customers (M-Pesa paybill or card); goes negative: it is the outside world paying in |
 | `escrow:booking:<id>`         | money a booking's customer paid that is not yet released or refunded  |
 | `technician_payable:<user>`   | a technician's earned money not yet paid out                          |
+| `tips_payable:<user>`         | tips customers gave a technician, not yet paid out or moved into a payout (100 % theirs, no fee) |
 | `technician_receivable:<user>`| what a technician owes back (a refund after they were paid, a payout paid twice), as a negative balance: like customer_clearing it stands for money outside, in the technician's hands |
 | `platform_revenue`            | the platform's 15 % fee and its part of cancellation fees             |
 | `refunds_payable`             | money owed back to customers, not yet sent                            |
@@ -38,6 +39,9 @@ Money flow (each row one ledger transaction, posted once under its unique `refer
 | refund paid twice / after cancellation  | customer_receivable → mpesa_b2c_disbursed (a recovery owed by the customer) | payout:<id>:overpaid:<total> |
 | debt repaid by M-Pesa (staff, receipt)  | mpesa_repayments → technician/customer_receivable                | recovery:<id>:repaid:<receipt>  |
 | debt written off (staff, reason)        | recoveries_written_off → technician/customer_receivable          | recovery:<id>:write-off         |
+| tip paid (M-Pesa)                       | customer_clearing → tips_payable (never escrow, no platform fee) | payment:<id>:received           |
+| tip paid with the next payout           | tips_payable → technician_payable (when that payout includes it) | payout:<tip payout id>:carried  |
+| tip paid at once (payout paid)          | tips_payable → mpesa_b2c_disbursed                               | payout:<id>:paid                |
 | STK money matching no payment           | customer_clearing → mpesa_suspense                              | suspense:<id>:received          |
 | suspense matched to a payment           | mpesa_suspense → customer_clearing (then payment:<id>:received) | suspense:<id>:matched           |
 | suspense refunded by staff              | mpesa_suspense → refunds_payable (then the refund payout)       | suspense:<id>:refund            |
@@ -83,6 +87,10 @@ def technician_payable_code(user_id: int) -> str:
     return f"technician_payable:{user_id}"
 
 
+def tips_payable_code(user_id: int) -> str:
+    return f"tips_payable:{user_id}"
+
+
 def technician_receivable_code(user_id: int) -> str:
     return f"technician_receivable:{user_id}"
 
@@ -115,7 +123,9 @@ def ledger_account(code: str, *, booking_id: int | None = None, user_id: int | N
 def _account_for(code: str) -> LedgerAccount:
     if code.startswith("escrow:booking:"):
         return ledger_account(code, booking_id=int(code.rsplit(":", 1)[1]))
-    if code.startswith(("technician_payable:", "technician_receivable:", "customer_receivable:")):
+    if code.startswith(
+        ("technician_payable:", "tips_payable:", "technician_receivable:", "customer_receivable:")
+    ):
         return ledger_account(code, user_id=int(code.rsplit(":", 1)[1]))
     return ledger_account(code)
 

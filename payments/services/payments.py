@@ -52,7 +52,11 @@ DEPOSIT_STATUSES = (BookingStatus.PENDING, BookingStatus.ACCEPTED)
 BALANCE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 # A booking that ended: money arriving for it is refunded in full (booking_closed_for_payments).
 CLOSED_BOOKING_STATUSES = (BookingStatus.CANCELLED, BookingStatus.EXPIRED, BookingStatus.RESOLVED)
-_DESCRIPTIONS = {PaymentPurpose.DEPOSIT: "Booking fee", PaymentPurpose.BALANCE: "Balance"}
+_DESCRIPTIONS = {
+    PaymentPurpose.DEPOSIT: "Booking fee",
+    PaymentPurpose.BALANCE: "Balance",
+    PaymentPurpose.TIP: "Tip",
+}
 # A payment still `initiated` this long after it was created lost its push midway (the process died while
 # Daraja was being called): the prompt may have gone out, so it is treated as an unknown outcome.
 STK_PUSH_IN_FLIGHT_SECONDS = 180
@@ -178,11 +182,13 @@ def _payment_open(
     idempotency_key: str | None,
     confirm_phone: bool = False,
     supersede: bool = False,
+    amount: Decimal | None = None,
 ) -> tuple[Payment, bool]:
     """Create the Payment row for a new request, or return the one this request already made.
 
     While a request for the same booking and purpose is open, a new one is refused (`PaymentPending`, with the
     open payment) unless `supersede`: an open M-Pesa request is then cancelled (a history row) and replaced.
+    `amount` is the tip's (purpose `tip`, payments/services/tips.py); the deposit and balance are the booking's.
     """
     if idempotency_key:
         existing = Payment.objects.filter(payer=payer, idempotency_key=idempotency_key).first()
@@ -208,7 +214,12 @@ def _payment_open(
             if not (supersede and active.method == PaymentMethod.MPESA):
                 # A prompt is already on the customer's phone: never push a second one unasked.
                 raise errors.PaymentPending(extra={"payment": _pending_body(active)})
-        _check_due(booking, purpose)
+        if purpose == PaymentPurpose.TIP:
+            from payments.services.tips import tip_check_allowed
+
+            tip_check_allowed(booking)
+        else:
+            _check_due(booking, purpose)
         number = ""
         if method == PaymentMethod.MPESA:
             number = _stk_phone(
@@ -229,7 +240,9 @@ def _payment_open(
                     payer=payer,
                     purpose=purpose,
                     method=method,
-                    amount=_amount_due(booking, purpose),
+                    amount=amount
+                    if purpose == PaymentPurpose.TIP
+                    else _amount_due(booking, purpose),
                     currency=booking.currency,
                     phone=number,
                     idempotency_key=idempotency_key or None,
@@ -430,8 +443,11 @@ def payment_mark_succeeded(
     Caller holds the booking and payment locks inside a transaction and has verified amount and payer.
     `result_code`/`result_desc` are the provider's (M-Pesa: "0" / "The service request is processed
     successfully."); `checkout_request_id` is stored when the money was matched to a push that had none.
+    A tip goes to the technician's tips account instead of escrow (payments/services/tips.py).
     """
-    lock_escrow(booking.pk)
+    is_tip = payment.purpose == PaymentPurpose.TIP
+    if not is_tip:
+        lock_escrow(booking.pk)
     extra = {"checkout_request_id": checkout_request_id} if checkout_request_id else {}
     payment_transition(
         payment=payment,
@@ -446,6 +462,12 @@ def payment_mark_succeeded(
         result_desc=result_desc[:255],
         **extra,
     )
+    if is_tip:
+        from payments.services.tips import tip_credit
+
+        tip_credit(booking=booking, payment=payment)
+        publish_after_commit("payment.succeeded", payment_id=payment.pk, booking_id=booking.pk)
+        return payment
     ledger_post(
         kind=LedgerTransactionKind.PAYMENT_RECEIVED,
         reference=f"payment:{payment.pk}:received",

@@ -72,6 +72,7 @@ from payments.services.ledger import (
     REFUNDS_PAYABLE,
     ledger_post,
     technician_payable_code,
+    tips_payable_code,
     transfer,
 )
 from payments.services.recoveries import (
@@ -377,11 +378,10 @@ def _mark_paid(payout: Payout, attempt: PayoutAttempt) -> None:
         conversation_id=attempt.conversation_id or payout.conversation_id,
         paid_at=attempt.resolved_at or now(),
     )
-    source = (
-        REFUNDS_PAYABLE
-        if payout.kind == PayoutKind.REFUND
-        else technician_payable_code(payout.recipient_id)
-    )
+    source = {
+        PayoutKind.REFUND: REFUNDS_PAYABLE,
+        PayoutKind.TIP: tips_payable_code(payout.recipient_id),
+    }.get(payout.kind, technician_payable_code(payout.recipient_id))
     sink = CARD_REFUNDS_DISBURSED if payout.channel == PayoutChannel.CARD else MPESA_B2C_DISBURSED
     ledger_post(
         kind=LedgerTransactionKind.PAYOUT_SENT,
@@ -602,7 +602,8 @@ def payout_create(
             Payout.objects.select_for_update(of=("self",))
             .filter(
                 recipient=recipient,
-                kind=PayoutKind.TECHNICIAN_PAYOUT,
+                # Tips below TIP_PAYOUT_AT_ONCE_KES wait here too (payments/services/tips.py).
+                kind__in=(PayoutKind.TECHNICIAN_PAYOUT, PayoutKind.TIP),
                 channel=PayoutChannel.MPESA,
                 status=PayoutStatus.DEFERRED,
             )
@@ -653,6 +654,21 @@ def payout_create(
             note=f"included in payout #{payout.pk}",
             carried_into=payout,
         )
+        if deferred.kind == PayoutKind.TIP:
+            # The payout that sends it pays from technician_payable: the tip's money moves there.
+            ledger_post(
+                kind=LedgerTransactionKind.TIP,
+                reference=f"payout:{deferred.pk}:carried",
+                lines=transfer(
+                    deferred.amount,
+                    source=tips_payable_code(recipient.pk),
+                    to=technician_payable_code(recipient.pk),
+                ),
+                booking_id=deferred.booking_id,
+                payout_id=deferred.pk,
+                memo=f"tip carried into payout #{payout.pk}",
+                currency=deferred.currency,
+            )
     if status == PayoutStatus.QUEUED:
         _enqueue_send(payout)
     return payout

@@ -14,6 +14,9 @@ and each STK request uses the booking's automatic idempotency key, the one the e
 payments/services/balance.py), so it returns the existing payment instead of prompting the customer again.
 The sweep requests only a balance never attempted; prompts after a failed one come with the reminders
 (payments/services/balance.py, its own beat entry).
+
+A credited tip whose payout was never created (payments/services/tips.py) is found from the payment and the
+ledger alone and gets its payout (`tip_payout`, one per tip by a unique constraint).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.selectors.owed_steps import OwedStep, OwedStepItem, owed_step_list
+from payments.selectors.tips import tips_without_payout_ids
 from payments.services import escrow
 from payments.services.common import lock_booking
+from payments.services.tips import tip_payout_recover
 from payments.tasks import _request_stk
 
 logger = logging.getLogger(__name__)
@@ -93,7 +98,23 @@ def payments_sweep(
         # Reaching here means the fast path's message was lost (or is badly late): worth a warning.
         logger.warning("sweep: booking %s %s -> %s", item.booking_id, item.step, outcome)
         result.completed.append((item.booking_id, item.step, str(outcome)))
+    if not result.stopped_early and booking_ids is None:
+        _sweep_tips(result, credited_before=now - grace)
     return result
+
+
+def _sweep_tips(result: SweepResult, *, credited_before: datetime) -> None:
+    """Credited tips without their payout (payments/services/tips.py): the step is re-derived from the
+    payment and the ledger; `payout_one_per_tip` keeps it to one payout whatever runs at once."""
+    for payment_id in tips_without_payout_ids(credited_before=credited_before):
+        try:
+            payout = tip_payout_recover(payment_id=payment_id)
+        except Exception:  # one broken tip must not keep the others waiting
+            logger.exception("sweep: tip payout for payment %s failed", payment_id)
+            continue
+        if payout is not None:
+            logger.warning("sweep: tip payment %s -> payout %s", payment_id, payout.pk)
+            result.completed.append((payout.booking_id, "tip_payout", payout.status))
 
 
 def _complete(item: OwedStepItem):

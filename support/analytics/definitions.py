@@ -29,11 +29,12 @@ BOOKING_FIGURES: dict[str, str] = {
 #                       + cancellation_refunds + dispute_refunds + payment_refunds + escrow_held
 #   released_on_completion + cancellation_fees + dispute_releases − (dispute_clawbacks − dispute_recoveries)
 #                       = platform_fees + technician_earnings
-#   technician_earnings = technician_payouts + recoveries_withheld + technician_owed
+#   technician_earnings + tips_carried = technician_payouts + recoveries_withheld + technician_owed
 #   technician_debt = dispute_recoveries + payout_overpayments − recoveries_withheld
 #   cancellation_refunds + dispute_refunds + payment_refunds + dispute_clawbacks + suspense_refunds
 #                       = refunds_sent + refunds_owed
-# Tips are not a line: the platform has no tips yet (issue 18).
+#   tips_received = tips_paid_out + tips_carried + tips_owed
+# Tips (payments/services/tips.py) are not platform revenue and never enter escrow or customer_payments.
 
 REVENUE_LINES: dict[str, str] = {
     "customer_payments": (
@@ -109,7 +110,24 @@ REVENUE_LINES: dict[str, str] = {
     ),
     "technician_owed": (
         "Change in what technicians are owed: `technicianEarnings` − `technicianPayouts` − "
-        "`recoveriesWithheld` (net movement of `technician_payable:*`, deferred shares included)."
+        "`recoveriesWithheld` + `tipsCarried` (net movement of `technician_payable:*`, deferred shares "
+        "included)."
+    ),
+    "tips_received": (
+        "Tips customers gave technicians after the job (M-Pesa): what `payment:<id>:received` moved into "
+        "`tips_payable:*`. 100 % the technicians': not platform revenue, not in `customerPayments`."
+    ),
+    "tips_paid_out": (
+        "Tips of at least the at-once threshold sent to technicians on their own: what `payout:<id>:paid` "
+        "moved out of `tips_payable:*`."
+    ),
+    "tips_carried": (
+        "Smaller tips moved into the technician payout that sends them (`payout:<tip payout>:carried`, "
+        "`tips_payable:*` → `technician_payable:*`); that payout's amount is in `technicianPayouts`."
+    ),
+    "tips_owed": (
+        "Change in tips not yet paid out: `tipsReceived` − `tipsPaidOut` − `tipsCarried` (net movement of "
+        "`tips_payable:*`)."
     ),
     "suspense_refunds": (
         "M-Pesa money that matched no payment, refunded by staff (`suspense:<id>:refund` into "

@@ -199,6 +199,11 @@ EXPECTED_TOTALS = {
     "refunds_sent": "700.00",  # B 300, D 400
     "refunds_owed": "650.00",  # C 200, F 300, suspense 150
     "gross_booking_value": "15000.00",
+    # No tips this month (test_selectors_analytics_tips.py has them).
+    "tips_received": "0.00",
+    "tips_paid_out": "0.00",
+    "tips_carried": "0.00",
+    "tips_owed": "0.00",
 }
 
 

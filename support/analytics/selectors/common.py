@@ -28,6 +28,7 @@ COMPLETED_STATUSES = (
 ESCROW_PREFIX = "escrow:booking:"
 TECHNICIAN_PAYABLE_PREFIX = "technician_payable:"
 TECHNICIAN_RECEIVABLE_PREFIX = "technician_receivable:"
+TIPS_PAYABLE_PREFIX = "tips_payable:"
 
 # Ledger references (the table in payments/services/ledger.py) by the business event they record. A posting
 # whose reference matches none of these still counts in the net lines (held, owed, platform fees) but in no
@@ -48,6 +49,8 @@ LEDGER_EVENTS = {
         r"^((booking|dispute):[0-9]+:[a-z-]+:recovery|payout:[0-9]+:failed:offset(:recovery)?)$"
     ),
     "suspense_refund": r"^suspense:[0-9]+:refund$",
+    # A deferred tip moved into the technician payout that sends it (payments/services/tips.py).
+    "tip_carried": r"^payout:[0-9]+:carried$",
 }
 
 
@@ -102,6 +105,7 @@ def account_group():
             account__code__startswith=TECHNICIAN_RECEIVABLE_PREFIX,
             then=Value("technician_receivable"),
         ),
+        When(account__code__startswith=TIPS_PAYABLE_PREFIX, then=Value("tips_payable")),
         default=F("account__code"),
         output_field=CharField(),
     )

@@ -35,7 +35,13 @@ _ESCROW_OUT = {
     "payment_refund": "payment_refunds",
 }
 # Account groups whose every posting belongs to an event line (others, like suspense, have net lines only).
-_EVENT_LINED_GROUPS = ("escrow", "technician_payable", "technician_receivable", REFUNDS_PAYABLE)
+_EVENT_LINED_GROUPS = (
+    "escrow",
+    "technician_payable",
+    "technician_receivable",
+    REFUNDS_PAYABLE,
+    "tips_payable",
+)
 _COLLECTED = {
     PaymentPurpose.DEPOSIT: "deposits_collected",
     PaymentPurpose.BALANCE: "balances_collected",
@@ -61,7 +67,7 @@ def _lines_of(*, group: str, event: str, side: str, purpose: str | None, amount:
             yield "technician_payouts", -signed
         elif event == "recovery_withheld":
             yield "recoveries_withheld", -signed
-        else:
+        elif event != "tip_carried":  # a tip is not earnings (its own lines below)
             yield "technician_earnings", signed
     elif group == "technician_receivable":  # negative while owed: a credit is a new debt
         yield "technician_debt", -signed
@@ -69,6 +75,14 @@ def _lines_of(*, group: str, event: str, side: str, purpose: str | None, amount:
             yield "dispute_recoveries", -signed
         elif event == "payout_overpaid":
             yield "payout_overpayments", -signed
+    elif group == "tips_payable":  # tips: the technician's, never platform revenue
+        yield "tips_owed", signed
+        if event == "payment_received":
+            yield "tips_received", signed
+        elif event == "payout_paid":
+            yield "tips_paid_out", -signed
+        elif event == "tip_carried":
+            yield "tips_carried", -signed
     elif group == REFUNDS_PAYABLE:
         yield "refunds_owed", signed
         if event == "payout_paid":

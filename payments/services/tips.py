@@ -1,0 +1,169 @@
+"""Tips: after the job, the customer gives the technician extra money by M-Pesa STK push.
+
+A tip is a `Payment` of purpose `tip` (the same STK request, callbacks, query, expiry, suspense matching and
+idempotency as the deposit and balance: payments/services/payments.py), with its own amount and its own
+ledger accounts, and a `Payout` of kind `tip` (the same B2C attempts, results and reconciliation as every
+payout: payments/services/payouts.py). What differs:
+
+- its money never enters escrow and no platform fee is taken: `customer_clearing → tips_payable:<technician>`
+  under `payment:<id>:received`, exactly the amount paid;
+- its payout: a tip of at least TIP_PAYOUT_AT_ONCE_KES is paid at once (queued, or held for staff review by the
+  same rules as other payouts); a smaller one is `deferred` and the technician's next payout includes it (it
+  becomes `carried`, and `tips_payable → technician_payable` moves its money into the payout that sends it,
+  `payout:<tip payout>:carried`). The unique `payout_one_per_tip` constraint means one payout per tip;
+- the sweep (payments/services/sweep.py) creates the payout of a credited tip that has none, from the payment
+  and the ledger alone.
+
+A dispute never claws a tip back: it is the customer's gift for a job already completed.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from bookings.models import Booking, BookingStatus
+from bookings.selectors import booking_visible_to
+from payments import errors
+from payments.models import (
+    LedgerTransactionKind,
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    Payout,
+    PayoutChannel,
+    PayoutKind,
+    PayoutStatus,
+)
+from payments.services.common import lock_booking, lock_technician_payable
+from payments.services.ledger import (
+    CUSTOMER_CLEARING,
+    ledger_post,
+    ledger_reference_exists,
+    tips_payable_code,
+    transfer,
+)
+from payments.services.payouts import _enqueue_send, _payout_insert, _review_reason
+
+# Product rules (README "Tips"). Whole shillings only: M-Pesa takes no cents.
+TIP_MIN_KES = Decimal("10")  # Daraja's own B2C minimum: a tip alone can always be sent
+TIP_MAX_KES = Decimal("20000")
+# A tip at least this large is paid out at once; a smaller one goes with the technician's next payout.
+TIP_PAYOUT_AT_ONCE_KES = Decimal("500")
+# A tip can be given once the work is done (completed by the technician, or confirmed by the customer).
+TIP_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
+
+
+def tip_check_allowed(booking: Booking) -> None:
+    """Raises `TipNotAllowed` (409) unless the booking's job is done and it has a technician."""
+    if booking.status not in TIP_STATUSES or booking.technician_id is None:
+        raise errors.TipNotAllowed()
+
+
+def tip_request_stk(
+    *,
+    booking_id: int,
+    payer,
+    amount: Decimal,
+    phone: str | None = None,
+    idempotency_key: str | None = None,
+    confirm_phone: bool = False,
+    supersede: bool = False,
+) -> Payment:
+    """Send the customer an STK prompt for a tip of `amount` (validated by the caller: TIP_MIN_KES ..
+    TIP_MAX_KES, whole shillings). The same rules and errors as `payment_request_stk` (404 for a booking
+    that is not the payer's, 409 `payment_pending` while a tip prompt is open, 400
+    `phone_confirmation_required`, 503 when Daraja is unreachable), plus 409 `tip_not_allowed` before the
+    job is completed, and 403 `tip_only_by_customer` for the booking's technician and staff (who may see
+    the booking but not tip on the customer's behalf)."""
+    from payments.services.payments import _payment_open, _payment_send_stk
+
+    parties = Booking.objects.filter(pk=booking_id).values("customer_id", "technician_id").first()
+    if parties is None or not booking_visible_to(payer, booking_id=booking_id, **parties):
+        raise errors.BookingNotFoundForPayment()
+    if parties["customer_id"] != payer.pk:
+        raise errors.TipOnlyByCustomer()
+
+    payment, created = _payment_open(
+        booking_id=booking_id,
+        payer=payer,
+        purpose=PaymentPurpose.TIP,
+        method=PaymentMethod.MPESA,
+        phone=phone,
+        idempotency_key=idempotency_key,
+        confirm_phone=confirm_phone,
+        supersede=supersede,
+        amount=amount,
+    )
+    if not created:
+        return payment
+    return _payment_send_stk(payment)
+
+
+def tip_credit(*, booking: Booking, payment: Payment) -> Payout | None:
+    """Post a succeeded tip to the technician's tips account and create its payout.
+
+    Caller holds the booking and payment locks and has marked the payment succeeded."""
+    ledger_post(
+        kind=LedgerTransactionKind.TIP,
+        reference=f"payment:{payment.pk}:received",
+        lines=transfer(
+            payment.amount, source=CUSTOMER_CLEARING, to=tips_payable_code(booking.technician_id)
+        ),
+        booking_id=booking.pk,
+        payment_id=payment.pk,
+        memo=f"tip by {payment.method} for {booking.number}",
+        currency=payment.currency,
+    )
+    return tip_payout_create(booking=booking, payment=payment)
+
+
+def tip_payout_create(*, booking: Booking, payment: Payment) -> Payout | None:
+    """The payout of a credited tip; None when it already has one (or is not credited). Idempotent.
+
+    Caller holds the booking lock. Takes the technician payable lock, as every technician payout does,
+    so a payout being created at the same moment sees this tip if it is deferred."""
+    technician = booking.technician
+    if technician is None or not ledger_reference_exists(f"payment:{payment.pk}:received"):
+        return None
+    lock_technician_payable(technician.pk)
+    if Payout.objects.filter(kind=PayoutKind.TIP, source_payment=payment).exists():
+        return None
+    phone = technician.phone_number or ""
+    if payment.amount >= TIP_PAYOUT_AT_ONCE_KES:
+        reason = _review_reason(
+            recipient=technician, amount=payment.amount, channel=PayoutChannel.MPESA, phone=phone
+        )
+        status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
+        note = reason or f"tip of KES {payment.amount} (payment #{payment.pk}), paid at once"
+    else:
+        reason = f"tip below KES {TIP_PAYOUT_AT_ONCE_KES}: paid with the technician's next payout"
+        status, note = PayoutStatus.DEFERRED, reason
+    try:
+        with transaction.atomic():
+            payout = _payout_insert(
+                booking=booking,
+                kind=PayoutKind.TIP,
+                channel=PayoutChannel.MPESA,
+                recipient=technician,
+                phone=phone,
+                amount=payment.amount,
+                status=status,
+                reason=reason,
+                source_payment=payment,
+                note=note,
+            )
+    except IntegrityError:  # payout_one_per_tip: made meanwhile
+        return None
+    if status == PayoutStatus.QUEUED:
+        _enqueue_send(payout)
+    return payout
+
+
+def tip_payout_recover(*, payment_id: int) -> Payout | None:
+    """The sweep's step: create the missing payout of a credited tip (a no-op when it exists)."""
+    payment = Payment.objects.get(pk=payment_id)
+    with transaction.atomic():
+        booking = lock_booking(payment.booking_id)
+        return tip_payout_create(booking=booking, payment=payment)
