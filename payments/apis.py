@@ -182,6 +182,10 @@ class BookingTipApi(APIView):
                 "`invalid_phone_number`, `invalid_idempotency_key`, or `phone_confirmation_required`.",
             ),
             **error_responses(401, 404),
+            403: _stk_error(
+                "`tip_only_by_customer`: you see this booking (its technician, or staff) but only its "
+                "customer can tip.",
+            ),
             409: _stk_error(
                 "`tip_not_allowed`: the job is not completed yet; `payment_pending`: a tip prompt for "
                 "this booking is still open (in `payment`; send supersede: true); "
