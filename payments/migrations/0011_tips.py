@@ -6,61 +6,121 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('bookings', '0004_proposals'),
-        ('payments', '0010_status_history_core'),
-        ('support', '0004_status_history_core'),
+        ("bookings", "0004_proposals"),
+        ("payments", "0010_status_history_core"),
+        ("support", "0004_status_history_core"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='ledgertransaction',
-            name='ledger_txn_kind_valid',
+            model_name="ledgertransaction",
+            name="ledger_txn_kind_valid",
         ),
         migrations.RemoveConstraint(
-            model_name='payment',
-            name='payment_purpose_valid',
+            model_name="payment",
+            name="payment_purpose_valid",
         ),
         migrations.RemoveConstraint(
-            model_name='payout',
-            name='payout_kind_valid',
+            model_name="payout",
+            name="payout_kind_valid",
         ),
         migrations.AlterField(
-            model_name='ledgertransaction',
-            name='kind',
-            field=models.CharField(choices=[('payment_received', 'Payment received into escrow'), ('release', 'Escrow released to technician and platform'), ('refund', 'Escrow refunded to the customer'), ('payout_sent', 'Payout sent'), ('suspense', 'Unmatched M-Pesa money into or out of suspense'), ('recovery', 'Money owed back: recorded, withheld from a payout, repaid or written off'), ('tip', 'Tip received for a technician, or moved into their payout')], max_length=24),
+            model_name="ledgertransaction",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("payment_received", "Payment received into escrow"),
+                    ("release", "Escrow released to technician and platform"),
+                    ("refund", "Escrow refunded to the customer"),
+                    ("payout_sent", "Payout sent"),
+                    ("suspense", "Unmatched M-Pesa money into or out of suspense"),
+                    (
+                        "recovery",
+                        "Money owed back: recorded, withheld from a payout, repaid or written off",
+                    ),
+                    ("tip", "Tip received for a technician, or moved into their payout"),
+                ],
+                max_length=24,
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='purpose',
-            field=models.CharField(choices=[('deposit', 'Booking fee (deposit)'), ('balance', 'Balance'), ('tip', 'Tip for the technician')], max_length=16),
+            model_name="payment",
+            name="purpose",
+            field=models.CharField(
+                choices=[
+                    ("deposit", "Booking fee (deposit)"),
+                    ("balance", "Balance"),
+                    ("tip", "Tip for the technician"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='payout',
-            name='kind',
-            field=models.CharField(choices=[('technician_payout', 'Technician payout'), ('refund', 'Refund to customer'), ('tip', 'Tip to the technician')], max_length=24),
+            model_name="payout",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("technician_payout", "Technician payout"),
+                    ("refund", "Refund to customer"),
+                    ("tip", "Tip to the technician"),
+                ],
+                max_length=24,
+            ),
         ),
         migrations.AlterField(
-            model_name='payout',
-            name='source_payment',
-            field=models.ForeignKey(blank=True, help_text='Card refunds: the payment refunded; tips: the tip payment paid out', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='payments.payment'),
+            model_name="payout",
+            name="source_payment",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Card refunds: the payment refunded; tips: the tip payment paid out",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="refunds",
+                to="payments.payment",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ledgertransaction',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['payment_received', 'release', 'refund', 'payout_sent', 'suspense', 'recovery', 'tip'])), name='ledger_txn_kind_valid'),
+            model_name="ledgertransaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "payment_received",
+                            "release",
+                            "refund",
+                            "payout_sent",
+                            "suspense",
+                            "recovery",
+                            "tip",
+                        ],
+                    )
+                ),
+                name="ledger_txn_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('purpose__in', ['deposit', 'balance', 'tip'])), name='payment_purpose_valid'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("purpose__in", ["deposit", "balance", "tip"])),
+                name="payment_purpose_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['technician_payout', 'refund', 'tip'])), name='payout_kind_valid'),
+            model_name="payout",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["technician_payout", "refund", "tip"])),
+                name="payout_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payout',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'tip')), fields=('source_payment',), name='payout_one_per_tip'),
+            model_name="payout",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "tip")),
+                fields=("source_payment",),
+                name="payout_one_per_tip",
+            ),
         ),
     ]
