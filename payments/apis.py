@@ -22,6 +22,7 @@ from payments import errors
 from payments.filters import PayoutPendingFilter, TransactionFilter
 from payments.models import FINAL_PAYMENT_STATUSES
 from payments.receipts import render_receipt_pdf
+from payments.rules import TIP_PAYOUT_AT_ONCE_KES
 from payments.selectors import transactions as selectors
 from payments.serializers import (
     BookingFeeBreakdownOutputSerializer,
@@ -45,7 +46,6 @@ from payments.services import card as card_services
 from payments.services import payments as payment_services
 from payments.services import payouts as payout_services
 from payments.services import tips as tip_services
-from payments.services.tips import TIP_PAYOUT_AT_ONCE_KES
 
 IDEMPOTENCY_HEADER = idempotency_header(
     "Same key (per user) → the same payment is returned and no second request is sent."

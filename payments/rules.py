@@ -6,6 +6,7 @@ time, so a test changes one with `monkeypatch.setattr(rules, "NAME", value)`.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 # A customer has this long to answer an M-Pesa prompt before the payment counts as expired.
 STK_EXPIRY = timedelta(minutes=5)
@@ -15,3 +16,9 @@ CARD_EXPIRY = timedelta(minutes=30)
 PAYOUT_RECONCILE_AFTER_SECONDS = 600
 # Payouts above this many shillings wait for an admin's review before they are sent.
 PAYOUT_REVIEW_THRESHOLD_KES = 50_000
+
+# Tips (README "Tips", payments/services/tips.py), KES, whole shillings: M-Pesa takes no cents.
+TIP_MIN_KES = Decimal("10")  # Daraja's own B2C minimum: a tip alone can always be sent
+TIP_MAX_KES = Decimal("20000")
+# A tip at least this large is paid out at once; a smaller one goes with the technician's next payout.
+TIP_PAYOUT_AT_ONCE_KES = Decimal("500")

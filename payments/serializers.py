@@ -8,7 +8,7 @@ from payments.models import (
     Payout,
     PayoutAttempt,
 )
-from payments.services.tips import TIP_MAX_KES, TIP_MIN_KES
+from payments.rules import TIP_MAX_KES, TIP_MIN_KES
 
 
 class PaymentStkPushInputSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ payout: payments/services/payouts.py). What differs:
 
 - its money never enters escrow and no platform fee is taken: `customer_clearing → tips_payable:<technician>`
   under `payment:<id>:received`, exactly the amount paid;
-- its payout: a tip of at least TIP_PAYOUT_AT_ONCE_KES is paid at once (queued, or held for staff review by the
+- its payout: a tip of at least rules.TIP_PAYOUT_AT_ONCE_KES is paid at once (queued, or held for review by the
   same rules as other payouts); a smaller one is `deferred` and the technician's next payout includes it (it
   becomes `carried`, and `tips_payable → technician_payable` moves its money into the payout that sends it,
   `payout:<tip payout>:carried`). The unique `payout_one_per_tip` constraint means one payout per tip;
@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import booking_visible_to
-from payments import errors
+from payments import errors, rules
 from payments.models import (
     LedgerTransactionKind,
     Payment,
@@ -46,11 +46,6 @@ from payments.services.ledger import (
 )
 from payments.services.payouts import _enqueue_send, _payout_insert, _review_reason
 
-# Product rules (README "Tips"). Whole shillings only: M-Pesa takes no cents.
-TIP_MIN_KES = Decimal("10")  # Daraja's own B2C minimum: a tip alone can always be sent
-TIP_MAX_KES = Decimal("20000")
-# A tip at least this large is paid out at once; a smaller one goes with the technician's next payout.
-TIP_PAYOUT_AT_ONCE_KES = Decimal("500")
 # A tip can be given once the work is done (completed by the technician, or confirmed by the customer).
 TIP_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 
@@ -71,8 +66,8 @@ def tip_request_stk(
     confirm_phone: bool = False,
     supersede: bool = False,
 ) -> Payment:
-    """Send the customer an STK prompt for a tip of `amount` (validated by the caller: TIP_MIN_KES ..
-    TIP_MAX_KES, whole shillings). The same rules and errors as `payment_request_stk` (404 for a booking
+    """Send the customer an STK prompt for a tip of `amount` (validated by the caller: rules.TIP_MIN_KES ..
+    rules.TIP_MAX_KES, whole shillings). The same rules and errors as `payment_request_stk` (404 for a booking
     that is not the payer's, 409 `payment_pending` while a tip prompt is open, 400
     `phone_confirmation_required`, 503 when Daraja is unreachable), plus 409 `tip_not_allowed` before the
     job is completed, and 403 `tip_only_by_customer` for the booking's technician and staff (who may see
@@ -131,14 +126,16 @@ def tip_payout_create(*, booking: Booking, payment: Payment) -> Payout | None:
     if Payout.objects.filter(kind=PayoutKind.TIP, source_payment=payment).exists():
         return None
     phone = technician.phone_number or ""
-    if payment.amount >= TIP_PAYOUT_AT_ONCE_KES:
+    if payment.amount >= rules.TIP_PAYOUT_AT_ONCE_KES:
         reason = _review_reason(
             recipient=technician, amount=payment.amount, channel=PayoutChannel.MPESA, phone=phone
         )
         status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
         note = reason or f"tip of KES {payment.amount} (payment #{payment.pk}), paid at once"
     else:
-        reason = f"tip below KES {TIP_PAYOUT_AT_ONCE_KES}: paid with the technician's next payout"
+        reason = (
+            f"tip below KES {rules.TIP_PAYOUT_AT_ONCE_KES}: paid with the technician's next payout"
+        )
         status, note = PayoutStatus.DEFERRED, reason
     try:
         with transaction.atomic():

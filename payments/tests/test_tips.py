@@ -18,10 +18,10 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
+from payments.rules import TIP_PAYOUT_AT_ONCE_KES
 from payments.selectors.balances import account_balance
 from payments.services.ledger import CUSTOMER_CLEARING, ledger_post, tips_payable_code, transfer
 from payments.services.sweep import payments_sweep
-from payments.services.tips import TIP_PAYOUT_AT_ONCE_KES
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
 from payments.tests.helpers import (
     assert_reconciled,
