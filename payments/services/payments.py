@@ -466,7 +466,7 @@ def payment_mark_succeeded(
         from payments.services.tips import tip_credit
 
         tip_credit(booking=booking, payment=payment)
-        publish_after_commit("payment.succeeded", payment_id=payment.pk, booking_id=booking.pk)
+        publish_after_commit(events.PaymentSucceeded(payment_id=payment.pk, booking_id=booking.pk))
         return payment
     ledger_post(
         kind=LedgerTransactionKind.PAYMENT_RECEIVED,
