@@ -150,3 +150,30 @@ class LocationTooFrequent(ApplicationError):
     status_code = 429
     code = "location_too_frequent"
     message = "Too many positions for this booking; send at most one every {seconds} seconds."
+
+
+class GuaranteeClaimNotFound(NotFound):
+    code = "guarantee_claim_not_found"
+    message = "Guarantee claim not found."
+
+
+class GuaranteeWindowClosed(Conflict):
+    code = "guarantee_window_closed"
+    message = "The workmanship guarantee covers a job for 14 days after it was confirmed."
+
+
+class GuaranteeClaimExists(Conflict):
+    code = "guarantee_claim_exists"
+    message = "This booking already has a guarantee claim; it covers one return visit."
+
+
+class GuaranteeClaimNotAllowed(Conflict):
+    """The claim is not in the state this step needs (answered already, visit not yet due, ...)."""
+
+    code = "guarantee_claim_not_allowed"
+    message = "This guarantee claim cannot take this step now."
+
+
+class NotGuaranteeParty(Forbidden):
+    code = "not_guarantee_party"
+    message = "Only the customer or the technician of the job can take this step."

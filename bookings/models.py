@@ -592,3 +592,125 @@ PROPOSAL_MACHINE = register(
         event_id_name="proposal_id",
     )
 )
+
+
+# --- Workmanship guarantee: claims and return visits -----------------------------------------------------------
+
+
+class GuaranteeClaimStatus(models.TextChoices):
+    """README "Workmanship guarantee"."""
+
+    OPEN = "open", "Open"  # the customer reported the fix failed; the technician has to answer
+    SCHEDULED = "scheduled", "Return visit scheduled"  # the technician accepted with a slot
+    FIXED = "fixed", "Fixed"  # the customer confirmed (or did not answer in time after the visit)
+    DECLINED = (
+        "declined",
+        "Declined",
+    )  # the technician declined or did not answer: a dispute is open
+    FAILED = (
+        "failed",
+        "Return visit failed",
+    )  # the customer reported the visit did not fix it: dispute
+
+
+class GuaranteeClaim(TimeStampedModel):
+    """The customer's report that a confirmed job's fix failed, and the free return visit that answers it.
+
+    One claim per booking, ever (the guarantee covers one return visit; afterwards a dispute decides). The
+    return visit is the slot on this row, not a second booking: it costs nothing, so no payment, fee or
+    payout can ever be asked for it, and a booking's price must be positive. The technician's calendar sees
+    it (`bookings.selectors.availability` counts a scheduled visit as booked) and two scheduled visits of
+    one technician never overlap (exclusion constraint below).
+    """
+
+    booking = models.OneToOneField(
+        Booking, on_delete=models.PROTECT, related_name="guarantee_claim"
+    )
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="guarantee_claims"
+    )
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="guarantee_claims_received"
+    )
+    status = models.CharField(
+        max_length=16, choices=GuaranteeClaimStatus.choices, default=GuaranteeClaimStatus.OPEN
+    )
+    description = models.TextField()
+    photos = models.JSONField(
+        default=list, blank=True, help_text="Media refs: [{url, publicId, type}]"
+    )
+    respond_by = models.DateTimeField(
+        help_text="The technician answers before this or it is declined"
+    )
+    visit_start = models.DateTimeField(null=True, blank=True)
+    visit_end = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True)
+    outcome_note = models.TextField(blank=True)
+    dispute = models.ForeignKey(
+        Dispute, null=True, blank=True, on_delete=models.PROTECT, related_name="guarantee_claims"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=GuaranteeClaimStatus.values),
+                name="guarantee_claim_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visit_start__isnull=True, visit_end__isnull=True)
+                | models.Q(visit_start__isnull=False, visit_end__gt=models.F("visit_start")),
+                name="guarantee_claim_visit_ordered",
+            ),
+            ExclusionConstraint(
+                name="guarantee_visit_no_overlap",
+                expressions=[
+                    ("technician", RangeOperators.EQUAL),
+                    (
+                        TsTzRange("visit_start", "visit_end", RangeBoundary()),
+                        RangeOperators.OVERLAPS,
+                    ),
+                ],
+                condition=models.Q(status=GuaranteeClaimStatus.SCHEDULED),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "respond_by"]),
+            models.Index(fields=["technician", "status"]),
+        ]
+
+    def __str__(self):
+        return f"Guarantee claim {self.pk} on {self.booking_id} ({self.status})"
+
+
+class GuaranteeClaimHistory(StatusHistory):
+    claim = models.ForeignKey(
+        GuaranteeClaim, on_delete=models.CASCADE, related_name="status_history"
+    )
+
+    class Meta(StatusHistory.Meta):
+        verbose_name_plural = "guarantee claim history"
+
+    def __str__(self):
+        return f"{self.claim_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+_G = GuaranteeClaimStatus
+# Who makes each step is checked by bookings/services/guarantee.py (the customer reports, the technician
+# answers, the beat job declines an unanswered claim and closes a visit the customer never reported on).
+GUARANTEE_CLAIM_MACHINE = register(
+    StateMachine(
+        label="guarantee claim",
+        model=GuaranteeClaim,
+        transitions={
+            _G.OPEN: frozenset({_G.SCHEDULED, _G.DECLINED}),
+            _G.SCHEDULED: frozenset({_G.FIXED, _G.FAILED}),
+            _G.FIXED: frozenset(),
+            _G.DECLINED: frozenset(),
+            _G.FAILED: frozenset(),
+        },
+        history_model=GuaranteeClaimHistory,
+        history_fk="claim",
+    )
+)

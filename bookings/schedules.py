@@ -9,6 +9,10 @@ BEAT_SCHEDULE = {
         "task": "bookings.expire_proposals",
         "schedule": 60.0,
     },
+    "bookings-guarantee-claims": {
+        "task": "bookings.guarantee_claims_process_due",
+        "schedule": 300.0,
+    },
     "bookings-auto-confirm": {
         "task": "bookings.auto_confirm_completed_bookings",
         "schedule": 300.0,

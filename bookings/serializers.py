@@ -15,6 +15,8 @@ from bookings.models import (
     Dispute,
     DisputeNote,
     DisputeOutcome,
+    GuaranteeClaim,
+    GuaranteeClaimHistory,
     TimeOff,
     Urgency,
 )
@@ -616,3 +618,65 @@ class BookingLocationInputSerializer(serializers.Serializer):
 
 class BookingTrackingInputSerializer(serializers.Serializer):
     booking_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+# --- Workmanship guarantee ----------------------------------------------------------------------------------
+
+
+class BookingGuaranteeClaimHistorySerializer(ModelSerializer):
+    class Meta:
+        model = GuaranteeClaimHistory
+        fields = ("from_status", "to_status", "actor_id", "note", "created_at")
+
+
+class BookingGuaranteeClaimOutputSerializer(ModelSerializer):
+    photos = BookingMediaRefSerializer(many=True)
+    history = BookingGuaranteeClaimHistorySerializer(source="status_history", many=True)
+    visit_start = serializers.DateTimeField(allow_null=True)
+    visit_end = serializers.DateTimeField(allow_null=True)
+    dispute_id = serializers.IntegerField(allow_null=True)
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = GuaranteeClaim
+        fields = (
+            "id",
+            "booking_id",
+            "status",
+            "customer_id",
+            "technician_id",
+            "description",
+            "photos",
+            "respond_by",
+            "visit_start",
+            "visit_end",
+            "decline_reason",
+            "outcome_note",
+            "dispute_id",
+            "closed_at",
+            "created_at",
+            "history",
+        )
+
+
+class BookingGuaranteeClaimInputSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=2000)
+    photos = MediaRefInputSerializer(many=True, required=False, max_length=MAX_MEDIA)
+
+
+class BookingGuaranteeAcceptInputSerializer(serializers.Serializer):
+    visit_start = serializers.DateTimeField()
+    duration_minutes = serializers.IntegerField(
+        required=False,
+        min_value=MIN_DURATION_MINUTES,
+        max_value=MAX_DURATION_MINUTES,
+        help_text="Default: the original booking's length",
+    )
+
+
+class BookingGuaranteeDeclineInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class BookingGuaranteeReportInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")

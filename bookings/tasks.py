@@ -11,6 +11,7 @@ from bookings.selectors import auto_confirmable_booking_ids, stale_pending_booki
 from bookings.services import (
     booking_auto_confirm_if_due,
     booking_expire_if_stale,
+    guarantee_claims_process_due,
     proposal_expire_due,
 )
 from dumuwaks.core.errors import ApplicationError
@@ -49,3 +50,10 @@ def expire_proposals() -> int:
     """Expire open reschedule proposals, quotes and change orders past their deadline or whose booking
     moved on (each re-checked under its booking lock; answering one expires it lazily too)."""
     return proposal_expire_due(now=timezone.now())
+
+
+@shared_task(name="bookings.guarantee_claims_process_due")
+def guarantee_claims_process_due_task() -> int:
+    """Guarantee claims the technician did not answer in time become declined (and a dispute); return
+    visits the customer did not report on within the window are closed as fixed."""
+    return guarantee_claims_process_due(now=timezone.now())

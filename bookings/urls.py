@@ -91,6 +91,31 @@ urlpatterns = [
         apis.BookingChangeOrderWithdrawApi.as_view(),
         name="booking-change-order-withdraw",
     ),
+    path(
+        "bookings/<int:pk>/guarantee-claims",
+        apis.BookingGuaranteeClaimListCreateApi.as_view(),
+        name="booking-guarantee-claims",
+    ),
+    path(
+        "bookings/<int:pk>/guarantee-claims/<int:claim_id>/accept",
+        apis.BookingGuaranteeAcceptApi.as_view(),
+        name="booking-guarantee-claim-accept",
+    ),
+    path(
+        "bookings/<int:pk>/guarantee-claims/<int:claim_id>/decline",
+        apis.BookingGuaranteeDeclineApi.as_view(),
+        name="booking-guarantee-claim-decline",
+    ),
+    path(
+        "bookings/<int:pk>/guarantee-claims/<int:claim_id>/confirm",
+        apis.BookingGuaranteeConfirmApi.as_view(),
+        name="booking-guarantee-claim-confirm",
+    ),
+    path(
+        "bookings/<int:pk>/guarantee-claims/<int:claim_id>/report-failed",
+        apis.BookingGuaranteeReportFailedApi.as_view(),
+        name="booking-guarantee-claim-report-failed",
+    ),
     path("users/me/availability", apis.MyAvailabilityApi.as_view(), name="my-availability"),
     path(
         "users/<int:pk>/availability",

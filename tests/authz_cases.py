@@ -71,6 +71,23 @@ PATH_PARAMS = {
         "id": lambda w: w.change_order.booking_id,
         "proposal_id": lambda w: w.change_order.pk,
     },
+    "/api/v1/bookings/{id}/guarantee-claims": {"id": lambda w: w.guarantee_claim.booking_id},
+    "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/accept": {
+        "id": lambda w: w.guarantee_claim.booking_id,
+        "claim_id": lambda w: w.guarantee_claim.pk,
+    },
+    "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/decline": {
+        "id": lambda w: w.guarantee_claim.booking_id,
+        "claim_id": lambda w: w.guarantee_claim.pk,
+    },
+    "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/confirm": {
+        "id": lambda w: w.scheduled_guarantee_claim.booking_id,
+        "claim_id": lambda w: w.scheduled_guarantee_claim.pk,
+    },
+    "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/report-failed": {
+        "id": lambda w: w.scheduled_guarantee_claim.booking_id,
+        "claim_id": lambda w: w.scheduled_guarantee_claim.pk,
+    },
     "/api/v1/bookings/disputes/{id}/notes": {"id": lambda w: w.dispute.pk},
     "/api/v1/bookings/disputes/{id}/resolve": {"id": lambda w: w.dispute.pk},
     "/api/v1/conversations/{id}": {"id": lambda w: w.conversation.pk},
@@ -187,6 +204,17 @@ BODIES = {
     },
     ("POST", "/api/v1/bookings/{id}/quotes"): lambda w: {"price": "6000.00", "note": "Two taps."},
     ("POST", "/api/v1/bookings/{id}/change-orders"): lambda w: {"amount": "500", "note": "A trap."},
+    ("POST", "/api/v1/bookings/{id}/guarantee-claims"): lambda w: {"description": "Drips again."},
+    ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/accept"): lambda w: {
+        "visitStart": _future(11, 10),
+        "durationMinutes": 60,
+    },
+    ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/decline"): lambda w: {
+        "reason": "Out of town."
+    },
+    ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/report-failed"): lambda w: {
+        "note": "Still dripping."
+    },
     ("POST", "/api/v1/bookings/disputes/{id}/notes"): lambda w: {"body": "Called both parties."},
     ("POST", "/api/v1/bookings/disputes/{id}/resolve"): lambda w: {
         "outcome": "release_to_technician"

@@ -166,6 +166,49 @@ class World:
         )
         return proposal
 
+    # --- workmanship guarantee (bookings/services/guarantee.py) ---------------------------------------------
+    def _guaranteed_booking(self):
+        """Confirmed an hour ago (no payments: a claim touches no money), customer with technician persona."""
+        from bookings.models import BookingStatus
+        from bookings.tests.factories import BookingFactory
+
+        now = timezone.now()
+        return BookingFactory(
+            customer=self.customer,
+            technician=self.technician,
+            category=self.category,
+            status=BookingStatus.CONFIRMED,
+            deposit_paid=True,
+            completed_at=now - timedelta(hours=2),
+            confirmed_at=now - timedelta(hours=1),
+        )
+
+    @cached_property
+    def guarantee_claim(self):
+        """Open, the customer's claim: the technician answers."""
+        from bookings.services import guarantee_claim_open
+
+        return guarantee_claim_open(
+            booking=self._guaranteed_booking(), customer=self.customer, description="Drips again."
+        )
+
+    @cached_property
+    def scheduled_guarantee_claim(self):
+        """Return visit scheduled and already started: the customer reports on it."""
+        from bookings.models import GuaranteeClaim, GuaranteeClaimStatus
+
+        now = timezone.now()
+        return GuaranteeClaim.objects.create(
+            booking=self._guaranteed_booking(),
+            customer=self.customer,
+            technician=self.technician,
+            description="Drips again.",
+            respond_by=now + timedelta(hours=1),
+            status=GuaranteeClaimStatus.SCHEDULED,
+            visit_start=now - timedelta(hours=1),
+            visit_end=now - timedelta(minutes=1),
+        )
+
     # --- matching ------------------------------------------------------------------------------------------
     @cached_property
     def match(self):

@@ -35,6 +35,13 @@ from bookings.apis.disputes import (
     BookingDisputeQueueApi,
     BookingDisputeResolveApi,
 )
+from bookings.apis.guarantee import (
+    BookingGuaranteeAcceptApi,
+    BookingGuaranteeClaimListCreateApi,
+    BookingGuaranteeConfirmApi,
+    BookingGuaranteeDeclineApi,
+    BookingGuaranteeReportFailedApi,
+)
 
 __all__ = [
     "BookingAcceptApi",
@@ -53,6 +60,11 @@ __all__ = [
     "BookingDisputeQueueApi",
     "BookingDisputeResolveApi",
     "BookingEnRouteApi",
+    "BookingGuaranteeAcceptApi",
+    "BookingGuaranteeClaimListCreateApi",
+    "BookingGuaranteeConfirmApi",
+    "BookingGuaranteeDeclineApi",
+    "BookingGuaranteeReportFailedApi",
     "BookingHistoryApi",
     "BookingListCreateApi",
     "BookingQuoteAcceptApi",

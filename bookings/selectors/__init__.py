@@ -31,6 +31,15 @@ from bookings.selectors.bookings import (
     bookings_visible_to,
 )
 from bookings.selectors.disputes import dispute_queue, disputes_of_party
+from bookings.selectors.guarantee import (
+    CONFIRMED_JOB_STATUSES,
+    RETURN_VISIT_RATE_MIN_JOBS,
+    RETURN_VISIT_RATE_WINDOW,
+    guarantee_claim_ids_due,
+    guarantee_claims_visible,
+    return_visit_rate,
+    return_visit_rates,
+)
 from bookings.selectors.timers import (
     auto_confirmable_booking_ids,
     stale_pending_booking_ids,
@@ -39,10 +48,13 @@ from bookings.selectors.timers import (
 
 __all__ = [
     "BOOKING_ORDERINGS",
+    "CONFIRMED_JOB_STATUSES",
     "END_OF_DAY",
     "REASON_BOOKED",
     "REASON_OUTSIDE_HOURS",
     "REASON_TIME_OFF",
+    "RETURN_VISIT_RATE_MIN_JOBS",
+    "RETURN_VISIT_RATE_WINDOW",
     "BookingListFilters",
     "FreeSlot",
     "auto_confirmable_booking_ids",
@@ -63,6 +75,10 @@ __all__ = [
     "dispute_queue",
     "disputes_of_party",
     "expirable_proposal_ids",
+    "guarantee_claim_ids_due",
+    "guarantee_claims_visible",
+    "return_visit_rate",
+    "return_visit_rates",
     "stale_pending_booking_ids",
     "stale_pending_q",
     "technician_busy_reasons",

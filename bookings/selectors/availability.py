@@ -16,7 +16,14 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts.models import KycStatus, TechnicianSkill
-from bookings.models import ACTIVE_STATUSES, Booking, TimeOff, WeeklyAvailability
+from bookings.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    GuaranteeClaim,
+    GuaranteeClaimStatus,
+    TimeOff,
+    WeeklyAvailability,
+)
 
 # A window whose end is at or after this is read as "until midnight" (TimeField cannot hold 24:00).
 END_OF_DAY = time(23, 59)
@@ -58,6 +65,14 @@ def technician_busy_reasons(
     )
     if exclude_booking_id is not None:
         booked = booked.exclude(pk=exclude_booking_id)
+    # A scheduled guarantee return visit holds the technician's time like a booking (README
+    # "Workmanship guarantee"); checked here, as the database constraint covers bookings only.
+    return_visits = GuaranteeClaim.objects.filter(
+        technician_id__in=ids,
+        status=GuaranteeClaimStatus.SCHEDULED,
+        visit_start__lt=end,
+        visit_end__gt=start,
+    )
     time_off = TimeOff.objects.filter(technician_id__in=ids, starts_at__lt=end, ends_at__gt=start)
 
     with_hours = WeeklyAvailability.objects.filter(technician_id__in=ids)
@@ -75,7 +90,12 @@ def technician_busy_reasons(
         return set(queryset.order_by().values_list("technician_id", flat=True).distinct())
 
     return {
-        REASON_BOOKED: _ids(booked),
+        # One query for both: UNION of the two id lists.
+        REASON_BOOKED: set(
+            booked.order_by()
+            .values_list("technician_id", flat=True)
+            .union(return_visits.order_by().values_list("technician_id", flat=True))
+        ),
         REASON_TIME_OFF: _ids(time_off),
         REASON_OUTSIDE_HOURS: _ids(outside),
     }
@@ -152,15 +172,28 @@ def technician_free_slots(
     windows: dict[int, list[tuple[time, time]]] = {}
     for row in WeeklyAvailability.objects.filter(technician=technician).order_by("start_time"):
         windows.setdefault(row.weekday, []).append((row.start_time, row.end_time))
-    busy = [
-        (b.scheduled_start, b.scheduled_end)
-        for b in Booking.objects.filter(
+    # Active bookings and scheduled guarantee return visits, in one query (UNION).
+    busy = list(
+        Booking.objects.filter(
             technician=technician,
             status__in=ACTIVE_STATUSES,
             scheduled_start__lt=range_end,
             scheduled_end__gt=range_start,
-        ).only("scheduled_start", "scheduled_end")
-    ]
+        )
+        .order_by()
+        .values_list("scheduled_start", "scheduled_end")
+        .union(
+            GuaranteeClaim.objects.filter(
+                technician=technician,
+                status=GuaranteeClaimStatus.SCHEDULED,
+                visit_start__lt=range_end,
+                visit_end__gt=range_start,
+            )
+            .order_by()
+            .values_list("visit_start", "visit_end"),
+            all=True,
+        )
+    )
     busy += [
         (t.starts_at, t.ends_at)
         for t in TimeOff.objects.filter(

@@ -31,6 +31,14 @@ from bookings.services.disputes import (
     dispute_resolve,
     dispute_transition,
 )
+from bookings.services.guarantee import (
+    guarantee_claim_accept,
+    guarantee_claim_decline,
+    guarantee_claim_open,
+    guarantee_claim_process_if_due,
+    guarantee_claim_report,
+    guarantee_claims_process_due,
+)
 
 __all__ = [
     "CancellationQuote",
@@ -49,6 +57,12 @@ __all__ = [
     "dispute_open",
     "dispute_resolve",
     "dispute_transition",
+    "guarantee_claim_accept",
+    "guarantee_claim_decline",
+    "guarantee_claim_open",
+    "guarantee_claim_process_if_due",
+    "guarantee_claim_report",
+    "guarantee_claims_process_due",
     "lock_booking",
     "proposal_accept",
     "proposal_decline",

@@ -40,8 +40,13 @@ from payments.selectors.balances import booking_refundable
 DISPUTABLE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
 
 
-def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Dispute:
-    """A party opens a dispute within rules.DISPUTE_WINDOW of completion; the booking becomes disputed."""
+def dispute_open(
+    *, booking: Booking, opened_by, reason: str, evidence=(), window_applies: bool = True
+) -> Dispute:
+    """A party opens a dispute within rules.DISPUTE_WINDOW of completion; the booking becomes disputed.
+
+    `window_applies=False` only for the workmanship guarantee (bookings.services.guarantee): a failed or
+    declined return visit is disputed whenever it happens, the claim's own window having been checked."""
     if not (reason or "").strip():
         raise InvalidBooking(fields={"reason": ["Describe the problem."]})
     window = rules.DISPUTE_WINDOW
@@ -52,7 +57,7 @@ def dispute_open(*, booking: Booking, opened_by, reason: str, evidence=()) -> Di
             raise Forbidden("Only the customer or the technician of a booking can dispute it.")
         if locked.status not in DISPUTABLE_STATUSES:
             raise InvalidTransition(f"A {locked.status} booking cannot be disputed.")
-        if locked.completed_at is None or now - locked.completed_at > window:
+        if window_applies and (locked.completed_at is None or now - locked.completed_at > window):
             raise DisputeWindowClosed()
         try:
             with transaction.atomic():

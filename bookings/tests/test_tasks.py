@@ -12,6 +12,7 @@ from bookings.tasks import (
     auto_confirm_completed_bookings,
     expire_proposals,
     expire_stale_bookings,
+    guarantee_claims_process_due_task,
 )
 from bookings.tests.factories import BookingFactory
 
@@ -24,6 +25,7 @@ def test_beat_schedule_names_real_tasks():
         expire_stale_bookings.name,
         auto_confirm_completed_bookings.name,
         expire_proposals.name,
+        guarantee_claims_process_due_task.name,
     }
 
 

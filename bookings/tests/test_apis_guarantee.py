@@ -1,0 +1,285 @@
+"""The workmanship guarantee as clients use it: claim, return visit, confirm or dispute, per persona."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from bookings.models import (
+    BookingStatus,
+    Dispute,
+    GuaranteeClaim,
+    GuaranteeClaimHistory,
+    GuaranteeClaimStatus,
+)
+from bookings.selectors import return_visit_rate, technician_unavailability_reason
+from bookings.services import guarantee_claims_process_due
+from bookings.services.guarantee import (
+    GUARANTEE_RESPONSE_WINDOW,
+    GUARANTEE_VISIT_REPORT_WINDOW,
+    GUARANTEE_WINDOW,
+)
+from bookings.tests.factories import BookingFactory
+from payments.models import Payment, Payout
+from payments.tests.helpers import set_status
+from social.tests.factories import MediaAssetFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _iso(hours: float) -> str:
+    return (timezone.localtime() + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
+@pytest.fixture
+def confirmed(customer, technician, service_category):
+    start = timezone.now() - timedelta(days=3)
+    booking = BookingFactory(
+        customer=customer,
+        technician=technician,
+        category=service_category,
+        price=Decimal("5000"),
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+    )
+    now = timezone.now()
+    set_status(
+        booking,
+        BookingStatus.CONFIRMED,
+        completed_at=now - timedelta(days=2),
+        confirmed_at=now - timedelta(days=1),
+    )
+    return booking
+
+
+def _url(booking) -> str:
+    return f"/api/v1/bookings/{booking.pk}/guarantee-claims"
+
+
+def _claim(client, booking, **extra):
+    body = {"description": "The tap drips again.", **extra}
+    response = client.post(_url(booking), body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_claim_accept_and_confirm_fixed(
+    confirmed,
+    customer,
+    technician,
+    customer_client,
+    technician_client,
+    other_technician_client,
+    other_customer_client,
+    support_client,
+    anon_client,
+):
+    photo = MediaAssetFactory(owner=customer)
+    payments_before, payouts_before = Payment.objects.count(), Payout.objects.count()
+    claim = _claim(customer_client, confirmed, photos=[{"publicId": photo.public_id}])
+    assert claim["status"] == "open"
+    assert claim["photos"][0]["publicId"] == photo.public_id
+    assert claim["history"][0]["toStatus"] == "open"
+    assert claim["respondBy"]
+
+    # Who sees it: the two parties and staff; the others get 404, anonymous 401.
+    for client in (technician_client, support_client, customer_client):
+        listed = client.get(_url(confirmed)).json()
+        assert listed["count"] == 1 and listed["results"][0]["id"] == claim["id"]
+    assert other_technician_client.get(_url(confirmed)).status_code == 404
+    assert other_customer_client.get(_url(confirmed)).status_code == 404
+    assert anon_client.get(_url(confirmed)).status_code == 401
+
+    action = f"{_url(confirmed)}/{claim['id']}"
+    mine = customer_client.post(f"{action}/accept", {"visitStart": _iso(30)}, format="json")
+    assert mine.status_code == 403 and mine.json()["code"] == "not_guarantee_party"
+    staff = support_client.post(f"{action}/accept", {"visitStart": _iso(30)}, format="json")
+    assert staff.status_code == 403
+    other = other_technician_client.post(
+        f"{action}/accept", {"visitStart": _iso(30)}, format="json"
+    )
+    assert other.status_code == 404
+
+    accepted = technician_client.post(
+        f"{action}/accept", {"visitStart": _iso(30), "durationMinutes": 90}, format="json"
+    )
+    assert accepted.status_code == 200, accepted.json()
+    body = accepted.json()
+    assert body["status"] == "scheduled" and body["visitStart"] and body["visitEnd"]
+    # The visit holds the technician's calendar.
+    visit = GuaranteeClaim.objects.get(pk=claim["id"])
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=visit.visit_start, end=visit.visit_end
+        )
+        == "booked"
+    )
+    again = technician_client.post(f"{action}/accept", {"visitStart": _iso(40)}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "guarantee_claim_not_allowed"
+
+    # Before the visit the customer cannot report on it.
+    early = customer_client.post(f"{action}/confirm", {}, format="json")
+    assert early.status_code == 409 and early.json()["code"] == "guarantee_claim_not_allowed"
+    GuaranteeClaim.objects.filter(pk=claim["id"]).update(
+        visit_start=timezone.now() - timedelta(hours=2),
+        visit_end=timezone.now() - timedelta(minutes=30),
+    )
+    assert technician_client.post(f"{action}/confirm", {}, format="json").status_code == 403
+    fixed = customer_client.post(f"{action}/confirm", {"note": "All good now."}, format="json")
+    assert fixed.status_code == 200 and fixed.json()["status"] == "fixed"
+    assert fixed.json()["closedAt"] and fixed.json()["disputeId"] is None
+    assert [h["toStatus"] for h in fixed.json()["history"]] == ["open", "scheduled", "fixed"]
+    # A return visit costs nothing: no payment or payout was asked for, the booking stays confirmed.
+    assert Payment.objects.count() == payments_before
+    assert Payout.objects.count() == payouts_before
+    confirmed.refresh_from_db()
+    assert confirmed.status == BookingStatus.CONFIRMED
+    # One claim per booking.
+    second = customer_client.post(_url(confirmed), {"description": "Again!"}, format="json")
+    assert second.status_code == 409 and second.json()["code"] == "guarantee_claim_exists"
+
+
+def test_decline_opens_a_dispute_with_the_evidence(
+    confirmed, customer, customer_client, technician_client
+):
+    photo = MediaAssetFactory(owner=customer)
+    claim = _claim(customer_client, confirmed, photos=[{"publicId": photo.public_id}])
+    action = f"{_url(confirmed)}/{claim['id']}"
+    empty = technician_client.post(f"{action}/decline", {"reason": "  "}, format="json")
+    assert empty.status_code == 400 and "reason" in empty.json()["fields"]
+    declined = technician_client.post(
+        f"{action}/decline", {"reason": "Out of town."}, format="json"
+    )
+    assert declined.status_code == 200, declined.json()
+    body = declined.json()
+    assert body["status"] == "declined" and body["declineReason"] == "Out of town."
+    dispute = Dispute.objects.get(pk=body["disputeId"])
+    assert dispute.booking_id == confirmed.pk and dispute.opened_by_id == customer.pk
+    assert "The tap drips again." in dispute.reason and "Out of town." in dispute.reason
+    assert dispute.evidence[0]["public_id"] == photo.public_id
+    confirmed.refresh_from_db()
+    assert confirmed.status == BookingStatus.DISPUTED
+
+
+def test_failed_visit_opens_a_dispute(confirmed, customer_client, technician_client):
+    claim = _claim(customer_client, confirmed)
+    action = f"{_url(confirmed)}/{claim['id']}"
+    technician_client.post(f"{action}/accept", {"visitStart": _iso(30)}, format="json")
+    GuaranteeClaim.objects.filter(pk=claim["id"]).update(
+        visit_start=timezone.now() - timedelta(hours=2),
+        visit_end=timezone.now() - timedelta(hours=1),
+    )
+    no_note = customer_client.post(f"{action}/report-failed", {}, format="json")
+    assert no_note.status_code == 400 and "note" in no_note.json()["fields"]
+    assert Dispute.objects.count() == 0
+    failed = customer_client.post(
+        f"{action}/report-failed", {"note": "Still dripping."}, format="json"
+    )
+    assert failed.status_code == 200 and failed.json()["status"] == "failed"
+    assert Dispute.objects.get(pk=failed.json()["disputeId"]).booking_id == confirmed.pk
+
+
+def test_window_and_bad_input(confirmed, technician, customer_client, technician_client):
+    other_upload = MediaAssetFactory(owner=technician)
+    bad = customer_client.post(
+        _url(confirmed),
+        {"description": "x", "photos": [{"publicId": other_upload.public_id}]},
+        format="json",
+    )
+    assert bad.status_code == 400 and "photos" in bad.json()["fields"]
+    missing = customer_client.post(_url(confirmed), {}, format="json")
+    assert missing.status_code == 400 and missing.json()["code"] == "validation_error"
+    assert "description" in missing.json()["fields"]
+    tech = technician_client.post(_url(confirmed), {"description": "x"}, format="json")
+    assert tech.status_code == 403 and tech.json()["code"] == "not_guarantee_party"
+
+    set_status(confirmed, BookingStatus.CONFIRMED, confirmed_at=timezone.now() - GUARANTEE_WINDOW)
+    late = customer_client.post(_url(confirmed), {"description": "x"}, format="json")
+    assert late.status_code == 409 and late.json()["code"] == "guarantee_window_closed"
+    set_status(confirmed, BookingStatus.COMPLETED, confirmed_at=None)
+    early = customer_client.post(_url(confirmed), {"description": "x"}, format="json")
+    assert early.status_code == 409 and early.json()["code"] == "guarantee_window_closed"
+    assert not GuaranteeClaim.objects.exists()
+
+    set_status(confirmed, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
+    claim = _claim(customer_client, confirmed)
+    action = f"{_url(confirmed)}/{claim['id']}"
+    past = technician_client.post(f"{action}/accept", {"visitStart": _iso(-2)}, format="json")
+    assert past.status_code == 400 and "scheduledStart" in past.json()["fields"]
+    garbage = technician_client.post(f"{action}/accept", {"visitStart": "soon"}, format="json")
+    assert garbage.status_code == 400 and "visitStart" in garbage.json()["fields"]
+    missing_claim = technician_client.post(
+        f"{_url(confirmed)}/999999/accept", {"visitStart": _iso(30)}, format="json"
+    )
+    assert missing_claim.status_code == 404
+    assert missing_claim.json()["code"] == "guarantee_claim_not_found"
+
+
+def test_visit_slot_must_be_free(confirmed, technician, customer_client, technician_client):
+    claim = _claim(customer_client, confirmed)
+    start = timezone.now() + timedelta(hours=30)
+    BookingFactory(
+        technician=technician,
+        category=confirmed.category,
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+    )
+    action = f"{_url(confirmed)}/{claim['id']}"
+    taken = technician_client.post(
+        f"{action}/accept", {"visitStart": start.isoformat()}, format="json"
+    )
+    assert taken.status_code == 409 and taken.json()["code"] == "slot_taken"
+    assert GuaranteeClaim.objects.get(pk=claim["id"]).status == GuaranteeClaimStatus.OPEN
+
+
+def test_beat_job_declines_unanswered_and_closes_unreported(
+    confirmed, customer, technician, service_category, customer_client
+):
+    claim_id = _claim(customer_client, confirmed)["id"]
+    assert guarantee_claims_process_due() == 0
+    later = timezone.now() + GUARANTEE_RESPONSE_WINDOW + timedelta(minutes=1)
+    assert guarantee_claims_process_due(now=later) == 1
+    claim = GuaranteeClaim.objects.get(pk=claim_id)
+    assert claim.status == GuaranteeClaimStatus.DECLINED and claim.dispute_id is not None
+    assert GuaranteeClaimHistory.objects.filter(claim=claim, actor=None).count() == 1
+    assert guarantee_claims_process_due(now=later) == 0  # a rerun changes nothing
+
+    second = BookingFactory(customer=customer, technician=technician, category=service_category)
+    set_status(second, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
+    scheduled = GuaranteeClaim.objects.create(
+        booking=second,
+        customer=customer,
+        technician=technician,
+        description="Loose again.",
+        respond_by=timezone.now() + timedelta(hours=1),
+        status=GuaranteeClaimStatus.SCHEDULED,
+        visit_start=timezone.now() - timedelta(hours=3),
+        visit_end=timezone.now() - timedelta(hours=2),
+    )
+    assert guarantee_claims_process_due() == 0
+    assert guarantee_claims_process_due(now=timezone.now() + GUARANTEE_VISIT_REPORT_WINDOW) == 1
+    scheduled.refresh_from_db()
+    assert scheduled.status == GuaranteeClaimStatus.FIXED and scheduled.dispute_id is None
+
+
+def test_return_visit_rate(customer, technician, service_category):
+    assert return_visit_rate(technician_id=technician.pk) is None
+    bookings = []
+    for _ in range(5):
+        booking = BookingFactory(
+            customer=customer, technician=technician, category=service_category
+        )
+        set_status(booking, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
+        bookings.append(booking)
+    assert return_visit_rate(technician_id=technician.pk) == 0.0
+    GuaranteeClaim.objects.create(
+        booking=bookings[0],
+        customer=customer,
+        technician=technician,
+        description="Again.",
+        respond_by=timezone.now(),
+    )
+    assert return_visit_rate(technician_id=technician.pk) == pytest.approx(0.2)
