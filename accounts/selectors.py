@@ -284,13 +284,14 @@ class TechnicianPublicProfile:
     ratings: dict
     recent_reviews: list
     next_free_slots: list
+    return_visit_rate: float | None
 
 
 def technician_public_profile(*, technician_id: int) -> TechnicianPublicProfile:
     """Everything `GET /technicians/{id}` shows, in a fixed number of queries whatever the size of the
     portfolio or the number of reviews: ratings from published customer reviews (overall, per aspect), the
-    latest published reviews with the technician's replies, and the next free one-hour slots within two
-    weeks (the bookings availability rules)."""
+    latest published reviews with the technician's replies, the next free one-hour slots within two
+    weeks (the bookings availability rules) and the return-visit rate (README "Workmanship guarantee")."""
     profile = technician_public_get(technician_id=technician_id)
     today = timezone.localdate()
     slots, _ = bookings_selectors.technician_free_slots(
@@ -308,4 +309,5 @@ def technician_public_profile(*, technician_id: int) -> TechnicianPublicProfile:
             ]
         ),
         next_free_slots=slots[:PROFILE_FREE_SLOTS],
+        return_visit_rate=bookings_selectors.return_visit_rate(technician_id=technician_id),
     )

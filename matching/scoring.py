@@ -4,7 +4,9 @@ Nothing here touches the database; `matching.selectors` gathers a `Candidate` pe
 `score_candidate` turns it into a weighted total, the per-factor breakdown and reasons a customer can read.
 
 Default weights (sum 1): skill match 25 %, proximity 20 %, availability 15 %, rating 15 %, experience 10 %,
-pricing fit 5 %, response time 5 %, completion rate 3 %, customer preference 2 %.
+pricing fit 5 %, response time 5 %, completion rate 3 %, customer preference 2 %. The completion-rate
+factor is the reliability signal: it is scaled down by the technician's guarantee return-visit rate
+(`completion_rate_score`).
 
 Ranking is deterministic: total score descending (rounded to 9 places so float noise never decides), then
 distance ascending, then technician id ascending.
@@ -186,12 +188,20 @@ def response_time_score(*, average_minutes: float | None) -> float:
     return _clamp(math.exp(-max(0.0, float(average_minutes)) / RESPONSE_SCALE_MINUTES))
 
 
-def completion_rate_score(*, completed: int, cancelled_by_technician: int) -> float:
-    """Share of taken jobs finished, smoothed toward 80 % with 5 prior jobs so one cancellation early on
-    does not sink a newcomer: (completed + 5·0.8) / (completed + cancelled + 5)."""
+def completion_rate_score(
+    *, completed: int, cancelled_by_technician: int, return_visit_rate: float | None = None
+) -> float:
+    """Reliability: share of taken jobs finished, smoothed toward 80 % with 5 prior jobs so one cancellation
+    early on does not sink a newcomer: (completed + 5·0.8) / (completed + cancelled + 5); times
+    (1 − return-visit rate), so the share of jobs that needed a guarantee return visit counts against it
+    like a job not finished (README "Workmanship guarantee"). Unknown rate (None: fewer than 5 confirmed jobs
+    in 180 days) leaves it unchanged."""
     completed, cancelled = max(0, completed), max(0, cancelled_by_technician)
     prior = COMPLETION_PRIOR_RATE * COMPLETION_PRIOR_JOBS
-    return _clamp((completed + prior) / (completed + cancelled + COMPLETION_PRIOR_JOBS))
+    score = (completed + prior) / (completed + cancelled + COMPLETION_PRIOR_JOBS)
+    if return_visit_rate is not None:
+        score *= 1.0 - _clamp(float(return_visit_rate))
+    return _clamp(score)
 
 
 def customer_preference_score(*, is_preferred: bool, jobs_with_customer: int) -> float:
@@ -273,6 +283,7 @@ class Candidate:
     is_preferred: bool = False
     is_busy: bool = False
     gap_minutes: float | None = None
+    return_visit_rate: float | None = None
     name: str = ""
 
 
@@ -316,6 +327,7 @@ def factor_scores(candidate: Candidate, request: MatchRequest) -> dict[str, floa
         COMPLETION_RATE: completion_rate_score(
             completed=candidate.jobs_completed,
             cancelled_by_technician=candidate.jobs_cancelled_by_technician,
+            return_visit_rate=candidate.return_visit_rate,
         ),
         CUSTOMER_PREFERENCE: customer_preference_score(
             is_preferred=candidate.is_preferred, jobs_with_customer=candidate.jobs_with_customer

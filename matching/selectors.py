@@ -22,6 +22,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from accounts.models import KycStatus, Role, ServiceCategory, User
 from bookings import selectors as bookings_selectors
@@ -154,9 +155,10 @@ def booking_stats(
     customer_id: int,
     start: datetime,
     end: datetime,
-) -> dict[int, tuple[int, int, float | None]]:
+) -> dict[int, tuple[int, int, float | None, float | None]]:
     """technician id → (jobs done in this category, confirmed jobs done for this customer, minutes between
-    the requested slot and their nearest other active booking within the availability buffer, or None).
+    the requested slot and their nearest other active booking within the availability buffer, or None,
+    guarantee return-visit rate or None: bookings.selectors.return_visit_rates' rule).
 
     One grouped query. Overlapping bookings are the busy filter's business, so gaps here are ≥ 0."""
     if not technician_ids:
@@ -167,6 +169,11 @@ def booking_stats(
         status__in=ACTIVE_STATUSES,
         scheduled_start__lt=end + buffer,
         scheduled_end__gt=start - buffer,
+    )
+    # The return-visit rate's jobs (same rule as bookings.selectors.return_visit_rates, in this query).
+    recent = Q(
+        status__in=bookings_selectors.CONFIRMED_JOB_STATUSES,
+        confirmed_at__gte=timezone.now() - bookings_selectors.RETURN_VISIT_RATE_WINDOW,
     )
     gap = Greatest(
         ExpressionWrapper(
@@ -181,7 +188,7 @@ def booking_stats(
     )
     rows = (
         Booking.objects.filter(technician_id__in=_id_array(technician_ids))
-        .filter(done | nearby)
+        .filter(done | nearby | recent)
         .values("technician_id")
         .annotate(
             category_jobs=Count("id", filter=done & Q(category_id=category_id)),
@@ -189,6 +196,8 @@ def booking_stats(
                 "id", filter=Q(customer_id=customer_id, status=BookingStatus.CONFIRMED)
             ),
             nearest_gap=Min(gap, filter=nearby),
+            recent_jobs=Count("id", filter=recent),
+            recent_claims=Count("guarantee_claim", filter=recent),
         )
     )
     return {
@@ -196,6 +205,9 @@ def booking_stats(
             r["category_jobs"],
             r["customer_jobs"],
             r["nearest_gap"].total_seconds() / 60 if r["nearest_gap"] is not None else None,
+            r["recent_claims"] / r["recent_jobs"]
+            if r["recent_jobs"] >= bookings_selectors.RETURN_VISIT_RATE_MIN_JOBS
+            else None,
         )
         for r in rows
     }

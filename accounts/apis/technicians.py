@@ -62,6 +62,7 @@ _PROFILE_EXAMPLE = {
     "isKycVerified": True,
     "jobsCompleted": 48,
     "responseTimeMinutes": 12,
+    "returnVisitRate": 0.04,
     "ratings": {
         "average": 4.7,
         "count": 31,

@@ -167,6 +167,11 @@ class TechnicianPublicProfileSerializer(serializers.Serializer):
         help_text="Median minutes to answer a job request or a customer's first message over the"
         " last 90 days; null with fewer than 3 answers",
     )
+    return_visit_rate = serializers.FloatField(
+        allow_null=True,
+        help_text="Share (0-1) of the technician's jobs confirmed in the last 180 days on which the"
+        " customer claimed the workmanship guarantee; null below 5 such jobs",
+    )
     ratings = TechnicianRatingsSerializer()
     recent_reviews = ReviewOutputSerializer(
         many=True, help_text="The latest published customer reviews, with the technician's replies"

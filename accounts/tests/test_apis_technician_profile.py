@@ -121,6 +121,7 @@ def test_a_new_technician_shows_nulls_not_zeros(technician, anon_client):
     assert body["ratings"]["count"] == 0
     assert set(body["ratings"]["aspects"].values()) == {None}
     assert body["responseTimeMinutes"] is None
+    assert body["returnVisitRate"] is None  # fewer than 5 confirmed jobs: unknown
     assert body["recentReviews"] == []
     assert body["portfolio"] == []
 
@@ -176,8 +177,8 @@ def test_profile_runs_a_fixed_number_of_queries(
     rich_technician, other_customer, customer_client, django_assert_num_queries
 ):
     # token user; profile+user; skills; portfolio; portfolio media; weekly hours; bookings; time off;
-    # review aggregate; recent reviews; their media
-    with django_assert_num_queries(11):
+    # review aggregate; recent reviews; their media; return-visit rate
+    with django_assert_num_queries(12):
         assert customer_client.get(_url(rich_technician)).status_code == 200
     for title in ("More", "And more"):
         portfolio_item_create(
@@ -186,7 +187,7 @@ def test_profile_runs_a_fixed_number_of_queries(
             media_ids=[MediaAssetFactory(owner=rich_technician).pk],
         )
     _published_review(customer=other_customer, technician=rich_technician)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         assert customer_client.get(_url(rich_technician)).status_code == 200
 
 

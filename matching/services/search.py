@@ -92,7 +92,8 @@ def match_search(
             candidate.category_jobs,
             candidate.jobs_with_customer,
             candidate.gap_minutes,
-        ) = stats.get(candidate.technician_id, (0, 0, None))
+            candidate.return_visit_rate,
+        ) = stats.get(candidate.technician_id, (0, 0, None, None))
         candidate.is_preferred = candidate.technician_id in preferred
 
     ranked = rank_candidates(candidates, request, weights, limit=limit)

@@ -170,6 +170,16 @@ class TestCompletionRate:
             99 / 100
         )
 
+    def test_return_visits_count_against_reliability(self):
+        base = completion_rate_score(completed=95, cancelled_by_technician=0)
+        # Unknown (low volume) is neutral: unchanged.
+        assert completion_rate_score(
+            completed=95, cancelled_by_technician=0, return_visit_rate=None
+        ) == pytest.approx(base)
+        assert completion_rate_score(
+            completed=95, cancelled_by_technician=0, return_visit_rate=0.2
+        ) == pytest.approx(base * 0.8)
+
 
 class TestCustomerPreference:
     def test_stranger_is_zero(self):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import KycStatus
 from accounts.tests.factories import CustomerFactory, TechnicianFactory
-from bookings.models import BookingStatus
+from bookings.models import BookingStatus, GuaranteeClaim
 from bookings.tests.factories import BookingFactory, TimeOffFactory, WeeklyAvailabilityFactory
 from dumuwaks.core.errors import ValidationFailed
 from matching import rules
@@ -275,6 +275,37 @@ class TestRankingOnRealRows:
         assert by_id[tight.pk].factor_scores["availability"] == pytest.approx(0.75)
         assert by_id[relaxed.pk].factor_scores["availability"] == 1
         assert _ids(matches) == [relaxed.pk, tight.pk]
+
+    def test_return_visits_lower_the_reliability_factor(self, buyer, service_category):
+        """README "Workmanship guarantee": the return-visit rate scales the completion-rate factor; fewer
+        than 5 confirmed jobs in the window is unknown and neutral."""
+        now = timezone.now()
+        claimed, clean, newcomer = (TechnicianFactory(skill=service_category) for _ in range(3))
+        for tech, jobs in ((claimed, 5), (clean, 5), (newcomer, 1)):
+            for _ in range(jobs):
+                booking = BookingFactory(
+                    technician=tech,
+                    category=service_category,
+                    status=BookingStatus.CONFIRMED,
+                    scheduled_start=now - timedelta(days=3),
+                    scheduled_end=now - timedelta(days=3) + timedelta(hours=1),
+                    confirmed_at=now - timedelta(days=1),
+                )
+            if tech != clean:  # one claim: 1 of 5 jobs for `claimed`, 1 of 1 for the newcomer
+                GuaranteeClaim.objects.create(
+                    booking=booking,
+                    customer=booking.customer,
+                    technician=tech,
+                    description="Again.",
+                    respond_by=now,
+                )
+        by_id = {m.technician_id: m for m in _search(buyer, service_category)[1]}
+        clean_score = by_id[clean.pk].factor_scores["completion_rate"]
+        assert by_id[claimed.pk].factor_scores["completion_rate"] == pytest.approx(
+            clean_score * 0.8
+        )
+        # One claim on one job: too little to judge, scored like no claim at all.
+        assert by_id[newcomer.pk].factor_scores["completion_rate"] == pytest.approx(clean_score)
 
     def test_budget_falls_back_to_preference_price_max(self, buyer, service_category):
         TechnicianFactory(skill=service_category, profile__hourly_rate=2000)
