@@ -25,6 +25,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import KycStatus, Role, ServiceCategory, User
+from bookings import rules as bookings_rules
 from bookings import selectors as bookings_selectors
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus, BookingStatusHistory
 from dumuwaks.core.filtering import filter_queryset
@@ -173,7 +174,7 @@ def booking_stats(
     # The return-visit rate's jobs (same rule as bookings.selectors.return_visit_rates, in this query).
     recent = Q(
         status__in=bookings_selectors.CONFIRMED_JOB_STATUSES,
-        confirmed_at__gte=timezone.now() - bookings_selectors.RETURN_VISIT_RATE_WINDOW,
+        confirmed_at__gte=timezone.now() - bookings_rules.RETURN_VISIT_RATE_WINDOW,
     )
     gap = Greatest(
         ExpressionWrapper(
@@ -206,7 +207,7 @@ def booking_stats(
             r["customer_jobs"],
             r["nearest_gap"].total_seconds() / 60 if r["nearest_gap"] is not None else None,
             r["recent_claims"] / r["recent_jobs"]
-            if r["recent_jobs"] >= bookings_selectors.RETURN_VISIT_RATE_MIN_JOBS
+            if r["recent_jobs"] >= bookings_rules.RETURN_VISIT_RATE_MIN_JOBS
             else None,
         )
         for r in rows

@@ -33,8 +33,6 @@ from bookings.selectors.bookings import (
 from bookings.selectors.disputes import dispute_queue, disputes_of_party
 from bookings.selectors.guarantee import (
     CONFIRMED_JOB_STATUSES,
-    RETURN_VISIT_RATE_MIN_JOBS,
-    RETURN_VISIT_RATE_WINDOW,
     guarantee_claim_ids_due,
     guarantee_claims_visible,
     return_visit_rate,
@@ -53,8 +51,6 @@ __all__ = [
     "REASON_BOOKED",
     "REASON_OUTSIDE_HOURS",
     "REASON_TIME_OFF",
-    "RETURN_VISIT_RATE_MIN_JOBS",
-    "RETURN_VISIT_RATE_WINDOW",
     "BookingListFilters",
     "FreeSlot",
     "auto_confirmable_booking_ids",

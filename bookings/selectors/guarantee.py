@@ -7,14 +7,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from bookings import rules
 from bookings.models import Booking, BookingStatus, GuaranteeClaim, GuaranteeClaimStatus
 from dumuwaks.core.permissions import is_staff_member
-
-# Return-visit rate: the share of a technician's jobs confirmed in the last RETURN_VISIT_RATE_WINDOW that
-# got a guarantee claim. Below RETURN_VISIT_RATE_MIN_JOBS confirmed jobs the rate is unknown (None): a
-# single claim on two jobs says little, and a new technician is not marked down for it.
-RETURN_VISIT_RATE_WINDOW = timedelta(days=180)
-RETURN_VISIT_RATE_MIN_JOBS = 5
 
 # Booking statuses a confirmed job may be in later (a dispute moves it on; it was still confirmed first).
 CONFIRMED_JOB_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.DISPUTED, BookingStatus.RESOLVED)
@@ -45,14 +40,14 @@ def guarantee_claim_ids_due(
 
 
 def return_visit_rates(*, technician_ids, now: datetime | None = None) -> dict[int, float | None]:
-    """technician id -> return-visit rate in [0, 1] (None below RETURN_VISIT_RATE_MIN_JOBS). One query."""
+    """technician id -> return-visit rate in [0, 1] (None below rules.RETURN_VISIT_RATE_MIN_JOBS). One query."""
     now = now or timezone.now()
     ids = sorted({int(pk) for pk in technician_ids})
     rows = (
         Booking.objects.filter(
             technician_id__in=ids,
             status__in=CONFIRMED_JOB_STATUSES,
-            confirmed_at__gte=now - RETURN_VISIT_RATE_WINDOW,
+            confirmed_at__gte=now - rules.RETURN_VISIT_RATE_WINDOW,
         )
         .order_by()
         .values("technician_id")
@@ -60,7 +55,7 @@ def return_visit_rates(*, technician_ids, now: datetime | None = None) -> dict[i
     )
     rates: dict[int, float | None] = dict.fromkeys(ids)
     for row in rows:
-        if row["jobs"] >= RETURN_VISIT_RATE_MIN_JOBS:
+        if row["jobs"] >= rules.RETURN_VISIT_RATE_MIN_JOBS:
             rates[row["technician_id"]] = row["claims"] / row["jobs"]
     return rates
 

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bookings import rules
 from bookings.errors import (
     GuaranteeClaimExists,
     GuaranteeClaimNotAllowed,
@@ -56,9 +57,6 @@ from dumuwaks.core.state_machine import status_history_append, transition
 from social.services.media import media_resolve_refs
 
 # Product rules (README "Workmanship guarantee").
-GUARANTEE_WINDOW = timedelta(days=14)  # after the booking was confirmed
-GUARANTEE_RESPONSE_WINDOW = timedelta(hours=48)  # the technician accepts with a slot or declines
-GUARANTEE_VISIT_REPORT_WINDOW = timedelta(days=3)  # after the visit ends; silence means fixed
 MAX_GUARANTEE_PHOTOS = 10
 MAX_GUARANTEE_TEXT = 2000
 
@@ -97,7 +95,7 @@ def _claim_of(booking: Booking, claim_id: int) -> GuaranteeClaim:
 def guarantee_claim_open(
     *, booking: Booking, customer, description: str, photos=()
 ) -> GuaranteeClaim:
-    """The booking's customer reports the fix failed, within GUARANTEE_WINDOW of confirmation."""
+    """The booking's customer reports the fix failed, within rules.GUARANTEE_WINDOW of confirmation."""
     description = _text(description, "description", "Describe what is wrong again.")
     if customer is None or customer.pk != booking.customer_id:
         raise NotGuaranteeParty("Only the customer of the job can claim the guarantee.")
@@ -116,7 +114,7 @@ def guarantee_claim_open(
             raise GuaranteeWindowClosed(
                 f"Only a confirmed job is under guarantee; this booking is {locked.status}."
             )
-        if locked.confirmed_at is None or now - locked.confirmed_at > GUARANTEE_WINDOW:
+        if locked.confirmed_at is None or now - locked.confirmed_at > rules.GUARANTEE_WINDOW:
             raise GuaranteeWindowClosed()
         try:
             with transaction.atomic():
@@ -126,7 +124,7 @@ def guarantee_claim_open(
                     technician_id=locked.technician_id,
                     description=description,
                     photos=refs,
-                    respond_by=now + GUARANTEE_RESPONSE_WINDOW,
+                    respond_by=now + rules.GUARANTEE_RESPONSE_WINDOW,
                 )
         except IntegrityError as exc:  # a concurrent claim on the same booking won
             raise GuaranteeClaimExists() from exc
@@ -300,7 +298,7 @@ def guarantee_claim_report(
 
 def guarantee_claim_process_if_due(*, claim_id: int, now: datetime | None = None) -> str | None:
     """Beat job step for one claim: unanswered past `respond_by` -> declined (+ dispute); a scheduled
-    visit the customer did not report on within GUARANTEE_VISIT_REPORT_WINDOW -> fixed. Returns the new
+    visit the customer did not report on within rules.GUARANTEE_VISIT_REPORT_WINDOW -> fixed. Returns the new
     status, None when nothing was due (another step won, or it is not due)."""
     now = now or timezone.now()
     claim = GuaranteeClaim.objects.filter(pk=claim_id).select_related("booking").first()
@@ -323,7 +321,7 @@ def guarantee_claim_process_if_due(*, claim_id: int, now: datetime | None = None
         if (
             claim.status == _S.SCHEDULED
             and claim.visit_end is not None
-            and claim.visit_end + GUARANTEE_VISIT_REPORT_WINDOW <= now
+            and claim.visit_end + rules.GUARANTEE_VISIT_REPORT_WINDOW <= now
         ):
             _claim_transition(
                 claim=claim,
@@ -341,7 +339,7 @@ def guarantee_claims_process_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     moved = 0
     for claim_id in guarantee_claim_ids_due(
-        now=now, visit_report_window=GUARANTEE_VISIT_REPORT_WINDOW
+        now=now, visit_report_window=rules.GUARANTEE_VISIT_REPORT_WINDOW
     ):
         if guarantee_claim_process_if_due(claim_id=claim_id, now=now):
             moved += 1

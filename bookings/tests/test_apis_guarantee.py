@@ -15,13 +15,13 @@ from bookings.models import (
     GuaranteeClaimHistory,
     GuaranteeClaimStatus,
 )
-from bookings.selectors import return_visit_rate, technician_unavailability_reason
-from bookings.services import guarantee_claims_process_due
-from bookings.services.guarantee import (
+from bookings.rules import (
     GUARANTEE_RESPONSE_WINDOW,
     GUARANTEE_VISIT_REPORT_WINDOW,
     GUARANTEE_WINDOW,
 )
+from bookings.selectors import return_visit_rate, technician_unavailability_reason
+from bookings.services import guarantee_claims_process_due
 from bookings.tests.factories import BookingFactory
 from payments.models import Payment, Payout
 from payments.tests.helpers import set_status
