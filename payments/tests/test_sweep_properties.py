@@ -14,7 +14,7 @@ from hypothesis import event as statistic
 from hypothesis import strategies as st
 
 from accounts.tests.factories import CustomerFactory, TechnicianFactory
-from bookings.models import BookingStatus, DisputeOutcome
+from bookings.models import BookingStatus, Dispute, DisputeOutcome
 from bookings.services import (
     booking_cancel,
     booking_transition,
@@ -194,7 +194,13 @@ class Scenario:
         balance_paid = Payment.objects.filter(
             booking=self.booking, purpose=PaymentPurpose.BALANCE, status=PaymentStatus.SUCCEEDED
         ).exists()
-        if self.status == BookingStatus.CONFIRMED and not balance_paid:
+        # A dispute resolved `release_to_technician` owes the full price like a confirmed booking: its
+        # deposit stays in escrow ("awaiting_balance") until the balance the sweep asked for is paid.
+        owes_price = self.status == BookingStatus.CONFIRMED or (
+            self.status == BookingStatus.RESOLVED
+            and Dispute.objects.filter(booking=self.booking, outcome=R).exists()
+        )
+        if owes_price and not balance_paid:
             assert Payment.objects.filter(
                 booking=self.booking, purpose=PaymentPurpose.BALANCE
             ).exists()
