@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("social.urls")),
     path("", include("support.urls")),
     path("", include("notifications.urls")),
+    path("", include("featurephone.urls")),
 ]
 
 urlpatterns = [

@@ -23,6 +23,7 @@ PROJECT_PACKAGES = {
     "social",
     "support",
     "notifications",
+    "featurephone",
     "tests",
     "conftest",
     "manage",

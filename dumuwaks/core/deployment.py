@@ -100,6 +100,13 @@ def insecure_settings(setting: Callable[[str], Any]) -> list[InsecureSetting]:
             f"must be a random secret of at least {MIN_CALLBACK_TOKEN_LENGTH} characters"
             " (the development default is in the repository); anyone knowing it can post callbacks.",
         )
+    at_token = setting("AFRICASTALKING_CALLBACK_TOKEN") or ""
+    if at_token == DEVELOPMENT_CALLBACK_TOKEN or len(at_token) < MIN_CALLBACK_TOKEN_LENGTH:
+        refuse(
+            "AFRICASTALKING_CALLBACK_TOKEN",
+            f"must be a random secret of at least {MIN_CALLBACK_TOKEN_LENGTH} characters; anyone knowing"
+            " it can post inbound SMS/USSD as a technician's phone.",
+        )
     callback_base = setting("MPESA_CALLBACK_BASE_URL") or ""
     if _is_local_or_plain_http(callback_base):
         refuse(

@@ -49,6 +49,7 @@ PRODUCTION_ENV = {
     "MPESA_INITIATOR_PASSWORD": "initiator-password",
     "MPESA_CERTIFICATE_FILE": "/run/secrets/daraja.cer",
     "MPESA_CALLBACK_TOKEN": "k" * 40,
+    "AFRICASTALKING_CALLBACK_TOKEN": "a" * 40,
     "MEDIA_BACKEND": "cloudinary",
     "CLOUDINARY_URL": "cloudinary://123456789012345:cloudinary-secret@dumuwaks",
 }
@@ -78,6 +79,7 @@ def test_production_with_only_a_secret_key_and_hosts_refuses_to_start_naming_eve
     for variable in (
         "MPESA_BACKEND",
         "MPESA_CALLBACK_TOKEN",
+        "AFRICASTALKING_CALLBACK_TOKEN",
         "MPESA_PASSKEY",
         "EMAIL_BACKEND",
         "SMS_BACKEND",
@@ -96,6 +98,7 @@ def test_production_with_only_a_secret_key_and_hosts_refuses_to_start_naming_eve
         ("MPESA_BACKEND", "simulator"),
         ("MPESA_BACKEND", "sandbox"),
         ("MPESA_CALLBACK_TOKEN", "short-token"),
+        ("AFRICASTALKING_CALLBACK_TOKEN", "dev-callback-token"),
         ("MPESA_PASSKEY", "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"),
         ("MPESA_SHORTCODE", "174379"),
         ("MPESA_INITIATOR_NAME", "testapi"),

@@ -1,0 +1,111 @@
+"""Endpoints Africa's Talking calls for feature-phone technicians. No JWT, no throttling: authenticated like
+the M-Pesa callbacks (a secret token in the URL, optionally an IP allow-list), bodies form-encoded."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dumuwaks.core.client_ip import client_ip
+from dumuwaks.core.errors import error_body
+from dumuwaks.core.openapi import error_responses
+from featurephone.services import inbound_sms_record
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PARAMETER = OpenApiParameter(
+    "token",
+    str,
+    location=OpenApiParameter.QUERY,
+    required=True,
+    description="The secret AFRICASTALKING_CALLBACK_TOKEN, set in the callback URL on the AT dashboard.",
+)
+
+
+class _AfricasTalkingView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+    # AT posts application/x-www-form-urlencoded with its own snake/camel keys: no camelCase renaming.
+    parser_classes = [FormParser]
+    renderer_classes = [JSONRenderer]
+
+    def denied(self, request) -> Response | None:
+        token = request.query_params.get("token", "")
+        expected = settings.AFRICASTALKING_CALLBACK_TOKEN
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            logger.warning(
+                "Africa's Talking callback with a wrong token from %s", client_ip(request)
+            )
+            return Response(error_body("permission_denied", "Forbidden."), status=403)
+        allowed = settings.AFRICASTALKING_ALLOWED_IPS
+        if allowed and client_ip(request) not in allowed:
+            logger.warning(
+                "Africa's Talking callback from a non-allowed address %s", client_ip(request)
+            )
+            return Response(error_body("permission_denied", "Forbidden."), status=403)
+        return None
+
+
+class InboundSmsInputSerializer(serializers.Serializer):
+    """Africa's Talking's inbound SMS callback fields, as posted."""
+
+    id = serializers.CharField(max_length=100)
+    # `from` is a Python keyword: declared below under its wire name.
+    to = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    text = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    date = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    linkId = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")  # noqa: N815
+
+
+InboundSmsInputSerializer._declared_fields["from"] = serializers.CharField(max_length=32)
+
+_INBOUND_ACK = inline_serializer(
+    "InboundSmsAck", {"status": serializers.ChoiceField(choices=["processed", "duplicate"])}
+)
+
+
+class InboundSmsApi(_AfricasTalkingView):
+    @extend_schema(
+        operation_id="featurephone_sms_inbound",
+        tags=["africastalking-callbacks"],
+        summary="Africa's Talking inbound SMS (a technician answers a job offer: YES 4821 / NO 4821)",
+        description=(
+            "Form-encoded as Africa's Talking posts it (`from`, `to`, `text`, `date`, `id`, `linkId`). Stored"
+            " under `id`: a replay answers 200 `duplicate` and changes nothing. The answer to the technician"
+            " goes out as an SMS in their language."
+        ),
+        parameters=[TOKEN_PARAMETER],
+        request={"application/x-www-form-urlencoded": InboundSmsInputSerializer},
+        responses={
+            200: _INBOUND_ACK,
+            **error_responses(400, 403),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        denied = self.denied(request)
+        if denied is not None:
+            return denied
+        payload = InboundSmsInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        _row, created = inbound_sms_record(
+            provider_message_id=data["id"],
+            phone_number=data["from"],
+            to=data["to"],
+            text=data["text"],
+            link_id=data["linkId"],
+            provider_date=data["date"],
+            remote_addr=client_ip(request) or None,
+        )
+        return Response({"status": "processed" if created else "duplicate"})

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from featurephone import apis
+
+urlpatterns = [
+    path("sms/inbound", apis.InboundSmsApi.as_view(), name="featurephone-sms-inbound"),
+]
