@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from featurephone.models import InboundSms, OfferCode, SmsOfferEnrolment
+from featurephone.models import InboundSms, OfferCode, SmsOfferEnrolment, UssdStep
 
 
 @admin.register(SmsOfferEnrolment)
@@ -22,3 +22,11 @@ class InboundSmsAdmin(admin.ModelAdmin):
     list_filter = ("status", "outcome")
     raw_id_fields = ("technician", "booking")
     readonly_fields = [f.name for f in InboundSms._meta.fields]
+
+
+@admin.register(UssdStep)
+class UssdStepAdmin(admin.ModelAdmin):
+    list_display = ("session_id", "text", "outcome", "created_at")
+    list_filter = ("outcome",)
+    raw_id_fields = ("technician", "booking")
+    readonly_fields = [f.name for f in UssdStep._meta.fields]

@@ -1,6 +1,7 @@
 """Africa's Talking's inbound wire formats, built locally: what the tests and the `featurephone_simulator`
 command post to our callbacks, field for field as AT sends them (application/x-www-form-urlencoded).
 
+USSD: `sessionId`, `serviceCode`, `phoneNumber`, `networkCode`, `text`; we answer `CON ...`/`END ...`.
 Inbound SMS: `from` (E.164 with +), `to` (our short code), `text`, `date` (UTC, `YYYY-MM-DD HH:MM:SS`),
 `id` (AT's unique message id), `linkId` (premium/on-demand reply link; may be empty).
 """
@@ -34,4 +35,22 @@ def inbound_sms_form(
         "date": when.strftime("%Y-%m-%d %H:%M:%S"),
         "id": message_id or new_message_id(),
         "linkId": link_id,
+    }
+
+
+def ussd_form(
+    *,
+    phone: str,
+    text: str,
+    session_id: str,
+    service_code: str = "*384*4821#",
+    network_code: str = "63902",
+) -> dict[str, str]:
+    """One USSD step as AT posts it: `text` holds every answer so far, joined by `*` ("" on the first)."""
+    return {
+        "sessionId": session_id,
+        "serviceCode": service_code,
+        "phoneNumber": phone,
+        "networkCode": network_code,
+        "text": text,
     }

@@ -7,6 +7,8 @@ import hmac
 import logging
 
 from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import FormParser
@@ -19,6 +21,7 @@ from dumuwaks.core.client_ip import client_ip
 from dumuwaks.core.errors import error_body
 from dumuwaks.core.openapi import error_responses
 from featurephone.services import inbound_sms_record
+from featurephone.ussd import ussd_respond
 
 logger = logging.getLogger(__name__)
 
@@ -109,3 +112,43 @@ class InboundSmsApi(_AfricasTalkingView):
             remote_addr=client_ip(request) or None,
         )
         return Response({"status": "processed" if created else "duplicate"})
+
+
+class UssdInputSerializer(serializers.Serializer):
+    """Africa's Talking's USSD callback fields, as posted."""
+
+    sessionId = serializers.CharField(max_length=100)  # noqa: N815
+    serviceCode = serializers.CharField(max_length=32, required=False, allow_blank=True)  # noqa: N815
+    phoneNumber = serializers.CharField(max_length=32)  # noqa: N815
+    networkCode = serializers.CharField(max_length=16, required=False, allow_blank=True)  # noqa: N815
+    text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class UssdApi(_AfricasTalkingView):
+    @extend_schema(
+        operation_id="featurephone_ussd",
+        tags=["africastalking-callbacks"],
+        summary="Africa's Talking USSD step (a technician's open offers and jobs; accept, decline, en route,"
+        " arrived, start, done)",
+        description=(
+            "Form-encoded as Africa's Talking posts it (`sessionId`, `serviceCode`, `phoneNumber`,"
+            " `networkCode`, `text` = the answers so far joined by `*`). Answers `text/plain`: `CON <screen>`"
+            " to continue, `END <screen>` to close. `0` on the first screen switches English/Kiswahili. The step"
+            " that acts is stored under (sessionId, text): a replay answers the same screen without acting."
+        ),
+        parameters=[TOKEN_PARAMETER],
+        request={"application/x-www-form-urlencoded": UssdInputSerializer},
+        responses={(200, "text/plain"): OpenApiTypes.STR, **error_responses(400, 403)},
+        auth=[],
+    )
+    def post(self, request):
+        denied = self.denied(request)
+        if denied is not None:
+            return denied
+        payload = UssdInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        screen = ussd_respond(
+            session_id=data["sessionId"], phone_number=data["phoneNumber"], text=data["text"]
+        )
+        return HttpResponse(screen, content_type="text/plain; charset=utf-8")

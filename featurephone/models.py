@@ -91,3 +91,30 @@ class InboundSms(models.Model):
 
     def __str__(self):
         return f"SMS {self.provider_message_id}: {self.outcome or self.status}"
+
+
+class UssdStep(models.Model):
+    """A USSD step that acted (job chosen, action chosen), stored under AT's session id and the answer path.
+
+    Africa's Talking may post the same step again; the stored screen is answered without acting twice.
+    """
+
+    session_id = models.CharField(max_length=100)
+    text = models.CharField(max_length=200)
+    technician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    booking = models.ForeignKey(
+        "bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=32, blank=True)
+    response = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["session_id", "text"], name="ussd_step_unique")
+        ]
+
+    def __str__(self):
+        return f"USSD {self.session_id} {self.text}: {self.outcome}"

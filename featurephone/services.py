@@ -35,6 +35,7 @@ ACTION_TARGETS = {
     "accept": BookingStatus.ACCEPTED,
     "decline": BookingStatus.PENDING,
     "en_route": BookingStatus.EN_ROUTE,
+    "arrived": BookingStatus.ARRIVED,
     "start": BookingStatus.IN_PROGRESS,
     "complete": BookingStatus.COMPLETED,
 }
@@ -117,7 +118,7 @@ def _reply(technician, template: str, **context) -> str:
 
 
 def technician_action(*, technician, booking: Booking, action: str, channel: str) -> ActionResult:
-    """Apply one technician action (accept, decline, en_route, start, complete) as the app would."""
+    """Apply one technician action (accept, decline, en_route, arrived, start, complete) as the app would."""
     target = ACTION_TARGETS[action]
     try:
         booking_transition(booking=booking, to=target, actor=technician, note=f"via {channel}")

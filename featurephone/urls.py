@@ -4,4 +4,5 @@ from featurephone import apis
 
 urlpatterns = [
     path("sms/inbound", apis.InboundSmsApi.as_view(), name="featurephone-sms-inbound"),
+    path("ussd", apis.UssdApi.as_view(), name="featurephone-ussd"),
 ]

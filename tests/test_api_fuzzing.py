@@ -42,6 +42,7 @@ EXCLUDED = {
     ("POST", "/api/v1/payments/mpesa/status-timeout"),
     ("POST", "/api/v1/payments/stripe/webhook"),
     ("POST", "/api/v1/sms/inbound"),
+    ("POST", "/api/v1/ussd"),
     ("POST", "/api/v1/media/upload/image"),
     ("POST", "/api/v1/media/upload/images"),
     ("POST", "/api/v1/media/upload/media"),
