@@ -60,6 +60,12 @@ DOMAIN_TAGS: dict[str, list[tuple[str, str]]] = {
     ],
     "notifications": [("notifications", "Notifications, preferences and push devices")],
     "chat": [("chat", "Conversations and messages (REST side of the chat socket)")],
+    "featurephone": [
+        (
+            "africastalking-callbacks",
+            "Inbound SMS and USSD from feature-phone technicians (called by Africa's Talking)",
+        )
+    ],
     "platform": [("health", "Liveness and readiness")],
 }
 
