@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dumuwaks.core import events
 from dumuwaks.core.side_effects import enqueue_now, subscribe
 
 
-def on_booking_created(*, booking_id, **_):
+def on_booking_created(event: events.BookingCreated) -> None:
     from featurephone import tasks
 
     # A booking made for a named technician is an offer to them; the task checks enrolment and status.
-    enqueue_now(tasks.offer_sms_send, booking_id)
+    enqueue_now(tasks.offer_sms_send, event.booking_id)
 
 
 def register() -> None:
-    subscribe("booking.created", on_booking_created)
+    subscribe(events.BookingCreated, on_booking_created)
