@@ -21,10 +21,8 @@ from bookings.models import (
     Urgency,
 )
 from bookings.pricing import MIN_BOOKING_PRICE, MIN_BOOKING_PRICE_MESSAGE
-from bookings.selectors import BOOKING_ORDERINGS
 from bookings.services.bookings import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from dumuwaks.core.date_fields import BoundedDateField, BoundedDateTimeField
-from dumuwaks.core.ordering import OrderingField
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.serializers import ModelSerializer
 from payments import money_summary
@@ -318,27 +316,6 @@ class BookingStatusCountSerializer(serializers.Serializer):
 class BookingStatsOutputSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     by_status = BookingStatusCountSerializer(many=True)
-
-
-class BookingListQuerySerializer(serializers.Serializer):
-    status = serializers.CharField(required=False, help_text="Comma-separated statuses")
-    category = serializers.IntegerField(required=False, min_value=1)
-    available = serializers.BooleanField(required=False, default=False)
-    ordering = OrderingField(orderings=BOOKING_ORDERINGS, required=False, default="-scheduledStart")
-
-    def get_fields(self):
-        fields = super().get_fields()
-        # `from`/`to` are Python keywords, so they cannot be class attributes.
-        fields["from"] = BoundedDateTimeField(required=False)
-        fields["to"] = BoundedDateTimeField(required=False)
-        return fields
-
-    def validate_status(self, value):
-        statuses = [s.strip() for s in value.split(",") if s.strip()]
-        unknown = [s for s in statuses if s not in BookingStatus.values]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown status: {', '.join(unknown)}.")
-        return statuses
 
 
 # --- Disputes -------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts.models import Role, ServiceCategory, User
 from bookings import selectors, serializers
 from bookings.errors import BookingNotFound, InvalidBooking
+from bookings.filters import BookingFilter
 from bookings.models import BookingStatus
 from bookings.rendering import bookings_rendered
 from bookings.services import (
@@ -23,8 +24,8 @@ from bookings.services import (
     dispute_open,
 )
 from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
-from dumuwaks.core.ordering import camel_orderings
 from dumuwaks.core.pagination import PageWithTotal
 from dumuwaks.core.renderers import PreRendered, PreRenderedPage
 
@@ -41,40 +42,19 @@ def _render(request, booking, status_code=status.HTTP_200_OK):
     return Response(data, status=status_code)
 
 
-_LIST_PARAMS = [
-    OpenApiParameter("status", str, description="Comma-separated statuses"),
-    OpenApiParameter("category", int, description="Service category id"),
-    OpenApiParameter("from", str, description="Scheduled start on/after (ISO 8601)"),
-    OpenApiParameter("to", str, description="Scheduled start before (ISO 8601)"),
-    OpenApiParameter("available", bool, description="Technicians: open paid jobs in their skills"),
-    OpenApiParameter("ordering", str, enum=camel_orderings(selectors.BOOKING_ORDERINGS)),
-]
-
-
 class BookingListCreateApi(GenericAPIView):
-    filter_backends: list = []
+    filter_backends = [FilterSetInSelector]
+    filterset_class = BookingFilter
     serializer_class = serializers.BookingOutputSerializer
 
     @extend_schema(
-        parameters=_LIST_PARAMS,
         responses={200: serializers.BookingOutputSerializer(many=True), **error_responses(400)},
     )
     def get(self, request):
-        query = serializers.BookingListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        filters = selectors.BookingListFilters(
-            user=request.user,
-            statuses=params.get("status"),
-            category_id=params.get("category"),
-            date_from=params.get("from"),
-            date_to=params.get("to"),
-            available=params["available"],
-            ordering=params["ordering"],
-        )
+        # The selectors apply BookingFilter, so the rendered cache pages exactly the filtered list.
         rows = PageWithTotal(
-            selectors.booking_list_versions(filters=filters),
-            count_queryset=selectors.booking_list(filters=filters),
+            selectors.booking_list_versions(user=request.user, filters=request.query_params),
+            count_queryset=selectors.booking_list(user=request.user, filters=request.query_params),
             window=self.paginator.expected_window(request),
         )
         page = self.paginate_queryset(rows)

@@ -15,8 +15,6 @@ from bookings.selectors.availability import (
     technician_unavailability_reason,
 )
 from bookings.selectors.bookings import (
-    BOOKING_ORDERINGS,
-    BookingListFilters,
     booking_get_for_user,
     booking_history,
     booking_list,
@@ -45,13 +43,11 @@ from bookings.selectors.timers import (
 )
 
 __all__ = [
-    "BOOKING_ORDERINGS",
     "CONFIRMED_JOB_STATUSES",
     "END_OF_DAY",
     "REASON_BOOKED",
     "REASON_OUTSIDE_HOURS",
     "REASON_TIME_OFF",
-    "BookingListFilters",
     "FreeSlot",
     "auto_confirmable_booking_ids",
     "booking_get_for_user",

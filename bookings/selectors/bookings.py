@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 
 from django.db.models import (
@@ -20,7 +20,9 @@ from django.db.models import (
 from django.utils import timezone
 
 from accounts.models import KycStatus, ServiceCategory, TechnicianSkill, User
+from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatus, BookingStatusHistory, Dispute
+from dumuwaks.core.filtering import validated_filterset
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.rendered_cache import RowVersion, row_version, rows_version
 from payments.models import BalanceCollection, Payment
@@ -135,61 +137,27 @@ def booking_visible_to(
     return bookings_available_to(user).filter(pk=booking_id).exists()
 
 
-BOOKING_ORDERINGS = {
-    "scheduled_start": ("scheduled_start", "id"),
-    "-scheduled_start": ("-scheduled_start", "-id"),
-    "created_at": ("created_at", "id"),
-    "-created_at": ("-created_at", "-id"),
-    "price": ("price", "id"),
-    "-price": ("-price", "-id"),
-    "status": ("status", "id"),
-    "-status": ("-status", "-id"),
-}
-
-
-@dataclass(frozen=True)
-class BookingListFilters:
-    """What a booking list may be filtered and ordered by."""
-
-    user: object
-    statuses: list[str] | None = None
-    category_id: int | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    available: bool = False
-    ordering: str = "-scheduled_start"
-
-
 def booking_list(
-    *, filters: BookingListFilters, queryset: QuerySet | None = None
+    *, user, filters: Mapping | None = None, queryset: QuerySet | None = None
 ) -> QuerySet[Booking]:
-    """Customers: their own; technicians: assigned (or open jobs with available=True); staff: all. Of
-    `queryset` (all bookings by default).
+    """Customers: their own; technicians: assigned (or open jobs with `available=true`); staff: all. Of
+    `queryset` (all bookings by default), narrowed and ordered by `filters`: the query parameters of
+    BookingFilter (a 400 if invalid).
 
     Bookings only, ordered: `booking_list_versions` pages it for the API, `bookings_displayed` adds what the
     API shows.
     """
-    user = filters.user
     bookings = Booking.objects.all() if queryset is None else queryset
-    if filters.available:
-        queryset = bookings_available_to(user, queryset=bookings)
+    filterset = validated_filterset(BookingFilter, data=filters, queryset=bookings, user=user)
+    if filterset.form.cleaned_data.get("available"):
+        scoped = bookings_available_to(user, queryset=bookings)
     elif is_staff_member(user):
-        queryset = bookings_visible_to(user, queryset=bookings)
+        scoped = bookings_visible_to(user, queryset=bookings)
     elif getattr(user, "is_technician", False):
-        queryset = bookings.filter(technician=user)
+        scoped = bookings.filter(technician=user)
     else:
-        queryset = bookings.filter(customer=user)
-    if filters.statuses:
-        queryset = queryset.filter(status__in=filters.statuses)
-    if filters.category_id:
-        queryset = queryset.filter(category_id=filters.category_id)
-    if filters.date_from:
-        queryset = queryset.filter(scheduled_start__gte=filters.date_from)
-    if filters.date_to:
-        queryset = queryset.filter(scheduled_start__lt=filters.date_to)
-    return queryset.order_by(
-        *BOOKING_ORDERINGS.get(filters.ordering, BOOKING_ORDERINGS["-scheduled_start"])
-    )
+        scoped = bookings.filter(customer=user)
+    return filterset.filter_queryset(scoped)
 
 
 @functools.cache  # built once: the expression is resolved afresh (copied) by every queryset using it
@@ -223,12 +191,12 @@ def _bookings_with_versions() -> QuerySet[Booking]:
 _VERSION_ROW = ("id", "status", "customer_id", "technician_id", "version")
 
 
-def booking_list_versions(*, filters: BookingListFilters) -> QuerySet:
-    """`booking_list(filters=filters)` as rows of `id, status, customer_id, technician_id, version, total`
+def booking_list_versions(*, user, filters: Mapping | None = None) -> QuerySet:
+    """`booking_list(user=user, filters=filters)` as rows of `id, status, customer_id, technician_id, version, total`
     (named tuples): what the rendered cache needs to find each booking's representation, and the number of
     bookings in the whole list (so a page needs no separate COUNT; `dumuwaks.core.pagination`)."""
     return (
-        booking_list(filters=filters, queryset=_bookings_with_versions())
+        booking_list(user=user, filters=filters, queryset=_bookings_with_versions())
         .annotate(total=Window(Count("pk")))
         .values_list(*_VERSION_ROW, "total", named=True)
     )
@@ -261,7 +229,7 @@ def booking_history(*, booking: Booking) -> QuerySet[BookingStatusHistory]:
 def booking_stats_for(user) -> dict:
     counts = {status: 0 for status in BookingStatus.values}
     rows = (
-        booking_list(filters=BookingListFilters(user=user))
+        booking_list(user=user)
         .order_by()
         .values("status")
         .annotate(n=Count("id"))

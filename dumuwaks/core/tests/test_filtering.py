@@ -50,6 +50,14 @@ CASES = [
     ("admin_client_api", "/api/v1/payments/payouts/pending", "status=nope", "status"),
     ("support_client", "/api/v1/bookings/disputes", "status=nope", "status"),
     ("customer_client", "/api/v1/bookings/disputes", "status=nope", "status"),
+    ("support_client", "/api/v1/bookings", "status=pending,nope", "status"),
+    ("customer_client", "/api/v1/bookings", "category=abc", "category"),
+    ("customer_client", "/api/v1/bookings", "category=0", "category"),
+    ("customer_client", "/api/v1/bookings", "from=garbage", "from"),
+    ("customer_client", "/api/v1/bookings", "from=0001-01-01", "from"),
+    ("customer_client", "/api/v1/bookings", "to=9999-12-31", "to"),
+    ("technician_client", "/api/v1/bookings", "available=maybe", "available"),
+    ("customer_client", "/api/v1/bookings", "ordering=scheduled_start", "ordering"),
 ]
 
 
