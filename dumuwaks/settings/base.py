@@ -282,7 +282,9 @@ AFRICASTALKING_USERNAME = env.str("AFRICASTALKING_USERNAME", default="sandbox")
 AFRICASTALKING_API_KEY = env.str("AFRICASTALKING_API_KEY", default="")
 AFRICASTALKING_SENDER_ID = env.str("AFRICASTALKING_SENDER_ID", default="")
 # Inbound SMS/USSD callbacks (featurephone): the secret in the callback URL and, optionally, AT's addresses.
-AFRICASTALKING_CALLBACK_TOKEN = env.str("AFRICASTALKING_CALLBACK_TOKEN", default="dev-callback-token")
+AFRICASTALKING_CALLBACK_TOKEN = env.str(
+    "AFRICASTALKING_CALLBACK_TOKEN", default="dev-callback-token"
+)
 AFRICASTALKING_ALLOWED_IPS = env.list("AFRICASTALKING_ALLOWED_IPS", default=[])
 if SMS_BACKEND == "africastalking" and not AFRICASTALKING_API_KEY:
     raise environ.ImproperlyConfigured("SMS_BACKEND=africastalking needs AFRICASTALKING_API_KEY")
