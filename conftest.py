@@ -14,6 +14,7 @@ from accounts.tests.factories import (
     TechnicianFactory,
     UserFactory,
 )
+from dumuwaks.core.cache import redis_client
 
 
 @pytest.fixture(autouse=True)
@@ -25,10 +26,15 @@ def _isolated_cache():
 
 
 def _delete_prefixed_cache_keys():
-    client = cache._cache.get_client(write=True)
-    prefix = cache.key_prefix
-    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-        client.delete(key)
+    keys = list(redis_client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        redis_client.delete(*keys)
+
+
+def cached_keys(pattern: str) -> list[str]:
+    """The keys stored in the cache matching the glob `pattern`, as `cache.get`/`cache.set` take them."""
+    prefix = cache.make_key("")
+    return [key.decode().removeprefix(prefix) for key in redis_client.keys(cache.make_key(pattern))]
 
 
 @pytest.fixture(scope="session", autouse=True)

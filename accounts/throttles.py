@@ -21,6 +21,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts import rules, tokens
+from dumuwaks.core.cache import cache_incr_with_expiry
 from dumuwaks.core.client_ip import TrustedProxyIdentMixin
 
 
@@ -201,7 +202,7 @@ class SignInPair:
         """Count one failure. Returns the lock's end when this failure closed the pair (one of several
         racing failures does), else None; either way the caller then calls `ensure_open`."""
         failures_key = f"{self._key}:failures"
-        count = cache.incr_with_expiry(failures_key, _lock_seconds())
+        count = cache_incr_with_expiry(failures_key, timeout=_lock_seconds())
         # Keep the epoch (if the email has one) alive as long as the keys written under it.
         cache.touch(_epoch_key(_hashed(self.email)), _lock_seconds() + 60)
         if count < rules.LOGIN_MAX_FAILURES:

@@ -3,7 +3,7 @@
 PostgreSQL: the request's backend is really terminated (pg_terminate_backend from a second connection) in the
 middle of the request. Requests go through Django's WSGI handler with the production request signals, so the
 next request shows whether the process recovers by itself (it must: no restart).
-Redis: the cache is pointed at a dead port mid-test; throttled endpoints answer 503, then recover.
+Redis: the cache and the counters' client are pointed at a dead port mid-test; throttled endpoints answer 503, then recover.
 """
 
 from __future__ import annotations
@@ -12,21 +12,39 @@ import contextlib
 
 import psycopg
 import pytest
+import redis
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test import override_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from werkzeug.test import Client
 
+from dumuwaks.core.cache import redis_client
 from payments import rules as payments_rules
 
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
+DEAD_REDIS_OPTIONS = {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}
 DEAD_REDIS = {
     "default": {
-        "BACKEND": "dumuwaks.core.cache.SharedClientRedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",
-        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        "BACKEND": "dumuwaks.core.cache.BinarySafeKeysRedisCache",
+        "LOCATION": DEAD_REDIS_URL,
+        "OPTIONS": DEAD_REDIS_OPTIONS,
     }
 }
+
+
+@contextlib.contextmanager
+def redis_down():
+    """The cache and the counters' client (rate limits, sign-in failures, presence) both lose Redis."""
+    dead_pool = redis.ConnectionPool.from_url(DEAD_REDIS_URL, **DEAD_REDIS_OPTIONS)
+    live_pool = redis_client.connection_pool
+    redis_client.connection_pool = dead_pool
+    try:
+        with override_settings(CACHES=DEAD_REDIS):
+            yield
+    finally:
+        redis_client.connection_pool = live_pool
+        dead_pool.disconnect()
 
 
 def _auth(user) -> dict:
@@ -146,7 +164,7 @@ def test_health_reports_and_recovers_from_a_killed_backend(wsgi_client):
 )
 def test_redis_down_makes_throttled_endpoints_503_then_they_recover(customer_client, path):
     assert customer_client.get(path).status_code == 200
-    with override_settings(CACHES=DEAD_REDIS):
+    with redis_down():
         response = customer_client.get(path)
         assert response.status_code == 503, response.content[:300]
         assert response.json()["code"] == "service_unavailable"
@@ -156,7 +174,7 @@ def test_redis_down_makes_throttled_endpoints_503_then_they_recover(customer_cli
 
 @pytest.mark.django_db
 def test_redis_down_during_login_is_503_not_500(anon_client, customer):
-    with override_settings(CACHES=DEAD_REDIS):
+    with redis_down():
         response = anon_client.post(
             "/api/v1/auth/login",
             {"email": customer.email, "password": "S3cure-Passw0rd!"},

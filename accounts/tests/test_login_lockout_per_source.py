@@ -20,6 +20,8 @@ from accounts.models import User
 from accounts.services import auth_login
 from accounts.tests.factories import DEFAULT_PASSWORD
 from accounts.throttles import sign_in_epoch, sign_in_locks_lift, sign_in_source
+from conftest import cached_keys
+from dumuwaks.core.cache import redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -203,9 +205,8 @@ def test_every_key_of_the_rule_expires(customer):
     fail(client_from(ATTACKER_IP), 5)
     sign_in_locks_lift(email=EMAIL)
     fail(client_from(ATTACKER_IP), 5)
-    redis = cache._cache.get_client()
-    keys = list(redis.scan_iter(match=f"{cache.key_prefix}:*accounts:sign-in*"))
+    keys = [cache.make_key(key) for key in cached_keys("*accounts:sign-in*")]
     # Both locks (the first, unreachable since the lift, until it expires) and the epoch; the counts
     # were dropped when each lock was set.
     assert len(keys) == 3
-    assert all(0 < redis.ttl(key) <= 16 * 60 for key in keys)
+    assert all(0 < redis_client.ttl(key) <= 16 * 60 for key in keys)

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from accounts.services import two_factor_enable, two_factor_setup
 from accounts.tests.conftest import current_totp
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
-from conftest import bearer_client
+from conftest import bearer_client, cached_keys
 
 pytestmark = pytest.mark.django_db
 
@@ -92,10 +92,8 @@ def test_me_from_the_rendered_cache(settings):
     client = bearer_client(user)
     assert_no_store(client.get("/api/v1/auth/me"), 200)
     # Serve a marked rendering, so the answer below is the cached path's.
-    redis = cache._cache.get_client()
-    key = f"{cache.key_prefix}*account:*:{user.pk}:*"
-    (stored,) = redis.keys(key)
-    redis.set(stored, cache._cache._serializer.dumps(b'{"served":"from cache"}'))
+    (stored,) = cached_keys(f"*account:*:{user.pk}:*")
+    cache.set(stored, b'{"served":"from cache"}')
     cached = client.get("/api/v1/auth/me")
     assert_no_store(cached, 200)
     assert cached.json() == {"served": "from cache"}

@@ -18,7 +18,7 @@ from accounts.models import (
     User,
 )
 from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory, UserFactory
-from conftest import bearer_client
+from conftest import bearer_client, cached_keys
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,8 +91,6 @@ def test_a_cached_account_is_served_from_the_cache(settings):
         assert client.get("/api/v1/auth/me").status_code == 200
     assert len(queries.captured_queries) == 2  # the user behind the token; the version
     # The stored rendering is what the endpoint answers with (the count alone matches building it).
-    redis = cache._cache.get_client()
-    key = f"{cache.key_prefix}*account:*:{user.pk}:*"
-    (stored,) = redis.keys(key)
-    redis.set(stored, cache._cache._serializer.dumps(b'{"served":"from cache"}'))
+    (stored,) = cached_keys(f"*account:*:{user.pk}:*")
+    cache.set(stored, b'{"served":"from cache"}')
     assert client.get("/api/v1/auth/me").json() == {"served": "from cache"}

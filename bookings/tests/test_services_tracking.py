@@ -27,6 +27,7 @@ from bookings.services.tracking import (
     booking_location_record,
 )
 from bookings.tests.factories import BookingFactory
+from dumuwaks.core.cache import redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def test_the_assigned_technicians_fix_is_kept_in_redis_with_an_eta(trip, technic
     assert (data["lat"], data["lng"], data["accuracy"]) == (-1.28, 36.81, 12.0)
     assert 1850 < data["distance_meters"] < 1950 and data["eta_seconds"] >= 120
     assert cache.get(position_key(trip.pk)) == data
-    ttl = cache._cache.get_client().ttl(cache.make_key(position_key(trip.pk)))
+    ttl = redis_client.ttl(cache.make_key(position_key(trip.pk)))
     assert 0 < ttl <= POSITION_TTL_SECONDS
     assert booking_tracking_snapshot(booking_id=trip.pk, user=customer)["position"] == data
 

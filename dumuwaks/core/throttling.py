@@ -9,15 +9,13 @@ of the next. The brute-force limits in `accounts.throttles` keep DRF's exact sli
 
 from __future__ import annotations
 
-from django.core.cache import cache as default_cache
 from rest_framework import throttling
 
+from dumuwaks.core.cache import cache_incr_with_expiry
 from dumuwaks.core.client_ip import TrustedProxyIdentMixin
 
 
 class FixedWindowThrottleMixin(TrustedProxyIdentMixin):
-    cache = default_cache
-
     def allow_request(self, request, view):
         if self.rate is None:
             return True
@@ -27,7 +25,7 @@ class FixedWindowThrottleMixin(TrustedProxyIdentMixin):
         self.now = self.timer()
         window = int(self.now // self.duration)
         self.window_ends_at = (window + 1) * self.duration
-        count = self.cache.incr_with_expiry(f"{self.key}:w{window}", self.duration + 1)
+        count = cache_incr_with_expiry(f"{self.key}:w{window}", timeout=self.duration + 1)
         return count <= self.num_requests
 
     def wait(self):

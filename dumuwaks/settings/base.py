@@ -110,12 +110,14 @@ FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for admin URL fields (t
 RENDERED_CACHE_SECONDS = env.int("RENDERED_CACHE_SECONDS", default=900)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# For the cache's connections and the redis-py client of the counters (dumuwaks/core/cache.py).
+REDIS_CONNECTION_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
 CACHES = {
     "default": {
-        "BACKEND": "dumuwaks.core.cache.SharedClientRedisCache",
+        "BACKEND": "dumuwaks.core.cache.BinarySafeKeysRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="dw"),
-        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        "OPTIONS": {**REDIS_CONNECTION_OPTIONS},
     }
 }
 CHANNEL_LAYERS = {

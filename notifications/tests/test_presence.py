@@ -1,3 +1,6 @@
+from django.core.cache import cache
+
+from dumuwaks.core.cache import redis_client
 from notifications import presence
 
 
@@ -25,8 +28,6 @@ def test_touch_revives_an_expired_key_and_bulk_lookup():
 
 
 def test_keys_expire():
-    from django.core.cache import cache
-
     presence.presence_connect(6)
-    ttl = cache._cache.get_client().ttl(cache.make_key("presence:user:6"))
+    ttl = redis_client.ttl(cache.make_key("presence:user:6"))
     assert 0 < ttl <= presence.PRESENCE_TTL

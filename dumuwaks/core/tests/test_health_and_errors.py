@@ -20,7 +20,7 @@ def test_health_reports_database_and_redis(anon_client):
 def test_health_is_503_when_redis_is_unreachable(anon_client, settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "dumuwaks.core.cache.SharedClientRedisCache",
+            "BACKEND": "dumuwaks.core.cache.BinarySafeKeysRedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
             "OPTIONS": {"socket_connect_timeout": 0.2},
         }

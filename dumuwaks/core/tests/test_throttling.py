@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from dumuwaks.core import throttling
+from dumuwaks.core.cache import cache_incr_with_expiry, redis_client
 
 pytestmark = pytest.mark.django_db
 
@@ -59,29 +60,41 @@ def test_a_window_is_one_expiring_integer_in_redis(customer, customer_client, ra
     window = int(clock["t"] // 60)
     key = f"throttle_user_{customer.pk}:w{window}"
     assert cache.get(key) == 5
-    raw_key = cache.make_and_validate_key(key)
-    client = cache._cache.get_client(raw_key)
-    assert 0 < client.ttl(raw_key) <= 61
+    assert 0 < redis_client.ttl(cache.make_key(key)) <= 61
 
 
 def test_incr_with_expiry_starts_at_one_and_keeps_the_first_expiry():
-    assert cache.incr_with_expiry("counter-test", 10) == 1
-    assert cache.incr_with_expiry("counter-test", 500) == 2
-    raw_key = cache.make_and_validate_key("counter-test")
-    assert cache._cache.get_client(raw_key).ttl(raw_key) <= 10
+    assert cache_incr_with_expiry("counter-test", timeout=10) == 1
+    assert cache_incr_with_expiry("counter-test", timeout=500) == 2
+    assert 0 < redis_client.ttl(cache.make_key("counter-test")) <= 10
+    # The counter is an ordinary cache entry: the cache API reads and clears it.
+    assert cache.get("counter-test") == 2
+    cache.delete("counter-test")
+    assert cache_incr_with_expiry("counter-test", timeout=10) == 1
 
 
-def test_the_cache_keeps_one_redis_client_per_pool():
-    client = cache._cache.get_client(write=True)
-    assert cache._cache.get_client(write=True) is client
-    assert cache._cache.get_client() is client  # one server: reads share the write pool
+def test_a_request_spends_one_redis_round_trip_on_its_rate_limit(
+    customer_client, rates, clock, monkeypatch
+):
+    rates(user="100/min")
+    customer_client.get("/api/v1/auth/me")  # the script is loaded on the server by now
+    sent = []
+    execute_command = redis_client.execute_command
+
+    def recording(*args, **options):
+        sent.append(args[0])
+        return execute_command(*args, **options)
+
+    monkeypatch.setattr(redis_client, "execute_command", recording)
+    assert customer_client.get("/api/v1/auth/me").status_code == 200
+    assert sent == ["EVALSHA"]
 
 
 def test_the_counter_survives_a_redis_script_flush():
     """The Lua counter is sent by SHA; after SCRIPT FLUSH (a Redis restart) redis-py loads it again."""
-    assert cache.incr_with_expiry("flush-test", 10) == 1
-    cache._cache.get_client(write=True).script_flush()
-    assert cache.incr_with_expiry("flush-test", 10) == 2
+    assert cache_incr_with_expiry("flush-test", timeout=10) == 1
+    redis_client.script_flush()
+    assert cache_incr_with_expiry("flush-test", timeout=10) == 2
 
 
 def test_any_key_is_accepted_without_memcached_warnings(recwarn):
