@@ -45,6 +45,7 @@ START_TIMEOUT = (
     90.0  # seconds for every process to answer (CI may run the other xdist worker alongside)
 )
 CALLBACK_TOKEN = "system-tier-callback-token-0123456789abcdef"
+AFRICASTALKING_CALLBACK_TOKEN = "system-tier-africastalking-token-0123456789abcdef"
 
 
 def pytest_collection_modifyitems(items):
@@ -187,6 +188,7 @@ def system_env(
         "MPESA_BASE_URL_OVERRIDE": daraja.base_url,
         "MPESA_CERTIFICATE_FILE": cert_path,
         "MPESA_CALLBACK_TOKEN": CALLBACK_TOKEN,
+        "AFRICASTALKING_CALLBACK_TOKEN": AFRICASTALKING_CALLBACK_TOKEN,
         "MPESA_HTTP_TIMEOUT_SECONDS": "5",
         # Fast timers: beat sends every job each second; a pending STK push is queried after a second.
         "BEAT_INTERVAL_OVERRIDE_SECONDS": "1",
