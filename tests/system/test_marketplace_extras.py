@@ -226,14 +226,24 @@ def test_a_feature_phone_technician_accepts_an_offer_by_sms_once_however_often_i
     assert forged.status_code == 403
     assert _booking(system, customer, booking["id"])["status"] == "pending"
 
-    # Africa's Talking delivers the answer, then delivers it again (to another instance).
-    first = httpx.post(
-        f"{system.web_a}/api/v1/sms/inbound",
-        params={"token": AFRICASTALKING_CALLBACK_TOKEN},
-        data=answer,
-        timeout=30,
+    # Africa's Talking delivers the answer, then delivers it again (to another instance). The customer,
+    # in the app on the other instance, hears the acceptance as if the technician had tapped Accept.
+    with connect(system.ws_url(system.web_b, customer["access"])) as socket:
+        _receive(socket, until_type="ready")
+        first = httpx.post(
+            f"{system.web_a}/api/v1/sms/inbound",
+            params={"token": AFRICASTALKING_CALLBACK_TOKEN},
+            data=answer,
+            timeout=30,
+        )
+        assert (first.status_code, first.json()) == (200, {"status": "processed"})
+        changed = _receive(socket, until_type="booking.status_changed")["data"]
+    assert (changed["bookingId"], changed["fromStatus"], changed["toStatus"]) == (
+        booking["id"],
+        "pending",
+        "accepted",
     )
-    assert (first.status_code, first.json()) == (200, {"status": "processed"})
+    assert changed["actorId"] == sms_offers
     assert _booking(system, customer, booking["id"])["status"] == "accepted"
     again = httpx.post(
         f"{system.wsgi}/api/v1/sms/inbound",
