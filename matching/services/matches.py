@@ -18,7 +18,7 @@ from accounts.models import User
 from bookings.services import booking_create
 from dumuwaks.core.errors import InvalidTransition, ValidationFailed
 from dumuwaks.core.money import ceil_shillings
-from dumuwaks.core.state_machine import transition
+from dumuwaks.core.state_machine import transition, transition_many
 from matching import learning, selectors
 from matching.errors import (
     FeedbackAlreadyGiven,
@@ -32,7 +32,6 @@ from matching.models import (
     Match,
     MatchingPreference,
     MatchStatus,
-    MatchStatusHistory,
 )
 from matching.scoring import estimate_price
 
@@ -49,30 +48,19 @@ def match_transition(
 
 
 def _expire_matches(*, match_ids: list[int], actor: User | None, note: str) -> int:
-    """Bulk suggested → expired for rows the caller has locked or picked (only suggested ones move)."""
-    if not match_ids:
-        return 0
-    now = timezone.now()
-    with transaction.atomic():
-        ids = list(
-            Match.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=match_ids, status=MatchStatus.SUGGESTED)
-            .values_list("pk", flat=True)
+    """Bulk suggested → expired for rows the caller has locked or picked (only suggested ones move; one
+    another transaction holds, e.g. an accept in progress, is left to it)."""
+    return len(
+        transition_many(
+            machine=MATCH_MACHINE,
+            pks=match_ids,
+            from_status=MatchStatus.SUGGESTED,
+            to=MatchStatus.EXPIRED,
+            actor=actor,
+            note=note,
+            skip_locked=True,
         )
-        Match.objects.filter(pk__in=ids, status=MatchStatus.SUGGESTED).update(
-            status=MatchStatus.EXPIRED, updated_at=now
-        )
-        MatchStatusHistory.objects.bulk_create(
-            MatchStatusHistory(
-                match_id=pk,
-                actor=actor,
-                from_status=MatchStatus.SUGGESTED,
-                to_status=MatchStatus.EXPIRED,
-                note=note,
-            )
-            for pk in ids
-        )
-    return len(ids)
+    )
 
 
 def lock_customer_match(*, match_id: int, customer: User) -> Match:

@@ -1,6 +1,7 @@
 """The core transition: map, guards, lock, history row, event after commit. Exercised on the booking and
 dispute machines (real tables) and on a machine declared here for the call-time pieces."""
 
+import dataclasses
 import threading
 import time
 
@@ -26,6 +27,7 @@ from dumuwaks.core.state_machine import (
     registered_machines,
     status_history_append,
     transition,
+    transition_many,
 )
 
 pytestmark = pytest.mark.django_db
@@ -273,3 +275,93 @@ def test_the_row_lock_serialises_two_changes_the_second_sees_the_first():
     assert outcome["waited"] >= 0.3  # it queued on A's lock instead of reading around it
     assert Booking.objects.get(pk=booking.pk).status == BookingStatus.CANCELLED
     assert BookingStatusHistory.objects.filter(booking_id=booking.pk).count() == 1
+
+
+# --- transition_many: the bulk form for sweeps ----------------------------------------------------------------
+
+# The booking machine without its role guards: guarded edges cannot be swept.
+UNGUARDED_BOOKING_MACHINE = dataclasses.replace(BOOKING_MACHINE, guards={})
+
+
+def test_transition_many_moves_the_rows_still_in_the_source_status(
+    domain_events, django_capture_on_commit_callbacks
+):
+    pending = BookingFactory.create_batch(3, status=BookingStatus.PENDING)
+    cancelled = BookingFactory(status=BookingStatus.CANCELLED)
+    pks = [b.pk for b in (*pending, cancelled)]
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = transition_many(
+            machine=UNGUARDED_BOOKING_MACHINE,
+            pks=pks,
+            from_status=BookingStatus.PENDING,
+            to=BookingStatus.EXPIRED,
+            note="swept",
+        )
+        assert _status_changes(domain_events) == []  # nothing leaves before the commit
+    assert moved == sorted(b.pk for b in pending)
+    assert dict(Booking.objects.filter(pk__in=pks).values_list("pk", "status")) == {
+        **{b.pk: BookingStatus.EXPIRED for b in pending},
+        cancelled.pk: BookingStatus.CANCELLED,
+    }
+    rows = BookingStatusHistory.objects.filter(booking_id__in=pks).order_by("booking_id")
+    assert [(r.booking_id, r.from_status, r.to_status, r.actor, r.note) for r in rows] == [
+        (pk, "pending", "expired", None, "swept") for pk in moved
+    ]
+    assert _status_changes(domain_events) == [
+        {"booking_id": pk, "from_status": "pending", "to_status": "expired", "actor_id": None}
+        for pk in moved
+    ]
+
+
+def test_transition_many_refuses_undeclared_and_guarded_edges():
+    booking = BookingFactory(status=BookingStatus.PENDING)
+    with pytest.raises(InvalidTransition):
+        transition_many(
+            machine=UNGUARDED_BOOKING_MACHINE,
+            pks=[booking.pk],
+            from_status=BookingStatus.CANCELLED,
+            to=BookingStatus.PENDING,
+        )
+    with pytest.raises(ValueError, match="guarded"):
+        transition_many(
+            machine=BOOKING_MACHINE,
+            pks=[booking.pk],
+            from_status=BookingStatus.PENDING,
+            to=BookingStatus.EXPIRED,
+        )
+    assert Booking.objects.get(pk=booking.pk).status == BookingStatus.PENDING
+    assert not BookingStatusHistory.objects.filter(booking=booking).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_transition_many_with_skip_locked_leaves_a_row_another_transaction_holds():
+    held, free = BookingFactory.create_batch(2, status=BookingStatus.PENDING)
+    locked = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                Booking.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(5)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert locked.wait(5)
+        moved = transition_many(
+            machine=UNGUARDED_BOOKING_MACHINE,
+            pks=[held.pk, free.pk],
+            from_status=BookingStatus.PENDING,
+            to=BookingStatus.EXPIRED,
+            skip_locked=True,
+        )
+    finally:
+        release.set()
+        thread.join()
+    assert moved == [free.pk]
+    assert Booking.objects.get(pk=held.pk).status == BookingStatus.PENDING
+    assert list(BookingStatusHistory.objects.values_list("booking_id", flat=True)) == [free.pk]
