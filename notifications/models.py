@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from dumuwaks.core.models import TimeStampedModel
+from dumuwaks.core.state_machine import StateMachine, register
 
 # --- Chat --------------------------------------------------------------------------------------------------------
 
@@ -306,3 +307,21 @@ class NotificationDelivery(TimeStampedModel):
 
     def __str__(self):
         return f"{self.channel} delivery of notification {self.notification_id}: {self.status}"
+
+
+# Queued until one attempt settles it (notifications.services.delivery); a notification created for a
+# channel the user turned off starts as skipped. No history: the row keeps its attempts and last error.
+DELIVERY_MACHINE = register(
+    StateMachine(
+        label="notification delivery",
+        model=NotificationDelivery,
+        transitions={
+            DeliveryStatus.QUEUED: frozenset(
+                {DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.SKIPPED}
+            ),
+            DeliveryStatus.SENT: frozenset(),
+            DeliveryStatus.FAILED: frozenset(),
+            DeliveryStatus.SKIPPED: frozenset(),
+        },
+    )
+)

@@ -15,10 +15,13 @@ from datetime import timedelta
 from django.db.models import F
 from django.utils import timezone
 
+from dumuwaks.core.errors import InvalidTransition
+from dumuwaks.core.state_machine import transition
 from notifications import email, push, sms
 from notifications.catalogue import group_label
 from notifications.email import send_templated_email
 from notifications.models import (
+    DELIVERY_MACHINE,
     DeliveryStatus,
     DeviceToken,
     Notification,
@@ -30,9 +33,7 @@ from notifications.sms import SmsDeliveryError, render_sms, send_sms
 
 logger = logging.getLogger(__name__)
 
-SENT = "sent"
-FAILED = "failed"
-SKIPPED = "skipped"
+# Outcomes besides the DeliveryStatus an attempt settled on.
 RETRY = "retry"
 NOTHING_TO_DO = "nothing_to_do"
 
@@ -59,17 +60,19 @@ class TransientDeliveryError(Exception):
 
 
 def _finish(
-    delivery_id: int, *, status: str, error: str = "", provider_message_id: str = ""
+    delivery: NotificationDelivery, *, status: str, error: str = "", provider_message_id: str = ""
 ) -> str:
-    now = timezone.now()
-    fields = {"status": status, "error": error[:2000], "updated_at": now}
+    """Settle a queued delivery (DELIVERY_MACHINE). A racing attempt of the same delivery (a replayed task)
+    that settled it first wins; this one then did nothing."""
+    fields = {"error": error[:2000]}
     if provider_message_id:
         fields["provider_message_id"] = provider_message_id[:255]
     if status == DeliveryStatus.SENT:
-        fields["sent_at"] = now
-    NotificationDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED).update(
-        **fields
-    )
+        fields["sent_at"] = timezone.now()
+    try:
+        transition(machine=DELIVERY_MACHINE, instance=delivery, to=status, fields=fields)
+    except InvalidTransition:
+        return NOTHING_TO_DO
     return status
 
 
@@ -84,9 +87,9 @@ def delivery_attempt(*, delivery_id: int, final_attempt: bool = False) -> str:
     notification = delivery.notification
     user = notification.user
     if not user.is_active:
-        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="user inactive")
+        return _finish(delivery, status=DeliveryStatus.SKIPPED, error="user inactive")
     if delivery.channel not in enabled_channels(user_id=user.pk, group=notification.group):
-        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="channel turned off")
+        return _finish(delivery, status=DeliveryStatus.SKIPPED, error="channel turned off")
 
     NotificationDelivery.objects.filter(pk=delivery.pk).update(attempts=F("attempts") + 1)
     sender = {
@@ -99,7 +102,7 @@ def delivery_attempt(*, delivery_id: int, final_attempt: bool = False) -> str:
     except TransientDeliveryError as exc:
         logger.warning("%s delivery %s failed, transient: %s", delivery.channel, delivery.pk, exc)
         if final_attempt:
-            return _finish(delivery.pk, status=DeliveryStatus.FAILED, error=str(exc))
+            return _finish(delivery, status=DeliveryStatus.FAILED, error=str(exc))
         NotificationDelivery.objects.filter(pk=delivery.pk).update(error=str(exc)[:2000])
         return RETRY
 
@@ -107,7 +110,7 @@ def delivery_attempt(*, delivery_id: int, final_attempt: bool = False) -> str:
 def _deliver_push(delivery, notification, user) -> str:
     devices = list(DeviceToken.objects.filter(user=user).order_by("id"))
     if not devices:
-        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="no registered device")
+        return _finish(delivery, status=DeliveryStatus.SKIPPED, error="no registered device")
     data = {
         **{k: v for k, v in (notification.data or {}).items() if not isinstance(v, dict | list)},
         "notification_id": notification.pk,
@@ -128,7 +131,7 @@ def _deliver_push(delivery, notification, user) -> str:
     sent = [r for r in results if r.success]
     if sent:
         return _finish(
-            delivery.pk,
+            delivery,
             status=DeliveryStatus.SENT,
             provider_message_id=sent[0].message_id,
             error="; ".join(r.error for r in results if not r.success),
@@ -136,7 +139,7 @@ def _deliver_push(delivery, notification, user) -> str:
     if any(r.retry for r in results):
         raise TransientDeliveryError("; ".join(r.error for r in results))
     return _finish(
-        delivery.pk,
+        delivery,
         status=DeliveryStatus.FAILED,
         error="; ".join(r.error for r in results) or "no device accepted the push",
     )
@@ -158,13 +161,13 @@ def _deliver_email(delivery, notification, user) -> str:
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise TransientDeliveryError(f"SMTP: {exc}") from exc
     if not sent:
-        return _finish(delivery.pk, status=DeliveryStatus.FAILED, error="email not accepted")
-    return _finish(delivery.pk, status=DeliveryStatus.SENT)
+        return _finish(delivery, status=DeliveryStatus.FAILED, error="email not accepted")
+    return _finish(delivery, status=DeliveryStatus.SENT)
 
 
 def _deliver_sms(delivery, notification, user) -> str:
     if not user.phone_number:
-        return _finish(delivery.pk, status=DeliveryStatus.SKIPPED, error="user has no phone number")
+        return _finish(delivery, status=DeliveryStatus.SKIPPED, error="user has no phone number")
     text = render_sms(
         template=SMS_TEMPLATE,
         context={"title": notification.title, "body": notification.body},
@@ -176,11 +179,11 @@ def _deliver_sms(delivery, notification, user) -> str:
         raise TransientDeliveryError(str(exc)) from exc
     if result.status == "sent":
         return _finish(
-            delivery.pk,
+            delivery,
             status=DeliveryStatus.SENT,
             provider_message_id=result.provider_message_id or "",
         )
-    return _finish(delivery.pk, status=DeliveryStatus.FAILED, error=result.detail or "rejected")
+    return _finish(delivery, status=DeliveryStatus.FAILED, error=result.detail or "rejected")
 
 
 # --- housekeeping -------------------------------------------------------------------------------------------------

@@ -149,6 +149,32 @@ def test_replayed_task_does_not_send_twice(customer, django_capture_on_commit_ca
     assert len(sms.outbox) == 1
 
 
+def test_an_attempt_that_loses_the_race_keeps_the_winners_outcome(
+    customer, django_capture_on_commit_callbacks, monkeypatch
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        notification = notify(user_id=customer.pk, type="booking.accepted", context=CONTEXT)
+    sms_delivery = _deliveries(notification)["sms"]
+    send_sms = delivery_service.send_sms
+
+    def send_while_a_replayed_attempt_settles_it(**kwargs):
+        result = send_sms(**kwargs)
+        NotificationDelivery.objects.filter(pk=sms_delivery.pk).update(
+            status=DeliveryStatus.FAILED, error="settled by the other attempt"
+        )
+        return result
+
+    monkeypatch.setattr(delivery_service, "send_sms", send_while_a_replayed_attempt_settles_it)
+    outcome = delivery_service.delivery_attempt(delivery_id=sms_delivery.pk)
+    assert outcome == delivery_service.NOTHING_TO_DO
+    sms_delivery.refresh_from_db()
+    assert (sms_delivery.status, sms_delivery.error, sms_delivery.sent_at) == (
+        DeliveryStatus.FAILED,
+        "settled by the other attempt",
+        None,
+    )
+
+
 # --- FCM ---------------------------------------------------------------------------------------------------------
 
 

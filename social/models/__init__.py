@@ -3,6 +3,7 @@
 from social.models.media import MediaAsset, MediaBackendName, ResourceType
 from social.models.posts import (
     POST_MACHINE,
+    REPORT_MACHINE,
     Comment,
     EngagementEvent,
     EngagementKind,
@@ -22,6 +23,7 @@ from social.models.reviews import Review, ReviewDirection, ReviewVisibility
 
 __all__ = [
     "POST_MACHINE",
+    "REPORT_MACHINE",
     "Comment",
     "EngagementEvent",
     "EngagementKind",

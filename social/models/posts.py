@@ -254,3 +254,19 @@ POST_MACHINE = register(
         history_fk="post",
     )
 )
+
+
+# A report is open until the post it reports is moderated: the moderation resolves every open report of the
+# post at once (social.services.posts.post_transition). No history of its own: the post's moderation row
+# (PostModeration) is the audit, and the report keeps who resolved it and when.
+REPORT_MACHINE = register(
+    StateMachine(
+        label="post report",
+        model=PostReport,
+        transitions={
+            ReportStatus.OPEN: frozenset({ReportStatus.ACTIONED, ReportStatus.DISMISSED}),
+            ReportStatus.ACTIONED: frozenset(),
+            ReportStatus.DISMISSED: frozenset(),
+        },
+    )
+)

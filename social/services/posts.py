@@ -22,7 +22,7 @@ from dumuwaks.core import events
 from dumuwaks.core.errors import Forbidden, InvalidTransition, ValidationFailed
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.side_effects import publish_after_commit
-from dumuwaks.core.state_machine import transition
+from dumuwaks.core.state_machine import transition, transition_many
 from social.errors import (
     AlreadyReported,
     CannotReportOwnPost,
@@ -34,6 +34,7 @@ from social.errors import (
 )
 from social.models import (
     POST_MACHINE,
+    REPORT_MACHINE,
     Comment,
     EngagementEvent,
     EngagementKind,
@@ -290,8 +291,17 @@ def post_transition(*, post_id: int, to: str, actor: User | None, reason: str = 
             fields={"moderation_reason": reason, "moderated_at": now, "moderated_by": actor},
         )
         outcome = ReportStatus.DISMISSED if to == PostStatus.PUBLISHED else ReportStatus.ACTIONED
-        PostReport.objects.filter(post_id=post_id, status=ReportStatus.OPEN).update(
-            status=outcome, resolved_by=actor, resolved_at=now, updated_at=now
+        transition_many(
+            machine=REPORT_MACHINE,
+            pks=list(
+                PostReport.objects.filter(post_id=post_id, status=ReportStatus.OPEN).values_list(
+                    "pk", flat=True
+                )
+            ),
+            from_status=ReportStatus.OPEN,
+            to=outcome,
+            actor=actor,
+            fields={"resolved_by": actor, "resolved_at": now, "updated_at": now},
         )
     post.refresh_from_db()
     return post

@@ -319,10 +319,16 @@ def test_hide_and_restore_flow(
     assert mine.json()["status"] == "hidden" and mine.json()["moderationReason"] == "abuse"
     assert post.id not in [p["id"] for p in other_customer_client.get(URL).json()["results"]]
     assert support_client.get(f"{URL}/reports").json()["count"] == 0
-    assert PostReport.objects.get().status == "actioned"
+    report = PostReport.objects.get()
+    assert (report.status, report.resolved_by) == ("actioned", support_agent)
+    resolved_at = report.resolved_at
+    assert resolved_at is not None
 
     restored = support_client.post(f"{URL}/{post.id}/moderate", {"action": "restore"})
     assert restored.json()["status"] == "published"
+    # A resolved report stays as the moderation that resolved it left it (REPORT_MACHINE: final).
+    report.refresh_from_db()
+    assert (report.status, report.resolved_at) == ("actioned", resolved_at)
     assert other_customer_client.get(f"{URL}/{post.id}").status_code == 200
     assert list(PostModeration.objects.values_list("from_status", "to_status")) == [
         ("published", "hidden"),
