@@ -712,5 +712,7 @@ GUARANTEE_CLAIM_MACHINE = register(
         },
         history_model=GuaranteeClaimHistory,
         history_fk="claim",
+        event=events.GuaranteeClaimChanged,
+        event_id_name="claim_id",
     )
 )

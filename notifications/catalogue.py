@@ -356,6 +356,121 @@ CATALOGUE: dict[str, Entry] = {
             " kazi uone uamuzi.",
         ),
     ),
+    # Workmanship guarantee (bookings/services/guarantee.py): who gets which type for which step is
+    # notifications/wording.py GUARANTEE_CLAIM_TYPES. {respond_by} and {visit_start} are local time.
+    "guarantee.claim_opened": Entry(  # the technician: answer before {respond_by}
+        G.BOOKINGS,
+        (
+            "Return visit requested",
+            "{customer_name} says the fix for {booking_number} did not last: {description}. Offer a"
+            " free return visit or decline by {respond_by}.",
+        ),
+        (
+            "Ombi la kurudi kazini",
+            "{customer_name} anasema marekebisho ya {booking_number} hayakudumu: {description}."
+            " Toa muda wa kurudi bila malipo au kataa kabla ya {respond_by}.",
+        ),
+    ),
+    "guarantee.visit_scheduled": Entry(  # the customer
+        G.BOOKINGS,
+        (
+            "Return visit booked",
+            "{technician_name} will come back for {booking_number} on {visit_start}, free of charge.",
+        ),
+        (
+            "Ziara ya marudio imepangwa",
+            "{technician_name} atarudi kwa {booking_number} tarehe {visit_start}, bila malipo.",
+        ),
+    ),
+    "guarantee.visit_fixed": Entry(  # the technician: the customer confirmed (or said nothing in time)
+        G.BOOKINGS,
+        (
+            "Return visit done",
+            "The return visit fixed {booking_number}. The guarantee claim is closed.",
+        ),
+        (
+            "Ziara ya marudio imekamilika",
+            "Ziara ya marudio imetatua tatizo la {booking_number}. Dai la dhamana limefungwa.",
+        ),
+    ),
+    "guarantee.closed_fixed": Entry(  # the customer, when the beat job closed the claim for them
+        G.BOOKINGS,
+        (
+            "Guarantee claim closed",
+            "You did not report a problem after the return visit for {booking_number}, so your"
+            " guarantee claim is closed as fixed.",
+        ),
+        (
+            "Dai la dhamana limefungwa",
+            "Hukuripoti tatizo baada ya ziara ya marudio ya {booking_number}, kwa hiyo dai lako la"
+            " dhamana limefungwa kama limetatuliwa.",
+        ),
+    ),
+    "guarantee.claim_declined": Entry(  # the customer: the technician declined
+        G.BOOKINGS,
+        (
+            "Return visit declined",
+            "{technician_name} declined a free return visit for {booking_number}: {reason}. Our"
+            " support team will look into it and contact you.",
+        ),
+        (
+            "Ziara ya marudio imekataliwa",
+            "{technician_name} amekataa kurudi bila malipo kwa {booking_number}: {reason}. Timu yetu"
+            " ya huduma kwa wateja itashughulikia dai lako na kuwasiliana nawe.",
+        ),
+    ),
+    "guarantee.claim_unanswered": Entry(  # the customer: the technician did not answer in time
+        G.BOOKINGS,
+        (
+            "No answer from the technician",
+            "{technician_name} did not answer your guarantee claim on {booking_number} in time. Our"
+            " support team will look into it and contact you.",
+        ),
+        (
+            "Fundi hakujibu",
+            "{technician_name} hakujibu dai lako la dhamana kuhusu {booking_number} kwa wakati. Timu"
+            " yetu ya huduma kwa wateja italishughulikia na kuwasiliana nawe.",
+        ),
+    ),
+    "guarantee.claim_expired": Entry(  # the technician who did not answer in time
+        G.BOOKINGS,
+        (
+            "Guarantee claim not answered",
+            "You did not answer the guarantee claim on {booking_number} in time. Our support team"
+            " will look into it and contact you.",
+        ),
+        (
+            "Dai la dhamana halikujibiwa",
+            "Hukujibu dai la dhamana kuhusu {booking_number} kwa wakati. Timu yetu ya huduma kwa"
+            " wateja italishughulikia na kuwasiliana nawe.",
+        ),
+    ),
+    "guarantee.visit_failed": Entry(  # the technician: the customer says the visit did not fix it
+        G.BOOKINGS,
+        (
+            "Return visit did not fix it",
+            "{customer_name} says the return visit did not fix {booking_number}: {note}. Our"
+            " support team will look into it and contact you.",
+        ),
+        (
+            "Ziara ya marudio haikutatua tatizo",
+            "{customer_name} anasema ziara ya marudio haikutatua tatizo la {booking_number}:"
+            " {note}. Timu yetu ya huduma kwa wateja italishughulikia na kuwasiliana nawe.",
+        ),
+    ),
+    "guarantee.disputed": Entry(  # the party whose own step (decline, failure report) made the dispute
+        G.BOOKINGS,
+        (
+            "Guarantee claim is now a dispute",
+            "The guarantee claim on {booking_number} is now a dispute. Our support team will"
+            " contact you.",
+        ),
+        (
+            "Dai la dhamana sasa ni malalamiko",
+            "Dai la dhamana kuhusu {booking_number} sasa ni malalamiko. Timu yetu ya huduma kwa"
+            " wateja itawasiliana nawe.",
+        ),
+    ),
     "review.received": Entry(
         G.BOOKINGS,
         ("New review", "{reviewer_name} rated you {rating}/5 for {booking_number}."),

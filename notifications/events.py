@@ -65,6 +65,14 @@ def on_booking_proposal_changed(event: events.BookingProposalChanged) -> None:
         )
 
 
+def on_guarantee_claim_changed(event: events.GuaranteeClaimChanged) -> None:
+    status = producers.guarantee_claim_changed_push(
+        claim_id=event.claim_id, to_status=event.to_status, actor_id=event.actor_id
+    )
+    if status is not None:
+        enqueue_after_commit(tasks.guarantee_claim_notify, event.claim_id, status, event.actor_id)
+
+
 def on_booking_created(event: events.BookingCreated) -> None:
     enqueue_after_commit(tasks.booking_created_notify, event.booking_id)
 
@@ -134,6 +142,7 @@ def subscribe_all() -> None:
     subscribe(events.BookingStatusChanged, on_booking_status_changed)
     subscribe(events.BookingDepositPaid, on_booking_deposit_paid)
     subscribe(events.BookingProposalChanged, on_booking_proposal_changed)
+    subscribe(events.GuaranteeClaimChanged, on_guarantee_claim_changed)
     subscribe(events.PaymentSucceeded, on_payment_succeeded)
     subscribe(events.PaymentFailed, on_payment_failed)
     subscribe(events.PaymentBalanceReminder, on_payment_balance_reminder)

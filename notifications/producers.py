@@ -13,7 +13,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Role, User
-from bookings.models import Booking, BookingProposal, ProposalKind, ProposalStatus
+from bookings.models import (
+    Booking,
+    BookingProposal,
+    GuaranteeClaim,
+    ProposalKind,
+    ProposalStatus,
+)
 from notifications.models import ConversationParticipant, Message, Notification
 from notifications.presence import online_user_ids
 from notifications.realtime import send_to_user_after_commit
@@ -23,6 +29,8 @@ from notifications.wording import (
     balance_reminder_type,
     booking_status_type,
     deposit_paid_type,
+    dispute_opened_type,
+    guarantee_claim_type,
     payment_failed_type,
     payment_succeeded_type,
     payout_failed_type,
@@ -96,6 +104,26 @@ def booking_proposal_changed_push(*, proposal_id, to_status, actor_id) -> str | 
         ):
             continue  # another technician's quote is between them and the customer
         send_to_user_after_commit(user_id, "booking.proposal_changed", event)
+    return status
+
+
+def guarantee_claim_changed_push(*, claim_id, to_status, actor_id) -> str | None:
+    """The live `booking.guarantee_claim_changed` socket event to the claim's customer and technician;
+    returns the status to notify about, None when the claim is gone."""
+    claim = GuaranteeClaim.objects.select_related("booking").filter(pk=claim_id).first()
+    if claim is None:
+        return None
+    status = to_status or claim.status
+    event = {
+        "booking_id": claim.booking_id,
+        "booking_number": claim.booking.number,
+        "claim_id": claim.pk,
+        "status": status,
+        "dispute_id": claim.dispute_id,
+        "actor_id": actor_id,
+    }
+    for user_id in (claim.customer_id, claim.technician_id):
+        send_to_user_after_commit(user_id, "booking.guarantee_claim_changed", event)
     return status
 
 
@@ -184,6 +212,37 @@ def booking_proposal_notify(*, proposal_id, status, actor_id) -> list[int]:
     notified = []
     for user_id in dict.fromkeys(recipients):
         if user_id and user_id != actor_id:
+            _notify(user_id, type_, context)
+            notified.append(user_id)
+    return notified
+
+
+def guarantee_claim_notify(*, claim_id, status, actor_id) -> list[int]:
+    """One step of a workmanship-guarantee claim: a new claim to the technician, the scheduled visit to the
+    customer, the closing to whoever did not close it, a dispute to both (notifications/wording.py)."""
+    claim = (
+        GuaranteeClaim.objects.select_related("booking__customer", "booking__technician")
+        .filter(pk=claim_id)
+        .first()
+    )
+    if claim is None:
+        return []
+    context = {
+        **_booking_context(claim.booking),
+        "claim_id": claim.pk,
+        "description": claim.description[:200],
+        "respond_by": _local(claim.respond_by),
+        "visit_start": _local(claim.visit_start),
+        "reason": claim.decline_reason,
+        "note": claim.outcome_note,
+        "dispute_id": claim.dispute_id,
+    }
+    notified = []
+    for user_id in (claim.customer_id, claim.technician_id):
+        type_ = guarantee_claim_type(
+            claim=claim, to_status=status, actor_id=actor_id, recipient_id=user_id
+        )
+        if type_ is not None:
             _notify(user_id, type_, context)
             notified.append(user_id)
     return notified
@@ -406,9 +465,12 @@ def support_ticket_waiting_notify(*, ticket_id) -> list[int]:
 
 
 def dispute_notify(*, booking_id, type_, dispute_id=None) -> list[int]:
-    """Both parties, whoever opened the dispute: each has to know support is looking (or has decided)."""
+    """Both parties, whoever opened the dispute: each has to know support is looking (or has decided). A
+    dispute a guarantee claim opened was announced by the claim's notification (`dispute_opened_type`)."""
     booking = _booking(booking_id)
     if booking is None:
+        return []
+    if type_ == "dispute.opened" and dispute_opened_type(dispute_id=dispute_id) is None:
         return []
     recipients = _parties(booking)
     context = _booking_context(booking)

@@ -53,6 +53,7 @@ SERVER_EVENTS = (
     "presence",
     "booking.status_changed",
     "booking.proposal_changed",
+    "booking.guarantee_claim_changed",
     "tracking.subscribed",
     "tracking.unsubscribed",
     "location.ack",

@@ -62,6 +62,11 @@ def booking_proposal_notify(proposal_id: int, status: str, actor_id: int | None)
 
 
 @shared_task
+def guarantee_claim_notify(claim_id: int, status: str, actor_id: int | None) -> list[int]:
+    return producers.guarantee_claim_notify(claim_id=claim_id, status=status, actor_id=actor_id)
+
+
+@shared_task
 def booking_created_notify(booking_id: int) -> list[int]:
     return producers.booking_created_notify(booking_id=booking_id)
 

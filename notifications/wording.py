@@ -8,7 +8,7 @@ because another event announces the same fact to them (one notification per fact
 
 from __future__ import annotations
 
-from bookings.models import BookingStatus
+from bookings.models import BookingStatus, GuaranteeClaim, GuaranteeClaimStatus
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     PaymentMethod,
@@ -56,6 +56,54 @@ def booking_status_type(*, booking, to_status: str, actor_id: int | None, recipi
             "booking.expired_unpaid"  # closed for the unpaid deposit, not for want of a technician
         )
     return BOOKING_STATUS_TYPES.get(to_status, {}).get(role)
+
+
+# Guarantee claim status reached -> {recipient's role: type} (bookings/services/guarantee.py). The actor
+# hears nothing of their own step, except that a declined or failed claim becomes a dispute on the booking
+# in the same step: that fact goes to both parties (as dispute.opened would, which stays quiet for a dispute
+# a claim opened: `dispute_opened_type`).
+GUARANTEE_CLAIM_TYPES: dict[str, dict[str, str]] = {
+    GuaranteeClaimStatus.OPEN: {TECHNICIAN: "guarantee.claim_opened"},
+    GuaranteeClaimStatus.SCHEDULED: {CUSTOMER: "guarantee.visit_scheduled"},
+    # the customer only when the beat job closed it (they said nothing after the visit)
+    GuaranteeClaimStatus.FIXED: {
+        CUSTOMER: "guarantee.closed_fixed",
+        TECHNICIAN: "guarantee.visit_fixed",
+    },
+    GuaranteeClaimStatus.DECLINED: {
+        CUSTOMER: "guarantee.claim_declined",
+        TECHNICIAN: "guarantee.disputed",
+    },
+    GuaranteeClaimStatus.FAILED: {
+        CUSTOMER: "guarantee.disputed",
+        TECHNICIAN: "guarantee.visit_failed",
+    },
+}
+# Statuses whose step opened (or joined) a dispute on the booking: both parties hear it, the actor too.
+GUARANTEE_DISPUTE_STATUSES = (GuaranteeClaimStatus.DECLINED, GuaranteeClaimStatus.FAILED)
+
+
+def guarantee_claim_type(*, claim, to_status: str, actor_id: int | None, recipient_id: int):
+    """The type for `recipient_id` (the claim's customer or technician, re-read after the step), or None."""
+    if recipient_id == actor_id and to_status not in GUARANTEE_DISPUTE_STATUSES:
+        return None
+    role = CUSTOMER if recipient_id == claim.customer_id else TECHNICIAN
+    if to_status == GuaranteeClaimStatus.DECLINED and actor_id is None:
+        # the response window ran out: nobody "declined" it
+        return "guarantee.claim_unanswered" if role == CUSTOMER else "guarantee.claim_expired"
+    type_ = GUARANTEE_CLAIM_TYPES.get(to_status, {}).get(role)
+    if type_ == "guarantee.disputed" and claim.dispute_id is None:
+        # The booking's dispute was already decided: no new one, and the actor knows their own step.
+        return None
+    return type_
+
+
+def dispute_opened_type(*, dispute_id: int | None):
+    """dispute.opened for both parties, unless a guarantee claim opened the dispute: the claim's own
+    notification (declined, unanswered, failed) already told both (one notification per fact)."""
+    if dispute_id is not None and GuaranteeClaim.objects.filter(dispute_id=dispute_id).exists():
+        return None
+    return "dispute.opened"
 
 
 def deposit_paid_type(*, booking):

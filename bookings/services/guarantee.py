@@ -15,6 +15,9 @@
   with the claim's description and photos as evidence (`dispute_open`), so the dispute outcomes (refund ...)
   apply. If the booking is already disputed, the claim is linked to that open dispute instead.
 
+Every step (the claim's opening included) publishes `booking.guarantee_claim_changed` after commit:
+notifications tells the party who has to act or whose claim moved, and both parties get the live event.
+
 The return visit is not a booking and carries no money: no deposit, balance, fee or payout is ever asked for
 it. Lock order: booking (-> claim row, through the core `transition`).
 """
@@ -53,6 +56,8 @@ from bookings.selectors import (
 )
 from bookings.services.bookings import _is_overlap_violation, _validate_slot, lock_booking
 from bookings.services.disputes import DISPUTABLE_STATUSES, dispute_open
+from dumuwaks.core import events
+from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.core.state_machine import status_history_append, transition
 from social.services.media import media_resolve_refs
 
@@ -135,6 +140,12 @@ def guarantee_claim_open(
             to_status=_S.OPEN,
             actor=customer,
             note=description[:1000],
+        )
+        # The other steps are announced by `transition`; the claim's creation is not one.
+        publish_after_commit(
+            events.GuaranteeClaimChanged(
+                claim_id=claim.pk, from_status="", to_status=_S.OPEN, actor_id=customer.pk
+            )
         )
     return claim
 

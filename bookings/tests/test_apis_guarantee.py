@@ -283,3 +283,79 @@ def test_return_visit_rate(customer, technician, service_category):
         respond_by=timezone.now(),
     )
     assert return_visit_rate(technician_id=technician.pk) == pytest.approx(0.2)
+
+
+def _inbox(client) -> list[dict]:
+    """The caller's notifications, newest first, as the app lists them."""
+    response = client.get("/api/v1/notifications")
+    assert response.status_code == 200
+    return response.json()["results"]
+
+
+def test_persona_claim_return_visit_and_its_notifications(
+    confirmed, customer_client, technician_client, django_capture_on_commit_callbacks
+):
+    """The customer reports the fix failed, the technician hears of it and offers a slot, the customer
+    hears of the visit, confirms it fixed the problem and the technician hears the claim is closed."""
+    with django_capture_on_commit_callbacks(execute=True):
+        claim = _claim(customer_client, confirmed)
+    action = f"{_url(confirmed)}/{claim['id']}"
+    [opened] = _inbox(technician_client)
+    assert (
+        opened["type"] == "guarantee.claim_opened" and opened["title"] == "Return visit requested"
+    )
+    assert opened["data"]["claimId"] == claim["id"] and "The tap drips again." in opened["body"]
+    assert _inbox(customer_client) == []  # their own step
+
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = technician_client.post(
+            f"{action}/accept", {"visitStart": _iso(30)}, format="json"
+        )
+    assert accepted.status_code == 200
+    [scheduled] = _inbox(customer_client)
+    assert scheduled["type"] == "guarantee.visit_scheduled"
+    assert scheduled["data"]["claimId"] == claim["id"]
+    assert len(_inbox(technician_client)) == 1
+
+    GuaranteeClaim.objects.filter(pk=claim["id"]).update(
+        visit_start=timezone.now() - timedelta(hours=2),
+        visit_end=timezone.now() - timedelta(hours=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        fixed = customer_client.post(f"{action}/confirm", {}, format="json")
+    assert fixed.status_code == 200 and fixed.json()["status"] == "fixed"
+    assert [n["type"] for n in _inbox(technician_client)] == [
+        "guarantee.visit_fixed",
+        "guarantee.claim_opened",
+    ]
+    assert len(_inbox(customer_client)) == 1
+
+
+def test_persona_declined_claim_becomes_a_dispute_and_both_hear_it_once(
+    confirmed, customer, customer_client, technician_client, django_capture_on_commit_callbacks
+):
+    photo = MediaAssetFactory(owner=customer)
+    with django_capture_on_commit_callbacks(execute=True):
+        claim = _claim(customer_client, confirmed, photos=[{"publicId": photo.public_id}])
+    with django_capture_on_commit_callbacks(execute=True):
+        declined = technician_client.post(
+            f"{_url(confirmed)}/{claim['id']}/decline", {"reason": "Out of town."}, format="json"
+        )
+    assert declined.status_code == 200
+    dispute_id = declined.json()["disputeId"]
+
+    customer_inbox = _inbox(customer_client)
+    assert [n["type"] for n in customer_inbox] == ["guarantee.claim_declined"]
+    assert "Out of town." in customer_inbox[0]["body"]
+    assert customer_inbox[0]["data"]["disputeId"] == dispute_id
+    # The technician: the claim, then the dispute it became (dispute.opened says nothing more).
+    assert [n["type"] for n in _inbox(technician_client)] == [
+        "guarantee.disputed",
+        "guarantee.claim_opened",
+    ]
+    # Both see the dispute, with the claim's description and photos as its evidence.
+    for client in (customer_client, technician_client):
+        [row] = client.get("/api/v1/bookings/disputes").json()["results"]
+        assert row["id"] == dispute_id and row["status"] == "open"
+        assert "The tap drips again." in row["reason"] and "Out of town." in row["reason"]
+        assert [ref["publicId"] for ref in row["evidence"]] == [photo.public_id]

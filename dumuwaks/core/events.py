@@ -86,6 +86,17 @@ class BookingProposalChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GuaranteeClaimChanged(Event):
+    """A workmanship-guarantee claim was opened (from_status "") or moved a step."""
+
+    name: ClassVar[str] = "booking.guarantee_claim_changed"
+    claim_id: int
+    from_status: str
+    to_status: str
+    actor_id: int | None  # None: the beat job (an unanswered claim, an unreported visit)
+
+
+@dataclass(frozen=True, kw_only=True)
 class DisputeOpened(Event):
     name: ClassVar[str] = "dispute.opened"
     dispute_id: int

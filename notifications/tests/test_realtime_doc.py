@@ -30,7 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from bookings.services import booking_transition
+from bookings.services import booking_transition, guarantee_claim_open
 from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.routing import websocket_urlpatterns
@@ -244,6 +244,18 @@ async def test_what_the_consumer_sends_is_what_the_document_shows(
 
     await database_sync_to_async(_propose)()  # the live event to both parties
     await bob.expect("booking.proposal_changed")
+
+    def _claim():
+        # The guarantee covers a confirmed job (setup only: no status event).
+        type(booking).objects.filter(pk=booking.pk).update(
+            status="confirmed", confirmed_at=timezone.now()
+        )
+        guarantee_claim_open(  # publishes booking.guarantee_claim_changed after commit
+            booking=booking, customer=customer, description="Bomba linavuja tena."
+        )
+
+    await database_sync_to_async(_claim)()  # the live event to both, a notification to bob
+    await alice.expect("booking.guarantee_claim_changed")
 
     await bob.communicator.disconnect()
     await alice.expect("presence")  # bob went offline
