@@ -6,6 +6,6 @@ class FeaturePhoneConfig(AppConfig):
     verbose_name = "Feature-phone technicians (SMS/USSD)"
 
     def ready(self):
-        from featurephone import producers
+        from featurephone import events
 
-        producers.register()
+        events.subscribe_all()

@@ -13,7 +13,11 @@ from dumuwaks.core.models import TimeStampedModel
 
 
 class SmsOfferEnrolment(TimeStampedModel):
-    """A technician who gets job offers by SMS (no app, or prefers SMS). Staff enrol them in the admin."""
+    """A technician who gets job offers by SMS (no app, or prefers SMS).
+
+    The technician enrols (or stops) themselves (`PUT`/`DELETE /api/v1/users/me/feature-phone`); staff can
+    do it for them in the admin. Stopping keeps the row, inactive.
+    """
 
     technician = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sms_offer_enrolment"
@@ -36,6 +40,9 @@ class OfferCode(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     code = models.CharField(max_length=4)
+    # Set when the offer SMS is claimed for sending: each (booking, technician) offer is texted once,
+    # whichever event (booking.created, booking.deposit_paid) or redelivery asks for it.
+    offer_sms_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,4 +1,4 @@
-"""Feature-phone technicians: offer codes, inbound SMS answers, USSD actions.
+"""Feature-phone technicians: enrolment, offer codes, inbound SMS answers, USSD actions.
 
 Every action goes through `bookings.services.booking_transition` with the technician as actor, so the rules
 (role, status, deposit, slot) and the audit row are the app's. Replies are stored on the inbound row and sent
@@ -12,14 +12,17 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
+from accounts.services import user_update
 from bookings.models import ACTIVE_STATUSES, Booking, BookingStatus
 from bookings.services import booking_transition
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.phone import InvalidPhoneNumber, normalize_phone
 from dumuwaks.core.side_effects import enqueue_after_commit
-from featurephone.models import InboundSms, InboundSmsStatus, OfferCode
+from featurephone.errors import PhoneNotVerified, TechniciansOnly
+from featurephone.models import InboundSms, InboundSmsStatus, OfferCode, SmsOfferEnrolment
 from notifications.sms import render_sms
 
 CODE_LENGTH = 4
@@ -73,6 +76,41 @@ def technician_for_phone(raw: str) -> User | None:
     )
 
 
+def sms_offer_enrolment_start(
+    *, technician: User, language: str | None = None
+) -> SmsOfferEnrolment:
+    """Enrol the technician for job offers by SMS on their verified phone (again, if they had stopped).
+
+    `language` ("en"/"sw"), when given, becomes the technician's language: the offer, the replies, the
+    USSD menu and the app's own SMS notifications all reach the same phone, so they speak one language.
+    """
+    if technician.role != Role.TECHNICIAN:
+        raise TechniciansOnly()
+    if not technician.phone_number or not technician.is_phone_verified:
+        raise PhoneNotVerified()
+    with transaction.atomic():
+        if language:
+            user_update(user=technician, data={"preferred_language": language})
+        try:
+            with transaction.atomic():
+                enrolment, _created = SmsOfferEnrolment.objects.update_or_create(
+                    technician=technician, defaults={"is_active": True}
+                )
+        except IntegrityError:  # the same technician enrolling twice at once: the other insert won
+            enrolment = SmsOfferEnrolment.objects.get(technician=technician)
+            if not enrolment.is_active:
+                enrolment.is_active = True
+                enrolment.save(update_fields=["is_active", "updated_at"])
+    return enrolment
+
+
+def sms_offer_enrolment_stop(*, technician: User) -> None:
+    """Stop job offers by SMS (idempotent). The row stays, inactive; open offer codes still answer."""
+    SmsOfferEnrolment.objects.filter(technician=technician, is_active=True).update(
+        is_active=False, updated_at=timezone.now()
+    )
+
+
 def _open_work_q(technician):
     return {"booking__technician_id": technician.pk, "booking__status__in": ACTIVE_STATUSES}
 
@@ -107,6 +145,24 @@ def offer_code_issue(*, booking: Booking, technician) -> str:
                 continue
             return code
     raise RuntimeError("no free offer code")  # 20 draws from 10,000 against a handful of open jobs
+
+
+def offer_sms_claim(*, booking: Booking, technician: User) -> str | None:
+    """The offer's answer code when this caller is the one to text it, None when it was texted already.
+
+    The claim (`offer_sms_sent_at`) is taken before sending, so concurrent or redelivered requests for the
+    same offer send one SMS; a send that fails gives the claim back (`offer_sms_claim_release`).
+    """
+    code = offer_code_issue(booking=booking, technician=technician)
+    claimed = OfferCode.objects.filter(
+        booking=booking, technician=technician, offer_sms_sent_at__isnull=True
+    ).update(offer_sms_sent_at=timezone.now())
+    return code if claimed else None
+
+
+def offer_sms_claim_release(*, booking: Booking, technician: User) -> None:
+    """The offer SMS did not leave: a retry (or the next event for the booking) may send it."""
+    OfferCode.objects.filter(booking=booking, technician=technician).update(offer_sms_sent_at=None)
 
 
 def _reply(technician, template: str, **context) -> str:

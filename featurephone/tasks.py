@@ -6,7 +6,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
-from featurephone.models import InboundSms, SmsOfferEnrolment
+from featurephone.models import InboundSms
+from featurephone.selectors import is_enrolled
 from notifications.sms import SmsDeliveryError, render_sms, send_sms
 
 
@@ -24,20 +25,27 @@ def inbound_sms_reply_send(inbound_id: int) -> str:
 
 @shared_task(autoretry_for=(SmsDeliveryError,), retry_backoff=True, max_retries=3)
 def offer_sms_send(booking_id: int) -> str:
-    """Text the job offer with its answer code, if the booking still waits for an enrolled technician."""
-    from featurephone.services import offer_code_issue  # cycle: services queue tasks
+    """Text the job offer with its answer code, once per (booking, technician), if the booking still waits
+    for its technician and that technician gets offers by SMS (`selectors.is_enrolled`)."""
+    # cycle: services queue tasks
+    from featurephone.services import offer_sms_claim, offer_sms_claim_release
 
     booking = Booking.objects.select_related("technician", "category").filter(pk=booking_id).first()
     if booking is None or booking.status != BookingStatus.PENDING or booking.technician is None:
         return "skipped"
     technician = booking.technician
-    enrolled = SmsOfferEnrolment.objects.filter(technician=technician, is_active=True).exists()
-    if not enrolled or not technician.phone_number or not technician.is_active:
+    if not is_enrolled(user_id=technician.pk):
         return "skipped"
-    code = offer_code_issue(booking=booking, technician=technician)
+    code = offer_sms_claim(booking=booking, technician=technician)
+    if code is None:
+        return "already_sent"
     message = render_sms(
         template="featurephone/offer",
         context={"booking": booking, "code": code},
         language=technician.preferred_language,
     )
-    return send_sms(to=technician.phone_number, message=message).status
+    try:
+        return send_sms(to=technician.phone_number, message=message).status
+    except SmsDeliveryError:
+        offer_sms_claim_release(booking=booking, technician=technician)
+        raise

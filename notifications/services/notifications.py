@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from dumuwaks.core.side_effects import enqueue_after_commit
+from featurephone.selectors import is_enrolled as is_enrolled_for_sms_offers
 from notifications import catalogue, tasks
 from notifications.errors import DeviceNotFound, NotificationNotFound
 from notifications.models import (
@@ -27,15 +28,26 @@ from notifications.serializers import NotificationOutputSerializer
 
 logger = logging.getLogger(__name__)
 
+# Types that offer a job to a technician. A technician enrolled for feature-phone offers gets the offer as
+# the featurephone SMS (with the code they answer YES/NO to), so the notification's own SMS would be a
+# second copy of the same offer: it is recorded as skipped (in-app, push and email are unchanged).
+JOB_OFFER_TYPES = frozenset({"booking.created"})
+
 
 def notification_payload(notification: Notification) -> dict:
     return dict(NotificationOutputSerializer(notification).data)
 
 
-def _skip_reason(user: User, channel: str) -> str:
-    """Why an enabled external channel cannot reach this user at all ("" when it can)."""
+def _skip_reason(user: User, channel: str, type: str) -> str:
+    """Why an enabled external channel does not carry this notification to this user ("" when it does)."""
     if channel == NotificationChannel.SMS and not user.phone_number:
         return "user has no phone number"
+    if (
+        channel == NotificationChannel.SMS
+        and type in JOB_OFFER_TYPES
+        and is_enrolled_for_sms_offers(user_id=user.pk)
+    ):
+        return "job offer sent as the feature-phone offer SMS"
     if channel == NotificationChannel.EMAIL and not user.email:
         return "user has no email address"
     if channel == NotificationChannel.PUSH and not DeviceToken.objects.filter(user=user).exists():
@@ -81,7 +93,7 @@ def notify(*, user_id: int, type: str, context: dict | None = None) -> Notificat
             is_in_app=in_app,
         )
         for channel in external:
-            reason = _skip_reason(user, channel)
+            reason = _skip_reason(user, channel, type)
             delivery = NotificationDelivery.objects.create(
                 notification=notification,
                 channel=channel,
