@@ -1,5 +1,9 @@
-"""Endpoints Africa's Talking calls for feature-phone technicians. No JWT, no throttling: authenticated like
-the M-Pesa callbacks (a secret token in the URL, optionally an IP allow-list), bodies form-encoded."""
+"""Feature-phone endpoints.
+
+- A technician's own enrolment for job offers by SMS (`/users/me/feature-phone`, JWT, technicians only).
+- The callbacks Africa's Talking calls. No JWT, no throttling: authenticated like the M-Pesa callbacks (a
+  secret token in the URL, optionally an IP allow-list), bodies form-encoded.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,67 @@ from rest_framework.views import APIView
 from dumuwaks.core.client_ip import client_ip
 from dumuwaks.core.errors import error_body
 from dumuwaks.core.openapi import error_responses
-from featurephone.services import inbound_sms_record
+from dumuwaks.core.permissions import IsTechnician
+from featurephone.selectors import enrolment_state
+from featurephone.serializers import SmsOfferEnrolmentInputSerializer, SmsOfferEnrolmentSerializer
+from featurephone.services import (
+    inbound_sms_record,
+    sms_offer_enrolment_start,
+    sms_offer_enrolment_stop,
+)
 from featurephone.ussd import ussd_respond
 
 logger = logging.getLogger(__name__)
+
+ENROLMENT_TAG = ["feature-phone"]
+
+
+class MySmsOfferEnrolmentApi(APIView):
+    """The signed-in technician's own enrolment: there is no id to name anybody else's."""
+
+    permission_classes = [IsTechnician]
+
+    @extend_schema(
+        tags=ENROLMENT_TAG,
+        operation_id="users_me_feature_phone_get",
+        summary="Do my job offers come by SMS (feature phone)?",
+        responses={200: SmsOfferEnrolmentSerializer, **error_responses(401, 403)},
+    )
+    def get(self, request):
+        return Response(SmsOfferEnrolmentSerializer(enrolment_state(technician=request.user)).data)
+
+    @extend_schema(
+        tags=ENROLMENT_TAG,
+        operation_id="users_me_feature_phone_enrol",
+        summary="Get job offers by SMS on my verified phone (answer YES/NO <code> or by USSD)",
+        description=(
+            "Idempotent. Needs the account's phone number verified (409 `phone_not_verified`"
+            " otherwise). From now on each job offer comes as one SMS with its answer code, in `language`"
+            " (the app's own SMS for the offer is not sent as well)."
+        ),
+        request=SmsOfferEnrolmentInputSerializer,
+        responses={
+            200: SmsOfferEnrolmentSerializer,
+            **error_responses(400, 401, 403, 409),
+        },
+    )
+    def put(self, request):
+        data = SmsOfferEnrolmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sms_offer_enrolment_start(technician=request.user, **data.validated_data)
+        return Response(SmsOfferEnrolmentSerializer(enrolment_state(technician=request.user)).data)
+
+    @extend_schema(
+        tags=ENROLMENT_TAG,
+        operation_id="users_me_feature_phone_stop",
+        summary="Stop job offers by SMS (idempotent; codes already sent still answer)",
+        request=None,
+        responses={204: None, **error_responses(401, 403)},
+    )
+    def delete(self, request):
+        sms_offer_enrolment_stop(technician=request.user)
+        return Response(status=204)
+
 
 TOKEN_PARAMETER = OpenApiParameter(
     "token",

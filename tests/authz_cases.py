@@ -292,6 +292,7 @@ BODIES = {
     ("PATCH", "/api/v1/users/{id}"): lambda w: {"firstName": "Renamed"},
     ("POST", "/api/v1/users/{id}/kyc/review"): lambda w: {"decision": "approve"},
     ("PUT", "/api/v1/users/me/availability"): lambda w: _weekly(),
+    ("PUT", "/api/v1/users/me/feature-phone"): lambda w: {"language": "sw"},
     ("POST", "/api/v1/users/me/portfolio"): lambda w: {"title": "Sink replaced"},
     ("PATCH", "/api/v1/users/me/portfolio/{id}"): lambda w: {"title": "Sink replaced"},
     ("POST", "/api/v1/users/me/portfolio/reorder"): lambda w: {"itemIds": [w.portfolio_item.pk]},

@@ -281,6 +281,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/users"): row(401, 403, 403, 403, 403, 200, 200),
     ("GET", "/api/v1/users/me/availability"): row(401, 403, 403, 200, 200, 403, 403),
     ("PUT", "/api/v1/users/me/availability"): row(401, 403, 403, 200, 200, 403, 403),
+    # Technicians only, their own enrolment (no id in the path); the personas' phones are unverified: 409.
+    ("GET", "/api/v1/users/me/feature-phone"): row(401, 403, 403, 200, 200, 403, 403),
+    ("PUT", "/api/v1/users/me/feature-phone"): row(401, 403, 403, 409, 409, 403, 403),
+    ("DELETE", "/api/v1/users/me/feature-phone"): row(401, 403, 403, 204, 204, 403, 403),
     ("POST", "/api/v1/users/me/kyc"): row(401, 403, 403, 409, 409, 403, 403),
     ("GET", "/api/v1/users/me/portfolio"): row(401, 403, 403, 200, 200, 403, 403),
     ("POST", "/api/v1/users/me/portfolio"): row(401, 403, 403, 201, 201, 403, 403),

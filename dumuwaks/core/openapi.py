@@ -61,10 +61,11 @@ DOMAIN_TAGS: dict[str, list[tuple[str, str]]] = {
     "notifications": [("notifications", "Notifications, preferences and push devices")],
     "chat": [("chat", "Conversations and messages (REST side of the chat socket)")],
     "featurephone": [
+        ("feature-phone", "A technician's own enrolment for job offers by SMS (feature phones)"),
         (
             "africastalking-callbacks",
             "Inbound SMS and USSD from feature-phone technicians (called by Africa's Talking)",
-        )
+        ),
     ],
     "platform": [("health", "Liveness and readiness")],
 }
