@@ -20,9 +20,9 @@ from dumuwaks.core.permissions import IsAdmin, IsStaffMember, IsTechnician, is_s
 from dumuwaks.core.renderers import CamelCaseJSONRenderer, JSONErrorsMixin, PDFRenderer
 from payments import errors
 from payments.filters import PayoutPendingFilter, TransactionFilter
-from payments.models import FINAL_PAYMENT_STATUSES
+from payments.models import FINAL_PAYMENT_STATUSES, PaymentMethod
 from payments.receipts import render_receipt_pdf
-from payments.rules import TIP_PAYOUT_AT_ONCE_KES
+from payments.rules import TIP_DEFERRED_MAX_WAIT, TIP_PAYOUT_AT_ONCE_KES
 from payments.selectors import transactions as selectors
 from payments.serializers import (
     BookingFeeBreakdownOutputSerializer,
@@ -41,6 +41,7 @@ from payments.serializers import (
     PayoutEarningsOutputSerializer,
     PayoutOutputSerializer,
     TipInputSerializer,
+    TipOutputSerializer,
 )
 from payments.services import card as card_services
 from payments.services import payments as payment_services
@@ -147,6 +148,34 @@ class BookingTipApi(APIView):
                     "expiresAt": "2026-12-07T03:50:12+03:00",
                     "completedAt": None,
                     "createdAt": "2026-12-07T03:45:12+03:00",
+                    "clientSecret": None,
+                },
+                response_only=True,
+                status_codes=["201"],
+            ),
+            OpenApiExample(
+                "Card tip KES 300", value={"amount": "300", "method": "card"}, request_only=True
+            ),
+            OpenApiExample(
+                "Card tip checkout created",
+                value={
+                    "id": 813,
+                    "bookingId": 42,
+                    "bookingNumber": "DW-2026-000042",
+                    "purpose": "tip",
+                    "method": "card",
+                    "amount": "300.00",
+                    "currency": "KES",
+                    "phone": "",
+                    "status": "pending",
+                    "checkoutRequestId": None,
+                    "mpesaReceipt": None,
+                    "resultCode": "",
+                    "resultDesc": "",
+                    "expiresAt": "2026-12-07T04:15:12+03:00",
+                    "completedAt": None,
+                    "createdAt": "2026-12-07T03:45:12+03:00",
+                    "clientSecret": "pi_3Q_secret_abc",
                 },
                 response_only=True,
                 status_codes=["201"],
@@ -173,8 +202,9 @@ class BookingTipApi(APIView):
         ],
         responses={
             201: OpenApiResponse(
-                PaymentOutputSerializer,
-                description="The tip payment (purpose `tip`): `pending` (the prompt is on the phone) or "
+                TipOutputSerializer,
+                description="The tip payment (purpose `tip`): `pending` (the prompt is on the phone, or "
+                "the card checkout is open: confirm it with Stripe.js and `clientSecret`) or "
                 "`outcome_unknown`. A repeated Idempotency-Key returns the same payment.",
             ),
             400: _stk_error(
@@ -187,24 +217,40 @@ class BookingTipApi(APIView):
                 "customer can tip.",
             ),
             409: _stk_error(
-                "`tip_not_allowed`: the job is not completed yet; `payment_pending`: a tip prompt for "
-                "this booking is still open (in `payment`; send supersede: true); "
-                "`idempotency_key_reused`.",
+                "`tip_not_allowed`: the job is not completed yet; `payment_pending`: a tip for "
+                "this booking is still open (in `payment`; an M-Pesa prompt can be replaced with "
+                "supersede: true, a card checkout cannot); `stripe_disabled`: method `card` where Stripe "
+                "is not configured; `idempotency_key_reused`.",
             ),
-            502: _stk_error("`payment_provider_rejected`: M-Pesa refused the push."),
+            502: _stk_error(
+                "`payment_provider_rejected`: M-Pesa refused the push; `card_provider_error`: Stripe "
+                "refused or could not be reached (the tip is kept as failed)."
+            ),
             503: _stk_error(
                 "`payment_provider_unavailable`: M-Pesa cannot be reached. Nothing was sent or kept; "
                 "retry after `Retry-After` seconds.",
             ),
         },
-        description="Tip the technician of your completed (or confirmed) booking by M-Pesa STK push. "
-        "100 % goes to the technician, no platform fee; paid out at once from KES "
-        f"{TIP_PAYOUT_AT_ONCE_KES}, otherwise with the technician's next payout. Same phone rules as the "
-        "deposit and balance. 404 for a booking that is not yours. Card tips are not offered.",
+        description="Tip the technician of your completed (or confirmed) booking by M-Pesa STK push, or "
+        "by card (`method: card`) where Stripe is configured: the signed Stripe webhook credits a card "
+        "tip. 100 % goes to the technician, no platform fee (Stripe's card fee is the platform's cost); "
+        f"paid out by M-Pesa at once from KES {TIP_PAYOUT_AT_ONCE_KES}, otherwise with the "
+        "technician's next payout, and on its own after "
+        f"{TIP_DEFERRED_MAX_WAIT.days} days without one. Same phone rules as the deposit and balance. "
+        "404 for a booking that is not yours.",
     )
     def post(self, request, pk: int):
         data = TipInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["method"] == PaymentMethod.CARD:
+            payment, client_secret = tip_services.tip_request_card(
+                booking_id=pk,
+                payer=request.user,
+                amount=data.validated_data["amount"],
+                idempotency_key=idempotency_key(request),
+            )
+            body = TipOutputSerializer(payment, context={"client_secret": client_secret}).data
+            return Response(body, status=status.HTTP_201_CREATED)
         try:
             payment = tip_services.tip_request_stk(
                 booking_id=pk,
@@ -217,7 +263,7 @@ class BookingTipApi(APIView):
             )
         except errors.PaymentProviderUnavailable as exc:
             return _provider_unavailable(exc)
-        return Response(PaymentOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
+        return Response(TipOutputSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
 class PaymentQueryApi(APIView):

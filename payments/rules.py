@@ -22,3 +22,6 @@ TIP_MIN_KES = Decimal("10")  # Daraja's own B2C minimum: a tip alone can always 
 TIP_MAX_KES = Decimal("20000")
 # A tip at least this large is paid out at once; a smaller one goes with the technician's next payout.
 TIP_PAYOUT_AT_ONCE_KES = Decimal("500")
+# A smaller tip waits for the technician's next payout at most this long; then it is paid out on its own
+# (the money sweep, payments/services/sweep.py), so a technician who gets no more jobs still receives it.
+TIP_DEFERRED_MAX_WAIT = timedelta(days=7)

@@ -4,6 +4,7 @@ from dumuwaks.core.serializers import ModelSerializer
 from payments.models import (
     PRICE_PAYMENT_PURPOSE_CHOICES,
     Payment,
+    PaymentMethod,
     PaymentPurpose,
     Payout,
     PayoutAttempt,
@@ -37,25 +38,32 @@ class PaymentStkPushInputSerializer(serializers.Serializer):
 
 
 class TipInputSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(
+        choices=PaymentMethod.choices,
+        default=PaymentMethod.MPESA,
+        help_text="mpesa: an STK prompt on the phone; card: a Stripe PaymentIntent whose `clientSecret` "
+        "Stripe.js confirms. Card only where Stripe is configured, else 409 stripe_disabled.",
+    )
     amount = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
         min_value=TIP_MIN_KES,
         max_value=TIP_MAX_KES,
         help_text=f"KES, whole shillings (M-Pesa takes no cents), {TIP_MIN_KES}..{TIP_MAX_KES}. "
-        "All of it goes to the technician: no platform fee.",
+        "All of it goes to the technician: no platform fee (by card too: the platform bears Stripe's fee).",
     )
     phone_number = serializers.CharField(
         max_length=32,
         required=False,
         allow_blank=True,
-        help_text="Number to prompt; the same rule as the deposit and balance: anything but your own "
-        "verified number (or one that paid for you before) needs confirmPhone.",
+        help_text="M-Pesa only. Number to prompt; the same rule as the deposit and balance: anything but "
+        "your own verified number (or one that paid for you before) needs confirmPhone.",
     )
-    confirm_phone = serializers.BooleanField(default=False)
+    confirm_phone = serializers.BooleanField(default=False, help_text="M-Pesa only.")
     supersede = serializers.BooleanField(
         default=False,
-        help_text="true: cancel the tip prompt still waiting for this booking and send a new one.",
+        help_text="M-Pesa only. true: cancel the tip prompt still waiting for this booking and send a "
+        "new one.",
     )
 
     def validate_amount(self, value):
@@ -116,6 +124,21 @@ class PaymentRequestErrorSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
     payment = PaymentPendingSerializer(required=False)
+
+
+class TipOutputSerializer(PaymentOutputSerializer):
+    """The tip payment, and for a card tip the secret Stripe.js needs (given in the serializer context)."""
+
+    client_secret = serializers.SerializerMethodField(
+        help_text="Card tips: the PaymentIntent's client secret for Stripe.js; null for M-Pesa."
+    )
+
+    class Meta(PaymentOutputSerializer.Meta):
+        fields = [*PaymentOutputSerializer.Meta.fields, "client_secret"]
+        read_only_fields = fields
+
+    def get_client_secret(self, payment) -> str | None:
+        return self.context.get("client_secret")
 
 
 class PaymentCardIntentOutputSerializer(serializers.Serializer):

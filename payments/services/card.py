@@ -46,12 +46,23 @@ def payment_create_card_intent(
     )
     if payment.method != PaymentMethod.CARD:
         raise errors.PaymentNotDue("An M-Pesa request for this payment is already in progress.")
+    return payment_card_intent_send(payment)
+
+
+def payment_card_intent_send(payment: Payment) -> tuple[Payment, str]:
+    """Create (or, for a retried request, fetch again: the Stripe idempotency key is the payment's) the
+    PaymentIntent of a card payment and mark it pending; returns it with Stripe.js's client secret.
+    `CardProviderError` (502) when Stripe refuses or cannot be reached. Call outside any transaction."""
     try:
         intent_id, client_secret, _status = stripe_gateway.create_payment_intent(
             amount_minor=int(to_decimal(payment.amount) * 100),
             currency=payment.currency.lower(),
             idempotency_key=f"dw-payment-{payment.pk}",
-            metadata={"payment_id": str(payment.pk), "booking_id": str(payment.booking_id)},
+            metadata={
+                "payment_id": str(payment.pk),
+                "booking_id": str(payment.booking_id),
+                "purpose": payment.purpose,
+            },
         )
     except stripe_gateway.StripeGatewayError as exc:
         _payment_fail_request(payment, exc, "card payment intent refused")

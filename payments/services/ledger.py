@@ -39,7 +39,7 @@ Money flow (each row one ledger transaction, posted once under its unique `refer
 | refund paid twice / after cancellation  | customer_receivable → mpesa_b2c_disbursed (a recovery owed by the customer) | payout:<id>:overpaid:<total> |
 | debt repaid by M-Pesa (staff, receipt)  | mpesa_repayments → technician/customer_receivable                | recovery:<id>:repaid:<receipt>  |
 | debt written off (staff, reason)        | recoveries_written_off → technician/customer_receivable          | recovery:<id>:write-off         |
-| tip paid (M-Pesa)                       | customer_clearing → tips_payable (never escrow, no platform fee) | payment:<id>:received           |
+| tip paid (M-Pesa or card)               | customer_clearing → tips_payable (never escrow, no platform fee) | payment:<id>:received           |
 | tip paid with the next payout           | tips_payable → technician_payable (when that payout includes it) | payout:<tip payout id>:carried  |
 | tip paid at once (payout paid)          | tips_payable → mpesa_b2c_disbursed                               | payout:<id>:paid                |
 | STK money matching no payment           | customer_clearing → mpesa_suspense                              | suspense:<id>:received          |

@@ -1,8 +1,9 @@
-"""Tips: after the job, the customer gives the technician extra money by M-Pesa STK push.
+"""Tips: after the job, the customer gives the technician extra money by M-Pesa STK push, or by card where
+Stripe is configured.
 
 A tip is a `Payment` of purpose `tip` (the same STK request, callbacks, query, expiry, suspense matching and
-idempotency as the deposit and balance: payments/services/payments.py), with its own amount and its own
-ledger accounts, and a `Payout` of kind `tip` (the same B2C attempts, results and reconciliation as every
+idempotency as the deposit and balance: payments/services/payments.py; by card the same PaymentIntent and
+signed webhook as a card deposit: payments/services/card.py), with its own amount and its own ledger accounts, and a `Payout` of kind `tip` (the same B2C attempts, results and reconciliation as every
 payout: payments/services/payouts.py). What differs:
 
 - its money never enters escrow and no platform fee is taken: `customer_clearing → tips_payable:<technician>`
@@ -12,7 +13,12 @@ payout: payments/services/payouts.py). What differs:
   becomes `carried`, and `tips_payable → technician_payable` moves its money into the payout that sends it,
   `payout:<tip payout>:carried`). The unique `payout_one_per_tip` constraint means one payout per tip;
 - the sweep (payments/services/sweep.py) creates the payout of a credited tip that has none, from the payment
-  and the ledger alone.
+  and the ledger alone, and pays a deferred tip on its own once it has waited rules.TIP_DEFERRED_MAX_WAIT
+  for a payout to go with.
+
+A card tip is posted exactly like an M-Pesa one: the technician gets the whole amount the customer was charged.
+Stripe's processing fee is the platform's cost, as on card deposits and balances (it is settled on the
+Stripe balance, outside this ledger): it is neither added to the customer's charge nor taken from the tip.
 
 A dispute never claws a tip back: it is the customer's gift for a job already completed.
 """
@@ -25,7 +31,7 @@ from django.db import IntegrityError, transaction
 
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import booking_visible_to
-from payments import errors, rules
+from payments import errors, rules, stripe_gateway
 from payments.models import (
     LedgerTransactionKind,
     Payment,
@@ -74,12 +80,7 @@ def tip_request_stk(
     the booking but not tip on the customer's behalf)."""
     from payments.services.payments import _payment_open, _payment_send_stk
 
-    parties = Booking.objects.filter(pk=booking_id).values("customer_id", "technician_id").first()
-    if parties is None or not booking_visible_to(payer, booking_id=booking_id, **parties):
-        raise errors.BookingNotFoundForPayment()
-    if parties["customer_id"] != payer.pk:
-        raise errors.TipOnlyByCustomer()
-
+    _tip_check_payer(booking_id=booking_id, payer=payer)
     payment, created = _payment_open(
         booking_id=booking_id,
         payer=payer,
@@ -94,6 +95,51 @@ def tip_request_stk(
     if not created:
         return payment
     return _payment_send_stk(payment)
+
+
+def tip_request_card(
+    *, booking_id: int, payer, amount: Decimal, idempotency_key: str | None = None
+) -> tuple[Payment, str]:
+    """A card tip of `amount` (validated by the caller, as for `tip_request_stk`) through a Stripe
+    PaymentIntent: returns the payment and the client secret for Stripe.js. The signed webhook credits it
+    (payments/services/card.py), then `tip_credit` posts and pays it out exactly like an M-Pesa tip.
+
+    The same 404/403/409 rules as `tip_request_stk`, plus 409 `stripe_disabled` where Stripe is not
+    configured and 502 `card_provider_error` when Stripe refuses. An open card tip of the same amount is
+    handed back (a double click); an open tip of another amount or by M-Pesa is 409 `payment_pending`
+    (a card checkout cannot be superseded: the customer may still complete it). Call outside a transaction."""
+    from payments.services.card import payment_card_intent_send
+    from payments.services.payments import _payment_open, _pending_body
+
+    _tip_check_payer(booking_id=booking_id, payer=payer)
+    if not stripe_gateway.stripe_enabled():
+        raise errors.StripeDisabled()
+    payment, created = _payment_open(
+        booking_id=booking_id,
+        payer=payer,
+        purpose=PaymentPurpose.TIP,
+        method=PaymentMethod.CARD,
+        phone=None,
+        idempotency_key=idempotency_key,
+        amount=amount,
+    )
+    if not created:
+        is_replay = bool(idempotency_key) and payment.idempotency_key == idempotency_key
+        if is_replay and payment.method != PaymentMethod.CARD:
+            raise errors.IdempotencyKeyReused()
+        if not is_replay and (payment.method != PaymentMethod.CARD or payment.amount != amount):
+            raise errors.PaymentPending(extra={"payment": _pending_body(payment)})
+    return payment_card_intent_send(payment)
+
+
+def _tip_check_payer(*, booking_id: int, payer) -> None:
+    """404 for a booking the payer cannot see; 403 for one they see without being its customer (its
+    technician, staff), who may not tip on the customer's behalf."""
+    parties = Booking.objects.filter(pk=booking_id).values("customer_id", "technician_id").first()
+    if parties is None or not booking_visible_to(payer, booking_id=booking_id, **parties):
+        raise errors.BookingNotFoundForPayment()
+    if parties["customer_id"] != payer.pk:
+        raise errors.TipOnlyByCustomer()
 
 
 def tip_credit(*, booking: Booking, payment: Payment) -> Payout | None:

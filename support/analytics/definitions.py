@@ -114,7 +114,7 @@ REVENUE_LINES: dict[str, str] = {
         "included)."
     ),
     "tips_received": (
-        "Tips customers gave technicians after the job (M-Pesa): what `payment:<id>:received` moved into "
+        "Tips customers gave technicians after the job (M-Pesa or card): what `payment:<id>:received` moved into "
         "`tips_payable:*`. 100 % the technicians': not platform revenue, not in `customerPayments`."
     ),
     "tips_paid_out": (
