@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
+from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.money import CurrencyField, MoneyField
 from dumuwaks.core.phone import PhoneNumberField
-from dumuwaks.core.state_machine import StateMachine, register
+from dumuwaks.core.state_machine import Guard, StateMachine, TransitionContext, register
+from payments import rules
 from payments.models.payments import Payment
 
 
@@ -45,7 +48,13 @@ PAYOUT_FINAL_STATUSES = frozenset({PayoutStatus.PAID, PayoutStatus.CANCELLED, Pa
 
 PAYOUT_ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     PayoutStatus.PENDING_REVIEW: {PayoutStatus.QUEUED, PayoutStatus.CANCELLED},
-    PayoutStatus.DEFERRED: {PayoutStatus.CARRIED, PayoutStatus.CANCELLED},
+    # To queued / pending_review: a tip that waited rules.TIP_DEFERRED_MAX_WAIT is paid on its own (guarded).
+    PayoutStatus.DEFERRED: {
+        PayoutStatus.QUEUED,
+        PayoutStatus.PENDING_REVIEW,
+        PayoutStatus.CARRIED,
+        PayoutStatus.CANCELLED,
+    },
     PayoutStatus.CARRIED: set(),
     # To needs_reconciliation: an earlier attempt's outcome is unknown, so this one is not sent yet.
     # To paid: an earlier attempt turned out to have been paid after all.
@@ -199,11 +208,31 @@ class PayoutStatusHistory(StatusHistory):
         return f"{self.payout_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
+def _tip_waited_long_enough(ctx: TransitionContext) -> None:
+    """Only a tip waits in `deferred` with money of its own that B2C can send (a technician share there is
+    below the B2C minimum), and only once the bound is reached: before, the next payout carries it."""
+    payout = ctx.instance
+    if payout.kind != PayoutKind.TIP or payout.created_at > timezone.now() - (
+        rules.TIP_DEFERRED_MAX_WAIT
+    ):
+        raise InvalidTransition(
+            "Only a tip deferred for longer than the wait bound is paid out on its own."
+        )
+
+
+_TIP_RELEASE_GUARD = (
+    Guard(name="a tip deferred for TIP_DEFERRED_MAX_WAIT", check=_tip_waited_long_enough),
+)
+
 PAYOUT_MACHINE = register(
     StateMachine(
         label="payout",
         model=Payout,
         transitions=PAYOUT_ALLOWED_TRANSITIONS,
+        guards={
+            (PayoutStatus.DEFERRED, PayoutStatus.QUEUED): _TIP_RELEASE_GUARD,
+            (PayoutStatus.DEFERRED, PayoutStatus.PENDING_REVIEW): _TIP_RELEASE_GUARD,
+        },
         history_model=PayoutStatusHistory,
         history_fk="payout",
     )

@@ -16,7 +16,9 @@ The sweep requests only a balance never attempted; prompts after a failed one co
 (payments/services/balance.py, its own beat entry).
 
 A credited tip whose payout was never created (payments/services/tips.py) is found from the payment and the
-ledger alone and gets its payout (`tip_payout`, one per tip by a unique constraint).
+ledger alone and gets its payout (`tip_payout`, one per tip by a unique constraint). A small tip's payout still
+`deferred` rules.TIP_DEFERRED_MAX_WAIT after it was made (the technician had no other payout to carry it) is
+paid on its own (`tip_payout_released`); found from the payouts alone, so no message has to survive.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from payments.selectors.owed_steps import OwedStep, OwedStepItem, owed_step_list
-from payments.selectors.tips import tips_without_payout_ids
+from payments.selectors.tips import tip_payouts_deferred_too_long_ids, tips_without_payout_ids
 from payments.services import escrow
 from payments.services.common import lock_booking
-from payments.services.tips import tip_payout_recover
+from payments.services.tips import tip_payout_recover, tip_payout_release_deferred
 from payments.tasks import _request_stk
 
 logger = logging.getLogger(__name__)
@@ -100,6 +102,7 @@ def payments_sweep(
         result.completed.append((item.booking_id, item.step, str(outcome)))
     if not result.stopped_early and booking_ids is None:
         _sweep_tips(result, credited_before=now - grace)
+        _sweep_deferred_tips(result, now=now)
     return result
 
 
@@ -131,3 +134,17 @@ def _complete(item: OwedStepItem):
     if item.step == OwedStep.REQUEST_BALANCE:
         return _request_stk(item.booking_id, "balance")
     raise ValueError(f"unknown step {item.step!r}")
+
+
+def _sweep_deferred_tips(result: SweepResult, *, now: datetime) -> None:
+    """Tips that waited rules.TIP_DEFERRED_MAX_WAIT for a payout to go with are paid on their own; the
+    technician payable lock makes a payout carrying one at the same moment and this step exclusive."""
+    for payout_id in tip_payouts_deferred_too_long_ids(now=now):
+        try:
+            payout = tip_payout_release_deferred(payout_id=payout_id)
+        except Exception:  # one broken payout must not keep the other tips waiting
+            logger.exception("sweep: releasing deferred tip payout %s failed", payout_id)
+            continue
+        if payout is not None:
+            logger.info("sweep: deferred tip payout %s -> %s", payout_id, payout.status)
+            result.completed.append((payout.booking_id, "tip_payout_released", payout.status))

@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 
 from bookings.models import Booking, BookingStatus
 from bookings.selectors import booking_visible_to
+from dumuwaks.core.phone import is_valid_phone
 from payments import errors, rules, stripe_gateway
 from payments.models import (
     LedgerTransactionKind,
@@ -42,7 +43,7 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
-from payments.services.common import lock_booking, lock_technician_payable
+from payments.services.common import lock_booking, lock_payout, lock_technician_payable
 from payments.services.ledger import (
     CUSTOMER_CLEARING,
     ledger_post,
@@ -50,7 +51,12 @@ from payments.services.ledger import (
     tips_payable_code,
     transfer,
 )
-from payments.services.payouts import _enqueue_send, _payout_insert, _review_reason
+from payments.services.payouts import (
+    _enqueue_send,
+    _payout_insert,
+    _review_reason,
+    payout_transition,
+)
 
 # A tip can be given once the work is done (completed by the technician, or confirmed by the customer).
 TIP_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED)
@@ -210,3 +216,36 @@ def tip_payout_recover(*, payment_id: int) -> Payout | None:
     with transaction.atomic():
         booking = lock_booking(payment.booking_id)
         return tip_payout_create(booking=booking, payment=payment)
+
+
+def tip_payout_release_deferred(*, payout_id: int) -> Payout | None:
+    """The sweep's step: a tip payout `deferred` for rules.TIP_DEFERRED_MAX_WAIT (the technician had no other
+    payout to carry it) is paid on its own from tips_payable: queued, or held for review by the same rules
+    as every payout, to the technician's current M-Pesa number. None when it is no longer deferred (a payout
+    carried it meanwhile). The guard on the edge refuses it earlier than the bound (409)."""
+    payout = Payout.objects.select_related("recipient").get(pk=payout_id)
+    technician = payout.recipient
+    with transaction.atomic():
+        lock_booking(payout.booking_id)
+        # The lock payout_create takes before carrying deferred payouts: either it carries this tip or
+        # this sends it, never both.
+        lock_technician_payable(technician.pk)
+        payout = lock_payout(payout_id)
+        if payout.kind != PayoutKind.TIP or payout.status != PayoutStatus.DEFERRED:
+            return None
+        phone = technician.phone_number or ""
+        reason = _review_reason(
+            recipient=technician, amount=payout.amount, channel=PayoutChannel.MPESA, phone=phone
+        )
+        status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
+        payout_transition(
+            payout=payout,
+            to=status,
+            note=reason
+            or f"tip waited {rules.TIP_DEFERRED_MAX_WAIT.days} days for a payout: paid on its own",
+            phone=phone if is_valid_phone(phone) else "",
+            review_reason=reason,
+        )
+        if status == PayoutStatus.QUEUED:
+            _enqueue_send(payout)
+    return payout
