@@ -202,10 +202,14 @@ TECHNICIAN_FIGURES: dict[str, str] = {
     ),
     "earnings": (
         "`earningsJobs` + `earningsCancellationFees` + `earningsDisputeReleases` − `earningsClawedBack`: "
-        "everything that moved into or out of `technician_payable:<id>` in the range other than payouts "
-        "and recoveries withheld."
+        "everything that moved into or out of `technician_payable:<id>` in the range other than payouts, "
+        "recoveries withheld and tips carried into a payout (tips are `tips`/`tipsTotal`, not earnings)."
     ),
-    "paid_out": "Sent to the technician by M-Pesa B2C in the range (`payout:<id>:paid`).",
+    "paid_out": (
+        "Sent to the technician by M-Pesa B2C in the range from `technician_payable:<id>` "
+        "(`payout:<id>:paid`), small tips carried into those payouts included; a tip paid out on its own "
+        "is paid from `tips_payable:<id>` and is not in this figure."
+    ),
     "withheld": (
         "Withheld from the technician's earnings in the range to repay what they owed back "
         "(`<release>:recovery`)."
@@ -214,6 +218,15 @@ TECHNICIAN_FIGURES: dict[str, str] = {
         "What `technician_payable:<id>` holds at the end of the range: earned and not yet sent, deferred "
         "shares below the B2C minimum included."
     ),
+    "tips": (
+        "Tips customers gave the technician in the range, by M-Pesa or card: the number of "
+        "`payment:<id>:received` postings into `tips_payable:<id>`."
+    ),
+    "tips_total": (
+        "What those tips came to: 100 % the technician's, no platform fee, not in `earnings`; paid out at "
+        "once, with the technician's next payout, or on their own after the wait bound."
+    ),
+    "currency": "Currency of every money figure (KES).",
     "owes_back": (
         "What the technician owes back at the end of the range (minus `technician_receivable:<id>`): "
         "refunds paid for them after they had been paid, payouts paid twice, less what was withheld."

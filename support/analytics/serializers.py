@@ -132,6 +132,9 @@ class AnalyticsTechnicianOutputSerializer(serializers.Serializer):
     withheld = _money(TECHNICIAN_FIGURES["withheld"])
     owed = _money(TECHNICIAN_FIGURES["owed"])
     owes_back = _money(TECHNICIAN_FIGURES["owes_back"])
+    tips = serializers.IntegerField(help_text=TECHNICIAN_FIGURES["tips"])
+    tips_total = _money(TECHNICIAN_FIGURES["tips_total"])
+    currency = serializers.CharField(help_text=TECHNICIAN_FIGURES["currency"])
 
     def get_average_response_minutes(self, obj) -> float | None:
         if obj.avg_response is None:

@@ -7,7 +7,15 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout, PayoutKind
+from payments.models import (
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    Payout,
+    PayoutKind,
+    PayoutStatus,
+)
 from payments.selectors.balances import account_balance, account_balances
 from payments.services.common import lock_booking, lock_payment
 from payments.services.payments import payment_mark_succeeded
@@ -33,11 +41,12 @@ def _payments_settings(settings):
     settings.PAYOUT_REVIEW_THRESHOLD_KES = 50_000
 
 
-def _tip(booking, amount: str) -> Payment:
+def _tip(booking, amount: str, method: str = PaymentMethod.MPESA) -> Payment:
     payment = Payment.objects.create(
         booking=booking,
         payer=booking.customer,
         purpose=PaymentPurpose.TIP,
+        method=method,
         amount=Decimal(amount),
         phone=booking.customer.phone_number,
         status=PaymentStatus.PENDING,
@@ -87,4 +96,43 @@ def test_tips_have_their_own_lines_and_reconcile(fake_daraja, customer, technici
     assert lines["tips_owed"] == sum(account_balances("tips_payable:").values(), Decimal(0))
     assert -account_balance("customer_clearing") == (
         lines["customer_payments"] + lines["tips_received"]
+    )
+
+
+def test_technician_analytics_show_tips_apart_from_earnings(
+    fake_daraja, customer, technician, other_technician, admin_client_api
+):
+    done = make_booking(customer, technician)
+    paid_payment(done)
+    set_status(done, "completed", completed_at=timezone.now())
+    _tip(done, "150")  # deferred, then carried by the next payout
+    _tip(done, "500")  # paid at once
+    card = _tip(done, "200", method=PaymentMethod.CARD)
+    other = make_booking(customer, technician)
+    paid_payment(other)
+    set_status(other, "confirmed", completed_at=timezone.now(), confirmed_at=timezone.now())
+    paid_payment(other, purpose=PaymentPurpose.BALANCE)
+    carrier = Payout.objects.get(kind=PayoutKind.TECHNICIAN_PAYOUT, booking=other)
+    assert carrier.amount == other.technician_share + Decimal("350.00")  # both small tips carried
+    assert Payout.objects.get(source_payment=card).status == PayoutStatus.CARRIED
+
+    row = selectors.technician_performance().get(pk=technician.pk)
+    assert (row.tips, row.tips_total, row.currency) == (3, Decimal("850.00"), "KES")
+    # Carried tips moved into technician_payable are still tips, not earnings.
+    assert row.earnings == row.earnings_jobs == other.technician_share
+    assert row.owed == carrier.amount
+
+    body = admin_client_api.get("/api/v1/analytics/technicians?ordering=-tipsTotal").json()
+    first, second = body["results"][:2]
+    assert (first["technicianId"], first["tips"], first["tipsTotal"], first["currency"]) == (
+        technician.pk,
+        3,
+        "850.00",
+        "KES",
+    )
+    assert first["earnings"] == str(other.technician_share)
+    assert (second["technicianId"], second["tips"], second["tipsTotal"]) == (
+        other_technician.pk,
+        0,
+        "0.00",
     )

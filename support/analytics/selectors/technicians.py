@@ -7,20 +7,24 @@ from datetime import date
 from django.db.models import (
     Avg,
     Case,
+    CharField,
     Count,
     F,
     FloatField,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Round
 
 from accounts.models import Role, User
 from bookings.models import BookingStatus, BookingStatusHistory
+from dumuwaks.core.money import DEFAULT_CURRENCY
 from payments.models import EntrySide, LedgerEntry
 from support.analytics.selectors.common import (
     COMPLETED_STATUSES,
@@ -28,6 +32,7 @@ from support.analytics.selectors.common import (
     MONEY,
     TECHNICIAN_PAYABLE_PREFIX,
     TECHNICIAN_RECEIVABLE_PREFIX,
+    TIPS_PAYABLE_PREFIX,
     ZERO,
     bounds,
     signed_amount,
@@ -41,6 +46,7 @@ TECHNICIAN_ORDERINGS = {
     "averageResponseMinutes": ("avg_response",),
     "earnings": ("earnings",),
     "owed": ("owed",),
+    "tipsTotal": ("tips_total",),
 }
 
 
@@ -53,9 +59,11 @@ def _payable_sum(
     side: str | None = None,
     except_events: tuple[str, ...] = (),
     prefix: str = TECHNICIAN_PAYABLE_PREFIX,
+    aggregate=Sum,
 ) -> Coalesce:
-    """Σ`value` over the outer technician's `technician_payable` (or `prefix`) entries posted in
-    [start, end), optionally only one event's (LEDGER_EVENTS) or all but some events', on one side."""
+    """Σ`value` (or another `aggregate` of it) over the outer technician's `technician_payable` (or
+    `prefix`) entries posted in [start, end), optionally only one event's (LEDGER_EVENTS) or all but some
+    events', on one side."""
     entries = LedgerEntry.objects.filter(
         account__user_id=OuterRef("pk"), account__code__startswith=prefix
     )
@@ -69,12 +77,28 @@ def _payable_sum(
         entries = entries.filter(transaction__created_at__gte=start)
     if end:
         entries = entries.filter(transaction__created_at__lt=end)
-    total = entries.values("account__user_id").annotate(total=Sum(value)).values("total")[:1]
+    total = entries.values("account__user_id").annotate(total=aggregate(value)).values("total")[:1]
+    if aggregate is Count:
+        return Coalesce(Subquery(total, output_field=IntegerField()), 0)
     return Coalesce(Subquery(total, output_field=MONEY), ZERO)
 
 
 def _released_to_payable(event: str, *, start, end) -> Coalesce:
     return _payable_sum("amount", start=start, end=end, event=event, side=EntrySide.DEBIT)
+
+
+def _tips_received(value, *, start, end, aggregate=Sum) -> Coalesce:
+    """Over the tips credited to the technician in [start, end) (M-Pesa or card, payments/services/tips.py):
+    each one `payment:<id>:received` into their `tips_payable`."""
+    return _payable_sum(
+        value,
+        start=start,
+        end=end,
+        event="payment_received",
+        side=EntrySide.DEBIT,
+        prefix=TIPS_PAYABLE_PREFIX,
+        aggregate=aggregate,
+    )
 
 
 def technician_performance(
@@ -140,7 +164,8 @@ def technician_performance(
                 signed_amount(),
                 start=start,
                 end=end,
-                except_events=("payout_paid", "recovery_withheld"),
+                # A small tip moved into the payout that sends it is a tip, not earnings (`tips`).
+                except_events=("payout_paid", "recovery_withheld", "tip_carried"),
             ),
             paid_out=_payable_sum(
                 "amount", start=start, end=end, event="payout_paid", side=EntrySide.CREDIT
@@ -152,6 +177,9 @@ def technician_performance(
             owes_back=-_payable_sum(
                 signed_amount(), start=None, end=end, prefix=TECHNICIAN_RECEIVABLE_PREFIX
             ),
+            tips=_tips_received("id", start=start, end=end, aggregate=Count),
+            tips_total=_tips_received("amount", start=start, end=end),
+            currency=Value(DEFAULT_CURRENCY, output_field=CharField()),
             rating=F("technician_profile__rating_average"),
             rating_count=F("technician_profile__rating_count"),
         )
