@@ -141,31 +141,62 @@ def test_a_tip_paid_by_mpesa_shows_in_the_technicians_earnings_and_is_paid_out_a
     assert len(_b2c_requests_for(system, payout_id)) == 1
 
 
+def _notification_types(system: System, tokens: dict, booking_id: int) -> list[str]:
+    response = httpx.get(
+        f"{system.web_b}/api/v1/notifications", headers=_bearer(tokens), timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return [
+        row["type"]
+        for row in response.json()["results"]
+        if row["type"].startswith("guarantee.") and row["data"].get("bookingId") == booking_id
+    ]
+
+
 def test_a_guarantee_claim_accepted_with_a_return_visit_reaches_the_customer(system):
     customer, technician = system.login(CUSTOMER), system.login(TECHNICIAN)
+    technician_id = _technician_id(system)
     booking = _confirmed_booking(system, customer, days_ahead=12)
     claims_url = f"{system.web_a}/api/v1/bookings/{booking['id']}/guarantee-claims"
-    opened = httpx.post(
-        claims_url,
-        headers=_bearer(customer),
-        json={"description": "The sink leaks again under the trap."},
-        timeout=30,
-    )
-    assert opened.status_code == 201, opened.text
-    claim = opened.json()
-    assert claim["status"] == "open"
-
     visit_start = _slot(20, 14)
-    accepted = httpx.post(
-        f"{claims_url}/{claim['id']}/accept",
-        headers=_bearer(technician),
-        json={"visitStart": visit_start},
+    with connect(system.ws_url(system.web_b, customer["access"])) as socket:
+        _receive(socket, until_type="ready")
+        opened = httpx.post(
+            claims_url,
+            headers=_bearer(customer),
+            json={"description": "The sink leaks again under the trap."},
+            timeout=30,
+        )
+        assert opened.status_code == 201, opened.text
+        claim = opened.json()
+        assert claim["status"] == "open"
+        # The technician answers with a return visit.
+        accepted = httpx.post(
+            f"{claims_url}/{claim['id']}/accept",
+            headers=_bearer(technician),
+            json={"visitStart": visit_start},
+            timeout=30,
+        )
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["status"] == "scheduled"
+        heard = [
+            _receive(socket, until_type="booking.guarantee_claim_changed")["data"] for _ in (1, 2)
+        ]
+    assert [(e["claimId"], e["status"], e["actorId"]) for e in heard] == [
+        (claim["id"], "open", customer["user"]["id"]),
+        (claim["id"], "scheduled", technician_id),
+    ]
+    # Each step's notification, written by a task on the worker, went to the party who did not act.
+    system.wait_for(
+        lambda: _notification_types(system, customer, booking["id"])
+        and _notification_types(system, technician, booking["id"]),
         timeout=30,
+        what="the worker's guarantee notifications",
     )
-    assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["status"] == "scheduled"
+    assert _notification_types(system, technician, booking["id"]) == ["guarantee.claim_opened"]
+    assert _notification_types(system, customer, booking["id"]) == ["guarantee.visit_scheduled"]
 
-    # The customer, on the other instance, sees the return visit booked.
+    # The customer, on the other instance, reads the return visit from the claim.
     listing = httpx.get(
         f"{system.web_b}/api/v1/bookings/{booking['id']}/guarantee-claims",
         headers=_bearer(customer),
@@ -179,19 +210,15 @@ def test_a_guarantee_claim_accepted_with_a_return_visit_reaches_the_customer(sys
 
 @pytest.fixture
 def sms_offers(system: System) -> Iterator[int]:
-    """The demo technician gets job offers by SMS (staff enrol them in the admin), for this test only."""
-    technician_id = _technician_id(system)
-    system.sql(
-        "INSERT INTO featurephone_smsofferenrolment (technician_id, is_active, created_at, updated_at)"
-        " VALUES (%s, true, now(), now())"
-        " ON CONFLICT (technician_id) DO UPDATE SET is_active = true",
-        (technician_id,),
-    )
-    yield technician_id
-    system.sql(
-        "UPDATE featurephone_smsofferenrolment SET is_active = false WHERE technician_id = %s",
-        (technician_id,),
-    )
+    """The demo technician gets job offers by SMS on their verified phone, for this test only."""
+    technician = system.login(TECHNICIAN)
+    url = f"{system.web_a}/api/v1/users/me/feature-phone"
+    enrolled = httpx.put(url, headers=_bearer(technician), json={}, timeout=30)
+    assert enrolled.status_code == 200, enrolled.text
+    assert enrolled.json()["isEnrolled"] is True
+    yield _technician_id(system)
+    stopped = httpx.delete(url, headers=_bearer(technician), timeout=30)
+    assert stopped.status_code == 204, stopped.text
 
 
 def _sms_to_technician(system: System, pattern: str) -> list[str]:
