@@ -19,13 +19,13 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from accounts.models import KycStatus, ServiceCategory, TechnicianSkill, User
+from accounts.models import KycStatus, TechnicianSkill
 from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatus, BookingStatusHistory, Dispute
 from dumuwaks.core.filtering import validated_filterset
 from dumuwaks.core.permissions import is_staff_member
-from dumuwaks.core.rendered_cache import RowVersion, row_version, rows_version
-from payments.models import BalanceCollection, Payment
+from dumuwaks.core.rendered_cache import RowVersion, joined_row_version, rows_version
+from payments.models import Payment
 from payments.selectors.balances import released_by_dispute_exists
 
 # What the API shows of the joined rows (BookingOutputSerializer). The parties' other columns (password
@@ -169,10 +169,10 @@ def booking_representation_version() -> Func:
     return Func(
         Value("."),
         RowVersion("pk"),
-        row_version(User.objects.filter(pk=OuterRef("customer_id"))),
-        row_version(User.objects.filter(pk=OuterRef("technician_id"))),
-        row_version(ServiceCategory.objects.filter(pk=OuterRef("category_id"))),
-        row_version(BalanceCollection.objects.filter(booking_id=booking)),
+        joined_row_version("customer__email"),
+        joined_row_version("technician__email"),
+        joined_row_version("category__slug"),
+        joined_row_version("balance_collection__overdue_at"),
         rows_version(Payment.objects.filter(booking_id=booking)),
         rows_version(Dispute.objects.filter(booking_id=booking)),
         function="CONCAT_WS",

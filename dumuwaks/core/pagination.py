@@ -25,12 +25,12 @@ class PageWithTotal:
     `COUNT(*) OVER ()`), so a page costs one query instead of a COUNT and the page.
 
     `count()` runs the query for the expected page; the paginator then slices that same page from it. A
-    page past the end returns no rows and so no total: only then does `count_queryset` count.
+    page past the end returns no rows and so no total: only then does a COUNT run (of the same queryset, so
+    one FilterSet and one visibility rule per request).
     """
 
-    def __init__(self, queryset, *, count_queryset, window: tuple[int, int]):
+    def __init__(self, queryset, *, window: tuple[int, int]):
         self._queryset = queryset
-        self._count_queryset = count_queryset
         self._offset, self._limit = window
         self._rows: list | None = None
 
@@ -41,7 +41,7 @@ class PageWithTotal:
 
     def count(self) -> int:
         rows = self._expected_page()
-        return rows[0].total if rows else self._count_queryset.count()
+        return rows[0].total if rows else self._queryset.count()
 
     def __getitem__(self, window: slice) -> list:
         start, stop = window.start or 0, window.stop

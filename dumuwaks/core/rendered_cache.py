@@ -72,9 +72,19 @@ def row_version(queryset: QuerySet) -> Coalesce:
     )
 
 
-def joined_row_version(column: str) -> Coalesce:
+class JoinedRowVersion(RowVersion):
+    """The version of the row joined through a column (see RowVersion), or NO_ROW when a LEFT JOIN found
+    none. One expression rather than COALESCE(RowVersion, Value): a page's query compiles several per
+    request."""
+
+    def as_sql(self, compiler, connection, **extra_context):
+        version, params = super().as_sql(compiler, connection, **extra_context)
+        return f"COALESCE({version}, '{NO_ROW}')", params
+
+
+def joined_row_version(column: str) -> JoinedRowVersion:
     """Annotation: the version of the row joined through `column` (see RowVersion), or NO_ROW."""
-    return Coalesce(RowVersion(column), Value(NO_ROW), output_field=TextField())
+    return JoinedRowVersion(column)
 
 
 def rows_version(queryset: QuerySet, *, also: Iterable[str] = ()) -> MD5:
