@@ -611,6 +611,10 @@ class GuaranteeClaimStatus(models.TextChoices):
         "failed",
         "Return visit failed",
     )  # the customer reported the visit did not fix it: dispute
+    WITHDRAWN = (
+        "withdrawn",
+        "Withdrawn",
+    )  # by the customer, before the return visit started
 
 
 class GuaranteeClaim(TimeStampedModel):
@@ -697,18 +701,20 @@ class GuaranteeClaimHistory(StatusHistory):
 
 
 _G = GuaranteeClaimStatus
-# Who makes each step is checked by bookings/services/guarantee.py (the customer reports, the technician
-# answers, the beat job declines an unanswered claim and closes a visit the customer never reported on).
+# Who makes each step is checked by bookings/services/guarantee.py (the customer reports or withdraws, the
+# technician answers, the beat job declines an unanswered claim and closes a visit the customer never reported
+# on).
 GUARANTEE_CLAIM_MACHINE = register(
     StateMachine(
         label="guarantee claim",
         model=GuaranteeClaim,
         transitions={
-            _G.OPEN: frozenset({_G.SCHEDULED, _G.DECLINED}),
-            _G.SCHEDULED: frozenset({_G.FIXED, _G.FAILED}),
+            _G.OPEN: frozenset({_G.SCHEDULED, _G.DECLINED, _G.WITHDRAWN}),
+            _G.SCHEDULED: frozenset({_G.FIXED, _G.FAILED, _G.WITHDRAWN}),
             _G.FIXED: frozenset(),
             _G.DECLINED: frozenset(),
             _G.FAILED: frozenset(),
+            _G.WITHDRAWN: frozenset(),
         },
         history_model=GuaranteeClaimHistory,
         history_fk="claim",

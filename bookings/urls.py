@@ -107,6 +107,11 @@ urlpatterns = [
         name="booking-guarantee-claim-decline",
     ),
     path(
+        "bookings/<int:pk>/guarantee-claims/<int:claim_id>/withdraw",
+        apis.BookingGuaranteeWithdrawApi.as_view(),
+        name="booking-guarantee-claim-withdraw",
+    ),
+    path(
         "bookings/<int:pk>/guarantee-claims/<int:claim_id>/confirm",
         apis.BookingGuaranteeConfirmApi.as_view(),
         name="booking-guarantee-claim-confirm",

@@ -198,7 +198,9 @@ def booking_stats(
             ),
             nearest_gap=Min(gap, filter=nearby),
             recent_jobs=Count("id", filter=recent),
-            recent_claims=Count("guarantee_claim", filter=recent),
+            recent_claims=Count(
+                "guarantee_claim", filter=recent & bookings_selectors.RETURN_VISIT_CLAIM
+            ),
         )
     )
     return {

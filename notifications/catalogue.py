@@ -371,6 +371,19 @@ CATALOGUE: dict[str, Entry] = {
             " Toa muda wa kurudi bila malipo au kataa kabla ya {respond_by}.",
         ),
     ),
+    "guarantee.claim_withdrawn": Entry(  # the technician: no answer or return visit is needed any more
+        G.BOOKINGS,
+        (
+            "Guarantee claim withdrawn",
+            "{customer_name} withdrew the guarantee claim on {booking_number}. No return visit is"
+            " needed.",
+        ),
+        (
+            "Dai la dhamana limeondolewa",
+            "{customer_name} ameondoa dai la dhamana kuhusu {booking_number}. Hakuna haja ya"
+            " kurudi.",
+        ),
+    ),
     "guarantee.visit_scheduled": Entry(  # the customer
         G.BOOKINGS,
         (

@@ -78,6 +78,7 @@ GUARANTEE_CLAIM_TYPES: dict[str, dict[str, str]] = {
         CUSTOMER: "guarantee.disputed",
         TECHNICIAN: "guarantee.visit_failed",
     },
+    GuaranteeClaimStatus.WITHDRAWN: {TECHNICIAN: "guarantee.claim_withdrawn"},
 }
 # Statuses whose step opened (or joined) a dispute on the booking: both parties hear it, the actor too.
 GUARANTEE_DISPUTE_STATUSES = (GuaranteeClaimStatus.DECLINED, GuaranteeClaimStatus.FAILED)

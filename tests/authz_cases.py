@@ -80,6 +80,10 @@ PATH_PARAMS = {
         "id": lambda w: w.guarantee_claim.booking_id,
         "claim_id": lambda w: w.guarantee_claim.pk,
     },
+    "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/withdraw": {
+        "id": lambda w: w.guarantee_claim.booking_id,
+        "claim_id": lambda w: w.guarantee_claim.pk,
+    },
     "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/confirm": {
         "id": lambda w: w.scheduled_guarantee_claim.booking_id,
         "claim_id": lambda w: w.scheduled_guarantee_claim.pk,

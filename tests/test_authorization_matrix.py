@@ -140,8 +140,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/bookings/{id}/change-orders/{proposal_id}/withdraw"): row(
         401, 403, 404, 200, 404, 403, 403
     ),
-    # Workmanship guarantee: the open claim is the customer's (the technician answers; its booking already
-    # has the claim, so a second is 409); the scheduled one's visit has started (the customer reports).
+    # Workmanship guarantee: the open claim is the customer's (the technician answers, the customer may
+    # withdraw it; its booking already has the claim, so a second is 409); the scheduled one's visit has
+    # started (the customer reports).
     ("GET", "/api/v1/bookings/{id}/guarantee-claims"): row(401, 200, 404, 200, 404, 200, 200),
     ("POST", "/api/v1/bookings/{id}/guarantee-claims"): row(401, 409, 404, 403, 404, 403, 403),
     ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/accept"): row(
@@ -149,6 +150,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ),
     ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/decline"): row(
         401, 403, 404, 200, 404, 403, 403
+    ),
+    ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/withdraw"): row(
+        401, 200, 404, 403, 404, 403, 403
     ),
     ("POST", "/api/v1/bookings/{id}/guarantee-claims/{claim_id}/confirm"): row(
         401, 200, 404, 403, 404, 403, 403

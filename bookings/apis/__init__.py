@@ -41,6 +41,7 @@ from bookings.apis.guarantee import (
     BookingGuaranteeConfirmApi,
     BookingGuaranteeDeclineApi,
     BookingGuaranteeReportFailedApi,
+    BookingGuaranteeWithdrawApi,
 )
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "BookingGuaranteeConfirmApi",
     "BookingGuaranteeDeclineApi",
     "BookingGuaranteeReportFailedApi",
+    "BookingGuaranteeWithdrawApi",
     "BookingHistoryApi",
     "BookingListCreateApi",
     "BookingQuoteAcceptApi",

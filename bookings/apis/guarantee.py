@@ -1,8 +1,8 @@
 """HTTP for the workmanship guarantee (README "Workmanship guarantee").
 
 `/bookings/{id}/guarantee-claims`: GET the booking's claim (a list of at most one), POST the customer's claim;
-actions `.../{claimId}/accept|decline` (the job's technician) and `.../{claimId}/confirm|report-failed` (the
-customer, after the return visit started). A booking the caller may not see, or its claim for anyone but
+actions `.../{claimId}/accept|decline` (the job's technician), `.../{claimId}/withdraw` (the customer, until the
+return visit started) and `.../{claimId}/confirm|report-failed` (the customer, after the return visit started). A booking the caller may not see, or its claim for anyone but
 its two parties and staff, is 404.
 """
 
@@ -22,6 +22,7 @@ from bookings.services import (
     guarantee_claim_decline,
     guarantee_claim_open,
     guarantee_claim_report,
+    guarantee_claim_withdraw,
 )
 from dumuwaks.core.openapi import error_responses
 
@@ -275,3 +276,26 @@ class BookingGuaranteeReportFailedApi(_ReportApi):
     )
     def post(self, request, pk: int, claim_id: int):
         return super().post(request, pk, claim_id)
+
+
+class BookingGuaranteeWithdrawApi(APIView):
+    @_action_schema(
+        "Customer withdraws the claim",
+        "The customer, while the claim waits for the technician's answer or for the return visit (409 "
+        "`guarantee_claim_not_allowed` once the visit started: confirm or report-failed then). A scheduled "
+        "visit's slot is freed. Withdrawn is final: the guarantee covers one claim per job.",
+        serializers.BookingGuaranteeReportInputSerializer,
+        {**_CLAIM_EXAMPLE, "status": "withdrawn", "closedAt": "2026-12-07T12:00:00+03:00"},
+    )
+    def post(self, request, pk: int, claim_id: int):
+        booking = _booking_for(request, pk)
+        _claim_for(request, booking, claim_id)
+        payload = serializers.BookingGuaranteeReportInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        guarantee_claim_withdraw(
+            booking=booking,
+            claim_id=claim_id,
+            customer=request.user,
+            note=payload.validated_data["note"],
+        )
+        return _render(request, booking, claim_id)

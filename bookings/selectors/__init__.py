@@ -31,6 +31,7 @@ from bookings.selectors.bookings import (
 from bookings.selectors.disputes import dispute_queue, disputes_of_party
 from bookings.selectors.guarantee import (
     CONFIRMED_JOB_STATUSES,
+    RETURN_VISIT_CLAIM,
     guarantee_claim_ids_due,
     guarantee_claims_visible,
     return_visit_rate,
@@ -48,6 +49,7 @@ __all__ = [
     "REASON_BOOKED",
     "REASON_OUTSIDE_HOURS",
     "REASON_TIME_OFF",
+    "RETURN_VISIT_CLAIM",
     "FreeSlot",
     "auto_confirmable_booking_ids",
     "booking_get_for_user",

@@ -15,6 +15,13 @@ from dumuwaks.core.permissions import is_staff_member
 CONFIRMED_JOB_STATUSES = (BookingStatus.CONFIRMED, BookingStatus.DISPUTED, BookingStatus.RESOLVED)
 
 
+# A booking's claim that counts in the return-visit rate: every claim but one the customer withdrew (they took
+# the report back, so it says nothing about the work). Used on Booking rows.
+RETURN_VISIT_CLAIM = Q(guarantee_claim__isnull=False) & ~Q(
+    guarantee_claim__status=GuaranteeClaimStatus.WITHDRAWN
+)
+
+
 def guarantee_claims_visible(*, booking: Booking, user) -> QuerySet[GuaranteeClaim]:
     """The booking's claim for its customer, its technician and staff; nobody else sees one."""
     claims = GuaranteeClaim.objects.filter(booking_id=booking.pk).prefetch_related("status_history")
@@ -51,7 +58,7 @@ def return_visit_rates(*, technician_ids, now: datetime | None = None) -> dict[i
         )
         .order_by()
         .values("technician_id")
-        .annotate(jobs=Count("id"), claims=Count("guarantee_claim"))
+        .annotate(jobs=Count("id"), claims=Count("guarantee_claim", filter=RETURN_VISIT_CLAIM))
     )
     rates: dict[int, float | None] = dict.fromkeys(ids)
     for row in rows:

@@ -37,6 +37,7 @@ from bookings.services.guarantee import (
     guarantee_claim_open,
     guarantee_claim_process_if_due,
     guarantee_claim_report,
+    guarantee_claim_withdraw,
     guarantee_claims_process_due,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "guarantee_claim_open",
     "guarantee_claim_process_if_due",
     "guarantee_claim_report",
+    "guarantee_claim_withdraw",
     "guarantee_claims_process_due",
     "lock_booking",
     "proposal_accept",

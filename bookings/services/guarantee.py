@@ -8,6 +8,8 @@
   claim becomes `scheduled`; the slot is checked against their bookings, time off and hours, and two
   scheduled visits of one technician never overlap: 409 `slot_taken`) or decline with a reason. No answer in
   time counts as declined (beat job `bookings.guarantee_claims_process_due`).
+- Until the visit starts the customer may withdraw the claim (`withdrawn`, final: the guarantee was used;
+  a scheduled visit's slot is freed). A withdrawn claim does not count in the technician's return-visit rate.
 - After the visit starts the customer confirms it fixed the problem (`fixed`) or reports it failed
   (`failed`); a customer who says nothing within GUARANTEE_VISIT_REPORT_WINDOW after the visit ends is taken
   to be satisfied (`fixed`, by the same beat job).
@@ -304,6 +306,35 @@ def guarantee_claim_report(
             note=note,
             reason=_dispute_reason(claim, f"the return visit did not fix it ({note})."),
             outcome_note=note,
+        )
+
+
+def guarantee_claim_withdraw(
+    *, booking: Booking, claim_id: int, customer, note: str = ""
+) -> GuaranteeClaim:
+    """The customer takes the claim back (the problem went away, they found another way) while it waits for
+    an answer or for the return visit; a scheduled visit's slot is freed. Once the visit started they report
+    on it instead (`guarantee_claim_report`)."""
+    note = (note or "").strip()[:MAX_GUARANTEE_TEXT]
+    now = timezone.now()
+    with transaction.atomic():
+        lock_booking(booking.pk)
+        claim = _claim_of(booking, claim_id)
+        if customer is None or customer.pk != claim.customer_id:
+            raise NotGuaranteeParty("Only the customer of the job can withdraw the claim.")
+        if claim.status not in (_S.OPEN, _S.SCHEDULED):
+            raise GuaranteeClaimNotAllowed(f"This claim is {claim.status}; it cannot be withdrawn.")
+        if claim.status == _S.SCHEDULED and claim.visit_start <= now:
+            raise GuaranteeClaimNotAllowed(
+                "The return visit has started: say whether it fixed the problem instead."
+            )
+        return _claim_transition(
+            claim=claim,
+            to=_S.WITHDRAWN,
+            actor=customer,
+            note=note,
+            outcome_note=note,
+            closed_at=now,
         )
 
 

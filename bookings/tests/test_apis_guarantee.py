@@ -359,3 +359,81 @@ def test_persona_declined_claim_becomes_a_dispute_and_both_hear_it_once(
         assert row["id"] == dispute_id and row["status"] == "open"
         assert "The tap drips again." in row["reason"] and "Out of town." in row["reason"]
         assert [ref["publicId"] for ref in row["evidence"]] == [photo.public_id]
+
+
+def test_customer_withdraws_until_the_visit_starts(
+    confirmed,
+    technician,
+    customer_client,
+    technician_client,
+    other_customer_client,
+    django_capture_on_commit_callbacks,
+):
+    claim = _claim(customer_client, confirmed)
+    action = f"{_url(confirmed)}/{claim['id']}"
+    visit_start = _iso(30)
+    technician_client.post(f"{action}/accept", {"visitStart": visit_start}, format="json")
+    assert technician_client.post(f"{action}/withdraw", {}, format="json").status_code == 403
+    assert other_customer_client.post(f"{action}/withdraw", {}, format="json").status_code == 404
+
+    with django_capture_on_commit_callbacks(execute=True):
+        withdrawn = customer_client.post(
+            f"{action}/withdraw", {"note": "It stopped by itself."}, format="json"
+        )
+    assert withdrawn.status_code == 200, withdrawn.json()
+    body = withdrawn.json()
+    assert body["status"] == "withdrawn" and body["closedAt"] and body["disputeId"] is None
+    assert body["outcomeNote"] == "It stopped by itself."
+    assert [h["toStatus"] for h in body["history"]] == ["open", "scheduled", "withdrawn"]
+    [told] = technician_client.get("/api/v1/notifications").json()["results"]
+    assert told["type"] == "guarantee.claim_withdrawn"
+    # The slot is the technician's again; no dispute, and the guarantee is spent (one claim per job).
+    visit = GuaranteeClaim.objects.get(pk=claim["id"])
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=visit.visit_start, end=visit.visit_end
+        )
+        is None
+    )
+    assert not Dispute.objects.exists()
+    again = customer_client.post(f"{action}/withdraw", {}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "guarantee_claim_not_allowed"
+    second = customer_client.post(_url(confirmed), {"description": "Again!"}, format="json")
+    assert second.status_code == 409 and second.json()["code"] == "guarantee_claim_exists"
+
+
+def test_no_withdrawal_once_the_visit_started(confirmed, customer_client, technician_client):
+    claim = _claim(customer_client, confirmed)
+    action = f"{_url(confirmed)}/{claim['id']}"
+    technician_client.post(f"{action}/accept", {"visitStart": _iso(30)}, format="json")
+    GuaranteeClaim.objects.filter(pk=claim["id"]).update(
+        visit_start=timezone.now() - timedelta(minutes=10),
+        visit_end=timezone.now() + timedelta(hours=1),
+    )
+    late = customer_client.post(f"{action}/withdraw", {}, format="json")
+    assert late.status_code == 409 and late.json()["code"] == "guarantee_claim_not_allowed"
+    assert GuaranteeClaim.objects.get(pk=claim["id"]).status == GuaranteeClaimStatus.SCHEDULED
+
+
+def test_a_withdrawn_claim_does_not_count_in_the_return_visit_rate(
+    customer, technician, service_category
+):
+    bookings = []
+    for _ in range(5):
+        booking = BookingFactory(
+            customer=customer, technician=technician, category=service_category
+        )
+        set_status(booking, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
+        bookings.append(booking)
+    for booking, status in zip(
+        bookings, (GuaranteeClaimStatus.WITHDRAWN, GuaranteeClaimStatus.DECLINED), strict=False
+    ):
+        GuaranteeClaim.objects.create(
+            booking=booking,
+            customer=customer,
+            technician=technician,
+            description="Again.",
+            respond_by=timezone.now(),
+            status=status,
+        )
+    assert return_visit_rate(technician_id=technician.pk) == pytest.approx(0.2)

@@ -32,7 +32,7 @@ def _open_claim():
         confirmed_at=now - timedelta(days=1),
     )
     claim = guarantee_claim_open(booking=booking, customer=customer, description="Drips again.")
-    return booking, claim, technician
+    return booking, claim, customer, technician
 
 
 def _slot(hours: int) -> str:
@@ -41,7 +41,7 @@ def _slot(hours: int) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_accepts_of_one_claim_schedule_one_visit(domain_events):
-    booking, claim, technician = _open_claim()
+    booking, claim, _, technician = _open_claim()
     base = f"/api/v1/bookings/{booking.pk}/guarantee-claims/{claim.pk}"
     clients = [bearer_client(technician) for _ in range(2)]
     responses = _race(
@@ -66,7 +66,7 @@ def test_two_accepts_of_one_claim_schedule_one_visit(domain_events):
 
 @pytest.mark.django_db(transaction=True)
 def test_accept_and_decline_racing_one_wins(domain_events):
-    booking, claim, technician = _open_claim()
+    booking, claim, _, technician = _open_claim()
     base = f"/api/v1/bookings/{booking.pk}/guarantee-claims/{claim.pk}"
     accept, decline = bearer_client(technician), bearer_client(technician)
     responses = _race(
@@ -92,3 +92,34 @@ def test_accept_and_decline_racing_one_wins(domain_events):
         assert booking.status == BookingStatus.DISPUTED
     assert GuaranteeClaim.objects.filter(booking=booking).count() == 1
     assert GuaranteeClaimHistory.objects.filter(claim=claim).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_technician_accepts_while_customer_withdraws_one_wins(domain_events):
+    booking, claim, customer, technician = _open_claim()
+    base = f"/api/v1/bookings/{booking.pk}/guarantee-claims/{claim.pk}"
+    accept, withdraw = bearer_client(technician), bearer_client(customer)
+    responses = _race(
+        [
+            lambda: accept.post(f"{base}/accept", {"visitStart": _slot(30)}, format="json"),
+            lambda: withdraw.post(f"{base}/withdraw", {}, format="json"),
+        ]
+    )
+    accepted, withdrawn = responses
+    claim.refresh_from_db()
+    history = list(
+        GuaranteeClaimHistory.objects.filter(claim=claim)
+        .order_by("id")
+        .values_list("to_status", flat=True)
+    )
+    # Either order ends withdrawn, and the loser never half-applies: a withdrawal first leaves nothing to
+    # answer (409); an accept first schedules a future visit, which the customer may still withdraw.
+    assert withdrawn.status_code == 200 and claim.status == "withdrawn"
+    if accepted.status_code == 409:
+        assert accepted.json()["code"] == "guarantee_claim_not_allowed"
+        assert history == ["open", "withdrawn"] and claim.visit_start is None
+    else:
+        assert accepted.status_code == 200
+        assert history == ["open", "scheduled", "withdrawn"]
+    steps = [p["to_status"] for n, p in domain_events if n == "booking.guarantee_claim_changed"]
+    assert steps == history

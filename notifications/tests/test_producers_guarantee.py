@@ -15,6 +15,7 @@ from bookings.services import (
     guarantee_claim_decline,
     guarantee_claim_open,
     guarantee_claim_report,
+    guarantee_claim_withdraw,
     guarantee_claims_process_due,
 )
 from bookings.tests.factories import BookingFactory
@@ -241,3 +242,17 @@ def test_a_claim_declined_after_the_bookings_dispute_was_decided_claims_no_new_d
     assert GuaranteeClaim.objects.get(pk=claim.pk).dispute_id is None
     # The customer hears of the decline; the technician is not told of a dispute that was not opened.
     assert _types_by_user() == [(customer.pk, "guarantee.claim_declined")]
+
+
+def test_a_withdrawn_claim_tells_the_technician(
+    confirmed, customer, technician, live, django_capture_on_commit_callbacks
+):
+    claim = _open(confirmed, customer, django_capture_on_commit_callbacks)
+    Notification.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        guarantee_claim_withdraw(booking=confirmed, claim_id=claim.pk, customer=customer)
+    assert _types_by_user() == [(technician.pk, "guarantee.claim_withdrawn")]
+    assert [(u, e["status"]) for u, e in live[2:]] == [
+        (customer.pk, "withdrawn"),
+        (technician.pk, "withdrawn"),
+    ]
