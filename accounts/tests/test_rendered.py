@@ -4,7 +4,6 @@ These tests commit (`transaction=True`): the cache is used only outside an open 
 """
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -19,6 +18,7 @@ from accounts.models import (
 )
 from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory, UserFactory
 from conftest import bearer_client, cached_keys
+from dumuwaks.core import rendered_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,5 +92,5 @@ def test_a_cached_account_is_served_from_the_cache(settings):
     assert len(queries.captured_queries) == 2  # the user behind the token; the version
     # The stored rendering is what the endpoint answers with (the count alone matches building it).
     (stored,) = cached_keys(f"*account:*:{user.pk}:*")
-    cache.set(stored, b'{"served":"from cache"}')
+    rendered_cache.store({stored: b'{"served":"from cache"}'})
     assert client.get("/api/v1/auth/me").json() == {"served": "from cache"}

@@ -9,7 +9,6 @@ from datetime import datetime
 from django.db.models import (
     Count,
     Func,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -24,7 +23,7 @@ from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatus, BookingStatusHistory, Dispute
 from dumuwaks.core.filtering import validated_filterset
 from dumuwaks.core.permissions import is_staff_member
-from dumuwaks.core.rendered_cache import RowVersion, joined_row_version, rows_version
+from dumuwaks.core.rendered_cache import ReferencingRowsVersion, RowVersion, joined_row_version
 from payments.models import Payment
 from payments.selectors.balances import released_by_dispute_exists
 
@@ -165,7 +164,6 @@ def booking_representation_version() -> Func:
     """Annotation on a Booking queryset: the versions (`dumuwaks.core.rendered_cache`) of every row the
     booking's representation is built from (BookingOutputSerializer, payments/money_summary.py): the
     booking, both parties, the category, its payments, its balance collection row and its disputes."""
-    booking = OuterRef("pk")
     return Func(
         Value("."),
         RowVersion("pk"),
@@ -173,8 +171,8 @@ def booking_representation_version() -> Func:
         joined_row_version("technician__email"),
         joined_row_version("category__slug"),
         joined_row_version("balance_collection__overdue_at"),
-        rows_version(Payment.objects.filter(booking_id=booking)),
-        rows_version(Dispute.objects.filter(booking_id=booking)),
+        ReferencingRowsVersion("pk", model=Payment, field="booking"),
+        ReferencingRowsVersion("pk", model=Dispute, field="booking"),
         function="CONCAT_WS",
         output_field=TextField(),
     )

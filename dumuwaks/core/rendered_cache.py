@@ -37,6 +37,7 @@ from django.core.cache import cache
 from django.db.models import Func, QuerySet, Subquery, TextField, Value
 from django.db.models.functions import MD5, Coalesce, Concat
 
+from dumuwaks.core.cache import redis_client
 from dumuwaks.core.renderers import CamelCaseJSONRenderer
 
 # In place of a row that does not exist (a booking without a technician): the parts of a version never shift.
@@ -61,10 +62,9 @@ class RowVersion(Func):
 
 
 def row_version(queryset: QuerySet) -> Coalesce:
-    """Annotation: the version of the one row of `queryset` (filtered on an OuterRef), or NO_ROW.
-
-    A subquery rather than a join: PostgreSQL plans a handful of these primary-key lookups in a third of
-    the time it takes to plan the same rows joined (the plan is most of the cost of a page's query)."""
+    """Annotation: the version of the one row of `queryset` (filtered on an OuterRef), or NO_ROW. Where the
+    row is reachable by a join, `joined_row_version` costs less to compile (with prepared statements
+    PostgreSQL plans either once per connection)."""
     return Coalesce(
         Subquery(queryset.order_by().annotate(_version=RowVersion("pk")).values("_version")[:1]),
         Value(NO_ROW),
@@ -87,10 +87,40 @@ def joined_row_version(column: str) -> JoinedRowVersion:
     return JoinedRowVersion(column)
 
 
+class ReferencingRowsVersion(Func):
+    """One short version for all the rows of `model` whose foreign key `field` points at the row a column
+    belongs to (`ReferencingRowsVersion("pk", model=Payment, field="booking")`: a booking's payments), in id
+    order; a row added, changed or removed changes it (no rows: the hash of '').
+
+    The `rows_version` of a queryset filtered on that key, written from the model's metadata: the same
+    subquery built by the ORM cost a page's query a sixth of its request to compile, every request."""
+
+    output_field = TextField()
+    arity = 1
+
+    def __init__(self, column: str, *, model, field: str):
+        super().__init__(column)
+        self.rows_model, self.foreign_key = model, field
+
+    def as_sql(self, compiler, connection, **extra_context):
+        outer, params = compiler.compile(self.source_expressions[0])
+        quote = connection.ops.quote_name
+        meta = self.rows_model._meta
+        rows = quote(f"{meta.db_table}_versions")
+        # Identifiers only, from the model's metadata and quoted; the values are the outer column's.
+        versions = f"{rows}.xmin::text || {rows}.ctid::text"
+        order = f"{rows}.{quote(meta.pk.column)}"
+        key = f"{rows}.{quote(meta.get_field(self.foreign_key).column)}"
+        table = f"{quote(meta.db_table)} {rows}"
+        sql = f"MD5(COALESCE((SELECT string_agg({versions}, ',' ORDER BY {order}) FROM {table} WHERE {key} = {outer}), ''))"  # noqa: S608
+        return sql, params
+
+
 def rows_version(queryset: QuerySet, *, also: Iterable[str] = ()) -> MD5:
     """Annotation: one short version for all the rows of `queryset` (filtered on an OuterRef), in id order,
     with the rows joined to each through the columns `also` (see RowVersion); a row added, changed or
-    removed changes it (the hash of no rows is the hash of '')."""
+    removed changes it (the hash of no rows is the hash of ''). For the rows that simply point at the outer
+    row, `ReferencingRowsVersion` is the same version for a sixth of the compile cost."""
     parts = [RowVersion("pk")] + [joined_row_version(column) for column in also]
     version = parts[0] if len(parts) == 1 else Concat(*parts, output_field=TextField())
     versions = ArraySubquery(queryset.order_by("pk").annotate(_version=version).values("_version"))
@@ -127,18 +157,35 @@ def render(data) -> bytes:
     return CamelCaseJSONRenderer().render(data)
 
 
+def store(renderings: dict[str, bytes]) -> None:
+    """Keep each rendering under its key for `RENDERED_CACHE_SECONDS`."""
+    if not renderings:
+        return
+    pipeline = redis_client.pipeline(transaction=False)
+    for key, body in renderings.items():
+        pipeline.set(cache.make_key(key), body, ex=settings.RENDERED_CACHE_SECONDS)
+    pipeline.execute()
+
+
 def rendered(
     keys: dict[int, str], build: Callable[[list[int]], dict[int, tuple[str, bytes]]]
 ) -> dict[int, bytes]:
     """The rendered representation of each row id in `keys` (id -> its cache key), from the cache, else
     from `build(missing ids)`, which returns id -> (key, rendering) for the rows that still exist, keyed by
-    the versions it read with the data itself. Rows gone since `keys` was read are left out."""
-    found = cache.get_many(list(keys.values())) if enabled() else {}
-    result = {pk: found[key] for pk, key in keys.items() if key in found}
-    missing = [pk for pk in keys if pk not in result]
+    the versions it read with the data itself. Rows gone since `keys` was read are left out.
+
+    The renderings are raw bytes on the process's redis-py client (`dumuwaks.core.cache`), in the cache's
+    key space (its prefix; `cache.clear()` empties them): read twenty at a time on the hottest requests,
+    where Django's cache API would build a new client per call and pickle every value."""
+    ids = list(keys)
+    stored = (
+        redis_client.mget([cache.make_key(keys[pk]) for pk in ids]) if enabled() and ids else []
+    )
+    result = {pk: body for pk, body in zip(ids, stored, strict=False) if body is not None}
+    missing = [pk for pk in ids if pk not in result]
     if missing:
         built = build(missing)
         if enabled():
-            cache.set_many(dict(built.values()), timeout=settings.RENDERED_CACHE_SECONDS)
+            store(dict(built.values()))
         result.update((pk, body) for pk, (_key, body) in built.items())
     return result
