@@ -3,8 +3,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.shortcuts import render
 
-from dumuwaks.core.permissions import is_admin
+from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.permissions import is_admin, is_staff_member
 from payments.models import (
+    PAYOUT_ATTEMPT_OPEN_OUTCOMES,
     BalanceCollection,
     CallbackEvent,
     LedgerAccount,
@@ -20,6 +22,17 @@ from payments.models import (
     TechnicianRecovery,
 )
 from payments.selectors.recoveries import technician_recovery_list
+from payments.services.callbacks import stk_callback_attach
+from payments.services.payments import payment_check_status
+from payments.services.payouts import (
+    payout_cancel,
+    payout_check_status,
+    payout_confirm_not_paid,
+    payout_confirm_paid,
+    payout_process_one,
+)
+from payments.services.recoveries import recovery_record_repayment, recovery_write_off
+from payments.services.suspense import suspense_item_match, suspense_item_refund
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -89,8 +102,6 @@ class EscalatedFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        from payments.models import PAYOUT_ATTEMPT_OPEN_OUTCOMES
-
         if self.value() == "open":
             return queryset.filter(
                 escalated_at__isnull=False, attempts__outcome__in=PAYOUT_ATTEMPT_OPEN_OUTCOMES
@@ -103,8 +114,6 @@ class EscalatedFilter(admin.SimpleListFilter):
 def staff_form_action(modeladmin, request, queryset, *, form_class, action, title, describe, apply):
     """An admin action on exactly one row that first asks for input (`form_class`), then calls
     `apply(obj, cleaned_data)` (a service; its ApplicationError is shown). Administrators only."""
-    from dumuwaks.core.errors import ApplicationError
-
     if not is_admin(request.user):
         modeladmin.message_user(request, "Only administrators may move money.", messages.ERROR)
         return None
@@ -258,8 +267,6 @@ class TechnicianRecoveryAdmin(_NoWriteAdmin):
 
     @admin.action(description="Write off what is still owed (a loss; reason required)")
     def write_off(self, request, queryset):
-        from payments.services.recoveries import recovery_write_off
-
         def apply(recovery, data):
             done = recovery_write_off(
                 recovery_id=recovery.pk, actor=request.user, reason=data["reason"]
@@ -279,8 +286,6 @@ class TechnicianRecoveryAdmin(_NoWriteAdmin):
 
     @admin.action(description="Record a repayment (M-Pesa receipt to the paybill)")
     def record_repayment(self, request, queryset):
-        from payments.services.recoveries import recovery_record_repayment
-
         def apply(recovery, data):
             done = recovery_record_repayment(
                 recovery_id=recovery.pk,
@@ -325,10 +330,6 @@ class PaymentAdmin(_NoWriteAdmin):
         description="Check status with M-Pesa (STK Query / suspense) of payments not final"
     )
     def check_status_of_selected_payments(self, request, queryset):
-        from dumuwaks.core.errors import ApplicationError
-        from dumuwaks.core.permissions import is_staff_member
-        from payments.services.payments import payment_check_status
-
         if not is_staff_member(request.user):
             self.message_user(request, "Only staff may check payments.", messages.ERROR)
             return
@@ -392,8 +393,6 @@ class PayoutAdmin(_NoWriteAdmin):
 
     @admin.action(description="Confirm paid (receipt from the M-Pesa statement)")
     def confirm_paid(self, request, queryset):
-        from payments.services.payouts import payout_confirm_paid
-
         def apply(payout, data):
             payout = payout_confirm_paid(
                 payout_id=payout.pk,
@@ -417,8 +416,6 @@ class PayoutAdmin(_NoWriteAdmin):
 
     @admin.action(description="Confirm not paid (evidence from the M-Pesa statement)")
     def confirm_not_paid(self, request, queryset):
-        from payments.services.payouts import payout_confirm_not_paid
-
         def apply(payout, data):
             payout = payout_confirm_not_paid(
                 payout_id=payout.pk,
@@ -441,8 +438,6 @@ class PayoutAdmin(_NoWriteAdmin):
 
     @admin.action(description="Process selected payouts (approve / retry / re-check)")
     def process_selected_payouts(self, request, queryset):
-        from payments.apis import payout_process_one
-
         if not is_admin(request.user):
             self.message_user(request, "Only administrators may move money.", messages.ERROR)
             return
@@ -458,10 +453,6 @@ class PayoutAdmin(_NoWriteAdmin):
 
     @admin.action(description="Check status with M-Pesa (Transaction Status for open attempts)")
     def check_status_of_selected_payouts(self, request, queryset):
-        from dumuwaks.core.errors import ApplicationError
-        from dumuwaks.core.permissions import is_staff_member
-        from payments.services.payouts import payout_check_status
-
         if not is_staff_member(request.user):
             self.message_user(request, "Only staff may check payouts.", messages.ERROR)
             return
@@ -480,9 +471,6 @@ class PayoutAdmin(_NoWriteAdmin):
 
     @admin.action(description="Cancel selected payouts (the money stays payable)")
     def cancel_selected_payouts(self, request, queryset):
-        from dumuwaks.core.errors import ApplicationError
-        from payments.services.payouts import payout_cancel
-
         if not is_admin(request.user):
             self.message_user(request, "Only administrators may move money.", messages.ERROR)
             return
@@ -530,9 +518,6 @@ class SuspenseItemAdmin(_NoWriteAdmin):
 
     @admin.action(description="Match to payment (credit the money to a payment)")
     def match_to_payment(self, request, queryset):
-        from dumuwaks.core.errors import ApplicationError
-        from payments.services.suspense import suspense_item_match
-
         if not is_admin(request.user):
             self.message_user(request, "Only administrators may move money.", messages.ERROR)
             return None
@@ -570,9 +555,6 @@ class SuspenseItemAdmin(_NoWriteAdmin):
 
     @admin.action(description="Refund selected items to the paying number (refund payout)")
     def refund_selected_items(self, request, queryset):
-        from dumuwaks.core.errors import ApplicationError
-        from payments.services.suspense import suspense_item_refund
-
         if not is_admin(request.user):
             self.message_user(request, "Only administrators may move money.", messages.ERROR)
             return
@@ -610,8 +592,6 @@ class CallbackEventAdmin(_NoWriteAdmin):
 
     @admin.action(description="Attach this unmatched STK callback to a payment")
     def attach_to_payment(self, request, queryset):
-        from payments.services.callbacks import stk_callback_attach
-
         def apply(event, data):
             outcome = stk_callback_attach(
                 event_id=event.pk, payment_id=data["payment_id"], actor=request.user

@@ -11,7 +11,6 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.idempotency import idempotency_header, idempotency_key
 from dumuwaks.core.openapi import PAGE_NOT_FOUND_RESPONSE, PAGE_PARAMETERS, error_responses
@@ -40,6 +39,7 @@ from payments.serializers import (
     PayoutDetailOutputSerializer,
     PayoutEarningsOutputSerializer,
     PayoutOutputSerializer,
+    PayoutTotalsSerializer,
     TipInputSerializer,
     TipOutputSerializer,
 )
@@ -617,23 +617,10 @@ class PayoutBatchProcessApi(APIView):
         data = PayoutBatchProcessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         results = [
-            payout_process_one(payout_id=payout_id, actor=request.user)
+            payout_services.payout_process_one(payout_id=payout_id, actor=request.user)
             for payout_id in dict.fromkeys(data.validated_data["payout_ids"])
         ]
         return Response(PayoutBatchProcessOutputSerializer({"results": results}).data)
-
-
-def payout_process_one(*, payout_id: int, actor) -> dict:
-    from payments.models import Payout
-
-    try:
-        payout = payout_services.payout_process(payout_id=payout_id, actor=actor)
-    except Payout.DoesNotExist:
-        return {"id": payout_id, "ok": False, "status": "", "code": "payout_not_found"}
-    except ApplicationError as exc:
-        current = Payout.objects.filter(pk=payout_id).values_list("status", flat=True).first()
-        return {"id": payout_id, "ok": False, "status": current or "", "code": exc.code}
-    return {"id": payout_id, "ok": True, "status": payout.status, "code": ""}
 
 
 class PayoutMyEarningsApi(APIView):
@@ -657,8 +644,6 @@ class PayoutMyEarningsApi(APIView):
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(PayoutOutputSerializer(page, many=True).data)
         totals = selectors.payout_totals_for_recipient(user=request.user)
-        from payments.serializers import PayoutTotalsSerializer
-
         response.data["totals"] = PayoutTotalsSerializer(totals).data
         return response
 

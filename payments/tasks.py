@@ -1,4 +1,8 @@
-"""Celery tasks: ids only; every task re-reads the rows and re-checks state before acting (safe to retry)."""
+"""Celery tasks: ids only; every task re-reads the rows and re-checks state before acting (safe to retry).
+
+The payments services queue these tasks (they import this module), so each task imports the service it runs
+when it runs: an import cycle, named at each such import.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
+from bookings.models import Booking, Dispute
+from dumuwaks.core.errors import ApplicationError
+from dumuwaks.core.side_effects import enqueue_now
 from payments import rules
 from payments.daraja.errors import DarajaBusy
 
@@ -63,13 +71,10 @@ def _request_stk(booking_id: int, purpose: str) -> str:
     `auto-balance-<id>-<n>`, so a retry after a failed prompt is a new prompt, a repeat of the same attempt
     is not.
     """
-    from bookings.models import Booking
-    from dumuwaks.core.errors import ApplicationError
-    from payments.services.payments import payment_request_stk
+    from payments.services.balance import balance_prompt_request  # cycle: services import tasks
+    from payments.services.payments import payment_request_stk  # cycle: services import tasks
 
     if purpose == "balance":
-        from payments.services.balance import balance_prompt_request
-
         return balance_prompt_request(booking_id=booking_id)
 
     booking = Booking.objects.select_related("customer").filter(pk=booking_id).first()
@@ -92,10 +97,8 @@ def _request_stk(booking_id: int, purpose: str) -> str:
 
 @shared_task(ignore_result=True)
 def booking_release_if_complete_task(booking_id: int) -> bool:
-    from django.db import transaction
-
-    from payments.services.common import lock_booking
-    from payments.services.escrow import escrow_release_if_complete
+    from payments.services.common import lock_booking  # cycle: services import tasks
+    from payments.services.escrow import escrow_release_if_complete  # cycle: services import tasks
 
     with transaction.atomic():
         booking = lock_booking(booking_id)
@@ -104,7 +107,7 @@ def booking_release_if_complete_task(booking_id: int) -> bool:
 
 @shared_task(ignore_result=True)
 def booking_settle_cancellation_task(booking_id: int) -> bool:
-    from payments.services.escrow import booking_settle_cancellation
+    from payments.services.escrow import booking_settle_cancellation  # cycle: services import tasks
 
     return booking_settle_cancellation(booking_id=booking_id)
 
@@ -113,9 +116,7 @@ def booking_settle_cancellation_task(booking_id: int) -> bool:
 def dispute_settle_task(dispute_id: int) -> str:
     """Settle a resolved dispute; released to the technician with the balance unpaid, request the balance
     (the confirmed rules: its payment releases the full price; the sweep requests it if this is lost)."""
-    from bookings.models import Dispute
-    from dumuwaks.core.side_effects import enqueue_now
-    from payments.services.escrow import dispute_settle
+    from payments.services.escrow import dispute_settle  # cycle: services import tasks
 
     outcome = dispute_settle(dispute_id=dispute_id)
     if outcome == "awaiting_balance":
@@ -134,7 +135,7 @@ def dispute_settle_task(dispute_id: int) -> str:
     max_retries=8,
 )
 def payout_send_task(self, payout_id: int) -> str:
-    from payments.services.payouts import payout_send
+    from payments.services.payouts import payout_send  # cycle: services import tasks
 
     return payout_send(payout_id=payout_id)
 
@@ -142,14 +143,14 @@ def payout_send_task(self, payout_id: int) -> str:
 @shared_task(ignore_result=True)
 def payout_query_status_task(payout_id: int, manual: bool = False) -> str:
     """`manual`: asked by staff (every open attempt now, not counted against the automatic checks)."""
-    from payments.services.payouts import payout_query_status
+    from payments.services.payouts import payout_query_status  # cycle: services import tasks
 
     return payout_query_status(payout_id=payout_id, manual=manual)
 
 
 @shared_task(ignore_result=True)
 def payment_query_status_task(payment_id: int) -> str:
-    from payments.services.payments import payment_query_status
+    from payments.services.payments import payment_query_status  # cycle: services import tasks
 
     return payment_query_status(payment_id=payment_id).status
 
@@ -157,7 +158,9 @@ def payment_query_status_task(payment_id: int) -> str:
 @shared_task(ignore_result=True)
 def payments_resolve_stale_task() -> int:
     """Beat: pending STK payments whose callback never came are queried (and expired when overdue)."""
-    from payments.services.payments import payments_stale_pending_ids
+    from payments.services.payments import (
+        payments_stale_pending_ids,  # cycle: services import tasks
+    )
 
     ids = payments_stale_pending_ids(older_than_seconds=settings.PAYMENT_STK_QUERY_AFTER_SECONDS)
     for payment_id in ids:
@@ -169,7 +172,10 @@ def payments_resolve_stale_task() -> int:
 def payouts_reconcile_stale_task() -> int:
     """Beat: payouts without a result for a while are checked with Transaction Status, on the bounded
     schedule of payments/services/payouts.py (PAYOUT_STATUS_CHECK_*), then escalated to staff."""
-    from payments.services.payouts import payouts_queued_stale_ids, payouts_stale_ids
+    from payments.services.payouts import (  # cycle: services import tasks
+        payouts_queued_stale_ids,
+        payouts_stale_ids,
+    )
 
     ids = payouts_stale_ids(older_than_seconds=rules.PAYOUT_RECONCILE_AFTER_SECONDS)
     for payout_id in ids:
@@ -189,7 +195,7 @@ def payments_sweep_task(booking_ids: list[int] | None = None) -> dict:
     `booking_ids` limits the run to those bookings, whatever their age (operators: money older than the
     sweep's lookback, as listed by `manage.py reconcile`).
     """
-    from payments.services.sweep import payments_sweep
+    from payments.services.sweep import payments_sweep  # cycle: the sweep runs _request_stk
 
     result = payments_sweep(booking_ids=booking_ids)
     return {"completed": len(result.completed), "failed": len(result.failed)}
@@ -199,7 +205,7 @@ def payments_sweep_task(booking_ids: list[int] | None = None) -> dict:
 def balance_collection_task() -> dict:
     """Beat: balance reminders (with a new prompt while allowed) and overdue balances to support
     (payments/services/balance.py)."""
-    from payments.services.balance import balance_collection_run
+    from payments.services.balance import balance_collection_run  # cycle: services import tasks
 
     result = balance_collection_run()
     return {"steps": len(result.steps), "failed": len(result.failed)}

@@ -17,6 +17,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
 from payments.models import (
     EntrySide,
     LedgerEntry,
@@ -82,8 +83,6 @@ def booking_refundable(*, booking_id: int) -> Decimal:
 
 
 def _releasing_disputes():
-    from bookings.models import Dispute, DisputeOutcome, DisputeStatus
-
     return Dispute.objects.filter(
         booking_id=OuterRef("pk"),
         status=DisputeStatus.RESOLVED,
@@ -106,8 +105,6 @@ def booking_owes_price(booking) -> bool:
     """The customer owes the full price: the booking is confirmed, or its dispute was resolved in the
     technician's favour (`release_to_technician`: the money follows the confirmed rules, README "Disputes").
     Uses the `released_by_dispute` annotation when the booking has it (bookings_displayed)."""
-    from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
-
     if booking.status == BookingStatus.CONFIRMED:
         return True
     if booking.status != BookingStatus.RESOLVED:

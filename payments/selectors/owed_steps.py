@@ -22,6 +22,15 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Concat
 
+from bookings.models import (
+    Booking,
+    BookingStatus,
+    BookingStatusHistory,
+    Dispute,
+    DisputeOutcome,
+    DisputeStatus,
+    DisputeStatusHistory,
+)
 from payments.models import (
     LedgerEntry,
     LedgerTransaction,
@@ -96,8 +105,6 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
     The two request steps need a verified customer phone: automatic prompts go only there
     (payments/services/payments.py `_stk_phone`); other customers pay from the app with `confirmPhone`.
     """
-    from bookings.models import BookingStatus, Dispute, DisputeOutcome, DisputeStatus
-
     held = (
         LedgerEntry.objects.filter(
             account__booking_id=OuterRef("pk"), account__code__startswith=ESCROW_CODE_PREFIX
@@ -186,8 +193,6 @@ def owed_step_list(
     or exactly `booking_ids` when given; of those, only bookings last updated at or before `changed_before`
     (the normal after-commit path's grace). One query.
     """
-    from bookings.models import Booking, BookingStatus, BookingStatusHistory, DisputeStatusHistory
-
     if booking_ids is not None:
         scope = Booking.objects.filter(pk__in=list(booking_ids))
     else:
@@ -233,14 +238,6 @@ def escrow_ageing_list(
     Finds the non-zero escrows by summing every escrow entry (one query in all): an operator's check
     (`manage.py reconcile`), not for a request path or a frequent timer.
     """
-    from bookings.models import (
-        Booking,
-        BookingStatus,
-        BookingStatusHistory,
-        Dispute,
-        DisputeStatus,
-    )
-
     # The booking is over: nothing but the sweep or staff moves the money still in its escrow.
     final = (
         BookingStatus.CONFIRMED,
@@ -296,8 +293,6 @@ def balance_collection_candidate_ids(
     """Bookings that owe their full price (confirmed, or resolved `release_to_technician`) whose balance is
     unpaid, fell due (confirmation, else the release) in (`due_after`, `due_before`] and has not gone to
     support yet, longest due first. One query; the step re-checks each under its lock."""
-    from bookings.models import Booking, BookingStatus
-
     paid = Payment.objects.filter(
         booking_id=OuterRef("pk"), purpose=PaymentPurpose.BALANCE, status=PaymentStatus.SUCCEEDED
     )

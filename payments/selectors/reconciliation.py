@@ -15,6 +15,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from payments.models import (
+    CallbackEvent,
+    CallbackStatus,
     EntrySide,
     LedgerEntry,
     LedgerTransaction,
@@ -32,6 +34,7 @@ from payments.selectors.balances import (
     _signed_amount,
 )
 from payments.selectors.recoveries import _debtor_account
+from payments.services.ledger import escrow_code
 
 # --- Reconciliation -----------------------------------------------------------------------------------------------
 
@@ -70,8 +73,6 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
     - every succeeded tip posted exactly its amount to a tips_payable account (tips never enter escrow);
     - all balances together sum to zero.
     """
-    from payments.services.ledger import escrow_code
-
     report = ReconciliationReport()
     unbalanced = (
         LedgerEntry.objects.values("transaction_id", "transaction__reference")
@@ -257,8 +258,6 @@ def _recovery_drift() -> list[dict]:
 
 def unmatched_callback_list() -> QuerySet:
     """Provider callbacks stored that match no payment yet (payments/services/callbacks.py), oldest first."""
-    from payments.models import CallbackEvent, CallbackStatus
-
     return CallbackEvent.objects.filter(status=CallbackStatus.UNMATCHED).order_by(
         "created_at", "id"
     )

@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.db.models.query import EmptyQuerySet
 
+from bookings.models import Booking
 from dumuwaks.core.filtering import filter_queryset
 from dumuwaks.core.permissions import is_staff_member
 from payments import errors
@@ -36,6 +37,13 @@ from payments.selectors.balances import (
     ZERO,
     account_balance,
     technician_owed,
+)
+from payments.services.ledger import (
+    PLATFORM_REVENUE,
+    REFUNDS_PAYABLE,
+    escrow_code,
+    technician_payable_code,
+    tips_payable_code,
 )
 
 # --- Transactions (payments and payouts in one list) ----------------------------------------------------------
@@ -190,8 +198,6 @@ def payout_totals_for_recipient(*, user) -> dict:
             output_field=_MONEY,
         ),
     )
-    from payments.services.ledger import technician_payable_code, tips_payable_code
-
     return {
         "total_paid": sums["paid"],
         "total_in_progress": sums["in_progress"],
@@ -208,15 +214,11 @@ def payout_totals_for_recipient(*, user) -> dict:
 
 
 def booking_fee_breakdown(*, booking_id: int, user) -> dict:
-    from bookings.models import Booking
-
     booking = Booking.objects.filter(pk=booking_id).first()
     if booking is None or not (
         is_staff_member(user) or user.pk in (booking.customer_id, booking.technician_id)
     ):
         raise errors.BookingNotFoundForPayment()
-    from payments.services.ledger import escrow_code
-
     paid = {
         row["purpose"]: row["total"]
         for row in Payment.objects.filter(booking=booking, status=PaymentStatus.SUCCEEDED)
@@ -274,12 +276,6 @@ class MoneyMovements:
 
 def booking_money_movements(*, booking_id: int) -> MoneyMovements:
     """Two queries: the booking's ledger entries by account and transaction kind, and its paid refunds."""
-    from payments.services.ledger import (
-        PLATFORM_REVENUE,
-        REFUNDS_PAYABLE,
-        escrow_code,
-    )
-
     rows = (
         LedgerEntry.objects.filter(transaction__booking_id=booking_id)
         .values("account__code", "side", "transaction__kind", "transaction__reference")

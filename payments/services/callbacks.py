@@ -15,7 +15,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from dumuwaks.core.money import to_decimal
+from dumuwaks.core.side_effects import enqueue_after_commit
+from dumuwaks.core.state_machine import status_history_append
+from payments import errors, tasks
+from payments.daraja.parsing import (
+    MalformedCallback,
+    parse_b2c_result,
+    parse_queue_timeout,
+    parse_stk_callback,
+    parse_transaction_status_result,
+)
+from payments.daraja.result_codes import Outcome
 from payments.models import (
+    ACTIVE_PAYMENT_STATUSES,
+    PAYMENT_MACHINE,
     PAYOUT_ATTEMPT_OPEN_OUTCOMES,
     CallbackEvent,
     CallbackKind,
@@ -23,11 +36,14 @@ from payments.models import (
     CallbackStatus,
     Payment,
     PaymentStatus,
-    PaymentStatusHistory,
     Payout,
     PayoutAttempt,
 )
+
+# Module imports, names looked up when called: payments imports this module (an import cycle), and so
+# does suspense through payments.
 from payments.services import payments as payment_services
+from payments.services import suspense
 from payments.services.common import lock_booking, lock_payment, now
 from payments.services.payouts import payout_attempt_record_result, payout_attempt_recover
 
@@ -85,8 +101,6 @@ def _mpesa_callback_store_parsed(*, kind: str, parse, key_of, payload, remote_ad
     Returns `(event, created, parsed)`. A malformed body is still stored (under a hash of the body, so its
     replays are recognised too) and marked failed; `parsed` is then None and there is nothing to apply.
     """
-    from payments.daraja.parsing import MalformedCallback
-
     try:
         parsed = parse(payload)
     except MalformedCallback as exc:
@@ -114,8 +128,6 @@ def _mpesa_callback_store_parsed(*, kind: str, parse, key_of, payload, remote_ad
 
 
 def mpesa_stk_callback_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
-    from payments.daraja.parsing import parse_stk_callback
-
     event, created, callback = _mpesa_callback_store_parsed(
         kind=CallbackKind.STK,
         parse=parse_stk_callback,
@@ -140,8 +152,6 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
     listed for staff, and applied as soon as a payment learns that id (`stk_callbacks_apply_waiting`: the
     push's answer, a status check, staff attaching it).
     """
-    from payments.daraja.parsing import parse_stk_callback
-
     event = CallbackEvent.objects.get(pk=event_id)
     callback = parse_stk_callback(event.payload)
     row = (
@@ -151,10 +161,8 @@ def mpesa_stk_callback_apply(*, event_id: int) -> str:
     )
     if row is None:
         if callback.is_success and callback.amount is not None and callback.amount > 0:
-            from payments.services.suspense import suspense_hold_stk_money, suspense_match_for_item
-
-            item = suspense_hold_stk_money(event=event, callback=callback)
-            matched = suspense_match_for_item(item_id=item.pk)
+            item = suspense.suspense_hold_stk_money(event=event, callback=callback)
+            matched = suspense.suspense_match_for_item(item_id=item.pk)
             return f"matched_payment_{matched.pk}" if matched else "held_in_suspense"
         CallbackEvent.objects.filter(pk=event_id, status__in=_WAITING).update(
             status=CallbackStatus.UNMATCHED,
@@ -210,8 +218,6 @@ def stk_callback_attach(*, event_id: int, payment_id: int, actor) -> str:
     `CallbackNotAttachable` (409) when the callback is not unmatched or the payment already has a
     CheckoutRequestID or was never pushed.
     """
-    from payments import errors
-
     event = CallbackEvent.objects.filter(pk=event_id, kind=CallbackKind.STK).first()
     if event is None or event.status not in _WAITING:
         raise errors.CallbackNotAttachable("This callback is not waiting for a payment.")
@@ -230,19 +236,18 @@ def stk_callback_attach(*, event_id: int, payment_id: int, actor) -> str:
         Payment.objects.filter(pk=payment.pk).update(
             checkout_request_id=event.provider_key, updated_at=now()
         )
-        PaymentStatusHistory.objects.create(
-            payment=payment,
-            actor=actor,
+        status_history_append(
+            machine=PAYMENT_MACHINE,
+            instance=payment,
             from_status=payment.status,
             to_status=payment.status,
+            actor=actor,
             note=f"STK callback {event.pk} ({event.provider_key}) attached by staff",
         )
     return mpesa_stk_callback_apply(event_id=event.pk)
 
 
 def _apply_stk(booking, payment: Payment, callback) -> str:
-    from payments.models import ACTIVE_PAYMENT_STATUSES
-
     # Money for a closed (expired, failed, cancelled or superseded) payment is still credited.
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.FLAGGED):
         return f"already_{payment.status}"
@@ -315,10 +320,7 @@ def mpesa_stk_timeout_record(*, payload, remote_addr: str | None = None) -> Call
     if payment_id is None:
         callback_event_finish(event.pk, CallbackStatus.IGNORED, "payment_not_found")
         return event
-    from dumuwaks.core.side_effects import enqueue_after_commit
-    from payments.tasks import payment_query_status_task
-
-    enqueue_after_commit(payment_query_status_task, payment_id)
+    enqueue_after_commit(tasks.payment_query_status_task, payment_id)
     callback_event_finish(event.pk, CallbackStatus.PROCESSED, "query_scheduled")
     return event
 
@@ -374,8 +376,6 @@ def _finish_attempt_event(event: CallbackEvent, outcome: str) -> None:
 
 
 def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
-    from payments.daraja.parsing import parse_b2c_result
-
     event, created, result = _mpesa_callback_store_parsed(
         kind=CallbackKind.B2C_RESULT,
         parse=parse_b2c_result,
@@ -416,9 +416,6 @@ def mpesa_b2c_result_record(*, payload, remote_addr: str | None = None) -> Callb
 def mpesa_b2c_timeout_record(*, payload, remote_addr: str | None = None) -> CallbackEvent:
     """Queue timeout: the request may or may not have been executed. The attempt's outcome is unknown (asked
     with Transaction Status), never failed and never resent."""
-    from payments.daraja.parsing import parse_queue_timeout
-    from payments.daraja.result_codes import Outcome
-
     timeout = parse_queue_timeout(payload)
     event, created = callback_event_store(
         provider=CallbackProvider.MPESA,
@@ -451,9 +448,6 @@ def mpesa_status_result_record(
 ) -> CallbackEvent:
     """Transaction Status answer about one of our B2C attempts (named by its OriginatorConversationID in the
     result parameters; else the payout in the ResultURL, whose one open attempt it must be about)."""
-    from payments.daraja.parsing import parse_transaction_status_result
-    from payments.daraja.result_codes import Outcome
-
     event, created, result = _mpesa_callback_store_parsed(
         kind=CallbackKind.STATUS_RESULT,
         parse=parse_transaction_status_result,

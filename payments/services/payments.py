@@ -17,12 +17,19 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from bookings.models import Booking, BookingStatus
+from bookings.services.bookings import booking_mark_deposit_paid
 from dumuwaks.core import events
 from dumuwaks.core.money import to_mpesa_amount
 from dumuwaks.core.phone import normalize_phone, to_msisdn
 from dumuwaks.core.side_effects import publish_after_commit
-from dumuwaks.core.state_machine import transition
+from dumuwaks.core.state_machine import status_history_append, transition
 from payments import errors, rules
+from payments.daraja.errors import (
+    DarajaBusy,
+    DarajaConfigurationError,
+    DarajaError,
+    DarajaOutcomeUnknown,
+)
 from payments.models import (
     ACTIVE_PAYMENT_STATUSES,
     FINAL_PAYMENT_STATUSES,
@@ -32,9 +39,14 @@ from payments.models import (
     PaymentMethod,
     PaymentPurpose,
     PaymentStatus,
-    PaymentStatusHistory,
+    SuspenseItem,
+    SuspenseStatus,
 )
 from payments.selectors.balances import booking_owes_price
+
+# Module imports: callbacks, suspense and tips call back into this module (import cycles), so their names are
+# looked up when called. `common` too: tests swap `common.mpesa_client` for a client around the fake.
+from payments.services import callbacks, common, escrow, suspense, tips
 from payments.services.common import (
     DARAJA_CALLBACK_PATHS,
     callback_url,
@@ -215,9 +227,7 @@ def _payment_open(
                 # A prompt is already on the customer's phone: never push a second one unasked.
                 raise errors.PaymentPending(extra={"payment": _pending_body(active)})
         if purpose == PaymentPurpose.TIP:
-            from payments.services.tips import tip_check_allowed
-
-            tip_check_allowed(booking)
+            tips.tip_check_allowed(booking)
         else:
             _check_due(booking, purpose)
         number = ""
@@ -251,8 +261,13 @@ def _payment_open(
         except IntegrityError:
             payment = None
         if payment is not None:
-            PaymentStatusHistory.objects.create(
-                payment=payment, actor=payer, to_status=payment.status, note="requested"
+            status_history_append(
+                machine=PAYMENT_MACHINE,
+                instance=payment,
+                from_status="",
+                to_status=payment.status,
+                actor=payer,
+                note="requested",
             )
             return payment, True
     # Lost a race on the idempotency key (same request twice at once): answer with the winner's row.
@@ -298,16 +313,8 @@ def payment_request_stk(
 
 
 def _payment_send_stk(payment: Payment) -> Payment:
-    from payments.daraja.errors import (
-        DarajaBusy,
-        DarajaConfigurationError,
-        DarajaError,
-        DarajaOutcomeUnknown,
-    )
-    from payments.services.common import mpesa_client
-
     try:
-        accepted = mpesa_client().stk_push(
+        accepted = common.mpesa_client().stk_push(
             phone_msisdn=to_msisdn(payment.phone),
             amount=to_mpesa_amount(payment.amount),
             account_reference=payment_account_reference(payment.pk),
@@ -358,10 +365,6 @@ def _payment_apply_early_callback(payment_id: int, checkout_request_id: str) -> 
 
     A success that overtook it was put into suspense (it matched nothing then); a failure waits `unmatched`.
     """
-    from payments.models import SuspenseItem, SuspenseStatus
-    from payments.services.callbacks import stk_callbacks_apply_waiting
-    from payments.services.suspense import suspense_item_match
-
     held = (
         SuspenseItem.objects.filter(
             checkout_request_id=checkout_request_id, status=SuspenseStatus.HELD
@@ -370,9 +373,13 @@ def _payment_apply_early_callback(payment_id: int, checkout_request_id: str) -> 
         .first()
     )
     if held is not None:
-        suspense_item_match(item_id=held, payment_id=payment_id, note="callback before push answer")
+        suspense.suspense_item_match(
+            item_id=held, payment_id=payment_id, note="callback before push answer"
+        )
         return
-    stk_callbacks_apply_waiting(payment_id=payment_id, checkout_request_id=checkout_request_id)
+    callbacks.stk_callbacks_apply_waiting(
+        payment_id=payment_id, checkout_request_id=checkout_request_id
+    )
 
 
 def _payment_mark_outcome_unknown(payment: Payment, *, note: str, sent_at=None) -> Payment:
@@ -388,10 +395,8 @@ def _payment_mark_outcome_unknown(payment: Payment, *, note: str, sent_at=None) 
             requested_at=sent_at or now(),
         )
     logger.warning("payment %s: %s", payment.pk, note)
-    from payments.services.suspense import suspense_match_for_payment
-
     # Its money may already be waiting in suspense (the callback overtook the lost answer).
-    suspense_match_for_payment(payment_id=payment.pk)
+    suspense.suspense_match_for_payment(payment_id=payment.pk)
     payment.refresh_from_db()
     return payment
 
@@ -402,8 +407,7 @@ def _payment_discard_unsent(payment: Payment) -> None:
         lock_booking(payment.booking_id)
         payment = lock_payment(payment.pk)
         if payment.status == PaymentStatus.INITIATED and not payment.checkout_request_id:
-            PaymentStatusHistory.objects.filter(payment=payment).delete()
-            payment.delete()
+            payment.delete()  # its "requested" history row goes with it (on_delete=CASCADE)
 
 
 def _payment_fail_request(payment: Payment, exc, note: str) -> Payment:
@@ -463,9 +467,7 @@ def payment_mark_succeeded(
         **extra,
     )
     if is_tip:
-        from payments.services.tips import tip_credit
-
-        tip_credit(booking=booking, payment=payment)
+        tips.tip_credit(booking=booking, payment=payment)
         publish_after_commit(events.PaymentSucceeded(payment_id=payment.pk, booking_id=booking.pk))
         return payment
     ledger_post(
@@ -478,9 +480,6 @@ def payment_mark_succeeded(
         currency=payment.currency,
     )
     publish_after_commit(events.PaymentSucceeded(payment_id=payment.pk, booking_id=booking.pk))
-
-    from payments.services import escrow
-
     duplicate = (
         Payment.objects.filter(
             booking=booking, purpose=payment.purpose, status=PaymentStatus.SUCCEEDED
@@ -500,8 +499,6 @@ def payment_mark_succeeded(
 
 
 def _booking_mark_deposit_paid(booking: Booking, payment: Payment) -> None:
-    from bookings.services import booking_mark_deposit_paid
-
     booking_mark_deposit_paid(booking_id=booking.pk, paid_at=payment.completed_at or now())
 
 
@@ -551,9 +548,7 @@ def payment_query_status(*, payment_id: int) -> Payment:
             )
     if not payment.checkout_request_id:
         if payment.status == PaymentStatus.OUTCOME_UNKNOWN:
-            from payments.services.suspense import suspense_match_for_payment
-
-            suspense_match_for_payment(payment_id=payment.pk)
+            suspense.suspense_match_for_payment(payment_id=payment.pk)
             payment.refresh_from_db()
         return (
             _payment_expire_if_due(payment)
@@ -571,10 +566,8 @@ def payment_query_status(*, payment_id: int) -> Payment:
 def _apply_waiting_callback(payment: Payment) -> bool:
     """Its callback already came and waits unmatched (stored before the payment had the id): apply it
     instead of asking Daraja."""
-    from payments.services.callbacks import stk_callbacks_apply_waiting
-
     return (
-        stk_callbacks_apply_waiting(
+        callbacks.stk_callbacks_apply_waiting(
             payment_id=payment.pk, checkout_request_id=payment.checkout_request_id
         )
         is not None
@@ -600,9 +593,7 @@ def payment_check_status(*, payment_id: int, actor=None) -> Payment:
         if (
             payment.requested_at is not None
         ):  # a push whose answer was lost: its money may be in suspense
-            from payments.services.suspense import suspense_match_for_payment
-
-            suspense_match_for_payment(payment_id=payment.pk)
+            suspense.suspense_match_for_payment(payment_id=payment.pk)
             payment.refresh_from_db()
         return payment
     if _apply_waiting_callback(payment):
@@ -615,11 +606,8 @@ def payment_check_status(*, payment_id: int, actor=None) -> Payment:
 
 def _stk_query(payment: Payment):
     """STK Query for the payment's CheckoutRequestID; None when Daraja gave no usable answer (logged)."""
-    from payments.daraja.errors import DarajaError
-    from payments.services.common import mpesa_client
-
     try:
-        result = mpesa_client().stk_query(checkout_request_id=payment.checkout_request_id)
+        result = common.mpesa_client().stk_query(checkout_request_id=payment.checkout_request_id)
     except DarajaError as exc:
         logger.info("STK query for payment %s failed: %s", payment.pk, exc)
         return None

@@ -33,15 +33,21 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from dumuwaks.core import events
-from dumuwaks.core.errors import ValidationFailed
+from dumuwaks.core.errors import ApplicationError, ValidationFailed
 from dumuwaks.core.money import to_decimal, to_mpesa_amount
 from dumuwaks.core.phone import is_valid_phone, to_msisdn
 from dumuwaks.core.side_effects import enqueue_after_commit, publish_after_commit
-from dumuwaks.core.state_machine import transition
-from payments import errors, rules
+from dumuwaks.core.state_machine import status_history_append, transition
+from payments import errors, rules, stripe_gateway, tasks
+from payments.daraja.errors import (
+    DarajaBusy,
+    DarajaDuplicateRequest,
+    DarajaError,
+    DarajaOutcomeUnknown,
+)
 from payments.daraja.result_codes import Outcome
 from payments.daraja.security import B2C_MIN_AMOUNT
 from payments.models import (
@@ -56,8 +62,10 @@ from payments.models import (
     PayoutChannel,
     PayoutKind,
     PayoutStatus,
-    PayoutStatusHistory,
 )
+
+# `common` as a module too: tests swap `common.mpesa_client` for a client around the fake.
+from payments.services import common
 from payments.services.common import (
     DARAJA_CALLBACK_PATHS,
     callback_url,
@@ -80,6 +88,7 @@ from payments.services.recoveries import (
     recovery_record_overpaid,
     recovery_withhold,
 )
+from support.models import TicketCategory, TicketPriority
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +127,12 @@ def payout_transition(*, payout: Payout, to: str, actor=None, note: str = "", **
 
 def _payout_note(payout: Payout, note: str, *, actor=None) -> None:
     """A history row without a status change (attempt outcomes, staff checks, double payments)."""
-    PayoutStatusHistory.objects.create(
-        payout=payout,
-        actor=actor,
+    status_history_append(
+        machine=PAYOUT_MACHINE,
+        instance=payout,
         from_status=payout.status,
         to_status=payout.status,
+        actor=actor,
         note=note[:1000],
     )
 
@@ -224,12 +234,10 @@ def _unresolved_earlier(payout: Payout, attempts: list[PayoutAttempt]) -> list[P
 
 
 def _enqueue_query(payout_id: int, *, countdown: int | None = None, manual: bool = False) -> None:
-    from payments.tasks import payout_query_status_task
-
     if manual:  # staff asked: every open attempt now, not counted against the automatic checks
-        enqueue_after_commit(payout_query_status_task, payout_id, True, countdown=countdown)
+        enqueue_after_commit(tasks.payout_query_status_task, payout_id, True, countdown=countdown)
     else:
-        enqueue_after_commit(payout_query_status_task, payout_id, countdown=countdown)
+        enqueue_after_commit(tasks.payout_query_status_task, payout_id, countdown=countdown)
 
 
 def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bool = True) -> str:
@@ -690,14 +698,14 @@ def _payout_insert(
         source_payment=source_payment,
         attempt=1,
     )
-    PayoutStatusHistory.objects.create(payout=payout, to_status=status, note=note)
+    status_history_append(
+        machine=PAYOUT_MACHINE, instance=payout, from_status="", to_status=status, note=note
+    )
     return payout
 
 
 def _enqueue_send(payout: Payout) -> None:
-    from payments.tasks import payout_send_task
-
-    enqueue_after_commit(payout_send_task, payout.pk)
+    enqueue_after_commit(tasks.payout_send_task, payout.pk)
 
 
 # --- staff --------------------------------------------------------------------------------------------------------
@@ -759,6 +767,19 @@ def payout_process(*, payout_id: int, actor) -> Payout:
             "their status is being checked with M-Pesa. No new attempt was sent."
         )
     return payout
+
+
+def payout_process_one(*, payout_id: int, actor) -> dict:
+    """`payout_process` for one payout of a staff batch (the batch API, the admin action): what happened to
+    it as `{id, ok, status, code}`, a refusal included, so one refused payout does not stop the others."""
+    try:
+        payout = payout_process(payout_id=payout_id, actor=actor)
+    except Payout.DoesNotExist:
+        return {"id": payout_id, "ok": False, "status": "", "code": "payout_not_found"}
+    except ApplicationError as exc:
+        current = Payout.objects.filter(pk=payout_id).values_list("status", flat=True).first()
+        return {"id": payout_id, "ok": False, "status": current or "", "code": exc.code}
+    return {"id": payout_id, "ok": True, "status": payout.status, "code": ""}
 
 
 def payout_check_status(*, payout_id: int, actor) -> Payout:
@@ -929,13 +950,6 @@ def payout_send(*, payout_id: int) -> str:
     Holds the payout (→ needs_reconciliation, Transaction Status asked) instead of sending when an earlier
     attempt did not fail definitively.
     """
-    from payments.daraja.errors import (
-        DarajaBusy,
-        DarajaDuplicateRequest,
-        DarajaError,
-        DarajaOutcomeUnknown,
-    )
-
     with transaction.atomic():
         payout = lock_payout(payout_id)
         if payout.status != PayoutStatus.QUEUED:
@@ -969,11 +983,8 @@ def payout_send(*, payout_id: int) -> str:
         )
     if payout.channel == PayoutChannel.CARD:
         return _payout_send_card(payout, attempt)
-
-    from payments.services.common import mpesa_client
-
     try:
-        accepted = mpesa_client().b2c_payment(
+        accepted = common.mpesa_client().b2c_payment(
             originator_conversation_id=originator,
             phone_msisdn=to_msisdn(payout.phone),
             amount=to_mpesa_amount(payout.amount),
@@ -1047,8 +1058,6 @@ def _not_sent(attempt: PayoutAttempt, note: str) -> None:
 
 
 def _payout_send_card(payout: Payout, attempt: PayoutAttempt) -> str:
-    from payments import stripe_gateway
-
     try:
         refund_id = stripe_gateway.create_refund(
             payment_intent_id=payout.source_payment.stripe_payment_intent_id,
@@ -1097,9 +1106,6 @@ def payout_query_status(*, payout_id: int, manual: bool = False) -> str:
     payout to staff instead (`escalated`). Staff checks (`manual=True`) ask every open attempt now and are
     not counted.
     """
-    from payments.daraja.errors import DarajaError
-    from payments.services.common import mpesa_client
-
     current_time = now()
     stale_before = current_time - timedelta(seconds=rules.PAYOUT_RECONCILE_AFTER_SECONDS)
     with transaction.atomic():
@@ -1144,7 +1150,7 @@ def payout_query_status(*, payout_id: int, manual: bool = False) -> str:
             PayoutAttempt.objects.filter(pk__in=[a.pk for a in to_check]).update(
                 last_checked_at=current_time
             )
-    client = mpesa_client()
+    client = common.mpesa_client()
     asked = 0
     for attempt in to_check:
         try:
@@ -1165,7 +1171,7 @@ def _escalate(payout: Payout, attempts: list[PayoutAttempt]) -> bool:
     """The automatic checks of `attempts` are spent without a final answer: hand the payout to staff, once
     (`escalated_at`, a high-priority payment support ticket, a history note). Caller holds the payout lock.
     Returns False when it was escalated before (a later attempt's checks spent too: one ticket is enough)."""
-    from support.models import TicketCategory, TicketPriority
+    # cycle: support.services -> notifications -> payments.services.payments -> escrow -> this module
     from support.services import ticket_create
 
     if payout.escalated_at is not None:
@@ -1214,8 +1220,6 @@ def payouts_stale_ids(*, older_than_seconds: int) -> list[int]:
     """M-Pesa payouts whose outcome is still open after a while and whose next automatic check is due: not
     final ones without a result, and final ones with an attempt still open (a second attempt of a paid payout
     may have paid too). Payouts escalated to staff are left to them."""
-    from django.db.models import Exists, OuterRef
-
     current_time = now()
     cutoff = current_time - timedelta(seconds=older_than_seconds)
     not_due = PayoutAttempt.objects.filter(

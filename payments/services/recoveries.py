@@ -38,6 +38,7 @@ from payments.models import (
 )
 from payments.selectors.balances import technician_owed
 from payments.selectors.recoveries import debtor_owed, technician_recovery_list
+from payments.services.common import lock_technician_payable
 from payments.services.ledger import (
     CARD_REFUNDS_DISBURSED,
     MPESA_B2C_DISBURSED,
@@ -226,8 +227,6 @@ def recovery_offset_failed_payout(*, payout) -> tuple[Decimal, str]:
 def _lock_debtor(recovery: TechnicianRecovery) -> None:
     """Serialise with everything that repays this debtor: a technician's payouts withhold under their
     payable account's lock (payments/services/common.py lock order), then the receivable account itself."""
-    from payments.services.common import lock_technician_payable
-
     if recovery.technician_id:
         lock_technician_payable(recovery.technician_id)
     account = ledger_account(recovery.receivable_code, user_id=recovery.debtor_id)

@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.state_machine import transition
 from payments import errors
+from payments.daraja.parsing import parse_stk_callback
 from payments.models import (
     SUSPENSE_MACHINE,
     CallbackEvent,
@@ -38,6 +39,9 @@ from payments.models import (
     SuspenseItem,
     SuspenseStatus,
 )
+
+# A module import: payments calls back into this module (an import cycle).
+from payments.services import payments as payment_services
 from payments.services.common import lock_booking, lock_payment, now
 from payments.services.ledger import (
     CUSTOMER_CLEARING,
@@ -46,6 +50,7 @@ from payments.services.ledger import (
     ledger_post,
     transfer,
 )
+from payments.services.payouts import payout_create
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +217,6 @@ def suspense_item_match(
     already used; `SuspenseItemResolved` when the item is no longer held. Returns None if the item was
     resolved meanwhile by an automatic match racing this one.
     """
-    from payments.services.payments import payment_mark_succeeded
-
     payment_row = Payment.objects.filter(pk=payment_id).values_list("booking_id", flat=True).first()
     if payment_row is None:
         raise errors.PaymentNotFound()
@@ -250,7 +253,7 @@ def suspense_item_match(
             currency=item.currency,
         )
         why = note or ("matched by staff" if actor else "matched automatically")
-        payment_mark_succeeded(
+        payment_services.payment_mark_succeeded(
             booking=booking,
             payment=payment,
             receipt=receipt,
@@ -271,8 +274,6 @@ def suspense_item_match(
 
 
 def _result_desc(item: SuspenseItem) -> str:
-    from payments.daraja.parsing import parse_stk_callback
-
     try:
         return parse_stk_callback(item.callback_event.payload).result_desc or ""
     except ValueError:
@@ -285,8 +286,6 @@ def suspense_item_refund(*, item_id: int, actor, note: str = "") -> SuspenseItem
     The payout belongs to the customer whose latest M-Pesa payment used that number (Payout rows need a
     booking and a recipient); `SuspenseRefundNoCustomer` when there is none.
     """
-    from payments.services.payouts import payout_create
-
     item = SuspenseItem.objects.get(pk=item_id)
     if item.status != SuspenseStatus.HELD:
         raise errors.SuspenseItemResolved()

@@ -43,6 +43,9 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
+
+# A module import: payments calls back into this module (an import cycle).
+from payments.services import payments as payment_services
 from payments.services.common import lock_booking, lock_payout, lock_technician_payable
 from payments.services.ledger import (
     CUSTOMER_CLEARING,
@@ -84,10 +87,8 @@ def tip_request_stk(
     `phone_confirmation_required`, 503 when Daraja is unreachable), plus 409 `tip_not_allowed` before the
     job is completed, and 403 `tip_only_by_customer` for the booking's technician and staff (who may see
     the booking but not tip on the customer's behalf)."""
-    from payments.services.payments import _payment_open, _payment_send_stk
-
     _tip_check_payer(booking_id=booking_id, payer=payer)
-    payment, created = _payment_open(
+    payment, created = payment_services._payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=PaymentPurpose.TIP,
@@ -100,7 +101,7 @@ def tip_request_stk(
     )
     if not created:
         return payment
-    return _payment_send_stk(payment)
+    return payment_services._payment_send_stk(payment)
 
 
 def tip_request_card(
@@ -114,13 +115,12 @@ def tip_request_card(
     configured and 502 `card_provider_error` when Stripe refuses. An open card tip of the same amount is
     handed back (a double click); an open tip of another amount or by M-Pesa is 409 `payment_pending`
     (a card checkout cannot be superseded: the customer may still complete it). Call outside a transaction."""
-    from payments.services.card import payment_card_intent_send
-    from payments.services.payments import _payment_open, _pending_body
+    from payments.services.card import payment_card_intent_send  # cycle: card -> payments -> tips
 
     _tip_check_payer(booking_id=booking_id, payer=payer)
     if not stripe_gateway.stripe_enabled():
         raise errors.StripeDisabled()
-    payment, created = _payment_open(
+    payment, created = payment_services._payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=PaymentPurpose.TIP,
@@ -134,7 +134,7 @@ def tip_request_card(
         if is_replay and payment.method != PaymentMethod.CARD:
             raise errors.IdempotencyKeyReused()
         if not is_replay and (payment.method != PaymentMethod.CARD or payment.amount != amount):
-            raise errors.PaymentPending(extra={"payment": _pending_body(payment)})
+            raise errors.PaymentPending(extra={"payment": payment_services._pending_body(payment)})
     return payment_card_intent_send(payment)
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from payments.selectors.owed_steps import OwedStep, escrow_ageing_list
 from payments.selectors.reconciliation import ledger_reconciliation_check, unmatched_callback_list
 from payments.selectors.recoveries import technician_recovery_list
-from payments.services.sweep import ESCROW_AGEING_THRESHOLD, SWEEP_LOOKBACK
+from payments.services.sweep import ESCROW_AGEING_THRESHOLD, SWEEP_LOOKBACK, payments_sweep
 
 
 def _age(delta) -> str:
@@ -63,8 +63,6 @@ class Command(BaseCommand):
 
         aged = self._aged(booking_ids)
         if aged and options["settle_aged"]:
-            from payments.services.sweep import payments_sweep
-
             result = payments_sweep(booking_ids=[item.booking_id for item in aged])
             for booking_id, step, outcome in result.completed:
                 self.stdout.write(f"SETTLED booking {booking_id}: {step} -> {outcome}")
