@@ -13,19 +13,26 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from payments import tasks
+from payments.daraja import get_mpesa_client
+from payments.errors import CallbackNotAttachable
 from payments.models import (
     CallbackEvent,
     CallbackStatus,
+    LedgerTransaction,
     Payment,
     PaymentStatus,
     PaymentStatusHistory,
     Payout,
     PayoutKind,
+    SuspenseItem,
 )
+from payments.services import common
+from payments.services.callbacks import stk_callback_attach
 from payments.services.payments import payment_request_stk
 from payments.tests.fakes.daraja import PATH_STK_PUSH, PATH_STK_QUERY
 from payments.tests.helpers import assert_reconciled, escrow, post_callback
@@ -111,38 +118,69 @@ def test_unresolved_push_paid_late_after_a_new_one_is_credited_once(
     assert_reconciled()
 
 
+def _killed_once_the_checkout_id_is_stored():
+    """A database execute wrapper standing for a worker killed between two steps: once the transaction that
+    stored the push's CheckoutRequestID is done (its UPDATE, the history INSERT, the commit), the worker dies
+    at its next read, so nothing after that step runs."""
+    stored = False
+
+    def wrapper(execute, sql, params, many, context):
+        nonlocal stored
+        if stored and sql.lstrip().upper().startswith("SELECT"):
+            raise SystemExit("worker killed")
+        result = execute(sql, params, many, context)
+        if sql.startswith('UPDATE "payments_payment"') and '"checkout_request_id"' in sql:
+            stored = True
+        return result
+
+    return wrapper
+
+
 def test_a_status_check_applies_the_failure_that_waited_for_the_push(
     mpesa, booking, customer, anon_client, monkeypatch
 ):
-    """The failure overtook the push's answer and the step that applies waiting callbacks after storing the
-    CheckoutRequestID never ran (worker stopped): the next status check applies it, without asking Daraja."""
-    from payments.daraja import get_mpesa_client
-
+    """Daraja's failure (1032) overtakes the push's answer and waits `unmatched`; the worker is killed right
+    after storing the push's CheckoutRequestID, before it applies the waiting callback. The next status check
+    (beat) applies it, without asking Daraja."""
     real = get_mpesa_client()
 
     class CancelledWhileWaiting:
         def stk_push(self, **kwargs):
             accepted = real.stk_push(**kwargs)
             body = mpesa.stk_callback_payload(accepted.checkout_request_id, "1032")
-            post_callback(anon_client, "callback", body)
+            assert post_callback(anon_client, "callback", body).status_code == 200
             return accepted
 
-    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: CancelledWhileWaiting())
-    monkeypatch.setattr(
-        "payments.services.payments._payment_apply_early_callback", lambda *args: None
-    )
-    payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
+    monkeypatch.setattr(common, "mpesa_client", lambda: CancelledWhileWaiting())
+    killed = _killed_once_the_checkout_id_is_stored()
+    with connection.execute_wrapper(killed), pytest.raises(SystemExit):
+        payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     monkeypatch.undo()
-    assert payment.status == PaymentStatus.PENDING
-    assert CallbackEvent.objects.get().status == CallbackStatus.UNMATCHED
+    (checkout_id,) = mpesa.stk
+    payment = Payment.objects.get()
+    assert (payment.status, payment.checkout_request_id) == (PaymentStatus.PENDING, checkout_id)
+    event = CallbackEvent.objects.get()
+    assert (event.provider_key, event.status) == (checkout_id, CallbackStatus.UNMATCHED)
 
     Payment.objects.filter(pk=payment.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     tasks.payments_resolve_stale_task.apply().get()
     payment.refresh_from_db()
     assert (payment.status, payment.result_code) == (PaymentStatus.CANCELLED, "1032")
-    event = CallbackEvent.objects.get()
-    assert (event.status, event.outcome) == (CallbackStatus.PROCESSED, PaymentStatus.CANCELLED)
+    assert list(payment.status_history.order_by("id").values_list("from_status", "to_status")) == [
+        ("", PaymentStatus.INITIATED),
+        (PaymentStatus.INITIATED, PaymentStatus.PENDING),
+        (PaymentStatus.PENDING, PaymentStatus.CANCELLED),
+    ]
+    event.refresh_from_db()
+    assert (event.status, event.outcome, event.replay_count) == (
+        CallbackStatus.PROCESSED,
+        PaymentStatus.CANCELLED,
+        0,
+    )
     assert mpesa.requests_to(PATH_STK_QUERY) == []
+    assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
+    assert LedgerTransaction.objects.count() == 0
+    assert SuspenseItem.objects.count() == 0
 
 
 @pytest.mark.parametrize("window_closed", [False, True])
@@ -180,9 +218,6 @@ def test_staff_attach_an_unmatched_failure_to_the_lost_push(
     event.refresh_from_db()
     assert event.status == CallbackStatus.PROCESSED
     # Again: the callback no longer waits; refused, nothing changes.
-    from payments.errors import CallbackNotAttachable
-    from payments.services.callbacks import stk_callback_attach
-
     with pytest.raises(CallbackNotAttachable):
         stk_callback_attach(event_id=event.pk, payment_id=payment.pk, actor=admin_user)
     assert escrow(booking) == Decimal("0.00")
