@@ -509,45 +509,6 @@ def _record_result_locked(
     return settled if target == PayoutAttemptOutcome.PAID else target.value
 
 
-def payout_apply_result(
-    *,
-    payout_id: int,
-    success: bool,
-    result_code: str,
-    result_desc: str,
-    receipt: str = "",
-    conversation_id: str = "",
-    receiver_name: str = "",
-    paid_at=None,
-    amount: Decimal | None = None,
-) -> str:
-    """A final answer about the payout's current attempt (card refunds; staff tools and tests)."""
-    with transaction.atomic():
-        payout = Payout.objects.get(pk=payout_id)
-        if payout.status in (PayoutStatus.PENDING_REVIEW, PayoutStatus.QUEUED):
-            return f"unexpected_{payout.status}"
-        attempt, _ = PayoutAttempt.objects.get_or_create(
-            payout=payout,
-            number=payout.attempt,
-            defaults={
-                "originator_conversation_id": payout.originator_id_for(payout.attempt),
-                "amount": payout.amount,
-                "outcome": PayoutAttemptOutcome.AWAITING_RESULT,
-            },
-        )
-    return payout_attempt_record_result(
-        attempt_id=attempt.pk,
-        outcome=Outcome.PAID if success else Outcome.FAILED,
-        result_code=result_code,
-        result_desc=result_desc,
-        receipt=receipt,
-        conversation_id=conversation_id,
-        receiver_name=receiver_name,
-        paid_at=paid_at,
-        amount=amount,
-    )
-
-
 # --- creation -----------------------------------------------------------------------------------------------------
 
 

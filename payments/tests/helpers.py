@@ -7,9 +7,18 @@ from decimal import Decimal
 from django.db import transaction
 
 from bookings.tests.factories import BookingFactory
-from payments.models import Payment, PaymentPurpose, PaymentStatus
+from payments.daraja.result_codes import Outcome
+from payments.models import (
+    Payment,
+    PaymentPurpose,
+    PaymentStatus,
+    Payout,
+    PayoutAttempt,
+    PayoutAttemptOutcome,
+)
 from payments.selectors.balances import account_balance
 from payments.selectors.reconciliation import ledger_reconciliation_check
+from payments.services.payouts import payout_attempt_record_result
 
 CALLBACK_TOKEN = "test-callback-token-0123456789abcdef"
 PRICE = Decimal("5000.00")  # deposit 1000, balance 4000, platform fee 750, technician 4250
@@ -59,6 +68,27 @@ def paid_payment(booking, purpose=PaymentPurpose.DEPOSIT, **kwargs) -> Payment:
     booking.refresh_from_db()
     payment.refresh_from_db()
     return payment
+
+
+def payout_result(*, payout_id: int, paid: bool, result_code: str, result_desc: str) -> str:
+    """A final answer about the payout's current attempt (its attempt row made if the test skipped the
+    send), applied as every B2C result is (`payout_attempt_record_result`)."""
+    payout = Payout.objects.get(pk=payout_id)
+    attempt, _ = PayoutAttempt.objects.get_or_create(
+        payout=payout,
+        number=payout.attempt,
+        defaults={
+            "originator_conversation_id": payout.originator_id_for(payout.attempt),
+            "amount": payout.amount,
+            "outcome": PayoutAttemptOutcome.AWAITING_RESULT,
+        },
+    )
+    return payout_attempt_record_result(
+        attempt_id=attempt.pk,
+        outcome=Outcome.PAID if paid else Outcome.FAILED,
+        result_code=result_code,
+        result_desc=result_desc,
+    )
 
 
 def escrow(booking) -> Decimal:

@@ -8,7 +8,7 @@ from bookings.models import BookingStatus
 from payments import rules as payments_rules
 from payments.models import Payout, PayoutStatus
 from payments.tests.fakes.daraja import PATH_B2C
-from payments.tests.helpers import make_booking, paid_payment, set_status
+from payments.tests.helpers import make_booking, paid_payment, payout_result, set_status
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +117,7 @@ def test_batch_process_validation(admin_client_api):
 def test_my_payouts_with_totals(
     mpesa, held_payout, technician_client, customer_client, anon_client, admin_user
 ):
-    from payments.services.payouts import payout_apply_result, payout_process, payout_send
+    from payments.services.payouts import payout_process, payout_send
 
     payout_process(payout_id=held_payout.pk, actor=admin_user)
     payout_send(payout_id=held_payout.pk)
@@ -126,7 +126,7 @@ def test_my_payouts_with_totals(
     assert body["totals"]["totalPaid"] == "0.00"
     assert body["totals"]["totalInProgress"] == "4250.00"
     assert body["totals"]["payableBalance"] == "4250.00"
-    payout_apply_result(payout_id=held_payout.pk, success=True, result_code="0", result_desc="ok")
+    payout_result(payout_id=held_payout.pk, paid=True, result_code="0", result_desc="ok")
     body = technician_client.get("/api/v1/payments/payouts/my-payouts").json()
     assert body["totals"]["totalPaid"] == "4250.00"
     assert body["totals"]["payableBalance"] == "0.00"

@@ -22,6 +22,7 @@ from payments.tests.helpers import (
     callback_path,
     escrow,
     paid_payment,
+    payout_result,
     post_callback,
     set_status,
 )
@@ -444,13 +445,13 @@ def test_late_success_of_a_superseded_attempt_pays_once_and_flags_the_second(
     """Attempt 1 "failed", staff retried as attempt 2, then attempt 1's success arrives: it is applied (the
     payout is paid by attempt 1, once); attempt 2's success too is a double payment, flagged for staff."""
     from payments.selectors.balances import account_balance
-    from payments.services.payouts import payout_apply_result, payout_process, payout_send
+    from payments.services.payouts import payout_process, payout_send
 
     payout = _confirmed_and_paid(booking, technician)
     payout_send(payout_id=payout.pk)
     payout.refresh_from_db()
     first_id = payout.originator_conversation_id
-    payout_apply_result(payout_id=payout.pk, success=False, result_code="1", result_desc="failed")
+    payout_result(payout_id=payout.pk, paid=False, result_code="1", result_desc="failed")
     payout_process(payout_id=payout.pk, actor=admin_user)
     payout_send(payout_id=payout.pk)
     payout.refresh_from_db()

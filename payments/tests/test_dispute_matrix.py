@@ -37,7 +37,6 @@ from payments.selectors.balances import account_balance, technician_owed
 from payments.selectors.owed_steps import OwedStep
 from payments.selectors.recoveries import technician_recovery_list
 from payments.services.escrow import dispute_settle
-from payments.services.payouts import payout_apply_result
 from payments.services.sweep import payments_sweep
 from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_STK_PUSH
@@ -46,6 +45,7 @@ from payments.tests.helpers import (
     escrow,
     make_booking,
     paid_payment,
+    payout_result,
     post_callback,
     set_status,
 )
@@ -226,8 +226,7 @@ def sent(task_outbox):
 def _mark_paid(payout: Payout) -> None:
     Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.AWAITING_RESULT)
     assert (
-        payout_apply_result(payout_id=payout.pk, success=True, result_code="0", result_desc="ok")
-        == "paid"
+        payout_result(payout_id=payout.pk, paid=True, result_code="0", result_desc="ok") == "paid"
     )
 
 

@@ -22,7 +22,13 @@ from payments.selectors.balances import account_balance
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
 from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_B2C
-from payments.tests.helpers import assert_reconciled, escrow, paid_payment, set_status
+from payments.tests.helpers import (
+    assert_reconciled,
+    escrow,
+    paid_payment,
+    payout_result,
+    set_status,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -215,14 +221,13 @@ def test_dispute_after_the_technician_was_paid_refunds_in_full_and_records_what_
     booking, customer, technician, support_agent
 ):
     from payments.models import TechnicianRecovery
-    from payments.services.payouts import payout_apply_result
 
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, PaymentPurpose.BALANCE)  # released on payment
     payout = Payout.objects.get(booking=booking)
     Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.AWAITING_RESULT)
-    payout_apply_result(payout_id=payout.pk, success=True, result_code="0", result_desc="ok")
+    payout_result(payout_id=payout.pk, paid=True, result_code="0", result_desc="ok")
     set_status(booking, BookingStatus.DISPUTED)
     dispute = DisputeFactory(booking=booking, opened_by=customer)
     dispute_resolve(dispute=dispute, actor=support_agent, outcome=DisputeOutcome.FULL_REFUND)
