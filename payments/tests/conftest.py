@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from bookings.tests.factories import BookingFactory
+from payments.daraja import get_mpesa_client
+from payments.services import common
 from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja, fake_stripe, ...)
 from payments.tests.helpers import CALLBACK_TOKEN, PRICE
 
@@ -20,6 +24,38 @@ def _payments_settings(settings):
 def mpesa(fake_daraja):
     """The fake Daraja server with strict Daraja validation."""
     return fake_daraja
+
+
+class DarajaInterceptor:
+    """Test code run inside the app's own calls to Daraja, in the calling thread: a callback that overtakes
+    the answer, a worker killed after sending. The app reaches Daraja only through
+    `payments.services.common.mpesa_client()`, the one thing swapped: `intercept(stk_push=around)` makes
+    `client.stk_push(**kwargs)` call `around(real_stk_push, **kwargs)` (the real client against the fake);
+    other calls go to the real client unchanged. `stop()` puts the configured client back."""
+
+    def __init__(self):
+        self._patch = pytest.MonkeyPatch()
+
+    def __call__(self, **around) -> None:
+        real = get_mpesa_client()
+
+        class Intercepted:
+            def __getattr__(self, name):
+                call = getattr(real, name)
+                return functools.partial(around[name], call) if name in around else call
+
+        self._patch.setattr(common, "mpesa_client", Intercepted)
+
+    def stop(self) -> None:
+        self._patch.undo()
+
+
+@pytest.fixture
+def intercept_daraja(mpesa):
+    """See DarajaInterceptor; the real client talks to the fake Daraja (`mpesa`)."""
+    interceptor = DarajaInterceptor()
+    yield interceptor
+    interceptor.stop()
 
 
 @pytest.fixture

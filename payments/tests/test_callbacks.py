@@ -173,28 +173,24 @@ def test_garbage_is_acknowledged_without_effect(mpesa, pending_deposit, anon_cli
 
 
 def test_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
-    mpesa, booking, customer, anon_client, monkeypatch
+    mpesa, booking, customer, anon_client, intercept_daraja
 ):
     """Daraja's callback can reach us before our own STK push call has returned: its money waits in
     suspense (it matches nothing yet) and is credited once the push's CheckoutRequestID is stored."""
-    from payments.daraja import get_mpesa_client
     from payments.models import SuspenseItem
     from payments.selectors.balances import account_balance
 
-    real = get_mpesa_client()
+    def callback_first(stk_push, **kwargs):
+        accepted = stk_push(**kwargs)
+        payload = mpesa.stk_callback_payload(accepted.checkout_request_id, "0")
+        post_callback(anon_client, "callback", payload)
+        event = CallbackEvent.objects.get()
+        assert event.status == CallbackStatus.PROCESSED
+        assert event.outcome.startswith("held_in_suspense")
+        assert account_balance("mpesa_suspense") == Decimal("1000.00")
+        return accepted
 
-    class CallbackFirst:
-        def stk_push(self, **kwargs):
-            accepted = real.stk_push(**kwargs)
-            payload = mpesa.stk_callback_payload(accepted.checkout_request_id, "0")
-            post_callback(anon_client, "callback", payload)
-            event = CallbackEvent.objects.get()
-            assert event.status == CallbackStatus.PROCESSED
-            assert event.outcome.startswith("held_in_suspense")
-            assert account_balance("mpesa_suspense") == Decimal("1000.00")
-            return accepted
-
-    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: CallbackFirst())
+    intercept_daraja(stk_push=callback_first)
     payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     assert payment.status == PaymentStatus.SUCCEEDED
     assert payment.result_code == "0"
@@ -205,24 +201,19 @@ def test_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
 
 
 def test_failure_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
-    mpesa, booking, customer, anon_client, monkeypatch
+    mpesa, booking, customer, anon_client, intercept_daraja
 ):
-    from payments.daraja import get_mpesa_client
+    def callback_first(stk_push, **kwargs):
+        accepted = stk_push(**kwargs)
+        payload = mpesa.stk_callback_payload(accepted.checkout_request_id, "1032")
+        post_callback(anon_client, "callback", payload)
+        event = CallbackEvent.objects.get()
+        # Kept, waiting for the payment that will have this CheckoutRequestID.
+        assert event.status == CallbackStatus.UNMATCHED
+        assert event.outcome.startswith("unmatched")
+        return accepted
 
-    real = get_mpesa_client()
-
-    class CallbackFirst:
-        def stk_push(self, **kwargs):
-            accepted = real.stk_push(**kwargs)
-            payload = mpesa.stk_callback_payload(accepted.checkout_request_id, "1032")
-            post_callback(anon_client, "callback", payload)
-            event = CallbackEvent.objects.get()
-            # Kept, waiting for the payment that will have this CheckoutRequestID.
-            assert event.status == CallbackStatus.UNMATCHED
-            assert event.outcome.startswith("unmatched")
-            return accepted
-
-    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: CallbackFirst())
+    intercept_daraja(stk_push=callback_first)
     payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     assert payment.status == PaymentStatus.CANCELLED
     assert CallbackEvent.objects.get().status == CallbackStatus.PROCESSED
@@ -260,23 +251,20 @@ def _confirmed_and_paid(booking, technician):
 
 
 def test_b2c_result_before_the_sync_response_is_stored(
-    mpesa, booking, technician, anon_client, monkeypatch
+    mpesa, booking, technician, anon_client, intercept_daraja
 ):
-    from payments.daraja import get_mpesa_client
     from payments.services.payouts import payout_send
 
     payout = _confirmed_and_paid(booking, technician)
     assert payout.status == PayoutStatus.QUEUED
-    real = get_mpesa_client()
 
-    class ResultFirst:
-        def b2c_payment(self, **kwargs):
-            accepted = real.b2c_payment(**kwargs)
-            result = mpesa.b2c_result_payload(kwargs["originator_conversation_id"], "0")
-            post_callback(anon_client, "b2c-callback", result)
-            return accepted
+    def result_first(b2c_payment, **kwargs):
+        accepted = b2c_payment(**kwargs)
+        result = mpesa.b2c_result_payload(kwargs["originator_conversation_id"], "0")
+        post_callback(anon_client, "b2c-callback", result)
+        return accepted
 
-    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: ResultFirst())
+    intercept_daraja(b2c_payment=result_first)
     assert payout_send(payout_id=payout.pk) == "accepted"
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.PAID

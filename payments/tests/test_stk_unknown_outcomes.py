@@ -13,6 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from payments import tasks
+from payments.daraja.errors import DarajaOutcomeUnknown
 from payments.models import (
     CallbackEvent,
     Payment,
@@ -126,27 +127,21 @@ def test_paying_the_lost_prompt_is_matched_from_suspense_and_credited(
 
 
 def test_callback_that_overtook_the_lost_answer_is_matched_when_the_push_gives_up(
-    mpesa, booking, customer, anon_client, monkeypatch
+    mpesa, booking, customer, anon_client, intercept_daraja
 ):
-    from payments.daraja import get_mpesa_client
-    from payments.daraja.errors import DarajaOutcomeUnknown
+    def paid_while_waiting(stk_push, **kwargs):
+        mpesa.fail_next(PATH_STK_PUSH, "hang")
+        try:
+            return stk_push(**kwargs)
+        except DarajaOutcomeUnknown:
+            checkout_id = _the_prompt(mpesa)
+            post_callback(anon_client, "callback", mpesa.stk_callback_payload(checkout_id, "0"))
+            # Held: the payment was still `initiated`, not a candidate yet.
+            assert SuspenseItem.objects.get().status == SuspenseStatus.HELD
+            assert _suspense() == Decimal("1000.00")
+            raise
 
-    real = get_mpesa_client()
-
-    class PaidWhileWaiting:
-        def stk_push(self, **kwargs):
-            mpesa.fail_next(PATH_STK_PUSH, "hang")
-            try:
-                return real.stk_push(**kwargs)
-            except DarajaOutcomeUnknown:
-                checkout_id = _the_prompt(mpesa)
-                post_callback(anon_client, "callback", mpesa.stk_callback_payload(checkout_id, "0"))
-                # Held: the payment was still `initiated`, not a candidate yet.
-                assert SuspenseItem.objects.get().status == SuspenseStatus.HELD
-                assert _suspense() == Decimal("1000.00")
-                raise
-
-    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: PaidWhileWaiting())
+    intercept_daraja(stk_push=paid_while_waiting)
     payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     assert payment.status == PaymentStatus.SUCCEEDED
     assert SuspenseItem.objects.get().status == SuspenseStatus.MATCHED
@@ -156,24 +151,20 @@ def test_callback_that_overtook_the_lost_answer_is_matched_when_the_push_gives_u
 
 
 def test_push_cut_off_midway_is_resolved_by_the_beat_job_from_suspense(
-    mpesa, booking, customer, anon_client, monkeypatch
+    mpesa, booking, customer, anon_client, intercept_daraja
 ):
     """The worker died while Daraja was processing the push: the row stays `initiated`. The money arrives
     (held: an `initiated` payment is not a candidate while its push may still answer); the beat job then
     treats the payment as an unknown outcome and credits it."""
-    from payments.daraja import get_mpesa_client
 
-    real = get_mpesa_client()
+    def dies_after_sending(stk_push, **kwargs):
+        stk_push(**kwargs)
+        raise SystemExit("worker killed")
 
-    class DiesAfterSending:
-        def stk_push(self, **kwargs):
-            real.stk_push(**kwargs)
-            raise SystemExit("worker killed")
-
-    monkeypatch.setattr("payments.services.common.mpesa_client", lambda: DiesAfterSending())
+    intercept_daraja(stk_push=dies_after_sending)
     with pytest.raises(SystemExit):
         payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
-    monkeypatch.undo()
+    intercept_daraja.stop()
     payment = Payment.objects.get()
     assert payment.status == PaymentStatus.INITIATED
     post_callback(anon_client, "callback", mpesa.stk_callback_payload(_the_prompt(mpesa), "0"))

@@ -18,7 +18,6 @@ from django.test import Client
 from django.utils import timezone
 
 from payments import tasks
-from payments.daraja import get_mpesa_client
 from payments.errors import CallbackNotAttachable
 from payments.models import (
     CallbackEvent,
@@ -31,7 +30,6 @@ from payments.models import (
     PayoutKind,
     SuspenseItem,
 )
-from payments.services import common
 from payments.services.callbacks import stk_callback_attach
 from payments.services.payments import payment_request_stk
 from payments.tests.fakes.daraja import PATH_STK_PUSH, PATH_STK_QUERY
@@ -137,25 +135,23 @@ def _killed_once_the_checkout_id_is_stored():
 
 
 def test_a_status_check_applies_the_failure_that_waited_for_the_push(
-    mpesa, booking, customer, anon_client, monkeypatch
+    mpesa, booking, customer, anon_client, intercept_daraja
 ):
     """Daraja's failure (1032) overtakes the push's answer and waits `unmatched`; the worker is killed right
     after storing the push's CheckoutRequestID, before it applies the waiting callback. The next status check
     (beat) applies it, without asking Daraja."""
-    real = get_mpesa_client()
 
-    class CancelledWhileWaiting:
-        def stk_push(self, **kwargs):
-            accepted = real.stk_push(**kwargs)
-            body = mpesa.stk_callback_payload(accepted.checkout_request_id, "1032")
-            assert post_callback(anon_client, "callback", body).status_code == 200
-            return accepted
+    def cancelled_while_waiting(stk_push, **kwargs):
+        accepted = stk_push(**kwargs)
+        body = mpesa.stk_callback_payload(accepted.checkout_request_id, "1032")
+        assert post_callback(anon_client, "callback", body).status_code == 200
+        return accepted
 
-    monkeypatch.setattr(common, "mpesa_client", lambda: CancelledWhileWaiting())
+    intercept_daraja(stk_push=cancelled_while_waiting)
     killed = _killed_once_the_checkout_id_is_stored()
     with connection.execute_wrapper(killed), pytest.raises(SystemExit):
         payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
-    monkeypatch.undo()
+    intercept_daraja.stop()
     (checkout_id,) = mpesa.stk
     payment = Payment.objects.get()
     assert (payment.status, payment.checkout_request_id) == (PaymentStatus.PENDING, checkout_id)
