@@ -625,6 +625,9 @@ def payout_create(
         )
         if deferred.kind == PayoutKind.TIP:
             # The payout that sends it pays from technician_payable: the tip's money moves there.
+            # Filed under the carrying payout's booking, which the caller holds locked: a posting naming
+            # the tip's booking would wait (foreign key) for whoever holds that booking's lock, who may be
+            # waiting for the technician payable lock held here (a deadlock).
             ledger_post(
                 kind=LedgerTransactionKind.TIP,
                 reference=f"payout:{deferred.pk}:carried",
@@ -633,7 +636,7 @@ def payout_create(
                     source=tips_payable_code(recipient.pk),
                     to=technician_payable_code(recipient.pk),
                 ),
-                booking_id=deferred.booking_id,
+                booking_id=booking.pk,
                 payout_id=deferred.pk,
                 memo=f"tip carried into payout #{payout.pk}",
                 currency=deferred.currency,

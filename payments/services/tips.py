@@ -222,13 +222,15 @@ def tip_payout_release_deferred(*, payout_id: int) -> Payout | None:
     """The sweep's step: a tip payout `deferred` for rules.TIP_DEFERRED_MAX_WAIT (the technician had no other
     payout to carry it) is paid on its own from tips_payable: queued, or held for review by the same rules
     as every payout, to the technician's current M-Pesa number. None when it is no longer deferred (a payout
-    carried it meanwhile). The guard on the edge refuses it earlier than the bound (409)."""
+    carried it meanwhile). The guard on the edge refuses it earlier than the bound (409).
+
+    Takes no booking lock: a payout being created for another of the technician's bookings holds the
+    technician payable lock and may post this tip's carry; waiting for that lock while holding this
+    tip's booking would deadlock with it. The technician payable lock alone decides (payout_create takes
+    it before carrying deferred payouts): either that payout carries this tip or this sends it."""
     payout = Payout.objects.select_related("recipient").get(pk=payout_id)
     technician = payout.recipient
     with transaction.atomic():
-        lock_booking(payout.booking_id)
-        # The lock payout_create takes before carrying deferred payouts: either it carries this tip or
-        # this sends it, never both.
         lock_technician_payable(technician.pk)
         payout = lock_payout(payout_id)
         if payout.kind != PayoutKind.TIP or payout.status != PayoutStatus.DEFERRED:

@@ -23,6 +23,7 @@ from payments.models import (
 )
 from payments.selectors.balances import account_balance
 from payments.services.common import lock_booking, lock_payment
+from payments.services.escrow import escrow_release_if_complete
 from payments.services.ledger import tips_payable_code
 from payments.services.payments import payment_mark_succeeded
 from payments.services.payouts import payout_send, payout_transition
@@ -36,6 +37,7 @@ from payments.tests.helpers import (
     paid_payment,
     set_status,
 )
+from tests.test_money_races import race
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +168,84 @@ def test_only_a_tip_past_the_bound_may_leave_deferred_for_queued(done, technicia
         payout_transition(payout=share, to=PayoutStatus.QUEUED)
     share.refresh_from_db()
     assert share.status == PayoutStatus.DEFERRED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_release_racing_a_payout_that_carries_the_tip_pays_it_once(mpesa, customer, technician):
+    done = make_booking(customer, technician)
+    paid_payment(done)
+    set_status(done, "completed", completed_at=timezone.now())
+    tip_payout = _credited_tip(done, "150")
+    _age(tip_payout, rules.TIP_DEFERRED_MAX_WAIT + timedelta(minutes=1))
+    # The technician's next job: fully paid while completed, so its release is what the race starts.
+    other = make_booking(customer, technician)
+    paid_payment(other)
+    set_status(other, "completed", completed_at=timezone.now())
+    paid_payment(other, purpose=PaymentPurpose.BALANCE)
+    set_status(other, "confirmed", confirmed_at=timezone.now())
+
+    def release_other_job():
+        with transaction.atomic():
+            return escrow_release_if_complete(booking=lock_booking(other.pk))
+
+    swept, released = race(
+        lambda: tip_payout_release_deferred(payout_id=tip_payout.pk), release_other_job
+    )
+    assert released is True, released
+    assert not isinstance(swept, Exception), swept
+    tip_payout.refresh_from_db()
+    carrier = Payout.objects.get(kind=PayoutKind.TECHNICIAN_PAYOUT, booking=other)
+    if tip_payout.status == PayoutStatus.CARRIED:  # the release locked first: the tip went with it
+        assert swept is None
+        assert carrier.amount == other.technician_share + Decimal("150.00")
+    else:  # the sweep locked first: the tip goes on its own, the release no longer sees it
+        assert swept.pk == tip_payout.pk
+        assert tip_payout.status not in (PayoutStatus.DEFERRED, PayoutStatus.CARRIED)
+        assert carrier.amount == other.technician_share
+    # Either way the 150 is sent exactly once (the send tasks ran after each commit).
+    share = int(other.technician_share)
+    amounts = sorted(request.json["Amount"] for request in mpesa.requests_to(PATH_B2C))
+    assert amounts in ([150, share], [share + 150])
+    assert_reconciled()
+
+
+def _paid_and_confirmed(customer, technician):
+    """A job whose full price is in escrow and that is confirmed, its release not yet run."""
+    booking = make_booking(customer, technician)
+    paid_payment(booking)
+    set_status(booking, "completed", completed_at=timezone.now())
+    paid_payment(booking, purpose=PaymentPurpose.BALANCE)
+    return booking
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_releases_at_once_carry_a_deferred_tip_once_without_deadlock(
+    mpesa, customer, technician
+):
+    def release(booking):
+        def run():
+            with transaction.atomic():
+                return escrow_release_if_complete(booking=lock_booking(booking.pk))
+
+        return run
+
+    for _ in range(3):  # either release may take the technician payable lock first
+        tipped = _paid_and_confirmed(customer, technician)
+        tip_payout = _credited_tip(tipped, "150")
+        other = _paid_and_confirmed(customer, technician)
+        for booking in (tipped, other):
+            set_status(booking, "confirmed", confirmed_at=timezone.now())
+        results = race(release(tipped), release(other))
+        assert results == [True, True], results
+        tip_payout.refresh_from_db()
+        assert tip_payout.status == PayoutStatus.CARRIED
+        carriers = Payout.objects.filter(
+            kind=PayoutKind.TECHNICIAN_PAYOUT, booking__in=(tipped, other)
+        )
+        assert sorted(p.amount for p in carriers) == sorted(
+            [tipped.technician_share, other.technician_share + Decimal("150.00")]
+            if carriers.get(pk=tip_payout.carried_into_id).booking_id == other.pk
+            else [tipped.technician_share + Decimal("150.00"), other.technician_share]
+        )
+    assert account_balance(tips_payable_code(technician.pk)) == 0
+    assert_reconciled()
