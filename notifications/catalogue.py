@@ -535,12 +535,13 @@ CATALOGUE: dict[str, Entry] = {
         (
             "You got a tip",
             "Your customer tipped you KES {amount} for {booking_number}. All of it is yours; it is sent"
-            " to your M-Pesa with your next payout (large tips at once).",
+            " to your M-Pesa with your next payout or on its own within 7 days (large tips at once).",
         ),
         (
             "Umepata bakshishi",
             "Mteja wako amekupa bakshishi ya KES {amount} kwa {booking_number}. Yote ni yako; itatumwa"
-            " kwa M-Pesa yako pamoja na malipo yako yajayo (bakshishi kubwa mara moja).",
+            " kwa M-Pesa yako pamoja na malipo yako yajayo au peke yake ndani ya siku 7 (bakshishi"
+            " kubwa mara moja).",
         ),
     ),
     "payment.refund_due": Entry(  # the booking closed before the money arrived

@@ -9,7 +9,7 @@ from payments.models import (
     Payout,
     PayoutAttempt,
 )
-from payments.rules import TIP_MAX_KES, TIP_MIN_KES
+from payments.rules import TIP_DEFERRED_MAX_WAIT, TIP_MAX_KES, TIP_MIN_KES
 
 
 class PaymentStkPushInputSerializer(serializers.Serializer):
@@ -294,7 +294,8 @@ class PayoutTotalsSerializer(serializers.Serializer):
     tips_awaiting_payout = serializers.DecimalField(
         max_digits=14,
         decimal_places=2,
-        help_text="Tips not yet paid out: small ones go with your next payout, large ones at once",
+        help_text="Tips not yet paid out: small ones go with your next payout (or on their own after "
+        f"{TIP_DEFERRED_MAX_WAIT.days} days), large ones at once",
     )
     total_owed = serializers.DecimalField(
         max_digits=14,
