@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dumuwaks.core.errors import InvalidTransition
+from notifications.catalogue import CATALOGUE
 from payments import rules, tasks
 from payments.models import (
     LedgerEntry,
@@ -249,3 +250,10 @@ def test_two_releases_at_once_carry_a_deferred_tip_once_without_deadlock(
         )
     assert account_balance(tips_payable_code(technician.pk)) == 0
     assert_reconciled()
+
+
+def test_the_technicians_tip_message_states_the_wait_bound():
+    entry = CATALOGUE["tip.received"]
+    days = rules.TIP_DEFERRED_MAX_WAIT.days
+    assert f"within {days} days" in entry.en[1]
+    assert f"ndani ya siku {days}" in entry.sw[1]
