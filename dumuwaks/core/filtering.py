@@ -157,7 +157,9 @@ class FilterSetInSelector(DjangoFilterBackend):
 
 class FilterSetInSelectorExtension(DjangoFilterExtension):
     """drf-spectacular's django-filter support, reading the FilterSet from the view (these views have no
-    `queryset` attribute: their selector builds it)."""
+    `queryset` attribute: their selector builds it). A filter whose type comes from `extend_schema_field`
+    (IdFilter, a list in one string) keeps its `help_text` as the description, which drf-spectacular only
+    reads for the types it works out itself."""
 
     target_class = FilterSetInSelector
     priority = 1
@@ -172,5 +174,7 @@ class FilterSetInSelectorExtension(DjangoFilterExtension):
             ):
                 if field.extra.get("initial") is not None:
                     parameter["schema"]["default"] = field.extra["initial"]
+                if not parameter.get("description") and field.extra.get("help_text"):
+                    parameter["description"] = str(field.extra["help_text"])
                 parameters.append(parameter)
         return parameters

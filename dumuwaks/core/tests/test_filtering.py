@@ -97,3 +97,8 @@ def test_every_filterset_is_applied_by_a_selector_and_documented():
             p["name"]: p for p in schema["paths"][path][method]["parameters"] if p["in"] == "query"
         }
         assert set(view.filterset_class.base_filters) <= set(documented), path
+        for name, filter_ in view.filterset_class.base_filters.items():
+            help_text = filter_.extra.get("help_text")
+            if help_text:
+                description = documented[name].get("description", "")
+                assert description.startswith(str(help_text)), (path, name, description)
