@@ -40,13 +40,15 @@ from payments.tests.helpers import assert_reconciled, escrow, make_booking
 pytestmark = pytest.mark.django_db
 
 # "progress" takes the next step of the ordinary life of a booking (pay the deposit, do the job, confirm, pay
-# the balance); the others interleave payments arriving early, late or twice, cancellations, expiry,
-# disputes and sweeps.
+# the balance); "step" moves the job one status along (accepted, en route, arrived, in progress), so a booking
+# can be cancelled on the way; the others interleave payments arriving early, late or twice, cancellations,
+# expiry, disputes and sweeps.
 EVENTS = [
     "progress",
     "progress",
     "progress",
     "progress",
+    "step",
     "pay_deposit",
     "pay_balance",
     "cancel",
@@ -65,8 +67,16 @@ ORDINARY = (
     BookingStatus.PENDING,
     BookingStatus.ACCEPTED,
     BookingStatus.EN_ROUTE,
+    BookingStatus.ARRIVED,
     BookingStatus.IN_PROGRESS,
     BookingStatus.COMPLETED,
+)
+# A customer may cancel until the work starts (a fee once the technician is en route).
+CANCELLABLE = (
+    BookingStatus.PENDING,
+    BookingStatus.ACCEPTED,
+    BookingStatus.EN_ROUTE,
+    BookingStatus.ARRIVED,
 )
 FINAL = (
     BookingStatus.CONFIRMED,
@@ -119,7 +129,7 @@ class Scenario:
     def _next_ordinary_step(self, status) -> str:
         if status == BookingStatus.PENDING:
             return "advance" if self.booking.deposit_paid_at else "pay_deposit"
-        if status in (BookingStatus.ACCEPTED, BookingStatus.EN_ROUTE, BookingStatus.IN_PROGRESS):
+        if status in ORDINARY[1:-1]:
             return "advance"
         if status == BookingStatus.COMPLETED:
             return "confirm"
@@ -147,13 +157,12 @@ class Scenario:
             elif event == "advance" and booking.deposit_paid_at and status in ORDINARY:
                 for to in ORDINARY[ORDINARY.index(status) + 1 :]:
                     booking_transition(booking=booking, to=to, actor=self.technician)
+            elif event == "step" and booking.deposit_paid_at and status in ORDINARY[:-1]:
+                to = ORDINARY[ORDINARY.index(status) + 1]
+                booking_transition(booking=booking, to=to, actor=self.technician)
             elif event == "confirm" and status == BookingStatus.COMPLETED:
                 booking_transition(booking=booking, to=BookingStatus.CONFIRMED, actor=self.customer)
-            elif event == "cancel" and status in (
-                BookingStatus.PENDING,
-                BookingStatus.ACCEPTED,
-                BookingStatus.EN_ROUTE,
-            ):
+            elif event == "cancel" and status in CANCELLABLE:
                 booking_cancel(booking=booking, actor=self.customer, reason="Plans changed")
             elif event == "expire" and status == BookingStatus.PENDING:
                 booking_transition(booking=booking, to=BookingStatus.EXPIRED, actor=None)
@@ -182,7 +191,7 @@ class Scenario:
 
     def finish(self):
         """End the booking (messages lost), let the customer pay what is asked, and sweep."""
-        if self.status in (BookingStatus.PENDING, BookingStatus.ACCEPTED, BookingStatus.EN_ROUTE):
+        if self.status in CANCELLABLE:
             self.apply("cancel", delivered=False)
         if self.status == BookingStatus.IN_PROGRESS:
             self.apply("advance", delivered=False)
@@ -267,6 +276,11 @@ class Scenario:
 @example(
     created_delivered=True,
     steps=[("progress", True, R)] * 4 + [("dispute", True, R), ("resolve", False, FULL)],
+)
+# Cancelled after the technician arrived (the en-route fee), its messages lost.
+@example(
+    created_delivered=True,
+    steps=[("progress", True, R)] + [("step", True, R)] * 3 + [("cancel", False, R)],
 )
 def test_any_order_of_events_and_lost_messages_ends_with_empty_escrow(
     mpesa, support_agent, django_capture_on_commit_callbacks, created_delivered, steps
