@@ -9,22 +9,19 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dumuwaks.settings.production")
 
-DOMAIN_APPS = ("accounts", "bookings", "matching", "payments", "social", "support", "notifications")
+# The apps with periodic tasks, each declaring them in `<app>/schedules.py`.
+SCHEDULED_APPS = ("bookings", "matching", "payments", "social", "support", "notifications")
 
 
 def collect_beat_schedule(*, interval_override_seconds: float | None = None) -> dict:
     """Every app's BEAT_SCHEDULE in one mapping; with an override, every entry runs that often."""
     schedule: dict = {}
-    for name in DOMAIN_APPS:
-        try:
-            module = importlib.import_module(f"{name}.schedules")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{name}.schedules":
-                raise
-            continue
+    for name in SCHEDULED_APPS:
+        module = importlib.import_module(f"{name}.schedules")
         duplicated = schedule.keys() & module.BEAT_SCHEDULE.keys()
         if duplicated:
             raise ValueError(f"beat entries declared twice: {sorted(duplicated)}")
@@ -44,8 +41,6 @@ app.autodiscover_tasks()
 def _install_beat_schedule(sender, **kwargs):
     # Set once the Django settings are loaded, under the name beat reads. No CELERY_BEAT_SCHEDULE setting
     # exists: with namespace="CELERY" it would shadow this (an empty one once made beat run nothing).
-    from django.conf import settings
-
     sender.conf.beat_schedule = collect_beat_schedule(
         interval_override_seconds=settings.BEAT_INTERVAL_OVERRIDE_SECONDS
     )

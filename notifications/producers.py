@@ -20,6 +20,7 @@ from bookings.models import (
     ProposalKind,
     ProposalStatus,
 )
+from bookings.services.agreements import counterparty_ids
 from notifications.models import ConversationParticipant, Message, Notification
 from notifications.presence import online_user_ids
 from notifications.realtime import send_to_user_after_commit
@@ -165,8 +166,6 @@ def booking_proposal_notify(*, proposal_id, status, actor_id) -> list[int]:
     """One step of a reschedule proposal, quote or change order (bookings.services.agreements): a new one
     to whoever answers it, an answer to the proposer, a withdrawal to whoever would have answered, an expiry
     to both; a quote superseded because the customer took another one is a "not taken" to its technician."""
-    from bookings.services.agreements import counterparty_ids
-
     proposal = (
         BookingProposal.objects.select_related(
             "booking__customer", "booking__technician", "proposed_by", "decided_by"

@@ -13,7 +13,9 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 
+import firebase_admin
 from django.conf import settings
+from firebase_admin import credentials, exceptions, messaging
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +76,6 @@ _APP_NAME = "dumuwaks"
 
 def fcm_app():
     """The firebase_admin App for our project, initialised once per process."""
-    import firebase_admin
-    from firebase_admin import credentials
-
     with _app_lock:
         try:
             return firebase_admin.get_app(_APP_NAME)
@@ -86,8 +85,6 @@ def fcm_app():
 
 
 def should_prune(exc: BaseException | None) -> bool:
-    from firebase_admin import exceptions, messaging
-
     if isinstance(exc, messaging.UnregisteredError | messaging.SenderIdMismatchError):
         return True
     # A malformed token is an INVALID_ARGUMENT whose message names the token; other invalid arguments
@@ -99,8 +96,6 @@ def should_prune(exc: BaseException | None) -> bool:
 
 
 def _is_transient(exc: BaseException | None) -> bool:
-    from firebase_admin import exceptions, messaging
-
     return isinstance(
         exc,
         messaging.QuotaExceededError
@@ -111,8 +106,6 @@ def _is_transient(exc: BaseException | None) -> bool:
 
 
 def _send_fcm(targets: list[PushTarget], title: str, body: str, data: dict) -> list[PushResult]:
-    from firebase_admin import messaging
-
     tokens = [t.token for t in targets if t.kind != "fid"]
     fids = [t.token for t in targets if t.kind == "fid"]
     ordered = [t for t in targets if t.kind != "fid"] + [t for t in targets if t.kind == "fid"]

@@ -17,6 +17,9 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import requests
+from africastalking.Service import AfricasTalkingException
+from africastalking.SMS import SMSService
 from django.conf import settings
 from django.template import Context
 from django.template.loader import select_template
@@ -87,8 +90,6 @@ def _send_console(to: str, message: str) -> SmsResult:
 
 
 def _africastalking_service():
-    from africastalking.SMS import SMSService
-
     service = SMSService(settings.AFRICASTALKING_USERNAME, settings.AFRICASTALKING_API_KEY)
     override = settings.AFRICASTALKING_API_BASE_OVERRIDE
     if override:
@@ -98,9 +99,6 @@ def _africastalking_service():
 
 
 def _send_africastalking(to: str, message: str) -> SmsResult:
-    import requests
-    from africastalking.Service import AfricasTalkingException
-
     service = _africastalking_service()
     try:
         response = service.send(message, [to], sender_id=settings.AFRICASTALKING_SENDER_ID or None)

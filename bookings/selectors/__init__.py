@@ -11,7 +11,6 @@ from bookings.selectors.availability import (
     technician_busy_reasons,
     technician_can_take_category,
     technician_free_slots,
-    technician_is_free,
     technician_unavailability_reason,
 )
 from bookings.selectors.bookings import (
@@ -78,6 +77,5 @@ __all__ = [
     "technician_busy_reasons",
     "technician_can_take_category",
     "technician_free_slots",
-    "technician_is_free",
     "technician_unavailability_reason",
 ]

@@ -123,17 +123,6 @@ def technician_unavailability_reason(
     return None
 
 
-def technician_is_free(
-    *, technician, start: datetime, end: datetime, exclude_booking_id: int | None = None
-) -> bool:
-    return (
-        technician_unavailability_reason(
-            technician=technician, start=start, end=end, exclude_booking_id=exclude_booking_id
-        )
-        is None
-    )
-
-
 def technician_can_take_category(*, technician, category_id: int) -> bool:
     """KYC-approved technician with the skill."""
     if technician is None or not getattr(technician, "is_technician", False):

@@ -5,12 +5,12 @@ from datetime import datetime, time, timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.tests.factories import TechnicianFactory
 from bookings.models import BookingStatus, TimeOff, WeeklyAvailability
 from bookings.selectors import (
     busy_technician_ids,
     technician_free_slots,
-    technician_is_free,
     technician_unavailability_reason,
 )
 from bookings.tests.factories import BookingFactory, TimeOffFactory, WeeklyAvailabilityFactory
@@ -29,7 +29,12 @@ def _next_weekday(weekday: int, at: time) -> datetime:
 def test_technician_without_hours_is_free_any_time():
     technician = TechnicianFactory()
     start = _next_weekday(6, time(3, 0))  # Sunday 03:00
-    assert technician_is_free(technician=technician, start=start, end=start + timedelta(hours=1))
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=start, end=start + timedelta(hours=1)
+        )
+        is None
+    )
 
 
 def test_slot_must_fit_inside_a_weekly_window():
@@ -38,8 +43,11 @@ def test_slot_must_fit_inside_a_weekly_window():
         technician=technician, weekday=0, start_time=time(8), end_time=time(17)
     )
     monday_9 = _next_weekday(0, time(9))
-    assert technician_is_free(
-        technician=technician, start=monday_9, end=monday_9 + timedelta(hours=8)
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=monday_9, end=monday_9 + timedelta(hours=8)
+        )
+        is None
     )
     assert (
         technician_unavailability_reason(
@@ -48,8 +56,11 @@ def test_slot_must_fit_inside_a_weekly_window():
         == "outside_working_hours"
     )
     tuesday_9 = monday_9 + timedelta(days=1)
-    assert not technician_is_free(
-        technician=technician, start=tuesday_9, end=tuesday_9 + timedelta(hours=1)
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=tuesday_9, end=tuesday_9 + timedelta(hours=1)
+        )
+        == "outside_working_hours"
     )
 
 
@@ -59,11 +70,17 @@ def test_window_until_midnight():
         technician=technician, weekday=4, start_time=time(18), end_time=time(23, 59)
     )
     friday_23 = _next_weekday(4, time(23))
-    assert technician_is_free(
-        technician=technician, start=friday_23, end=friday_23 + timedelta(hours=1)
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=friday_23, end=friday_23 + timedelta(hours=1)
+        )
+        is None
     )
-    assert not technician_is_free(
-        technician=technician, start=friday_23, end=friday_23 + timedelta(hours=2)
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=friday_23, end=friday_23 + timedelta(hours=2)
+        )
+        == "outside_working_hours"
     )
 
 
@@ -77,8 +94,11 @@ def test_time_off_blocks_overlapping_slots_only():
         )
         == "time_off"
     )
-    assert technician_is_free(
-        technician=technician, start=start + timedelta(hours=4), end=start + timedelta(hours=5)
+    assert (
+        technician_unavailability_reason(
+            technician=technician, start=start + timedelta(hours=4), end=start + timedelta(hours=5)
+        )
+        is None
     )
 
 
@@ -87,9 +107,14 @@ def test_only_active_bookings_block_the_slot():
     booking = BookingFactory(technician=technician)
     slot = {"start": booking.scheduled_start, "end": booking.scheduled_end}
     assert technician_unavailability_reason(technician=technician, **slot) == "booked"
-    assert technician_is_free(technician=technician, exclude_booking_id=booking.pk, **slot)
+    assert (
+        technician_unavailability_reason(
+            technician=technician, exclude_booking_id=booking.pk, **slot
+        )
+        is None
+    )
     type(booking).objects.filter(pk=booking.pk).update(status=BookingStatus.CANCELLED)
-    assert technician_is_free(technician=technician, **slot)
+    assert technician_unavailability_reason(technician=technician, **slot) is None
 
 
 def test_busy_technician_ids_is_set_based(django_assert_max_num_queries):
@@ -112,8 +137,6 @@ def test_busy_technician_ids_is_set_based(django_assert_max_num_queries):
 
 
 def test_busy_technician_ids_accepts_a_queryset():
-    from accounts.models import User
-
     booked = TechnicianFactory()
     booking = BookingFactory(technician=booked)
     candidates = User.objects.filter(role="technician").values("pk")

@@ -11,6 +11,7 @@ from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -95,8 +96,6 @@ class JSONErrorsMixin:
     rendered as the usual JSON error body with `Content-Type: application/json`, whatever was accepted."""
 
     def finalize_response(self, request, response, *args, **kwargs):
-        from rest_framework.response import Response
-
         renderer = getattr(request, "accepted_renderer", None)
         if isinstance(response, Response) and renderer is not None and renderer.format != "json":
             request.accepted_renderer = CamelCaseJSONRenderer()

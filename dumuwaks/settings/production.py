@@ -7,6 +7,7 @@ loudly named staging opt-in INSECURE_STAGING=true is set, which /health then rep
 
 import logging
 
+import sentry_sdk
 from django.core.exceptions import ImproperlyConfigured
 
 from dumuwaks.core.deployment import insecure_settings, refusal_message
@@ -35,8 +36,6 @@ LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:  # error reporting is optional: without a DSN nothing is sent anywhere
-    import sentry_sdk
-
     sentry_sdk.init(dsn=SENTRY_DSN, environment=ENVIRONMENT, send_default_pii=False)
 
 INSECURE_STAGING = env.bool("INSECURE_STAGING", default=False)

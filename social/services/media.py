@@ -26,6 +26,7 @@ from social.errors import (
     UnsupportedFileType,
 )
 from social.models import MediaAsset, MediaBackendName
+from social.selectors.media import media_find_live
 from social.storage import files as media_files
 from social.storage.cloudinary import CloudinaryStorage
 from social.storage.files import StoredMedia, owner_folder, owner_prefix
@@ -119,8 +120,6 @@ def _delete_quietly(public_id: str, fmt: str) -> None:
 
 
 def _asset_for_delete(*, actor: User, public_id: str) -> MediaAsset:
-    from social.selectors.media import media_find_live
-
     asset = media_find_live(public_id=public_id)
     # Another user's asset answers exactly like a missing one: ids must not be probeable.
     if asset is None or (asset.owner_id != actor.id and not is_staff_member(actor)):
