@@ -1,9 +1,13 @@
 """Personas and clients shared by every app's tests (see ../shared/STYLE.md, "Tests")."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
+from celery.app.task import Task
+from channels.layers import channel_layers
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -14,6 +18,7 @@ from accounts.tests.factories import (
     TechnicianFactory,
     UserFactory,
 )
+from dumuwaks.core import events, side_effects
 from dumuwaks.core.cache import redis_client
 
 
@@ -47,8 +52,6 @@ def _no_sessions_left_on_the_test_database(django_db_setup, django_db_blocker):
     """
     yield
     with django_db_blocker.unblock():
-        from django.db import connection
-
         if not connection.settings_dict["NAME"].startswith("test_"):
             return  # no test of this run used the database (e.g. only the system tier ran)
         with connection.cursor() as cursor:
@@ -68,8 +71,6 @@ def anyio_backend():
 def fresh_channel_layer():
     """channels caches one layer per process, and channels_redis binds its locks to the event loop that used
     it first; every async test runs in a new loop, so socket tests start from no cached layer."""
-    from channels.layers import channel_layers
-
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
@@ -101,8 +102,6 @@ class TaskOutbox:
     def hold(self, *tasks) -> None:
         """From now on record `tasks` (tasks or names; every task when none is given) instead of running or
         sending them; other tasks run as usual. Replaces what an earlier `hold` held."""
-        from celery.app.task import Task
-
         self.release()
         names = {task if isinstance(task, str) else task.name for task in tasks}
         run_async, run = Task.apply_async, Task.apply
@@ -158,10 +157,6 @@ def task_outbox():
 def domain_events(monkeypatch):
     """Every domain event published in the test, as `(name, payload)` in order, with the real subscribers
     set aside: the test is about what a service announces, not about the other apps' reactions."""
-    from collections import defaultdict
-
-    from dumuwaks.core import events, side_effects
-
     received: list[tuple[str, dict]] = []
     monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
     for event_type in events.CATALOGUE.values():

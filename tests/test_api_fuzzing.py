@@ -21,6 +21,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from werkzeug.test import Client
 
 from tests.authz_cases import PATH_PARAMS
 from tests.schema import openapi_schema, schema_operations
@@ -54,40 +55,11 @@ EXCLUDED = {
 # case fails again as soon as the owner fixes it (then delete the entry).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
-# Known bugs that only some generated examples hit: the fuzzer tolerates exactly that deviation, and a
-# deterministic strict-xfail regression test below pins each one (it flips when the owner fixes it).
-_TYPE_FILTER_PATHS: set[str] = set()
-
-
-def _known_deviation(response, case) -> bool:
-    path = case.operation.path
-    if path in _TYPE_FILTER_PATHS and response.status_code == 400:
-        try:
-            return set(response.json().get("fields", {})) == {"type"}
-        except ValueError:
-            return False
-    return False
-
-
-def documented_status(ctx, response, case):
-    """status_code_conformance (every paginated list documents the 404 for a page past the end:
-    dumuwaks.core.openapi.DomainAutoSchema)."""
-    if _known_deviation(response, case):
-        return None
-    return status_code_conformance(ctx, response, case)
-
-
-def schema_conformance(ctx, response, case):
-    """response_schema_conformance, except rows of the technician search (known accounts bug, pinned by
-    test_known_bug_technician_search_distance_km_is_null)."""
-    if case.operation.path == "/api/v1/users/technicians/search":
-        return None
-    return response_schema_conformance(ctx, response, case)
-
-
-CHECKS = [not_a_server_error, schema_conformance, documented_status]
+# Every status answered is documented (every paginated list documents the 404 for a page past the end:
+# dumuwaks.core.openapi.DomainAutoSchema) and every body matches its schema.
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 # Anonymous calls to authenticated endpoints answer 401, which most operations do not list.
-ANONYMOUS_CHECKS = [not_a_server_error, schema_conformance]
+ANONYMOUS_CHECKS = [not_a_server_error, response_schema_conformance]
 
 _SCHEMA = None
 
@@ -175,18 +147,16 @@ def test_operation_survives_generated_requests(request, world, raw_wsgi_app, met
             run("customer", GenerationMode.NEGATIVE, EXAMPLES)
 
 
-# --- deterministic pins for known bugs the fuzzer tolerates (see _known_deviation / schema_conformance) ------
+# --- deterministic pins for bugs the fuzzer once found (fixed; these keep them fixed whatever it generates) ----
 
 
 def _validate(raw_wsgi_app, method: str, path: str, url: str, headers: dict | None = None):
-    from werkzeug.test import Client
-
     response = Client(raw_wsgi_app).open(url, method=method, headers=headers or {})
     _schema()[path][method].validate_response(response)
     return response
 
 
-def test_known_bug_transaction_detail_type_filter_400_is_undocumented(world, raw_wsgi_app):
+def test_transaction_detail_type_filter_400_is_documented(world, raw_wsgi_app):
     path = "/api/v1/payments/transactions/{id}"
     response = _validate(
         raw_wsgi_app,
@@ -199,7 +169,7 @@ def test_known_bug_transaction_detail_type_filter_400_is_undocumented(world, raw
     assert str(response.status_code) in operation.definition.raw["responses"]
 
 
-def test_known_bug_technician_search_distance_km_is_null(world, raw_wsgi_app):
+def test_technician_search_rows_match_the_schema(world, raw_wsgi_app):
     world.technician  # noqa: B018  (one searchable technician exists)
     _validate(
         raw_wsgi_app, "GET", "/api/v1/users/technicians/search", "/api/v1/users/technicians/search"

@@ -3,6 +3,7 @@ from django.core import mail
 
 from accounts.models import CorporateProfile, KycStatus, Role, TechnicianProfile, User
 from accounts.tests.factories import DEFAULT_PASSWORD
+from tests.schema import openapi_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -174,8 +175,6 @@ def test_register_is_throttled_per_ip_apart_from_login(anon_client, throttle_rat
 
 
 def test_the_schema_offers_only_the_roles_register_accepts():
-    from tests.schema import openapi_schema
-
     schema = openapi_schema()
     body = schema["paths"]["/api/v1/auth/register"]["post"]["requestBody"]["content"]
     ref = body["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]

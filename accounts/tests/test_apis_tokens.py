@@ -2,10 +2,15 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from asgiref.sync import async_to_sync
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import User
+from accounts.selectors import user_for_access_token
 from accounts.tests.factories import DEFAULT_PASSWORD
+from dumuwaks.ws_auth import _user_for_token
 
 pytestmark = pytest.mark.django_db
 
@@ -102,11 +107,6 @@ def test_logout_revokes_the_refresh_token_and_ends_access_tokens(anon_client, cu
 
 @pytest.mark.django_db(transaction=True)  # the socket middleware reads the user on another thread
 def test_a_signed_out_access_token_is_refused_on_websockets_too(anon_client, customer):
-    from asgiref.sync import async_to_sync
-
-    from accounts.models import User
-    from dumuwaks.ws_auth import _user_for_token
-
     session = _session(anon_client)
     assert async_to_sync(_user_for_token)(session["access"])[0] == customer
     # As a logout two seconds after this sign-in leaves it (time_machine would freeze the socket thread's
@@ -138,10 +138,6 @@ def test_logout_needs_authentication_and_a_token(anon_client, customer_client):
 
 def test_the_token_user_read_matches_the_orm(customer):
     """The hand-built read behind every access token gives the same user as the ORM, all fields."""
-    from django.db import connection
-
-    from accounts.models import User
-    from accounts.selectors import user_for_access_token
 
     customer.access_tokens_valid_after = timezone.now()
     customer.locked_until = timezone.now() + timedelta(minutes=5)

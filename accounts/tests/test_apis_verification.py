@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts import rules
 from accounts.models import User
 from accounts.tests.factories import UserFactory
+from conftest import bearer_client
 from notifications import sms
 
 pytestmark = pytest.mark.django_db
@@ -170,8 +171,6 @@ def test_code_is_bound_to_the_phone_it_was_sent_to(
 
 
 def test_verify_phone_needs_a_phone_number(django_capture_on_commit_callbacks):
-    from conftest import bearer_client
-
     user = UserFactory(email="nophone@example.co.ke", phone_number=None)
     response = _send_code(bearer_client(user), django_capture_on_commit_callbacks)
     assert response.status_code == 400

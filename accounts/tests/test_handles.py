@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 import accounts.models
@@ -139,8 +140,6 @@ def test_public_and_social_representations_show_the_handle(anon_client, technici
 
 
 def test_staff_edits_in_the_admin_are_validated_like_the_database(customer, other_customer):
-    from django.core.exceptions import ValidationError
-
     other_customer.handle = customer.handle
     with pytest.raises(ValidationError, match="handle"):
         other_customer.validate_constraints()

@@ -25,7 +25,9 @@ from accounts.jwt import epoch_seconds
 from accounts.models import User
 from accounts.services import auth_issue_tokens
 from accounts.tests.factories import DEFAULT_PASSWORD
-from dumuwaks.ws_auth import access_token_still_accepted
+from dumuwaks.routing import websocket_urlpatterns
+from dumuwaks.ws_auth import JWTAuthMiddlewareStack, access_token_still_accepted
+from notifications.consumers import CLOSE_UNAUTHENTICATED
 
 pytestmark = pytest.mark.django_db
 
@@ -185,9 +187,6 @@ def test_access_tokens_work_when_no_logout_ever_happened(customer, second_start)
 @pytest.mark.usefixtures("fresh_channel_layer")
 def test_a_socket_opened_with_a_token_of_the_logouts_own_second_closes(customer):
     """As the system test found it: sign in, open the socket and sign out at once."""
-    from dumuwaks.routing import websocket_urlpatterns
-    from dumuwaks.ws_auth import JWTAuthMiddlewareStack
-    from notifications.consumers import CLOSE_UNAUTHENTICATED
 
     now = time.time()
     time.sleep(1 - (now - int(now)) + 0.01)  # a second has just begun: the rest fits in it

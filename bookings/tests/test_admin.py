@@ -10,6 +10,7 @@ from bookings.tests.factories import (
     TimeOffFactory,
     WeeklyAvailabilityFactory,
 )
+from payments.tests.helpers import paid_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -65,8 +66,6 @@ def test_resolve_from_admin_calls_the_service(admin_web, admin_user):
 def test_resolve_from_admin_with_a_refund_above_what_was_paid_says_why_and_saves_nothing(
     admin_web, admin_user
 ):
-    from payments.tests.helpers import paid_payment
-
     dispute = DisputeFactory()
     paid_payment(dispute.booking)  # KES 600
     response = admin_web.post(

@@ -6,12 +6,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bookings.models import BookingProposal, BookingStatus, ProposalStatus
+from bookings.services import quote_create, reschedule_propose
 from bookings.tests.factories import BookingFactory
 from payments.models import Payout, PayoutKind
 from payments.tests.helpers import paid_payment, set_status
+from social.tests.factories import MediaAssetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -227,8 +231,6 @@ def test_unknown_or_foreign_proposal_is_404(accepted, customer, technician_clien
 def test_another_technicians_quote_is_invisible(
     customer, technician, other_technician, service_category, technician_client
 ):
-    from bookings.services import quote_create
-
     booking = BookingFactory(customer=customer, technician=None, category=service_category)
     paid_payment(booking)
     theirs, _ = quote_create(booking=booking, technician=other_technician, price="4000", note="x")
@@ -245,11 +247,6 @@ def test_another_technicians_quote_is_invisible(
 def test_list_costs_the_same_queries_for_one_or_many(
     accepted, customer, technician, customer_client
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from bookings.services import reschedule_propose
-
     url = f"/api/v1/bookings/{accepted.pk}/reschedule-proposals"
 
     def propose(hours):
@@ -273,8 +270,6 @@ def test_list_costs_the_same_queries_for_one_or_many(
 def test_change_order_photos_are_the_technicians_own_uploads(
     accepted, customer, technician, technician_client
 ):
-    from social.tests.factories import MediaAssetFactory
-
     own = MediaAssetFactory(owner=technician)
     theirs = MediaAssetFactory(owner=customer)
     url = f"/api/v1/bookings/{accepted.pk}/change-orders"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bookings.tests.factories import BookingFactory
+from bookings.tests.factories import BookingFactory, DisputeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +57,6 @@ def test_actions_garbage(customer, customer_client, suffix, body):
 
 
 def test_resolve_garbage(support_client):
-    from bookings.tests.factories import DisputeFactory
-
     dispute = DisputeFactory()
     for body in [{"outcome": "burn_it"}, {"outcome": "partial_refund", "refundAmount": "abc"}]:
         response = support_client.post(f"/api/v1/bookings/disputes/{dispute.pk}/resolve", body)

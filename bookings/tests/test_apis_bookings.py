@@ -9,8 +9,11 @@ from django.utils import timezone
 from accounts.models import TechnicianProfile
 from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus, BookingStatusHistory, Dispute, DisputeStatus
-from bookings.tests.factories import BookingFactory, TimeOffFactory
+from bookings.pricing import MIN_BOOKING_PRICE
+from bookings.tests.factories import BookingFactory, DisputeFactory, TimeOffFactory
 from conftest import bearer_client
+from payments.tests.helpers import paid_payment
+from tests.schema import openapi_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -126,8 +129,6 @@ def test_a_price_below_the_minimum_is_refused_and_nothing_is_written(
 
 
 def test_the_minimum_price_books_with_whole_exact_splits(customer_client, service_category):
-    from bookings.pricing import MIN_BOOKING_PRICE
-
     assert Decimal("100") == MIN_BOOKING_PRICE
     response = customer_client.post(
         "/api/v1/bookings", _create_payload(service_category, price="100")
@@ -251,8 +252,6 @@ def test_ordering_accepts_only_the_documented_camel_case_field_names(support_cli
 
 
 def test_the_schema_lists_exactly_the_accepted_orderings(support_client):
-    from tests.schema import openapi_schema
-
     parameters = openapi_schema()["paths"]["/api/v1/bookings"]["get"]["parameters"]
     (documented,) = [p["schema"]["enum"] for p in parameters if p["name"] == "ordering"]
     assert documented == [
@@ -292,8 +291,6 @@ def test_list_runs_a_constant_number_of_queries(
 
 @pytest.mark.parametrize("n", [1, 15])
 def test_staff_dispute_queue_constant_queries(support_client, django_assert_max_num_queries, n):
-    from bookings.tests.factories import DisputeFactory
-
     for _ in range(n):
         DisputeFactory()
     with django_assert_max_num_queries(5):
@@ -494,8 +491,6 @@ def test_dispute_flow_through_the_api(
     django_capture_on_commit_callbacks,
     domain_events,
 ):
-    from payments.tests.helpers import paid_payment
-
     booking = BookingFactory(
         customer=customer,
         technician=technician,

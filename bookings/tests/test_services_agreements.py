@@ -12,6 +12,7 @@ from django.utils import timezone
 from bookings.errors import (
     DepositPaymentOpen,
     InvalidBooking,
+    NotProposalAuthor,
     NotProposalCounterparty,
     ProposalExpired,
     ProposalNotAllowed,
@@ -42,6 +43,7 @@ from bookings.services import (
 from bookings.tests.factories import BookingFactory
 from dumuwaks.core.idempotency import IdempotencyKeyReused
 from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout, PayoutKind
+from payments.receipts import payment_outcome_lines
 from payments.services.common import lock_booking
 from payments.services.escrow import escrow_release_if_complete
 from payments.tests.helpers import assert_reconciled, escrow, paid_payment, set_status
@@ -265,7 +267,6 @@ def test_withdraw_is_for_the_author_only(accepted, customer, technician):
     proposal, _ = reschedule_propose(
         booking=accepted, actor=customer, scheduled_start=_start(96), reason="x"
     )
-    from bookings.errors import NotProposalAuthor
 
     with pytest.raises(NotProposalAuthor):
         proposal_withdraw(booking=accepted, proposal_id=proposal.pk, kind=R, actor=technician)
@@ -481,8 +482,6 @@ def test_price_change_breakdown_adds_up(price, held, deposit, balance, refund):
 
 
 def test_receipt_of_the_deposit_follows_a_lowered_price(accepted, customer, technician):
-    from payments.receipts import payment_outcome_lines
-
     deposit = Payment.objects.get(booking=accepted, purpose=PaymentPurpose.DEPOSIT)
     order, _ = change_order_create(
         booking=accepted, technician=technician, amount="-4400", note="Only a washer"

@@ -11,6 +11,7 @@ from accounts.tests.factories import UserFactory
 from bookings.models import BookingStatus
 from bookings.services import booking_cancel, cancellation_fee_for, cancellation_quote
 from bookings.tests.factories import BookingFactory
+from dumuwaks.core.errors import InvalidTransition
 
 pytestmark = pytest.mark.django_db
 
@@ -106,8 +107,6 @@ def test_customer_cancel_stores_the_fee_and_does_not_count_against_the_technicia
 
 
 def test_cannot_cancel_after_work_started():
-    from dumuwaks.core.errors import InvalidTransition
-
     booking = BookingFactory(status=BookingStatus.IN_PROGRESS, deposit_paid=True)
     with pytest.raises(InvalidTransition):
         booking_cancel(booking=booking, actor=booking.customer, reason="x")

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -179,8 +179,6 @@ def test_the_position_is_deleted_when_the_booking_leaves_en_route_or_arrived(
 def test_a_rolled_back_transition_keeps_the_position(
     trip, technician, django_capture_on_commit_callbacks
 ):
-    from django.db import transaction
-
     booking_location_record(booking_id=trip.pk, technician=technician, position=_fix())
     with (
         django_capture_on_commit_callbacks(execute=True),

@@ -15,7 +15,7 @@ from bookings.models import (
     BookingStatusHistory,
     TransitionRole,
 )
-from bookings.services import booking_transition
+from bookings.services import booking_mark_deposit_paid, booking_transition
 from bookings.tests.factories import BookingFactory
 from dumuwaks.core.errors import InvalidTransition
 
@@ -185,8 +185,6 @@ def test_refused_transition_publishes_nothing(django_capture_on_commit_callbacks
 
 
 def test_accept_with_a_stale_copy_taken_before_the_deposit_arrived():
-    from bookings.services import booking_mark_deposit_paid
-
     booking = BookingFactory(deposit_paid=False)
     booking_mark_deposit_paid(booking_id=booking.pk)
     booking_transition(booking=booking, to=BookingStatus.ACCEPTED, actor=booking.technician)

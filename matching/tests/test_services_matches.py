@@ -1,9 +1,11 @@
 """Match lifecycle: accept (through bookings), reject, feedback, expiry; preferences and blocks."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import CustomerFactory, TechnicianFactory
@@ -304,10 +306,6 @@ class TestBlocks:
 
 @pytest.mark.django_db(transaction=True)
 def test_racing_accepts_of_one_search_make_one_booking(service_category):
-    import threading
-
-    from django.db import connection
-
     buyer = CustomerFactory()
     TechnicianFactory(latitude=lat_north(1), skill=service_category)
     TechnicianFactory(latitude=lat_north(2), skill=service_category)

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from accounts.tests.factories import TechnicianFactory
 from bookings.tests.factories import BookingFactory
 from conftest import bearer_client
 from notifications.models import Conversation, ConversationParticipant, Message
@@ -81,8 +82,6 @@ def test_list_shows_last_message_and_my_unread_count(
 def test_list_runs_constant_queries(
     customer_client, customer, django_assert_max_num_queries, service_category
 ):
-    from accounts.tests.factories import TechnicianFactory
-
     def _make(n):
         for i in range(n):
             tech = TechnicianFactory(

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import bearer_client
 from notifications.models import DeviceToken, Notification, NotificationPreference
 from notifications.tests.factories import DeviceTokenFactory, NotificationFactory
 
@@ -84,7 +85,6 @@ def test_register_device_then_unregister(customer_client, customer, other_custom
     assert bad.status_code == 400
 
     # Someone else cannot unregister it.
-    from conftest import bearer_client
 
     outsider = bearer_client(other_customer)
     assert outsider.delete(f"{URL}/devices", {"token": token}).status_code == 404

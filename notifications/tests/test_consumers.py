@@ -2,6 +2,7 @@
 per-worker prefix), through the same JWT middleware and URL router as production."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -11,13 +12,17 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.tokens import AccessToken
 
+from dumuwaks.asgi import application
 from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
+from notifications import consumers
+from notifications.consumers import RealtimeConsumer
 from notifications.models import Message, Notification
 from notifications.services import chat
 from notifications.services.notifications import notify
+from social.tests.factories import MediaAssetFactory
 
 pytestmark = [
     pytest.mark.usefixtures("fresh_channel_layer"),
@@ -248,7 +253,6 @@ async def test_read_receipt_reaches_the_sender_when_the_reader_replied_first(
 @pytest.fixture
 def uploads(customer, technician):
     """An upload of each party's, made outside the event loop."""
-    from social.tests.factories import MediaAssetFactory
 
     return MediaAssetFactory(owner=customer), MediaAssetFactory(owner=technician)
 
@@ -451,8 +455,6 @@ async def test_offline_recipient_gets_a_message_notification(
 
 
 async def test_anonymous_scope_without_middleware_is_refused():
-    from notifications.consumers import RealtimeConsumer
-
     communicator = WebsocketCommunicator(RealtimeConsumer.as_asgi(), "/ws/")
     communicator.scope["user"] = AnonymousUser()
     await communicator.connect(timeout=TIMEOUT)
@@ -460,8 +462,6 @@ async def test_anonymous_scope_without_middleware_is_refused():
 
 
 async def test_socket_closes_once_its_token_expires(customer):
-    from datetime import timedelta
-
     token = AccessToken.for_user(customer)
     token.set_exp(lifetime=timedelta(minutes=1))
     communicator = WebsocketCommunicator(_app(), f"/ws/?token={token}")
@@ -478,8 +478,6 @@ async def test_socket_closes_once_its_token_expires(customer):
 
 
 async def test_production_asgi_application_routes_websockets(customer):
-    from dumuwaks.asgi import application
-
     communicator = WebsocketCommunicator(
         application,
         f"/ws/?token={_token(customer)}",
@@ -492,8 +490,6 @@ async def test_production_asgi_application_routes_websockets(customer):
 
 
 async def test_flooding_client_is_throttled(customer, monkeypatch):
-    from notifications import consumers
-
     monkeypatch.setattr(consumers, "RATE_BURST", 3)
     monkeypatch.setattr(consumers, "RATE_PER_SECOND", 0.001)
     communicator, _ = await _connect(customer)

@@ -3,10 +3,19 @@ plus preferences: an opted-out channel sends nothing at all."""
 
 import contextlib
 import itertools
+from datetime import timedelta
 
+import firebase_admin
+import google.auth.credentials
 import pytest
+from aiosmtpd.controller import Controller
+from celery import shared_task
+from celery._state import task_join_will_block
 from django.core import mail
+from django.utils import timezone
+from firebase_admin import credentials, messaging
 
+from dumuwaks.core.side_effects import enqueue_after_commit
 from notifications import push, sms
 from notifications.models import (
     DeliveryStatus,
@@ -17,7 +26,7 @@ from notifications.models import (
 )
 from notifications.services import delivery as delivery_service
 from notifications.services.notifications import notify
-from notifications.tasks import deliver_notification
+from notifications.tasks import deliver_notification, housekeeping, requeue_stuck_deliveries
 from notifications.tests import fakes
 from notifications.tests.factories import DeviceTokenFactory
 
@@ -181,8 +190,6 @@ def test_an_attempt_that_loses_the_race_keeps_the_winners_outcome(
 def test_fcm_batch_prunes_unregistered_and_sender_mismatch(
     customer, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from firebase_admin import messaging
-
     settings.PUSH_BACKEND = "fcm"
     alive = DeviceTokenFactory(user=customer)
     gone = DeviceTokenFactory(user=customer)
@@ -216,9 +223,6 @@ def test_fcm_batch_prunes_unregistered_and_sender_mismatch(
 def fake_fcm_app():
     """A firebase_admin app with anonymous credentials whose FCM endpoint is a local fake (HTTP-level
     contract test; `_fcm_url` is private, so only this fixture touches it)."""
-    import firebase_admin
-    import google.auth.credentials
-    from firebase_admin import credentials, messaging
 
     class AnonymousCredential(credentials.Base):
         def get_credential(self):
@@ -365,8 +369,6 @@ def test_sms_transient_error_retries_with_backoff(customer, fake_africastalking,
 
 @pytest.fixture
 def smtp_server(settings):
-    from aiosmtpd.controller import Controller
-
     collector = fakes.SmtpCollector()
     port = fakes.free_port()
     controller = Controller(collector, hostname="127.0.0.1", port=port)
@@ -419,12 +421,6 @@ def test_transient_failures_never_break_the_request_that_queued_them(
 
 
 def test_stuck_deliveries_are_requeued_once_and_sent(customer):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from notifications.tasks import housekeeping, requeue_stuck_deliveries
-
     notification = Notification.objects.create(
         user=customer, type="booking.accepted", group="bookings", title="t", body="b"
     )
@@ -447,10 +443,6 @@ def test_stuck_deliveries_are_requeued_once_and_sent(customer):
 
 def test_eager_dispatch_does_not_flip_celerys_global_join_flag(django_capture_on_commit_callbacks):
     """Other apps' threads call `result.get()` while our tasks run off their domain events."""
-    from celery import shared_task
-    from celery._state import task_join_will_block
-
-    from dumuwaks.core.side_effects import enqueue_after_commit
 
     seen = []
 

@@ -12,6 +12,7 @@ from bookings.tests.factories import BookingFactory, DisputeFactory
 from notifications import push, sms
 from notifications.models import Notification
 from notifications.tests.factories import DeviceTokenFactory
+from payments.tests.helpers import paid_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,6 @@ def test_a_resolved_dispute_notifies_each_party_once_on_every_channel(
     refund = None
     if outcome == DisputeOutcome.PARTIAL_REFUND:
         # A refund is at most what the customer paid: the deposit (its own notifications are not run).
-        from payments.tests.helpers import paid_payment
 
         refund = paid_payment(booking).amount - 1
 
@@ -136,7 +136,6 @@ def test_a_paid_deposit_is_one_notification_for_the_customer_and_one_for_the_tec
 ):
     """The customer hears that their money arrived (not also "deposit received" from the booking), the
     assigned technician that the job can now be accepted."""
-    from payments.tests.helpers import paid_payment
 
     booking = BookingFactory(customer=customer, technician=technician)
     with django_capture_on_commit_callbacks(execute=True):

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
-from bookings.services import booking_transition, guarantee_claim_open
+from bookings.services import booking_transition, guarantee_claim_open, reschedule_propose
 from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from dumuwaks.routing import websocket_urlpatterns
@@ -230,8 +230,6 @@ async def test_what_the_consumer_sends_is_what_the_document_shows(
     await alice.expect("tracking.unsubscribed")
 
     def _propose():
-        from bookings.services import reschedule_propose
-
         # Reschedules are for accepted bookings (setup only: no status event).
         type(booking).objects.filter(pk=booking.pk).update(status="accepted")
         booking.status = "accepted"

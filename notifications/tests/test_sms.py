@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+from celery.exceptions import Retry
 
+from accounts.tasks import send_phone_verification_code
 from notifications import sms
 from notifications.sms import SmsDeliveryError, SmsResult, render_sms, send_sms
 
@@ -179,10 +181,6 @@ def test_africastalking_unreachable_is_transient(fake_at, settings):
 
 @pytest.mark.django_db
 def test_phone_code_task_asks_celery_to_retry_transient_failures(fake_at, customer):
-    from celery.exceptions import Retry
-
-    from accounts.tasks import send_phone_verification_code
-
     fake_at.reply = (
         201,
         "application/json",
@@ -197,8 +195,6 @@ def test_phone_code_task_asks_celery_to_retry_transient_failures(fake_at, custom
 
 @pytest.mark.django_db
 def test_phone_code_task_reports_permanent_failures_without_retrying(fake_at, customer):
-    from accounts.tasks import send_phone_verification_code
-
     fake_at.reply = (
         201,
         "application/json",

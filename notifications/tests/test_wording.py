@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus
 from bookings.services import booking_transition
-from bookings.tests.factories import BookingFactory
+from bookings.tests.factories import BookingFactory, DisputeFactory
 from notifications import catalogue, producers, wording
 from notifications.models import Notification
 from payments.models import PaymentPurpose, PaymentStatus, PayoutChannel, PayoutKind, PayoutStatus
@@ -147,7 +147,6 @@ def test_the_balance_of_a_dispute_released_to_the_technician_is_a_plain_receipt(
     customer, technician
 ):
     """Resolved `release_to_technician`, the full price is still owed: the balance is not coming back."""
-    from bookings.tests.factories import DisputeFactory
 
     booking = BookingFactory(
         customer=customer, technician=technician, deposit_paid=True, status="resolved"

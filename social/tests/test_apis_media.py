@@ -1,11 +1,15 @@
+import json
 import os
 
 import cloudinary.utils
 import pytest
 import urllib3
 from PIL import Image
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from social.models import MediaAsset
+from social.storage import cloudinary as cloudinary_storage
 from social.storage.validation import MAX_IMAGE_BYTES, MB
 from social.tests.cloudinary_fake import API_KEY, API_SECRET, CLOUD_NAME
 from social.tests.conftest import avi_bytes, image_bytes, mp4_bytes, upload
@@ -413,8 +417,6 @@ def test_signature_matches_documented_test_vector():
 
 
 def _direct_upload(fake, signed: dict, data: bytes) -> tuple[int, dict]:
-    import json
-
     fields = {
         "api_key": signed["apiKey"],
         "timestamp": str(signed["timestamp"]),
@@ -535,8 +537,6 @@ def test_confirm_refuses_oversized_direct_upload_and_destroys_it(
 
 
 def test_large_video_goes_up_in_chunks(customer_client, fake_cloudinary, monkeypatch):
-    from social.storage import cloudinary as cloudinary_storage
-
     monkeypatch.setattr(cloudinary_storage, "VIDEO_CHUNK_BYTES", 1000)
     data = mp4_bytes(size=2500)
 
@@ -548,9 +548,6 @@ def test_large_video_goes_up_in_chunks(customer_client, fake_cloudinary, monkeyp
 
 
 def test_uploads_are_throttled_per_user(customer_client, local_media, settings):
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
-
     rates = {**api_settings.DEFAULT_THROTTLE_RATES, "media_upload": "2/hour"}
     original = SimpleRateThrottle.THROTTLE_RATES
     SimpleRateThrottle.THROTTLE_RATES = rates

@@ -9,6 +9,7 @@ from notifications.models import Notification
 from social.models import PostMention
 from social.services import posts as post_services
 from social.services.posts import extract_mention_handles
+from tests.schema import openapi_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -127,8 +128,6 @@ def test_extract_mention_handles(text, handles):
 
 
 def test_the_schema_documents_the_mention_syntax():
-    from tests.schema import openapi_schema
-
     schemas = openapi_schema()["components"]["schemas"]
     for name in ("PostCreateInputRequest", "PatchedPostUpdateInputRequest"):
         description = schemas[name]["properties"]["body"]["description"]

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from social.models import Like, Post
@@ -88,7 +89,6 @@ def test_both_sides_reviewing_at_once_publish_both(customer, technician):
     )
 
     assert errors == []
-    from django.utils import timezone
 
     assert all(r.visible_from <= timezone.now() for r in booking.reviews.all())
     profile = technician.technician_profile

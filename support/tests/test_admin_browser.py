@@ -1,7 +1,8 @@
 """The Django admin driven in a real headless Chromium (Playwright) against pytest-django's live_server.
 
-Needs the system Chromium (`apt-get install -y chromium`) and the `playwright` pip package; skipped with a
-clear reason only when /usr/bin/chromium is missing.
+Needs the system Chromium (`make system-deps` installs it) and the `playwright` pip package; without
+Chromium these tests fail, saying so, rather than skip: a suite that passes without them has not tested the
+admin.
 """
 
 import os
@@ -33,18 +34,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"{CHROMIUM} is missing: install the system Chromium (apt-get install -y chromium)",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def browser(monkeypatch):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (apt-get install -y chromium)")
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:

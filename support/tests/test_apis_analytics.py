@@ -15,6 +15,7 @@ from accounts.tests.factories import ServiceCategoryFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory
 from support.analytics.definitions import BOOKING_FIGURES, REVENUE_LINES, TECHNICIAN_FIGURES
+from tests.schema import openapi_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -242,8 +243,6 @@ def test_who_may_see_which_analytics(
 
 
 def _schema_properties(component: str) -> dict:
-    from tests.schema import openapi_schema
-
     return openapi_schema()["components"]["schemas"][component]["properties"]
 
 

@@ -26,9 +26,17 @@ from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import booking_cancel, booking_transition, dispute_open, dispute_resolve
 from payments import rules as payments_rules
 from payments.daraja import payloads
-from payments.models import PaymentPurpose, Payout, PayoutKind, PayoutStatus, SuspenseItem
+from payments.models import (
+    LedgerTransactionKind,
+    PaymentPurpose,
+    Payout,
+    PayoutKind,
+    PayoutStatus,
+    SuspenseItem,
+)
 from payments.selectors.balances import account_balance, account_balances
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
+from payments.services.ledger import REFUNDS_PAYABLE, escrow_code, ledger_post, transfer
 from payments.services.payouts import payout_send
 from payments.services.suspense import suspense_item_refund
 from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja)
@@ -387,9 +395,6 @@ def test_technician_earnings_include_cancellation_fees_and_disputes(
 def test_a_posting_no_line_knows_is_logged_and_still_counts_in_the_net_lines(
     customer, technician, caplog
 ):
-    from payments.models import LedgerTransactionKind
-    from payments.services.ledger import REFUNDS_PAYABLE, escrow_code, ledger_post, transfer
-
     booking = make_booking(customer, technician)
     paid_payment(booking)
     ledger_post(

@@ -11,6 +11,7 @@ from django.db import connection
 from accounts.models import Role
 from accounts.tests.factories import UserFactory
 from notifications.models import Notification
+from notifications.producers import support_ticket_waiting_notify
 from support import services
 from support.models import (
     AgentAvailability,
@@ -102,8 +103,6 @@ def test_a_ticket_made_urgent_later_is_announced_by_the_sweep(
 def test_an_alert_queued_for_a_ticket_taken_meanwhile_tells_nobody(
     customer, support_agent, full_desk, django_capture_on_commit_callbacks
 ):
-    from notifications.producers import support_ticket_waiting_notify
-
     urgent = _open(customer, TicketPriority.URGENT)  # the alert's task has not run (no commit)
     services.ticket_assign(ticket=urgent, agent=support_agent, actor=support_agent)
     assert support_ticket_waiting_notify(ticket_id=urgent.pk) == []

@@ -5,10 +5,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from bookings.tests.factories import BookingFactory
 from dumuwaks.core.errors import InvalidTransition
 from support import services
 from support.errors import (
     InternalNoteStaffOnly,
+    RelatedBookingNotFound,
     TicketAlreadyRated,
     TicketClosed,
     TicketCreatorOnly,
@@ -75,12 +77,9 @@ def test_agent_at_capacity_gets_no_more_tickets(customer, support_agent):
 
 
 def test_related_booking_must_belong_to_the_customer(customer, other_customer):
-    from bookings.tests.factories import BookingFactory
-
     booking = BookingFactory(customer=customer)
     ticket = _create(customer, related_booking_id=booking.pk)
     assert ticket.related_booking == booking
-    from support.errors import RelatedBookingNotFound
 
     with pytest.raises(RelatedBookingNotFound):
         _create(other_customer, related_booking_id=booking.pk)

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
+from dumuwaks.celery import collect_beat_schedule
 from support import services
 from support.models import AgentAvailability, SupportTicket, TicketPriority, TicketStatus
 from support.tasks import sla_monitor
@@ -103,6 +104,4 @@ def test_finished_tickets_are_never_flagged(customer, support_agent):
 
 
 def test_beat_schedule_registers_the_monitor():
-    from dumuwaks.celery import collect_beat_schedule
-
     assert collect_beat_schedule()["support-sla-monitor"]["task"] == "support.sla_monitor"

@@ -3,6 +3,7 @@ the source and a subscriber at start-up, and nothing is published or subscribed 
 
 import ast
 import dataclasses
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -140,8 +141,6 @@ def test_event_names_are_unique_and_namespaced():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_subscriber_does_not_stop_the_others(monkeypatch):
-    from collections import defaultdict
-
     monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
     received = []
 

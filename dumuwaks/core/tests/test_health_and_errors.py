@@ -1,6 +1,9 @@
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +34,6 @@ def test_health_is_503_when_redis_is_unreachable(anon_client, settings):
 
 
 def test_health_is_503_when_postgres_is_unreachable(anon_client, monkeypatch):
-    from django.db.backends.utils import CursorWrapper
-
     def broken_execute(self, sql, params=None):
         raise OperationalError("connection refused")
 
@@ -69,9 +70,6 @@ def test_responses_carry_a_request_id(anon_client):
 
 
 def test_unexpected_exception_is_a_generic_500_with_a_logged_traceback(caplog):
-    from rest_framework.test import APIRequestFactory
-    from rest_framework.views import APIView
-
     class Exploding(APIView):
         authentication_classes = []
         permission_classes = []
@@ -91,9 +89,6 @@ def test_unexpected_exception_is_a_generic_500_with_a_logged_traceback(caplog):
 
 
 def test_database_outage_inside_a_view_is_a_503():
-    from rest_framework.test import APIRequestFactory
-    from rest_framework.views import APIView
-
     class NeedsDatabase(APIView):
         authentication_classes = []
         permission_classes = []

@@ -1,10 +1,11 @@
+import json
 from decimal import Decimal
 
 from djangorestframework_camel_case.util import camelize as library_camelize
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dumuwaks.core.renderers import camelize
+from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRenderedPage, camelize
 
 _keys = st.text(alphabet="abcxyz_019ABC", min_size=1, max_size=12)
 _values = st.recursive(
@@ -35,8 +36,6 @@ def test_examples():
     indent=st.sampled_from([None, 2]),
 )
 def test_a_pre_rendered_page_renders_as_the_whole_page(envelope, items, indent):
-    from dumuwaks.core.renderers import CamelCaseJSONRenderer, PreRenderedPage
-
     renderer = CamelCaseJSONRenderer()
     media_type = "application/json" if indent is None else f"application/json; indent={indent}"
     whole = {**envelope, "results": items}
@@ -45,6 +44,4 @@ def test_a_pre_rendered_page_renders_as_the_whole_page(envelope, items, indent):
     if indent is None:
         assert spliced == renderer.render(whole, media_type)
     else:  # the items keep their compact rendering inside an indented envelope
-        import json
-
         assert json.loads(spliced) == json.loads(renderer.render(whole, media_type))

@@ -2,12 +2,12 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
+from dumuwaks.asgi import application
+
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
 async def _connect(user, origin: bytes | None):
-    from dumuwaks.asgi import application
-
     headers = [(b"host", b"localhost")]
     if origin is not None:
         headers.append((b"origin", origin))
