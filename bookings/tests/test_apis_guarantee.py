@@ -437,3 +437,33 @@ def test_a_withdrawn_claim_does_not_count_in_the_return_visit_rate(
             status=status,
         )
     assert return_visit_rate(technician_id=technician.pk) == pytest.approx(0.2)
+
+
+def test_a_description_or_reason_ending_a_sentence_reads_once_in_the_notifications(
+    confirmed,
+    technician,
+    technician_client,
+    customer_client,
+    django_capture_on_commit_callbacks,
+):
+    """Found from outside (QA, `make run`): "…since yesterday.. Offer a free return visit": the catalogue
+    puts its own full stop after the customer's text, which usually has one already."""
+    with django_capture_on_commit_callbacks(execute=True):
+        claim = _claim(customer_client, confirmed, description="The tap leaks again!")
+    opened = technician_client.get("/api/v1/notifications").json()["results"][0]
+    assert opened["type"] == "guarantee.claim_opened"
+    assert "did not last: The tap leaks again! Offer a free return visit" in opened["body"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = technician_client.post(
+            f"{_url(confirmed)}/{claim['id']}/decline",
+            {"reason": "A new pipe burst, not my repair."},
+            format="json",
+        )
+    assert response.status_code == 200
+    declined = customer_client.get("/api/v1/notifications").json()["results"][0]
+    assert declined["type"] == "guarantee.claim_declined"
+    assert declined["body"] == (
+        f"{technician.get_full_name()} declined a free return visit for {confirmed.number}: "
+        "A new pipe burst, not my repair. Our support team will look into it and contact you."
+    )
