@@ -778,11 +778,26 @@ class _Blank(dict):
 _FORMATTER = string.Formatter()
 
 
+SENTENCE_ENDS = (".", "!", "?")
+
+
 def _fill(template: str, context: dict) -> str:
-    # format_map with a forgiving dict; only plain {name} fields are used in the catalogue
-    return _FORMATTER.vformat(
-        template, (), _Blank({k: "" if v is None else v for k, v in context.items()})
-    )
+    """`template` with its {name} fields filled from a forgiving dict (only plain fields are used in the
+    catalogue). A template's full stop right after a field whose text already ends a sentence (a customer's
+    "The tap leaks again.") is left out, so the reader does not get "again.."."""
+    values = _Blank({k: "" if v is None else v for k, v in context.items()})
+    parts: list[str] = []
+    previous = ""
+    for literal, field, spec, conversion in _FORMATTER.parse(template):
+        if literal.startswith(".") and previous.rstrip().endswith(SENTENCE_ENDS):
+            literal = literal[1:]
+        parts.append(literal)
+        previous = ""
+        if field is not None:
+            value = _FORMATTER.convert_field(values[field], conversion)
+            previous = _FORMATTER.format_field(value, spec or "")
+            parts.append(previous)
+    return "".join(parts)
 
 
 def group_of(type_: str) -> str:
