@@ -87,9 +87,31 @@ def test_kiswahili_by_switching_on_the_first_screen(phone_technician, job):
     assert _step(phone, "0").content.decode().startswith("CON Kazi za Dumu Waks:\n1. ")
     assert (
         _step(phone, "0*1").content.decode()
-        == f"CON Kazi {job.number} (Pending)\n1. Kubali\n2. Kataa"
+        == f"CON Kazi {job.number} (Inasubiri jibu lako)\n1. Kubali\n2. Kataa"
     )
     assert _step(phone, "0*1*1").content.decode().startswith(f"END Umekubali kazi {job.number}")
+
+
+@pytest.mark.parametrize(
+    ("status", "english", "kiswahili"),
+    [
+        (BookingStatus.ACCEPTED, "Accepted", "Umekubali"),
+        (BookingStatus.EN_ROUTE, "Technician en route", "Uko njiani"),
+        (BookingStatus.ARRIVED, "Technician arrived", "Umefika"),
+        (BookingStatus.IN_PROGRESS, "In progress", "Kazi inaendelea"),
+    ],
+)
+def test_the_job_screen_names_its_status_in_the_sessions_language(
+    phone_technician, job, status, english, kiswahili
+):
+    """Found from outside (QA, the simulator against `make run`): the Kiswahili menu said
+    "Kazi DW-… (Accepted)"."""
+    type(job).objects.filter(pk=job.pk).update(status=status)
+    phone = phone_technician.phone_number
+    assert _step(phone, "1").content.decode().startswith(f"CON Job {job.number} ({english})\n")
+    assert _step(phone, "0*1").content.decode().startswith(
+        f"CON Kazi {job.number} ({kiswahili})\n"
+    )
 
 
 def test_not_allowed_action_ends_with_the_reason_and_changes_nothing(
