@@ -56,6 +56,22 @@ WORDS = {
     },
 }
 
+# The job screen's status, told to the technician; English uses the status's own label. The Kiswahili words
+# are those of the reply after an action (templates/sms/featurephone/done.sw.txt).
+STATUS_NAMES_SW = {
+    BookingStatus.PENDING: "Inasubiri jibu lako",
+    BookingStatus.ACCEPTED: "Umekubali",
+    BookingStatus.EN_ROUTE: "Uko njiani",
+    BookingStatus.ARRIVED: "Umefika",
+    BookingStatus.IN_PROGRESS: "Kazi inaendelea",
+}
+
+
+def _status_name(job: Booking, language: str) -> str:
+    if language == "sw":
+        return STATUS_NAMES_SW[job.status]
+    return job.get_status_display()
+
 
 def _jobs(technician) -> list[Booking]:
     return list(
@@ -101,7 +117,7 @@ def ussd_respond(*, session_id: str, phone_number: str, text: str) -> str:
     job = jobs[choice - 1]
     actions = ACTIONS_BY_STATUS[job.status]
     if len(parts) == 1:
-        lines = [f"{words['choose']} {job.number} ({job.get_status_display()})"]
+        lines = [f"{words['choose']} {job.number} ({_status_name(job, language)})"]
         lines += [f"{i}. {words[action]}" for i, action in enumerate(actions, start=1)]
         return _con("\n".join(lines))
     picked = int(parts[1]) if parts[1].isdigit() else 0

@@ -109,9 +109,7 @@ def test_the_job_screen_names_its_status_in_the_sessions_language(
     type(job).objects.filter(pk=job.pk).update(status=status)
     phone = phone_technician.phone_number
     assert _step(phone, "1").content.decode().startswith(f"CON Job {job.number} ({english})\n")
-    assert _step(phone, "0*1").content.decode().startswith(
-        f"CON Kazi {job.number} ({kiswahili})\n"
-    )
+    assert _step(phone, "0*1").content.decode().startswith(f"CON Kazi {job.number} ({kiswahili})\n")
 
 
 def test_not_allowed_action_ends_with_the_reason_and_changes_nothing(

@@ -92,7 +92,7 @@ def test_ussd_mode_scripted_session_in_kiswahili(technician, phone_job):
     )
     screens = out.getvalue()
     assert screens.startswith("CON Dumu Waks jobs:")  # each step AT would post, in order
-    assert f"CON Kazi {phone_job.number} (Pending)\n1. Kubali\n2. Kataa" in screens
+    assert f"CON Kazi {phone_job.number} (Inasubiri jibu lako)\n1. Kubali\n2. Kataa" in screens
     assert f"END Umekataa kazi {phone_job.number}" in screens
     phone_job.refresh_from_db()
     assert (phone_job.status, phone_job.technician_id) == (BookingStatus.PENDING, None)
