@@ -8,6 +8,7 @@ from celery.app.task import Task
 from channels.layers import channel_layers
 from django.core.cache import cache
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -20,6 +21,12 @@ from accounts.tests.factories import (
 )
 from dumuwaks.core import events, side_effects
 from dumuwaks.core.cache import redis_client
+
+# Property tests: `make test` draws a bounded random sample for each (new examples every run; the
+# database-backed ones cost up to a second an example); explore with `pytest --hypothesis-profile=thorough`.
+hypothesis_settings.register_profile("suite", max_examples=20)
+hypothesis_settings.register_profile("thorough", max_examples=500)
+hypothesis_settings.load_profile("suite")
 
 
 @pytest.fixture(autouse=True)

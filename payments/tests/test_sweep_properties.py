@@ -238,7 +238,6 @@ class Scenario:
 
 
 @settings(
-    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
