@@ -1,12 +1,12 @@
 """The system tier: the processes as deployed, driven from outside over HTTP and WebSockets.
 
-One session of real processes serves every system test: two ASGI web instances (uvicorn, as `make run`, the
-image and compose start them), one WSGI instance (gunicorn, as the operations guide runs the REST API), a
-Celery worker and `celery beat`, all under the production settings with the staging opt-in
-(INSECURE_STAGING=true) and the real Daraja client pointed at FakeDaraja on 127.0.0.1. They share a database
-of their own (migrated and seeded with the demo accounts by `manage.py`, as an operator does), the real
-Redis (cache, channel layer, broker, under this run's key prefixes) and static files collected into a
-temporary STATIC_ROOT. Beat runs every entry each second (BEAT_INTERVAL_OVERRIDE_SECONDS).
+One set of real processes serves the tier's tests (stopped after its last one): two ASGI web instances
+(uvicorn, as `make run`, the image and compose start them), one WSGI instance (gunicorn, as the operations
+guide runs the REST API), a Celery worker and `celery beat`, all under the production settings with the
+staging opt-in (INSECURE_STAGING=true) and the real Daraja client pointed at FakeDaraja on 127.0.0.1. They
+share a database of their own (a copy of one migrated and seeded with the demo data by `manage.py`, as an
+operator does), the real Redis (cache, channel layer, broker, under this run's key prefixes) and static files
+collected into a temporary STATIC_ROOT. Beat runs every entry each second (BEAT_INTERVAL_OVERRIDE_SECONDS).
 
 What in-process tests cannot see is proven here: schedules, commits seen by another process, settings as
 the entry points load them, static files, and fan-out between web instances. All system tests run on one
@@ -205,14 +205,59 @@ def _answers_health(base: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def system(tmp_path_factory) -> Iterator[System]:
+@pytest.fixture(scope="package")
+def seeded_database(tmp_path_factory) -> Iterator[str]:
+    """A database migrated and loaded with the demo data as an operator does it (`manage.py migrate`,
+    `load_demo_data`), once for the tier: every system under test starts from a copy of it
+    (`CREATE DATABASE ... TEMPLATE`, a fraction of a second; the migrations alone take a minute or more on a
+    machine running the rest of the suite)."""
+    tag = f"{os.environ.get('DW_TEST_RUN_ID', 'local')}_{uuid.uuid4().hex[:8]}"
+    tmp = tmp_path_factory.mktemp("seeded")
+    database = f"dwsys_{tag}_seeded".lower()
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    try:
+        daraja, cert_path = start_fake_daraja(tmp)
+        try:
+            env = system_env(
+                tag=tag,
+                database_url=f"postgres://postgres@127.0.0.1:5432/{database}",
+                redis_url=REDIS_URL,
+                daraja=daraja,
+                cert_path=cert_path,
+                public_url="http://127.0.0.1",
+                tmp=tmp,
+            )
+            manage(env, "migrate", "--noinput", "-v", "0")
+            manage(env, "load_demo_data")
+        finally:
+            daraja.stop()
+            # What the seeding queued (the demo tickets' notifications) no worker of this tier serves.
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(match=f"dwsys:{tag}*", count=1000):
+                client.delete(key)
+            client.close()
+        yield database
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def create_database_from(template: str, database: str) -> None:
+    """A new database holding what `template` holds (no session may be connected to `template`)."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+
+
+# Package scope: the processes stop once the tier's last test ran, instead of beat and the worker running
+# every job each second beside the rest of `make test`.
+@pytest.fixture(scope="package")
+def system(tmp_path_factory, seeded_database) -> Iterator[System]:
     tag = f"{os.environ.get('DW_TEST_RUN_ID', 'local')}_{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("system")
     database = f"dwsys_{tag}".lower()
     database_url = f"postgres://postgres@127.0.0.1:5432/{database}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    create_database_from(seeded_database, database)
 
     daraja, cert_path = start_fake_daraja(tmp)
 
@@ -227,8 +272,6 @@ def system(tmp_path_factory) -> Iterator[System]:
         public_url=web_a,
         tmp=tmp,
     )
-    manage(env, "migrate", "--noinput", "-v", "0")
-    manage(env, "load_demo_data")
     manage(env, "collectstatic", "--noinput", "-v", "0")
 
     system = System(

@@ -30,8 +30,8 @@ from tests.system.conftest import (
     START_TIMEOUT,
     System,
     _answers_health,
+    create_database_from,
     free_port,
-    manage,
     system_env,
 )
 
@@ -69,13 +69,12 @@ class RedisServer:
 
 
 @pytest.fixture(scope="module")
-def outage(tmp_path_factory) -> Iterator[tuple[System, RedisServer]]:
+def outage(tmp_path_factory, seeded_database) -> Iterator[tuple[System, RedisServer]]:
     tag = f"{os.environ.get('DW_TEST_RUN_ID', 'local')}_outage_{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("outage")
     database = f"dwsys_{tag}".lower()
     database_url = f"postgres://postgres@127.0.0.1:5432/{database}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    create_database_from(seeded_database, database)
     daraja, cert_path = start_fake_daraja(tmp)
     port = free_port()
     web = f"http://127.0.0.1:{port}"
@@ -102,8 +101,6 @@ def outage(tmp_path_factory) -> Iterator[tuple[System, RedisServer]]:
             public_url=web,
             tmp=tmp,
         )
-        manage(system.env, "migrate", "--noinput", "-v", "0")
-        manage(system.env, "load_demo_data")
         uvicorn = [str(BIN / "uvicorn"), "dumuwaks.asgi:application", "--host", "127.0.0.1"]
         beat = [str(BIN / "celery"), "-A", "dumuwaks", "beat", "-l", "INFO"]
         system.start(
