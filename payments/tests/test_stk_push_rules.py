@@ -103,7 +103,8 @@ def test_push_while_one_is_pending_is_409_with_the_pending_payment(mpesa, bookin
         "status": "pending",
         "method": "mpesa",
         "phone": "+254712345678",
-        "expiresAt": Payment.objects.get(pk=first["id"]).expires_at.isoformat(),
+        # as the payment itself shows it, in Nairobi time (found from outside: it was UTC here only)
+        "expiresAt": first["expiresAt"],
     }
     assert len(mpesa.requests_to(PATH_STK_PUSH)) == 1
     assert Payment.objects.count() == 1
