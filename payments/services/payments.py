@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from bookings.models import Booking, BookingStatus
 from bookings.services.bookings import booking_mark_deposit_paid
@@ -148,7 +149,10 @@ def _pending_body(payment: Payment) -> dict:
         "status": payment.status,
         "method": payment.method,
         "phone": payment.phone,
-        "expires_at": payment.expires_at.isoformat() if payment.expires_at else None,
+        # Local time, as every time the API shows (the payment's own expiresAt included).
+        "expires_at": timezone.localtime(payment.expires_at).isoformat()
+        if payment.expires_at
+        else None,
     }
 
 
