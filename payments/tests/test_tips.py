@@ -326,4 +326,8 @@ def test_technician_earnings_show_tips_apart(
     )
     tip_rows = [row for row in body["results"] if row["kind"] == "tip"]
     assert [(row["amount"], row["status"]) for row in tip_rows] == [("150.00", "deferred")]
+    # Found from outside: a KES 150 tip read "Below the M-Pesa minimum, carried to the next payout".
+    assert tip_rows[0]["statusDisplay"] == (
+        "Paid with your next payout, or on its own within 7 days"
+    )
     assert Payout.objects.get(kind=PayoutKind.TIP).source_payment_id == small.pk
