@@ -8,8 +8,14 @@ from payments.models import (
     PaymentPurpose,
     Payout,
     PayoutAttempt,
+    PayoutKind,
+    PayoutStatus,
 )
 from payments.rules import TIP_DEFERRED_MAX_WAIT, TIP_MAX_KES, TIP_MIN_KES
+
+TIP_DEFERRED_DISPLAY = (
+    f"Paid with your next payout, or on its own within {TIP_DEFERRED_MAX_WAIT.days} days"
+)
 
 
 class PaymentStkPushInputSerializer(serializers.Serializer):
@@ -149,10 +155,9 @@ class PaymentCardIntentOutputSerializer(serializers.Serializer):
 class PayoutOutputSerializer(ModelSerializer):
     booking_number = serializers.CharField(source="booking.number", read_only=True)
     recipient_name = serializers.CharField(source="recipient.get_full_name", read_only=True)
-    status_display = serializers.CharField(
-        source="get_status_display",
-        read_only=True,
-        help_text='e.g. "Below the M-Pesa minimum, carried to the next payout" for `deferred`',
+    status_display = serializers.SerializerMethodField(
+        help_text='e.g. "Below the M-Pesa minimum, carried to the next payout" for `deferred`; a '
+        'deferred tip: "Paid with your next payout, or on its own within 7 days"',
     )
 
     class Meta:
@@ -184,6 +189,12 @@ class PayoutOutputSerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    def get_status_display(self, payout) -> str:
+        # A tip is deferred because it is below the at-once threshold, not below the M-Pesa minimum.
+        if payout.kind == PayoutKind.TIP and payout.status == PayoutStatus.DEFERRED:
+            return TIP_DEFERRED_DISPLAY
+        return payout.get_status_display()
 
 
 class PayoutAttemptOutputSerializer(ModelSerializer):
