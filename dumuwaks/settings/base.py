@@ -228,6 +228,8 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "accounts.models.Role",
+        # One language choice set: users' preferredLanguage and the feature-phone enrolment's language.
+        "PreferredLanguageEnum": "accounts.models.Language",
         "SelfServiceRoleEnum": "accounts.models.SELF_SERVICE_ROLE_CHOICES",
         "ProposalStatusEnum": "bookings.models.ProposalStatus",
         # The STK push and card endpoints take the price's purposes; payments show tips too.
