@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
@@ -60,6 +62,15 @@ def test_api_docs_pages_are_served(anon_client):
     assert anon_client.get("/api-docs").status_code == 200
     assert anon_client.get("/api/redoc/").status_code == 200
     assert anon_client.get("/api/schema/").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/api-docs", "/api/redoc/"])
+def test_api_docs_pages_load_nothing_from_other_hosts(anon_client, page):
+    """Found from outside (QA, `make run`): ReDoc's page asked fonts.googleapis.com for a render-blocking
+    stylesheet, so behind a firewall that drops the request the docs stayed blank, and every visit told
+    Google about it."""
+    html = anon_client.get(page).content.decode()
+    assert re.findall(r'(?:href|src)="(https?://[^"]+)"', html) == []
 
 
 def test_responses_carry_a_request_id(anon_client):
