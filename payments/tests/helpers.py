@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from rest_framework.test import APIClient
 
 from bookings.tests.factories import BookingFactory
 from payments.daraja.result_codes import Outcome
@@ -18,6 +19,8 @@ from payments.models import (
 )
 from payments.selectors.balances import account_balance
 from payments.selectors.reconciliation import ledger_reconciliation_check
+from payments.services.common import lock_booking, lock_payment
+from payments.services.payments import payment_mark_succeeded
 from payments.services.payouts import payout_attempt_record_result
 
 CALLBACK_TOKEN = "test-callback-token-0123456789abcdef"
@@ -48,9 +51,6 @@ def set_status(booking, status: str, **fields) -> None:
 
 def paid_payment(booking, purpose=PaymentPurpose.DEPOSIT, **kwargs) -> Payment:
     """A succeeded payment credited to escrow through the real success path."""
-    from payments.services.common import lock_booking, lock_payment
-    from payments.services.payments import payment_mark_succeeded
-
     amount = booking.deposit_amount if purpose == PaymentPurpose.DEPOSIT else booking.balance_amount
     payment = Payment.objects.create(
         booking=booking,
@@ -103,8 +103,6 @@ def assert_reconciled() -> None:
 def deliver_b2c_result_twice(fake_daraja, payout) -> None:
     """Safaricom's result for the payout's one B2C request, posted twice as Daraja retries callbacks; the
     payout must end `paid`."""
-    from rest_framework.test import APIClient
-
     result = fake_daraja.b2c_result_payload(payout.originator_conversation_id)
     api = APIClient()
     for _ in range(2):

@@ -7,8 +7,18 @@ from rest_framework.test import APIClient
 
 from bookings.models import BookingStatus
 from payments.models import Payment, PaymentPurpose, PaymentStatus, Payout
+from payments.receipts import receipt_text
+from payments.services.escrow import booking_settle_cancellation
+from payments.services.payments import payment_request_stk
+from payments.services.payouts import payout_send
 from payments.tests.fakes.daraja import PATH_STK_PUSH, PATH_STK_QUERY
-from payments.tests.helpers import make_booking, paid_payment, set_status
+from payments.tests.helpers import (
+    deliver_b2c_result_twice,
+    make_booking,
+    paid_payment,
+    post_callback,
+    set_status,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -204,8 +214,6 @@ def test_receipt_pdf_for_a_succeeded_payment(history, customer_client, other_cus
 
 
 def test_receipt_text_names_the_booking_and_amount(history):
-    from payments.receipts import receipt_text
-
     payment = Payment.objects.filter(booking=history, purpose="deposit").first()
     text, filename = receipt_text(payment)
     assert history.number in text
@@ -251,8 +259,6 @@ def test_the_schema_gives_the_receipt_as_pdf_and_its_errors_as_json(anon_client)
 
 
 def test_balance_receipt_after_release_says_the_money_went_to_the_technician(history):
-    from payments.receipts import receipt_text
-
     balance = Payment.objects.get(booking=history, purpose="balance")
     text, _filename = receipt_text(balance)
     assert "held in escrow" not in text.lower()
@@ -262,8 +268,6 @@ def test_balance_receipt_after_release_says_the_money_went_to_the_technician(his
 
 
 def test_deposit_receipt_before_release_says_the_money_is_held(booking):
-    from payments.receipts import receipt_text
-
     text, _filename = receipt_text(paid_payment(booking))
     assert (
         "- Held in escrow by Dumu Waks: KES 1000.00. It goes to the technician once the job is"
@@ -275,10 +279,6 @@ def test_deposit_receipt_before_release_says_the_money_is_held(booking):
 def test_receipt_of_a_cancelled_booking_says_what_was_refunded(
     mpesa, booking, customer, technician
 ):
-    from payments.receipts import receipt_text
-    from payments.services.escrow import booking_settle_cancellation
-    from payments.services.payouts import payout_send
-
     deposit = paid_payment(booking)
     set_status(booking, BookingStatus.CANCELLED, cancellation_fee=Decimal("250.00"))
     assert booking_settle_cancellation(booking_id=booking.pk)
@@ -289,7 +289,6 @@ def test_receipt_of_a_cancelled_booking_says_what_was_refunded(
 
     refund = Payout.objects.get(booking=booking, kind="refund")
     assert payout_send(payout_id=refund.pk) == "accepted"
-    from payments.tests.helpers import deliver_b2c_result_twice
 
     deliver_b2c_result_twice(mpesa, Payout.objects.get(pk=refund.pk))
     text, _filename = receipt_text(deposit)
@@ -298,8 +297,6 @@ def test_receipt_of_a_cancelled_booking_says_what_was_refunded(
 
 
 def test_receipt_of_a_payment_made_twice_says_it_is_refunded(booking):
-    from payments.receipts import receipt_text
-
     paid_payment(booking)
     twice = paid_payment(booking)
     text, _filename = receipt_text(twice)
@@ -352,9 +349,6 @@ def test_failed_payment_shows_in_history(mpesa, booking, customer_client):
 def test_balance_prompt_goes_to_the_number_that_paid_the_deposit(
     mpesa, booking, customer, customer_client, anon_client
 ):
-    from payments.services.payments import payment_request_stk
-    from payments.tests.helpers import post_callback
-
     body = customer_client.post(
         STK_PUSH, {"bookingId": booking.pk, "phoneNumber": "0799888777", "confirmPhone": True}
     ).json()

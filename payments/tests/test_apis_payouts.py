@@ -3,10 +3,13 @@
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 
 from bookings.models import BookingStatus
 from payments import rules as payments_rules
 from payments.models import Payout, PayoutStatus
+from payments.services.payouts import payout_process, payout_send
+from payments.tests.factories import PaymentFactory, PayoutFactory
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.helpers import make_booking, paid_payment, payout_result, set_status
 
@@ -117,8 +120,6 @@ def test_batch_process_validation(admin_client_api):
 def test_my_payouts_with_totals(
     mpesa, held_payout, technician_client, customer_client, anon_client, admin_user
 ):
-    from payments.services.payouts import payout_process, payout_send
-
     payout_process(payout_id=held_payout.pk, actor=admin_user)
     payout_send(payout_id=held_payout.pk)
     body = technician_client.get("/api/v1/payments/payouts/my-payouts").json()
@@ -137,8 +138,6 @@ def test_my_payouts_with_totals(
 def test_admin_action_processes_selected_payouts(
     mpesa, held_payout, admin_user, django_capture_on_commit_callbacks
 ):
-    from django.test import Client
-
     client = Client()
     client.force_login(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
@@ -183,8 +182,6 @@ def test_payout_lists_run_a_constant_number_of_queries(
 
 
 def test_admin_action_cancels_a_held_payout(held_payout, admin_user):
-    from django.test import Client
-
     client = Client()
     client.force_login(admin_user)
     response = client.post(
@@ -198,8 +195,6 @@ def test_admin_action_cancels_a_held_payout(held_payout, admin_user):
 
 
 def test_factories_build_valid_rows(support_client):
-    from payments.tests.factories import PaymentFactory, PayoutFactory
-
     payment = PaymentFactory()
     payout = PayoutFactory(booking=payment.booking)
     assert payment.payer_id == payment.booking.customer_id

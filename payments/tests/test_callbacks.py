@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from bookings.models import BookingStatus
+from payments.daraja.errors import DarajaBusy
 from payments.models import (
     CallbackEvent,
     CallbackStatus,
@@ -14,9 +16,12 @@ from payments.models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
+    SuspenseItem,
 )
+from payments.selectors.balances import account_balance
 from payments.services.payments import payment_request_stk
-from payments.tests.fakes.daraja import PATH_B2C, PATH_TRANSACTION_STATUS
+from payments.services.payouts import payout_process, payout_send
+from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_QUERY, PATH_TRANSACTION_STATUS
 from payments.tests.helpers import (
     assert_reconciled,
     callback_path,
@@ -177,8 +182,6 @@ def test_callback_overtaking_the_stk_response_is_applied_once_the_id_is_stored(
 ):
     """Daraja's callback can reach us before our own STK push call has returned: its money waits in
     suspense (it matches nothing yet) and is credited once the push's CheckoutRequestID is stored."""
-    from payments.models import SuspenseItem
-    from payments.selectors.balances import account_balance
 
     def callback_first(stk_push, **kwargs):
         accepted = stk_push(**kwargs)
@@ -221,9 +224,6 @@ def test_failure_callback_overtaking_the_stk_response_is_applied_once_the_id_is_
 
 
 def test_unknown_checkout_id_is_held_in_suspense_for_staff(mpesa, pending_deposit, anon_client):
-    from payments.models import SuspenseItem
-    from payments.selectors.balances import account_balance
-
     payload = mpesa.stk_callback_payload(pending_deposit.checkout_request_id, "0")
     payload["Body"]["stkCallback"]["CheckoutRequestID"] = "ws_CO_unknown"
     post_callback(anon_client, "callback", payload)
@@ -242,8 +242,6 @@ def test_unknown_checkout_id_is_held_in_suspense_for_staff(mpesa, pending_deposi
 
 
 def _confirmed_and_paid(booking, technician):
-    from bookings.models import BookingStatus
-
     paid_payment(booking, "deposit")
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, "balance")
@@ -253,8 +251,6 @@ def _confirmed_and_paid(booking, technician):
 def test_b2c_result_before_the_sync_response_is_stored(
     mpesa, booking, technician, anon_client, intercept_daraja
 ):
-    from payments.services.payouts import payout_send
-
     payout = _confirmed_and_paid(booking, technician)
     assert payout.status == PayoutStatus.QUEUED
 
@@ -276,9 +272,6 @@ def test_b2c_result_before_the_sync_response_is_stored(
 def test_b2c_failure_keeps_the_money_payable_and_staff_retry_uses_a_new_attempt(
     mpesa, booking, technician, anon_client, admin_user, django_capture_on_commit_callbacks
 ):
-    from payments.selectors.balances import account_balance
-    from payments.services.payouts import payout_process, payout_send
-
     payout = _confirmed_and_paid(booking, technician)
     payout_send(payout_id=payout.pk)
     payout.refresh_from_db()
@@ -311,8 +304,6 @@ def test_b2c_failure_keeps_the_money_payable_and_staff_retry_uses_a_new_attempt(
 def test_queue_timeout_is_reconciled_by_transaction_status_never_resent(
     mpesa, booking, technician, anon_client, django_capture_on_commit_callbacks
 ):
-    from payments.services.payouts import payout_send
-
     payout = _confirmed_and_paid(booking, technician)
     payout_send(payout_id=payout.pk)
     payout.refresh_from_db()
@@ -342,8 +333,6 @@ def test_queue_timeout_is_reconciled_by_transaction_status_never_resent(
 def test_unknown_outcome_parks_the_payout_and_queries(
     mpesa, booking, technician, django_capture_on_commit_callbacks
 ):
-    from payments.services.payouts import payout_send
-
     payout = _confirmed_and_paid(booking, technician)
     mpesa.fail_next(PATH_B2C, "reset")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -359,9 +348,6 @@ def test_unknown_outcome_parks_the_payout_and_queries(
 def test_busy_daraja_puts_the_payout_back_in_the_queue_with_the_same_attempt(
     mpesa, booking, technician
 ):
-    from payments.daraja.errors import DarajaBusy
-    from payments.services.payouts import payout_send
-
     payout = _confirmed_and_paid(booking, technician)
     mpesa.fail_next(PATH_B2C, "busy")
     with pytest.raises(DarajaBusy):
@@ -411,8 +397,6 @@ def test_every_callback_endpoint_survives_odd_bodies(anon_client, name, payload)
 def test_stk_timeout_notice_triggers_a_query(
     mpesa, pending_deposit, anon_client, django_capture_on_commit_callbacks
 ):
-    from payments.tests.fakes.daraja import PATH_STK_QUERY
-
     mpesa.resolve_stk(pending_deposit.checkout_request_id, "1037")
     with django_capture_on_commit_callbacks(execute=True):
         response = post_callback(
@@ -432,9 +416,6 @@ def test_late_success_of_a_superseded_attempt_pays_once_and_flags_the_second(
 ):
     """Attempt 1 "failed", staff retried as attempt 2, then attempt 1's success arrives: it is applied (the
     payout is paid by attempt 1, once); attempt 2's success too is a double payment, flagged for staff."""
-    from payments.selectors.balances import account_balance
-    from payments.services.payouts import payout_process, payout_send
-
     payout = _confirmed_and_paid(booking, technician)
     payout_send(payout_id=payout.pk)
     payout.refresh_from_db()

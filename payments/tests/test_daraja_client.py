@@ -10,6 +10,7 @@ import time_machine
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from django.core.cache import cache
 
+from dumuwaks.core.phone import InvalidPhoneNumber
 from payments.daraja import (
     B2CAccepted,
     DarajaBusy,
@@ -260,8 +261,6 @@ def test_stk_push_rejected_field_raises_daraja_error(fake_daraja, settings):
 
 
 def test_stk_push_invalid_phone_never_reaches_daraja(fake_daraja):
-    from dumuwaks.core.phone import InvalidPhoneNumber
-
     with pytest.raises(InvalidPhoneNumber):
         stk(get_mpesa_client(), phone_msisdn="12345")
     assert fake_daraja.requests_to(PATH_STK_PUSH) == []

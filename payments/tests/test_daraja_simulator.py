@@ -8,6 +8,7 @@ import httpx
 import pytest
 import time_machine
 from celery import current_app
+from django.core.cache import cache
 
 from dumuwaks.core.phone import InvalidPhoneNumber
 from payments.daraja import (
@@ -220,7 +221,6 @@ def test_worker_delivery_failure_keeps_the_callback_pending(callback_receiver):
     accepted = push(callback_receiver, callback_url="http://127.0.0.1:9/down")
     simulator.deliver_pending_callbacks(post=lambda url, payload: None)  # drain the eager queue
     state_key = simulator._stk_key(accepted.checkout_request_id)
-    from django.core.cache import cache
 
     cache.set(state_key, {**cache.get(state_key), "delivered": False})
     simulator.deliver_stk_callback.apply(

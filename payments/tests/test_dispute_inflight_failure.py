@@ -11,9 +11,17 @@ import pytest
 
 from bookings.models import DisputeOutcome
 from bookings.services import dispute_resolve
-from payments.models import Payout, PayoutKind, PayoutStatus, RecoveryReason, TechnicianRecovery
+from payments.models import (
+    LedgerTransaction,
+    Payout,
+    PayoutKind,
+    PayoutStatus,
+    RecoveryReason,
+    TechnicianRecovery,
+)
 from payments.selectors.balances import account_balance, technician_owed
 from payments.selectors.recoveries import technician_recovery_list
+from payments.services.escrow import dispute_settle
 from payments.services.payouts import payout_send
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.helpers import assert_reconciled, post_callback
@@ -30,7 +38,6 @@ def _in_flight_then_refunded(booking, customer, support_agent, outcome, refund_a
     dispute_resolve(
         dispute=dispute, actor=support_agent, outcome=outcome, refund_amount=refund_amount
     )
-    from payments.services.escrow import dispute_settle
 
     dispute_settle(dispute_id=dispute.pk)
     payout.refresh_from_db()
@@ -39,8 +46,6 @@ def _in_flight_then_refunded(booking, customer, support_agent, outcome, refund_a
 
 
 def _ids():
-    from payments.models import LedgerTransaction
-
     return set(LedgerTransaction.objects.values_list("pk", flat=True))
 
 

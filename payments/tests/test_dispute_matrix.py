@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import dispute_open, dispute_resolve
+from payments.daraja.result_codes import Outcome
 from payments.models import (
     EntrySide,
     LedgerEntry,
@@ -28,6 +29,8 @@ from payments.models import (
     PaymentPurpose,
     PaymentStatus,
     Payout,
+    PayoutAttempt,
+    PayoutAttemptOutcome,
     PayoutKind,
     PayoutStatus,
     RecoveryReason,
@@ -36,7 +39,9 @@ from payments.models import (
 from payments.selectors.balances import account_balance, technician_owed
 from payments.selectors.owed_steps import OwedStep
 from payments.selectors.recoveries import technician_recovery_list
+from payments.services.balance import BALANCE_OVERDUE_AFTER, balance_collection_run
 from payments.services.escrow import dispute_settle
+from payments.services.payouts import payout_attempt_record_result
 from payments.services.sweep import payments_sweep
 from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_STK_PUSH
@@ -49,6 +54,7 @@ from payments.tests.helpers import (
     post_callback,
     set_status,
 )
+from support.models import SupportTicket
 
 pytestmark = pytest.mark.django_db
 
@@ -583,10 +589,6 @@ def test_payout_in_flight_at_settlement_counts_as_paid(
 def test_a_technician_payout_paid_twice_is_a_recovery(
     mpesa, booking, customer, technician, service_category, sent, anon_client
 ):
-    from payments.daraja.result_codes import Outcome
-    from payments.models import PayoutAttempt, PayoutAttemptOutcome
-    from payments.services.payouts import payout_attempt_record_result
-
     _release(booking)
     payout = Payout.objects.get(booking=booking)
     Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.AWAITING_RESULT, attempt=2)
@@ -696,9 +698,6 @@ def test_a_release_with_the_balance_unpaid_is_collected_like_a_confirmed_balance
 ):
     """The booking shows the balance owed, a failed prompt is followed by reminders with new prompts, and
     a week after the resolution the case goes to support (payments/services/balance.py)."""
-    from payments.services.balance import BALANCE_OVERDUE_AFTER, balance_collection_run
-    from support.models import SupportTicket
-
     dispute = arrange(COMPLETED_UNPAID, booking, customer)
     with django_capture_on_commit_callbacks(execute=True):
         dispute_resolve(dispute=dispute, actor=support_agent, outcome=RELEASE)
@@ -743,8 +742,6 @@ def test_after_a_refund_outcome_the_balance_is_not_collected(
     django_capture_on_commit_callbacks,
     outcome,
 ):
-    from payments.services.balance import balance_collection_run
-
     dispute = arrange(CONFIRMED_UNPAID, booking, customer)
     with django_capture_on_commit_callbacks(execute=True):
         dispute_resolve(

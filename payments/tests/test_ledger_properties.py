@@ -9,6 +9,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from payments.models import Payment, PaymentStatus, Payout, PayoutKind, PayoutSt
 from payments.selectors.balances import account_balance
 from payments.selectors.reconciliation import ledger_reconciliation_check
 from payments.services import callbacks, escrow
-from payments.services.common import now
+from payments.services.common import lock_booking, now
 from payments.services.payouts import payout_send
 from payments.tests.helpers import make_booking, set_status
 
@@ -170,10 +171,6 @@ class Scenario:
                 callbacks.mpesa_b2c_result_record(payload=result)
 
     def _settle(self, fn):
-        from django.db import transaction
-
-        from payments.services.common import lock_booking
-
         with transaction.atomic():
             fn(lock_booking(self.booking.pk))
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from bookings.models import BookingStatus
@@ -275,8 +276,6 @@ def test_confirm_codes(mpesa, unknown_payout, admin_client_api, support_client, 
 
 
 def test_admin_confirm_actions_and_escalated_filter(mpesa, unknown_payout, admin_user, settings):
-    from django.test import Client
-
     payout = unknown_payout
     _escalate(payout, settings)
     client = Client()

@@ -6,13 +6,20 @@ applied to the attempt they name; no attempt N+1 while an earlier one is open; s
 payout; shares below the B2C minimum are carried into the technician's next payout.
 """
 
+import threading
+from datetime import timedelta
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.db import connection
+from django.test import Client
+from django.utils import timezone
 
 from bookings.models import BookingStatus
 from payments import rules as payments_rules
+from payments import tasks
 from payments.daraja import payloads
 from payments.daraja.result_codes import (
     B2C_DEFINITIVE_FAILURES,
@@ -20,6 +27,7 @@ from payments.daraja.result_codes import (
     b2c_result_outcome,
     transaction_status_outcome,
 )
+from payments.daraja.security import B2C_MIN_AMOUNT
 from payments.models import (
     CallbackEvent,
     CallbackStatus,
@@ -31,6 +39,7 @@ from payments.models import (
     PayoutStatusHistory,
 )
 from payments.selectors.balances import account_balance
+from payments.services.ledger import PLATFORM_REVENUE, ledger_account, technician_payable_code
 from payments.services.payouts import (
     MPESA_B2C_MIN_KES,
     payout_process,
@@ -38,6 +47,7 @@ from payments.services.payouts import (
     payouts_stale_ids,
 )
 from payments.tasks import payout_send_task
+from payments.tests.factories import PayoutFactory
 from payments.tests.fakes.daraja import PATH_B2C, PATH_TRANSACTION_STATUS
 from payments.tests.helpers import (
     assert_reconciled,
@@ -131,8 +141,6 @@ def test_success_and_transaction_status_classification():
 
 
 def test_the_b2c_minimum_is_the_clients_own():
-    from payments.daraja.security import B2C_MIN_AMOUNT
-
     assert MPESA_B2C_MIN_KES == Decimal(B2C_MIN_AMOUNT) == Decimal(10)
 
 
@@ -348,8 +356,6 @@ def test_queued_attempt_2_waits_for_attempt_1_then_goes_out_once_it_failed(
     mpesa, sent_payout, anon_client, django_capture_on_commit_callbacks
 ):
     """The beat job re-sending a queued payout (or a retried task) checks attempt 1 first."""
-    from payments import tasks
-
     payout = sent_payout
     first_id = payout.originator_conversation_id
     PayoutAttempt.objects.filter(payout=payout).update(outcome=PayoutAttemptOutcome.UNKNOWN)
@@ -429,10 +435,6 @@ def test_a_second_paid_attempt_is_a_visible_double_payment(
 def test_paid_payout_with_an_open_attempt_is_watched_by_the_beat(
     mpesa, sent_payout, anon_client, admin_user, settings
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     payout = sent_payout
     first_id = payout.originator_conversation_id
     post_callback(anon_client, "b2c-callback", mpesa.b2c_result_payload(first_id, "1"))
@@ -447,7 +449,6 @@ def test_paid_payout_with_an_open_attempt_is_watched_by_the_beat(
     assert payouts_stale_ids(older_than_seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS) == [
         payout.pk
     ]
-    from payments import tasks
 
     tasks.payouts_reconcile_stale_task.apply(throw=True)
     assert _status_query_ids(mpesa) == [f"DW-PO-{payout.pk}-2"]
@@ -514,8 +515,6 @@ def test_check_status_of_a_payout_with_nothing_sent_is_accepted_and_asks_nothing
 def test_admin_action_checks_status(
     mpesa, sent_payout, admin_user, django_capture_on_commit_callbacks
 ):
-    from django.test import Client
-
     client = Client()
     client.force_login(admin_user)
     with django_capture_on_commit_callbacks(execute=True):
@@ -604,12 +603,6 @@ def test_deferred_payout_is_not_processable_but_can_be_cancelled(
 def test_migration_records_earlier_attempts_as_unknown_and_defers_held_small_shares(
     booking, technician
 ):
-    from importlib import import_module
-
-    from django.apps import apps
-
-    from payments.tests.factories import PayoutFactory
-
     backfill = import_module("payments.migrations.0003_payout_attempts_deferred").backfill
     failed = PayoutFactory(booking=booking, status=PayoutStatus.FAILED, attempt=2)
     Payout.objects.filter(pk=failed.pk).update(
@@ -661,8 +654,6 @@ def test_sub_minimum_shares_released_at_the_same_moment_are_seen_together(
     """Two jobs of one technician confirmed at once (shares 4 and 8, each below the minimum): the
     technician's payable account serialises them, so the second sees the first and one payout of 12 goes
     out instead of two shares deferred forever."""
-    import threading
-
     task_outbox.hold(payout_send_task)
     bookings = [
         make_booking(customer, technician, category=service_category, price=Decimal(price))
@@ -672,8 +663,6 @@ def test_sub_minimum_shares_released_at_the_same_moment_are_seen_together(
         paid_payment(booking, "deposit")
         set_status(booking, BookingStatus.CONFIRMED)
     # Accounts exist already (as for any technician after the first job): creating them is no lock.
-    from payments.services.ledger import PLATFORM_REVENUE, ledger_account, technician_payable_code
-
     ledger_account(PLATFORM_REVENUE)
     ledger_account(technician_payable_code(technician.pk), user_id=technician.pk)
     barrier = threading.Barrier(2)

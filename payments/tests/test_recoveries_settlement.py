@@ -12,6 +12,7 @@ from django.test import Client
 
 from bookings.models import BookingStatus, DisputeOutcome
 from bookings.services import dispute_resolve
+from dumuwaks.core.errors import ValidationFailed
 from payments.errors import RecoveryOlderOpen, RecoveryReceiptInUse, RecoverySettled
 from payments.models import (
     LedgerTransaction,
@@ -125,7 +126,6 @@ def test_staff_record_a_repayment_then_write_off_the_rest(double_refund, custome
         recovery_record_repayment(
             recovery_id=debt.pk, amount="100", receipt="QKR1ABC234", actor=admin_user
         )
-    from dumuwaks.core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):  # more than is owed
         recovery_record_repayment(

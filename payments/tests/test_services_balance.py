@@ -13,9 +13,11 @@ from rest_framework.test import APIClient
 
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_transition, dispute_open
+from dumuwaks.celery import collect_beat_schedule
 from notifications.models import Notification
 from payments import tasks
 from payments.models import BalanceCollection, Payment, PaymentPurpose, PaymentStatus
+from payments.services import balance
 from payments.services.balance import (
     BALANCE_MAX_AUTOMATIC_PROMPTS,
     BALANCE_OVERDUE_AFTER,
@@ -391,16 +393,12 @@ def test_two_runs_at_the_deadline_open_one_ticket(
 
 
 def test_the_beat_entry_runs_the_collection():
-    from dumuwaks.celery import collect_beat_schedule
-
     entry = collect_beat_schedule()["payments-balance-collection"]
     assert entry["task"] == "payments.tasks.balance_collection_task"
     assert entry["schedule"] == timedelta(minutes=30)
 
 
 def test_the_task_reports_what_it_did(mpesa, confirmed, monkeypatch):
-    from payments.services import balance
-
     real = balance.balance_collection_run
     monkeypatch.setattr(
         balance,

@@ -17,7 +17,7 @@ from payments.models import (
     PaymentStatus,
 )
 from payments.selectors.reconciliation import ledger_reconciliation_check
-from payments.services.ledger import Line, ledger_post, transfer
+from payments.services.ledger import Line, ledger_account, ledger_post, transfer
 from payments.tests.helpers import paid_payment
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,6 @@ def test_ledger_rows_cannot_be_changed_or_deleted(booking):
 
 def test_non_positive_entry_amount_is_refused_by_the_database(booking):
     txn = LedgerTransaction.objects.create(kind=LedgerTransactionKind.RELEASE, reference="x")
-    from payments.services.ledger import ledger_account
 
     account = ledger_account("platform_revenue")
     with pytest.raises(DatabaseError), transaction.atomic():

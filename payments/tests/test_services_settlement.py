@@ -17,6 +17,7 @@ from payments.models import (
     Payout,
     PayoutKind,
     PayoutStatus,
+    TechnicianRecovery,
 )
 from payments.selectors.balances import account_balance
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
@@ -220,8 +221,6 @@ def test_recent_phone_change_holds_the_payout(booking, technician):
 def test_dispute_after_the_technician_was_paid_refunds_in_full_and_records_what_the_technician_owes(
     booking, customer, technician, support_agent
 ):
-    from payments.models import TechnicianRecovery
-
     paid_payment(booking)
     set_status(booking, BookingStatus.CONFIRMED)
     paid_payment(booking, PaymentPurpose.BALANCE)  # released on payment

@@ -4,13 +4,20 @@ successful payment, and AccountReferences that never repeat."""
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from accounts.models import User
 from payments import tasks
 from payments.models import Payment, PaymentStatus
 from payments.services.payments import payment_account_reference
 from payments.tests.fakes.daraja import PATH_STK_PUSH
-from payments.tests.helpers import assert_reconciled, escrow, paid_payment, post_callback
+from payments.tests.helpers import (
+    assert_reconciled,
+    escrow,
+    make_booking,
+    paid_payment,
+    post_callback,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,8 +78,6 @@ def test_own_unverified_number_needs_confirmation(mpesa, booking, unverified, cu
 def test_a_number_that_paid_for_the_customer_before_needs_no_confirmation(
     mpesa, booking, customer, technician, service_category, customer_client
 ):
-    from payments.tests.helpers import make_booking
-
     earlier = paid_payment(booking)
     Payment.objects.filter(pk=earlier.pk).update(phone="+254799888777")  # paid from that number
     other = make_booking(customer, technician, category=service_category)
@@ -188,8 +193,6 @@ def test_account_references_are_short_alphanumeric_and_never_repeat():
 def test_push_past_payment_one_million_sends_the_payments_own_reference(
     mpesa, booking, customer_client
 ):
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval(pg_get_serial_sequence('payments_payment', 'id'), 1234566)")
     payment_id = _push(customer_client, booking).json()["id"]

@@ -9,10 +9,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from celery.exceptions import Retry
 from django.test import Client
 from django.utils import timezone
 
-from payments import tasks
+from payments import errors, tasks
 from payments.daraja.errors import DarajaOutcomeUnknown
 from payments.models import (
     CallbackEvent,
@@ -26,6 +27,13 @@ from payments.models import (
 )
 from payments.selectors.balances import account_balance
 from payments.services.payments import payment_request_stk
+from payments.services.suspense import suspense_item_match
+from payments.tasks import (
+    STK_REQUEST_MAX_RETRIES,
+    STK_REQUEST_RETRY_BACKOFF_MAX_SECONDS,
+    STK_REQUEST_RETRY_BACKOFF_SECONDS,
+    StkProviderUnavailable,
+)
 from payments.tests.fakes.daraja import PATH_STK_PUSH, PATH_STK_QUERY
 from payments.tests.helpers import (
     assert_reconciled,
@@ -310,9 +318,6 @@ def test_ambiguous_money_is_left_for_staff_who_match_it_in_the_admin(
 def test_staff_cannot_credit_money_to_a_payment_of_another_amount(
     mpesa, booking, customer, anon_client
 ):
-    from payments import errors
-    from payments.services.suspense import suspense_item_match
-
     mpesa.fail_next(PATH_STK_PUSH, "hang")
     payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     payload = mpesa.stk_callback_payload(_the_prompt(mpesa), "0", amount=999)
@@ -371,8 +376,6 @@ def test_outage_answers_503_and_keeps_nothing(
 def _run_with_retries(task, *args, max_runs: int = 20):
     """Run a task the way a worker would: each Celery Retry is run again as the next attempt. Returns the
     last result or exception and the countdowns the retries asked for."""
-    from celery.exceptions import Retry
-
     countdowns = []
     for attempt in range(max_runs):
         try:
@@ -396,13 +399,6 @@ def test_deposit_request_retries_while_daraja_is_busy(mpesa, booking):
 
 
 def test_deposit_request_retries_are_bounded_with_backoff_and_leave_nothing(daraja_down, booking):
-    from payments.tasks import (
-        STK_REQUEST_MAX_RETRIES,
-        STK_REQUEST_RETRY_BACKOFF_MAX_SECONDS,
-        STK_REQUEST_RETRY_BACKOFF_SECONDS,
-        StkProviderUnavailable,
-    )
-
     outcome, countdowns = _run_with_retries(tasks.payment_request_deposit_task, booking.pk)
     assert isinstance(outcome, StkProviderUnavailable)
     assert len(countdowns) == STK_REQUEST_MAX_RETRIES

@@ -1,6 +1,7 @@
 """stripe_gateway through the official SDK against a local fake speaking Stripe's wire format."""
 
 import json
+import socket
 import time
 from urllib.parse import parse_qs
 
@@ -191,8 +192,6 @@ def test_webhook_without_configured_secret(settings, sign_stripe_payload):
 
 
 def test_a_hung_stripe_is_given_up_after_the_configured_timeout(settings):
-    import socket
-
     silent = socket.create_server(("127.0.0.1", 0))  # accepts connections, never answers
     try:
         settings.STRIPE_SECRET_KEY = "sk_test_x"

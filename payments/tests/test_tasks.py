@@ -5,10 +5,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from celery.exceptions import Retry
 from django.db import connection
 from django.utils import timezone
 
 from bookings.models import BookingStatus
+from dumuwaks.celery import collect_beat_schedule
 from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
 from payments import rules as payments_rules
@@ -22,8 +24,9 @@ from payments.models import (
     PayoutStatus,
 )
 from payments.services.payments import payment_request_stk
+from payments.tests.factories import PayoutFactory
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH, PATH_STK_QUERY
-from payments.tests.helpers import assert_reconciled, escrow, make_booking
+from payments.tests.helpers import assert_reconciled, escrow, make_booking, post_callback
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,8 +100,6 @@ def test_stale_payment_reported_failed_by_query(mpesa, booking, customer):
 def test_payment_window_that_closed_expires_and_a_late_success_still_counts(
     mpesa, booking, customer, anon_client
 ):
-    from payments.tests.helpers import post_callback
-
     payment = payment_request_stk(booking_id=booking.pk, payer=customer, purpose="deposit")
     Payment.objects.filter(pk=payment.pk).update(
         created_at=timezone.now() - timedelta(minutes=10),
@@ -159,8 +160,6 @@ def test_stale_payouts_are_checked_with_transaction_status(mpesa, booking, techn
 
 
 def test_beat_schedule_is_collected():
-    from dumuwaks.celery import collect_beat_schedule
-
     schedule = collect_beat_schedule()
     assert schedule["payments-resolve-stale-stk"]["task"] == (
         "payments.tasks.payments_resolve_stale_task"
@@ -170,8 +169,6 @@ def test_beat_schedule_is_collected():
 
 @pytest.mark.django_db
 def test_payout_task_retries_when_daraja_is_busy(mpesa, booking, technician):
-    from celery.exceptions import Retry
-
     payout = Payout.objects.create(
         kind=PayoutKind.TECHNICIAN_PAYOUT,
         booking=booking,
@@ -199,15 +196,6 @@ def test_payout_task_retries_when_daraja_is_busy(mpesa, booking, technician):
 def test_a_queued_payout_whose_task_was_lost_is_sent_once_by_the_sweeper(
     fake_daraja, settings, django_capture_on_commit_callbacks
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from payments import tasks
-    from payments.models import Payout, PayoutStatus
-    from payments.tests.factories import PayoutFactory
-    from payments.tests.fakes.daraja import PATH_B2C
-
     payout = PayoutFactory(status=PayoutStatus.QUEUED)
     long_ago = timezone.now() - timedelta(seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS * 2)
     Payout.objects.filter(pk=payout.pk).update(updated_at=long_ago)
