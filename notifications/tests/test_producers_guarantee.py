@@ -1,8 +1,9 @@
 """Workmanship-guarantee claims: each step tells the party who has to act or whose claim moved, in their
 language, and both parties get the live event (README "Workmanship guarantee")."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -256,3 +257,24 @@ def test_a_withdrawn_claim_tells_the_technician(
         (customer.pk, "withdrawn"),
         (technician.pk, "withdrawn"),
     ]
+
+
+def test_times_are_written_in_the_recipients_language(
+    confirmed, customer, technician, django_capture_on_commit_callbacks
+):
+    """Found from outside (QA, `make run`): a Kiswahili notification ended "kataa kabla ya Wed 09 Dec
+    2026 06:36": the time was written in English before the recipient's language was known."""
+    technician.preferred_language = "sw"
+    technician.save(update_fields=["preferred_language"])
+    claim = _open(confirmed, customer, django_capture_on_commit_callbacks)
+    Notification.objects.all().delete()
+    monday = datetime(2026, 12, 7, 9, 30, tzinfo=ZoneInfo("Africa/Nairobi"))
+    GuaranteeClaim.objects.filter(pk=claim.pk).update(respond_by=monday, visit_start=monday)
+    producers.guarantee_claim_notify(claim_id=claim.pk, status="open", actor_id=customer.pk)
+    assert Notification.objects.get(user=technician).body.endswith(
+        "kataa kabla ya Jtatu 07 Dis 2026 09:30."
+    )
+    producers.guarantee_claim_notify(claim_id=claim.pk, status="scheduled", actor_id=technician.pk)
+    assert (
+        "on Mon 07 Dec 2026 09:30, free of charge" in Notification.objects.get(user=customer).body
+    )
