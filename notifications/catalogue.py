@@ -2,13 +2,17 @@
 
 `render(type, language, context)` picks the user's language (falling back to English) and fills
 `{placeholders}` from the context; a placeholder the producer did not supply renders as an empty string
-rather than failing, so a missing detail never loses the notification.
+rather than failing, so a missing detail never loses the notification. Producers give times as datetimes:
+they are written in local time with the reader's day and month names (`TIME_FORMAT`).
 """
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import dateformat, timezone, translation
 
 from notifications.models import NotificationGroup as G
 
@@ -779,13 +783,24 @@ _FORMATTER = string.Formatter()
 
 
 SENTENCE_ENDS = (".", "!", "?")
+# A time in a text, local (Africa/Nairobi), with day and month names in the reader's language:
+# "Mon 07 Dec 2026 09:30", "Jtatu 07 Dis 2026 09:30".
+TIME_FORMAT = "D d M Y H:i"
 
 
-def _fill(template: str, context: dict) -> str:
+def _text(value, language: str) -> object:
+    if isinstance(value, datetime):
+        with translation.override(language):
+            return dateformat.format(timezone.localtime(value), TIME_FORMAT)
+    return value
+
+
+def _fill(template: str, context: dict, language: str = "en") -> str:
     """`template` with its {name} fields filled from a forgiving dict (only plain fields are used in the
-    catalogue). A template's full stop right after a field whose text already ends a sentence (a customer's
-    "The tap leaks again.") is left out, so the reader does not get "again.."."""
-    values = _Blank({k: "" if v is None else v for k, v in context.items()})
+    catalogue); datetimes are written in `language`. A template's full stop right after a field whose text
+    already ends a sentence (a customer's "The tap leaks again.") is left out, so the reader does not get
+    "again.."."""
+    values = _Blank({k: "" if v is None else _text(v, language) for k, v in context.items()})
     parts: list[str] = []
     previous = ""
     for literal, field, spec, conversion in _FORMATTER.parse(template):
@@ -813,4 +828,4 @@ def render(type_: str, language: str, context: dict) -> tuple[str, str]:
     except KeyError as exc:
         raise UnknownNotificationType(type_) from exc
     title, body = entry.sw if language == "sw" else entry.en
-    return _fill(title, context)[:200], _fill(body, context)
+    return _fill(title, context, language)[:200], _fill(body, context, language)

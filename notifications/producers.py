@@ -158,10 +158,6 @@ def booking_status_changed_notify(*, booking_id, from_status, to_status, actor_i
     return notified
 
 
-def _local(value) -> str:
-    return timezone.localtime(value).strftime("%a %d %b %Y %H:%M") if value else ""
-
-
 def booking_proposal_notify(*, proposal_id, status, actor_id) -> list[int]:
     """One step of a reschedule proposal, quote or change order (bookings.services.agreements): a new one
     to whoever answers it, an answer to the proposer, a withdrawal to whoever would have answered, an expiry
@@ -203,8 +199,8 @@ def booking_proposal_notify(*, proposal_id, status, actor_id) -> list[int]:
         "proposer_name": proposal.proposed_by.get_full_name(),
         "answerer_name": proposal.decided_by.get_full_name() if proposal.decided_by else "",
         "reason": proposal.reason,
-        "proposed_start": _local(proposal.proposed_start),
-        "expires_at": _local(proposal.expires_at),
+        "proposed_start": proposal.proposed_start,
+        "expires_at": proposal.expires_at,
         "price": proposal.price_after or "",
         "amount": (f"+{amount}" if amount > 0 else str(amount)) if amount is not None else "",
     }
@@ -230,8 +226,8 @@ def guarantee_claim_notify(*, claim_id, status, actor_id) -> list[int]:
         **_booking_context(claim.booking),
         "claim_id": claim.pk,
         "description": claim.description[:200],
-        "respond_by": _local(claim.respond_by),
-        "visit_start": _local(claim.visit_start),
+        "respond_by": claim.respond_by,
+        "visit_start": claim.visit_start,
         "reason": claim.decline_reason,
         "note": claim.outcome_note,
         "dispute_id": claim.dispute_id,
