@@ -33,22 +33,21 @@ def wire_name(attribute: str) -> str:
     return camel_key(attribute.rstrip("_"))
 
 
-class _Filters(dict):
-    """A FilterSet class's filters. Each FilterSet instance deep-copies them (django-filter) so it can set
-    itself as their `parent`; a copy of each filter is enough, as no filter here changes its declaration
-    (`extra`, choices) per instance, and deep-copying choices and help texts was a tenth of a list
-    request."""
+class _CopiedPerInstance(dict):
+    """A FilterSet class's filters, or its form class's fields. Every FilterSet deep-copies its filters
+    (django-filter, to set itself as their `parent`) and every form its fields (Django); a copy of each is
+    enough, as nothing here changes a declaration (`extra`, choices, widgets, validators) per instance, and
+    deep-copying choices and help texts was a sixth of a list request."""
 
     def __deepcopy__(self, memo):
-        return {name: _copy_filter(f) for name, f in self.items()}
+        return {name: _copy_declared(declared) for name, declared in self.items()}
 
 
-def _copy_filter(declared: django_filters.Filter) -> django_filters.Filter:
+def _copy_declared(declared):
     copied = copy.copy(declared)
-    if declared.method is not None:
-        copied.method = (
-            declared.method
-        )  # binds the copy's own FilterMethod (it finds `parent` through it)
+    if isinstance(declared, django_filters.Filter) and declared.method is not None:
+        # Binds the copy's own FilterMethod, which finds the filter's `parent` through it.
+        copied.method = declared.method
     return copied
 
 
@@ -79,6 +78,7 @@ class FilterSet(django_filters.FilterSet):
         form_class = cls.__dict__.get("_form_class")
         if form_class is None:
             form_class = super().get_form_class()
+            form_class.base_fields = _CopiedPerInstance(form_class.base_fields)
             cls._form_class = form_class
         return form_class
 
@@ -86,7 +86,7 @@ class FilterSet(django_filters.FilterSet):
     def get_filters(cls):
         # Declared filters keep their model `field_name` (set from the attribute before this runs);
         # only the parameter name changes.
-        return _Filters((wire_name(name), f) for name, f in super().get_filters().items())
+        return _CopiedPerInstance((wire_name(name), f) for name, f in super().get_filters().items())
 
 
 def validated_filterset(
