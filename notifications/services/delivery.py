@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from dumuwaks.core.errors import InvalidTransition
 from dumuwaks.core.state_machine import transition
-from notifications import email, push, sms
+from notifications import push
 from notifications.catalogue import group_label
 from notifications.email import send_templated_email
 from notifications.models import (
@@ -44,15 +44,6 @@ EMAIL_TEMPLATE = (
 )
 SMS_TEMPLATE = "notifications/generic"  # templates/sms/notifications/generic[.sw].txt
 SMS_MAX_CHARS = 459  # at most 3 SMS segments
-
-
-def channel_templates(*, channel: str, language: str) -> list[str]:
-    """The template files a notification uses on `channel` in `language` (none for in-app and push)."""
-    if channel == NotificationChannel.EMAIL:
-        return [email.template_name(EMAIL_TEMPLATE, part, language) for part in email.PARTS]
-    if channel == NotificationChannel.SMS:
-        return [sms.template_name(SMS_TEMPLATE, language)]
-    return []
 
 
 class TransientDeliveryError(Exception):

@@ -11,10 +11,10 @@ from django.core import mail
 from django.template.loader import get_template
 
 from accounts.models import Language
-from notifications import catalogue, sms
+from notifications import catalogue, email, sms
 from notifications.email import PARTS, render_templated_email
 from notifications.models import NotificationChannel
-from notifications.services.delivery import EMAIL_TEMPLATE, SMS_TEMPLATE, channel_templates
+from notifications.services.delivery import EMAIL_TEMPLATE, SMS_TEMPLATE
 from notifications.services.notifications import notify
 
 LANGUAGES = Language.values
@@ -27,6 +27,15 @@ def _placeholders(text: str) -> set[str]:
 
 def _only_placeholders(text: str) -> bool:
     return not re.sub(r"\{\w+\}", "", text).strip()
+
+
+def channel_templates(*, channel: str, language: str) -> list[str]:
+    """The template files a notification uses on `channel` in `language` (none for in-app and push)."""
+    if channel == NotificationChannel.EMAIL:
+        return [email.template_name(EMAIL_TEMPLATE, part, language) for part in PARTS]
+    if channel == NotificationChannel.SMS:
+        return [sms.template_name(SMS_TEMPLATE, language)]
+    return []
 
 
 @pytest.mark.parametrize("type_", sorted(catalogue.CATALOGUE))
