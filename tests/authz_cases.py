@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 
@@ -350,8 +351,7 @@ LEAST_PRIVILEGED_FIRST = (
 def writable_cases():
     """(METHOD, path, role) for each JSON write body above, as the least privileged role the
     authorization matrix lets succeed (2xx)."""
-    import pytest
-
+    # Local: tests.test_authorization_matrix imports `call` from this module (a real cycle).
     from tests.test_authorization_matrix import MATRIX
 
     for method, path in sorted(BODIES):

@@ -11,13 +11,33 @@ from decimal import Decimal
 from functools import cached_property
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.services.portfolio import portfolio_item_create
+from bookings.models import BookingStatus, GuaranteeClaim, GuaranteeClaimStatus
+from bookings.services import (
+    change_order_create,
+    guarantee_claim_open,
+    quote_create,
+    reschedule_propose,
+)
+from bookings.tests.factories import BookingFactory, DisputeFactory
+from matching.services import match_search
+from notifications.services.chat import conversation_get_or_create_for_booking, message_send
+from notifications.tests.factories import DeviceTokenFactory, NotificationFactory
 from payments import rules as payments_rules
+from payments.models import Payout
 from payments.tests.fakes.pytest_plugin import *  # noqa: F403  (fake_daraja, fake_stripe, ...)
+from payments.tests.helpers import paid_payment, set_status
+from social.services.posts import comment_create
+from social.services.reviews import review_create
+from social.tests.factories import MediaAssetFactory, PostFactory
+from support.services.tickets import ticket_create
 
 ROLES = (
     "anonymous",
@@ -59,8 +79,6 @@ class World:
     @cached_property
     def booking(self):
         """Pending, deposit unpaid, technician assigned."""
-        from bookings.tests.factories import BookingFactory
-
         return BookingFactory(
             customer=self.customer,
             technician=self.technician,
@@ -71,10 +89,6 @@ class World:
     @cached_property
     def confirmed_booking(self):
         """Deposit and balance paid through the real success path, confirmed: a payout exists (held)."""
-        from bookings.models import BookingStatus
-        from bookings.tests.factories import BookingFactory
-        from payments.tests.helpers import paid_payment, set_status
-
         booking = BookingFactory(
             customer=self.customer,
             technician=self.technician,
@@ -97,15 +111,10 @@ class World:
 
     @cached_property
     def payout(self):
-        from payments.models import Payout
-
         return Payout.objects.get(booking=self.confirmed_booking)
 
     @cached_property
     def dispute(self):
-        from bookings.models import BookingStatus
-        from bookings.tests.factories import BookingFactory, DisputeFactory
-
         booking = BookingFactory(
             customer=self.customer,
             technician=self.technician,
@@ -120,9 +129,6 @@ class World:
     @cached_property
     def accepted_booking(self):
         """Accepted (deposit paid), the customer persona with the technician persona."""
-        from bookings.models import BookingStatus
-        from bookings.tests.factories import BookingFactory
-
         return BookingFactory(
             customer=self.customer,
             technician=self.technician,
@@ -135,8 +141,6 @@ class World:
     @cached_property
     def reschedule_proposal(self):
         """Open, proposed by the customer on the accepted booking: the technician answers."""
-        from bookings.services import reschedule_propose
-
         booking = self.accepted_booking
         proposal, _ = reschedule_propose(
             booking=booking,
@@ -149,8 +153,6 @@ class World:
     @cached_property
     def quote(self):
         """Open, the technician's quote for the pending booking: the customer answers."""
-        from bookings.services import quote_create
-
         proposal, _ = quote_create(
             booking=self.booking, technician=self.technician, price="6000", note="Two taps."
         )
@@ -159,8 +161,6 @@ class World:
     @cached_property
     def change_order(self):
         """Open, the technician's +KES 500 on the accepted booking: the customer answers."""
-        from bookings.services import change_order_create
-
         proposal, _ = change_order_create(
             booking=self.accepted_booking, technician=self.technician, amount="500", note="A trap."
         )
@@ -169,9 +169,6 @@ class World:
     # --- workmanship guarantee (bookings/services/guarantee.py) ---------------------------------------------
     def _guaranteed_booking(self):
         """Confirmed an hour ago (no payments: a claim touches no money), customer with technician persona."""
-        from bookings.models import BookingStatus
-        from bookings.tests.factories import BookingFactory
-
         now = timezone.now()
         return BookingFactory(
             customer=self.customer,
@@ -186,8 +183,6 @@ class World:
     @cached_property
     def guarantee_claim(self):
         """Open, the customer's claim: the technician answers."""
-        from bookings.services import guarantee_claim_open
-
         return guarantee_claim_open(
             booking=self._guaranteed_booking(), customer=self.customer, description="Drips again."
         )
@@ -195,8 +190,6 @@ class World:
     @cached_property
     def scheduled_guarantee_claim(self):
         """Return visit scheduled and already started: the customer reports on it."""
-        from bookings.models import GuaranteeClaim, GuaranteeClaimStatus
-
         now = timezone.now()
         return GuaranteeClaim.objects.create(
             booking=self._guaranteed_booking(),
@@ -212,8 +205,6 @@ class World:
     # --- matching ------------------------------------------------------------------------------------------
     @cached_property
     def match(self):
-        from matching.services import match_search
-
         start = timezone.localtime() + timedelta(days=5)
         start = start.replace(hour=10, minute=0, second=0, microsecond=0)
         _, matches = match_search(
@@ -227,8 +218,6 @@ class World:
     # --- chat ----------------------------------------------------------------------------------------------
     @cached_property
     def conversation(self):
-        from notifications.services.chat import conversation_get_or_create_for_booking
-
         conversation, _ = conversation_get_or_create_for_booking(
             booking=self.booking, user=self.customer
         )
@@ -236,29 +225,21 @@ class World:
 
     @cached_property
     def message(self):
-        from notifications.services.chat import message_send
-
         return message_send(
             conversation=self.conversation, sender=self.customer, body="Habari, are you coming?"
         )
 
     @cached_property
     def notification(self):
-        from notifications.tests.factories import NotificationFactory
-
         return NotificationFactory(user=self.customer)
 
     @cached_property
     def device(self):
-        from notifications.tests.factories import DeviceTokenFactory
-
         return DeviceTokenFactory(user=self.customer)
 
     # --- support -------------------------------------------------------------------------------------------
     @cached_property
     def ticket(self):
-        from support.services.tickets import ticket_create
-
         return ticket_create(
             created_by=self.customer,
             subject="M-Pesa deposit not reflecting",
@@ -269,33 +250,23 @@ class World:
     # --- social --------------------------------------------------------------------------------------------
     @cached_property
     def media(self):
-        from social.tests.factories import MediaAssetFactory
-
         return MediaAssetFactory(owner=self.customer)
 
     @cached_property
     def post(self):
-        from social.tests.factories import PostFactory
-
         return PostFactory(author=self.customer)
 
     @cached_property
     def comment(self):
-        from social.services.posts import comment_create
-
         return comment_create(post=self.post, author=self.customer, body="Great work!")
 
     @cached_property
     def portfolio_item(self):
         """The technician persona's portfolio item."""
-        from accounts.services.portfolio import portfolio_item_create
-
         return portfolio_item_create(technician=self.technician, title="Geyser fitted in Kilimani")
 
     @cached_property
     def review(self):
-        from social.services.reviews import review_create
-
         return review_create(
             reviewer=self.customer,
             booking_id=self.confirmed_booking.pk,
@@ -334,9 +305,6 @@ def raw_wsgi_app():
 
     Like django.test.Client, stop request_started/finished from closing the test transaction's connection.
     """
-    from django.core.handlers.wsgi import WSGIHandler
-    from django.core.signals import request_finished, request_started
-
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from drf_spectacular.generators import SchemaGenerator
+
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 
 @lru_cache(maxsize=1)
 def openapi_schema() -> dict:
-    from drf_spectacular.generators import SchemaGenerator
-
     return SchemaGenerator().get_schema(request=None, public=True)
 
 

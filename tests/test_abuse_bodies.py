@@ -13,7 +13,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from dumuwaks.core import request_limits
-from tests.authz_cases import resolve_path, writable_cases
+from payments.models import CallbackEvent
+from tests.authz_cases import BODIES, resolve_path, writable_cases
 from tests.schema import schema_operations
 
 pytestmark = pytest.mark.django_db
@@ -160,8 +161,6 @@ GARBAGE_CALLBACKS = (
 
 @pytest.mark.parametrize("name", MPESA_CALLBACKS)
 def test_mpesa_callbacks_reject_a_missing_or_wrong_token(anon_client, settings, name):
-    from payments.models import CallbackEvent
-
     settings.MPESA_CALLBACK_TOKEN = "right-token-0123456789abcdef"
     for query in ("", "?token=wrong", "?token="):
         response = anon_client.post(
@@ -255,8 +254,6 @@ KNOWN_UNVALIDATED_BODY: set[tuple[str, str, str]] = set()
 
 @pytest.mark.parametrize(("method", "path", "role"), list(writable_cases()))
 def test_edge_values_in_every_body_field_are_never_500(request, world, method, path, role):
-    from tests.authz_cases import BODIES
-
     if "/stripe/" in path:
         request.getfixturevalue("fake_stripe")
     url = resolve_path(path, world)

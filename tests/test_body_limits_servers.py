@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 
 from dumuwaks.core.request_limits import MAX_BODY_BYTES, MAX_JSON_BODY_BYTES
 
@@ -72,8 +73,6 @@ def _free_port() -> int:
 
 def _database_url() -> str:
     """The pytest test database (the servers reach it only if a request needs it; none here should)."""
-    from django.db import connection
-
     db = connection.settings_dict
     credentials = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:

@@ -9,18 +9,31 @@ Redis: the cache and the counters' client are pointed at a dead port mid-test; t
 from __future__ import annotations
 
 import contextlib
+import json
+from datetime import timedelta
 
+import kombu.exceptions
 import psycopg
 import pytest
 import redis
+from celery.app.task import Task
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 from werkzeug.test import Client
 
+from bookings.models import Booking
 from dumuwaks.core.cache import redis_client
+from notifications.models import Message
 from payments import rules as payments_rules
+from payments import tasks
+from payments.daraja.client import DarajaClient
+from payments.models import Payment, Payout, PayoutStatus
+from payments.services.payouts import payout_process, payouts_stale_ids
+from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH, PATH_TRANSACTION_STATUS
+from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, deliver_b2c_result_twice
 
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 DEAD_REDIS_OPTIONS = {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}
@@ -83,8 +96,6 @@ def wsgi_client():
 
 
 def _json(response):
-    import json
-
     return json.loads(response.get_data())
 
 
@@ -110,8 +121,6 @@ def test_postgres_backend_killed_mid_read_is_503_then_recovers(customer, wsgi_cl
 def test_postgres_backend_killed_mid_write_is_503_and_writes_nothing(
     customer, service_category, wsgi_client
 ):
-    from bookings.models import Booking
-
     headers = _auth(customer)
     body = {
         "categoryId": service_category.pk,
@@ -192,8 +201,6 @@ def test_redis_down_during_login_is_503_not_500(anon_client, customer):
 @pytest.mark.django_db
 def test_redis_down_does_not_lose_a_chat_message(world, django_capture_on_commit_callbacks):
     """The channel layer (live push) is best-effort; the message itself is stored and the API answers."""
-    from notifications.models import Message
-
     conversation = world.conversation
     dead_layer = {
         "default": {
@@ -225,8 +232,6 @@ class WorkerKilled(BaseException):
 @pytest.fixture
 def queued_payout(world, admin_user, django_capture_on_commit_callbacks):
     """The world's held payout, approved by an admin; the send task is NOT run yet (we run it by hand)."""
-    from payments.services.payouts import payout_process
-
     payout = world.payout
     with django_capture_on_commit_callbacks(execute=False):
         payout_process(payout_id=payout.pk, actor=admin_user)
@@ -238,12 +243,6 @@ def queued_payout(world, admin_user, django_capture_on_commit_callbacks):
 def test_worker_killed_after_b2c_sent_never_pays_twice(
     queued_payout, fake_daraja, settings, monkeypatch, client
 ):
-    from payments import tasks
-    from payments.daraja.client import DarajaClient
-    from payments.models import Payout
-    from payments.tests.fakes.daraja import PATH_B2C
-    from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, deliver_b2c_result_twice
-
     settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
     real_b2c = DarajaClient.b2c_payment
 
@@ -277,10 +276,6 @@ def test_worker_killed_before_b2c_sent_sends_exactly_once_on_retry(
 ):
     """Died after claiming the payout but before the HTTP request: nothing left, so nothing to duplicate.
     The payout is stuck in `sending` until reconciliation asks Daraja (Transaction Status)."""
-    from payments import tasks
-    from payments.daraja.client import DarajaClient
-    from payments.models import Payout
-    from payments.tests.fakes.daraja import PATH_B2C
 
     def die_before_sending(self, **kwargs):
         raise WorkerKilled()
@@ -302,9 +297,6 @@ def test_postgres_dies_after_the_stk_push_left_and_the_retry_sends_no_second_pro
 ):
     """The Daraja call succeeded but storing its answer failed (503). The customer taps "pay" again:
     the open payment is returned and the phone does not get a second prompt."""
-    from payments.models import Payment
-    from payments.tests.fakes.daraja import PATH_STK_PUSH
-
     booking = world.booking
     headers = _auth(world.customer)
     with kill_connection_on('UPDATE "payments_payment"') as state:
@@ -333,15 +325,6 @@ def test_postgres_dies_after_the_stk_push_left_and_the_retry_sends_no_second_pro
 def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
     queued_payout, fake_daraja, monkeypatch, settings
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from payments import tasks
-    from payments.daraja.client import DarajaClient
-    from payments.models import Payout
-    from payments.services.payouts import payouts_stale_ids
-
     real_b2c = DarajaClient.b2c_payment
 
     def b2c_then_die(self, **kwargs):
@@ -357,9 +340,6 @@ def test_payout_left_sending_by_a_dead_worker_is_picked_up_by_reconciliation(
     assert queued_payout.pk in payouts_stale_ids(
         older_than_seconds=payments_rules.PAYOUT_RECONCILE_AFTER_SECONDS
     )
-
-    from payments.models import PayoutStatus
-    from payments.tests.fakes.daraja import PATH_B2C, PATH_TRANSACTION_STATUS
 
     tasks.payouts_reconcile_stale_task.apply(throw=True)
     queued_payout.refresh_from_db()
@@ -393,9 +373,6 @@ def test_postgres_unreachable_is_503_and_reconnects_when_it_is_back(customer, ws
 @pytest.fixture
 def broker_down(settings, monkeypatch):
     """Publishing any task fails like kombu does when Redis refuses the connection (no real broker used)."""
-    import kombu.exceptions
-    from celery.app.task import Task
-
     settings.CELERY_TASK_ALWAYS_EAGER = False
 
     def refuse(self, *args, **kwargs):
@@ -408,8 +385,6 @@ def broker_down(settings, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_does_not_fail_a_committed_booking(world, broker_down):
-    from bookings.models import Booking
-
     body = {
         "categoryId": world.category.pk,
         "title": "Fix the tap",

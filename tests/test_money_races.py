@@ -10,11 +10,21 @@ import threading
 
 import pytest
 from django.db import connection
+from rest_framework.test import APIClient
 
+from bookings.models import BookingStatus
+from bookings.tests.factories import BookingFactory
 from conftest import bearer_client
 from payments import rules as payments_rules
+from payments.models import LedgerTransaction, Payment, Payout
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
-from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, post_callback
+from payments.tests.helpers import (
+    CALLBACK_TOKEN,
+    assert_reconciled,
+    paid_payment,
+    post_callback,
+    set_status,
+)
 
 
 def race(*calls, timeout=30):
@@ -64,8 +74,6 @@ def _stk(customer, booking, key=None):
 
 @pytest.mark.django_db
 def test_stk_push_repeated_with_the_same_key_is_one_payment(world, fake_daraja):
-    from payments.models import Payment
-
     first = _stk(world.customer, world.booking, key="pay-deposit-1")
     second = _stk(world.customer, world.booking, key="pay-deposit-1")
     assert (first.status_code, second.status_code) == (201, 201)
@@ -76,8 +84,6 @@ def test_stk_push_repeated_with_the_same_key_is_one_payment(world, fake_daraja):
 
 @pytest.mark.django_db
 def test_stk_push_repeated_without_a_key_never_sends_a_second_prompt(world, fake_daraja):
-    from payments.models import Payment
-
     responses = [_stk(world.customer, world.booking) for _ in range(3)]
     assert [r.status_code for r in responses] == [201, 409, 409], [r.content for r in responses]
     assert [r.json()["code"] for r in responses[1:]] == ["payment_pending"] * 2
@@ -98,8 +104,6 @@ def test_stk_push_repeated_without_a_key_never_sends_a_second_prompt(world, fake
     ],
 )
 def test_concurrent_stk_pushes_make_one_payment_and_one_prompt(world, fake_daraja, keys, statuses):
-    from payments.models import Payment
-
     booking = world.booking
     results = race(*(lambda k=k: _stk(world.customer, booking, key=k) for k in keys))
     assert sorted(r.status_code for r in results) == statuses, [r.content for r in results]
@@ -118,10 +122,6 @@ def test_concurrent_stk_pushes_make_one_payment_and_one_prompt(world, fake_daraj
 def test_concurrent_duplicate_stk_callbacks_credit_escrow_once(
     world, fake_daraja, callbacks_allowed
 ):
-    from rest_framework.test import APIClient
-
-    from payments.models import LedgerTransaction, Payment
-
     response = _stk(world.customer, world.booking, key="cb-race")
     payment = Payment.objects.get(pk=response.json()["id"])
     payload = fake_daraja.stk_callback_payload(payment.checkout_request_id, "0")
@@ -148,8 +148,6 @@ def _intent(customer, booking, key=None):
 
 @pytest.mark.django_db
 def test_card_intent_repeated_with_the_same_key_is_one_payment(world, fake_stripe):
-    from payments.models import Payment
-
     first = _intent(world.customer, world.booking, key="card-1")
     second = _intent(world.customer, world.booking, key="card-1")
     assert (first.status_code, second.status_code) == (201, 201)
@@ -162,8 +160,6 @@ def test_concurrent_card_intents_make_one_payment(world, fake_stripe, settings):
     """All three get the one payment and the one Stripe intent: they share its idempotency key, and Stripe
     answers the requests that overlap the first with 409 `idempotency_key_in_use`, which the SDK retries
     (twice, as configured in production) and then gets the first one's reply."""
-    from payments.models import Payment
-
     settings.STRIPE_MAX_NETWORK_RETRIES = 2
     booking = world.booking
     results = race(*(lambda: _intent(world.customer, booking, key="card-race") for _ in range(3)))
@@ -179,8 +175,6 @@ def test_concurrent_card_intents_make_one_payment(world, fake_stripe, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_payout_approvals_send_one_b2c(world, fake_daraja):
-    from payments.models import Payout
-
     payout = world.payout
     admin = world.users["admin"]
     url = f"/api/v1/payments/payouts/{payout.pk}/process"
@@ -217,10 +211,6 @@ def test_batch_process_with_duplicate_ids_and_in_parallel_sends_one_b2c(world, f
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_b2c_results_pay_once(world, fake_daraja, callbacks_allowed):
-    from rest_framework.test import APIClient
-
-    from payments.models import LedgerTransaction
-
     payout = world.payout
     response = bearer_client(world.users["admin"]).post(
         f"/api/v1/payments/payouts/{payout.pk}/process"
@@ -241,8 +231,6 @@ def test_concurrent_duplicate_b2c_results_pay_once(world, fake_daraja, callbacks
 
 
 def _deposit_paid_booking(world):
-    from payments.tests.helpers import paid_payment
-
     booking = world.booking
     paid_payment(booking)
     booking.refresh_from_db()
@@ -251,8 +239,6 @@ def _deposit_paid_booking(world):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_cancellations_refund_once(world, fake_daraja, monkeypatch):
-    from payments.models import Payout
-
     monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
     booking = _deposit_paid_booking(world)
     url = f"/api/v1/bookings/{booking.pk}"
@@ -271,10 +257,6 @@ def test_concurrent_cancellations_refund_once(world, fake_daraja, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, monkeypatch):
-    from bookings.models import BookingStatus
-    from payments.models import Payout
-    from payments.tests.helpers import set_status
-
     monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
     booking = _deposit_paid_booking(world)
     set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
@@ -298,10 +280,6 @@ def test_concurrent_dispute_resolutions_settle_once(world, fake_daraja, monkeypa
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_confirmations_release_one_payout(world, fake_daraja, monkeypatch):
-    from bookings.models import BookingStatus
-    from payments.models import Payout
-    from payments.tests.helpers import paid_payment, set_status
-
     monkeypatch.setattr(payments_rules, "PAYOUT_REVIEW_THRESHOLD_KES", 50_000)
     booking = _deposit_paid_booking(world)
     set_status(booking, BookingStatus.COMPLETED, completed_at=booking.scheduled_end)
@@ -320,9 +298,6 @@ def test_concurrent_confirmations_release_one_payout(world, fake_daraja, monkeyp
 @pytest.mark.django_db
 def test_idempotency_keys_are_scoped_per_payer(world, fake_daraja):
     """Two customers who happen to send the same key each get their own payment, never the other's."""
-    from bookings.tests.factories import BookingFactory
-    from payments.models import Payment
-
     other = world.users["other_customer"]
     other_booking = BookingFactory(
         customer=other, technician=world.users["other_technician"], price="5000.00"
@@ -338,9 +313,6 @@ def test_idempotency_keys_are_scoped_per_payer(world, fake_daraja):
 
 @pytest.mark.django_db
 def test_reusing_a_key_for_another_booking_never_pays_the_wrong_booking(world, fake_daraja):
-    from bookings.tests.factories import BookingFactory
-    from payments.models import Payment
-
     second = BookingFactory(customer=world.customer, technician=world.technician, price="5000.00")
     first = _stk(world.customer, world.booking, key="reused-key")
     again = _stk(world.customer, second, key="reused-key")

@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from dumuwaks.routing import websocket_urlpatterns
 from dumuwaks.ws_auth import JWTAuthMiddlewareStack
+from notifications.models import Message
 
 pytestmark = [
     pytest.mark.usefixtures("fresh_channel_layer"),
@@ -62,8 +63,6 @@ def chat_world(world):
 
 
 async def test_outsider_cannot_join_post_to_edit_or_read_someone_elses_conversation(chat_world):
-    from notifications.models import Message
-
     world = chat_world
     outsider = await _connect(world.users["other_customer"])
     conversation_id, message_id = world.conversation.pk, world.message.pk

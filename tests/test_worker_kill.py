@@ -32,6 +32,9 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
+from payments.models import Payout, PayoutStatusHistory
+from payments.services.payouts import payout_process
+from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_B2C
 from payments.tests.fakes.pytest_plugin import FAKE_DARAJA_SETTINGS
 from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, deliver_b2c_result_twice
@@ -217,9 +220,6 @@ def _wait_for(condition, *, what: str, timeout: float, worker: Worker) -> None:
 @pytest.fixture
 def queued_payout(world, admin_user, task_outbox):
     """The world's held payout, approved by an admin and committed; the send task is NOT queued anywhere."""
-    from payments.services.payouts import payout_process
-    from payments.tasks import payout_send_task
-
     payout = world.payout
     # transaction=True: on-commit work really runs, and the eager send would pay in this process; the
     # outbox holds it, and the test queues it to the worker's broker itself.
@@ -235,9 +235,6 @@ def queued_payout(world, admin_user, task_outbox):
 def test_worker_sigkilled_while_b2c_in_flight_never_pays_twice_on_redelivery(
     queued_payout, fake_daraja, broker, start_worker, settings
 ):
-    from payments.models import Payout, PayoutStatusHistory
-    from payments.tasks import payout_send_task
-
     settings.MPESA_CALLBACK_TOKEN = CALLBACK_TOKEN
     # Safaricom takes the payment, then keeps the worker waiting for the answer (until teardown).
     fake_daraja.hang_seconds = 60

@@ -22,6 +22,7 @@ import pytest
 import redis
 from django.utils import timezone
 
+from payments.services.payments import payment_account_reference
 from payments.tests.fakes.pytest_plugin import start_fake_daraja
 from tests.system.conftest import (
     ADMIN_DSN,
@@ -164,8 +165,6 @@ def _paid_booking(system: System, customer: dict) -> dict:
     def pushed():
         # The AccountReference names the payment (DWP + its id in base 36), not the booking; the demo
         # data's other bookings get pushes of their own.
-        from payments.services.payments import payment_account_reference
-
         rows = system.sql(
             "SELECT id FROM payments_payment WHERE booking_id = %s AND purpose = 'deposit'",
             (booking["id"],),

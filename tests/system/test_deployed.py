@@ -18,6 +18,7 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from payments.services.payments import payment_account_reference
 from tests.system.conftest import BIN, PROJECT_ROOT, REDIS_URL, System
 
 CUSTOMER = "customer@dumuwaks.test"
@@ -63,8 +64,6 @@ def _booking(system: System, tokens: dict, booking_id: int) -> dict:
 
 def _stk_push_for(system: System, booking: dict) -> str:
     """The CheckoutRequestID Daraja gave the worker's deposit push for this booking."""
-
-    from payments.services.payments import payment_account_reference
 
     def pushed():
         # The AccountReference names the payment (DWP + its id in base 36), not the booking.
