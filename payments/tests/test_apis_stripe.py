@@ -1,10 +1,13 @@
 """Card payments through the fake Stripe server: intent, verified webhook, dedupe, card refunds."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from bookings.models import BookingStatus
+from payments import tasks
 from payments.models import (
     CallbackEvent,
     CallbackStatus,
@@ -118,12 +121,6 @@ def test_unhandled_event_types_are_stored_and_ignored(
 def test_abandoned_card_payment_expires_and_mpesa_can_be_used(
     fake_stripe, mpesa, booking, customer_client
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from payments import tasks
-
     payment_id = customer_client.post(INTENT, {"bookingId": booking.pk}).json()["payment"]["id"]
     response = customer_client.post("/api/v1/payments/mpesa/stk-push", {"bookingId": booking.pk})
     assert response.status_code == 409  # a card checkout is open

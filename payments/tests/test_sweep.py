@@ -32,6 +32,7 @@ from payments.models import (
     PayoutStatus,
 )
 from payments.selectors.owed_steps import OwedStep, owed_step_list
+from payments.services import escrow as escrow_services
 from payments.services.sweep import SWEEP_GRACE, payments_sweep
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
 from payments.tests.helpers import (
@@ -322,8 +323,6 @@ def test_two_sweeps_at_once_release_once_and_prompt_once(mpesa, verified_custome
 
 @pytest.mark.django_db
 def test_a_failing_booking_does_not_stop_the_sweep(mpesa, customer, technician, monkeypatch):
-    from payments.services import escrow as escrow_services
-
     bookings = []
     for _ in range(2):
         booking = _completed_booking(make_booking(customer, technician), balance_paid=True)

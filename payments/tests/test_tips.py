@@ -18,6 +18,7 @@ from payments.models import (
     PayoutKind,
     PayoutStatus,
 )
+from payments.receipts import receipt_text
 from payments.rules import TIP_PAYOUT_AT_ONCE_KES
 from payments.selectors.balances import account_balance
 from payments.services.ledger import CUSTOMER_CLEARING, ledger_post, tips_payable_code, transfer
@@ -295,8 +296,6 @@ def test_sweep_creates_the_payout_of_a_tip_whose_payout_step_was_lost(done, cust
 def test_tip_receipt_says_it_is_a_tip_all_for_the_technician(
     mpesa, done, customer_client, anon_client
 ):
-    from payments.receipts import receipt_text
-
     payment = _pay(mpesa, anon_client, _tip(customer_client, done, "150").json()["id"])
     text, _filename = receipt_text(payment)
     assert "Purpose: Tip for the technician" in text
