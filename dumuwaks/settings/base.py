@@ -102,6 +102,12 @@ if DB_POOL_MAX_SIZE:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Server-side binding lets psycopg prepare each statement a connection runs often (prepare_threshold), so
+# PostgreSQL plans it once per connection instead of on every request. DB_PREPARED_STATEMENTS=false behind a
+# pooler that cannot keep prepared statements (PgBouncer < 1.21 in transaction mode).
+if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour for admin URL fields (transitional setting)
 

@@ -43,10 +43,15 @@ from support.services._common import (
 
 
 def agent_workloads():
-    """Active support agents annotated with `open_tickets`, `capacity` and `available` (missing row = available)."""
+    """Active support agents annotated with `open_tickets`, `capacity` (their `max_open_tickets`, None without
+    an availability row, or the default) and `available` (missing row = available)."""
     return (
         User.objects.filter(role=Role.SUPPORT, is_active=True)
         .annotate(
+            # Grouped by the bare column so `capacity` (COALESCE with a bound default) may appear in HAVING:
+            # with server-side binding each COALESCE gets its own $n, which PostgreSQL cannot match to the
+            # GROUP BY expression, but it accepts any expression of a grouped column.
+            max_open_tickets=F("support_availability__max_open_tickets"),
             open_tickets=Count(
                 "assigned_support_tickets",
                 filter=Q(assigned_support_tickets__status__in=OPEN_STATUSES),

@@ -211,3 +211,28 @@ def test_env_example_copied_to_dotenv_gives_a_clean_configuration():
     assert {k: v for k, v in values.items() if "#" in v or v != v.strip() or v == ""} == {}
     assert signing_key_is_secret_key
     assert all("#" not in origin for origin in cors_origins)
+
+
+def test_production_prepares_frequent_statements_by_default():
+    """Planning was a large part of each GET /bookings; server-side binding lets psycopg prepare what a
+    connection runs often so PostgreSQL plans it once (DB_PREPARED_STATEMENTS in the operations guide)."""
+    probe = (
+        "import json; from dumuwaks.settings import production as p; "
+        "options = p.DATABASES['default']['OPTIONS']; "
+        "print(json.dumps([options.get('server_side_binding'), options.get('prepare_threshold')]))"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "SECRET_KEY", "DB_PREPARED_STATEMENTS"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**env, **PRODUCTION_ENV},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [True, 5]
