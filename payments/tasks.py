@@ -12,10 +12,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
-from bookings.models import Booking, Dispute
-from dumuwaks.core.errors import ApplicationError
+from bookings.models import Dispute
 from dumuwaks.core.side_effects import enqueue_now
-from payments import rules
+from payments import errors, rules
 from payments.daraja.errors import DarajaBusy
 
 logger = logging.getLogger(__name__)
@@ -27,11 +26,10 @@ logger = logging.getLogger(__name__)
 STK_REQUEST_MAX_RETRIES = 6
 STK_REQUEST_RETRY_BACKOFF_SECONDS = 30
 STK_REQUEST_RETRY_BACKOFF_MAX_SECONDS = 900
-PROVIDER_UNAVAILABLE = "payment_provider_unavailable"
 
 
 class StkProviderUnavailable(Exception):
-    """Raised inside the request tasks so Celery's autoretry backs off; never escapes `_request_stk`."""
+    """Raised inside the request tasks so Celery's autoretry backs off; never escapes the task."""
 
 
 _STK_RETRY = {
@@ -56,43 +54,17 @@ def payment_request_balance_task(self, booking_id: int) -> str:
 
 
 def _request_stk_or_retry(booking_id: int, purpose: str) -> str:
-    outcome = _request_stk(booking_id, purpose)
-    if outcome == PROVIDER_UNAVAILABLE:
-        raise StkProviderUnavailable(f"{purpose} STK for booking {booking_id}: Daraja unavailable")
-    return outcome
-
-
-def _request_stk(booking_id: int, purpose: str) -> str:
-    """Request the deposit or balance of a booking once; returns the payment status or an error code
-    (`payment_provider_unavailable` when Daraja could not be reached: nothing was kept, ask again later).
-
-    The balance goes through `balance_prompt_request` (payments/services/balance.py), the one way every
-    automatic balance prompt is sent (this task, the sweep, reminders): each attempt has its own key
-    `auto-balance-<id>-<n>`, so a retry after a failed prompt is a new prompt, a repeat of the same attempt
-    is not.
-    """
-    from payments.services.balance import balance_prompt_request  # cycle: services import tasks
-    from payments.services.payments import payment_request_stk  # cycle: services import tasks
+    # cycle: services import tasks
+    from payments.services.balance import balance_prompt_request
+    from payments.services.payments import deposit_prompt_request
 
     if purpose == "balance":
-        return balance_prompt_request(booking_id=booking_id)
-
-    booking = Booking.objects.select_related("customer").filter(pk=booking_id).first()
-    if booking is None:
-        return "booking_not_found"
-    try:
-        payment = payment_request_stk(
-            booking_id=booking.pk,
-            payer=booking.customer,
-            purpose=purpose,
-            idempotency_key=f"auto-{purpose}-{booking.pk}",
-        )
-    except ApplicationError as exc:
-        # Nothing due (already paid, cancelled meanwhile), a request already open, no usable phone
-        # (unverified: the customer confirms it in the app), or Daraja unavailable/refusing.
-        logger.info("no %s STK for booking %s: %s", purpose, booking_id, exc.code)
-        return exc.code
-    return payment.status
+        outcome = balance_prompt_request(booking_id=booking_id)
+    else:
+        outcome = deposit_prompt_request(booking_id=booking_id)
+    if outcome == errors.PaymentProviderUnavailable.code:
+        raise StkProviderUnavailable(f"{purpose} STK for booking {booking_id}: Daraja unavailable")
+    return outcome
 
 
 @shared_task(ignore_result=True)
@@ -195,7 +167,7 @@ def payments_sweep_task(booking_ids: list[int] | None = None) -> dict:
     `booking_ids` limits the run to those bookings, whatever their age (operators: money older than the
     sweep's lookback, as listed by `manage.py reconcile`).
     """
-    from payments.services.sweep import payments_sweep  # cycle: the sweep runs _request_stk
+    from payments.services.sweep import payments_sweep  # cycle: services import tasks
 
     result = payments_sweep(booking_ids=booking_ids)
     return {"completed": len(result.completed), "failed": len(result.failed)}

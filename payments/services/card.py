@@ -21,11 +21,11 @@ from payments.models import (
 from payments.services.callbacks import callback_event_finish, callback_event_store
 from payments.services.common import lock_booking, lock_payment, now
 from payments.services.payments import (
-    _payment_fail_request,
-    _payment_open,
+    payment_fail_request,
     payment_flag,
     payment_mark_failed,
     payment_mark_succeeded,
+    payment_open,
     payment_transition,
 )
 
@@ -36,7 +36,7 @@ def payment_create_card_intent(
     """Card payment through Stripe: returns the Payment and the client secret for Stripe.js."""
     if not stripe_gateway.stripe_enabled():
         raise errors.StripeDisabled()
-    payment, _created = _payment_open(
+    payment, _created = payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=purpose,
@@ -65,7 +65,7 @@ def payment_card_intent_send(payment: Payment) -> tuple[Payment, str]:
             },
         )
     except stripe_gateway.StripeGatewayError as exc:
-        _payment_fail_request(payment, exc, "card payment intent refused")
+        payment_fail_request(payment=payment, exc=exc, note="card payment intent refused")
         raise errors.CardProviderError() from exc
     if payment.status == PaymentStatus.INITIATED:
         with transaction.atomic():

@@ -20,6 +20,7 @@ from django.utils import timezone
 from bookings.models import Booking, BookingStatus
 from bookings.services.bookings import booking_mark_deposit_paid
 from dumuwaks.core import events
+from dumuwaks.core.errors import ApplicationError
 from dumuwaks.core.money import to_mpesa_amount
 from dumuwaks.core.phone import normalize_phone, to_msisdn
 from dumuwaks.core.side_effects import publish_after_commit
@@ -143,7 +144,9 @@ def _payment_window(method: str) -> timedelta:
     return rules.STK_EXPIRY
 
 
-def _pending_body(payment: Payment) -> dict:
+def payment_pending_body(payment: Payment) -> dict:
+    """The open payment as error bodies show it (`PaymentPending`, `PaymentProviderRejected`): the one shape
+    every request path (deposit, balance, tip; M-Pesa or card) hands back, so a client can resume it."""
     return {
         "id": payment.pk,
         "status": payment.status,
@@ -188,7 +191,7 @@ def _stk_phone(*, booking: Booking, payer, phone: str | None, confirm_phone: boo
     return number
 
 
-def _payment_open(
+def payment_open(
     *,
     booking_id: int,
     payer,
@@ -200,7 +203,11 @@ def _payment_open(
     supersede: bool = False,
     amount: Decimal | None = None,
 ) -> tuple[Payment, bool]:
-    """Create the Payment row for a new request, or return the one this request already made.
+    """Create the Payment row for a new request, or return the one this request already made (`created`
+    False): the one way a deposit, balance or tip request (M-Pesa or card) opens its payment. Owns its
+    transaction and takes the booking lock; sends nothing (the caller sends the prompt or intent after it
+    returns, outside any transaction). Raises `BookingNotFoundForPayment` (not the payer's booking),
+    `IdempotencyKeyReused`, `PaymentNotDue`/`TipNotAllowed` (nothing due) and `PhoneConfirmationRequired`.
 
     While a request for the same booking and purpose is open, a new one is refused (`PaymentPending`, with the
     open payment) unless `supersede`: an open M-Pesa request is then cancelled (a history row) and replaced.
@@ -229,7 +236,7 @@ def _payment_open(
                 return active, False  # card checkout: the open intent is handed back (card.py)
             if not (supersede and active.method == PaymentMethod.MPESA):
                 # A prompt is already on the customer's phone: never push a second one unasked.
-                raise errors.PaymentPending(extra={"payment": _pending_body(active)})
+                raise errors.PaymentPending(extra={"payment": payment_pending_body(active)})
         if purpose == PaymentPurpose.TIP:
             tips.tip_check_allowed(booking)
         else:
@@ -299,7 +306,7 @@ def payment_request_stk(
     failed payment is kept). A lost answer leaves the payment `outcome_unknown`.
     The Daraja call happens after the Payment row is committed and outside any transaction.
     """
-    payment, created = _payment_open(
+    payment, created = payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=purpose,
@@ -313,10 +320,43 @@ def payment_request_stk(
         if payment.method != PaymentMethod.MPESA:
             raise errors.PaymentNotDue("A card payment for this is in progress.")
         return payment
-    return _payment_send_stk(payment)
+    return payment_stk_send(payment=payment)
 
 
-def _payment_send_stk(payment: Payment) -> Payment:
+def deposit_prompt_request(*, booking_id: int) -> str:
+    """Send the booking's automatic deposit prompt (the request task and the sweep both call this, so they
+    share one idempotency key `auto-deposit-<id>`: at most one push). Call outside any transaction.
+
+    Returns the payment's status, or why nothing was sent: `booking_not_found` or an error code
+    (`payment_not_due`, `payment_pending`, `phone_confirmation_required`: the customer confirms a number in
+    the app, `payment_provider_unavailable`: nothing kept, ask again later, ...). The balance's counterpart is
+    `balance_prompt_request` (payments/services/balance.py).
+    """
+    booking = Booking.objects.select_related("customer").filter(pk=booking_id).first()
+    if booking is None:
+        return "booking_not_found"
+    try:
+        payment = payment_request_stk(
+            booking_id=booking.pk,
+            payer=booking.customer,
+            purpose=PaymentPurpose.DEPOSIT,
+            idempotency_key=f"auto-deposit-{booking.pk}",
+        )
+    except ApplicationError as exc:
+        # Nothing due (already paid, cancelled meanwhile), a request already open, no usable phone
+        # (unverified: the customer confirms it in the app), or Daraja unavailable/refusing.
+        logger.info("no deposit STK for booking %s: %s", booking_id, exc.code)
+        return exc.code
+    return payment.status
+
+
+def payment_stk_send(*, payment: Payment) -> Payment:
+    """Send the STK prompt of a payment `payment_open` just created, and record what Daraja answered.
+
+    Call outside any transaction. Accepted: the payment is pending with its CheckoutRequestID. A lost answer:
+    `outcome_unknown` (suspense matching or the window decides). Nothing reached Daraja: the row is deleted
+    and `PaymentProviderUnavailable` raised. Refused: the payment fails and `PaymentProviderRejected` is raised.
+    """
     try:
         accepted = common.mpesa_client().stk_push(
             phone_msisdn=to_msisdn(payment.phone),
@@ -335,9 +375,9 @@ def _payment_send_stk(payment: Payment) -> Payment:
         _payment_discard_unsent(payment)
         raise errors.PaymentProviderUnavailable() from exc
     except DarajaError as exc:
-        _payment_fail_request(payment, exc, "STK push rejected")
+        payment_fail_request(payment=payment, exc=exc, note="STK push rejected")
         raise errors.PaymentProviderRejected(
-            extra={"payment": _pending_body(Payment.objects.get(pk=payment.pk))}
+            extra={"payment": payment_pending_body(Payment.objects.get(pk=payment.pk))}
         ) from exc
 
     with transaction.atomic():
@@ -414,7 +454,10 @@ def _payment_discard_unsent(payment: Payment) -> None:
             payment.delete()  # its "requested" history row goes with it (on_delete=CASCADE)
 
 
-def _payment_fail_request(payment: Payment, exc, note: str) -> Payment:
+def payment_fail_request(*, payment: Payment, exc: Exception, note: str) -> Payment:
+    """The provider refused to start this payment (STK push, card intent): an `initiated` payment becomes
+    `failed` with the provider's code and message, and `PaymentFailed` is published after commit. A payment
+    that moved on meanwhile (a callback got there first) is left as it is. Call outside any transaction."""
     with transaction.atomic():
         lock_booking(payment.booking_id)
         payment = lock_payment(payment.pk)

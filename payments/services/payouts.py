@@ -258,7 +258,7 @@ def _settle(payout: Payout, attempts: list[PayoutAttempt], *, schedule_query: bo
             to=PayoutStatus.QUEUED,
             note=f"attempts before {payout.attempt} all failed; sending attempt {payout.attempt}",
         )
-        _enqueue_send(payout)
+        payout_send_enqueue(payout=payout)
         return "queued"
     if current is None:
         return payout.status
@@ -512,7 +512,9 @@ def _record_result_locked(
 # --- creation -----------------------------------------------------------------------------------------------------
 
 
-def _review_reason(*, recipient, amount: Decimal, channel: str, phone: str) -> str:
+def payout_review_reason(*, recipient, amount: Decimal, channel: str, phone: str) -> str:
+    """Why a payout of `amount` to `recipient` must wait for staff review, or "" when it may go at once:
+    the one set of review rules for every payout kind (technician shares, refunds, tips)."""
     if amount > Decimal(rules.PAYOUT_REVIEW_THRESHOLD_KES):
         return f"amount above KES {rules.PAYOUT_REVIEW_THRESHOLD_KES:,}"
     if channel == PayoutChannel.MPESA:
@@ -584,7 +586,7 @@ def payout_create(
                 f"below the M-Pesa B2C minimum of KES {MPESA_B2C_MIN_KES}: carried to the next "
                 f"payout (KES {total} pending in all)"
             )
-            return _payout_insert(
+            return payout_insert(
                 booking=booking,
                 kind=kind,
                 channel=channel,
@@ -602,9 +604,9 @@ def payout_create(
                 + ", ".join(f"#{p.pk} (KES {p.amount})" for p in carried)
             ).lstrip("; ")
         amount = total
-    reason = _review_reason(recipient=recipient, amount=amount, channel=channel, phone=phone)
+    reason = payout_review_reason(recipient=recipient, amount=amount, channel=channel, phone=phone)
     status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
-    payout = _payout_insert(
+    payout = payout_insert(
         booking=booking,
         kind=kind,
         channel=channel,
@@ -642,13 +644,17 @@ def payout_create(
                 currency=deferred.currency,
             )
     if status == PayoutStatus.QUEUED:
-        _enqueue_send(payout)
+        payout_send_enqueue(payout=payout)
     return payout
 
 
-def _payout_insert(
+def payout_insert(
     *, booking, kind, channel, recipient, phone, amount, status, reason, source_payment, note
 ) -> Payout:
+    """Insert a new payout in `status` with its first status-history row (`note`); an invalid phone is
+    stored empty. Decides nothing: the caller has applied the review and deferral rules, holds the booking
+    lock and runs inside its transaction; the database's unique constraints (one payout per tip) raise
+    `IntegrityError`, which the caller catches. Sends nothing: call `payout_send_enqueue` for a queued one."""
     payout = Payout.objects.create(
         kind=kind,
         channel=channel,
@@ -668,7 +674,9 @@ def _payout_insert(
     return payout
 
 
-def _enqueue_send(payout: Payout) -> None:
+def payout_send_enqueue(*, payout: Payout) -> None:
+    """Send a `queued` payout once the caller's transaction commits (the task carries its id and re-checks
+    the status under the row lock, so a duplicate is harmless); the reconcile beat re-sends a lost one."""
     enqueue_after_commit(tasks.payout_send_task, payout.pk)
 
 
@@ -699,7 +707,7 @@ def payout_process(*, payout_id: int, actor) -> Payout:
                 approved_by=actor,
                 approved_at=now(),
             )
-            _enqueue_send(payout)
+            payout_send_enqueue(payout=payout)
         elif payout.status == PayoutStatus.FAILED:
             attempts = _attempts_locked(payout)
             held_by = [a.number for a in attempts if a.outcome != PayoutAttemptOutcome.FAILED]
@@ -713,7 +721,7 @@ def payout_process(*, payout_id: int, actor) -> Payout:
                     approved_by=actor,
                     approved_at=now(),
                 )
-                _enqueue_send(payout)
+                payout_send_enqueue(payout=payout)
             else:
                 _payout_note(
                     payout,

@@ -35,9 +35,10 @@ from django.utils import timezone
 from payments.selectors.owed_steps import OwedStep, OwedStepItem, owed_step_list
 from payments.selectors.tips import tip_payouts_deferred_too_long_ids, tips_without_payout_ids
 from payments.services import escrow
+from payments.services.balance import balance_prompt_request
 from payments.services.common import lock_booking
+from payments.services.payments import deposit_prompt_request
 from payments.services.tips import tip_payout_recover, tip_payout_release_deferred
-from payments.tasks import _request_stk
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +131,9 @@ def _complete(item: OwedStepItem):
         return escrow.dispute_settle(dispute_id=item.dispute_id)
     # The same request (and idempotency key) as the event path's task: at most one STK push per attempt.
     if item.step == OwedStep.REQUEST_DEPOSIT:
-        return _request_stk(item.booking_id, "deposit")
+        return deposit_prompt_request(booking_id=item.booking_id)
     if item.step == OwedStep.REQUEST_BALANCE:
-        return _request_stk(item.booking_id, "balance")
+        return balance_prompt_request(booking_id=item.booking_id)
     raise ValueError(f"unknown step {item.step!r}")
 
 

@@ -55,9 +55,9 @@ from payments.services.ledger import (
     transfer,
 )
 from payments.services.payouts import (
-    _enqueue_send,
-    _payout_insert,
-    _review_reason,
+    payout_insert,
+    payout_review_reason,
+    payout_send_enqueue,
     payout_transition,
 )
 
@@ -88,7 +88,7 @@ def tip_request_stk(
     job is completed, and 403 `tip_only_by_customer` for the booking's technician and staff (who may see
     the booking but not tip on the customer's behalf)."""
     _tip_check_payer(booking_id=booking_id, payer=payer)
-    payment, created = payment_services._payment_open(
+    payment, created = payment_services.payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=PaymentPurpose.TIP,
@@ -101,7 +101,7 @@ def tip_request_stk(
     )
     if not created:
         return payment
-    return payment_services._payment_send_stk(payment)
+    return payment_services.payment_stk_send(payment=payment)
 
 
 def tip_request_card(
@@ -120,7 +120,7 @@ def tip_request_card(
     _tip_check_payer(booking_id=booking_id, payer=payer)
     if not stripe_gateway.stripe_enabled():
         raise errors.StripeDisabled()
-    payment, created = payment_services._payment_open(
+    payment, created = payment_services.payment_open(
         booking_id=booking_id,
         payer=payer,
         purpose=PaymentPurpose.TIP,
@@ -134,7 +134,9 @@ def tip_request_card(
         if is_replay and payment.method != PaymentMethod.CARD:
             raise errors.IdempotencyKeyReused()
         if not is_replay and (payment.method != PaymentMethod.CARD or payment.amount != amount):
-            raise errors.PaymentPending(extra={"payment": payment_services._pending_body(payment)})
+            raise errors.PaymentPending(
+                extra={"payment": payment_services.payment_pending_body(payment)}
+            )
     return payment_card_intent_send(payment)
 
 
@@ -179,7 +181,7 @@ def tip_payout_create(*, booking: Booking, payment: Payment) -> Payout | None:
         return None
     phone = technician.phone_number or ""
     if payment.amount >= rules.TIP_PAYOUT_AT_ONCE_KES:
-        reason = _review_reason(
+        reason = payout_review_reason(
             recipient=technician, amount=payment.amount, channel=PayoutChannel.MPESA, phone=phone
         )
         status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
@@ -191,7 +193,7 @@ def tip_payout_create(*, booking: Booking, payment: Payment) -> Payout | None:
         status, note = PayoutStatus.DEFERRED, reason
     try:
         with transaction.atomic():
-            payout = _payout_insert(
+            payout = payout_insert(
                 booking=booking,
                 kind=PayoutKind.TIP,
                 channel=PayoutChannel.MPESA,
@@ -206,7 +208,7 @@ def tip_payout_create(*, booking: Booking, payment: Payment) -> Payout | None:
     except IntegrityError:  # payout_one_per_tip: made meanwhile
         return None
     if status == PayoutStatus.QUEUED:
-        _enqueue_send(payout)
+        payout_send_enqueue(payout=payout)
     return payout
 
 
@@ -236,7 +238,7 @@ def tip_payout_release_deferred(*, payout_id: int) -> Payout | None:
         if payout.kind != PayoutKind.TIP or payout.status != PayoutStatus.DEFERRED:
             return None
         phone = technician.phone_number or ""
-        reason = _review_reason(
+        reason = payout_review_reason(
             recipient=technician, amount=payout.amount, channel=PayoutChannel.MPESA, phone=phone
         )
         status = PayoutStatus.PENDING_REVIEW if reason else PayoutStatus.QUEUED
@@ -249,5 +251,5 @@ def tip_payout_release_deferred(*, payout_id: int) -> Payout | None:
             review_reason=reason,
         )
         if status == PayoutStatus.QUEUED:
-            _enqueue_send(payout)
+            payout_send_enqueue(payout=payout)
     return payout

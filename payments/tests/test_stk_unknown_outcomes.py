@@ -26,7 +26,7 @@ from payments.models import (
     SuspenseStatus,
 )
 from payments.selectors.balances import account_balance
-from payments.services.payments import payment_request_stk
+from payments.services.payments import deposit_prompt_request, payment_request_stk
 from payments.services.suspense import suspense_item_match
 from payments.tasks import (
     STK_REQUEST_MAX_RETRIES,
@@ -411,7 +411,7 @@ def test_deposit_request_retries_are_bounded_with_backoff_and_leave_nothing(dara
 
 
 def test_sweep_path_reports_the_outage_without_raising(daraja_down, booking):
-    assert tasks._request_stk(booking.pk, "deposit") == "payment_provider_unavailable"
+    assert deposit_prompt_request(booking_id=booking.pk) == "payment_provider_unavailable"
     assert Payment.objects.count() == 0
 
 
