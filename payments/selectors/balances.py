@@ -26,21 +26,25 @@ from payments.models import (
 )
 
 ZERO = Decimal("0.00")
-_MONEY = DecimalField(max_digits=14, decimal_places=2)
+# The output field of money sums and subqueries in the payments selectors: wider than a stored amount
+# (max_digits 12) so a total of many never overflows.
+MONEY_TOTAL_FIELD = DecimalField(max_digits=14, decimal_places=2)
 
 
-def _signed_amount():
+def ledger_signed_amount():
+    """A LedgerEntry's amount as it counts toward its account's balance: a debit adds, a credit subtracts
+    (sum it for Σdebits − Σcredits)."""
     return Case(
         When(side=EntrySide.DEBIT, then=F("amount")),
         default=-F("amount"),
-        output_field=_MONEY,
+        output_field=MONEY_TOTAL_FIELD,
     )
 
 
 def account_balance(code: str) -> Decimal:
     """Σdebits − Σcredits of one account (what it holds)."""
     total = LedgerEntry.objects.filter(account__code=code).aggregate(
-        total=Coalesce(Sum(_signed_amount()), Value(ZERO), output_field=_MONEY)
+        total=Coalesce(Sum(ledger_signed_amount()), Value(ZERO), output_field=MONEY_TOTAL_FIELD)
     )["total"]
     return Decimal(total).quantize(Decimal("0.01"))
 
@@ -49,7 +53,7 @@ def account_balances(prefix: str = "") -> dict[str, Decimal]:
     rows = (
         LedgerEntry.objects.filter(account__code__startswith=prefix)
         .values("account__code")
-        .annotate(total=Sum(_signed_amount()))
+        .annotate(total=Sum(ledger_signed_amount()))
     )
     return {row["account__code"]: Decimal(row["total"]) for row in rows}
 

@@ -39,9 +39,9 @@ from payments.models import (
     PaymentStatus,
 )
 from payments.selectors.balances import (
-    _MONEY,
+    MONEY_TOTAL_FIELD,
     ZERO,
-    _signed_amount,
+    ledger_signed_amount,
     released_by_dispute_at,
     released_by_dispute_exists,
 )
@@ -110,7 +110,7 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
             account__booking_id=OuterRef("pk"), account__code__startswith=ESCROW_CODE_PREFIX
         )
         .values("account_id")
-        .annotate(total=Sum(_signed_amount()))
+        .annotate(total=Sum(ledger_signed_amount()))
         .values("total")[:1]
     )
     unsettled = (
@@ -122,7 +122,11 @@ def _with_owed_step(bookings: QuerySet, *, now: datetime) -> QuerySet:
     attempted = Payment.objects.filter(booking_id=OuterRef("pk"))
     refund_outcomes = (DisputeOutcome.FULL_REFUND, DisputeOutcome.PARTIAL_REFUND)
     annotated = bookings.annotate(
-        escrow_held=Coalesce(Subquery(held, output_field=_MONEY), Value(ZERO), output_field=_MONEY),
+        escrow_held=Coalesce(
+            Subquery(held, output_field=MONEY_TOTAL_FIELD),
+            Value(ZERO),
+            output_field=MONEY_TOTAL_FIELD,
+        ),
         release_posted=_reference_posted("booking", "release"),
         cancellation_settled=_reference_posted("booking", "cancel-refund", "cancel-fee"),
         deposit_attempted=Exists(attempted.filter(purpose=PaymentPurpose.DEPOSIT)),
@@ -248,7 +252,7 @@ def escrow_ageing_list(
     non_zero = (
         LedgerEntry.objects.filter(account__code__startswith=ESCROW_CODE_PREFIX)
         .values("account__booking_id")
-        .annotate(balance=Sum(_signed_amount()))
+        .annotate(balance=Sum(ledger_signed_amount()))
         .filter(balance__gt=0)
         .values("account__booking_id")
     )

@@ -29,11 +29,11 @@ from payments.models import (
     TechnicianRecovery,
 )
 from payments.selectors.balances import (
-    _MONEY,
+    MONEY_TOTAL_FIELD,
     ZERO,
-    _signed_amount,
+    ledger_signed_amount,
 )
-from payments.selectors.recoveries import _debtor_account
+from payments.selectors.recoveries import recovery_debtor_account
 from payments.services.ledger import escrow_code
 
 # --- Reconciliation -----------------------------------------------------------------------------------------------
@@ -78,10 +78,14 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
         LedgerEntry.objects.values("transaction_id", "transaction__reference")
         .annotate(
             debits=Coalesce(
-                Sum("amount", filter=Q(side=EntrySide.DEBIT)), Value(ZERO), output_field=_MONEY
+                Sum("amount", filter=Q(side=EntrySide.DEBIT)),
+                Value(ZERO),
+                output_field=MONEY_TOTAL_FIELD,
             ),
             credits=Coalesce(
-                Sum("amount", filter=Q(side=EntrySide.CREDIT)), Value(ZERO), output_field=_MONEY
+                Sum("amount", filter=Q(side=EntrySide.CREDIT)),
+                Value(ZERO),
+                output_field=MONEY_TOTAL_FIELD,
             ),
         )
         .exclude(debits=F("credits"))
@@ -114,14 +118,14 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
     if booking_ids is not None:
         escrow_entries = escrow_entries.filter(account__booking_id__in=booking_ids)
     per_booking = escrow_entries.values("account__booking_id").annotate(
-        balance=Sum(_signed_amount()),
+        balance=Sum(ledger_signed_amount()),
         released=Coalesce(
             Sum(
                 "amount",
                 filter=Q(side=EntrySide.CREDIT, transaction__kind=LedgerTransactionKind.RELEASE),
             ),
             Value(ZERO),
-            output_field=_MONEY,
+            output_field=MONEY_TOTAL_FIELD,
         ),
         refunded=Coalesce(
             Sum(
@@ -129,7 +133,7 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
                 filter=Q(side=EntrySide.CREDIT, transaction__kind=LedgerTransactionKind.REFUND),
             ),
             Value(ZERO),
-            output_field=_MONEY,
+            output_field=MONEY_TOTAL_FIELD,
         ),
     )
     seen = set()
@@ -180,7 +184,7 @@ def ledger_reconciliation_check(*, booking_ids=None) -> ReconciliationReport:
     report.recovery_drift = _recovery_drift()
     if booking_ids is None:
         report.total_balance = LedgerEntry.objects.aggregate(
-            total=Coalesce(Sum(_signed_amount()), Value(ZERO), output_field=_MONEY)
+            total=Coalesce(Sum(ledger_signed_amount()), Value(ZERO), output_field=MONEY_TOTAL_FIELD)
         )["total"]
     return report
 
@@ -218,14 +222,16 @@ def _recovery_drift() -> list[dict]:
         .values("account__code", "account__user_id")
         .annotate(
             posted=Coalesce(
-                Sum("amount", filter=Q(side=EntrySide.CREDIT)), Value(ZERO), output_field=_MONEY
+                Sum("amount", filter=Q(side=EntrySide.CREDIT)),
+                Value(ZERO),
+                output_field=MONEY_TOTAL_FIELD,
             ),
-            balance=Sum(_signed_amount()),
+            balance=Sum(ledger_signed_amount()),
         )
     )
     recorded = {
         row["debtor_account"]: row["total"]
-        for row in TechnicianRecovery.objects.annotate(debtor_account=_debtor_account())
+        for row in TechnicianRecovery.objects.annotate(debtor_account=recovery_debtor_account())
         .order_by()
         .values("debtor_account")
         .annotate(total=Sum("amount"))

@@ -23,7 +23,7 @@ from payments.models import (
     TechnicianRecovery,
 )
 from payments.selectors.balances import (
-    _MONEY,
+    MONEY_TOTAL_FIELD,
     ZERO,
     account_balance,
 )
@@ -31,7 +31,7 @@ from payments.selectors.balances import (
 # --- Technician recoveries ----------------------------------------------------------------------------------------
 
 
-def _debtor_account():
+def recovery_debtor_account():
     """The ledger account of a recovery's debtor (TechnicianRecovery annotation)."""
     return Case(
         When(
@@ -64,7 +64,7 @@ def technician_recovery_list(*, open_only: bool = False) -> QuerySet:
         .values("total")[:1]
     )
     owed_through = (
-        TechnicianRecovery.objects.annotate(debtor_account=_debtor_account())
+        TechnicianRecovery.objects.annotate(debtor_account=recovery_debtor_account())
         .filter(debtor_account=OuterRef("debtor_account"), id__lte=OuterRef("id"))
         .order_by()
         .values("debtor_account")
@@ -75,18 +75,22 @@ def technician_recovery_list(*, open_only: bool = False) -> QuerySet:
         TechnicianRecovery.objects.select_related(
             "technician", "customer", "booking", "dispute", "payout"
         )
-        .annotate(debtor_account=_debtor_account())
+        .annotate(debtor_account=recovery_debtor_account())
         .annotate(
             repaid=Coalesce(
-                Subquery(repaid, output_field=_MONEY), Value(ZERO), output_field=_MONEY
+                Subquery(repaid, output_field=MONEY_TOTAL_FIELD),
+                Value(ZERO),
+                output_field=MONEY_TOTAL_FIELD,
             ),
-            owed_through=Subquery(owed_through, output_field=_MONEY),
+            owed_through=Subquery(owed_through, output_field=MONEY_TOTAL_FIELD),
         )
         .annotate(
             outstanding=Least(
-                Greatest(F("owed_through") - F("repaid"), Value(ZERO), output_field=_MONEY),
+                Greatest(
+                    F("owed_through") - F("repaid"), Value(ZERO), output_field=MONEY_TOTAL_FIELD
+                ),
                 F("amount"),
-                output_field=_MONEY,
+                output_field=MONEY_TOTAL_FIELD,
             )
         )
         .order_by("created_at", "id")

@@ -33,7 +33,7 @@ from payments.models import (
     PayoutStatus,
 )
 from payments.selectors.balances import (
-    _MONEY,
+    MONEY_TOTAL_FIELD,
     ZERO,
     account_balance,
     technician_owed,
@@ -163,7 +163,7 @@ def _tip_totals(user_id: int, tips_code: str) -> dict:
         side=EntrySide.DEBIT,
         transaction__kind=LedgerTransactionKind.TIP,
         transaction__payment__isnull=False,
-    ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY))["total"]
+    ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY_TOTAL_FIELD))["total"]
     return {"tips_received": received, "tips_awaiting_payout": account_balance(tips_code)}
 
 
@@ -171,7 +171,9 @@ def payout_totals_for_recipient(*, user) -> dict:
     qs = Payout.objects.filter(recipient=user, kind=PayoutKind.TECHNICIAN_PAYOUT)
     sums = qs.aggregate(
         paid=Coalesce(
-            Sum("amount", filter=Q(status=PayoutStatus.PAID)), Value(ZERO), output_field=_MONEY
+            Sum("amount", filter=Q(status=PayoutStatus.PAID)),
+            Value(ZERO),
+            output_field=MONEY_TOTAL_FIELD,
         ),
         in_progress=Coalesce(
             Sum(
@@ -187,15 +189,17 @@ def payout_totals_for_recipient(*, user) -> dict:
                 ),
             ),
             Value(ZERO),
-            output_field=_MONEY,
+            output_field=MONEY_TOTAL_FIELD,
         ),
         failed=Coalesce(
-            Sum("amount", filter=Q(status=PayoutStatus.FAILED)), Value(ZERO), output_field=_MONEY
+            Sum("amount", filter=Q(status=PayoutStatus.FAILED)),
+            Value(ZERO),
+            output_field=MONEY_TOTAL_FIELD,
         ),
         deferred=Coalesce(
             Sum("amount", filter=Q(status=PayoutStatus.DEFERRED)),
             Value(ZERO),
-            output_field=_MONEY,
+            output_field=MONEY_TOTAL_FIELD,
         ),
     )
     return {
@@ -250,7 +254,9 @@ def booking_fee_breakdown(*, booking_id: int, user) -> dict:
         # Every refund of this booking, from escrow or taken back after release.
         "refunded": LedgerEntry.objects.filter(
             account__code="refunds_payable", side=EntrySide.DEBIT, transaction__booking=booking
-        ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY))["total"],
+        ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY_TOTAL_FIELD))[
+            "total"
+        ],
     }
 
 
@@ -309,7 +315,7 @@ def booking_money_movements(*, booking_id: int) -> MoneyMovements:
                     refunded_payments.add(int(reference.split(":")[1]))
     sent = Payout.objects.filter(
         booking_id=booking_id, kind=PayoutKind.REFUND, status=PayoutStatus.PAID
-    ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=_MONEY))["total"]
+    ).aggregate(total=Coalesce(Sum("amount"), Value(ZERO), output_field=MONEY_TOTAL_FIELD))["total"]
     return MoneyMovements(
         held=held,
         released_to_technician=technician,
