@@ -38,7 +38,7 @@ from rest_framework import serializers
 from bookings.selectors.tracking import booking_tracking_snapshot
 from bookings.serializers import BookingLocationInputSerializer, BookingTrackingInputSerializer
 from bookings.services.tracking import MIN_UPDATE_INTERVAL_SECONDS, booking_location_record
-from dumuwaks.core.errors import ApplicationError, _flatten_validation_detail
+from dumuwaks.core.errors import ApplicationError, validation_error_fields
 from dumuwaks.ws_auth import access_token_still_accepted
 from notifications import presence, selectors
 from notifications.models import ConversationParticipant
@@ -86,10 +86,6 @@ def parse_action(content: dict) -> dict:
     function and options as `CamelCaseJSONParser`), so the same input serializers apply and a nested
     key such as an attachment's `publicId` means the same on both transports."""
     return underscoreize(content, **CamelCaseJSONParser.json_underscoreize)
-
-
-def _validation_fields(exc: serializers.ValidationError) -> dict:
-    return _flatten_validation_detail(exc.detail)
 
 
 # --- sync helpers, run in a thread pool ---------------------------------------------------------------------------
@@ -284,7 +280,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self._error(request_id, exc.code, exc.message, exc.fields)
         except serializers.ValidationError as exc:
             await self._error(
-                request_id, "validation_error", "Some fields are invalid.", _validation_fields(exc)
+                request_id,
+                "validation_error",
+                "Some fields are invalid.",
+                validation_error_fields(exc.detail),
             )
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):

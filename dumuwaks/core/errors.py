@@ -104,14 +104,15 @@ def error_body(code: str, message: str, fields: dict | None = None, **extra) -> 
     return body
 
 
-def _flatten_validation_detail(detail) -> dict:
-    """DRF details are nested dicts/lists of ErrorDetail; the contract is field -> list of strings."""
+def validation_error_fields(detail) -> dict:
+    """The `fields` of a validation error body (HTTP and WebSocket alike): DRF details are nested
+    dicts/lists of ErrorDetail; the contract is field -> list of strings, nested fields dotted."""
     if isinstance(detail, list):
         return {"non_field_errors": [str(item) for item in _iter_messages(detail)]}
     fields: dict = {}
     for name, value in detail.items():
         if isinstance(value, dict):
-            for sub_name, sub_messages in _flatten_validation_detail(value).items():
+            for sub_name, sub_messages in validation_error_fields(value).items():
                 key = name if sub_name == "non_field_errors" else f"{name}.{sub_name}"
                 fields[key] = sub_messages
         else:
@@ -144,7 +145,7 @@ def api_exception_handler(exc, context):
         return Response(body, status=exc.status_code)
 
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten_validation_detail(exc.detail)
+        fields = validation_error_fields(exc.detail)
         return Response(
             error_body("validation_error", "Some fields are invalid.", fields),
             status=status.HTTP_400_BAD_REQUEST,
