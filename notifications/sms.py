@@ -12,14 +12,11 @@ in an autouse fixture.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
 
 import requests
-from africastalking.Service import AfricasTalkingException
-from africastalking.SMS import SMSService
 from django.conf import settings
 from django.template import Context
 from django.template.loader import select_template
@@ -32,6 +29,11 @@ logger = logging.getLogger(__name__)
 # Per-recipient status codes from Africa's Talking's bulk SMS API.
 _AT_ACCEPTED = {100, 101, 102}  # Processed, Sent, Queued
 _AT_TRANSIENT = {500, 501}  # InternalServerError, GatewayError: worth a retry
+# Africa's Talking's hosts (the sandbox account's messages reach only AT's simulator, never a phone).
+_AT_PRODUCTION_BASE = "https://api.africastalking.com"
+_AT_SANDBOX_BASE = "https://api.sandbox.africastalking.com"
+# (connect, read) seconds, as AT's own SDK uses: a Celery task retries what times out.
+_AT_TIMEOUT_SECONDS = (3.05, 9.05)
 
 
 class SmsDeliveryError(Exception):
@@ -89,35 +91,50 @@ def _send_console(to: str, message: str) -> SmsResult:
     return SmsResult(status="sent", provider_message_id=f"console-{len(outbox)}", detail="console")
 
 
-def _africastalking_service():
-    service = SMSService(settings.AFRICASTALKING_USERNAME, settings.AFRICASTALKING_API_KEY)
-    override = settings.AFRICASTALKING_API_BASE_OVERRIDE
-    if override:
-        # The SDK has no public option for the host; tests point it at a fake on 127.0.0.1.
-        service._baseUrl = override.rstrip("/") + "/version1"
-    return service
+def _africastalking_messaging_url() -> str:
+    # Our own client rather than AT's Python SDK: the SDK has no public option for its host (tests point
+    # this at a fake on 127.0.0.1, as MPESA_BASE_URL_OVERRIDE and STRIPE_API_BASE_OVERRIDE do for theirs).
+    base = settings.AFRICASTALKING_API_BASE_OVERRIDE or (
+        _AT_SANDBOX_BASE if settings.AFRICASTALKING_USERNAME == "sandbox" else _AT_PRODUCTION_BASE
+    )
+    return base.rstrip("/") + "/version1/messaging"
 
 
 def _send_africastalking(to: str, message: str) -> SmsResult:
-    service = _africastalking_service()
+    """POST /version1/messaging, AT's bulk SMS API (integrations.md, section 3): form in, JSON out."""
+    form = {
+        "username": settings.AFRICASTALKING_USERNAME,
+        "to": to,
+        "message": message,
+        "bulkSMSMode": 1,
+    }
+    if settings.AFRICASTALKING_SENDER_ID:
+        form["from"] = settings.AFRICASTALKING_SENDER_ID
     try:
-        response = service.send(message, [to], sender_id=settings.AFRICASTALKING_SENDER_ID or None)
+        reply = requests.post(
+            _africastalking_messaging_url(),
+            data=form,
+            headers={"Accept": "application/json", "apiKey": settings.AFRICASTALKING_API_KEY},
+            timeout=_AT_TIMEOUT_SECONDS,
+        )
     except requests.RequestException as exc:
         raise SmsDeliveryError(f"Africa's Talking unreachable: {exc}") from exc
-    except AfricasTalkingException as exc:
-        # Non-2xx: the SDK keeps only the body text (no status code), so we cannot tell a bad key from an
-        # outage; let the task retry a few times and log the text.
-        logger.warning("Africa's Talking refused SMS to %s: %s", mask_phone(to), exc)
-        raise SmsDeliveryError(f"Africa's Talking error: {exc}") from exc
-
-    if isinstance(response, str):
-        # The SDK returns the raw text unless content-type is exactly "application/json".
-        try:
-            response = json.loads(response)
-        except ValueError as exc:
-            raise SmsDeliveryError(
-                f"Unreadable Africa's Talking response: {response[:200]}"
-            ) from exc
+    if not reply.ok:
+        # An outage (5xx) or a bad key (401, which an operator fixes): the task retries a few times either
+        # way, and the log says which it was.
+        logger.warning(
+            "Africa's Talking refused SMS to %s: HTTP %s %s",
+            mask_phone(to),
+            reply.status_code,
+            reply.text[:200],
+        )
+        raise SmsDeliveryError(
+            f"Africa's Talking error: HTTP {reply.status_code} {reply.text[:200]}"
+        )
+    try:
+        response = reply.json()
+    except ValueError as exc:
+        raise SmsDeliveryError(f"Unreadable Africa's Talking response: {reply.text[:200]}") from exc
 
     data = (response or {}).get("SMSMessageData") or {}
     recipients = data.get("Recipients") or []

@@ -397,7 +397,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("verification_email", "5/hou
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].setdefault("technician_profile", "60/min")
 AFRICASTALKING_API_BASE_OVERRIDE = env.str(
     "AFRICASTALKING_API_BASE_OVERRIDE", default=""
-)  # tests only: point the SDK at a local fake
+)  # tests only: point the SMS client (notifications/sms.py) at a local fake
 
 # --- social ---
 MEDIA_FOLDER_ROOT = env.str(

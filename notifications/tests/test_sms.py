@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 from celery.exceptions import Retry
 
 from accounts.tasks import send_phone_verification_code
@@ -127,7 +128,7 @@ def test_africastalking_sends_the_real_wire_format(fake_at):
 
 
 def test_africastalking_json_with_charset_is_still_parsed(fake_at):
-    # The SDK returns raw text unless the content type is exactly application/json.
+    # AT's SDK read such a reply as raw text; ours reads it as the JSON it is.
     fake_at.reply = (
         201,
         "application/json; charset=utf-8",
@@ -177,6 +178,31 @@ def test_africastalking_unreachable_is_transient(fake_at, settings):
     settings.AFRICASTALKING_API_BASE_OVERRIDE = f"http://127.0.0.1:{closed_port}"
     with pytest.raises(SmsDeliveryError, match="unreachable"):
         send_sms(to="+254712345678", message="hi")
+
+
+@pytest.mark.parametrize(
+    ("username", "host"),
+    [
+        ("sandbox", "https://api.sandbox.africastalking.com"),
+        ("dumuwaks", "https://api.africastalking.com"),
+    ],
+)
+def test_africastalking_host_follows_the_account(settings, monkeypatch, username, host):
+    # Without the test override, the sandbox account talks to AT's sandbox and any other to production.
+    settings.SMS_BACKEND = "africastalking"
+    settings.AFRICASTALKING_USERNAME = username
+    settings.AFRICASTALKING_API_KEY = "atsk_test_key"
+    settings.AFRICASTALKING_API_BASE_OVERRIDE = ""
+    asked = []
+
+    def offline(url, **kwargs):
+        asked.append(url)
+        raise requests.ConnectionError("no network in tests")
+
+    monkeypatch.setattr(sms.requests, "post", offline)
+    with pytest.raises(SmsDeliveryError, match="unreachable"):
+        send_sms(to="+254712345678", message="hi")
+    assert asked == [f"{host}/version1/messaging"]
 
 
 @pytest.mark.django_db
