@@ -3,12 +3,12 @@
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 
 from accounts.services import two_factor_enable, two_factor_setup
 from accounts.tests.conftest import current_totp
 from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from conftest import bearer_client, cached_keys
+from dumuwaks.core import rendered_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_me_from_the_rendered_cache(settings):
     assert_no_store(client.get("/api/v1/auth/me"), 200)
     # Serve a marked rendering, so the answer below is the cached path's.
     (stored,) = cached_keys(f"*account:*:{user.pk}:*")
-    cache.set(stored, b'{"served":"from cache"}')
+    rendered_cache.store({stored: b'{"served":"from cache"}'})
     cached = client.get("/api/v1/auth/me")
     assert_no_store(cached, 200)
     assert cached.json() == {"served": "from cache"}
