@@ -6,7 +6,15 @@ os.environ.setdefault("SECRET_KEY", "test-only-key-0123456789abcdef0123456789abc
 os.environ.setdefault("ENVIRONMENT", "test")
 
 from .base import *  # noqa: F403
-from .base import CACHES, CHANNEL_LAYERS, DATABASES, REST_FRAMEWORK, STORAGES
+from .base import (
+    CACHES,
+    CELERY_BROKER_TRANSPORT_OPTIONS,
+    CHANNEL_LAYERS,
+    DATABASES,
+    REST_FRAMEWORK,
+    STORAGES,
+    env,
+)
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 # Tests hold one connection per thread inside transactions; a pool would only get in the way.
@@ -22,6 +30,20 @@ PASSWORD_HASHERS = [
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# In-process tests send no message: every task runs eagerly, and the broker is a port nobody listens on, so a
+# test that turns eagerness off (payments/tests/outage.py) meets a broker outage, never the shared Redis. The
+# URL is fixed for the whole process because Celery builds its connection pool from it once. Celery prefers
+# CELERY_BROKER_URL from the environment: processes started on these settings with a real broker
+# (tests/test_worker_kill.py) name it there.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:1/0")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,
+    # One connection attempt and no pause: with kombu's defaults a refused connection takes ~6 s to fail.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0,
+    "interval_max": 0,
+}
 MEDIA_ROOT = f"/tmp/dumuwaks-test-media/{_run}/{_worker}"
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
