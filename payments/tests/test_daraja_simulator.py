@@ -8,7 +8,6 @@ import httpx
 import pytest
 import time_machine
 from celery import current_app
-from django.core.cache import cache
 
 from dumuwaks.core.phone import InvalidPhoneNumber
 from payments.daraja import (
@@ -218,15 +217,19 @@ def test_with_a_worker_the_callback_is_scheduled_after_commit(
 
 
 def test_worker_delivery_failure_keeps_the_callback_pending(callback_receiver):
-    accepted = push(callback_receiver, callback_url="http://127.0.0.1:9/down")
-    simulator.deliver_pending_callbacks(post=lambda url, payload: None)  # drain the eager queue
-    state_key = simulator._stk_key(accepted.checkout_request_id)
+    accepted = push(callback_receiver)
+    checkout_id = accepted.checkout_request_id
+    callback_receiver.fail_next()  # our endpoint is down for a moment
 
-    cache.set(state_key, {**cache.get(state_key), "delivered": False})
-    simulator.deliver_stk_callback.apply(
-        args=[accepted.checkout_request_id]
-    )  # eager: logs, no raise
-    assert cache.get(state_key)["delivered"] is False
+    simulator.deliver_stk_callback.apply(args=[checkout_id])  # eager: logs the 503, no raise
+    simulator.deliver_stk_callback.apply(args=[checkout_id])  # the worker's retry delivers it
+    simulator.deliver_stk_callback.apply(args=[checkout_id])  # a redelivery is a no-op
+
+    bodies = [json.loads(request.raw) for request in callback_receiver.requests]
+    assert len(bodies) == 2
+    assert bodies[0] == bodies[1]
+    assert parse_stk_callback(bodies[1]).checkout_request_id == checkout_id
+    assert simulator.deliver_pending_callbacks() == 0  # nothing is owed any more
 
 
 def test_failed_delivery_stays_queued_for_the_next_flush(callback_receiver):

@@ -139,10 +139,18 @@ class CallbackReceiver(LocalFake):
     def __init__(self) -> None:
         super().__init__()
         self.received = threading.Condition()
+        self._failures_left = 0
+
+    def fail_next(self, count: int = 1) -> None:
+        """Answer the next `count` POSTs 503, as our endpoint does while it is down (they are still recorded)."""
+        self._failures_left = count
 
     def handle(self, request: RecordedRequest) -> Reply:
         with self.received:
             self.received.notify_all()
+        if self._failures_left:
+            self._failures_left -= 1
+            return Reply(503, {"detail": "Service Unavailable"})
         return Reply(200, {"ResultCode": 0, "ResultDesc": "Accepted"})
 
     def url(self, path: str) -> str:
