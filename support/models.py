@@ -4,8 +4,6 @@ from django.db import models
 from dumuwaks.core.models import StatusHistory, TimeStampedModel
 from dumuwaks.core.state_machine import StateMachine, register
 
-TICKET_NUMBER_SEQUENCE = "support_ticket_number_seq"
-
 
 class TicketCategory(models.TextChoices):
     ACCOUNT = "account", "Account"

@@ -1,6 +1,6 @@
 """Writes for the support desk: tickets, their status workflow, messages, SLA bookkeeping, assignment."""
 
-from support.services._common import DEFAULT_MAX_OPEN_TICKETS, _next_ticket_number
+from support.services._common import DEFAULT_MAX_OPEN_TICKETS
 from support.services.assignment import (
     agent_availability_update,
     agent_workloads,
@@ -23,7 +23,6 @@ from support.services.tickets import (
 
 __all__ = [
     "DEFAULT_MAX_OPEN_TICKETS",
-    "_next_ticket_number",
     "agent_availability_update",
     "agent_workloads",
     "queued_tickets_assign",

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-
-from django.db import connection
-from django.utils import timezone
 
 from accounts.models import Role
 from dumuwaks.core.permissions import is_staff_member
@@ -14,7 +10,6 @@ from support.errors import (
     TicketStaffOnly,
 )
 from support.models import (
-    TICKET_NUMBER_SEQUENCE,
     SupportTicket,
     TicketPriority,
 )
@@ -30,13 +25,6 @@ AGENT_ROLES = (Role.SUPPORT, Role.ADMIN)
 QUEUED_PRIORITIES = (TicketPriority.URGENT, TicketPriority.HIGH)
 # Tickets one drain of the queue assigns at most (the next capacity change or beat run takes the rest).
 QUEUE_BATCH_SIZE = 200
-
-
-def _next_ticket_number(now: datetime) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s)", [TICKET_NUMBER_SEQUENCE])
-        (value,) = cursor.fetchone()
-    return f"TKT-{timezone.localtime(now):%y%m}-{value:06d}"
 
 
 def _require_staff(user) -> None:

@@ -37,9 +37,9 @@ from support.models import (
     TicketPriority,
     TicketStatus,
 )
+from support.numbering import next_ticket_number
 from support.services._common import (
     _history_actor,
-    _next_ticket_number,
     _reload,
     _require_staff,
 )
@@ -79,7 +79,7 @@ def ticket_create(
     first_due, resolution_due = sla_deadlines(priority=priority, started_at=now)
     with transaction.atomic():
         ticket = SupportTicket.objects.create(
-            number=_next_ticket_number(now),
+            number=next_ticket_number(now),
             subject=subject,
             description=description,
             category=category,

@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 
 from support.models import AgentAvailability, SupportTicket, TicketMessage, TicketPriority
-from support.services import _next_ticket_number
+from support.numbering import next_ticket_number
 from support.sla import sla_deadlines
 
 
@@ -15,7 +15,7 @@ class SupportTicketFactory(factory.django.DjangoModelFactory):
         model = SupportTicket
         exclude = ("deadlines",)
 
-    number = factory.LazyFunction(lambda: _next_ticket_number(timezone.now()))
+    number = factory.LazyFunction(next_ticket_number)
     subject = "M-Pesa deposit not reflecting"
     description = "I paid the booking fee but the booking still says pending."
     category = "payment"
