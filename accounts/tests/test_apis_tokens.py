@@ -1,8 +1,11 @@
+import json
 from datetime import timedelta
 
 import pytest
 import time_machine
 from asgiref.sync import async_to_sync
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -10,7 +13,9 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.selectors import user_for_access_token
 from accounts.tests.factories import DEFAULT_PASSWORD
-from dumuwaks.ws_auth import _user_for_token
+from dumuwaks.routing import websocket_urlpatterns
+from dumuwaks.ws_auth import JWTAuthMiddlewareStack
+from notifications.consumers import CLOSE_UNAUTHENTICATED
 
 pytestmark = pytest.mark.django_db
 
@@ -105,16 +110,34 @@ def test_logout_revokes_the_refresh_token_and_ends_access_tokens(anon_client, cu
         assert reuse.json()["code"] == "invalid_token"
 
 
+async def _socket_answer(access: str) -> dict:
+    """What a socket opened with `access` receives first, through production's middleware and routes."""
+    app = JWTAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+    socket = WebsocketCommunicator(app, f"/ws/?token={access}")
+    connected, _ = await socket.connect(timeout=5)
+    assert connected  # accepted first, so that browsers can read a close code
+    answer = await socket.receive_output(timeout=5)
+    await socket.disconnect()
+    if answer["type"] == "websocket.send":
+        return json.loads(answer["text"])
+    return answer
+
+
 @pytest.mark.django_db(transaction=True)  # the socket middleware reads the user on another thread
+@pytest.mark.usefixtures("fresh_channel_layer")
 def test_a_signed_out_access_token_is_refused_on_websockets_too(anon_client, customer):
     session = _session(anon_client)
-    assert async_to_sync(_user_for_token)(session["access"])[0] == customer
+    ready = async_to_sync(_socket_answer)(session["access"])
+    assert ready == {"type": "ready", "data": {"userId": customer.pk}}
     # As a logout two seconds after this sign-in leaves it (time_machine would freeze the socket thread's
     # connection timeout too).
     User.objects.filter(pk=customer.pk).update(
         access_tokens_valid_after=timezone.now() + timedelta(seconds=2)
     )
-    assert not async_to_sync(_user_for_token)(session["access"])[0].is_authenticated
+    assert async_to_sync(_socket_answer)(session["access"]) == {
+        "type": "websocket.close",
+        "code": CLOSE_UNAUTHENTICATED,
+    }
 
 
 def test_logout_refuses_another_users_token(anon_client, customer, other_customer_client):
