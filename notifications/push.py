@@ -71,17 +71,20 @@ def send_push(*, targets: list[PushTarget], title: str, body: str, data: dict) -
 
 
 _app_lock = threading.Lock()
-_APP_NAME = "dumuwaks"
+# firebase_admin keeps its apps in a process-wide registry by name; ours is registered under this one.
+FCM_APP_NAME = "dumuwaks"
 
 
 def fcm_app():
-    """The firebase_admin App for our project, initialised once per process."""
+    """The firebase_admin App for our project, initialised once per process from
+    FIREBASE_CREDENTIALS_FILE, unless an app is already registered under FCM_APP_NAME (the FCM contract
+    tests register one with anonymous credentials)."""
     with _app_lock:
         try:
-            return firebase_admin.get_app(_APP_NAME)
+            return firebase_admin.get_app(FCM_APP_NAME)
         except ValueError:
             cred = credentials.Certificate(settings.FIREBASE_CREDENTIALS_FILE)
-            return firebase_admin.initialize_app(cred, name=_APP_NAME)
+            return firebase_admin.initialize_app(cred, name=FCM_APP_NAME)
 
 
 def should_prune(exc: BaseException | None) -> bool:

@@ -3,6 +3,7 @@ plus preferences: an opted-out channel sends nothing at all."""
 
 import contextlib
 import itertools
+import threading
 from datetime import timedelta
 
 import firebase_admin
@@ -10,7 +11,6 @@ import google.auth.credentials
 import pytest
 from aiosmtpd.controller import Controller
 from celery import shared_task
-from celery._state import task_join_will_block
 from django.core import mail
 from django.utils import timezone
 from firebase_admin import credentials, messaging
@@ -234,7 +234,7 @@ def fake_fcm_app():
         server = fakes.FakeHttpServer(responder)
         servers.append(server)
         app = firebase_admin.initialize_app(
-            AnonymousCredential(), {"projectId": "demo-proj"}, name=push._APP_NAME
+            AnonymousCredential(), {"projectId": "demo-proj"}, name=push.FCM_APP_NAME
         )
         messaging._get_messaging_service(
             app
@@ -245,7 +245,7 @@ def fake_fcm_app():
     for server in servers:
         server.close()
     with contextlib.suppress(ValueError):
-        firebase_admin.delete_app(firebase_admin.get_app(push._APP_NAME))
+        firebase_admin.delete_app(firebase_admin.get_app(push.FCM_APP_NAME))
 
 
 def test_fcm_http_contract_against_local_fake(
@@ -441,15 +441,30 @@ def test_stuck_deliveries_are_requeued_once_and_sent(customer):
     assert not DeviceToken.objects.filter(pk=old_device.pk).exists()
 
 
-def test_eager_dispatch_does_not_flip_celerys_global_join_flag(django_capture_on_commit_callbacks):
-    """Other apps' threads call `result.get()` while our tasks run off their domain events."""
+def test_eager_dispatch_leaves_other_threads_free_to_wait_on_results(
+    django_capture_on_commit_callbacks,
+):
+    """Other apps' threads call `result.get()` while our tasks run off their domain events. An eager
+    `delay` sets Celery's process-wide "inside a task" flag, and their `get()` would raise meanwhile."""
 
-    seen = []
+    @shared_task(name="notifications.tests.answer")
+    def answer():
+        return 42
 
-    @shared_task(name="notifications.tests.record_join_flag")
-    def record_join_flag():
-        seen.append(task_join_will_block())
+    answers = []
+
+    def wait_on_a_result():
+        try:
+            answers.append(answer.apply().get())
+        except RuntimeError as exc:  # "Never call result.get() within a task!"
+            answers.append(str(exc))
+
+    @shared_task(name="notifications.tests.run_while_another_thread_waits")
+    def run_while_another_thread_waits():
+        waiter = threading.Thread(target=wait_on_a_result)
+        waiter.start()
+        waiter.join()
 
     with django_capture_on_commit_callbacks(execute=True):
-        enqueue_after_commit(record_join_flag)
-    assert seen == [False]
+        enqueue_after_commit(run_while_another_thread_waits)
+    assert answers == [42]
