@@ -1,6 +1,5 @@
 """Personas and clients shared by every app's tests (see ../shared/STYLE.md, "Tests")."""
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
@@ -160,12 +159,30 @@ def task_outbox():
     outbox.release()
 
 
+def _unsubscribe_all() -> dict:
+    subscribed = side_effects.subscriptions()
+    for event_type, handlers in subscribed.items():
+        for handler in handlers:
+            side_effects.unsubscribe(event_type, handler)
+    return subscribed
+
+
 @pytest.fixture
-def domain_events(monkeypatch):
+def no_event_subscribers():
+    """The real subscribers set aside for the test (the test may subscribe its own); put back after it."""
+    real = _unsubscribe_all()
+    yield
+    _unsubscribe_all()
+    for event_type, handlers in real.items():
+        for handler in handlers:
+            side_effects.subscribe(event_type, handler)
+
+
+@pytest.fixture
+def domain_events(no_event_subscribers):
     """Every domain event published in the test, as `(name, payload)` in order, with the real subscribers
     set aside: the test is about what a service announces, not about the other apps' reactions."""
     received: list[tuple[str, dict]] = []
-    monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
     for event_type in events.CATALOGUE.values():
         side_effects.subscribe(
             event_type, lambda event: received.append((event.name, event.payload()))

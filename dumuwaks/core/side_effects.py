@@ -83,6 +83,13 @@ def subscribe(event_type: type[Event], handler: EventHandler) -> None:
         _subscribers[event_type].append(handler)
 
 
+def unsubscribe(event_type: type[Event], handler: EventHandler) -> None:
+    """Stop calling `handler` for `event_type` (nothing happens when it was not subscribed)."""
+    _require_declared(event_type)
+    if handler in _subscribers[event_type]:
+        _subscribers[event_type].remove(handler)
+
+
 def subscriptions() -> dict[type[Event], list[EventHandler]]:
     """Who reacts to what (a copy): the catalogue test and docs/events.md read it."""
     return {event_type: list(handlers) for event_type, handlers in _subscribers.items() if handlers}

@@ -3,7 +3,6 @@ the source and a subscriber at start-up, and nothing is published or subscribed 
 
 import ast
 import dataclasses
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -140,8 +139,8 @@ def test_event_names_are_unique_and_namespaced():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_subscriber_does_not_stop_the_others(monkeypatch):
-    monkeypatch.setattr(side_effects, "_subscribers", defaultdict(list))
+@pytest.mark.usefixtures("no_event_subscribers")
+def test_a_failing_subscriber_does_not_stop_the_others():
     received = []
 
     def broken(event):
@@ -153,6 +152,18 @@ def test_a_failing_subscriber_does_not_stop_the_others(monkeypatch):
         side_effects.publish_after_commit(events.PayoutPaid(payout_id=7))
         assert received == []  # nothing before the commit
     assert received == [events.PayoutPaid(payout_id=7)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("no_event_subscribers")
+def test_an_unsubscribed_handler_is_not_called():
+    received = []
+    side_effects.subscribe(events.PayoutPaid, received.append)
+    side_effects.unsubscribe(events.PayoutPaid, received.append)
+    side_effects.unsubscribe(events.PayoutPaid, received.append)  # twice: nothing to remove
+    side_effects.publish_after_commit(events.PayoutPaid(payout_id=7))
+    assert received == []
+    assert side_effects.subscriptions() == {}
 
 
 def _catalogue_table() -> str:
