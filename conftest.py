@@ -1,5 +1,6 @@
 """Personas and clients shared by every app's tests (see ../shared/STYLE.md, "Tests")."""
 
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -265,6 +266,30 @@ def admin_user(db) -> User:
         first_name="Baraka",
         last_name="Admin",
     )
+
+
+def race(*calls, timeout=30):
+    """Run the callables at the same instant, each in its own thread (and DB connection); return results.
+
+    An exception a callable raises is its result. Use it in `transaction=True` tests."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, fn):
+        try:
+            barrier.wait()
+            results[index] = fn()
+        except Exception as exc:  # surfaced to the test as a result
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results
 
 
 def bearer_client(user: User | None) -> APIClient:

@@ -6,15 +6,12 @@ and the fake Daraja / Stripe servers, then counts what reached the provider and 
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from bookings.models import BookingStatus
 from bookings.tests.factories import BookingFactory
-from conftest import bearer_client
+from conftest import bearer_client, race
 from payments import rules as payments_rules
 from payments.models import LedgerTransaction, Payment, Payout
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH
@@ -25,28 +22,6 @@ from payments.tests.helpers import (
     post_callback,
     set_status,
 )
-
-
-def race(*calls, timeout=30):
-    """Run the callables at the same instant, each in its own thread (and DB connection); return results."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, fn):
-        try:
-            barrier.wait()
-            results[index] = fn()
-        except Exception as exc:  # surfaced to the test as a result
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    return results
 
 
 def _conflict_codes(responses) -> list[str]:

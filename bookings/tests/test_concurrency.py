@@ -1,35 +1,14 @@
 """Two concurrent requests for one technician's slot: the exclusion constraint lets exactly one win."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import CustomerFactory, ServiceCategoryFactory, TechnicianFactory
 from bookings.models import Booking, BookingStatus
 from bookings.tests.factories import BookingFactory
-from conftest import bearer_client
-
-
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+from conftest import bearer_client, race
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,7 +35,7 @@ def test_two_customers_racing_for_one_slot(domain_events):
 
         return call
 
-    responses = _race([book(clients[0], 0), book(clients[1], 30)])
+    responses = race(book(clients[0], 0), book(clients[1], 30))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201, 409]
     loser = next(r for r in responses if r.status_code == 409)
@@ -75,11 +54,9 @@ def test_one_technician_racing_to_accept_two_overlapping_open_jobs(domain_events
         scheduled_end=first.scheduled_end + timedelta(minutes=15),
     )
     client_a, client_b = bearer_client(technician), bearer_client(technician)
-    responses = _race(
-        [
-            lambda: client_a.post(f"/api/v1/bookings/{first.pk}/accept"),
-            lambda: client_b.post(f"/api/v1/bookings/{second.pk}/accept"),
-        ]
+    responses = race(
+        lambda: client_a.post(f"/api/v1/bookings/{first.pk}/accept"),
+        lambda: client_b.post(f"/api/v1/bookings/{second.pk}/accept"),
     )
     assert sorted(r.status_code for r in responses) == [200, 409]
     assert next(r for r in responses if r.status_code == 409).json()["code"] == "slot_taken"
@@ -90,11 +67,9 @@ def test_one_technician_racing_to_accept_two_overlapping_open_jobs(domain_events
 def test_two_technicians_racing_for_one_open_job(domain_events):
     booking = BookingFactory(technician=None, deposit_paid=True)
     a, b = TechnicianFactory(), TechnicianFactory()
-    responses = _race(
-        [
-            lambda: bearer_client(a).post(f"/api/v1/bookings/{booking.pk}/accept"),
-            lambda: bearer_client(b).post(f"/api/v1/bookings/{booking.pk}/accept"),
-        ]
+    responses = race(
+        lambda: bearer_client(a).post(f"/api/v1/bookings/{booking.pk}/accept"),
+        lambda: bearer_client(b).post(f"/api/v1/bookings/{booking.pk}/accept"),
     )
     # The loser sees what anyone sees after the winner: the job is someone else's now, so not found (404),
     # whether it read the job before the winner's update or after.

@@ -10,8 +10,7 @@ from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus
 from bookings.services import change_order_create, reschedule_propose
 from bookings.tests.factories import BookingFactory
-from bookings.tests.test_concurrency import _race
-from conftest import bearer_client
+from conftest import bearer_client, race
 from payments.models import Payout, PayoutKind
 from payments.tests.helpers import assert_reconciled, escrow, paid_payment, set_status
 
@@ -27,7 +26,7 @@ def test_two_approvals_of_a_lowering_change_order_refund_once(domain_events):
     )
     clients = [bearer_client(customer) for _ in range(2)]
     url = f"/api/v1/bookings/{booking.pk}/change-orders/{order.pk}/approve"
-    responses = _race([lambda c=c: c.post(url, {}, format="json") for c in clients])
+    responses = race(*[lambda c=c: c.post(url, {}, format="json") for c in clients])
     assert [r.status_code for r in responses] == [200, 200]  # the second is the same answer again
     assert Payout.objects.filter(booking=booking, kind=PayoutKind.REFUND).count() == 1
     assert escrow(booking) == Decimal("600")
@@ -54,11 +53,9 @@ def test_accept_and_withdraw_racing_one_wins(domain_events):
     base = f"/api/v1/bookings/{booking.pk}/reschedule-proposals/{proposal.pk}"
     accept = bearer_client(technician)
     withdraw = bearer_client(customer)
-    responses = _race(
-        [
-            lambda: accept.post(f"{base}/accept", {}, format="json"),
-            lambda: withdraw.post(f"{base}/withdraw", {}, format="json"),
-        ]
+    responses = race(
+        lambda: accept.post(f"{base}/accept", {}, format="json"),
+        lambda: withdraw.post(f"{base}/withdraw", {}, format="json"),
     )
     codes = sorted(r.status_code for r in responses)
     assert codes == [200, 409]

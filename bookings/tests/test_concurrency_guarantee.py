@@ -10,8 +10,7 @@ from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus, Dispute, GuaranteeClaim, GuaranteeClaimHistory
 from bookings.services import guarantee_claim_open
 from bookings.tests.factories import BookingFactory
-from bookings.tests.test_concurrency import _race
-from conftest import bearer_client
+from conftest import bearer_client, race
 from payments.tests.helpers import set_status
 
 
@@ -44,8 +43,8 @@ def test_two_accepts_of_one_claim_schedule_one_visit(domain_events):
     booking, claim, _, technician = _open_claim()
     base = f"/api/v1/bookings/{booking.pk}/guarantee-claims/{claim.pk}"
     clients = [bearer_client(technician) for _ in range(2)]
-    responses = _race(
-        [
+    responses = race(
+        *[
             lambda c=c, h=h: c.post(f"{base}/accept", {"visitStart": _slot(h)}, format="json")
             for c, h in zip(clients, (30, 54), strict=True)
         ]
@@ -69,11 +68,9 @@ def test_accept_and_decline_racing_one_wins(domain_events):
     booking, claim, _, technician = _open_claim()
     base = f"/api/v1/bookings/{booking.pk}/guarantee-claims/{claim.pk}"
     accept, decline = bearer_client(technician), bearer_client(technician)
-    responses = _race(
-        [
-            lambda: accept.post(f"{base}/accept", {"visitStart": _slot(30)}, format="json"),
-            lambda: decline.post(f"{base}/decline", {"reason": "Out of town."}, format="json"),
-        ]
+    responses = race(
+        lambda: accept.post(f"{base}/accept", {"visitStart": _slot(30)}, format="json"),
+        lambda: decline.post(f"{base}/decline", {"reason": "Out of town."}, format="json"),
     )
     assert sorted(r.status_code for r in responses) == [200, 409]
     [lost] = [r for r in responses if r.status_code == 409]
@@ -99,11 +96,9 @@ def test_technician_accepts_while_customer_withdraws_one_wins(domain_events):
     booking, claim, customer, technician = _open_claim()
     base = f"/api/v1/bookings/{booking.pk}/guarantee-claims/{claim.pk}"
     accept, withdraw = bearer_client(technician), bearer_client(customer)
-    responses = _race(
-        [
-            lambda: accept.post(f"{base}/accept", {"visitStart": _slot(30)}, format="json"),
-            lambda: withdraw.post(f"{base}/withdraw", {}, format="json"),
-        ]
+    responses = race(
+        lambda: accept.post(f"{base}/accept", {"visitStart": _slot(30)}, format="json"),
+        lambda: withdraw.post(f"{base}/withdraw", {}, format="json"),
     )
     accepted, withdrawn = responses
     claim.refresh_from_db()

@@ -9,6 +9,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from conftest import race
 from dumuwaks.core.errors import InvalidTransition
 from notifications.catalogue import CATALOGUE
 from payments import rules, tasks
@@ -38,7 +39,6 @@ from payments.tests.helpers import (
     paid_payment,
     set_status,
 )
-from tests.test_money_races import race
 
 pytestmark = pytest.mark.django_db
 
