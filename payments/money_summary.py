@@ -140,7 +140,10 @@ def _next_action(status: str, open_, pay: str) -> str:
     return pay if status == DUE else NONE
 
 
-def _pending_body(payment, *, show_phone: bool) -> dict:
+def _pending_payment(payment, *, show_phone: bool) -> dict:
+    """The waiting payment as the booking's `money.pendingPayment` shows it (BookingMoneySerializer formats
+    it). Not the 409 `payment_pending` body (payments.services.payments.payment_pending_body): this one
+    names the purpose, and hides the phone from a viewer who may not see the customer's contacts."""
     return {
         "id": payment.pk,
         "purpose": payment.purpose,
@@ -188,7 +191,7 @@ def booking_money_summary(booking, *, show_phone: bool = True) -> dict:
             "payment_id": _payment_id(balance_paid, balance_open, balance_latest),
         },
         "amount_due_now": due_now,
-        "pending_payment": _pending_body(waiting, show_phone=show_phone) if waiting else None,
+        "pending_payment": _pending_payment(waiting, show_phone=show_phone) if waiting else None,
         "balance_overdue": bool(
             collection is not None and collection.overdue_at is not None and balance in _OWED
         ),
