@@ -261,7 +261,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         action = content.get("action") or content.get("type")
         request_id = content.get("requestId")
-        handler = self._actions.get(action) if isinstance(action, str) else None
+        handler = self.ACTIONS.get(action) if isinstance(action, str) else None
         if handler is None:
             await self._error(request_id, "unknown_action", f"Unknown action {action!r}.")
             return
@@ -424,7 +424,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             },
         )
 
-    _actions = {
+    # Every action a client may send, with its handler; docs/realtime.md documents each (checked by
+    # notifications/tests/test_realtime_doc.py).
+    ACTIONS = {
         "join": _do_join,
         "leave": _do_leave,
         "message.send": _do_send,

@@ -132,7 +132,7 @@ class _Socket:
 
 def test_the_document_names_every_action_and_event_once():
     actions, events = _doc_examples()
-    assert set(actions) == set(RealtimeConsumer._actions)
+    assert set(actions) == set(RealtimeConsumer.ACTIONS)
     assert {event["type"] for event in events} == set(SERVER_EVENTS)
     for event in events:
         assert set(event) in ({"type", "data"}, {"type", "requestId", "data"}), event
