@@ -12,11 +12,9 @@ import contextlib
 import json
 from datetime import timedelta
 
-import kombu.exceptions
 import psycopg
 import pytest
 import redis
-from celery.app.task import Task
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test import override_settings
@@ -34,6 +32,7 @@ from payments.models import Payment, Payout, PayoutStatus
 from payments.services.payouts import payout_process, payouts_stale_ids
 from payments.tests.fakes.daraja import PATH_B2C, PATH_STK_PUSH, PATH_TRANSACTION_STATUS
 from payments.tests.helpers import CALLBACK_TOKEN, assert_reconciled, deliver_b2c_result_twice
+from payments.tests.outage import broker_unreachable
 
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 DEAD_REDIS_OPTIONS = {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}
@@ -371,16 +370,10 @@ def test_postgres_unreachable_is_503_and_reconnects_when_it_is_back(customer, ws
 
 
 @pytest.fixture
-def broker_down(settings, monkeypatch):
-    """Publishing any task fails like kombu does when Redis refuses the connection (no real broker used)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-
-    def refuse(self, *args, **kwargs):
-        raise kombu.exceptions.OperationalError(
-            "Error 111 connecting to 127.0.0.1:6379. Connection refused."
-        )
-
-    monkeypatch.setattr(Task, "apply_async", refuse)
+def broker_down():
+    """Publishing any task fails as it does when Redis refuses the connection (payments/tests/outage.py)."""
+    with broker_unreachable():
+        yield
 
 
 @pytest.mark.django_db(transaction=True)
