@@ -35,6 +35,7 @@ from accounts.models import (
     User,
 )
 from bookings import selectors as bookings_selectors
+from dumuwaks.core.compiled_queries import CompiledQuery
 from dumuwaks.core.errors import Forbidden, NotFound
 from dumuwaks.core.filtering import filter_queryset, validated_filterset
 from dumuwaks.core.permissions import is_admin, is_staff_member
@@ -64,13 +65,18 @@ def _with_profile_data(queryset: QuerySet[User]) -> QuerySet[User]:
     )
 
 
+def _user_by_id(_shape, *, user_id: int) -> QuerySet[User]:
+    return User.objects.filter(pk=user_id)
+
+
+# Read on every authenticated request: compiled once per process (dumuwaks.core.compiled_queries).
+_USER_BY_ID = CompiledQuery(_user_by_id, parameters={"user_id": int})
+
+
 def user_for_access_token(*, user_id: int) -> User | None:
-    """The user row behind an access token, read on every authenticated request (so by primary key alone:
-    `.first()` would add an ORDER BY that costs a sixth of this lookup to compile)."""
-    try:
-        return User.objects.get(pk=user_id)
-    except User.DoesNotExist:
-        return None
+    """The user row behind an access token, read on every authenticated request."""
+    found = _USER_BY_ID.objects(user_id=user_id)
+    return found[0] if found else None
 
 
 @functools.cache  # built once: the expression is resolved afresh (copied) by every queryset using it
@@ -93,11 +99,23 @@ def account_representation_version() -> Func:
     )
 
 
+def _account_version(_shape, *, user_id: int) -> QuerySet:
+    return (
+        User.objects.filter(pk=user_id)
+        .annotate(version=account_representation_version())
+        .values_list("version")
+    )
+
+
+# Every GET /auth/me reads one (dumuwaks.core.compiled_queries).
+_ACCOUNT_VERSION = CompiledQuery(_account_version, parameters={"user_id": int})
+
+
 def account_version(*, user_id: int) -> str | None:
     """The version of the user's account representation (`account_representation_version`); None if there
     is no such user."""
-    versions = User.objects.filter(pk=user_id).annotate(version=account_representation_version())
-    return next(iter(versions.values_list("version", flat=True)[:1]), None)
+    found = _ACCOUNT_VERSION.rows(user_id=user_id)
+    return found[0][0] if found else None
 
 
 def user_get_with_profile_and_version(*, user_id: int) -> User | None:

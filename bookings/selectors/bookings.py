@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -16,11 +17,13 @@ from django.db.models import (
     Value,
     Window,
 )
+from django.http import QueryDict
 from django.utils import timezone
 
 from accounts.models import KycStatus, TechnicianSkill
 from bookings.filters import BookingFilter
 from bookings.models import Booking, BookingStatus, BookingStatusHistory, Dispute
+from dumuwaks.core.compiled_queries import CompiledQuery
 from dumuwaks.core.filtering import validated_filterset
 from dumuwaks.core.permissions import is_staff_member
 from dumuwaks.core.rendered_cache import ReferencingRowsVersion, RowVersion, joined_row_version
@@ -92,15 +95,19 @@ def bookings_available_to(
     bookings = Booking.objects.all() if queryset is None else queryset
     if technician is None or not getattr(technician, "is_technician", False):
         return bookings.none()
+    return _open_jobs(bookings, technician_id=technician.pk, now=now or timezone.now())
+
+
+def _open_jobs(bookings: QuerySet, *, technician_id: int, now: datetime) -> QuerySet[Booking]:
     skills = TechnicianSkill.objects.filter(
-        profile__user_id=technician.pk, profile__kyc_status=KycStatus.APPROVED
+        profile__user_id=technician_id, profile__kyc_status=KycStatus.APPROVED
     ).values("category_id")
     return _with_relations(
         bookings.filter(
             status=BookingStatus.PENDING,
             technician__isnull=True,
             deposit_paid_at__isnull=False,
-            scheduled_start__gt=now or timezone.now(),
+            scheduled_start__gt=now,
             category_id__in=skills,
         )
     )
@@ -148,14 +155,40 @@ def booking_list(
     """
     bookings = Booking.objects.all() if queryset is None else queryset
     filterset = validated_filterset(BookingFilter, data=filters, queryset=bookings, user=user)
+    return _listed(
+        _list_scope(user, filterset),
+        filterset,
+        bookings,
+        viewer_id=user.pk,
+        now=timezone.now(),
+    )
+
+
+def _list_scope(user, filterset: BookingFilter) -> str:
+    """Which bookings `user`'s list is of (the visibility rule of the lists, with `_listed`)."""
+    is_technician = getattr(user, "is_technician", False)
     if filterset.form.cleaned_data.get("available"):
-        scoped = bookings_available_to(user, queryset=bookings)
-    elif is_staff_member(user):
-        scoped = bookings_visible_to(user, queryset=bookings)
-    elif getattr(user, "is_technician", False):
-        scoped = bookings.filter(technician=user)
+        return "open_jobs" if is_technician else "nothing"
+    if is_staff_member(user):
+        return "all"
+    return "assigned" if is_technician else "own"
+
+
+def _listed(
+    scope: str, filterset: BookingFilter, bookings: QuerySet, *, viewer_id: int, now: datetime
+) -> QuerySet[Booking]:
+    """The bookings of `scope` (`_list_scope`) for the viewer `viewer_id`, narrowed and ordered by the
+    validated `filterset`."""
+    if scope == "open_jobs":
+        scoped = _open_jobs(bookings, technician_id=viewer_id, now=now)
+    elif scope == "all":
+        scoped = _with_relations(bookings)
+    elif scope == "assigned":
+        scoped = bookings.filter(technician_id=viewer_id)
+    elif scope == "own":
+        scoped = bookings.filter(customer_id=viewer_id)
     else:
-        scoped = bookings.filter(customer=user)
+        scoped = bookings.none()
     return filterset.filter_queryset(scoped)
 
 
@@ -187,25 +220,81 @@ def _bookings_with_versions() -> QuerySet[Booking]:
 
 # What decides which contacts a viewer sees in a booking (serializers.contacts_shown), and its version.
 _VERSION_ROW = ("id", "status", "customer_id", "technician_id", "version")
+BookingVersionRow = namedtuple("BookingVersionRow", _VERSION_ROW)
+BookingListRow = namedtuple("BookingListRow", (*_VERSION_ROW, "total"))
 
 
-def booking_list_versions(*, user, filters: Mapping | None = None) -> QuerySet:
-    """`booking_list(user=user, filters=filters)` as rows of `id, status, customer_id, technician_id, version, total`
-    (named tuples): what the rendered cache needs to find each booking's representation, and the number of
-    bookings in the whole list (so a page needs no separate COUNT; `dumuwaks.core.pagination`)."""
-    return (
-        booking_list(user=user, filters=filters, queryset=_bookings_with_versions())
-        .annotate(total=Window(Count("pk")))
-        .values_list(*_VERSION_ROW, "total", named=True)
-    )
+def _list_page(shape, *, viewer_id: int, now: datetime) -> QuerySet:
+    """One window of a list (`booking_list`) as version rows, each with the list's total: the query
+    `booking_list_versions` compiles once per shape (scope, filter parameters, window)."""
+    scope, filter_values, (offset, limit) = shape
+    data = QueryDict(mutable=True)
+    for name, values in filter_values:
+        data.setlist(name, list(values))
+    bookings = _bookings_with_versions()
+    filterset = validated_filterset(BookingFilter, data=data, queryset=bookings)
+    listed = _listed(scope, filterset, bookings, viewer_id=viewer_id, now=now)
+    rows = listed.annotate(total=Window(Count("pk"))).values_list(*_VERSION_ROW, "total")
+    return rows[offset : offset + limit] if limit is not None else rows[offset:]
 
 
-def booking_version_for_user(*, user, booking_id: int):
-    """The booking as a `booking_list_versions` row if `user` may see it (`booking_visible_to`), else None."""
+# Every GET /bookings reads one (dumuwaks.core.compiled_queries).
+_LIST_PAGE = CompiledQuery(_list_page, parameters={"viewer_id": int, "now": datetime})
+
+
+class BookingListVersions:
+    """`booking_list(user=user, filters=filters)` as `BookingListRow`s (id, status, parties, version,
+    total): what the rendered cache needs to find each booking's representation, and the number of
+    bookings in the whole list (so a page needs no separate COUNT; `dumuwaks.core.pagination`).
+    Iterating gives every row."""
+
+    def __init__(self, *, user, filters: Mapping | None):
+        self.user, self.filters = user, filters
+        # Validated here, so a bad parameter is a 400 before any page is read.
+        filterset = validated_filterset(
+            BookingFilter, data=filters, queryset=Booking.objects.none(), user=user
+        )
+        self.scope = _list_scope(user, filterset)
+        self.filter_values = tuple(
+            (name, tuple(_values(filterset.data, name)))
+            for name in filterset.form.fields
+            if name in filterset.data
+        )
+
+    def window(self, offset: int, limit: int | None) -> list[BookingListRow]:
+        shape = (self.scope, self.filter_values, (offset, limit))
+        rows = _LIST_PAGE.rows(shape, viewer_id=self.user.pk, now=timezone.now())
+        return [BookingListRow._make(row) for row in rows]
+
+    def count(self) -> int:
+        return booking_list(user=self.user, filters=self.filters).count()
+
+    def __iter__(self):
+        return iter(self.window(0, None))
+
+
+def _values(data: Mapping, name: str) -> list:
+    return data.getlist(name) if hasattr(data, "getlist") else [data[name]]
+
+
+def booking_list_versions(*, user, filters: Mapping | None = None) -> BookingListVersions:
+    return BookingListVersions(user=user, filters=filters)
+
+
+def _booking_version(_shape, *, booking_id: int) -> QuerySet:
+    return _bookings_with_versions().filter(pk=booking_id).values_list(*_VERSION_ROW)
+
+
+# Every GET /bookings/:id reads one.
+_BOOKING_VERSION = CompiledQuery(_booking_version, parameters={"booking_id": int})
+
+
+def booking_version_for_user(*, user, booking_id: int) -> BookingVersionRow | None:
+    """The booking as a `BookingVersionRow` if `user` may see it (`booking_visible_to`), else None."""
     if user is None or not user.is_authenticated:
         return None
-    rows = _bookings_with_versions().filter(pk=booking_id).values_list(*_VERSION_ROW, named=True)
-    row = next(iter(rows[:1]), None)
+    found = _BOOKING_VERSION.rows(booking_id=booking_id)
+    row = BookingVersionRow._make(found[0]) if found else None
     if row is None or not booking_visible_to(
         user, booking_id=row.id, customer_id=row.customer_id, technician_id=row.technician_id
     ):

@@ -21,33 +21,33 @@ class StandardPagination(PageNumberPagination):
 
 
 class PageWithTotal:
-    """An object list for Django's Paginator whose rows carry the total (a `total` window annotation,
+    """An object list for Django's Paginator over rows that carry the total (a `total` window annotation,
     `COUNT(*) OVER ()`), so a page costs one query instead of a COUNT and the page.
 
-    `count()` runs the query for the expected page; the paginator then slices that same page from it. A
-    page past the end returns no rows and so no total: only then does a COUNT run (of the same queryset, so
-    one FilterSet and one visibility rule per request).
+    `rows` reads a window (`rows.window(offset, limit)`) and counts the whole list (`rows.count()`), e.g.
+    `bookings.selectors.BookingListVersions`. `count()` reads the expected page; the paginator then slices
+    that same page from it. A page past the end returns no rows and so no total: only then does a COUNT run.
     """
 
-    def __init__(self, queryset, *, window: tuple[int, int]):
-        self._queryset = queryset
+    def __init__(self, rows, *, window: tuple[int, int]):
+        self._rows_source = rows
         self._offset, self._limit = window
         self._rows: list | None = None
 
     def _expected_page(self) -> list:
         if self._rows is None:
-            self._rows = list(self._queryset[self._offset : self._offset + self._limit])
+            self._rows = self._rows_source.window(self._offset, self._limit)
         return self._rows
 
     def count(self) -> int:
         rows = self._expected_page()
-        return rows[0].total if rows else self._queryset.count()
+        return rows[0].total if rows else self._rows_source.count()
 
     def __getitem__(self, window: slice) -> list:
         start, stop = window.start or 0, window.stop
         if start == self._offset and stop <= self._offset + self._limit:
             return self._expected_page()[: stop - start]
-        return list(self._queryset[start:stop])
+        return self._rows_source.window(start, stop - start)
 
 
 class CreatedCursorPagination(CursorPagination):
