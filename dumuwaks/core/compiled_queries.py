@@ -95,19 +95,22 @@ class CompiledQuery:
 
     def rows(self, shape: Hashable = (), **values) -> list[tuple]:
         """The rows of the shape's `values_list()` queryset, as tuples."""
-        statement = self._statement(shape, values)
-        if statement is None:
-            return list(self.build(shape, **values))
-        if statement is _READS_NOTHING:
-            return []
-        with connections[statement.alias].cursor() as cursor:
-            cursor.execute(statement.sql, statement.bind(values))
-            return cursor.fetchall()
+        ran = self._run(shape, values)
+        return ran if isinstance(ran, list) else ran[1]
 
     def objects(self, shape: Hashable = (), **values) -> list[Model]:
         """The model instances of the shape's queryset, made as the queryset makes them (`Model.from_db`).
         The queryset selects the model's own columns (no `select_related`, no annotations), none of
         them converted from the database by its field (`from_db_value`)."""
+        ran = self._run(shape, values)
+        if isinstance(ran, list):
+            return ran
+        statement, rows, columns = ran
+        field_names = _model_field_names(statement.model, columns)
+        return [statement.model.from_db(statement.alias, field_names, row) for row in rows]
+
+    def _run(self, shape: Hashable, values: dict):
+        """The queryset's results as the ORM gives them (a list), or (statement, rows, column names)."""
         statement = self._statement(shape, values)
         if statement is None:
             return list(self.build(shape, **values))
@@ -115,10 +118,7 @@ class CompiledQuery:
             return []
         with connections[statement.alias].cursor() as cursor:
             cursor.execute(statement.sql, statement.bind(values))
-            rows = cursor.fetchall()
-            columns = tuple(column.name for column in cursor.description)
-        field_names = _model_field_names(statement.model, columns)
-        return [statement.model.from_db(statement.alias, field_names, row) for row in rows]
+            return statement, cursor.fetchall(), tuple(c.name for c in cursor.description)
 
     @property
     def compiled_shapes(self) -> tuple:
