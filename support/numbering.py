@@ -1,18 +1,9 @@
-"""Human-readable ticket numbers: TKT-YYMM-NNNNNN (Nairobi month of creation + a database sequence).
+"""Ticket numbers: TKT-YYMM-NNNNNN (`dumuwaks.core.numbering`; the sequence is created in migration 0001)."""
 
-The sequence (created in migration 0001) is global and never reused, so numbers are unique without counting
-rows and concurrent creations never collide. Past 999999 the counter simply grows a digit.
-"""
-
-from django.db import connection
-from django.utils import timezone
+from dumuwaks.core.numbering import next_number
 
 TICKET_NUMBER_SEQUENCE = "support_ticket_number_seq"
 
 
 def next_ticket_number(at=None) -> str:
-    at = timezone.localtime(at or timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s)", [TICKET_NUMBER_SEQUENCE])
-        (value,) = cursor.fetchone()
-    return f"TKT-{at:%y%m}-{value:06d}"
+    return next_number(prefix="TKT", sequence=TICKET_NUMBER_SEQUENCE, at=at)
