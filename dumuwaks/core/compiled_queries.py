@@ -19,8 +19,8 @@ no statement: its shape reads no rows.
 
 A shape is compiled the second time it is asked for: a shape asked once (a filter on an instant the client
 computed) is served by the ORM as before, and never pays for the two sentinel queries. Nor is it compiled
-while the connection logs its queries (DEBUG, a test counting queries), where the sentinel statements would
-show as the request's own. Shapes are kept up to `max_shapes` per query and process; the oldest go first.
+while a test counts queries (Django's `CaptureQueriesContext`), where the sentinel statements would count as
+the request's own; with DEBUG on (`make run`), the query log shows them once per shape. Shapes are kept up to `max_shapes` per query and process; the oldest go first.
 """
 
 from __future__ import annotations
@@ -133,9 +133,9 @@ class CompiledQuery:
         statement = self._statements.get(shape)
         if statement is not None:
             return statement
-        if any(connection.queries_logged for connection in connections.all()):
-            # Someone is reading the query log (DEBUG, or a test counting a request's queries): the two
-            # sentinel statements would show as the request's own. Compiled on a later request.
+        if any(connection.force_debug_cursor for connection in connections.all()):
+            # A test is counting queries (Django's CaptureQueriesContext, behind assertNumQueries): the
+            # two sentinel statements would count as the request's own. Compiled on a later request.
             return None
         with self._lock:
             if shape not in self._asked_once:

@@ -170,3 +170,12 @@ def test_parameters_are_named_exactly():
     query = CompiledQuery(_bookings_of, parameters={"customer_id": int})
     with pytest.raises(TypeError):
         query.rows(user_id=1)
+
+
+def test_compiled_with_debug_on_as_in_production(settings):
+    """`make run` (DEBUG) serves the compiled statements too: only a test counting queries defers them."""
+    settings.DEBUG = True
+    customer = CustomerFactory()
+    query = CompiledQuery(_bookings_of, parameters={"customer_id": int})
+    _compiled(query, customer_id=customer.pk)
+    assert query.compiled_shapes == ((),)
