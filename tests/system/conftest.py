@@ -12,6 +12,9 @@ What in-process tests cannot see is proven here: schedules, commits seen by anot
 the entry points load them, static files, and fan-out between web instances. All system tests run on one
 xdist worker (`xdist_group`), so the processes start once per `make test`.
 
+What the tests do the same way (the demo personas, creating and reading a booking, paying its deposit,
+waiting for a socket event) is in tests/system/helpers.py, once.
+
 Run the tier alone with `make test-system`.
 """
 
@@ -35,6 +38,7 @@ import redis
 
 from payments.tests.fakes.daraja import FakeDaraja
 from payments.tests.fakes.pytest_plugin import FAKE_DARAJA_SETTINGS, start_fake_daraja
+from tests.system.helpers import answers_health
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -198,13 +202,6 @@ def system_env(
     }
 
 
-def _answers_health(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture(scope="package")
 def seeded_database(tmp_path_factory) -> Iterator[str]:
     """A database migrated and loaded with the demo data as an operator does it (`manage.py migrate`,
@@ -332,7 +329,7 @@ def system(tmp_path_factory, seeded_database) -> Iterator[System]:
         )
         for base in (system.web_a, system.web_b, system.wsgi):
             system.wait_for(
-                lambda base=base: _answers_health(base),
+                lambda base=base: answers_health(base),
                 timeout=START_TIMEOUT,
                 what=f"{base}/health",
             )

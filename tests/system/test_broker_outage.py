@@ -30,11 +30,11 @@ from tests.system.conftest import (
     CALLBACK_TOKEN,
     START_TIMEOUT,
     System,
-    _answers_health,
     create_database_from,
     free_port,
     system_env,
 )
+from tests.system.helpers import answers_health
 
 CUSTOMER = "customer@dumuwaks.test"
 TECHNICIAN = "technician@dumuwaks.test"
@@ -125,7 +125,7 @@ def outage(tmp_path_factory, seeded_database) -> Iterator[tuple[System, RedisSer
             "beat",
             [*beat, "--schedule", str(tmp / "celerybeat-schedule")],
         )
-        system.wait_for(lambda: _answers_health(web), timeout=START_TIMEOUT, what="web /health")
+        system.wait_for(lambda: answers_health(web), timeout=START_TIMEOUT, what="web /health")
         yield system, broker
     finally:
         for process in reversed(list(system.processes.values())):

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from urllib.parse import urljoin
 
 import httpx
@@ -18,72 +17,23 @@ from django.utils import timezone
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from payments.services.payments import payment_account_reference
 from tests.system.conftest import BIN, PROJECT_ROOT, REDIS_URL, System
-
-CUSTOMER = "customer@dumuwaks.test"
-TECHNICIAN = "technician@dumuwaks.test"
-
-
-def _bearer(tokens: dict) -> dict:
-    return {"Authorization": f"Bearer {tokens['access']}"}
-
-
-def _create_booking(system: System, tokens: dict, *, days_ahead: int) -> dict:
-    categories = httpx.get(f"{system.web_a}/api/v1/categories", timeout=10).json()
-    plumbing = next(c for c in categories["results"] if c["slug"] == "plumbing")
-    (technician_id,) = system.sql("SELECT id FROM accounts_user WHERE email = %s", (TECHNICIAN,))[0]
-    start = (timezone.localtime() + timedelta(days=days_ahead)).replace(
-        hour=10, minute=0, second=0, microsecond=0
-    )
-    response = httpx.post(
-        f"{system.web_a}/api/v1/bookings",
-        headers=_bearer(tokens),
-        json={
-            "categoryId": plumbing["id"],
-            "title": "Kitchen sink leaking",
-            "address": "Ngong Road, Nairobi",
-            "scheduledStart": start.isoformat(),
-            "durationMinutes": 60,
-            "price": "2000.00",
-            "technicianId": technician_id,
-        },
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _booking(system: System, tokens: dict, booking_id: int) -> dict:
-    response = httpx.get(
-        f"{system.web_b}/api/v1/bookings/{booking_id}", headers=_bearer(tokens), timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _stk_push_for(system: System, booking: dict) -> str:
-    """The CheckoutRequestID Daraja gave the worker's deposit push for this booking."""
-
-    def pushed():
-        # The AccountReference names the payment (DWP + its id in base 36), not the booking.
-        rows = system.sql(
-            "SELECT id FROM payments_payment WHERE booking_id = %s AND purpose = 'deposit'",
-            (booking["id"],),
-        )
-        references = {payment_account_reference(payment_id) for (payment_id,) in rows}
-        for checkout_id, entry in list(system.daraja.stk.items()):
-            if entry["body"]["AccountReference"] in references:
-                return checkout_id
-        return None
-
-    return system.wait_for(pushed, timeout=30, what=f"the deposit push of booking {booking['id']}")
+from tests.system.helpers import (
+    CUSTOMER,
+    TECHNICIAN,
+    bearer,
+    create_booking,
+    pay_deposit,
+    read_booking,
+    receive_event,
+    stk_push_for,
+)
 
 
 def test_beat_expires_a_pending_booking_whose_deposit_is_overdue(system):
     """Beat once scheduled nothing (an empty CELERY_BEAT_SCHEDULE shadowed every app's entries)."""
     customer = system.login(CUSTOMER)
-    booking = _create_booking(system, customer, days_ahead=3)
+    booking = create_booking(system, customer, days_ahead=3)
     assert booking["status"] == "pending"
     # The deposit window (30 min) passes: what an unpaid booking looks like half an hour later.
     system.sql(
@@ -91,7 +41,7 @@ def test_beat_expires_a_pending_booking_whose_deposit_is_overdue(system):
         (booking["id"],),
     )
     system.wait_for(
-        lambda: _booking(system, customer, booking["id"])["status"] == "expired",
+        lambda: read_booking(system, customer, booking["id"])["status"] == "expired",
         timeout=30,
         what="beat's expire job to expire the booking",
     )
@@ -99,15 +49,15 @@ def test_beat_expires_a_pending_booking_whose_deposit_is_overdue(system):
 
 def test_a_lost_stk_callback_is_resolved_by_the_scheduled_stk_query(system):
     customer = system.login(CUSTOMER)
-    booking = _create_booking(system, customer, days_ahead=4)
-    checkout_id = _stk_push_for(system, booking)
+    booking = create_booking(system, customer, days_ahead=4)
+    checkout_id = stk_push_for(system, booking)
     time.sleep(2)  # the query job has asked at least once while the customer had not answered
-    assert _booking(system, customer, booking["id"])["depositPaidAt"] is None
+    assert read_booking(system, customer, booking["id"])["depositPaidAt"] is None
 
     # The customer pays on the phone; Safaricom's callback never reaches us. Only STK Query can tell.
     system.daraja.resolve_stk(checkout_id, "0")
     paid = system.wait_for(
-        lambda: _booking(system, customer, booking["id"])["depositPaidAt"],
+        lambda: read_booking(system, customer, booking["id"])["depositPaidAt"],
         timeout=30,
         what="the STK Query job to credit the deposit",
     )
@@ -116,20 +66,15 @@ def test_a_lost_stk_callback_is_resolved_by_the_scheduled_stk_query(system):
 
 
 def _money(system: System, tokens: dict, booking_id: int) -> dict:
-    return _booking(system, tokens, booking_id)["money"]
+    return read_booking(system, tokens, booking_id)["money"]
 
 
 def test_beat_reminds_an_unpaid_balance_with_a_new_prompt_then_hands_it_to_support(system):
     """Balance collection (payments-balance-collection) runs from beat, as deployed."""
     customer = system.login(CUSTOMER)
-    booking = _create_booking(system, customer, days_ahead=6)
+    booking = create_booking(system, customer, days_ahead=6)
     booking_id = booking["id"]
-    system.daraja.resolve_stk(_stk_push_for(system, booking), "0")
-    system.wait_for(
-        lambda: _booking(system, customer, booking_id)["depositPaidAt"],
-        timeout=30,
-        what="the deposit to be credited",
-    )
+    pay_deposit(system, customer, booking)
     # The job is done and confirmed (the workflow is tested in-process); the customer asks for the balance
     # prompt in the app and cancels it on the phone.
     system.sql(
@@ -139,7 +84,7 @@ def test_beat_reminds_an_unpaid_balance_with_a_new_prompt_then_hands_it_to_suppo
     )
     response = httpx.post(
         f"{system.web_a}/api/v1/payments/mpesa/stk-push",
-        headers={**_bearer(customer), "Idempotency-Key": f"balance-{booking_id}-app"},
+        headers={**bearer(customer), "Idempotency-Key": f"balance-{booking_id}-app"},
         json={"bookingId": booking_id, "purpose": "balance"},
         timeout=30,
     )
@@ -298,23 +243,13 @@ def test_check_deploy_lists_what_the_staging_opt_in_accepted(system):
     assert "dumuwaks.W001" in result.stdout + result.stderr
 
 
-def _receive(socket, *, until_type: str, timeout: float = 15.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {until_type} event within {timeout} s"
-        event = json.loads(socket.recv(timeout=remaining))
-        if event.get("type") == until_type:
-            return event
-
-
 def test_logout_through_one_instance_closes_the_socket_held_by_another(system):
     tokens = system.login(CUSTOMER)
     with connect(system.ws_url(system.web_b, tokens["access"])) as socket:
-        _receive(socket, until_type="ready")
+        receive_event(socket, until_type="ready")
         logout = httpx.post(
             f"{system.web_a}/api/v1/auth/logout",
-            headers=_bearer(tokens),
+            headers=bearer(tokens),
             json={"refresh": tokens["refresh"]},
             timeout=10,
         )
@@ -329,10 +264,10 @@ def test_a_chat_message_sent_through_instance_a_reaches_a_socket_on_instance_b(s
     """The horizontal-scale claim of docs/operations.md: fan-out goes through the Redis channel layer."""
     customer = system.login(CUSTOMER)
     technician = system.login(TECHNICIAN)
-    booking = _create_booking(system, customer, days_ahead=5)
+    booking = create_booking(system, customer, days_ahead=5)
     conversation = httpx.post(
         f"{system.web_a}/api/v1/conversations",
-        headers=_bearer(customer),
+        headers=bearer(customer),
         json={"bookingId": booking["id"]},
         timeout=10,
     )
@@ -340,17 +275,17 @@ def test_a_chat_message_sent_through_instance_a_reaches_a_socket_on_instance_b(s
     conversation_id = conversation.json()["id"]
 
     with connect(system.ws_url(system.web_b, customer["access"])) as socket:
-        _receive(socket, until_type="ready")
+        receive_event(socket, until_type="ready")
         socket.send(json.dumps({"action": "join", "conversationId": conversation_id}))
-        _receive(socket, until_type="joined")
+        receive_event(socket, until_type="joined")
         sent = httpx.post(
             f"{system.web_a}/api/v1/messages",
-            headers=_bearer(technician),
+            headers=bearer(technician),
             json={"conversationId": conversation_id, "body": "Nitafika saa nne asubuhi."},
             timeout=10,
         )
         assert sent.status_code == 201, sent.text
-        event = _receive(socket, until_type="message.new")
+        event = receive_event(socket, until_type="message.new")
     assert "Nitafika saa nne asubuhi." in json.dumps(event)
 
 
@@ -359,7 +294,7 @@ def test_a_position_sent_to_instance_a_reaches_the_customer_following_on_instanc
     after commit) reaches the follower on instance B and deletes the position from Redis."""
     customer = system.login(CUSTOMER)
     technician = system.login(TECHNICIAN)
-    booking = _create_booking(system, customer, days_ahead=9)
+    booking = create_booking(system, customer, days_ahead=9)
     booking_id = booking["id"]
     # The deposit is proven elsewhere in this tier; here it is simply paid. The job's coordinates give an ETA.
     system.sql(
@@ -370,7 +305,7 @@ def test_a_position_sent_to_instance_a_reaches_the_customer_following_on_instanc
     for action in ("accept", "en-route"):
         response = httpx.post(
             f"{system.web_a}/api/v1/bookings/{booking_id}/{action}",
-            headers=_bearer(technician),
+            headers=bearer(technician),
             timeout=10,
         )
         assert response.status_code == 200, response.text
@@ -379,10 +314,10 @@ def test_a_position_sent_to_instance_a_reaches_the_customer_following_on_instanc
         connect(system.ws_url(system.web_b, customer["access"])) as follower,
         connect(system.ws_url(system.web_a, technician["access"])) as sender,
     ):
-        _receive(follower, until_type="ready")
-        _receive(sender, until_type="ready")
+        receive_event(follower, until_type="ready")
+        receive_event(sender, until_type="ready")
         follower.send(json.dumps({"action": "tracking.subscribe", "bookingId": booking_id}))
-        subscribed = _receive(follower, until_type="tracking.subscribed")
+        subscribed = receive_event(follower, until_type="tracking.subscribed")
         assert subscribed["data"] == {
             "bookingId": booking_id,
             "status": "en_route",
@@ -400,8 +335,8 @@ def test_a_position_sent_to_instance_a_reaches_the_customer_following_on_instanc
                 }
             )
         )
-        _receive(sender, until_type="location.ack")
-        position = _receive(follower, until_type="location.updated")["data"]
+        receive_event(sender, until_type="location.ack")
+        position = receive_event(follower, until_type="location.updated")["data"]
         assert (position["bookingId"], position["lat"], position["lng"]) == (
             booking_id,
             -1.28,
@@ -412,11 +347,11 @@ def test_a_position_sent_to_instance_a_reaches_the_customer_following_on_instanc
         for action in ("arrived", "start"):
             response = httpx.post(
                 f"{system.web_a}/api/v1/bookings/{booking_id}/{action}",
-                headers=_bearer(technician),
+                headers=bearer(technician),
                 timeout=10,
             )
             assert response.status_code == 200, response.text
-        ended = _receive(follower, until_type="tracking.ended")
+        ended = receive_event(follower, until_type="tracking.ended")
         assert ended["data"] == {"bookingId": booking_id, "status": "in_progress"}
 
     client = redis.Redis.from_url(REDIS_URL)

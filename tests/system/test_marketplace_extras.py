@@ -17,13 +17,13 @@ from websockets.sync.client import connect
 
 from featurephone.africastalking import inbound_sms_form
 from tests.system.conftest import AFRICASTALKING_CALLBACK_TOKEN, System
-from tests.system.test_deployed import (
+from tests.system.helpers import (
     CUSTOMER,
     TECHNICIAN,
-    _bearer,
-    _booking,
-    _create_booking,
-    _receive,
+    bearer,
+    create_booking,
+    read_booking,
+    receive_event,
 )
 
 TECHNICIAN_PHONE = "+254700000002"  # the demo technician's verified number (accounts/demo.py)
@@ -36,7 +36,7 @@ def _technician_id(system: System) -> int:
 def _confirmed_booking(system: System, customer: dict, *, days_ahead: int) -> dict:
     """A booking whose job is done and confirmed by the customer. The steps to get there (deposit by STK,
     accept ... complete, confirm) are proven elsewhere in this tier; here the job simply is confirmed."""
-    booking = _create_booking(system, customer, days_ahead=days_ahead)
+    booking = create_booking(system, customer, days_ahead=days_ahead)
     system.sql(
         "UPDATE bookings_booking SET status = 'confirmed', deposit_paid_at = now(),"
         " completed_at = now(), confirmed_at = now() WHERE id = %s",
@@ -63,7 +63,7 @@ def _b2c_requests_for(system: System, payout_id: int) -> list[dict]:
 def _my_payouts(system: System, technician: dict) -> dict:
     response = httpx.get(
         f"{system.web_b}/api/v1/payments/payouts/my-payouts",
-        headers=_bearer(technician),
+        headers=bearer(technician),
         timeout=10,
     )
     assert response.status_code == 200, response.text
@@ -75,7 +75,7 @@ def test_a_tip_paid_by_mpesa_shows_in_the_technicians_earnings_and_is_paid_out_a
     booking = _confirmed_booking(system, customer, days_ahead=11)
     response = httpx.post(
         f"{system.web_a}/api/v1/bookings/{booking['id']}/tips",
-        headers={**_bearer(customer), "Idempotency-Key": f"tip-{booking['id']}"},
+        headers={**bearer(customer), "Idempotency-Key": f"tip-{booking['id']}"},
         json={"amount": "600.00"},
         timeout=30,
     )
@@ -142,9 +142,7 @@ def test_a_tip_paid_by_mpesa_shows_in_the_technicians_earnings_and_is_paid_out_a
 
 
 def _notification_types(system: System, tokens: dict, booking_id: int) -> list[str]:
-    response = httpx.get(
-        f"{system.web_b}/api/v1/notifications", headers=_bearer(tokens), timeout=10
-    )
+    response = httpx.get(f"{system.web_b}/api/v1/notifications", headers=bearer(tokens), timeout=10)
     assert response.status_code == 200, response.text
     return [
         row["type"]
@@ -160,10 +158,10 @@ def test_a_guarantee_claim_accepted_with_a_return_visit_reaches_the_customer(sys
     claims_url = f"{system.web_a}/api/v1/bookings/{booking['id']}/guarantee-claims"
     visit_start = _slot(20, 14)
     with connect(system.ws_url(system.web_b, customer["access"])) as socket:
-        _receive(socket, until_type="ready")
+        receive_event(socket, until_type="ready")
         opened = httpx.post(
             claims_url,
-            headers=_bearer(customer),
+            headers=bearer(customer),
             json={"description": "The sink leaks again under the trap."},
             timeout=30,
         )
@@ -173,14 +171,15 @@ def test_a_guarantee_claim_accepted_with_a_return_visit_reaches_the_customer(sys
         # The technician answers with a return visit.
         accepted = httpx.post(
             f"{claims_url}/{claim['id']}/accept",
-            headers=_bearer(technician),
+            headers=bearer(technician),
             json={"visitStart": visit_start},
             timeout=30,
         )
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["status"] == "scheduled"
         heard = [
-            _receive(socket, until_type="booking.guarantee_claim_changed")["data"] for _ in (1, 2)
+            receive_event(socket, until_type="booking.guarantee_claim_changed")["data"]
+            for _ in (1, 2)
         ]
     assert [(e["claimId"], e["status"], e["actorId"]) for e in heard] == [
         (claim["id"], "open", customer["user"]["id"]),
@@ -199,7 +198,7 @@ def test_a_guarantee_claim_accepted_with_a_return_visit_reaches_the_customer(sys
     # The customer, on the other instance, reads the return visit from the claim.
     listing = httpx.get(
         f"{system.web_b}/api/v1/bookings/{booking['id']}/guarantee-claims",
-        headers=_bearer(customer),
+        headers=bearer(customer),
         timeout=10,
     )
     assert listing.status_code == 200, listing.text
@@ -213,11 +212,11 @@ def sms_offers(system: System) -> Iterator[int]:
     """The demo technician gets job offers by SMS on their verified phone, for this test only."""
     technician = system.login(TECHNICIAN)
     url = f"{system.web_a}/api/v1/users/me/feature-phone"
-    enrolled = httpx.put(url, headers=_bearer(technician), json={}, timeout=30)
+    enrolled = httpx.put(url, headers=bearer(technician), json={}, timeout=30)
     assert enrolled.status_code == 200, enrolled.text
     assert enrolled.json()["isEnrolled"] is True
     yield _technician_id(system)
-    stopped = httpx.delete(url, headers=_bearer(technician), timeout=30)
+    stopped = httpx.delete(url, headers=bearer(technician), timeout=30)
     assert stopped.status_code == 204, stopped.text
 
 
@@ -231,7 +230,7 @@ def test_a_feature_phone_technician_accepts_an_offer_by_sms_once_however_often_i
     system, sms_offers
 ):
     customer = system.login(CUSTOMER)
-    booking = _create_booking(system, customer, days_ahead=14)
+    booking = create_booking(system, customer, days_ahead=14)
     number = re.escape(booking["number"])
     (code,) = system.wait_for(
         lambda: _sms_to_technician(system, rf"Dumu Waks job {number}:[^\n]*Reply YES (\d{{4}})"),
@@ -251,12 +250,12 @@ def test_a_feature_phone_technician_accepts_an_offer_by_sms_once_however_often_i
         timeout=30,
     )
     assert forged.status_code == 403
-    assert _booking(system, customer, booking["id"])["status"] == "pending"
+    assert read_booking(system, customer, booking["id"])["status"] == "pending"
 
     # Africa's Talking delivers the answer, then delivers it again (to another instance). The customer,
     # in the app on the other instance, hears the acceptance as if the technician had tapped Accept.
     with connect(system.ws_url(system.web_b, customer["access"])) as socket:
-        _receive(socket, until_type="ready")
+        receive_event(socket, until_type="ready")
         first = httpx.post(
             f"{system.web_a}/api/v1/sms/inbound",
             params={"token": AFRICASTALKING_CALLBACK_TOKEN},
@@ -264,14 +263,14 @@ def test_a_feature_phone_technician_accepts_an_offer_by_sms_once_however_often_i
             timeout=30,
         )
         assert (first.status_code, first.json()) == (200, {"status": "processed"})
-        changed = _receive(socket, until_type="booking.status_changed")["data"]
+        changed = receive_event(socket, until_type="booking.status_changed")["data"]
     assert (changed["bookingId"], changed["fromStatus"], changed["toStatus"]) == (
         booking["id"],
         "pending",
         "accepted",
     )
     assert changed["actorId"] == sms_offers
-    assert _booking(system, customer, booking["id"])["status"] == "accepted"
+    assert read_booking(system, customer, booking["id"])["status"] == "accepted"
     again = httpx.post(
         f"{system.wsgi}/api/v1/sms/inbound",
         params={"token": AFRICASTALKING_CALLBACK_TOKEN},
@@ -300,25 +299,25 @@ def test_a_feature_phone_technician_accepts_an_offer_by_sms_once_however_often_i
 def test_beat_expires_proposals_past_their_deadline_and_both_parties_hear_it_live(system):
     customer, technician = system.login(CUSTOMER), system.login(TECHNICIAN)
     # A quote on a pending request, and a reschedule proposal on an accepted booking.
-    quoted = _create_booking(system, customer, days_ahead=15)
+    quoted = create_booking(system, customer, days_ahead=15)
     quote = httpx.post(
         f"{system.web_a}/api/v1/bookings/{quoted['id']}/quotes",
-        headers=_bearer(technician),
+        headers=bearer(technician),
         json={"price": "2500.00", "note": "The trap and both valves need replacing."},
         timeout=30,
     )
     assert quote.status_code == 201, quote.text
-    moved = _create_booking(system, customer, days_ahead=16)
+    moved = create_booking(system, customer, days_ahead=16)
     system.sql("UPDATE bookings_booking SET deposit_paid_at = now() WHERE id = %s", (moved["id"],))
     accepted = httpx.post(
         f"{system.web_a}/api/v1/bookings/{moved['id']}/accept",
-        headers=_bearer(technician),
+        headers=bearer(technician),
         timeout=30,
     )
     assert accepted.status_code == 200, accepted.text
     reschedule = httpx.post(
         f"{system.web_a}/api/v1/bookings/{moved['id']}/reschedule-proposals",
-        headers=_bearer(technician),
+        headers=bearer(technician),
         json={"scheduledStart": _slot(17, 10), "reason": "A spare part arrives a day later."},
         timeout=30,
     )
@@ -326,7 +325,7 @@ def test_beat_expires_proposals_past_their_deadline_and_both_parties_hear_it_liv
     proposals = {quote.json()["id"]: "quote", reschedule.json()["id"]: "reschedule"}
 
     with connect(system.ws_url(system.web_b, customer["access"])) as socket:
-        _receive(socket, until_type="ready")
+        receive_event(socket, until_type="ready")
         # A day passes unanswered: what both proposals look like after their deadline.
         system.sql(
             "UPDATE bookings_bookingproposal SET expires_at = now() - interval '1 minute'"
@@ -335,7 +334,7 @@ def test_beat_expires_proposals_past_their_deadline_and_both_parties_hear_it_liv
         )
         heard = {}
         while len(heard) < len(proposals):
-            event = _receive(socket, until_type="booking.proposal_changed", timeout=30)["data"]
+            event = receive_event(socket, until_type="booking.proposal_changed", timeout=30)["data"]
             heard[event["proposalId"]] = (event["kind"], event["status"], event["actorId"])
     assert heard == {
         proposal_id: (kind, "expired", None) for proposal_id, kind in proposals.items()
@@ -344,7 +343,7 @@ def test_beat_expires_proposals_past_their_deadline_and_both_parties_hear_it_liv
     for booking, path in ((quoted, "quotes"), (moved, "reschedule-proposals")):
         listing = httpx.get(
             f"{system.web_b}/api/v1/bookings/{booking['id']}/{path}",
-            headers=_bearer(customer),
+            headers=bearer(customer),
             timeout=10,
         )
         assert listing.status_code == 200, listing.text
@@ -352,4 +351,4 @@ def test_beat_expires_proposals_past_their_deadline_and_both_parties_hear_it_liv
         assert proposal["status"] == "expired"
         assert proposal["history"][-1]["note"] == "Not answered in time."
     # The reschedule never happened: the booking keeps its time.
-    assert _booking(system, customer, moved["id"])["scheduledStart"] == moved["scheduledStart"]
+    assert read_booking(system, customer, moved["id"])["scheduledStart"] == moved["scheduledStart"]
