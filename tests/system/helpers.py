@@ -113,9 +113,9 @@ def stk_push_for(system: System, booking: dict, *, timeout: float = 30.0) -> str
 
 
 def pay_deposit(system: System, tokens: dict, booking: dict, *, timeout: float = 30.0) -> None:
-    """The customer (`tokens`) accepts the booking's deposit push on the phone and Safaricom's callback
-    arrives; returns once the booking, read by the customer, shows the deposit paid (each wait up to
-    `timeout` seconds)."""
+    """The customer (`tokens`) accepts the booking's deposit push on the phone (no callback is sent: beat's
+    STK Query job finds the payment and credits it); returns once the booking, read by the customer, shows
+    the deposit paid (each wait up to `timeout` seconds)."""
     system.daraja.resolve_stk(stk_push_for(system, booking, timeout=timeout), "0")
     system.wait_for(
         lambda: read_booking(system, tokens, booking["id"])["depositPaidAt"],

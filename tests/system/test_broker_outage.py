@@ -13,16 +13,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import psycopg
 import pytest
 import redis
-from django.utils import timezone
 
-from payments.services.payments import payment_account_reference
 from payments.tests.fakes.pytest_plugin import start_fake_daraja
 from tests.system.conftest import (
     ADMIN_DSN,
@@ -34,10 +31,15 @@ from tests.system.conftest import (
     free_port,
     system_env,
 )
-from tests.system.helpers import answers_health
+from tests.system.helpers import (
+    CUSTOMER,
+    answers_health,
+    b2c_requests_for,
+    bearer,
+    create_booking,
+    pay_deposit,
+)
 
-CUSTOMER = "customer@dumuwaks.test"
-TECHNICIAN = "technician@dumuwaks.test"
 # Generous: two cores shared with the rest of the suite; every wait polls, none is an assertion by itself.
 DEADLINE = 120.0
 
@@ -135,62 +137,11 @@ def outage(tmp_path_factory, seeded_database) -> Iterator[tuple[System, RedisSer
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def _bearer(tokens: dict) -> dict:
-    return {"Authorization": f"Bearer {tokens['access']}"}
-
-
 def _paid_booking(system: System, customer: dict) -> dict:
     """A direct booking whose deposit the customer paid on the phone (credited by the STK Query job)."""
-    categories = httpx.get(f"{system.web_a}/api/v1/categories", timeout=30).json()
-    plumbing = next(c for c in categories["results"] if c["slug"] == "plumbing")
-    (technician_id,) = system.sql("SELECT id FROM accounts_user WHERE email = %s", (TECHNICIAN,))[0]
-    start = (timezone.localtime() + timedelta(days=5)).replace(hour=11, minute=0, microsecond=0)
-    response = httpx.post(
-        f"{system.web_a}/api/v1/bookings",
-        headers=_bearer(customer),
-        json={
-            "categoryId": plumbing["id"],
-            "title": "Blocked drain",
-            "address": "Kilimani, Nairobi",
-            "scheduledStart": start.isoformat(),
-            "durationMinutes": 60,
-            "price": "2000.00",
-            "technicianId": technician_id,
-        },
-        timeout=60,
-    )
-    assert response.status_code == 201, response.text
-    booking = response.json()
-
-    def pushed():
-        # The AccountReference names the payment (DWP + its id in base 36), not the booking; the demo
-        # data's other bookings get pushes of their own.
-        rows = system.sql(
-            "SELECT id FROM payments_payment WHERE booking_id = %s AND purpose = 'deposit'",
-            (booking["id"],),
-        )
-        references = {payment_account_reference(payment_id) for (payment_id,) in rows}
-        for checkout_id, entry in list(system.daraja.stk.items()):
-            if entry["body"]["AccountReference"] in references:
-                return checkout_id
-        return None
-
-    checkout_id = system.wait_for(pushed, timeout=DEADLINE, what="the worker's deposit push")
-    system.daraja.resolve_stk(checkout_id, "0")
-    system.wait_for(
-        lambda: _booking(system, customer, booking["id"])["depositPaidAt"],
-        timeout=DEADLINE,
-        what="the deposit to be credited",
-    )
+    booking = create_booking(system, customer, days_ahead=5)
+    pay_deposit(system, customer, booking, timeout=DEADLINE)
     return booking
-
-
-def _booking(system: System, tokens: dict, booking_id: int) -> dict:
-    response = httpx.get(
-        f"{system.web_a}/api/v1/bookings/{booking_id}", headers=_bearer(tokens), timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _refunds(system: System, booking_id: int) -> list[tuple]:
@@ -200,12 +151,8 @@ def _refunds(system: System, booking_id: int) -> list[tuple]:
     )
 
 
-def _b2c_requests_for(system: System, payout_id: int) -> list[str]:
-    return [
-        r.json["OriginatorConversationID"]
-        for r in system.daraja.requests_to("/mpesa/b2c/v3/paymentrequest")
-        if r.json["OriginatorConversationID"].startswith(f"DW-PO-{payout_id}-")
-    ]
+def _b2c_originators(system: System, payout_id: int) -> list[str]:
+    return [body["OriginatorConversationID"] for body in b2c_requests_for(system, payout_id)]
 
 
 def _sweep_runs(system: System) -> int:
@@ -223,7 +170,7 @@ def test_a_refund_whose_message_was_lost_with_the_broker_is_paid_once_by_the_swe
     response = httpx.request(
         "DELETE",
         f"{system.web_a}/api/v1/bookings/{booking_id}",
-        headers=_bearer(customer),
+        headers=bearer(customer),
         json={"reason": "Plans changed."},
         timeout=120,
     )
@@ -252,7 +199,7 @@ def test_a_refund_whose_message_was_lost_with_the_broker_is_paid_once_by_the_swe
     )
     assert amount == Decimal(cancelled["refund"]) > 0
     originator = system.wait_for(
-        lambda: next(iter(_b2c_requests_for(system, payout_id)), None),
+        lambda: next(iter(_b2c_originators(system, payout_id)), None),
         timeout=DEADLINE,
         what="the worker to send the refund by B2C",
     )
@@ -270,7 +217,7 @@ def test_a_refund_whose_message_was_lost_with_the_broker_is_paid_once_by_the_swe
     def refund_paid_as_the_customer_sees_it():
         listing = httpx.get(
             f"{system.web_a}/api/v1/payments/transactions",
-            headers=_bearer(customer),
+            headers=bearer(customer),
             params={"type": "payout"},
             timeout=60,
         ).json()
@@ -289,7 +236,7 @@ def test_a_refund_whose_message_was_lost_with_the_broker_is_paid_once_by_the_swe
         what="three more sweep runs",
     )
     assert len(_refunds(system, booking_id)) == 1
-    assert _b2c_requests_for(system, payout_id) == [originator]
+    assert _b2c_originators(system, payout_id) == [originator]
     assert system.sql(
         "SELECT count(*) FROM payments_ledgertransaction WHERE reference = %s",
         (f"booking:{booking_id}:cancel-refund",),
