@@ -20,17 +20,15 @@ from tests.system.conftest import AFRICASTALKING_CALLBACK_TOKEN, System
 from tests.system.helpers import (
     CUSTOMER,
     TECHNICIAN,
+    b2c_requests_for,
     bearer,
     create_booking,
     read_booking,
     receive_event,
+    user_id,
 )
 
 TECHNICIAN_PHONE = "+254700000002"  # the demo technician's verified number (accounts/demo.py)
-
-
-def _technician_id(system: System) -> int:
-    return system.sql("SELECT id FROM accounts_user WHERE email = %s", (TECHNICIAN,))[0][0]
 
 
 def _confirmed_booking(system: System, customer: dict, *, days_ahead: int) -> dict:
@@ -50,14 +48,6 @@ def _slot(days_ahead: int, hour: int) -> str:
         hour=hour, minute=0, second=0, microsecond=0
     )
     return start.isoformat()
-
-
-def _b2c_requests_for(system: System, payout_id: int) -> list[dict]:
-    return [
-        request.json
-        for request in system.daraja.requests_to("/mpesa/b2c/v3/paymentrequest")
-        if request.json["OriginatorConversationID"].startswith(f"DW-PO-{payout_id}-")
-    ]
 
 
 def _my_payouts(system: System, technician: dict) -> dict:
@@ -108,7 +98,7 @@ def test_a_tip_paid_by_mpesa_shows_in_the_technicians_earnings_and_is_paid_out_a
         what="the tip's payout",
     )
     (b2c,) = system.wait_for(
-        lambda: _b2c_requests_for(system, payout_id),
+        lambda: b2c_requests_for(system, payout_id),
         timeout=30,
         what="the worker to send the tip by B2C",
     )
@@ -138,7 +128,7 @@ def test_a_tip_paid_by_mpesa_shows_in_the_technicians_earnings_and_is_paid_out_a
         "600.00",
         "0.00",
     )
-    assert len(_b2c_requests_for(system, payout_id)) == 1
+    assert len(b2c_requests_for(system, payout_id)) == 1
 
 
 def _notification_types(system: System, tokens: dict, booking_id: int) -> list[str]:
@@ -153,7 +143,7 @@ def _notification_types(system: System, tokens: dict, booking_id: int) -> list[s
 
 def test_a_guarantee_claim_accepted_with_a_return_visit_reaches_the_customer(system):
     customer, technician = system.login(CUSTOMER), system.login(TECHNICIAN)
-    technician_id = _technician_id(system)
+    technician_id = user_id(system, TECHNICIAN)
     booking = _confirmed_booking(system, customer, days_ahead=12)
     claims_url = f"{system.web_a}/api/v1/bookings/{booking['id']}/guarantee-claims"
     visit_start = _slot(20, 14)
@@ -215,7 +205,7 @@ def sms_offers(system: System) -> Iterator[int]:
     enrolled = httpx.put(url, headers=bearer(technician), json={}, timeout=30)
     assert enrolled.status_code == 200, enrolled.text
     assert enrolled.json()["isEnrolled"] is True
-    yield _technician_id(system)
+    yield user_id(system, TECHNICIAN)
     stopped = httpx.delete(url, headers=bearer(technician), timeout=30)
     assert stopped.status_code == 204, stopped.text
 
