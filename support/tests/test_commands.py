@@ -4,6 +4,7 @@ import io
 import os
 import time
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import Role, TechnicianProfile, User
-from bookings.models import Booking, BookingStatus
+from bookings.models import BOOKING_MACHINE, Booking, BookingStatus
 from bookings.tests.factories import BookingFactory
 from dumuwaks.core.phone import is_valid_phone
 from notifications.models import Notification
@@ -85,6 +86,27 @@ def test_seed_sizes_are_options():
     _run("seed", "--customers", "5", "--technicians", "4", "--bookings", "20", "--tickets", "2")
     assert seeded.filter(role=Role.CUSTOMER).count() == 5
     assert Booking.objects.count() == 20
+
+
+def test_seed_history_follows_the_booking_machine_and_announces_nothing(
+    domain_events, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _run("seed", "--customers", "3", "--technicians", "4", "--bookings", "15", "--tickets", "0")
+
+    assert Booking.objects.count() == 15
+    for booking in Booking.objects.prefetch_related("status_history"):
+        trail = list(booking.status_history.all())
+        assert trail[0].from_status == ""
+        assert trail[-1].to_status == booking.status
+        for before, after in pairwise(trail):
+            assert after.from_status == before.to_status
+            assert BOOKING_MACHINE.allows(after.from_status, after.to_status)
+            assert before.created_at <= after.created_at
+        assert trail[0].created_at == booking.created_at
+        assert trail[-1].created_at <= timezone.now()
+    # A fabricated past is not news: no booking, dispute, payment or payout event went out.
+    assert not [name for name, _payload in domain_events if not name.startswith("support.")]
 
 
 # --- cleanup -----------------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@ join in (the demo customer and technician get bookings of their own). Re-running
 requested sizes instead of duplicating it.
 
 Bookings are written as consistent rows in every status (amounts from bookings.pricing, timestamps and a
-status-history trail matching the status, a dispute for disputed/resolved ones). Money goes through the
-payments ledger API (`ledger_post`) with the same references the payment services use, so escrow,
-technician payables, platform revenue and paid payouts balance. Support tickets are opened through the
-support services (numbering, SLA, auto-assignment).
+status-history trail matching the status, a dispute for disputed/resolved ones). The trail's audit rows are
+written by `status_history_append` (the one writer of audit rows) and backdated: a fabricated past is never
+announced (no event, notification or task for it). Money goes through the payments ledger API
+(`ledger_post`) with the same references the payment services use, so escrow, technician payables, platform
+revenue and paid payouts balance. Support tickets are opened through the support services (numbering, SLA,
+auto-assignment).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from accounts.models import (
 from accounts.services import user_handles_assign
 from bookings.models import (
     ACTIVE_STATUSES,
+    BOOKING_MACHINE,
     Booking,
     BookingStatusHistory,
     Dispute,
@@ -44,6 +47,7 @@ from bookings.models import (
 )
 from bookings.numbering import next_booking_number
 from bookings.pricing import price_breakdown
+from dumuwaks.core.state_machine import status_history_append
 from payments.models import (
     EntrySide,
     LedgerTransactionKind,
@@ -535,27 +539,33 @@ class Command(BaseCommand):
             **times,
         )
         Booking.objects.filter(pk=booking.pk).update(created_at=created)
-        path = STATUS_PATHS[status]
-        step = (self.now - created) / (len(path) + 1) if len(path) > 1 else timedelta(0)
-        history = [
-            BookingStatusHistory(
-                booking=booking,
-                actor=customer if to in {"pending", "confirmed", "cancelled", "disputed"} else None,
-                from_status=path[i - 1] if i else "",
-                to_status=to,
-                note="seed",
-            )
-            for i, to in enumerate(path)
-        ]
-        rows = BookingStatusHistory.objects.bulk_create(history)
-        for i, row in enumerate(rows):
-            BookingStatusHistory.objects.filter(pk=row.pk).update(created_at=created + step * i)
+        self._history(booking, customer, STATUS_PATHS[status], created)
         if status in {"disputed", "resolved"}:
             self._dispute(booking, status)
         if status in DEPOSIT_PAID_STATUSES:
             self._money(booking)
         if status == "confirmed":
             self._review(booking)
+
+    def _history(self, booking, customer, path: list[str], created: datetime) -> None:
+        """The audit trail of a booking created straight in its final status, as if it had walked `path`.
+
+        Each row goes through `status_history_append`, the one writer of audit rows, and not through
+        `transition()`: the booking already has its status, and this past never happened, so nothing may be
+        announced (no event, no notification). `created_at` is the insert time; it is then backdated so
+        the trail runs from the booking's creation towards now.
+        """
+        step = (self.now - created) / (len(path) + 1) if len(path) > 1 else timedelta(0)
+        for i, to in enumerate(path):
+            row = status_history_append(
+                machine=BOOKING_MACHINE,
+                instance=booking,
+                from_status=path[i - 1] if i else "",
+                to_status=to,
+                actor=customer if to in {"pending", "confirmed", "cancelled", "disputed"} else None,
+                note="seed",
+            )
+            BookingStatusHistory.objects.filter(pk=row.pk).update(created_at=created + step * i)
 
     def _any_category(self):
         return ServiceCategory.objects.order_by("slug").first()
