@@ -65,7 +65,11 @@ class InboundSmsStatus(models.TextChoices):
 
 
 class InboundSms(models.Model):
-    """One SMS a phone sent to our short code, as Africa's Talking delivered it."""
+    """One SMS a phone sent to our short code, as Africa's Talking delivered it.
+
+    Like `payments.CallbackEvent`, an inbox row rather than a workflow: `status` only says whether it was
+    processed (set once, in the transaction that stored it), so it has no `StateMachine` and no history.
+    """
 
     provider_message_id = models.CharField(max_length=100, unique=True)
     phone_number = models.CharField(max_length=32)

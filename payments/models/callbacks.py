@@ -36,6 +36,11 @@ class CallbackEvent(models.Model):
     """Every provider delivery, stored before processing under its unique provider key.
 
     A replay hits the unique constraint and gets the stored outcome back; nothing is processed twice.
+
+    `status` is not a workflow and has no `StateMachine`: it records what processing did with this one
+    delivery (the row is itself the audit record: payload, outcome, processed_at), has no actor, and nothing
+    subscribes to it. So it is set where processing decides (`callback_event_finish`, the suspense hold, a
+    compare-and-set on the waiting statuses), not through `dumuwaks.core.state_machine.transition`.
     """
 
     provider = models.CharField(max_length=8, choices=CallbackProvider.choices)

@@ -90,6 +90,8 @@ def callback_event_store(
 
 
 def callback_event_finish(event_id: int, status: str, outcome: str) -> None:
+    """Record what processing did with a stored delivery. Not a state-machine transition: see
+    `CallbackEvent` for why its status has no map or history."""
     CallbackEvent.objects.filter(pk=event_id).update(
         status=status, outcome=outcome[:255], processed_at=now()
     )
