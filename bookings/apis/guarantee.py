@@ -91,6 +91,16 @@ def _claim_for(request, booking, claim_id: int):
     return claim
 
 
+def _action_input(request, pk: int, claim_id: int, input_serializer):
+    """What every claim action starts with: the booking and its claim as the caller may see them (404 before
+    anything else), then the body parsed (400). Returns `(booking, validated_data)`."""
+    booking = _booking_for(request, pk)
+    _claim_for(request, booking, claim_id)
+    payload = input_serializer(data=request.data)
+    payload.is_valid(raise_exception=True)
+    return booking, payload.validated_data
+
+
 def _render(request, booking, claim_id: int, status_code=status.HTTP_200_OK):
     claim = _claim_for(request, booking, claim_id)
     return Response(
@@ -196,16 +206,15 @@ class BookingGuaranteeAcceptApi(APIView):
         _SCHEDULED_EXAMPLE,
     )
     def post(self, request, pk: int, claim_id: int):
-        booking = _booking_for(request, pk)
-        _claim_for(request, booking, claim_id)
-        payload = serializers.BookingGuaranteeAcceptInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        booking, data = _action_input(
+            request, pk, claim_id, serializers.BookingGuaranteeAcceptInputSerializer
+        )
         guarantee_claim_accept(
             booking=booking,
             claim_id=claim_id,
             technician=request.user,
-            visit_start=payload.validated_data["visit_start"],
-            duration_minutes=payload.validated_data.get("duration_minutes"),
+            visit_start=data["visit_start"],
+            duration_minutes=data.get("duration_minutes"),
         )
         return _render(request, booking, claim_id)
 
@@ -219,15 +228,14 @@ class BookingGuaranteeDeclineApi(APIView):
         _DISPUTED_EXAMPLE,
     )
     def post(self, request, pk: int, claim_id: int):
-        booking = _booking_for(request, pk)
-        _claim_for(request, booking, claim_id)
-        payload = serializers.BookingGuaranteeDeclineInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        booking, data = _action_input(
+            request, pk, claim_id, serializers.BookingGuaranteeDeclineInputSerializer
+        )
         guarantee_claim_decline(
             booking=booking,
             claim_id=claim_id,
             technician=request.user,
-            reason=payload.validated_data["reason"],
+            reason=data["reason"],
         )
         return _render(request, booking, claim_id)
 
@@ -236,16 +244,15 @@ class _ReportApi(APIView):
     fixed = True
 
     def post(self, request, pk: int, claim_id: int):
-        booking = _booking_for(request, pk)
-        _claim_for(request, booking, claim_id)
-        payload = serializers.BookingGuaranteeReportInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        booking, data = _action_input(
+            request, pk, claim_id, serializers.BookingGuaranteeReportInputSerializer
+        )
         guarantee_claim_report(
             booking=booking,
             claim_id=claim_id,
             customer=request.user,
             fixed=self.fixed,
-            note=payload.validated_data["note"],
+            note=data["note"],
         )
         return _render(request, booking, claim_id)
 
@@ -288,14 +295,13 @@ class BookingGuaranteeWithdrawApi(APIView):
         {**_CLAIM_EXAMPLE, "status": "withdrawn", "closedAt": "2026-12-07T12:00:00+03:00"},
     )
     def post(self, request, pk: int, claim_id: int):
-        booking = _booking_for(request, pk)
-        _claim_for(request, booking, claim_id)
-        payload = serializers.BookingGuaranteeReportInputSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        booking, data = _action_input(
+            request, pk, claim_id, serializers.BookingGuaranteeReportInputSerializer
+        )
         guarantee_claim_withdraw(
             booking=booking,
             claim_id=claim_id,
             customer=request.user,
-            note=payload.validated_data["note"],
+            note=data["note"],
         )
         return _render(request, booking, claim_id)

@@ -92,7 +92,10 @@ def _claim_transition(*, claim: GuaranteeClaim, to: str, actor, note: str = "", 
     )
 
 
-def _claim_of(booking: Booking, claim_id: int) -> GuaranteeClaim:
+def _claim_locked(booking: Booking, claim_id: int) -> GuaranteeClaim:
+    """The booking locked (the lock every step of a claim takes first), then its claim read under that lock:
+    404 `guarantee_claim_not_found` when the booking has no such claim. Caller is inside a transaction."""
+    lock_booking(booking.pk)
     claim = GuaranteeClaim.objects.filter(pk=claim_id, booking_id=booking.pk).first()
     if claim is None:
         raise GuaranteeClaimNotFound()
@@ -152,16 +155,31 @@ def guarantee_claim_open(
     return claim
 
 
-def _require_technician(claim: GuaranteeClaim, technician) -> None:
+def _claim_to_answer(
+    *, booking: Booking, claim_id: int, technician, now: datetime
+) -> GuaranteeClaim:
+    """The claim the job's technician accepts or declines, locked (see `_claim_locked`): only that
+    technician, only while it is open and before `respond_by`."""
+    claim = _claim_locked(booking, claim_id)
     if technician is None or technician.pk != claim.technician_id:
         raise NotGuaranteeParty("Only the technician who did the job can answer the claim.")
-
-
-def _require_open(claim: GuaranteeClaim, now: datetime) -> None:
     if claim.status != _S.OPEN:
         raise GuaranteeClaimNotAllowed(f"This claim is {claim.status}; it was answered already.")
     if claim.respond_by <= now:
         raise GuaranteeClaimNotAllowed("The time to answer this claim has passed.")
+    return claim
+
+
+def _require_customer(claim: GuaranteeClaim, customer, message: str) -> None:
+    if customer is None or customer.pk != claim.customer_id:
+        raise NotGuaranteeParty(message)
+
+
+def _customer_close(*, claim: GuaranteeClaim, to: str, customer, note: str, now: datetime):
+    """The customer ends the claim without a dispute (`fixed`, `withdrawn`); their note is its outcome."""
+    return _claim_transition(
+        claim=claim, to=to, actor=customer, note=note, outcome_note=note, closed_at=now
+    )
 
 
 def guarantee_claim_accept(
@@ -181,10 +199,7 @@ def guarantee_claim_accept(
     _validate_slot(scheduled_start=visit_start, duration_minutes=duration_minutes, now=now)
     visit_end = visit_start + timedelta(minutes=int(duration_minutes))
     with transaction.atomic():
-        lock_booking(booking.pk)
-        claim = _claim_of(booking, claim_id)
-        _require_technician(claim, technician)
-        _require_open(claim, now)
+        claim = _claim_to_answer(booking=booking, claim_id=claim_id, technician=technician, now=now)
         reason = technician_unavailability_reason(
             technician=technician, start=visit_start, end=visit_end
         )
@@ -257,10 +272,7 @@ def guarantee_claim_decline(
     reason = _text(reason, "reason", "Say why you decline the return visit.")
     now = timezone.now()
     with transaction.atomic():
-        lock_booking(booking.pk)
-        claim = _claim_of(booking, claim_id)
-        _require_technician(claim, technician)
-        _require_open(claim, now)
+        claim = _claim_to_answer(booking=booking, claim_id=claim_id, technician=technician, now=now)
         return _close_into_dispute(
             booking=booking,
             claim=claim,
@@ -279,23 +291,16 @@ def guarantee_claim_report(
     note = (note or "").strip()[:MAX_GUARANTEE_TEXT]
     now = timezone.now()
     with transaction.atomic():
-        lock_booking(booking.pk)
-        claim = _claim_of(booking, claim_id)
-        if customer is None or customer.pk != claim.customer_id:
-            raise NotGuaranteeParty("Only the customer of the job reports on the return visit.")
+        claim = _claim_locked(booking, claim_id)
+        _require_customer(
+            claim, customer, "Only the customer of the job reports on the return visit."
+        )
         if claim.status != _S.SCHEDULED:
             raise GuaranteeClaimNotAllowed(f"This claim is {claim.status}, not a scheduled visit.")
         if claim.visit_start > now:
             raise GuaranteeClaimNotAllowed("The return visit has not started yet.")
         if fixed:
-            return _claim_transition(
-                claim=claim,
-                to=_S.FIXED,
-                actor=customer,
-                note=note,
-                outcome_note=note,
-                closed_at=now,
-            )
+            return _customer_close(claim=claim, to=_S.FIXED, customer=customer, note=note, now=now)
         if not note:
             raise InvalidBooking(fields={"note": ["Say what is still wrong."]})
         return _close_into_dispute(
@@ -318,24 +323,15 @@ def guarantee_claim_withdraw(
     note = (note or "").strip()[:MAX_GUARANTEE_TEXT]
     now = timezone.now()
     with transaction.atomic():
-        lock_booking(booking.pk)
-        claim = _claim_of(booking, claim_id)
-        if customer is None or customer.pk != claim.customer_id:
-            raise NotGuaranteeParty("Only the customer of the job can withdraw the claim.")
+        claim = _claim_locked(booking, claim_id)
+        _require_customer(claim, customer, "Only the customer of the job can withdraw the claim.")
         if claim.status not in (_S.OPEN, _S.SCHEDULED):
             raise GuaranteeClaimNotAllowed(f"This claim is {claim.status}; it cannot be withdrawn.")
         if claim.status == _S.SCHEDULED and claim.visit_start <= now:
             raise GuaranteeClaimNotAllowed(
                 "The return visit has started: say whether it fixed the problem instead."
             )
-        return _claim_transition(
-            claim=claim,
-            to=_S.WITHDRAWN,
-            actor=customer,
-            note=note,
-            outcome_note=note,
-            closed_at=now,
-        )
+        return _customer_close(claim=claim, to=_S.WITHDRAWN, customer=customer, note=note, now=now)
 
 
 def guarantee_claim_process_if_due(*, claim_id: int, now: datetime | None = None) -> str | None:
