@@ -6,6 +6,7 @@ technician skilled in plumbing (people come from accounts/tests/factories.py), w
 Pass `technician=None` for an unassigned booking, `deposit_paid=True` to mark the deposit paid,
 `status=...` (and the matching timestamps) for later stages. Successive bookings get successive 2-hour-apart
 slots, so many bookings for one technician do not trip the overlap constraint.
+`recently_confirmed_booking()` gives a job confirmed yesterday: under the workmanship guarantee.
 """
 
 from datetime import time, timedelta
@@ -67,6 +68,21 @@ class BookingFactory(factory.django.DjangoModelFactory):
     status = BookingStatus.PENDING
     payment_due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
     deposit_paid_at = factory.LazyAttribute(lambda o: timezone.now() if o.deposit_paid else None)
+
+
+def recently_confirmed_booking(**kwargs) -> Booking:
+    """A two-hour job done three days ago, completed two days ago and confirmed yesterday: inside the
+    workmanship guarantee's window, so its customer may open a claim. `kwargs` go to `BookingFactory`."""
+    now = timezone.now()
+    start = now - timedelta(days=3)
+    return BookingFactory(
+        scheduled_start=start,
+        scheduled_end=start + timedelta(hours=2),
+        status=BookingStatus.CONFIRMED,
+        completed_at=now - timedelta(days=2),
+        confirmed_at=now - timedelta(days=1),
+        **kwargs,
+    )
 
 
 class WeeklyAvailabilityFactory(factory.django.DjangoModelFactory):

@@ -22,7 +22,7 @@ from bookings.rules import (
 )
 from bookings.selectors import return_visit_rate, technician_unavailability_reason
 from bookings.services import guarantee_claims_process_due
-from bookings.tests.factories import BookingFactory
+from bookings.tests.factories import BookingFactory, recently_confirmed_booking
 from payments.models import Payment, Payout
 from payments.tests.helpers import set_status
 from social.tests.factories import MediaAssetFactory
@@ -36,23 +36,9 @@ def _iso(hours: float) -> str:
 
 @pytest.fixture
 def confirmed(customer, technician, service_category):
-    start = timezone.now() - timedelta(days=3)
-    booking = BookingFactory(
-        customer=customer,
-        technician=technician,
-        category=service_category,
-        price=Decimal("5000"),
-        scheduled_start=start,
-        scheduled_end=start + timedelta(hours=2),
+    return recently_confirmed_booking(
+        customer=customer, technician=technician, category=service_category, price=Decimal("5000")
     )
-    now = timezone.now()
-    set_status(
-        booking,
-        BookingStatus.CONFIRMED,
-        completed_at=now - timedelta(days=2),
-        confirmed_at=now - timedelta(days=1),
-    )
-    return booking
 
 
 def _url(booking) -> str:
@@ -265,15 +251,19 @@ def test_beat_job_declines_unanswered_and_closes_unreported(
     assert scheduled.status == GuaranteeClaimStatus.FIXED and scheduled.dispute_id is None
 
 
-def test_return_visit_rate(customer, technician, service_category):
-    assert return_visit_rate(technician_id=technician.pk) is None
+def _confirmed_jobs(customer, technician, category, count: int = 5) -> list:
+    """`count` jobs of `technician` for `customer`, confirmed now: what the return-visit rate counts."""
     bookings = []
-    for _ in range(5):
-        booking = BookingFactory(
-            customer=customer, technician=technician, category=service_category
-        )
+    for _ in range(count):
+        booking = BookingFactory(customer=customer, technician=technician, category=category)
         set_status(booking, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
         bookings.append(booking)
+    return bookings
+
+
+def test_return_visit_rate(customer, technician, service_category):
+    assert return_visit_rate(technician_id=technician.pk) is None
+    bookings = _confirmed_jobs(customer, technician, service_category)
     assert return_visit_rate(technician_id=technician.pk) == 0.0
     GuaranteeClaim.objects.create(
         booking=bookings[0],
@@ -418,13 +408,7 @@ def test_no_withdrawal_once_the_visit_started(confirmed, customer_client, techni
 def test_a_withdrawn_claim_does_not_count_in_the_return_visit_rate(
     customer, technician, service_category
 ):
-    bookings = []
-    for _ in range(5):
-        booking = BookingFactory(
-            customer=customer, technician=technician, category=service_category
-        )
-        set_status(booking, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
-        bookings.append(booking)
+    bookings = _confirmed_jobs(customer, technician, service_category)
     for booking, status in zip(
         bookings, (GuaranteeClaimStatus.WITHDRAWN, GuaranteeClaimStatus.DECLINED), strict=False
     ):

@@ -9,27 +9,13 @@ from django.utils import timezone
 from accounts.tests.factories import CustomerFactory, TechnicianFactory
 from bookings.models import BookingStatus, Dispute, GuaranteeClaim, GuaranteeClaimHistory
 from bookings.services import guarantee_claim_open
-from bookings.tests.factories import BookingFactory
+from bookings.tests.factories import recently_confirmed_booking
 from conftest import bearer_client, race
-from payments.tests.helpers import set_status
 
 
 def _open_claim():
     customer, technician = CustomerFactory(), TechnicianFactory()
-    start = timezone.now() - timedelta(days=3)
-    booking = BookingFactory(
-        customer=customer,
-        technician=technician,
-        scheduled_start=start,
-        scheduled_end=start + timedelta(hours=2),
-    )
-    now = timezone.now()
-    set_status(
-        booking,
-        BookingStatus.CONFIRMED,
-        completed_at=now - timedelta(days=2),
-        confirmed_at=now - timedelta(days=1),
-    )
+    booking = recently_confirmed_booking(customer=customer, technician=technician)
     claim = guarantee_claim_open(booking=booking, customer=customer, description="Drips again.")
     return booking, claim, customer, technician
 

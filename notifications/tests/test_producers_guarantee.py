@@ -19,7 +19,7 @@ from bookings.services import (
     guarantee_claim_withdraw,
     guarantee_claims_process_due,
 )
-from bookings.tests.factories import BookingFactory
+from bookings.tests.factories import BookingFactory, recently_confirmed_booking
 from notifications import catalogue, producers, wording
 from notifications.models import Notification
 from payments.tests.helpers import set_status
@@ -33,23 +33,9 @@ def _types_by_user():
 
 @pytest.fixture
 def confirmed(customer, technician, service_category):
-    start = timezone.now() - timedelta(days=3)
-    booking = BookingFactory(
-        customer=customer,
-        technician=technician,
-        category=service_category,
-        price=Decimal("5000"),
-        scheduled_start=start,
-        scheduled_end=start + timedelta(hours=2),
+    return recently_confirmed_booking(
+        customer=customer, technician=technician, category=service_category, price=Decimal("5000")
     )
-    now = timezone.now()
-    set_status(
-        booking,
-        BookingStatus.CONFIRMED,
-        completed_at=now - timedelta(days=2),
-        confirmed_at=now - timedelta(days=1),
-    )
-    return booking
 
 
 @pytest.fixture
@@ -77,6 +63,18 @@ def _visit_passed(claim):
         visit_start=timezone.now() - timedelta(hours=2),
         visit_end=timezone.now() - timedelta(hours=1),
     )
+
+
+def _visit_held(booking, claim, technician, capture):
+    """The technician schedules the return visit (its notifications sent), then the visit is over."""
+    with capture(execute=True):
+        guarantee_claim_accept(
+            booking=booking,
+            claim_id=claim.pk,
+            technician=technician,
+            visit_start=timezone.now() + timedelta(days=1),
+        )
+    _visit_passed(claim)
 
 
 def test_every_claim_status_has_a_declared_wording_and_every_type_has_texts():
@@ -166,14 +164,7 @@ def test_a_failed_visit_tells_the_technician_what_is_still_wrong(
     confirmed, customer, technician, django_capture_on_commit_callbacks
 ):
     claim = _open(confirmed, customer, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        guarantee_claim_accept(
-            booking=confirmed,
-            claim_id=claim.pk,
-            technician=technician,
-            visit_start=timezone.now() + timedelta(days=1),
-        )
-    _visit_passed(claim)
+    _visit_held(confirmed, claim, technician, django_capture_on_commit_callbacks)
     Notification.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
         guarantee_claim_report(
@@ -204,14 +195,7 @@ def test_the_beat_job_tells_both_what_the_timer_did(
     second = BookingFactory(customer=customer, technician=technician, category=service_category)
     set_status(second, BookingStatus.CONFIRMED, confirmed_at=timezone.now())
     claim = _open(second, customer, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        guarantee_claim_accept(
-            booking=second,
-            claim_id=claim.pk,
-            technician=technician,
-            visit_start=timezone.now() + timedelta(days=1),
-        )
-    _visit_passed(claim)
+    _visit_held(second, claim, technician, django_capture_on_commit_callbacks)
     Notification.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
         assert guarantee_claims_process_due(now=timezone.now() + GUARANTEE_VISIT_REPORT_WINDOW) == 1
