@@ -20,7 +20,11 @@ no statement: its shape reads no rows.
 A shape is compiled the second time it is asked for: a shape asked once (a filter on an instant the client
 computed) is served by the ORM as before, and never pays for the two sentinel queries. Nor is it compiled
 while a test counts queries (Django's `CaptureQueriesContext`), where the sentinel statements would count as
-the request's own; with DEBUG on (`make run`), the query log shows them once per shape. Shapes are kept up to `max_shapes` per query and process; the oldest go first.
+the request's own; with DEBUG on (`make run`), the query log shows them once per shape. Shapes are kept
+up to `max_shapes` per query and process; the oldest go first.
+
+Values come back as the database driver gives them, as the ORM gives them for columns no field converts
+(`from_db_value`); builders select only such columns (`objects()` checks).
 """
 
 from __future__ import annotations
