@@ -14,7 +14,7 @@ from dumuwaks.core.permissions import is_admin, is_staff_member
 from support.errors import TicketNotFound
 from support.filters import SupportTicketFilter
 from support.models import OPEN_STATUSES, AgentAvailability, SupportTicket, TicketMessage
-from support.services._common import DEFAULT_MAX_OPEN_TICKETS
+from support.services.common import DEFAULT_MAX_OPEN_TICKETS
 
 
 def ticket_visible_queryset(*, user: User) -> QuerySet[SupportTicket]:

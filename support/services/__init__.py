@@ -1,6 +1,5 @@
 """Writes for the support desk: tickets, their status workflow, messages, SLA bookkeeping, assignment."""
 
-from support.services._common import DEFAULT_MAX_OPEN_TICKETS
 from support.services.assignment import (
     agent_availability_update,
     agent_workloads,
@@ -8,6 +7,7 @@ from support.services.assignment import (
     ticket_assign,
     waiting_urgent_tickets_alert,
 )
+from support.services.common import DEFAULT_MAX_OPEN_TICKETS
 from support.services.sla_monitor import sla_breaches_process
 from support.services.tickets import (
     ticket_change_priority,

@@ -30,15 +30,15 @@ from support.models import (
     TicketPriority,
     TicketStatus,
 )
-from support.services._common import (
+from support.services.common import (
     AGENT_ROLES,
     ASSIGNMENT_LOCK_KEY,
     DEFAULT_MAX_OPEN_TICKETS,
     QUEUE_BATCH_SIZE,
     QUEUED_PRIORITIES,
-    _history_actor,
-    _reload,
-    _require_staff,
+    history_actor,
+    require_staff_member,
+    ticket_reload,
 )
 
 
@@ -109,7 +109,7 @@ def _apply_assignment(
             machine=TICKET_MACHINE,
             instance=ticket,
             to=TicketStatus.ASSIGNED,
-            actor=_history_actor(actor),
+            actor=history_actor(actor),
             note=note,
             fields=updates,
             expect=expect,
@@ -124,7 +124,9 @@ def _apply_assignment(
     publish_after_commit(events.SupportTicketAssigned(ticket_id=ticket.pk, agent_id=agent.pk))
 
 
-def _assign_or_alert(*, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()) -> User | None:
+def ticket_assign_or_alert(
+    *, ticket: SupportTicket, exclude_ids: tuple[int, ...] = ()
+) -> User | None:
     """Auto-assign `ticket`; an urgent ticket nobody can take alerts the staff. Caller is in a transaction."""
     agent = _auto_assign(ticket=ticket, exclude_ids=exclude_ids)
     if agent is None:
@@ -149,7 +151,7 @@ def _waiting_alert(*, ticket_id: int) -> bool:
     return bool(flagged)
 
 
-def _capacity_freed() -> None:
+def queued_tickets_assign_after_commit() -> None:
     """An agent may have room now: drain the queue once the caller's transaction commits."""
     from support.tasks import assign_queued_tickets  # cycle: support.tasks imports these services
 
@@ -222,7 +224,7 @@ def ticket_assign(*, ticket: SupportTicket, agent: User | None, actor: User) -> 
 
     Taking a ticket away from another agent gives that agent room for a queued ticket.
     """
-    _require_staff(actor)
+    require_staff_member(actor)
     if ticket.status in FINISHED_STATUSES:
         raise InvalidTransition("Finished tickets cannot be reassigned; reopen first.")
     if agent is not None and not (agent.is_active and agent.role in AGENT_ROLES):
@@ -236,14 +238,14 @@ def ticket_assign(*, ticket: SupportTicket, agent: User | None, actor: User) -> 
         else:
             _apply_assignment(ticket=ticket, agent=agent, actor=actor, note="assigned")
         if previous_agent_id is not None and previous_agent_id != agent.pk:
-            _capacity_freed()
-    return _reload(ticket)
+            queued_tickets_assign_after_commit()
+    return ticket_reload(ticket)
 
 
 def agent_availability_update(
     *, agent: User, is_available: bool | None = None, max_open_tickets: int | None = None
 ) -> AgentAvailability:
-    _require_staff(agent)
+    require_staff_member(agent)
     defaults = {}
     if is_available is not None:
         defaults["is_available"] = is_available
@@ -252,5 +254,5 @@ def agent_availability_update(
     with transaction.atomic():
         availability, _ = AgentAvailability.objects.update_or_create(agent=agent, defaults=defaults)
         if availability.is_available:
-            _capacity_freed()
+            queued_tickets_assign_after_commit()
     return availability

@@ -38,12 +38,12 @@ from support.models import (
     TicketStatus,
 )
 from support.numbering import next_ticket_number
-from support.services._common import (
-    _history_actor,
-    _reload,
-    _require_staff,
+from support.services.assignment import queued_tickets_assign_after_commit, ticket_assign_or_alert
+from support.services.common import (
+    history_actor,
+    require_staff_member,
+    ticket_reload,
 )
-from support.services.assignment import _assign_or_alert, _capacity_freed
 from support.sla import sla_deadlines
 
 
@@ -97,14 +97,14 @@ def ticket_create(
             instance=ticket,
             from_status="",
             to_status=TicketStatus.OPEN,
-            actor=_history_actor(created_by),
+            actor=history_actor(created_by),
         )
         if attachments:
             TicketMessage.objects.create(
                 ticket=ticket, author=created_by, body=description, attachments=attachments
             )
-        _assign_or_alert(ticket=ticket)
-    return _reload(ticket)
+        ticket_assign_or_alert(ticket=ticket)
+    return ticket_reload(ticket)
 
 
 def ticket_transition(
@@ -146,20 +146,20 @@ def ticket_transition(
             machine=TICKET_MACHINE,
             instance=ticket,
             to=to,
-            actor=_history_actor(actor),
+            actor=history_actor(actor),
             note=note,
             fields=updates,
         )
         if current not in FINISHED_STATUSES and to in FINISHED_STATUSES and ticket.assigned_to_id:
-            _capacity_freed()
-    return _reload(ticket)
+            queued_tickets_assign_after_commit()
+    return ticket_reload(ticket)
 
 
 def ticket_change_status(
     *, ticket: SupportTicket, to: str, actor: User, note: str = "", resolution: str = ""
 ):
     """Staff moving a ticket along the workflow (reopen has its own service); resolving needs a resolution."""
-    _require_staff(actor)
+    require_staff_member(actor)
     if to == TicketStatus.REOPENED:
         return ticket_reopen(ticket=ticket, actor=actor, note=note)
     return ticket_transition(ticket=ticket, to=to, actor=actor, note=note, resolution=resolution)
@@ -195,14 +195,14 @@ def ticket_reopen(*, ticket: SupportTicket, actor: User, note: str = "") -> Supp
             extra_updates=updates,
         )
         if ticket.assigned_to_id is None:
-            _assign_or_alert(ticket=ticket)
-    return _reload(ticket)
+            ticket_assign_or_alert(ticket=ticket)
+    return ticket_reload(ticket)
 
 
 def ticket_change_priority(*, ticket: SupportTicket, priority: str, actor: User) -> SupportTicket:
-    _require_staff(actor)
+    require_staff_member(actor)
     _set_priority(ticket=ticket, priority=priority)
-    return _reload(ticket)
+    return ticket_reload(ticket)
 
 
 def _set_priority(*, ticket: SupportTicket, priority: str, **extra) -> int:
@@ -226,7 +226,7 @@ def ticket_escalate(
     the least-loaded available agent (another one than the current).
     """
     if actor is not None:
-        _require_staff(actor)
+        require_staff_member(actor)
     if ticket.status in FINISHED_STATUSES:
         raise InvalidTransition("Finished tickets cannot be escalated.")
     now = timezone.now()
@@ -246,7 +246,7 @@ def ticket_escalate(
         )
         if agent is None or agent_away:
             exclude = (agent.pk,) if agent is not None else ()
-            _assign_or_alert(ticket=ticket, exclude_ids=exclude)
+            ticket_assign_or_alert(ticket=ticket, exclude_ids=exclude)
         TicketMessage.objects.create(
             ticket=ticket,
             author=actor,
@@ -256,7 +256,7 @@ def ticket_escalate(
         publish_after_commit(
             events.SupportTicketEscalated(ticket_id=ticket.pk, level=ticket.escalation_level)
         )
-    return _reload(ticket)
+    return ticket_reload(ticket)
 
 
 def ticket_message_create(
@@ -322,4 +322,4 @@ def ticket_rate(*, ticket: SupportTicket, actor: User, rating: int, comment: str
     )
     if updated == 0:
         raise TicketAlreadyRated()
-    return _reload(ticket)
+    return ticket_reload(ticket)

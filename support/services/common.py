@@ -27,17 +27,19 @@ QUEUED_PRIORITIES = (TicketPriority.URGENT, TicketPriority.HIGH)
 QUEUE_BATCH_SIZE = 200
 
 
-def _require_staff(user) -> None:
+def require_staff_member(user) -> None:
+    """Refuse (`TicketStaffOnly`) a desk action by anyone but a support agent or an admin."""
     if not is_staff_member(user):
         raise TicketStaffOnly()
 
 
-def _history_actor(actor):
+def history_actor(actor):
     """Who a history row names: None for the system (and for an anonymous caller)."""
     return actor if actor is not None and actor.is_authenticated else None
 
 
-def _reload(ticket: SupportTicket) -> SupportTicket:
+def ticket_reload(ticket: SupportTicket) -> SupportTicket:
+    """The ticket read again with the relations its output renders: what every ticket service returns."""
     return SupportTicket.objects.select_related("created_by", "assigned_to", "related_booking").get(
         pk=ticket.pk
     )
