@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import selectors, serializers
-from bookings.apis.bookings import _booking_for  # the one visibility check of a booking path
+from bookings.apis.common import booking_visible_or_404
 from bookings.errors import ProposalNotFound
 from bookings.models import ProposalKind
 from bookings.services import (
@@ -175,7 +175,7 @@ class _ProposalListCreateApi(GenericAPIView):
     kind: str = ""
 
     def get(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         proposals = selectors.booking_proposals_visible(
             booking=booking, user=request.user, kind=self.kind
         )
@@ -183,7 +183,7 @@ class _ProposalListCreateApi(GenericAPIView):
         return self.get_paginated_response(_OUTPUTS[self.kind](page, many=True).data)
 
     def post(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         payload = _INPUTS[self.kind](data=request.data)
         payload.is_valid(raise_exception=True)
         proposal, _created = _create(self.kind, request, booking, payload.validated_data)
@@ -292,7 +292,7 @@ class _ProposalActionApi(APIView):
     action: str = ""  # accept | decline | withdraw
 
     def post(self, request, pk: int, proposal_id: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         _proposal_for(request, booking, self.kind, proposal_id)
         payload = serializers.BookingProposalAnswerInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

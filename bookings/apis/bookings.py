@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, ServiceCategory, User
 from bookings import selectors, serializers
+from bookings.apis.common import booking_visible_or_404
 from bookings.errors import BookingNotFound, InvalidBooking
 from bookings.filters import BookingFilter
 from bookings.models import BookingStatus
@@ -28,13 +29,6 @@ from dumuwaks.core.filtering import FilterSetInSelector
 from dumuwaks.core.openapi import error_responses
 from dumuwaks.core.pagination import PageWithTotal
 from dumuwaks.core.renderers import PreRendered, PreRenderedPage
-
-
-def _booking_for(request, pk: int):
-    booking = selectors.booking_get_for_user(user=request.user, booking_id=pk)
-    if booking is None:
-        raise BookingNotFound()
-    return booking
 
 
 def _render(request, booking, status_code=status.HTTP_200_OK):
@@ -116,7 +110,7 @@ class BookingDetailApi(APIView):
         return Response(PreRendered(rendered[0]))
 
     def _update(self, request, pk: int, *, partial: bool):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         payload = serializers.BookingUpdateInputSerializer(data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         changes = dict(payload.validated_data)
@@ -154,7 +148,7 @@ class BookingDetailApi(APIView):
         },
     )
     def delete(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         data = request.data if hasattr(request.data, "get") and request.data else {}
         if not data and request.query_params.get("reason"):
             data = {"reason": request.query_params["reason"]}
@@ -187,7 +181,7 @@ class _BookingActionApi(APIView):
         return {}
 
     def post(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         payload = self.input_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
@@ -201,7 +195,7 @@ class _BookingActionApi(APIView):
         except InvalidTransition:
             # Lost a race for an open job to another technician: it is no longer visible to this one, so
             # the answer is the 404 a request a moment later gets, whichever of the two reads came first.
-            _booking_for(request, pk)
+            booking_visible_or_404(request, pk)
             raise
         # A declining technician may no longer be able to see the booking: render what we changed.
         fresh = selectors.booking_get_for_user(user=request.user, booking_id=pk)
@@ -290,7 +284,7 @@ class BookingDisputeApi(APIView):
         },
     )
     def post(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         payload = serializers.BookingDisputeInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         dispute = dispute_open(
@@ -316,7 +310,7 @@ class BookingHistoryApi(GenericAPIView):
         }
     )
     def get(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         page = self.paginate_queryset(selectors.booking_history(booking=booking))
         return self.get_paginated_response(
             serializers.BookingHistoryOutputSerializer(page, many=True).data
@@ -331,7 +325,7 @@ class BookingCancellationQuoteApi(APIView):
         }
     )
     def get(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         at = timezone.now()
         quote = cancellation_quote(booking=booking, cancelled_by=request.user, at=at)
         data = {**quote.__dict__, "currency": booking.currency, "at": at}

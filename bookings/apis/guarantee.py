@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings import selectors, serializers
-from bookings.apis.bookings import _booking_for  # the one visibility check of a booking path
+from bookings.apis.common import booking_visible_or_404
 from bookings.errors import GuaranteeClaimNotFound
 from bookings.services import (
     guarantee_claim_accept,
@@ -94,7 +94,7 @@ def _claim_for(request, booking, claim_id: int):
 def _action_input(request, pk: int, claim_id: int, input_serializer):
     """What every claim action starts with: the booking and its claim as the caller may see them (404 before
     anything else), then the body parsed (400). Returns `(booking, validated_data)`."""
-    booking = _booking_for(request, pk)
+    booking = booking_visible_or_404(request, pk)
     _claim_for(request, booking, claim_id)
     payload = input_serializer(data=request.data)
     payload.is_valid(raise_exception=True)
@@ -120,7 +120,7 @@ class BookingGuaranteeClaimListCreateApi(GenericAPIView):
         },
     )
     def get(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         claims = selectors.guarantee_claims_visible(booking=booking, user=request.user)
         page = self.paginate_queryset(claims)
         return self.get_paginated_response(
@@ -168,7 +168,7 @@ class BookingGuaranteeClaimListCreateApi(GenericAPIView):
         ],
     )
     def post(self, request, pk: int):
-        booking = _booking_for(request, pk)
+        booking = booking_visible_or_404(request, pk)
         payload = serializers.BookingGuaranteeClaimInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         claim = guarantee_claim_open(

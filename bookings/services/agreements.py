@@ -61,11 +61,11 @@ from bookings.selectors import (
 )
 from bookings.services.bookings import (
     MAX_PRICE,
-    _check_technician_for_slot,
-    _is_overlap_violation,
-    _validate_slot,
     booking_transition,
+    is_slot_overlap_violation,
     lock_booking,
+    validate_booking_slot,
+    validate_technician_for_slot,
 )
 from dumuwaks.core import events
 from dumuwaks.core.errors import InvalidTransition
@@ -373,7 +373,7 @@ def reschedule_propose(
         minutes = duration_minutes or int(
             (locked.scheduled_end - locked.scheduled_start).total_seconds() // 60
         )
-        _validate_slot(scheduled_start=scheduled_start, duration_minutes=minutes, now=now)
+        validate_booking_slot(scheduled_start=scheduled_start, duration_minutes=minutes, now=now)
         end = scheduled_start + timedelta(minutes=int(minutes))
         if (scheduled_start, end) == (locked.scheduled_start, locked.scheduled_end):
             raise InvalidBooking(
@@ -417,7 +417,7 @@ def _apply_reschedule(booking: Booking, proposal: BookingProposal) -> dict:
                 updated_at=timezone.now(),
             )
     except IntegrityError as exc:
-        if _is_overlap_violation(exc):
+        if is_slot_overlap_violation(exc):
             raise SlotTaken() from exc
         raise
     if not moved:  # cannot happen under the booking lock
@@ -457,7 +457,7 @@ def quote_create(
         if locked.scheduled_start <= now:
             raise ProposalNotAllowed("The booking's time has passed.")
         if locked.technician_id is None:
-            _check_technician_for_slot(
+            validate_technician_for_slot(
                 technician=technician,
                 category_id=locked.category_id,
                 start=locked.scheduled_start,
@@ -528,7 +528,7 @@ def _apply_quote(booking: Booking, proposal: BookingProposal) -> dict:
         }
         guard = {"pk": booking.pk, "status": BookingStatus.PENDING}
         if booking.technician_id is None:
-            _check_technician_for_slot(
+            validate_technician_for_slot(
                 technician=technician,
                 category_id=booking.category_id,
                 start=booking.scheduled_start,
@@ -540,7 +540,7 @@ def _apply_quote(booking: Booking, proposal: BookingProposal) -> dict:
             with transaction.atomic():
                 updated = Booking.objects.filter(**guard).update(**columns)
         except IntegrityError as exc:
-            if _is_overlap_violation(exc):
+            if is_slot_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
         if not updated:

@@ -66,7 +66,8 @@ _UNAVAILABLE_MESSAGES = {
 }
 
 
-def _is_overlap_violation(exc: IntegrityError) -> bool:
+def is_slot_overlap_violation(exc: IntegrityError) -> bool:
+    """True when `exc` is the database refusing a technician two bookings at overlapping times."""
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT
 
@@ -79,7 +80,9 @@ def lock_booking(booking_id: int) -> Booking:
         raise BookingNotFound() from None
 
 
-def _check_technician_for_slot(*, technician, category_id, start, end, exclude_booking_id=None):
+def validate_technician_for_slot(*, technician, category_id, start, end, exclude_booking_id=None):
+    """Refuse a technician not approved for the category or not free from `start` to `end` (booked, off,
+    outside working hours); `exclude_booking_id` is the booking being moved."""
     if not technician_can_take_category(technician=technician, category_id=category_id):
         raise TechnicianNotEligible(
             "This technician is not approved for this service category.",
@@ -93,7 +96,9 @@ def _check_technician_for_slot(*, technician, category_id, start, end, exclude_b
         raise TechnicianUnavailable(_UNAVAILABLE_MESSAGES[reason], extra={"reason": reason})
 
 
-def _validate_slot(*, scheduled_start: datetime, duration_minutes: int, now: datetime):
+def validate_booking_slot(*, scheduled_start: datetime, duration_minutes: int, now: datetime):
+    """Refuse (`InvalidBooking`, per field) a start that is naive or not in the future, or a duration
+    outside MIN_DURATION_MINUTES..MAX_DURATION_MINUTES."""
     fields = {}
     if timezone.is_naive(scheduled_start):
         fields["scheduled_start"] = ["Give the time with its timezone."]
@@ -158,11 +163,13 @@ def booking_create(
         fields["price"] = [f"Price must be at most {MAX_PRICE}."]
     if fields:
         raise InvalidBooking(fields=fields)
-    _validate_slot(scheduled_start=scheduled_start, duration_minutes=duration_minutes, now=now)
+    validate_booking_slot(
+        scheduled_start=scheduled_start, duration_minutes=duration_minutes, now=now
+    )
     attachments = _attachments_from_uploads(customer=customer, refs=attachments)
     scheduled_end = scheduled_start + timedelta(minutes=int(duration_minutes))
     if technician is not None:
-        _check_technician_for_slot(
+        validate_technician_for_slot(
             technician=technician, category_id=category.pk, start=scheduled_start, end=scheduled_end
         )
 
@@ -196,7 +203,7 @@ def booking_create(
                     payment_due_at=now + payment_window,
                 )
         except IntegrityError as exc:
-            if _is_overlap_violation(exc):
+            if is_slot_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
         status_history_append(
@@ -266,7 +273,7 @@ def booking_update(
                 if duration_minutes is not None
                 else int((locked.scheduled_end - locked.scheduled_start).total_seconds() // 60)
             )
-            _validate_slot(scheduled_start=start, duration_minutes=minutes, now=now)
+            validate_booking_slot(scheduled_start=start, duration_minutes=minutes, now=now)
             end = start + timedelta(minutes=int(minutes))
             moves = start != locked.scheduled_start or end != locked.scheduled_end
             if moves and locked.status != BookingStatus.PENDING:
@@ -275,7 +282,7 @@ def booking_update(
                     RescheduleRequiresProposal.message.replace("{id}", str(locked.pk))
                 )
             if locked.technician_id is not None and moves:
-                _check_technician_for_slot(
+                validate_technician_for_slot(
                     technician=locked.technician,
                     category_id=locked.category_id,
                     start=start,
@@ -287,7 +294,7 @@ def booking_update(
             with transaction.atomic():
                 locked.save()
         except IntegrityError as exc:
-            if _is_overlap_violation(exc):
+            if is_slot_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
     return locked
@@ -340,7 +347,7 @@ def booking_transition(
                 guards=guards,
             )
         except IntegrityError as exc:
-            if _is_overlap_violation(exc):
+            if is_slot_overlap_violation(exc):
                 raise SlotTaken() from exc
             raise
         if from_status in TRACKING_STATUSES and to not in TRACKING_STATUSES:
@@ -355,7 +362,7 @@ def booking_transition(
 def _technician_takes_slot(ctx: TransitionContext) -> None:
     """An open job accepted: the accepting technician must serve the category and be free then."""
     booking = ctx.instance
-    _check_technician_for_slot(
+    validate_technician_for_slot(
         technician=ctx.actor,
         category_id=booking.category_id,
         start=booking.scheduled_start,

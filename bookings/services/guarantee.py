@@ -56,7 +56,11 @@ from bookings.selectors import (
     guarantee_claim_ids_due,
     technician_unavailability_reason,
 )
-from bookings.services.bookings import _is_overlap_violation, _validate_slot, lock_booking
+from bookings.services.bookings import (
+    is_slot_overlap_violation,
+    lock_booking,
+    validate_booking_slot,
+)
 from bookings.services.disputes import DISPUTABLE_STATUSES, dispute_open
 from dumuwaks.core import events
 from dumuwaks.core.side_effects import publish_after_commit
@@ -196,7 +200,7 @@ def guarantee_claim_accept(
         duration_minutes = int(
             (booking.scheduled_end - booking.scheduled_start).total_seconds() // 60
         )
-    _validate_slot(scheduled_start=visit_start, duration_minutes=duration_minutes, now=now)
+    validate_booking_slot(scheduled_start=visit_start, duration_minutes=duration_minutes, now=now)
     visit_end = visit_start + timedelta(minutes=int(duration_minutes))
     with transaction.atomic():
         claim = _claim_to_answer(booking=booking, claim_id=claim_id, technician=technician, now=now)
@@ -220,7 +224,7 @@ def guarantee_claim_accept(
                 visit_end=visit_end,
             )
         except IntegrityError as exc:
-            if _is_overlap_violation(exc):
+            if is_slot_overlap_violation(exc):
                 raise SlotTaken("You already have a return visit at this time.") from exc
             raise
     return claim
