@@ -13,14 +13,14 @@ from accounts.serializers.common import (
     KRA_PIN_RE,
     PROTECTED_FIELDS,
     PhoneNumberInputField,
-    _RefuseProtectedFieldsMixin,
+    RefuseProtectedFieldsMixin,
 )
 from accounts.serializers.users import AccountUserSerializer
 
 # --- auth inputs -------------------------------------------------------------------------------------------------
 
 
-class AuthRegisterInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
+class AuthRegisterInputSerializer(RefuseProtectedFieldsMixin, serializers.Serializer):
     protected_fields = PROTECTED_FIELDS - {"role", "password"}
 
     first_name = serializers.CharField(max_length=80)

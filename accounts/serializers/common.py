@@ -36,7 +36,9 @@ PROTECTED_FIELDS = frozenset(
 KRA_PIN_RE = re.compile(r"^[AP]\d{9}[A-Z]$")
 
 
-class _RefuseProtectedFieldsMixin:
+class RefuseProtectedFieldsMixin:
+    """Input serializers mix it in to answer 400 when a request sends any of `protected_fields`."""
+
     protected_fields: frozenset[str] = PROTECTED_FIELDS
 
     def to_internal_value(self, data):

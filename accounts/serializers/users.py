@@ -19,7 +19,7 @@ from accounts.serializers.common import (
     PROTECTED_FIELDS,
     PhoneNumberInputField,
     ProfileUrlField,
-    _RefuseProtectedFieldsMixin,
+    RefuseProtectedFieldsMixin,
 )
 from dumuwaks.core.serializers import AverageField, ModelSerializer
 
@@ -145,7 +145,7 @@ class AccountUserSerializer(ModelSerializer):
 # --- user inputs -------------------------------------------------------------------------------------------------
 
 
-class AccountUserUpdateInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
+class AccountUserUpdateInputSerializer(RefuseProtectedFieldsMixin, serializers.Serializer):
     """Every field is optional for PUT and PATCH alike: only the fields sent change."""
 
     first_name = serializers.CharField(max_length=80, required=False)
@@ -173,7 +173,7 @@ class AccountSkillInputSerializer(serializers.Serializer):
         return attrs
 
 
-class AccountTechnicianProfileInputSerializer(_RefuseProtectedFieldsMixin, serializers.Serializer):
+class AccountTechnicianProfileInputSerializer(RefuseProtectedFieldsMixin, serializers.Serializer):
     protected_fields = PROTECTED_FIELDS | {
         "rating_average",
         "rating_count",
