@@ -325,7 +325,7 @@ def explain_nairobi() -> None:
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + selectors._CANDIDATES_SQL, params)
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + selectors.CANDIDATES_SQL, params)
         for (line,) in cursor.fetchall():
             print("  " + line)
 

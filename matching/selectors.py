@@ -49,7 +49,7 @@ DONE_STATUSES = (BookingStatus.COMPLETED, BookingStatus.CONFIRMED, BookingStatus
 # Degrees-as-Euclidean ordering is nearly proportional to distance on the equator (Kenya spans ±5°), and the
 # exact haversine decides eligibility.
 # Only module constants are interpolated into the text; every input is a bound parameter.
-_CANDIDATES_SQL = f"""
+CANDIDATES_SQL = f"""
 SELECT u.id, u.first_name, u.last_name,
        p.hourly_rate, p.rating_average, p.rating_count, p.jobs_completed,
        p.jobs_cancelled_by_technician, p.average_response_minutes,
@@ -112,7 +112,7 @@ def candidate_rows(
         # whole box plus a sort (35k rows in Nairobi) to the KNN index scan that stops after `cap`
         # eligible rows; the box still bounds the KNN scan in sparse areas.
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(_CANDIDATES_SQL, params)
+        cursor.execute(CANDIDATES_SQL, params)
         rows = cursor.fetchall()
         if nested:  # do not leak the planner setting into the caller's transaction
             cursor.execute("RESET enable_bitmapscan")
