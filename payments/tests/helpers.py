@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bookings.models import BookingStatus
+from bookings.services import dispute_open
 from bookings.tests.factories import BookingFactory
 from payments.daraja.result_codes import Outcome
 from payments.models import (
+    EntrySide,
+    LedgerEntry,
     Payment,
     PaymentPurpose,
     PaymentStatus,
     Payout,
     PayoutAttempt,
     PayoutAttemptOutcome,
+    PayoutStatus,
 )
 from payments.selectors.balances import account_balance
 from payments.selectors.reconciliation import ledger_reconciliation_check
@@ -109,3 +116,49 @@ def deliver_b2c_result_twice(fake_daraja, payout) -> None:
         assert post_callback(api, "b2c-callback", result).status_code == 200
     payout.refresh_from_db()
     assert payout.status == "paid"
+
+
+# The states a dispute can be opened in (bookings/services/disputes.py DISPUTABLE_STATUSES: completed,
+# confirmed), by where the money is: test_dispute_matrix.py and the tests built on it open disputes in them.
+COMPLETED_UNPAID = "completed, balance unpaid"
+COMPLETED_PAID = "completed, balance paid"
+CONFIRMED_UNPAID = "confirmed, balance unpaid"
+RELEASED_UNSENT = "confirmed, released, technician payout not sent"
+RELEASED_PAID = "confirmed, released, technician payout paid"
+STATES = [COMPLETED_UNPAID, COMPLETED_PAID, CONFIRMED_UNPAID, RELEASED_UNSENT, RELEASED_PAID]
+
+
+def _mark_paid(payout: Payout) -> None:
+    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.AWAITING_RESULT)
+    assert (
+        payout_result(payout_id=payout.pk, paid=True, result_code="0", result_desc="ok") == "paid"
+    )
+
+
+def arrange(state: str, booking, customer):
+    """Bring the booking to `state` through the payment services, then open the dispute (real service)."""
+    paid_payment(booking)
+    if state in (COMPLETED_UNPAID, COMPLETED_PAID):
+        set_status(booking, BookingStatus.COMPLETED, completed_at=timezone.now())
+        if state == COMPLETED_PAID:
+            paid_payment(booking, PaymentPurpose.BALANCE)  # completed: held, not released
+    else:
+        set_status(booking, BookingStatus.CONFIRMED, completed_at=timezone.now())
+        if state != CONFIRMED_UNPAID:
+            paid_payment(booking, PaymentPurpose.BALANCE)  # confirmed: released on payment
+            payout = Payout.objects.get(booking=booking)
+            if state == RELEASED_PAID:
+                _mark_paid(payout)
+    return dispute_open(booking=booking, opened_by=customer, reason="The sink still leaks")
+
+
+def postings_since(before: set[int]) -> dict[str, dict[str, Decimal]]:
+    """Every ledger transaction posted after `before` (transaction ids), as signed amounts per account."""
+    moved: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    entries = LedgerEntry.objects.exclude(transaction_id__in=before).select_related(
+        "transaction", "account"
+    )
+    for entry in entries:
+        sign = 1 if entry.side == EntrySide.DEBIT else -1
+        moved[entry.transaction.reference][entry.account.code] += sign * entry.amount
+    return {reference: dict(lines) for reference, lines in moved.items()}

@@ -24,8 +24,13 @@ from payments.selectors.recoveries import technician_recovery_list
 from payments.services.escrow import dispute_settle
 from payments.services.payouts import payout_send
 from payments.tests.fakes.daraja import PATH_B2C
-from payments.tests.helpers import assert_reconciled, post_callback
-from payments.tests.test_dispute_matrix import RELEASED_UNSENT, arrange, postings_since
+from payments.tests.helpers import (
+    RELEASED_UNSENT,
+    arrange,
+    assert_reconciled,
+    post_callback,
+    postings_since,
+)
 
 pytestmark = pytest.mark.django_db
 

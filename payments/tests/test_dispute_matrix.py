@@ -8,7 +8,6 @@ Price 5000: deposit 1000, balance 4000, platform fee 750, technician share 4250.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -19,7 +18,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings.models import BookingStatus, DisputeOutcome
-from bookings.services import dispute_open, dispute_resolve
+from bookings.services import dispute_resolve
 from payments.daraja.result_codes import Outcome
 from payments.models import (
     EntrySide,
@@ -46,12 +45,19 @@ from payments.services.sweep import payments_sweep
 from payments.tasks import payout_send_task
 from payments.tests.fakes.daraja import PATH_STK_PUSH
 from payments.tests.helpers import (
+    COMPLETED_PAID,
+    COMPLETED_UNPAID,
+    CONFIRMED_UNPAID,
+    RELEASED_PAID,
+    RELEASED_UNSENT,
+    STATES,
+    arrange,
     assert_reconciled,
     escrow,
     make_booking,
     paid_payment,
-    payout_result,
     post_callback,
+    postings_since,
     set_status,
 )
 from support.models import SupportTicket
@@ -61,15 +67,6 @@ pytestmark = pytest.mark.django_db
 RELEASE = DisputeOutcome.RELEASE_TO_TECHNICIAN
 FULL = DisputeOutcome.FULL_REFUND
 PARTIAL = DisputeOutcome.PARTIAL_REFUND
-
-# Where a dispute can be opened (bookings/services/disputes.py DISPUTABLE_STATUSES: completed, confirmed),
-# by where the money is.
-COMPLETED_UNPAID = "completed, balance unpaid"
-COMPLETED_PAID = "completed, balance paid"
-CONFIRMED_UNPAID = "confirmed, balance unpaid"
-RELEASED_UNSENT = "confirmed, released, technician payout not sent"
-RELEASED_PAID = "confirmed, released, technician payout paid"
-STATES = [COMPLETED_UNPAID, COMPLETED_PAID, CONFIRMED_UNPAID, RELEASED_UNSENT, RELEASED_PAID]
 
 # The partial refund asked for in each state: less than what was paid (deposit 1000, or the price 5000).
 PARTIAL_AMOUNT = {
@@ -229,30 +226,6 @@ def sent(task_outbox):
     return task_outbox
 
 
-def _mark_paid(payout: Payout) -> None:
-    Payout.objects.filter(pk=payout.pk).update(status=PayoutStatus.AWAITING_RESULT)
-    assert (
-        payout_result(payout_id=payout.pk, paid=True, result_code="0", result_desc="ok") == "paid"
-    )
-
-
-def arrange(state: str, booking, customer):
-    """Bring the booking to `state` through the payment services, then open the dispute (real service)."""
-    paid_payment(booking)
-    if state in (COMPLETED_UNPAID, COMPLETED_PAID):
-        set_status(booking, BookingStatus.COMPLETED, completed_at=timezone.now())
-        if state == COMPLETED_PAID:
-            paid_payment(booking, PaymentPurpose.BALANCE)  # completed: held, not released
-    else:
-        set_status(booking, BookingStatus.CONFIRMED, completed_at=timezone.now())
-        if state != CONFIRMED_UNPAID:
-            paid_payment(booking, PaymentPurpose.BALANCE)  # confirmed: released on payment
-            payout = Payout.objects.get(booking=booking)
-            if state == RELEASED_PAID:
-                _mark_paid(payout)
-    return dispute_open(booking=booking, opened_by=customer, reason="The sink still leaks")
-
-
 def _accounts(booking) -> dict[str, str]:
     technician = booking.technician_id
     return {
@@ -262,18 +235,6 @@ def _accounts(booking) -> dict[str, str]:
         "platform": "platform_revenue",
         "refunds": "refunds_payable",
     }
-
-
-def postings_since(before: set[int]) -> dict[str, dict[str, Decimal]]:
-    """Every ledger transaction posted after `before` (transaction ids), as signed amounts per account."""
-    moved: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    entries = LedgerEntry.objects.exclude(transaction_id__in=before).select_related(
-        "transaction", "account"
-    )
-    for entry in entries:
-        sign = 1 if entry.side == EntrySide.DEBIT else -1
-        moved[entry.transaction.reference][entry.account.code] += sign * entry.amount
-    return {reference: dict(lines) for reference, lines in moved.items()}
 
 
 def expected_postings(spec: dict, booking, dispute) -> dict[str, dict[str, Decimal]]:

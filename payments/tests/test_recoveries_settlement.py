@@ -29,8 +29,15 @@ from payments.selectors.recoveries import debtor_owed, technician_recovery_list
 from payments.services.escrow import booking_settle_cancellation, dispute_settle
 from payments.services.payouts import payout_process, payout_send
 from payments.services.recoveries import recovery_record_repayment, recovery_write_off
-from payments.tests.helpers import assert_reconciled, make_booking, paid_payment, post_callback
-from payments.tests.test_dispute_matrix import RELEASED_PAID, arrange, postings_since
+from payments.tests.helpers import (
+    RELEASED_PAID,
+    arrange,
+    assert_reconciled,
+    make_booking,
+    paid_payment,
+    post_callback,
+    postings_since,
+)
 
 pytestmark = pytest.mark.django_db
 
