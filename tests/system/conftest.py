@@ -126,11 +126,18 @@ class System:
             return cursor.fetchall() if cursor.description else []
 
     def login(self, email: str, base: str | None = None) -> dict:
-        response = httpx.post(
-            f"{base or self.web_a}/api/v1/auth/login",
-            json={"email": email, "password": DEMO_PASSWORD},
-            timeout=30,
-        )
+        """Sign in as `email`: the body of POST /auth/login. Sign-ins are rate-limited per address and per
+        account (20 and 10 a minute), and the whole tier signs in from 127.0.0.1, so a 429 is waited out
+        as its Retry-After says, as the app does."""
+        for _attempt in range(3):
+            response = httpx.post(
+                f"{base or self.web_a}/api/v1/auth/login",
+                json={"email": email, "password": DEMO_PASSWORD},
+                timeout=30,
+            )
+            if response.status_code != 429:
+                break
+            time.sleep(int(response.headers.get("Retry-After", "5")) + 1)
         assert response.status_code == 200, response.text
         return response.json()
 

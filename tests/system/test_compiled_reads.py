@@ -6,6 +6,7 @@ before, for every viewer, and a write by another process shows at once."""
 import json
 
 import httpx
+import pytest
 
 from tests.system.helpers import (
     CUSTOMER,
@@ -56,8 +57,17 @@ def _stable_part(body: dict):
     return json.dumps(body, sort_keys=True)
 
 
-def test_the_hottest_reads_answer_the_same_once_compiled(system):
-    customer, technician = system.login(CUSTOMER), system.login(TECHNICIAN)
+@pytest.fixture(scope="module")
+def customer(system) -> dict:
+    return system.login(CUSTOMER)
+
+
+@pytest.fixture(scope="module")
+def technician(system) -> dict:
+    return system.login(TECHNICIAN)
+
+
+def test_the_hottest_reads_answer_the_same_once_compiled(system, customer, technician):
     for tokens in (customer, technician):
         for path in (
             "/api/v1/bookings",
@@ -73,8 +83,7 @@ def test_the_hottest_reads_answer_the_same_once_compiled(system):
     assert len(_answers(system, customer, f"/api/v1/bookings/{listed[0]['id']}")) == 1
 
 
-def test_a_booking_made_through_one_process_shows_in_every_compiled_list(system):
-    customer = system.login(CUSTOMER)
+def test_a_booking_made_through_one_process_shows_in_every_compiled_list(system, customer):
     newest_first = "/api/v1/bookings?ordering=-createdAt&pageSize=3"
     _answers(system, customer, newest_first)  # every process has compiled this list now
     booking = create_booking(system, customer, days_ahead=18)
