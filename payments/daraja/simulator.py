@@ -25,6 +25,7 @@ caller has stored the CheckoutRequestID; call `deliver_pending_callbacks(post=..
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from collections.abc import Callable
@@ -252,6 +253,8 @@ def _deliver_stk(checkout_id: str, post: PostFn) -> bool:
                 amount=state["amount"],
                 receipt=state["receipt"],
                 phone_msisdn=state["phone"],
+                # When the customer paid, as Daraja says it: the same in every redelivery.
+                now=datetime.datetime.fromtimestamp(state["resolve_at"], tz=datetime.UTC),
             ),
         )
     cache.set(_stk_key(checkout_id), {**state, "delivered": True}, timeout=STATE_TTL)
