@@ -1,9 +1,11 @@
 """GET /technicians/{id}: the public profile, for every persona; what it never shows; its query count;
 its throttle; and the profile links in search and matching results."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -131,6 +133,8 @@ def test_unapproved_kyc_shows_as_not_verified(technician, anon_client):
     assert anon_client.get(_url(technician)).json()["isKycVerified"] is False
 
 
+# A Wednesday noon in Nairobi: on a Monday morning this week's Monday slots are partly past.
+@time_machine.travel(datetime(2026, 12, 9, 12, 0, tzinfo=ZoneInfo("Africa/Nairobi")), tick=False)
 def test_next_free_slots_follow_working_hours_and_bookings(technician, customer, anon_client):
     WeeklyAvailabilityFactory(
         technician=technician, weekday=0, start_time="08:00", end_time="11:00"
