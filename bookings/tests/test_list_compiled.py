@@ -55,16 +55,15 @@ FILTERS = [
 
 @pytest.mark.parametrize("persona", ["customer", "technician", "staff"])
 @pytest.mark.parametrize("filters", FILTERS)
-@pytest.mark.parametrize("window", [(0, 20), (1, 2), (4, 20)])
-def test_the_compiled_page_is_the_orms_list(world, persona, filters, window):
+def test_the_compiled_page_is_the_orms_list(world, persona, filters):
     user = world[persona]
-    offset, limit = window
     expected = list(selectors.booking_list(user=user, filters=filters).values_list("id", flat=True))
     listed = selectors.booking_list_versions(user=user, filters=filters)
-    for _ in range(3):  # the ORM's, then compiled, then the compiled statement again
-        rows = listed.window(offset, limit)
-        assert [row.id for row in rows] == expected[offset : offset + limit]
-        assert all(row.total == len(expected) for row in rows)
+    for offset, limit in [(0, 20), (1, 2), (4, 20)]:
+        for _ in range(3):  # the ORM's, then compiled, then the compiled statement again
+            rows = listed.window(offset, limit)
+            assert [row.id for row in rows] == expected[offset : offset + limit]
+            assert all(row.total == len(expected) for row in rows)
 
 
 def test_open_jobs_are_read_at_the_time_of_the_request(world):
